@@ -1,0 +1,165 @@
+//! One DeleteCustomImage call with retries, as a state machine with no I/O.
+//!
+//! A transport drives it: ask for the attempt's request ([`Call::request`], signed with a
+//! fresh timestamp and nonce), send it, hand back the answer ([`Call::on_response`]) or the
+//! failure ([`Call::on_error`]), and follow the [`Step`]: done, sleep and retry, or fail.
+//! All protocol decisions live here, so the blocking and async clients behave identically.
+//!
+//! The call always carries a `ClientToken` (the caller's, or a UUID made from the random
+//! bytes the transport passes in) and keeps it across attempts: a retried delete whose first
+//! attempt did succeed returns the original answer instead of `InvalidImageId.NotFound`.
+//!
+//! ```
+//! use swas_open_core::call::{Call, Step};
+//! use swas_open_core::{Credentials, DeleteCustomImage, Endpoint, Nonce, RetryPolicy, Signer,
+//!     SigningContext, Timestamp};
+//!
+//! let signer = Signer::new(Credentials::new("id", "secret")?);
+//! let op = DeleteCustomImage::new("cn-hangzhou", "m-1")?;
+//! let mut call = Call::new(&signer, &op, Endpoint::for_region(op.region_id()),
+//!     RetryPolicy::default(), [7; 16]);
+//! let ctx = SigningContext::new(Timestamp::from_unix(1_700_000_000)?, Nonce::new("n1")?);
+//! let request = call.request(&ctx);
+//! assert!(request.uri().query().unwrap().contains("ClientToken="));
+//!
+//! let busy = http::Response::builder().status(503)
+//!     .body(r#"{"Code":"ServiceUnavailable","Message":"busy"}"#)?;
+//! assert!(matches!(call.on_response(&busy, 0.5), Step::Retry { .. }));
+//!
+//! let ok = http::Response::builder().status(200).body(r#"{"RequestId":"R1"}"#)?;
+//! match call.on_response(&ok, 0.5) {
+//!     Step::Done(out) => assert_eq!(out.request_id, "R1"),
+//!     other => panic!("{other:?}"),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::time::Duration;
+
+use crate::endpoint::Endpoint;
+use crate::error::Error;
+use crate::input::{ClientToken, DeleteCustomImage};
+use crate::response::parse_delete_custom_image;
+use crate::retry::{Decision, Outcome, RetryPolicy};
+use crate::sign::{Signer, SigningContext};
+
+/// The result of a successful call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeleteOutput {
+    /// The service's `RequestId`.
+    pub request_id: String,
+    /// The `ClientToken` the call sent (given or generated); reuse it to repeat the call safely.
+    pub client_token: ClientToken,
+    /// How many attempts it took.
+    pub attempts: u32,
+}
+
+/// What the transport does next.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Step {
+    /// The call succeeded.
+    Done(DeleteOutput),
+    /// Wait `after`, then make another attempt. `error` is what this attempt failed with:
+    /// return it if the wait would overrun a deadline.
+    Retry {
+        /// The delay before the next attempt.
+        after: Duration,
+        /// The failure of the attempt that just ended.
+        error: Error,
+    },
+    /// The call failed for good.
+    Fail(Error),
+}
+
+/// One call in progress.
+#[derive(Debug)]
+pub struct Call<'a> {
+    signer: &'a Signer,
+    op: DeleteCustomImage,
+    endpoint: Endpoint,
+    policy: RetryPolicy,
+    attempts: u32,
+}
+
+impl<'a> Call<'a> {
+    /// Starts a call. `fresh_token` (16 random bytes) becomes the `ClientToken` when `op` has
+    /// none.
+    pub fn new(
+        signer: &'a Signer,
+        op: &DeleteCustomImage,
+        endpoint: Endpoint,
+        policy: RetryPolicy,
+        fresh_token: [u8; 16],
+    ) -> Self {
+        let mut op = op.clone();
+        if op.client_token().is_none() {
+            op = op.with_token(ClientToken::from_random_bytes(fresh_token));
+        }
+        Self {
+            signer,
+            op,
+            endpoint,
+            policy,
+            attempts: 0,
+        }
+    }
+
+    /// The `ClientToken` every attempt carries.
+    pub fn client_token(&self) -> &ClientToken {
+        self.op
+            .client_token()
+            .expect("Call::new always sets a client token")
+    }
+
+    /// The input as sent, with its `ClientToken`.
+    pub fn input(&self) -> &DeleteCustomImage {
+        &self.op
+    }
+
+    /// Where the call goes.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// How many attempts have been started.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The next attempt's request, signed with `ctx` (fresh timestamp and nonce each time).
+    pub fn request(&mut self, ctx: &SigningContext) -> http::Request<Vec<u8>> {
+        self.attempts += 1;
+        self.signer.sign(&self.op, &self.endpoint, ctx)
+    }
+
+    /// Handles the answer to the latest attempt. `jitter` is a random number in `[0, 1]`.
+    pub fn on_response<B: AsRef<[u8]>>(&self, response: &http::Response<B>, jitter: f64) -> Step {
+        match parse_delete_custom_image(response) {
+            Ok(out) => Step::Done(DeleteOutput {
+                request_id: out.request_id,
+                client_token: self.client_token().clone(),
+                attempts: self.attempts,
+            }),
+            Err(e) => self.on_error(e.into(), jitter),
+        }
+    }
+
+    /// Handles a failed attempt (no answer, or an answer already turned into an [`Error`]).
+    pub fn on_error(&self, error: Error, jitter: f64) -> Step {
+        let outcome = match &error {
+            Error::Service(e) => Outcome::Service(e),
+            Error::Parse(e) => Outcome::Parse(e),
+            other => match other.transport_failure() {
+                Some(failure) => Outcome::Transport(failure),
+                None => return Step::Fail(error),
+            },
+        };
+        // The call always carries a ClientToken, so every attempt is idempotent.
+        match self.policy.decide(self.attempts, &outcome, true, jitter) {
+            Decision::Retry { after } => Step::Retry { after, error },
+            Decision::Stop => Step::Fail(error),
+        }
+    }
+}

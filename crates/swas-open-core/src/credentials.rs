@@ -1,0 +1,163 @@
+//! AccessKey credentials, optionally with an STS security token.
+//!
+//! The secret and the token live in [`Secret`], whose `Debug` and `Display` print `***`: no
+//! formatted output of this crate (credentials, requests' debug, errors) can show them.
+
+use std::fmt;
+
+use crate::input::{validated_string, Field, InputError, Rule};
+
+validated_string!(
+    /// An AccessKey id: 1 to 128 printable ASCII characters other than `,` `;` `=` and space
+    /// (they would break the V3 `Authorization` header).
+    AccessKeyId,
+    Rule {
+        field: Field::AccessKeyId,
+        text: "printable ASCII except space , ; =, 1 to 128 characters",
+        max_chars: 128,
+        allowed: |c| c.is_ascii_graphic() && !matches!(c, ',' | ';' | '='),
+    }
+);
+
+/// A secret string (AccessKey secret or STS token) that never prints.
+///
+/// ```
+/// use swas_open_core::Secret;
+/// let s = Secret::access_key_secret("hunter2").unwrap();
+/// assert_eq!(format!("{s} {s:?}"), "*** ***");
+/// assert_eq!(s.expose(), "hunter2");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+const SECRET_RULE: Rule = Rule {
+    field: Field::AccessKeySecret,
+    text: "printable ASCII, 1 to 256 characters",
+    max_chars: 256,
+    allowed: |c| c.is_ascii_graphic(),
+};
+
+const TOKEN_RULE: Rule = Rule {
+    field: Field::SecurityToken,
+    text: "ASCII without control characters, 1 to 8192 characters",
+    max_chars: 8192,
+    allowed: |c| c.is_ascii() && !c.is_ascii_control(),
+};
+
+impl Secret {
+    /// Validates an AccessKey secret.
+    pub fn access_key_secret(value: impl Into<String>) -> Result<Self, InputError> {
+        let value = value.into();
+        SECRET_RULE.check(&value)?;
+        Ok(Self(value))
+    }
+
+    /// Validates an STS security token.
+    pub fn security_token(value: impl Into<String>) -> Result<Self, InputError> {
+        let value = value.into();
+        TOKEN_RULE.check(&value)?;
+        Ok(Self(value))
+    }
+
+    /// The secret itself. Call it only where the secret is used, never to print it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// An AccessKey pair, with an STS security token when the key is temporary.
+///
+/// ```
+/// use swas_open_core::Credentials;
+/// let c = Credentials::new("LTAI-id", "s3cret")?.with_security_token("tok")?;
+/// assert_eq!(c.access_key_id(), "LTAI-id");
+/// assert!(!format!("{c:?}").contains("s3cret"));
+/// # Ok::<(), swas_open_core::InputError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    access_key_id: AccessKeyId,
+    secret: Secret,
+    security_token: Option<Secret>,
+}
+
+impl Credentials {
+    /// A long-term AccessKey pair.
+    pub fn new(
+        access_key_id: impl Into<String>,
+        access_key_secret: impl Into<String>,
+    ) -> Result<Self, InputError> {
+        Ok(Self {
+            access_key_id: AccessKeyId::new(access_key_id)?,
+            secret: Secret::access_key_secret(access_key_secret)?,
+            security_token: None,
+        })
+    }
+
+    /// Adds the STS security token of a temporary key.
+    pub fn with_security_token(mut self, token: impl Into<String>) -> Result<Self, InputError> {
+        self.security_token = Some(Secret::security_token(token)?);
+        Ok(self)
+    }
+
+    /// The AccessKey id (not a secret).
+    pub fn access_key_id(&self) -> &str {
+        self.access_key_id.as_str()
+    }
+
+    /// The AccessKey secret.
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// The STS security token, if any.
+    pub fn security_token(&self) -> Option<&Secret> {
+        self.security_token.as_ref()
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret", &self.secret)
+            .field("security_token", &self.security_token)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_errors_do_not_show_the_secret() {
+        let e = Credentials::new("id", "abc\u{7f}").unwrap_err();
+        assert_eq!(e.field, Field::AccessKeySecret);
+        assert!(!format!("{e} {e:?}").contains("abc"));
+        let e = Credentials::new("id", "s")
+            .unwrap()
+            .with_security_token("tok\nen")
+            .unwrap_err();
+        assert!(!format!("{e} {e:?}").contains("tok"));
+    }
+
+    #[test]
+    fn access_key_id_rule() {
+        assert!(Credentials::new("a,b", "s").is_err());
+        assert!(Credentials::new("", "s").is_err());
+        assert!(Credentials::new("STS.NUx1", "s").is_ok());
+    }
+}

@@ -1,0 +1,181 @@
+//! Percent-encoding as Alibaba Cloud signs it (RFC 3986 unreserved set).
+//!
+//! UTF-8 bytes; `A-Z a-z 0-9 - _ . ~` stay as they are; every other byte becomes `%XY` with
+//! uppercase hex. A space is `%20` (never `+`), `*` is `%2A`, `~` is never encoded.
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Whether `b` is in the unreserved set that is never encoded.
+#[inline]
+pub const fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
+}
+
+/// Percent-encodes `input` onto the end of `out`.
+///
+/// ```
+/// let mut s = String::new();
+/// swas_open_core::encode::percent_encode_into(&mut s, "a b*c~");
+/// assert_eq!(s, "a%20b%2Ac~");
+/// ```
+pub fn percent_encode_into(out: &mut String, input: &str) {
+    let bytes = input.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if is_unreserved(b) {
+            continue;
+        }
+        // Unreserved bytes are ASCII, so `run..i` always lies on char boundaries.
+        out.push_str(&input[run..i]);
+        out.push('%');
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 0xF) as usize] as char);
+        run = i + 1;
+    }
+    out.push_str(&input[run..]);
+}
+
+/// Percent-encodes `input` into a new string.
+///
+/// ```
+/// assert_eq!(swas_open_core::encode::percent_encode(" ~/*-+"), "%20~%2F%2A-%2B");
+/// ```
+pub fn percent_encode(input: &str) -> String {
+    let mut out = String::with_capacity(input.len() + input.len() / 2);
+    percent_encode_into(&mut out, input);
+    out
+}
+
+/// Feeds the percent-encoding of `input` to `sink` in chunks, without allocating.
+///
+/// The signers use it to hash `percentEncode(CanonicalizedQueryString)` straight into the
+/// HMAC instead of building the string to sign.
+pub fn percent_encode_chunks(input: &[u8], mut sink: impl FnMut(&[u8])) {
+    let mut buf = [0u8; 256];
+    let mut len = 0;
+    for &b in input {
+        if len + 3 > buf.len() {
+            sink(&buf[..len]);
+            len = 0;
+        }
+        if is_unreserved(b) {
+            buf[len] = b;
+            len += 1;
+        } else {
+            buf[len] = b'%';
+            buf[len + 1] = HEX[(b >> 4) as usize];
+            buf[len + 2] = HEX[(b & 0xF) as usize];
+            len += 3;
+        }
+    }
+    if len > 0 {
+        sink(&buf[..len]);
+    }
+}
+
+/// Why a percent-encoded string could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// A `%` not followed by two hex digits, at this byte offset.
+    #[error("bad percent-escape at byte {0}")]
+    BadEscape(usize),
+    /// The decoded bytes are not UTF-8.
+    #[error("decoded bytes are not valid UTF-8")]
+    NotUtf8,
+}
+
+/// Decodes a percent-encoded query or form component. With `plus_as_space`, `+` decodes to a
+/// space (form encoding, as servers read query strings); otherwise it stays `+`.
+///
+/// ```
+/// use swas_open_core::encode::percent_decode;
+/// assert_eq!(percent_decode("a%20b+c", true).unwrap(), "a b c");
+/// assert_eq!(percent_decode("a%2Ab", false).unwrap(), "a*b");
+/// assert!(percent_decode("%G0", false).is_err());
+/// ```
+pub fn percent_decode(input: &str, plus_as_space: bool) -> Result<String, DecodeError> {
+    let bytes = input.as_bytes();
+    if !bytes
+        .iter()
+        .any(|&b| b == b'%' || (plus_as_space && b == b'+'))
+    {
+        return Ok(input.to_owned());
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hi = bytes.get(i + 1).and_then(|&b| hex_value(b));
+                let lo = bytes.get(i + 2).and_then(|&b| hex_value(b));
+                match (hi, lo) {
+                    (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
+                    _ => return Err(DecodeError::BadEscape(i)),
+                }
+                i += 3;
+            }
+            b'+' if plus_as_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| DecodeError::NotUtf8)
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Lowercase hex of `bytes` into `out`, which must be twice as long.
+pub(crate) fn hex_lower_into(bytes: &[u8], out: &mut [u8]) {
+    const LOWER: &[u8; 16] = b"0123456789abcdef";
+    for (i, &b) in bytes.iter().enumerate() {
+        out[2 * i] = LOWER[(b >> 4) as usize];
+        out[2 * i + 1] = LOWER[(b & 0xF) as usize];
+    }
+}
+
+/// Decodes lowercase or uppercase hex; `None` on odd length or a non-hex digit.
+pub(crate) fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    let b = s.as_bytes();
+    if b.len() % 2 != 0 {
+        return None;
+    }
+    b.chunks(2)
+        .map(|p| Some(hex_value(p[0])? << 4 | hex_value(p[1])?))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_match_string_encoding_across_buffer_boundaries() {
+        let input: String = "a/b c=d&e%".repeat(100);
+        let mut chunked = Vec::new();
+        percent_encode_chunks(input.as_bytes(), |c| chunked.extend_from_slice(c));
+        assert_eq!(String::from_utf8(chunked).unwrap(), percent_encode(&input));
+    }
+
+    #[test]
+    fn hex_round_trip() {
+        let mut out = [0u8; 6];
+        hex_lower_into(&[0x00, 0xab, 0xff], &mut out);
+        assert_eq!(&out, b"00abff");
+        assert_eq!(hex_decode("00ABff").unwrap(), vec![0x00, 0xab, 0xff]);
+        assert!(hex_decode("0").is_none());
+        assert!(hex_decode("zz").is_none());
+    }
+}

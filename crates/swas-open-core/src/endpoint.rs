@@ -1,0 +1,281 @@
+//! Where requests go: the regional endpoint table, or an explicit URL.
+
+use std::fmt;
+
+use http::uri::{Authority, Scheme as UriScheme};
+use http::HeaderValue;
+
+use crate::input::RegionId;
+
+/// Regions with a public endpoint `swas.<region>.aliyuncs.com`.
+pub const PUBLIC_REGIONS: &[&str] = &[
+    "us-west-1",
+    "us-east-1",
+    "me-central-1",
+    "eu-west-1",
+    "eu-central-1",
+    "cn-zhangjiakou",
+    "cn-wulanchabu",
+    "cn-wuhan-lr",
+    "cn-shenzhen",
+    "cn-shanghai",
+    "cn-qingdao",
+    "cn-nanjing",
+    "cn-huhehaote",
+    "cn-hongkong",
+    "cn-heyuan",
+    "cn-hangzhou",
+    "cn-guangzhou",
+    "cn-fuzhou",
+    "cn-chengdu",
+    "cn-beijing",
+    "ap-southeast-1",
+    "ap-southeast-3",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ap-northeast-1",
+    "ap-northeast-2",
+];
+
+/// Regions with a VPC endpoint `swas-vpc.<region>.aliyuncs.com`.
+pub const VPC_REGIONS: &[&str] = &[
+    "us-west-1",
+    "us-east-1",
+    "eu-west-1",
+    "eu-central-1",
+    "cn-zhangjiakou",
+    "cn-shenzhen",
+    "cn-shanghai",
+    "cn-qingdao",
+    "cn-huhehaote",
+    "cn-hongkong",
+    "cn-hangzhou",
+    "cn-beijing",
+    "ap-southeast-1",
+    "ap-southeast-3",
+    "ap-southeast-5",
+    "ap-northeast-1",
+];
+
+/// Which network the regional endpoint is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum EndpointKind {
+    /// `swas.<region>.aliyuncs.com`.
+    #[default]
+    Public,
+    /// `swas-vpc.<region>.aliyuncs.com`, reachable from inside a VPC.
+    Vpc,
+}
+
+impl EndpointKind {
+    /// Whether the published table lists `region` for this kind. Regions appear over time, so
+    /// an unlisted region still resolves by the pattern; callers may warn.
+    pub fn is_listed(self, region: &RegionId) -> bool {
+        let table = match self {
+            EndpointKind::Public => PUBLIC_REGIONS,
+            EndpointKind::Vpc => VPC_REGIONS,
+        };
+        table.contains(&region.as_str())
+    }
+}
+
+/// `https` (the default) or `http` (only when an explicit endpoint URL says so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// TLS.
+    Https,
+    /// Plain text, e.g. for a local emulator.
+    Http,
+}
+
+impl Scheme {
+    /// `"https"` or `"http"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Https => "https",
+            Scheme::Http => "http",
+        }
+    }
+}
+
+/// An endpoint URL that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EndpointError {
+    /// The scheme is neither `https` nor `http`.
+    #[error("endpoint {0:?}: scheme must be https or http")]
+    Scheme(String),
+    /// The host or port does not parse.
+    #[error("endpoint {0:?}: not a valid host[:port]")]
+    Authority(String),
+    /// The URL has a path, query, fragment or user info, which an RPC endpoint never has.
+    #[error("endpoint {0:?}: must be only scheme://host[:port] (no path, query or user info)")]
+    Extra(String),
+}
+
+/// A resolved endpoint: scheme, host and optional port.
+///
+/// ```
+/// use swas_open_core::{Endpoint, EndpointKind, RegionId};
+/// let region = RegionId::new("cn-hangzhou")?;
+/// assert_eq!(Endpoint::for_region(&region).to_string(), "https://swas.cn-hangzhou.aliyuncs.com");
+/// assert_eq!(
+///     Endpoint::for_region_kind(&region, EndpointKind::Vpc).host(),
+///     "swas-vpc.cn-hangzhou.aliyuncs.com"
+/// );
+/// let local = Endpoint::parse("http://127.0.0.1:8080")?;
+/// assert_eq!(local.authority(), "127.0.0.1:8080");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    scheme: Scheme,
+    authority: Authority,
+    host_header: HeaderValue,
+}
+
+impl Endpoint {
+    /// The public endpoint of `region`.
+    pub fn for_region(region: &RegionId) -> Self {
+        Self::for_region_kind(region, EndpointKind::Public)
+    }
+
+    /// The public or VPC endpoint of `region`, by the published pattern.
+    pub fn for_region_kind(region: &RegionId, kind: EndpointKind) -> Self {
+        let prefix = match kind {
+            EndpointKind::Public => "swas",
+            EndpointKind::Vpc => "swas-vpc",
+        };
+        let host = format!("{prefix}.{}.aliyuncs.com", region.as_str());
+        // A RegionId holds only [a-z0-9-], so the host always parses.
+        Self::from_parts(Scheme::Https, &host).expect("region hosts are valid authorities")
+    }
+
+    /// Parses `https://host[:port]`, `http://host[:port]` or a bare `host[:port]` (HTTPS).
+    /// A single trailing `/` is accepted.
+    pub fn parse(url: &str) -> Result<Self, EndpointError> {
+        let (scheme, rest) = match url.split_once("://") {
+            Some((s, rest)) if s.eq_ignore_ascii_case("https") => (Scheme::Https, rest),
+            Some((s, rest)) if s.eq_ignore_ascii_case("http") => (Scheme::Http, rest),
+            Some(_) => return Err(EndpointError::Scheme(url.to_owned())),
+            None => (Scheme::Https, url),
+        };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.contains(['/', '?', '#', '@']) {
+            return Err(EndpointError::Extra(url.to_owned()));
+        }
+        Self::from_parts(scheme, rest).ok_or_else(|| EndpointError::Authority(url.to_owned()))
+    }
+
+    fn from_parts(scheme: Scheme, authority: &str) -> Option<Self> {
+        let authority: Authority = authority.parse().ok()?;
+        // `Authority` accepts any digits after `:`; a port must also fit in 16 bits.
+        let bad_port = authority.as_str() != authority.host() && authority.port_u16().is_none();
+        if authority.host().is_empty() || authority.as_str().ends_with(':') || bad_port {
+            return None;
+        }
+        let host_header = HeaderValue::from_str(authority.as_str()).ok()?;
+        Some(Self {
+            scheme,
+            authority,
+            host_header,
+        })
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The host, without the port.
+    pub fn host(&self) -> &str {
+        self.authority.host()
+    }
+
+    /// The port, when the URL names one.
+    pub fn port(&self) -> Option<u16> {
+        self.authority.port_u16()
+    }
+
+    /// `host[:port]`, the value of the `host` header.
+    pub fn authority(&self) -> &str {
+        self.authority.as_str()
+    }
+
+    pub(crate) fn uri_scheme(&self) -> UriScheme {
+        match self.scheme {
+            Scheme::Https => UriScheme::HTTPS,
+            Scheme::Http => UriScheme::HTTP,
+        }
+    }
+
+    pub(crate) fn uri_authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    pub(crate) fn host_header(&self) -> &HeaderValue {
+        &self.host_header
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.scheme.as_str(), self.authority)
+    }
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Endpoint({self})")
+    }
+}
+
+impl std::str::FromStr for Endpoint {
+    type Err = EndpointError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects() {
+        let e = Endpoint::parse("swas.cn-beijing.aliyuncs.com").unwrap();
+        assert_eq!(e.scheme(), Scheme::Https);
+        assert_eq!(e.port(), None);
+        let e = Endpoint::parse("HTTP://localhost:9000/").unwrap();
+        assert_eq!((e.scheme(), e.port()), (Scheme::Http, Some(9000)));
+        assert_eq!(e.to_string(), "http://localhost:9000");
+        let e = Endpoint::parse("http://[::1]:9000").unwrap();
+        assert_eq!(e.authority(), "[::1]:9000");
+        for bad in [
+            "ftp://x",
+            "https://",
+            "https://x/path",
+            "https://u@x",
+            "https://x?q",
+            "https://x:99999",
+            "https://x:",
+            "",
+        ] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn table_membership() {
+        let r = RegionId::new("me-central-1").unwrap();
+        assert!(EndpointKind::Public.is_listed(&r));
+        assert!(!EndpointKind::Vpc.is_listed(&r));
+        let new = RegionId::new("xx-new-9").unwrap();
+        assert_eq!(
+            Endpoint::for_region(&new).host(),
+            "swas.xx-new-9.aliyuncs.com"
+        );
+    }
+}

@@ -1,0 +1,421 @@
+//! Validated inputs of DeleteCustomImage.
+//!
+//! Every value type here can only hold a valid value: constructors check the rules and return an
+//! [`InputError`] naming the field, the rule and the offending length or character position.
+
+use std::fmt;
+
+/// The field an [`InputError`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Field {
+    /// `RegionId`.
+    RegionId,
+    /// `ImageId`.
+    ImageId,
+    /// `ClientToken`.
+    ClientToken,
+    /// `AccessKeyId`.
+    AccessKeyId,
+    /// The AccessKey secret (never printed).
+    AccessKeySecret,
+    /// The STS `SecurityToken` (never printed).
+    SecurityToken,
+    /// `SignatureNonce`.
+    SignatureNonce,
+}
+
+impl Field {
+    /// The parameter's wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::RegionId => "RegionId",
+            Field::ImageId => "ImageId",
+            Field::ClientToken => "ClientToken",
+            Field::AccessKeyId => "AccessKeyId",
+            Field::AccessKeySecret => "AccessKeySecret",
+            Field::SecurityToken => "SecurityToken",
+            Field::SignatureNonce => "SignatureNonce",
+        }
+    }
+
+    /// Secret fields never show the offending character in messages.
+    fn is_secret(self) -> bool {
+        matches!(self, Field::AccessKeySecret | Field::SecurityToken)
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What was wrong with a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Violation {
+    /// The value is empty.
+    Empty,
+    /// The value has `len` characters; at most `max` are allowed.
+    TooLong {
+        /// Length in characters.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The character at `position` (0-based, in characters) breaks the rule.
+    Char {
+        /// 0-based character index.
+        position: usize,
+        /// The character, or `None` for secret fields, which never show their content.
+        found: Option<char>,
+    },
+}
+
+/// An input that breaks a documented rule.
+///
+/// ```
+/// use swas_open_core::{input::{Field, Violation}, ClientToken};
+/// let err = ClientToken::new("tökén").unwrap_err();
+/// assert_eq!(err.field, Field::ClientToken);
+/// assert_eq!(err.violation, Violation::Char { position: 1, found: Some('ö') });
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid ClientToken: character 'ö' at position 1 (rule: ASCII only, no control characters, 1 to 64 characters)"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InputError {
+    /// The field.
+    pub field: Field,
+    /// The rule, in words.
+    pub rule: &'static str,
+    /// What broke it.
+    pub violation: Violation,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}: ", self.field)?;
+        match &self.violation {
+            Violation::Empty => f.write_str("must not be empty")?,
+            Violation::TooLong { len, max } => {
+                write!(f, "{len} characters, at most {max} allowed")?
+            }
+            Violation::Char {
+                position,
+                found: Some(c),
+            } => write!(f, "character {c:?} at position {position}")?,
+            Violation::Char {
+                position,
+                found: None,
+            } => write!(f, "character at position {position}")?,
+        }
+        write!(f, " (rule: {})", self.rule)
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// A validation rule: which characters are allowed and how many.
+pub(crate) struct Rule {
+    pub field: Field,
+    pub text: &'static str,
+    pub max_chars: usize,
+    pub allowed: fn(char) -> bool,
+}
+
+impl Rule {
+    pub(crate) fn check(&self, value: &str) -> Result<(), InputError> {
+        let fail = |violation| InputError {
+            field: self.field,
+            rule: self.text,
+            violation,
+        };
+        if value.is_empty() {
+            return Err(fail(Violation::Empty));
+        }
+        let mut len = 0;
+        for (position, c) in value.chars().enumerate() {
+            if !(self.allowed)(c) {
+                let found = (!self.field.is_secret()).then_some(c);
+                return Err(fail(Violation::Char { position, found }));
+            }
+            len = position + 1;
+        }
+        if len > self.max_chars {
+            return Err(fail(Violation::TooLong {
+                len,
+                max: self.max_chars,
+            }));
+        }
+        Ok(())
+    }
+}
+
+/// Defines a validated string newtype with the usual conversions.
+macro_rules! validated_string {
+    ($(#[$meta:meta])* $name:ident, $rule:expr) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The rule every value of this type obeys.
+            pub(crate) const RULE: Rule = $rule;
+
+            /// Validates `value`.
+            pub fn new(value: impl Into<String>) -> Result<Self, InputError> {
+                let value = value.into();
+                Self::RULE.check(&value)?;
+                Ok(Self(value))
+            }
+
+            /// The value as sent on the wire (before percent-encoding).
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Debug::fmt(&self.0, f)
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = InputError;
+            fn from_str(s: &str) -> Result<Self, InputError> {
+                Self::new(s)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InputError;
+            fn try_from(s: String) -> Result<Self, InputError> {
+                Self::new(s)
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = InputError;
+            fn try_from(s: &str) -> Result<Self, InputError> {
+                Self::new(s)
+            }
+        }
+    };
+}
+pub(crate) use validated_string;
+
+validated_string!(
+    /// A region id such as `cn-hangzhou`: 1 to 64 characters of `[a-z0-9-]`.
+    ///
+    /// ```
+    /// use swas_open_core::RegionId;
+    /// assert!(RegionId::new("cn-hangzhou").is_ok());
+    /// assert!(RegionId::new("CN-Hangzhou").is_err());
+    /// ```
+    RegionId,
+    Rule {
+        field: Field::RegionId,
+        text: "lowercase letters, digits and '-', 1 to 64 characters",
+        max_chars: 64,
+        allowed: |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
+    }
+);
+
+validated_string!(
+    /// A custom image id such as `m-2zehv38jjmwva1ee****`: 1 to 128 characters, no whitespace
+    /// or control characters.
+    ImageId,
+    Rule {
+        field: Field::ImageId,
+        text: "no whitespace or control characters, 1 to 128 characters",
+        max_chars: 128,
+        allowed: |c| !c.is_whitespace() && !c.is_control(),
+    }
+);
+
+validated_string!(
+    /// An idempotency token: ASCII only, no control characters, 1 to 64 characters (the
+    /// documented rule). The same token sent again never deletes twice.
+    ///
+    /// ```
+    /// use swas_open_core::ClientToken;
+    /// assert!(ClientToken::new("123e4567-e89b-12d3-a456-426655440000").is_ok());
+    /// assert!(ClientToken::new("x".repeat(65)).is_err());
+    /// ```
+    ClientToken,
+    Rule {
+        field: Field::ClientToken,
+        text: "ASCII only, no control characters, 1 to 64 characters",
+        max_chars: 64,
+        allowed: |c| c.is_ascii() && !c.is_ascii_control(),
+    }
+);
+
+impl ClientToken {
+    /// A UUID version 4 token made from 16 random bytes the caller supplies (the core draws
+    /// no randomness itself).
+    ///
+    /// ```
+    /// use swas_open_core::ClientToken;
+    /// let t = ClientToken::from_random_bytes([0xab; 16]);
+    /// assert_eq!(t.as_str(), "abababab-abab-4bab-abab-abababababab");
+    /// ```
+    pub fn from_random_bytes(mut bytes: [u8; 16]) -> Self {
+        bytes[6] = (bytes[6] & 0x0f) | 0x40;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        let mut hex = [0u8; 32];
+        crate::encode::hex_lower_into(&bytes, &mut hex);
+        let mut s = String::with_capacity(36);
+        for (i, &b) in hex.iter().enumerate() {
+            if matches!(i, 8 | 12 | 16 | 20) {
+                s.push('-');
+            }
+            s.push(b as char);
+        }
+        Self(s)
+    }
+}
+
+/// The DeleteCustomImage request: which image to delete, where, and its idempotency token.
+///
+/// ```
+/// use swas_open_core::DeleteCustomImage;
+/// let op = DeleteCustomImage::new("cn-hangzhou", "m-demo")?.with_client_token("token-1")?;
+/// assert_eq!(op.region_id().as_str(), "cn-hangzhou");
+/// assert_eq!(op.client_token().map(|t| t.as_str()), Some("token-1"));
+/// assert!(DeleteCustomImage::new("cn-hangzhou", "m demo").is_err());
+/// # Ok::<(), swas_open_core::InputError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DeleteCustomImage {
+    region_id: RegionId,
+    image_id: ImageId,
+    client_token: Option<ClientToken>,
+}
+
+impl DeleteCustomImage {
+    /// Validates the region and image ids.
+    pub fn new(
+        region_id: impl Into<String>,
+        image_id: impl Into<String>,
+    ) -> Result<Self, InputError> {
+        Ok(Self::from_parts(
+            RegionId::new(region_id)?,
+            ImageId::new(image_id)?,
+            None,
+        ))
+    }
+
+    /// Builds from values that are valid already.
+    pub fn from_parts(
+        region_id: RegionId,
+        image_id: ImageId,
+        client_token: Option<ClientToken>,
+    ) -> Self {
+        Self {
+            region_id,
+            image_id,
+            client_token,
+        }
+    }
+
+    /// Validates and sets the `ClientToken`.
+    pub fn with_client_token(self, token: impl Into<String>) -> Result<Self, InputError> {
+        Ok(self.with_token(ClientToken::new(token)?))
+    }
+
+    /// Sets a `ClientToken` that is valid already.
+    pub fn with_token(mut self, token: ClientToken) -> Self {
+        self.client_token = Some(token);
+        self
+    }
+
+    /// `RegionId`.
+    pub fn region_id(&self) -> &RegionId {
+        &self.region_id
+    }
+
+    /// `ImageId`.
+    pub fn image_id(&self) -> &ImageId {
+        &self.image_id
+    }
+
+    /// `ClientToken`, when set.
+    pub fn client_token(&self) -> Option<&ClientToken> {
+        self.client_token.as_ref()
+    }
+
+    /// The API parameters, sorted by name, as sent on the wire (before encoding).
+    pub fn params(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        let token = self
+            .client_token
+            .as_ref()
+            .map(|t| ("ClientToken", t.as_str()));
+        token.into_iter().chain([
+            ("ImageId", self.image_id.as_str()),
+            ("RegionId", self.region_id.as_str()),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_field_rule_and_position() {
+        let e = RegionId::new("cn_hangzhou").unwrap_err();
+        assert_eq!(e.field, Field::RegionId);
+        assert_eq!(
+            e.violation,
+            Violation::Char {
+                position: 2,
+                found: Some('_')
+            }
+        );
+        let e = ImageId::new("").unwrap_err();
+        assert_eq!(e.violation, Violation::Empty);
+        let e = ClientToken::new("a".repeat(65)).unwrap_err();
+        assert_eq!(e.violation, Violation::TooLong { len: 65, max: 64 });
+        assert_eq!(
+            e.to_string(),
+            "invalid ClientToken: 65 characters, at most 64 allowed (rule: ASCII only, no control characters, 1 to 64 characters)"
+        );
+        let e = ImageId::new("m-1\n").unwrap_err();
+        assert!(e.to_string().contains("'\\n' at position 3"), "{e}");
+    }
+
+    #[test]
+    fn uuid_token_is_valid_v4() {
+        let t = ClientToken::from_random_bytes([0; 16]);
+        assert_eq!(t.as_str(), "00000000-0000-4000-8000-000000000000");
+        assert!(ClientToken::new(t.as_str()).is_ok());
+    }
+
+    #[test]
+    fn params_are_sorted() {
+        let op = DeleteCustomImage::new("cn-hangzhou", "m-1")
+            .unwrap()
+            .with_client_token("t")
+            .unwrap();
+        let names: Vec<_> = op.params().map(|(n, _)| n).collect();
+        assert_eq!(names, ["ClientToken", "ImageId", "RegionId"]);
+    }
+}

@@ -1,0 +1,1148 @@
+//! Typed results and service errors of `DeleteCustomImage`.
+//!
+//! [`parse_delete_custom_image`] turns an [`http::Response`] into either a
+//! [`DeleteCustomImageOutput`] or a [`ResponseError`]:
+//!
+//! - a 2xx answer whose JSON object carries a non-empty `RequestId` is a success;
+//! - any other answer whose JSON object carries a `Code` is a [`ServiceError`], matched on
+//!   its [`ErrorCode`] rather than on its HTTP status;
+//! - everything else (an empty body, a proxy's HTML page, truncated JSON, a body over
+//!   [`MAX_RESPONSE_BODY`], JSON without the expected field) is a [`ParseError`] that keeps
+//!   the status and a short, log-safe snippet of the body.
+//!
+//! Field names are accepted in PascalCase (`RequestId`, `Code`, ...) and in lower camel case
+//! (`requestId`, `code`, ...); when both are present, PascalCase wins. A value of the wrong
+//! JSON type is treated as absent.
+//!
+//! ```
+//! use swas_open_core::response::{parse_delete_custom_image, ErrorCode, ResponseError};
+//!
+//! let response = http::Response::builder()
+//!     .status(404)
+//!     .body(r#"{"RequestId":"R1","Code":"InvalidImageId.NotFound","Message":"The specified ImageId does not exist."}"#)
+//!     .unwrap();
+//! match parse_delete_custom_image(&response) {
+//!     Err(ResponseError::Service(e)) => {
+//!         assert_eq!(e.code, ErrorCode::InvalidImageIdNotFound);
+//!         assert_eq!(e.request_id.as_deref(), Some("R1"));
+//!         assert!(!e.is_retryable());
+//!     }
+//!     other => panic!("unexpected: {other:?}"),
+//! }
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use http::StatusCode;
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Serialize;
+use serde_json::Value;
+
+/// The largest response body, in bytes, the parser accepts; transports cap bodies at this
+/// size. A longer body is rejected with [`ParseErrorKind::TooLarge`] without being parsed.
+pub const MAX_RESPONSE_BODY: usize = 1024 * 1024;
+
+/// The response header carrying a rate-limit hint, in milliseconds.
+pub const RETRY_AFTER_HEADER: &str = "x-acs-retry-after";
+
+/// The most characters of a body kept in [`ParseError::snippet`].
+pub const SNIPPET_CHARS: usize = 128;
+
+/// One row of the error-code table: the single source of the wire spelling, the usual
+/// HTTP status and the retryability of every known code.
+struct Entry {
+    code: ErrorCode,
+    wire: &'static str,
+    status: StatusCode,
+    retryable: bool,
+}
+
+/// Declares [`ErrorCode`] and its table from one list, so the two cannot drift apart.
+macro_rules! error_codes {
+    ($( $(#[doc = $doc:literal])+ $variant:ident = $wire:literal, $status:ident, $retryable:literal; )+) => {
+        /// An error code sent by the service or its API gateway, matched exactly
+        /// (case-sensitively) on its wire spelling.
+        ///
+        /// Codes this crate does not know are kept verbatim in [`ErrorCode::Other`].
+        #[non_exhaustive]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $( $(#[doc = $doc])+ $variant, )+
+            /// A code not listed above, with its wire spelling.
+            Other(String),
+        }
+
+        /// Every known code, its wire spelling, usual status and retryability.
+        static TABLE: &[Entry] = &[
+            $( Entry {
+                code: ErrorCode::$variant,
+                wire: $wire,
+                status: StatusCode::$status,
+                retryable: $retryable,
+            }, )+
+        ];
+    };
+}
+
+error_codes! {
+    /// `CustomImageInShare` (400): the image is shared and cannot be deleted.
+    CustomImageInShare = "CustomImageInShare", BAD_REQUEST, false;
+    /// `InvalidImageId.NotFound` (404): the specified ImageId does not exist.
+    InvalidImageIdNotFound = "InvalidImageId.NotFound", NOT_FOUND, false;
+    /// `InternalError` (500): the service failed; retryable.
+    InternalError = "InternalError", INTERNAL_SERVER_ERROR, true;
+    /// `MissingParameter` (400): a required parameter is missing.
+    MissingParameter = "MissingParameter", BAD_REQUEST, false;
+    /// `InvalidParameter` (400): a parameter is invalid.
+    InvalidParameter = "InvalidParameter", BAD_REQUEST, false;
+    /// `IncompleteSignature` (400): the signature is incomplete.
+    IncompleteSignature = "IncompleteSignature", BAD_REQUEST, false;
+    /// `SignatureDoesNotMatch` (400): the signature does not match.
+    SignatureDoesNotMatch = "SignatureDoesNotMatch", BAD_REQUEST, false;
+    /// `InvalidAccessKeyId.NotFound` (404): the AccessKey ID does not exist.
+    InvalidAccessKeyIdNotFound = "InvalidAccessKeyId.NotFound", NOT_FOUND, false;
+    /// `InvalidAccessKeyId.Inactive` (400): the AccessKey is disabled.
+    InvalidAccessKeyIdInactive = "InvalidAccessKeyId.Inactive", BAD_REQUEST, false;
+    /// `InvalidTimeStamp.Expired` (400): the request timestamp is too far from the server's clock.
+    InvalidTimeStampExpired = "InvalidTimeStamp.Expired", BAD_REQUEST, false;
+    /// `IllegalTimestamp` (400): the timestamp is malformed.
+    IllegalTimestamp = "IllegalTimestamp", BAD_REQUEST, false;
+    /// `SignatureNonceUsed` (400): the nonce was already used; retryable with a new nonce.
+    SignatureNonceUsed = "SignatureNonceUsed", BAD_REQUEST, true;
+    /// `InvalidSecurityToken.Expired` (400): the STS token has expired.
+    InvalidSecurityTokenExpired = "InvalidSecurityToken.Expired", BAD_REQUEST, false;
+    /// `InvalidSecurityToken.Malformed` (400): the STS token is malformed.
+    InvalidSecurityTokenMalformed = "InvalidSecurityToken.Malformed", BAD_REQUEST, false;
+    /// `InvalidSecurityToken.MismatchWithAccessKey` (400): the STS token does not belong to the AccessKey.
+    InvalidSecurityTokenMismatchWithAccessKey = "InvalidSecurityToken.MismatchWithAccessKey", BAD_REQUEST, false;
+    /// `Forbidden.RAM` (403): the RAM user is not authorized.
+    ForbiddenRam = "Forbidden.RAM", FORBIDDEN, false;
+    /// `Forbidden` (403): the caller is not authorized.
+    Forbidden = "Forbidden", FORBIDDEN, false;
+    /// `Forbidden.RiskControl` (403): the request was blocked by risk control.
+    ForbiddenRiskControl = "Forbidden.RiskControl", FORBIDDEN, false;
+    /// `Throttling` (400): the request was throttled; retryable.
+    Throttling = "Throttling", BAD_REQUEST, true;
+    /// `Throttling.User` (400): the caller's quota was exceeded; retryable.
+    ThrottlingUser = "Throttling.User", BAD_REQUEST, true;
+    /// `Throttling.Api` (400): the API's quota was exceeded; retryable.
+    ThrottlingApi = "Throttling.Api", BAD_REQUEST, true;
+    /// `UnknownError` (500): an unknown server error; retryable.
+    UnknownError = "UnknownError", INTERNAL_SERVER_ERROR, true;
+    /// `ServiceUnavailable` (503): the service is temporarily unavailable; retryable.
+    ServiceUnavailable = "ServiceUnavailable", SERVICE_UNAVAILABLE, true;
+    /// `InvalidAction.NotFound` (404): the action does not exist.
+    InvalidActionNotFound = "InvalidAction.NotFound", NOT_FOUND, false;
+    /// `InvalidVersion` (400): the API version is wrong.
+    InvalidVersion = "InvalidVersion", BAD_REQUEST, false;
+    /// `IdempotentParameterMismatch` (400): a ClientToken was reused with other parameters.
+    IdempotentParameterMismatch = "IdempotentParameterMismatch", BAD_REQUEST, false;
+    /// `RequestEntityTooLarge` (413): the request is too large.
+    RequestEntityTooLarge = "RequestEntityTooLarge", PAYLOAD_TOO_LARGE, false;
+}
+
+impl ErrorCode {
+    /// The table row of a known code; `None` for [`ErrorCode::Other`].
+    fn entry(&self) -> Option<&'static Entry> {
+        match self {
+            ErrorCode::Other(_) => None,
+            known => TABLE.iter().find(|e| e.code == *known),
+        }
+    }
+
+    /// The wire spelling, e.g. `"InvalidImageId.NotFound"`; `Other(s)` gives `s`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ErrorCode::Other(s) => s,
+            known => known.entry().map_or("", |e| e.wire),
+        }
+    }
+
+    /// Parses a wire spelling: an exact, case-sensitive match of a known code, else
+    /// [`ErrorCode::Other`].
+    pub fn parse(s: &str) -> ErrorCode {
+        TABLE
+            .iter()
+            .find(|e| e.wire == s)
+            .map_or_else(|| ErrorCode::Other(s.to_owned()), |e| e.code.clone())
+    }
+
+    /// The HTTP status the service usually sends with this code (`Other` gives 400).
+    pub fn status(&self) -> StatusCode {
+        self.entry().map_or(StatusCode::BAD_REQUEST, |e| e.status)
+    }
+
+    /// Whether the code denotes a transient condition worth retrying (throttling, a used
+    /// nonce, a server-side failure). `Other` codes are not retryable.
+    pub fn is_retryable(&self) -> bool {
+        self.entry().is_some_and(|e| e.retryable)
+    }
+
+    /// Every known code (all variants but [`ErrorCode::Other`]), in table order.
+    pub fn known() -> impl Iterator<Item = &'static ErrorCode> {
+        TABLE.iter().map(|e| &e.code)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&str> for ErrorCode {
+    fn from(s: &str) -> Self {
+        ErrorCode::parse(s)
+    }
+}
+
+impl From<String> for ErrorCode {
+    fn from(s: String) -> Self {
+        match ErrorCode::parse(&s) {
+            ErrorCode::Other(_) => ErrorCode::Other(s),
+            known => known,
+        }
+    }
+}
+
+/// The result of a successful `DeleteCustomImage` call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeleteCustomImageOutput {
+    /// The request ID the service assigned.
+    pub request_id: String,
+}
+
+impl DeleteCustomImageOutput {
+    /// An output with the given request ID.
+    pub fn new(request_id: impl Into<String>) -> Self {
+        Self {
+            request_id: request_id.into(),
+        }
+    }
+}
+
+/// An error answered by the service or its API gateway.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ServiceError {
+    /// The HTTP status of the answer.
+    pub status: StatusCode,
+    /// The error code; match on this rather than on the status.
+    pub code: ErrorCode,
+    /// The human-readable message (empty when the body had none).
+    pub message: String,
+    /// The request ID, for support tickets.
+    pub request_id: Option<String>,
+    /// The host that answered.
+    pub host_id: Option<String>,
+    /// A troubleshooting link.
+    pub recommend: Option<String>,
+    /// Details of an access denial, as sent (an object or a string).
+    pub access_denied_detail: Option<Value>,
+    /// The rate-limit hint from the `x-acs-retry-after` header (milliseconds on the wire);
+    /// `None` when the header is absent or invalid.
+    pub retry_after: Option<Duration>,
+}
+
+/// The wire form of an error body, PascalCase, absent optional fields omitted.
+#[derive(Serialize)]
+struct WireError<'a> {
+    #[serde(rename = "RequestId", skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+    #[serde(rename = "HostId", skip_serializing_if = "Option::is_none")]
+    host_id: Option<&'a str>,
+    #[serde(rename = "Code")]
+    code: &'a str,
+    #[serde(rename = "Message")]
+    message: &'a str,
+    #[serde(rename = "Recommend", skip_serializing_if = "Option::is_none")]
+    recommend: Option<&'a str>,
+    #[serde(rename = "AccessDeniedDetail", skip_serializing_if = "Option::is_none")]
+    access_denied_detail: Option<&'a Value>,
+}
+
+impl ServiceError {
+    /// An error with the given status, code and message, and no optional field.
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            request_id: None,
+            host_id: None,
+            recommend: None,
+            access_denied_detail: None,
+            retry_after: None,
+        }
+    }
+
+    /// Sets the request ID.
+    pub fn with_request_id(mut self, id: impl Into<String>) -> Self {
+        self.request_id = Some(id.into());
+        self
+    }
+
+    /// Sets the host ID.
+    pub fn with_host_id(mut self, host_id: impl Into<String>) -> Self {
+        self.host_id = Some(host_id.into());
+        self
+    }
+
+    /// Sets the troubleshooting link.
+    pub fn with_recommend(mut self, recommend: impl Into<String>) -> Self {
+        self.recommend = Some(recommend.into());
+        self
+    }
+
+    /// Sets the access-denial details.
+    pub fn with_access_denied_detail(mut self, detail: Value) -> Self {
+        self.access_denied_detail = Some(detail);
+        self
+    }
+
+    /// Sets the rate-limit hint.
+    pub fn with_retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// The JSON body the service sends for this error: PascalCase `RequestId`, `HostId`,
+    /// `Code`, `Message`, `Recommend` and `AccessDeniedDetail`, absent optional fields
+    /// omitted. [`ServiceError::retry_after`] travels in a header, not in the body.
+    pub fn to_json_body(&self) -> Vec<u8> {
+        let wire = WireError {
+            request_id: self.request_id.as_deref(),
+            host_id: self.host_id.as_deref(),
+            code: self.code.as_str(),
+            message: &self.message,
+            recommend: self.recommend.as_deref(),
+            access_denied_detail: self.access_denied_detail.as_ref(),
+        };
+        // Serializing strings and a `Value` into memory cannot fail.
+        serde_json::to_vec(&wire).unwrap_or_default()
+    }
+
+    /// Whether the error is transient: a retryable code, or any 5xx status.
+    pub fn is_retryable(&self) -> bool {
+        self.code.is_retryable() || self.status.is_server_error()
+    }
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (HTTP {}): {}",
+            self.code,
+            self.status.as_u16(),
+            self.message
+        )?;
+        if let Some(id) = &self.request_id {
+            write!(f, " [RequestId: {id}]")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ServiceError {}
+
+/// Why a response could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseErrorKind {
+    /// The body was empty (or only whitespace).
+    EmptyBody,
+    /// The body was not JSON (an HTML page, truncated JSON, ...).
+    NotJson,
+    /// The JSON lacked a required field: `RequestId` on success, `Code` on error.
+    MissingField(&'static str),
+    /// The body was longer than [`MAX_RESPONSE_BODY`].
+    TooLarge,
+}
+
+impl fmt::Display for ParseErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseErrorKind::EmptyBody => f.write_str("empty body"),
+            ParseErrorKind::NotJson => f.write_str("body is not JSON"),
+            ParseErrorKind::MissingField(field) => write!(f, "missing field `{field}`"),
+            ParseErrorKind::TooLarge => {
+                write!(f, "body larger than {MAX_RESPONSE_BODY} bytes")
+            }
+        }
+    }
+}
+
+/// A response that could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unparseable response (HTTP {}): {kind}; body starts with {snippet:?}", .status.as_u16())]
+#[non_exhaustive]
+pub struct ParseError {
+    /// The HTTP status of the answer.
+    pub status: StatusCode,
+    /// What went wrong.
+    pub kind: ParseErrorKind,
+    /// At most [`SNIPPET_CHARS`] characters of the body, lossily decoded, control
+    /// characters replaced by `?`.
+    pub snippet: String,
+}
+
+impl ParseError {
+    /// A parse error for `body`, keeping a log-safe snippet of it.
+    pub fn new(status: StatusCode, kind: ParseErrorKind, body: &[u8]) -> Self {
+        Self {
+            status,
+            kind,
+            snippet: snippet(body),
+        }
+    }
+}
+
+/// At most [`SNIPPET_CHARS`] characters of `body`, control characters replaced by `?`.
+fn snippet(body: &[u8]) -> String {
+    // A char is at most 4 bytes, so this prefix holds enough characters; a character
+    // cut at its end can only fall after the first `SNIPPET_CHARS`.
+    let head = &body[..body.len().min(SNIPPET_CHARS * 4)];
+    String::from_utf8_lossy(head)
+        .chars()
+        .take(SNIPPET_CHARS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// The error of [`parse_delete_custom_image`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResponseError {
+    /// The service answered with an error.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// The answer could not be understood.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+}
+
+impl ResponseError {
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ResponseError::Service(e) => e.status,
+            ResponseError::Parse(e) => e.status,
+        }
+    }
+}
+
+/// Parses a DeleteCustomImage answer.
+///
+/// A 2xx answer with a non-empty `RequestId` is a success; a non-2xx answer with a `Code`
+/// is a [`ServiceError`] (its `retry_after` read from the `x-acs-retry-after` header);
+/// anything else is a [`ParseError`]. Never panics.
+// The error keeps every field of the service's answer; it is built once per call, on a
+// path that already paid for a network round trip, so its size is not worth a box.
+#[allow(clippy::result_large_err)]
+pub fn parse_delete_custom_image<B: AsRef<[u8]>>(
+    response: &http::Response<B>,
+) -> Result<DeleteCustomImageOutput, ResponseError> {
+    let status = response.status();
+    let body = response.body().as_ref();
+    let fail = |kind| Err(ResponseError::Parse(ParseError::new(status, kind, body)));
+
+    if body.len() > MAX_RESPONSE_BODY {
+        return fail(ParseErrorKind::TooLarge);
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return fail(ParseErrorKind::EmptyBody);
+    }
+    let mut fields = Fields::default();
+    let Some(is_object) = parse_fields(body, &mut fields) else {
+        return fail(ParseErrorKind::NotJson);
+    };
+
+    if status.is_success() {
+        return match fields.request_id.resolve().filter(|_| is_object) {
+            Some(id) if !id.is_empty() => Ok(DeleteCustomImageOutput {
+                request_id: id.into_owned(),
+            }),
+            _ => fail(ParseErrorKind::MissingField("RequestId")),
+        };
+    }
+
+    if !is_object {
+        return fail(ParseErrorKind::MissingField("Code"));
+    }
+    let code = match fields.code.resolve() {
+        Some(code) if !code.is_empty() => ErrorCode::from(code.into_owned()),
+        _ => return fail(ParseErrorKind::MissingField("Code")),
+    };
+    Err(ResponseError::Service(ServiceError {
+        status,
+        code,
+        message: fields
+            .message
+            .resolve()
+            .map(Cow::into_owned)
+            .unwrap_or_default(),
+        request_id: fields.request_id.resolve().map(Cow::into_owned),
+        host_id: fields.host_id.resolve().map(Cow::into_owned),
+        recommend: fields.recommend.resolve().map(Cow::into_owned),
+        access_denied_detail: fields.access_denied_detail.resolve(),
+        retry_after: retry_after(response.headers()),
+    }))
+}
+
+/// The `x-acs-retry-after` header as a duration; `None` when absent or not a number of
+/// milliseconds.
+fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER_HEADER)?.to_str().ok()?.trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse::<u64>().ok().map(Duration::from_millis)
+}
+
+/// Parses `body` as JSON into `fields`: `None` when it is not JSON, `Some(false)` when it
+/// is JSON but not an object, `Some(true)` for an object.
+///
+/// The fields are filled in place rather than returned: moving the struct through the
+/// layers of the deserializer costs more than parsing a short body.
+fn parse_fields<'a>(body: &'a [u8], fields: &mut Fields<'a>) -> Option<bool> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let is_object = de.deserialize_any(TopVisitor(fields)).ok()?;
+    de.end().ok()?;
+    Some(is_object)
+}
+
+/// A field that may come in PascalCase or lower camel case; PascalCase wins.
+struct Pair<T> {
+    pascal: Option<T>,
+    camel: Option<T>,
+}
+
+impl<T> Default for Pair<T> {
+    fn default() -> Self {
+        Self {
+            pascal: None,
+            camel: None,
+        }
+    }
+}
+
+impl<T> Pair<T> {
+    /// Records a value; a repeated key keeps the last value, as JSON parsers usually do.
+    fn set(&mut self, pascal: bool, value: Option<T>) {
+        if pascal {
+            self.pascal = value;
+        } else {
+            self.camel = value;
+        }
+    }
+
+    fn resolve(self) -> Option<T> {
+        self.pascal.or(self.camel)
+    }
+}
+
+/// The fields of an answer this parser needs, borrowed from the body where possible.
+#[derive(Default)]
+struct Fields<'a> {
+    request_id: Pair<Cow<'a, str>>,
+    host_id: Pair<Cow<'a, str>>,
+    code: Pair<Cow<'a, str>>,
+    message: Pair<Cow<'a, str>>,
+    recommend: Pair<Cow<'a, str>>,
+    access_denied_detail: Pair<Value>,
+}
+
+/// An object key of interest, with its casing (`true` for PascalCase).
+enum Key {
+    RequestId(bool),
+    HostId(bool),
+    Code(bool),
+    Message(bool),
+    Recommend(bool),
+    AccessDeniedDetail(bool),
+    Ignored,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+                Ok(match key {
+                    "RequestId" => Key::RequestId(true),
+                    "requestId" => Key::RequestId(false),
+                    "HostId" => Key::HostId(true),
+                    "hostId" => Key::HostId(false),
+                    "Code" => Key::Code(true),
+                    "code" => Key::Code(false),
+                    "Message" => Key::Message(true),
+                    "message" => Key::Message(false),
+                    "Recommend" => Key::Recommend(true),
+                    "recommend" => Key::Recommend(false),
+                    "AccessDeniedDetail" => Key::AccessDeniedDetail(true),
+                    "accessDeniedDetail" => Key::AccessDeniedDetail(false),
+                    _ => Key::Ignored,
+                })
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// A string value, or `None` for a value of any other JSON type (which is skipped).
+struct LenientStr<'a>(Option<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for LenientStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StrVisitor;
+        impl<'de> Visitor<'de> for StrVisitor {
+            type Value = Option<Cow<'de, str>>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Some(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Some(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Some(Cow::Owned(v)))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                drain_seq(seq).map(|()| None)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                drain_map(map).map(|()| None)
+            }
+        }
+        deserializer.deserialize_any(StrVisitor).map(LenientStr)
+    }
+}
+
+fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+/// The top-level value: fills the fields of an object and answers `true`; answers `false`
+/// for any other JSON value.
+struct TopVisitor<'f, 'de>(&'f mut Fields<'de>);
+
+impl<'de> Visitor<'de> for TopVisitor<'_, 'de> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let fields = self.0;
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::RequestId(p) => fields.request_id.set(p, map.next_value::<LenientStr>()?.0),
+                Key::HostId(p) => fields.host_id.set(p, map.next_value::<LenientStr>()?.0),
+                Key::Code(p) => fields.code.set(p, map.next_value::<LenientStr>()?.0),
+                Key::Message(p) => fields.message.set(p, map.next_value::<LenientStr>()?.0),
+                Key::Recommend(p) => fields.recommend.set(p, map.next_value::<LenientStr>()?.0),
+                Key::AccessDeniedDetail(p) => {
+                    let detail = map.next_value::<Value>()?;
+                    fields
+                        .access_denied_detail
+                        .set(p, (!detail.is_null()).then_some(detail));
+                }
+                Key::Ignored => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        drain_seq(seq).map(|()| false)
+    }
+    fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Self::Value, E> {
+        Ok(false)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(false)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(false)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(false)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(false)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(false)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn response(status: u16, body: impl Into<Vec<u8>>) -> http::Response<Vec<u8>> {
+        http::Response::builder()
+            .status(status)
+            .body(body.into())
+            .unwrap()
+    }
+
+    #[allow(clippy::result_large_err)]
+    fn parse(
+        status: u16,
+        body: impl Into<Vec<u8>>,
+    ) -> Result<DeleteCustomImageOutput, ResponseError> {
+        parse_delete_custom_image(&response(status, body))
+    }
+
+    fn service(status: u16, body: impl Into<Vec<u8>>) -> ServiceError {
+        match parse(status, body) {
+            Err(ResponseError::Service(e)) => e,
+            other => panic!("expected a service error, got {other:?}"),
+        }
+    }
+
+    fn parse_err(status: u16, body: impl Into<Vec<u8>>) -> ParseError {
+        match parse(status, body) {
+            Err(ResponseError::Parse(e)) => e,
+            other => panic!("expected a parse error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_code_round_trips() {
+        let mut count = 0;
+        for code in ErrorCode::known() {
+            assert_eq!(&ErrorCode::parse(code.as_str()), code);
+            assert_eq!(&ErrorCode::from(code.as_str()), code);
+            assert_eq!(&ErrorCode::from(code.as_str().to_owned()), code);
+            assert_eq!(code.to_string(), code.as_str());
+            assert!(!code.as_str().is_empty());
+            count += 1;
+        }
+        assert_eq!(count, 27);
+        let other = ErrorCode::parse("Some.New.Code");
+        assert_eq!(other, ErrorCode::Other("Some.New.Code".into()));
+        assert_eq!(other.as_str(), "Some.New.Code");
+        assert_eq!(other.status(), StatusCode::BAD_REQUEST);
+        assert!(!other.is_retryable());
+    }
+
+    #[test]
+    fn wire_spellings_and_table_values() {
+        use ErrorCode::*;
+        let cases: &[(ErrorCode, &str, u16, bool)] = &[
+            (CustomImageInShare, "CustomImageInShare", 400, false),
+            (
+                InvalidImageIdNotFound,
+                "InvalidImageId.NotFound",
+                404,
+                false,
+            ),
+            (InternalError, "InternalError", 500, true),
+            (MissingParameter, "MissingParameter", 400, false),
+            (InvalidParameter, "InvalidParameter", 400, false),
+            (IncompleteSignature, "IncompleteSignature", 400, false),
+            (SignatureDoesNotMatch, "SignatureDoesNotMatch", 400, false),
+            (
+                InvalidAccessKeyIdNotFound,
+                "InvalidAccessKeyId.NotFound",
+                404,
+                false,
+            ),
+            (
+                InvalidAccessKeyIdInactive,
+                "InvalidAccessKeyId.Inactive",
+                400,
+                false,
+            ),
+            (
+                InvalidTimeStampExpired,
+                "InvalidTimeStamp.Expired",
+                400,
+                false,
+            ),
+            (IllegalTimestamp, "IllegalTimestamp", 400, false),
+            (SignatureNonceUsed, "SignatureNonceUsed", 400, true),
+            (
+                InvalidSecurityTokenExpired,
+                "InvalidSecurityToken.Expired",
+                400,
+                false,
+            ),
+            (
+                InvalidSecurityTokenMalformed,
+                "InvalidSecurityToken.Malformed",
+                400,
+                false,
+            ),
+            (
+                InvalidSecurityTokenMismatchWithAccessKey,
+                "InvalidSecurityToken.MismatchWithAccessKey",
+                400,
+                false,
+            ),
+            (ForbiddenRam, "Forbidden.RAM", 403, false),
+            (Forbidden, "Forbidden", 403, false),
+            (ForbiddenRiskControl, "Forbidden.RiskControl", 403, false),
+            (Throttling, "Throttling", 400, true),
+            (ThrottlingUser, "Throttling.User", 400, true),
+            (ThrottlingApi, "Throttling.Api", 400, true),
+            (UnknownError, "UnknownError", 500, true),
+            (ServiceUnavailable, "ServiceUnavailable", 503, true),
+            (InvalidActionNotFound, "InvalidAction.NotFound", 404, false),
+            (InvalidVersion, "InvalidVersion", 400, false),
+            (
+                IdempotentParameterMismatch,
+                "IdempotentParameterMismatch",
+                400,
+                false,
+            ),
+            (RequestEntityTooLarge, "RequestEntityTooLarge", 413, false),
+        ];
+        assert_eq!(cases.len(), ErrorCode::known().count());
+        for (code, wire, status, retryable) in cases {
+            assert_eq!(code.as_str(), *wire);
+            assert_eq!(code.status().as_u16(), *status, "{wire}");
+            assert_eq!(code.is_retryable(), *retryable, "{wire}");
+        }
+    }
+
+    #[test]
+    fn parse_is_case_sensitive() {
+        assert_eq!(
+            ErrorCode::parse("throttling"),
+            ErrorCode::Other("throttling".into())
+        );
+        assert_eq!(
+            ErrorCode::parse("Forbidden.Ram"),
+            ErrorCode::Other("Forbidden.Ram".into())
+        );
+    }
+
+    #[test]
+    fn success_with_request_id() {
+        let out = parse(
+            200,
+            r#"{"RequestId":"30637AD6-D977-4833-A54C-CC89483E****"}"#,
+        )
+        .unwrap();
+        assert_eq!(out.request_id, "30637AD6-D977-4833-A54C-CC89483E****");
+        let out = parse(200, r#" {"requestId":"abc","Other":[1,{"x":null}]} "#).unwrap();
+        assert_eq!(out.request_id, "abc");
+        let out = parse(200, r#"{"RequestId":"a\"b\u0041"}"#).unwrap();
+        assert_eq!(out.request_id, "a\"bA");
+        let out = parse(204, r#"{"requestId":"camel","RequestId":"pascal"}"#).unwrap();
+        assert_eq!(out.request_id, "pascal");
+    }
+
+    #[test]
+    fn success_without_request_id() {
+        for body in [
+            r#"{}"#,
+            r#"{"RequestId":""}"#,
+            r#"{"RequestId":42}"#,
+            r#"{"RequestId":null}"#,
+            r#"{"RequestId":{"a":1}}"#,
+            r#"[1,2]"#,
+            r#""RequestId""#,
+            r#"null"#,
+        ] {
+            let e = parse_err(200, body);
+            assert_eq!(e.kind, ParseErrorKind::MissingField("RequestId"), "{body}");
+            assert_eq!(e.status, StatusCode::OK);
+        }
+        // A non-string PascalCase value does not hide a valid camel one.
+        let out = parse(200, r#"{"RequestId":7,"requestId":"x"}"#).unwrap();
+        assert_eq!(out.request_id, "x");
+    }
+
+    #[test]
+    fn documented_error_body() {
+        let body = r#"{"RequestId":"7E1A3B5C","HostId":"swas.cn-hangzhou.aliyuncs.com","Code":"InvalidImageId.NotFound","Message":"The specified ImageId does not exist.","Recommend":"https://api.alibabacloud.com/troubleshoot?q=InvalidImageId.NotFound"}"#;
+        let e = service(404, body);
+        assert_eq!(e.status, StatusCode::NOT_FOUND);
+        assert_eq!(e.code, ErrorCode::InvalidImageIdNotFound);
+        assert_eq!(e.message, "The specified ImageId does not exist.");
+        assert_eq!(e.request_id.as_deref(), Some("7E1A3B5C"));
+        assert_eq!(e.host_id.as_deref(), Some("swas.cn-hangzhou.aliyuncs.com"));
+        assert_eq!(
+            e.recommend.as_deref(),
+            Some("https://api.alibabacloud.com/troubleshoot?q=InvalidImageId.NotFound")
+        );
+        assert_eq!(e.access_denied_detail, None);
+        assert_eq!(e.retry_after, None);
+        assert!(!e.is_retryable());
+        assert_eq!(
+            e.to_string(),
+            "InvalidImageId.NotFound (HTTP 404): The specified ImageId does not exist. [RequestId: 7E1A3B5C]"
+        );
+    }
+
+    #[test]
+    fn lower_camel_error_body() {
+        let body = r#"{"requestId":"r","hostId":"h","code":"CustomImageInShare","message":"m","recommend":"rec","accessDeniedDetail":"denied"}"#;
+        let e = service(400, body);
+        assert_eq!(e.code, ErrorCode::CustomImageInShare);
+        assert_eq!(e.message, "m");
+        assert_eq!(e.request_id.as_deref(), Some("r"));
+        assert_eq!(e.host_id.as_deref(), Some("h"));
+        assert_eq!(e.recommend.as_deref(), Some("rec"));
+        assert_eq!(e.access_denied_detail, Some(json!("denied")));
+    }
+
+    #[test]
+    fn both_casings_pascal_wins() {
+        let body = r#"{"code":"Throttling","Code":"Forbidden.RAM","message":"lower","Message":"upper","requestId":"r1","RequestId":"R1","hostId":"h","HostId":"H","recommend":"x","Recommend":"X","accessDeniedDetail":"lower","AccessDeniedDetail":{"k":"upper"}}"#;
+        let e = service(403, body);
+        assert_eq!(e.code, ErrorCode::ForbiddenRam);
+        assert_eq!(e.message, "upper");
+        assert_eq!(e.request_id.as_deref(), Some("R1"));
+        assert_eq!(e.host_id.as_deref(), Some("H"));
+        assert_eq!(e.recommend.as_deref(), Some("X"));
+        assert_eq!(e.access_denied_detail, Some(json!({"k": "upper"})));
+    }
+
+    #[test]
+    fn access_denied_detail_object() {
+        let body = r#"{"RequestId":"R","Code":"Forbidden.RAM","Message":"no","AccessDeniedDetail":{"PolicyType":"AccountLevelIdentityBasedPolicy","AuthPrincipalType":"SubUser","EncodedDiagnosticMessage":"AQEAAAA=","NoPermissionType":"ImplicitDeny","AuthAction":"swas-open:DeleteCustomImage"}}"#;
+        let e = service(403, body);
+        let detail = e.access_denied_detail.clone().unwrap();
+        assert_eq!(detail["AuthAction"], "swas-open:DeleteCustomImage");
+        assert_eq!(detail["NoPermissionType"], "ImplicitDeny");
+        assert!(!e.is_retryable());
+        // And it survives a trip through the wire form.
+        let back = service(403, e.to_json_body());
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn missing_message_and_non_string_values() {
+        let e = service(
+            500,
+            r#"{"Code":"InternalError","Message":12,"RequestId":[],"HostId":{}}"#,
+        );
+        assert_eq!(e.code, ErrorCode::InternalError);
+        assert_eq!(e.message, "");
+        assert_eq!(e.request_id, None);
+        assert_eq!(e.host_id, None);
+        assert!(e.is_retryable());
+        assert_eq!(e.to_string(), "InternalError (HTTP 500): ");
+    }
+
+    #[test]
+    fn unknown_code_is_kept() {
+        let e = service(502, r#"{"Code":"Gateway.Odd","Message":"m"}"#);
+        assert_eq!(e.code, ErrorCode::Other("Gateway.Odd".into()));
+        assert!(e.is_retryable(), "5xx is retryable");
+        let e = service(409, r#"{"Code":"Gateway.Odd"}"#);
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn error_without_code() {
+        for body in [
+            r#"{"Message":"m"}"#,
+            r#"{"Code":""}"#,
+            r#"{"Code":5}"#,
+            r#"[]"#,
+            r#"true"#,
+        ] {
+            assert_eq!(
+                parse_err(400, body).kind,
+                ParseErrorKind::MissingField("Code"),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_code_wins_over_status() {
+        // An error answer is matched on its code, not on its status.
+        let e = service(400, r#"{"Code":"ServiceUnavailable"}"#);
+        assert_eq!(e.code, ErrorCode::ServiceUnavailable);
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn html_502() {
+        let html = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n";
+        let e = parse_err(502, html);
+        assert_eq!(e.kind, ParseErrorKind::NotJson);
+        assert_eq!(e.status, StatusCode::BAD_GATEWAY);
+        assert!(e
+            .snippet
+            .starts_with("<html>??<head><title>502 Bad Gateway"));
+        assert!(!e.snippet.chars().any(char::is_control));
+        let text = e.to_string();
+        assert!(text.contains("502"), "{text}");
+        assert!(text.contains("not JSON"), "{text}");
+        assert!(text.contains("<html>"), "{text}");
+    }
+
+    #[test]
+    fn truncated_json() {
+        for body in [
+            r#"{"RequestId":"30637AD6-D977"#,
+            r#"{"RequestId":"x""#,
+            r#"{"RequestId":"x"} trailing"#,
+            r#"[1,2"#,
+        ] {
+            assert_eq!(parse_err(200, body).kind, ParseErrorKind::NotJson, "{body}");
+            assert_eq!(parse_err(400, body).kind, ParseErrorKind::NotJson, "{body}");
+        }
+    }
+
+    #[test]
+    fn empty_body() {
+        for body in ["", "  \r\n\t"] {
+            let e = parse_err(200, body);
+            assert_eq!(e.kind, ParseErrorKind::EmptyBody);
+            let e = parse_err(503, body);
+            assert_eq!(e.kind, ParseErrorKind::EmptyBody);
+            assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        }
+    }
+
+    #[test]
+    fn huge_body() {
+        let mut body = br#"{"RequestId":"x","Pad":""#.to_vec();
+        body.resize(MAX_RESPONSE_BODY + 1, b'a');
+        let e = parse_err(200, body.clone());
+        assert_eq!(e.kind, ParseErrorKind::TooLarge);
+        assert_eq!(e.snippet.chars().count(), SNIPPET_CHARS);
+        // At exactly the limit the body is parsed.
+        body.truncate(MAX_RESPONSE_BODY - 2);
+        body.extend_from_slice(b"\"}");
+        assert_eq!(parse(200, body).unwrap().request_id, "x");
+    }
+
+    #[test]
+    fn snippet_is_bounded_and_sanitised() {
+        let s = snippet(&[0xff, b'a', 0, b'\n', 0x1b]);
+        assert_eq!(s, "\u{fffd}a???");
+        let long = "é".repeat(500);
+        assert_eq!(snippet(long.as_bytes()).chars().count(), SNIPPET_CHARS);
+        let wide = "😀".repeat(200);
+        let s = snippet(wide.as_bytes());
+        assert_eq!(s, "😀".repeat(SNIPPET_CHARS));
+    }
+
+    #[test]
+    fn retry_after_header() {
+        let make = |value: &str| {
+            http::Response::builder()
+                .status(400)
+                .header(RETRY_AFTER_HEADER, value)
+                .body(r#"{"Code":"Throttling.User","Message":"slow down"}"#)
+                .unwrap()
+        };
+        let get = |value: &str| match parse_delete_custom_image(&make(value)) {
+            Err(ResponseError::Service(e)) => e.retry_after,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(get("1500"), Some(Duration::from_millis(1500)));
+        assert_eq!(get(" 20 "), Some(Duration::from_millis(20)));
+        assert_eq!(get("soon"), None);
+        assert_eq!(get("-5"), None);
+        assert_eq!(get("+5"), None);
+        assert_eq!(get("1.5"), None);
+        assert_eq!(get(""), None);
+        assert_eq!(get("99999999999999999999999"), None);
+    }
+
+    #[test]
+    fn to_json_body_shape() {
+        let e = ServiceError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::InvalidImageIdNotFound,
+            "gone",
+        )
+        .with_request_id("R")
+        .with_host_id("H")
+        .with_recommend("https://example.invalid/t");
+        let v: Value = serde_json::from_slice(&e.to_json_body()).unwrap();
+        assert_eq!(
+            v,
+            json!({"RequestId":"R","HostId":"H","Code":"InvalidImageId.NotFound","Message":"gone","Recommend":"https://example.invalid/t"})
+        );
+        let bare = ServiceError::new(StatusCode::BAD_REQUEST, ErrorCode::Throttling, "");
+        assert_eq!(
+            bare.to_json_body(),
+            br#"{"Code":"Throttling","Message":""}"#.to_vec()
+        );
+        assert_eq!(bare.to_string(), "Throttling (HTTP 400): ");
+    }
+
+    #[test]
+    fn response_error_status_and_display() {
+        let e = parse(
+            404,
+            r#"{"Code":"InvalidImageId.NotFound","Message":"m","RequestId":"R"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            e.to_string(),
+            "InvalidImageId.NotFound (HTTP 404): m [RequestId: R]"
+        );
+        let e = parse(504, "").unwrap_err();
+        assert_eq!(e.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert!(e.to_string().contains("empty body"));
+    }
+
+    #[test]
+    fn body_types() {
+        let r = http::Response::builder()
+            .status(200)
+            .body(&br#"{"RequestId":"s"}"#[..])
+            .unwrap();
+        assert_eq!(parse_delete_custom_image(&r).unwrap().request_id, "s");
+        let r = http::Response::builder()
+            .status(200)
+            .body(String::from(r#"{"RequestId":"t"}"#))
+            .unwrap();
+        assert_eq!(parse_delete_custom_image(&r).unwrap().request_id, "t");
+    }
+}
