@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::input::{validated_string, Field, InputError, Rule};
+use crate::input::{validated_string, Field, InputError, Rule, Violation};
 
 validated_string!(
     /// An AccessKey id: 1 to 128 printable ASCII characters other than `,` `;` `=` and space
@@ -39,7 +39,7 @@ const SECRET_RULE: Rule = Rule {
 
 const TOKEN_RULE: Rule = Rule {
     field: Field::SecurityToken,
-    text: "ASCII without control characters, 1 to 8192 characters",
+    text: "ASCII without control characters or surrounding spaces, 1 to 8192 characters",
     max_chars: 8192,
     allowed: |c| c.is_ascii() && !c.is_ascii_control(),
 };
@@ -56,6 +56,25 @@ impl Secret {
     pub fn security_token(value: impl Into<String>) -> Result<Self, InputError> {
         let value = value.into();
         TOKEN_RULE.check(&value)?;
+        // HTTP strips a header value's surrounding spaces, so V3 would sign a different token
+        // than V1 sends: refuse them rather than let the schemes disagree.
+        let position = if value.starts_with(' ') {
+            Some(0)
+        } else if value.ends_with(' ') {
+            Some(value.len() - 1)
+        } else {
+            None
+        };
+        if let Some(position) = position {
+            return Err(InputError {
+                field: Field::SecurityToken,
+                rule: TOKEN_RULE.text,
+                violation: Violation::Char {
+                    position,
+                    found: None,
+                },
+            });
+        }
         Ok(Self(value))
     }
 

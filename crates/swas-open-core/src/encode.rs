@@ -25,14 +25,19 @@ pub fn percent_encode_into(out: &mut String, input: &str) {
         if is_unreserved(b) {
             continue;
         }
-        // Unreserved bytes are ASCII, so `run..i` always lies on char boundaries.
-        out.push_str(&input[run..i]);
+        // A non-empty run holds only unreserved (ASCII) bytes, so both ends lie on char
+        // boundaries; an empty run may sit inside a multi-byte character, so skip it.
+        if run < i {
+            out.push_str(&input[run..i]);
+        }
         out.push('%');
         out.push(HEX[(b >> 4) as usize] as char);
         out.push(HEX[(b & 0xF) as usize] as char);
         run = i + 1;
     }
-    out.push_str(&input[run..]);
+    if run < bytes.len() {
+        out.push_str(&input[run..]);
+    }
 }
 
 /// Percent-encodes `input` into a new string.

@@ -474,7 +474,7 @@ pub fn parse_delete_custom_image<B: AsRef<[u8]>>(
         return fail(ParseErrorKind::MissingField("Code"));
     }
     let code = match fields.code.resolve() {
-        Some(code) if !code.is_empty() => ErrorCode::from(code.into_owned()),
+        Some(code) if !code.is_empty() => ErrorCode::parse(&code),
         _ => return fail(ParseErrorKind::MissingField("Code")),
     };
     Err(ResponseError::Service(ServiceError {

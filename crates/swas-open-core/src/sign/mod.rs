@@ -253,7 +253,7 @@ fn push_param(out: &mut String, name: &str, value: &str) {
     if !(out.is_empty() || out.ends_with('?')) {
         out.push('&');
     }
-    out.push_str(name);
+    crate::encode::percent_encode_into(out, name);
     out.push('=');
     crate::encode::percent_encode_into(out, value);
 }

@@ -172,7 +172,7 @@ pub(super) fn sign_delete_custom_image(
     ctx: &SigningContext,
 ) -> http::Request<Vec<u8>> {
     let creds = &signer.credentials;
-    let token = creds.security_token().map(|t| t.expose().trim());
+    let token = creds.security_token().map(|t| t.expose());
     let mut q = String::with_capacity(
         48 + op.image_id().as_str().len() * 3
             + op.client_token().map_or(0, |t| t.as_str().len() * 3),
@@ -246,12 +246,13 @@ pub(super) fn sign_delete_custom_image(
     );
     if let Some(t) = token {
         headers.insert(X_ACS_ACCESSKEY_ID, value(id));
-        headers.insert(X_ACS_SECURITY_TOKEN, value(t));
+        let mut token = value(t);
+        token.set_sensitive(true);
+        headers.insert(X_ACS_SECURITY_TOKEN, token);
     }
-    headers.insert(
-        AUTHORIZATION,
-        HeaderValue::try_from(auth).expect("validated header value"),
-    );
+    let mut auth = HeaderValue::try_from(auth).expect("validated header value");
+    auth.set_sensitive(true);
+    headers.insert(AUTHORIZATION, auth);
     assemble(endpoint, q, headers)
 }
 

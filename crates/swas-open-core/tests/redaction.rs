@@ -1,0 +1,52 @@
+//! The AccessKey secret never appears in any formatted output: credentials, signers, signed
+//! requests (V1 and V3), validation errors, verification errors, chain errors.
+
+use swas_open_core::chain::from_cli_config;
+use swas_open_core::{
+    verify_request, Credentials, DeleteCustomImage, Endpoint, Nonce, Secret, SignatureVersion,
+    Signer, SigningContext, Timestamp,
+};
+
+const SECRET: &str = "Sup3rS3cretValue";
+const TOKEN: &str = "StsTokenValue123";
+
+fn formatted<T: std::fmt::Debug>(v: &T) -> String {
+    format!("{v:?} {v:#?}")
+}
+
+#[test]
+fn secret_never_formatted() {
+    let creds = Credentials::new("AKID", SECRET)
+        .unwrap()
+        .with_security_token(TOKEN)
+        .unwrap();
+    let mut outputs = vec![formatted(&creds), formatted(creds.secret())];
+    outputs.push(creds.secret().to_string());
+    let op = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+    let ctx = SigningContext::new(Timestamp::from_unix(1).unwrap(), Nonce::new("n").unwrap());
+    for version in [SignatureVersion::V1, SignatureVersion::V3] {
+        let signer = Signer::new(creds.clone()).with_signature_version(version);
+        outputs.push(formatted(&signer));
+        let req = signer.sign(&op, &Endpoint::for_region(op.region_id()), &ctx);
+        outputs.push(formatted(&req));
+        if version == SignatureVersion::V3 {
+            // The token travels in a header marked sensitive, so debug output hides it.
+            assert!(!formatted(&req).contains(TOKEN));
+        }
+        let err = verify_request(&req, |_| Secret::access_key_secret("other").ok()).unwrap_err();
+        outputs.push(formatted(&err));
+        outputs.push(err.to_string());
+    }
+    let bad = Credentials::new("AKID", format!("{SECRET}\u{1}")).unwrap_err();
+    outputs.push(formatted(&bad));
+    outputs.push(bad.to_string());
+    let text = format!(
+        r#"{{"current":"p","profiles":[{{"name":"p","mode":"AK","access_key_id":"a b","access_key_secret":"{SECRET}"}}]}}"#
+    );
+    let chain = from_cli_config("c.json".as_ref(), &text, None).unwrap_err();
+    outputs.push(formatted(&chain));
+    outputs.push(chain.to_string());
+    for out in outputs {
+        assert!(!out.contains(SECRET), "secret leaked in: {out}");
+    }
+}
