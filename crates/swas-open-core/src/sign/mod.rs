@@ -215,8 +215,8 @@ impl Signer {
     }
 }
 
-/// Assembles the request from a `/?query` string and headers.
-fn assemble(endpoint: &Endpoint, path_and_query: String, headers: HeaderMap) -> Request<Vec<u8>> {
+/// Assembles the request from a `/?query` buffer and headers.
+fn assemble(endpoint: &Endpoint, path_and_query: Vec<u8>, headers: HeaderMap) -> Request<Vec<u8>> {
     let mut parts = http::uri::Parts::default();
     parts.scheme = Some(endpoint.uri_scheme());
     parts.authority = Some(endpoint.uri_authority().clone());
@@ -250,10 +250,22 @@ pub fn canonical_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>)
 
 /// Appends `name=percentEncode(value)` to a query being built, with `&` after the first.
 fn push_param(out: &mut String, name: &str, value: &str) {
-    if !(out.is_empty() || out.ends_with('?')) {
+    if !out.is_empty() {
         out.push('&');
     }
     crate::encode::percent_encode_into(out, name);
     out.push('=');
     crate::encode::percent_encode_into(out, value);
+}
+
+/// [`push_param`] for the fast paths' byte buffers, which start with `/?`. `name` must be
+/// unreserved already (the fixed parameter names are).
+fn push_param_bytes(out: &mut Vec<u8>, name: &str, value: &str) {
+    debug_assert!(name.bytes().all(crate::encode::is_unreserved));
+    if out.len() > 2 {
+        out.push(b'&');
+    }
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'=');
+    crate::encode::percent_encode_bytes(out, value.as_bytes());
 }

@@ -19,8 +19,8 @@ use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 
-use super::{assemble, push_param, Signer, SigningContext};
-use crate::encode::{percent_encode_chunks, percent_encode_into};
+use super::{assemble, push_param_bytes, Signer, SigningContext};
+use crate::encode::{is_unreserved, percent_encode_into};
 use crate::endpoint::Endpoint;
 use crate::input::DeleteCustomImage;
 use crate::{ACTION, API_VERSION};
@@ -82,39 +82,109 @@ pub(super) fn sign_delete_custom_image(
 ) -> http::Request<Vec<u8>> {
     let creds = &signer.credentials;
     let token = creds.security_token().map(|t| t.expose());
-    let mut q = String::with_capacity(
+    let mut d = DualQuery::with_capacity(
         400 + op.image_id().as_str().len() * 3
             + op.client_token().map_or(0, |t| t.as_str().len() * 3)
             + token.map_or(0, |t| t.len() * 3),
     );
-    q.push_str("/?");
     // Names in byte order: the query is canonical as written.
-    push_param(&mut q, "AccessKeyId", creds.access_key_id());
-    push_param(&mut q, "Action", ACTION);
+    d.param("AccessKeyId", creds.access_key_id());
+    d.param("Action", ACTION);
     if let Some(t) = op.client_token() {
-        push_param(&mut q, "ClientToken", t.as_str());
+        d.param("ClientToken", t.as_str());
     }
-    push_param(&mut q, "Format", FORMAT);
-    push_param(&mut q, "ImageId", op.image_id().as_str());
-    push_param(&mut q, "RegionId", op.region_id().as_str());
+    d.param("Format", FORMAT);
+    d.param("ImageId", op.image_id().as_str());
+    d.param("RegionId", op.region_id().as_str());
     if let Some(t) = token {
-        push_param(&mut q, "SecurityToken", t);
+        d.param("SecurityToken", t);
     }
-    push_param(&mut q, "SignatureMethod", SIGNATURE_METHOD);
-    push_param(&mut q, "SignatureNonce", ctx.nonce.as_str());
-    push_param(&mut q, "SignatureVersion", SIGNATURE_VERSION);
-    push_param(&mut q, "Timestamp", ctx.timestamp.as_str());
-    push_param(&mut q, "Version", API_VERSION);
+    d.param("SignatureMethod", SIGNATURE_METHOD);
+    d.param("SignatureNonce", ctx.nonce.as_str());
+    d.param("SignatureVersion", SIGNATURE_VERSION);
+    d.param("Timestamp", ctx.timestamp.as_str());
+    d.param("Version", API_VERSION);
 
     let mut mac = signer.v1_mac.clone();
-    mac.update(b"POST&%2F&");
-    percent_encode_chunks(&q.as_bytes()[2..], |chunk| mac.update(chunk));
+    mac.update(&d.string_to_sign);
     let mut b64 = [0u8; 28];
     let n = STANDARD
         .encode_slice(mac.finalize().into_bytes(), &mut b64)
         .expect("20 bytes encode to 28");
     let b64 = std::str::from_utf8(&b64[..n]).expect("base64 is ASCII");
-    push_param(&mut q, "Signature", b64);
+    let mut q = d.query;
+    push_param_bytes(&mut q, "Signature", b64);
 
     assemble(endpoint, q, signer.base_headers(endpoint, 0))
+}
+
+/// Builds the canonical query (`/?`-prefixed, as the request carries it) and the V1 string to
+/// sign side by side, in one pass over each value: the string to sign is the query
+/// percent-encoded once more, so `&` is `%26`, `=` is `%3D` and an escape `%XY` is `%25XY`.
+struct DualQuery {
+    query: Vec<u8>,
+    string_to_sign: Vec<u8>,
+}
+
+impl DualQuery {
+    fn with_capacity(n: usize) -> Self {
+        let mut query = Vec::with_capacity(n);
+        query.extend_from_slice(b"/?");
+        let mut string_to_sign = Vec::with_capacity(n + n / 2);
+        string_to_sign.extend_from_slice(b"POST&%2F&");
+        Self {
+            query,
+            string_to_sign,
+        }
+    }
+
+    /// Appends `name=value`; `name` must be unreserved (the fixed names are).
+    fn param(&mut self, name: &str, value: &str) {
+        debug_assert!(name.bytes().all(is_unreserved));
+        if self.query.len() > 2 {
+            self.query.push(b'&');
+            self.string_to_sign.extend_from_slice(b"%26");
+        }
+        self.query.extend_from_slice(name.as_bytes());
+        self.query.push(b'=');
+        self.string_to_sign.extend_from_slice(name.as_bytes());
+        self.string_to_sign.extend_from_slice(b"%3D");
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        let value = value.as_bytes();
+        let mut run = 0;
+        for (i, &b) in value.iter().enumerate() {
+            if is_unreserved(b) {
+                continue;
+            }
+            let (hi, lo) = (HEX[(b >> 4) as usize], HEX[(b & 0xF) as usize]);
+            self.query.extend_from_slice(&value[run..i]);
+            self.query.extend_from_slice(&[b'%', hi, lo]);
+            self.string_to_sign.extend_from_slice(&value[run..i]);
+            self.string_to_sign
+                .extend_from_slice(&[b'%', b'2', b'5', hi, lo]);
+            run = i + 1;
+        }
+        self.query.extend_from_slice(&value[run..]);
+        self.string_to_sign.extend_from_slice(&value[run..]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dual_query_matches_the_generic_construction() {
+        let params = [("A", "x y*é"), ("B", ""), ("C", "2016-02-23T12:46:24Z")];
+        let mut d = DualQuery::with_capacity(8);
+        for (n, v) in params {
+            d.param(n, v);
+        }
+        let generic = canonical_query(params);
+        assert_eq!(&d.query[2..], generic.as_bytes());
+        assert_eq!(
+            d.string_to_sign,
+            string_to_sign("POST", &generic).into_bytes()
+        );
+    }
 }

@@ -26,7 +26,7 @@ use http::header::{HeaderName, AUTHORIZATION};
 use http::HeaderValue;
 use sha2::{Digest, Sha256};
 
-use super::{assemble, push_param, Signer, SigningContext};
+use super::{assemble, push_param_bytes, Signer, SigningContext};
 use crate::encode::{hex_decode, hex_lower_into};
 use crate::endpoint::Endpoint;
 use crate::input::DeleteCustomImage;
@@ -173,20 +173,20 @@ pub(super) fn sign_delete_custom_image(
 ) -> http::Request<Vec<u8>> {
     let creds = &signer.credentials;
     let token = creds.security_token().map(|t| t.expose());
-    let mut q = String::with_capacity(
+    let mut q = Vec::with_capacity(
         48 + op.image_id().as_str().len() * 3
             + op.client_token().map_or(0, |t| t.as_str().len() * 3),
     );
-    q.push_str("/?");
+    q.extend_from_slice(b"/?");
     for (name, value) in op.params() {
-        push_param(&mut q, name, value);
+        push_param_bytes(&mut q, name, value);
     }
 
     let id = creds.access_key_id();
     let (ts, nonce) = (ctx.timestamp.as_str(), ctx.nonce.as_str());
     let mut h = Sha256::new();
     h.update(b"POST\n/\n");
-    h.update(&q.as_bytes()[2..]);
+    h.update(&q[2..]);
     h.update(b"\nhost:");
     h.update(endpoint.authority().as_bytes());
     if token.is_some() {
