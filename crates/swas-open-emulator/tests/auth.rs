@@ -1,0 +1,307 @@
+//! Authentication outcomes, in the service's order, over real sockets.
+
+mod support;
+
+use std::time::{Duration, SystemTime};
+
+use support::*;
+use swas_open_core::{SignatureVersion, Timestamp};
+use swas_open_emulator::Emulator;
+
+#[tokio::test]
+async fn missing_signature_parts() {
+    let emu = emulator(&["m-1"]).await;
+    let mut p = v1_common("DeleteCustomImage");
+    set(&mut p, "RegionId", REGION);
+    set(&mut p, "ImageId", "m-1");
+    // No signature at all.
+    let unsigned = format!(
+        "POST /?RegionId={REGION}&ImageId=m-1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+    );
+    send(emu.addr(), unsigned.as_bytes())
+        .await
+        .unwrap()
+        .assert_error(400, "MissingParameter");
+    // V1 without a nonce.
+    p.retain(|(n, _)| n != "SignatureNonce");
+    let resp = send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
+        .await
+        .unwrap();
+    resp.assert_error(400, "MissingParameter");
+    assert!(resp.json()["Message"]
+        .as_str()
+        .unwrap()
+        .contains("SignatureNonce"));
+    // V1 with a method other than HMAC-SHA1.
+    let mut p = v1_common("DeleteCustomImage");
+    set(&mut p, "SignatureMethod", "HMAC-SHA256");
+    send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
+        .await
+        .unwrap()
+        .assert_error(400, "IncompleteSignature");
+    // V3 with a malformed Authorization header.
+    let request = signed(&emu, &v3(), "m-1", None);
+    let text = String::from_utf8(raw(&request)).unwrap();
+    let broken = text.replace("ACS3-HMAC-SHA256 Credential=", "ACS3-HMAC-SHA256 Cred=");
+    send(emu.addr(), broken.as_bytes())
+        .await
+        .unwrap()
+        .assert_error(400, "IncompleteSignature");
+    assert!(emu.has_image(REGION, "m-1"));
+}
+
+#[tokio::test]
+async fn unknown_access_key() {
+    let emu = emulator(&["m-1"]).await;
+    for version in [SignatureVersion::V1, SignatureVersion::V3] {
+        let s = signer("nobody", SECRET, None, version);
+        send(emu.addr(), &raw(&signed(&emu, &s, "m-1", None)))
+            .await
+            .unwrap()
+            .assert_error(404, "InvalidAccessKeyId.NotFound");
+    }
+}
+
+#[tokio::test]
+async fn wrong_secret_v1_tells_the_server_string_to_sign() {
+    let emu = emulator(&["m-1"]).await;
+    let mut p = v1_common("DeleteCustomImage");
+    set(&mut p, "RegionId", REGION);
+    set(&mut p, "ImageId", "m-1");
+    let resp = send(emu.addr(), &v1_raw(&emu, "POST", &p, "wrong-secret"))
+        .await
+        .unwrap();
+    resp.assert_error(400, "SignatureDoesNotMatch");
+    let message = resp.json()["Message"].as_str().unwrap().to_owned();
+    let expected = format!("server string to sign is:{}", v1_string_to_sign("POST", &p));
+    assert!(message.ends_with(&expected), "{message}");
+    assert!(!message.contains(SECRET));
+}
+
+#[tokio::test]
+async fn wrong_secret_v3() {
+    let emu = emulator(&["m-1"]).await;
+    let s = signer(AK, "wrong-secret", None, SignatureVersion::V3);
+    send(emu.addr(), &raw(&signed(&emu, &s, "m-1", None)))
+        .await
+        .unwrap()
+        .assert_error(400, "SignatureDoesNotMatch");
+    // A tampered parameter breaks a good signature too.
+    let request = signed(&emu, &v3(), "m-1", None);
+    let tampered = String::from_utf8(raw(&request))
+        .unwrap()
+        .replace("ImageId=m-1", "ImageId=m-2");
+    send(emu.addr(), tampered.as_bytes())
+        .await
+        .unwrap()
+        .assert_error(400, "SignatureDoesNotMatch");
+    assert!(emu.has_image(REGION, "m-1"));
+}
+
+#[tokio::test]
+async fn key_is_checked_before_signature_and_signature_before_time() {
+    let emu = emulator(&["m-1"]).await;
+    let old = Timestamp::from_unix(1_500_000_000).unwrap();
+    let s = signer("nobody", "x", None, SignatureVersion::V1);
+    send(
+        emu.addr(),
+        &raw(&signed_at(&emu, &s, REGION, "m-1", None, old, nonce())),
+    )
+    .await
+    .unwrap()
+    .assert_error(404, "InvalidAccessKeyId.NotFound");
+    let s = signer(AK, "wrong", None, SignatureVersion::V1);
+    send(
+        emu.addr(),
+        &raw(&signed_at(&emu, &s, REGION, "m-1", None, old, nonce())),
+    )
+    .await
+    .unwrap()
+    .assert_error(400, "SignatureDoesNotMatch");
+    send(
+        emu.addr(),
+        &raw(&signed_at(&emu, &v1(), REGION, "m-1", None, old, nonce())),
+    )
+    .await
+    .unwrap()
+    .assert_error(400, "InvalidTimeStamp.Expired");
+}
+
+#[tokio::test]
+async fn timestamps_outside_fifteen_minutes_of_the_emulator_clock() {
+    let skew = Duration::from_secs(20 * 60);
+    for clock in [
+        Box::new(move || SystemTime::now() + skew) as Box<dyn Fn() -> SystemTime + Send + Sync>,
+        Box::new(move || SystemTime::now() - skew),
+    ] {
+        let emu = Emulator::builder()
+            .access_key(AK, SECRET)
+            .image(REGION, "m-1")
+            .clock(clock)
+            .start()
+            .await
+            .unwrap();
+        for s in [v1(), v3()] {
+            let resp = send(emu.addr(), &raw(&signed(&emu, &s, "m-1", None)))
+                .await
+                .unwrap();
+            resp.assert_error(400, "InvalidTimeStamp.Expired");
+        }
+        assert!(emu.has_image(REGION, "m-1"));
+    }
+    // Ten minutes off is inside the window.
+    let emu = Emulator::builder()
+        .access_key(AK, SECRET)
+        .image(REGION, "m-1")
+        .clock(|| SystemTime::now() + Duration::from_secs(10 * 60))
+        .start()
+        .await
+        .unwrap();
+    send(emu.addr(), &raw(&signed(&emu, &v1(), "m-1", None)))
+        .await
+        .unwrap()
+        .assert_ok();
+}
+
+#[tokio::test]
+async fn malformed_timestamp() {
+    let emu = emulator(&[]).await;
+    let mut p = v1_common("DeleteCustomImage");
+    set(&mut p, "Timestamp", "2024-01-01 00:00:00");
+    send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
+        .await
+        .unwrap()
+        .assert_error(400, "IllegalTimestamp");
+}
+
+#[tokio::test]
+async fn replayed_nonce() {
+    let emu = emulator(&["m-1", "m-2"]).await;
+    for s in [v1(), v3()] {
+        let n = nonce();
+        let first = signed_at(&emu, &s, REGION, "m-1", None, now(), n.clone());
+        let resp = send(emu.addr(), &raw(&first)).await.unwrap();
+        assert_ne!(resp.code(), "SignatureNonceUsed");
+        // The very same request again, then the same nonce on another request.
+        send(emu.addr(), &raw(&first))
+            .await
+            .unwrap()
+            .assert_error(400, "SignatureNonceUsed");
+        let other = signed_at(&emu, &s, REGION, "m-2", None, now(), n);
+        send(emu.addr(), &raw(&other))
+            .await
+            .unwrap()
+            .assert_error(400, "SignatureNonceUsed");
+    }
+    assert!(emu.has_image(REGION, "m-2"));
+    assert_eq!(emu.stats().deletes, 1);
+}
+
+#[tokio::test]
+async fn nonces_are_scoped_per_access_key() {
+    let emu = Emulator::builder()
+        .access_key(AK, SECRET)
+        .access_key("ak-2", "secret-2")
+        .image(REGION, "m-1")
+        .image(REGION, "m-2")
+        .start()
+        .await
+        .unwrap();
+    let n = nonce();
+    send(
+        emu.addr(),
+        &raw(&signed_at(
+            &emu,
+            &v1(),
+            REGION,
+            "m-1",
+            None,
+            now(),
+            n.clone(),
+        )),
+    )
+    .await
+    .unwrap()
+    .assert_ok();
+    let s2 = signer("ak-2", "secret-2", None, SignatureVersion::V1);
+    send(
+        emu.addr(),
+        &raw(&signed_at(&emu, &s2, REGION, "m-2", None, now(), n)),
+    )
+    .await
+    .unwrap()
+    .assert_ok();
+}
+
+#[tokio::test]
+async fn sts_token_must_match_its_key() {
+    let emu = Emulator::builder()
+        .access_key(AK, SECRET)
+        .sts_access_key("STS.ak", "sts-secret", "the-token")
+        .image(REGION, "m-1")
+        .image(REGION, "m-2")
+        .start()
+        .await
+        .unwrap();
+    for version in [SignatureVersion::V1, SignatureVersion::V3] {
+        for (id, secret, token) in [
+            ("STS.ak", "sts-secret", Some("another-token")),
+            ("STS.ak", "sts-secret", None),
+            (AK, SECRET, Some("the-token")),
+        ] {
+            let s = signer(id, secret, token, version);
+            send(emu.addr(), &raw(&signed(&emu, &s, "m-1", None)))
+                .await
+                .unwrap()
+                .assert_error(400, "InvalidSecurityToken.MismatchWithAccessKey");
+        }
+    }
+    assert_eq!(emu.images(REGION), ["m-1", "m-2"]);
+    let s = signer(
+        "STS.ak",
+        "sts-secret",
+        Some("the-token"),
+        SignatureVersion::V1,
+    );
+    send(emu.addr(), &raw(&signed(&emu, &s, "m-1", None)))
+        .await
+        .unwrap()
+        .assert_ok();
+    let s = signer(
+        "STS.ak",
+        "sts-secret",
+        Some("the-token"),
+        SignatureVersion::V3,
+    );
+    send(emu.addr(), &raw(&signed(&emu, &s, "m-2", None)))
+        .await
+        .unwrap()
+        .assert_ok();
+}
+
+#[tokio::test]
+async fn wrong_path_or_method_is_not_an_action() {
+    let emu = emulator(&["m-1"]).await;
+    let request = String::from_utf8(raw(&signed(&emu, &v1(), "m-1", None))).unwrap();
+    let other_path = request.replacen("POST /?", "POST /v2/?", 1);
+    send(emu.addr(), other_path.as_bytes())
+        .await
+        .unwrap()
+        .assert_error(404, "InvalidAction.NotFound");
+    let put = request.replacen("POST /?", "PUT /?", 1);
+    send(emu.addr(), put.as_bytes())
+        .await
+        .unwrap()
+        .assert_error(404, "InvalidAction.NotFound");
+    assert!(emu.has_image(REGION, "m-1"));
+}
+
+#[tokio::test]
+async fn invalid_start_configuration_is_rejected() {
+    let err = Emulator::builder()
+        .access_key(AK, "")
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+}

@@ -1,0 +1,369 @@
+//! DeleteCustomImage outcomes and idempotency, over real sockets, V1 and V3.
+
+use swas_open_emulator::Emulator;
+
+mod support;
+
+use support::*;
+
+#[tokio::test]
+async fn v1_post_deletes_the_image() {
+    let emu = emulator(&["m-1", "m-2"]).await;
+    let resp = send(emu.addr(), &raw(&signed(&emu, &v1(), "m-1", None)))
+        .await
+        .unwrap();
+    resp.assert_ok();
+    assert_eq!(
+        resp.header("x-acs-request-id"),
+        Some(resp.request_id().as_str())
+    );
+    assert_eq!(
+        resp.header("content-type"),
+        Some("application/json;charset=utf-8")
+    );
+    assert_eq!(resp.json().as_object().map(|o| o.len()), Some(1));
+    assert_eq!(emu.images(REGION), ["m-2"]);
+    let stats = emu.stats();
+    assert_eq!(
+        (stats.requests, stats.connections, stats.deletes),
+        (1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn v3_deletes_the_image() {
+    let emu = emulator(&["m-1"]).await;
+    send(emu.addr(), &raw(&signed(&emu, &v3(), "m-1", None)))
+        .await
+        .unwrap()
+        .assert_ok();
+    assert!(!emu.has_image(REGION, "m-1"));
+}
+
+#[tokio::test]
+async fn absent_image_is_404_with_a_full_error_body() {
+    let emu = emulator(&["m-1"]).await;
+    emu.add_image("cn-beijing", "m-9", false);
+    for image in ["m-2", "m-9"] {
+        let resp = send(emu.addr(), &raw(&signed(&emu, &v1(), image, None)))
+            .await
+            .unwrap();
+        resp.assert_error(404, "InvalidImageId.NotFound");
+        let body = resp.json();
+        assert_eq!(body["Message"], "The specified ImageId does not exist.");
+        assert_eq!(body["HostId"], emu.addr().to_string());
+        assert_eq!(
+            body["Recommend"],
+            "https://api.alibabacloud.com/troubleshoot?q=InvalidImageId.NotFound&product=swas-open"
+        );
+        assert_eq!(resp.request_id().len(), 36);
+    }
+    assert_eq!(emu.stats().deletes, 0);
+    assert!(emu.has_image("cn-beijing", "m-9"));
+}
+
+#[tokio::test]
+async fn shared_image_is_not_deleted() {
+    let emu = Emulator::builder()
+        .access_key(AK, SECRET)
+        .shared_image(REGION, "m-shared")
+        .start()
+        .await
+        .unwrap();
+    let resp = send(emu.addr(), &raw(&signed(&emu, &v3(), "m-shared", None)))
+        .await
+        .unwrap();
+    resp.assert_error(400, "CustomImageInShare");
+    assert!(emu.has_image(REGION, "m-shared"));
+    emu.add_image(REGION, "m-shared", false);
+    send(emu.addr(), &raw(&signed(&emu, &v3(), "m-shared", None)))
+        .await
+        .unwrap()
+        .assert_ok();
+}
+
+#[tokio::test]
+async fn unknown_action_and_wrong_version() {
+    let emu = emulator(&["m-1"]).await;
+    let mut p = v1_common("DescribeImages");
+    set(&mut p, "RegionId", REGION);
+    let resp = send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
+        .await
+        .unwrap();
+    resp.assert_error(404, "InvalidAction.NotFound");
+
+    let mut p = v1_common("DeleteCustomImage");
+    set(&mut p, "Version", "2017-05-05");
+    set(&mut p, "RegionId", REGION);
+    set(&mut p, "ImageId", "m-1");
+    let resp = send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
+        .await
+        .unwrap();
+    resp.assert_error(400, "InvalidVersion");
+
+    let mut p = v1_common("DeleteCustomImage");
+    p.retain(|(n, _)| n != "Version");
+    set(&mut p, "RegionId", REGION);
+    set(&mut p, "ImageId", "m-1");
+    let resp = send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
+        .await
+        .unwrap();
+    resp.assert_error(400, "MissingParameter");
+    assert!(emu.has_image(REGION, "m-1"));
+}
+
+#[tokio::test]
+async fn missing_and_invalid_parameters() {
+    let emu = emulator(&["m-1"]).await;
+    /// Parameters, expected code, and a word the message names.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [Case; 5] = [
+        (&[("ImageId", "m-1")], "MissingParameter", "\"RegionId\""),
+        (&[("RegionId", REGION)], "MissingParameter", "\"ImageId\""),
+        (
+            &[
+                ("RegionId", REGION),
+                ("ImageId", "m-1"),
+                ("ClientToken", &"x".repeat(65)),
+            ],
+            "InvalidParameter",
+            "ClientToken",
+        ),
+        (
+            &[
+                ("RegionId", REGION),
+                ("ImageId", "m-1"),
+                ("ClientToken", "tökén"),
+            ],
+            "InvalidParameter",
+            "ClientToken",
+        ),
+        (
+            &[("RegionId", "CN_HZ"), ("ImageId", "m-1")],
+            "InvalidParameter",
+            "RegionId",
+        ),
+    ];
+    for (params, code, mentions) in cases {
+        let mut p = v1_common("DeleteCustomImage");
+        for (n, v) in params {
+            set(&mut p, n, v);
+        }
+        let resp = send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
+            .await
+            .unwrap();
+        resp.assert_error(400, code);
+        let message = resp.json()["Message"].as_str().unwrap_or("").to_owned();
+        assert!(message.contains(mentions), "{message}");
+    }
+    assert!(emu.has_image(REGION, "m-1"));
+}
+
+#[tokio::test]
+async fn empty_client_token_counts_as_absent() {
+    let emu = emulator(&["m-1"]).await;
+    let mut p = v1_common("DeleteCustomImage");
+    set(&mut p, "RegionId", REGION);
+    set(&mut p, "ImageId", "m-1");
+    set(&mut p, "ClientToken", "");
+    send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
+        .await
+        .unwrap()
+        .assert_ok();
+}
+
+#[tokio::test]
+async fn idempotent_replay_returns_the_first_answer() {
+    let emu = emulator(&["m-1"]).await;
+    let token = "123e4567-e89b-12d3-a456-426655440000";
+    let first = send(emu.addr(), &raw(&signed(&emu, &v1(), "m-1", Some(token))))
+        .await
+        .unwrap();
+    first.assert_ok();
+    // A retry re-signs (new nonce and timestamp) with the same token, by V1 or V3.
+    for signer in [v1(), v3()] {
+        let again = send(emu.addr(), &raw(&signed(&emu, &signer, "m-1", Some(token))))
+            .await
+            .unwrap();
+        assert_eq!(again.status, 200);
+        assert_eq!(again.body, first.body);
+        assert_eq!(again.request_id(), first.request_id());
+    }
+    assert_eq!(emu.stats().deletes, 1);
+    assert_eq!(emu.stats().requests, 3);
+}
+
+#[tokio::test]
+async fn idempotent_replay_of_an_error_answer() {
+    let emu = emulator(&[]).await;
+    let first = send(
+        emu.addr(),
+        &raw(&signed(&emu, &v3(), "m-1", Some("tok-err"))),
+    )
+    .await
+    .unwrap();
+    first.assert_error(404, "InvalidImageId.NotFound");
+    emu.add_image(REGION, "m-1", false);
+    let again = send(
+        emu.addr(),
+        &raw(&signed(&emu, &v3(), "m-1", Some("tok-err"))),
+    )
+    .await
+    .unwrap();
+    assert_eq!((again.status, &again.body), (404, &first.body));
+    assert!(emu.has_image(REGION, "m-1"), "a replay does not act");
+}
+
+#[tokio::test]
+async fn client_token_with_other_parameters_is_a_mismatch() {
+    let emu = Emulator::builder()
+        .access_key(AK, SECRET)
+        .access_key("other-ak", "other-secret")
+        .image(REGION, "m-1")
+        .image(REGION, "m-2")
+        .start()
+        .await
+        .unwrap();
+    send(emu.addr(), &raw(&signed(&emu, &v1(), "m-1", Some("tok"))))
+        .await
+        .unwrap()
+        .assert_ok();
+    send(emu.addr(), &raw(&signed(&emu, &v1(), "m-2", Some("tok"))))
+        .await
+        .unwrap()
+        .assert_error(400, "IdempotentParameterMismatch");
+    assert!(emu.has_image(REGION, "m-2"));
+    // Tokens are scoped per AccessKey id.
+    let other = signer(
+        "other-ak",
+        "other-secret",
+        None,
+        swas_open_core::SignatureVersion::V1,
+    );
+    send(emu.addr(), &raw(&signed(&emu, &other, "m-2", Some("tok"))))
+        .await
+        .unwrap()
+        .assert_ok();
+    assert_eq!(emu.stats().deletes, 2);
+}
+
+#[tokio::test]
+async fn v1_as_old_sdks_send_it_lowercase_format_and_empty_signature_type() {
+    let emu = emulator(&["m-1", "m-2"]).await;
+    let mut p = v1_common("DeleteCustomImage");
+    set(&mut p, "Format", "json");
+    set(&mut p, "RegionId", REGION);
+    set(&mut p, "ImageId", "m-1");
+    send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
+        .await
+        .unwrap()
+        .assert_ok();
+
+    let mut p = v1_common("DeleteCustomImage");
+    set(&mut p, "SignatureType", "");
+    set(&mut p, "RegionId", REGION);
+    set(&mut p, "ImageId", "m-2");
+    send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
+        .await
+        .unwrap()
+        .assert_ok();
+    assert!(emu.images(REGION).is_empty());
+}
+
+#[tokio::test]
+async fn v1_by_get_and_by_form_body() {
+    let emu = emulator(&["m-get", "m-form"]).await;
+    let mut p = v1_common("DeleteCustomImage");
+    set(&mut p, "RegionId", REGION);
+    set(&mut p, "ImageId", "m-get");
+    send(emu.addr(), &v1_raw(&emu, "GET", &p, SECRET))
+        .await
+        .unwrap()
+        .assert_ok();
+
+    let mut p = v1_common("DeleteCustomImage");
+    set(&mut p, "RegionId", REGION);
+    set(&mut p, "ImageId", "m-form");
+    send(emu.addr(), &v1_form(&emu, &p, SECRET))
+        .await
+        .unwrap()
+        .assert_ok();
+    assert!(emu.images(REGION).is_empty());
+}
+
+#[tokio::test]
+async fn v1_signature_over_the_method_used() {
+    // Signed for GET, sent as POST: the server signs what it received.
+    let emu = emulator(&["m-1"]).await;
+    let mut p = v1_common("DeleteCustomImage");
+    set(&mut p, "RegionId", REGION);
+    set(&mut p, "ImageId", "m-1");
+    let get = v1_raw(&emu, "GET", &p, SECRET);
+    let post = [b"POST".as_slice(), &get[3..]].concat();
+    send(emu.addr(), &post)
+        .await
+        .unwrap()
+        .assert_error(400, "SignatureDoesNotMatch");
+}
+
+#[tokio::test]
+async fn any_equivalent_percent_encoding_of_the_query() {
+    let emu = emulator(&["m-2ze****"]).await;
+    let mut p = v1_common("DeleteCustomImage");
+    set(&mut p, "RegionId", REGION);
+    set(&mut p, "ImageId", "m-2ze****");
+    let mut request = String::from_utf8(v1_raw(&emu, "POST", &p, SECRET)).unwrap();
+    // Lowercase hex and needless escapes decode to the same parameters.
+    request = request.replacen("%2A", "%2a", 2).replacen(
+        "RegionId=cn-hangzhou",
+        "RegionId=cn%2Dhangzhou",
+        1,
+    );
+    assert!(request.contains("%2a") && request.contains("cn%2D"));
+    send(emu.addr(), request.as_bytes())
+        .await
+        .unwrap()
+        .assert_ok();
+}
+
+#[tokio::test]
+async fn v3_with_mixed_case_header_names() {
+    let emu = emulator(&["m-1"]).await;
+    let request = signed(&emu, &v3(), "m-1", None);
+    let bytes = raw_with(&request, title_case);
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("X-Acs-Signature-Nonce: "), "{text}");
+    assert!(text.contains("Authorization: ACS3-HMAC-SHA256"), "{text}");
+    send(emu.addr(), &bytes).await.unwrap().assert_ok();
+}
+
+#[tokio::test]
+async fn v3_hand_built_with_a_form_body_and_unusual_casing() {
+    let emu = emulator(&["m-1"]).await;
+    let host = emu.addr().to_string();
+    let (date, nonce) = (now(), nonce());
+    let body = b"Extra=1";
+    let sha = swas_open_core::sign::v3::sha256_hex(body);
+    let headers = [
+        ("Host", host.as_str()),
+        ("X-ACS-Action", "DeleteCustomImage"),
+        ("x-acs-VERSION", "2020-06-01"),
+        ("X-Acs-Date", date.as_str()),
+        ("X-Acs-Signature-Nonce", nonce.as_str()),
+        ("X-Acs-Content-Sha256", sha.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let query = [("RegionId", REGION), ("ImageId", "m-1")];
+    let auth = v3_authorization("POST", &query, &headers, body, SECRET);
+    let mut raw = String::from("POST /?RegionId=cn-hangzhou&ImageId=m-1 HTTP/1.1\r\n");
+    for (n, v) in headers {
+        raw.push_str(&format!("{n}: {v}\r\n"));
+    }
+    raw.push_str(&format!(
+        "AUTHORIZATION: {auth}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    ));
+    let mut bytes = raw.into_bytes();
+    bytes.extend_from_slice(body);
+    send(emu.addr(), &bytes).await.unwrap().assert_ok();
+}

@@ -1,0 +1,383 @@
+//! Test support: a minimal HTTP/1.1 client over raw TCP, and signed requests from the core.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use swas_open_core::sign::{canonical_query, v1, v3};
+use swas_open_core::{
+    Credentials, DeleteCustomImage, Endpoint, Nonce, SignatureVersion, Signer, SigningContext,
+    Timestamp,
+};
+use swas_open_emulator::Emulator;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub const AK: &str = "test-ak";
+pub const SECRET: &str = "test-secret";
+pub const REGION: &str = "cn-hangzhou";
+
+/// How long any single exchange may take before the test fails (not a timing assertion:
+/// only a guard against hanging forever).
+pub const GUARD: Duration = Duration::from_secs(30);
+
+/// A parsed response.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {:?} (status {})",
+                String::from_utf8_lossy(&self.body),
+                self.status
+            )
+        })
+    }
+
+    pub fn code(&self) -> String {
+        self.json()["Code"].as_str().unwrap_or("").to_owned()
+    }
+
+    pub fn request_id(&self) -> String {
+        self.json()["RequestId"].as_str().unwrap_or("").to_owned()
+    }
+
+    /// Asserts the status and the error code.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.code().as_str()),
+            (status, code),
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+    }
+
+    #[track_caller]
+    pub fn assert_ok(&self) {
+        assert_eq!(
+            self.status,
+            200,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        let id = self.request_id();
+        assert_eq!(id.len(), 36, "{id}");
+        assert_eq!(id, id.to_ascii_uppercase());
+    }
+}
+
+/// One keep-alive connection.
+pub struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    pub async fn open(addr: SocketAddr) -> Conn {
+        let stream = tokio::time::timeout(GUARD, TcpStream::connect(addr))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        Conn {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub async fn write(&mut self, raw: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(raw).await
+    }
+
+    /// Sends `raw` and reads one response; `Err` when the server closes without one.
+    pub async fn exchange(&mut self, raw: &[u8]) -> std::io::Result<Resp> {
+        self.write(raw).await?;
+        self.read().await
+    }
+
+    pub async fn read(&mut self) -> std::io::Result<Resp> {
+        tokio::time::timeout(GUARD, self.read_inner())
+            .await
+            .expect("response in time")
+    }
+
+    async fn fill(&mut self) -> std::io::Result<()> {
+        let mut chunk = [0u8; 8192];
+        let n = self.stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+
+    async fn read_inner(&mut self) -> std::io::Result<Resp> {
+        let head_end = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i;
+            }
+            self.fill().await?;
+        };
+        let head = String::from_utf8_lossy(&self.buf[..head_end]).into_owned();
+        self.buf.drain(..head_end + 4);
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let status: u16 = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status code");
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        let len: usize = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        while self.buf.len() < len {
+            self.fill().await?;
+        }
+        let body = self.buf.drain(..len).collect();
+        Ok(Resp {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Whether the server closed the connection (reads EOF or a reset).
+    pub async fn is_closed(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        matches!(
+            tokio::time::timeout(GUARD, self.stream.read(&mut b)).await,
+            Ok(Ok(0) | Err(_))
+        )
+    }
+}
+
+/// Sends one request on a new connection.
+pub async fn send(addr: SocketAddr, raw: &[u8]) -> std::io::Result<Resp> {
+    Conn::open(addr).await.exchange(raw).await
+}
+
+/// Serializes a request as HTTP/1.1 bytes, headers as given (plus `content-length`).
+pub fn raw(request: &http::Request<Vec<u8>>) -> Vec<u8> {
+    raw_with(request, |name| name.to_owned())
+}
+
+/// Like [`raw`], writing each header name through `case`.
+pub fn raw_with(request: &http::Request<Vec<u8>>, case: impl Fn(&str) -> String) -> Vec<u8> {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or("/".to_owned(), |p| p.to_string());
+    let mut out = format!("{} {} HTTP/1.1\r\n", request.method(), target).into_bytes();
+    for (name, value) in request.headers() {
+        out.extend_from_slice(case(name.as_str()).as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !request.headers().contains_key("content-length") {
+        out.extend_from_slice(format!("content-length: {}\r\n", request.body().len()).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(request.body());
+    out
+}
+
+/// `X-Acs-Date` style names.
+pub fn title_case(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            match c.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+pub fn now() -> Timestamp {
+    Timestamp::from_system_time(SystemTime::now()).expect("clock after 1970")
+}
+
+/// A nonce never used before in this process.
+pub fn nonce() -> Nonce {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    Nonce::new(format!("{}-{n}", uuid::Uuid::new_v4().simple())).expect("valid nonce")
+}
+
+pub fn endpoint(emulator: &Emulator) -> Endpoint {
+    Endpoint::parse(&emulator.url()).expect("emulator url")
+}
+
+/// A signer for `id`/`secret` (and an STS token).
+pub fn signer(id: &str, secret: &str, token: Option<&str>, version: SignatureVersion) -> Signer {
+    let mut creds = Credentials::new(id, secret).expect("credentials");
+    if let Some(t) = token {
+        creds = creds.with_security_token(t).expect("token");
+    }
+    Signer::new(creds).with_signature_version(version)
+}
+
+/// A DeleteCustomImage request signed by the core's `Signer`.
+pub fn signed(
+    emulator: &Emulator,
+    signer: &Signer,
+    image: &str,
+    token: Option<&str>,
+) -> http::Request<Vec<u8>> {
+    signed_at(emulator, signer, REGION, image, token, now(), nonce())
+}
+
+pub fn signed_at(
+    emulator: &Emulator,
+    signer: &Signer,
+    region: &str,
+    image: &str,
+    token: Option<&str>,
+    timestamp: Timestamp,
+    nonce: Nonce,
+) -> http::Request<Vec<u8>> {
+    let mut op = DeleteCustomImage::new(region, image).expect("valid input");
+    if let Some(t) = token {
+        op = op.with_client_token(t).expect("valid token");
+    }
+    signer.sign(
+        &op,
+        &endpoint(emulator),
+        &SigningContext::new(timestamp, nonce),
+    )
+}
+
+pub fn v1() -> Signer {
+    signer(AK, SECRET, None, SignatureVersion::V1)
+}
+
+pub fn v3() -> Signer {
+    signer(AK, SECRET, None, SignatureVersion::V3)
+}
+
+/// The common V1 parameters of a request signed now, for hand-built requests.
+pub fn v1_common(action: &str) -> Vec<(String, String)> {
+    [
+        ("AccessKeyId", AK),
+        ("Action", action),
+        ("Format", "JSON"),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureVersion", "1.0"),
+        ("Version", "2020-06-01"),
+    ]
+    .into_iter()
+    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+    .chain([
+        ("SignatureNonce".to_owned(), nonce().as_str().to_owned()),
+        ("Timestamp".to_owned(), now().as_str().to_owned()),
+    ])
+    .collect()
+}
+
+/// Sets `name` to `value` (replacing any earlier value).
+pub fn set(params: &mut Vec<(String, String)>, name: &str, value: &str) {
+    params.retain(|(n, _)| n != name);
+    params.push((name.to_owned(), value.to_owned()));
+}
+
+/// A V1 request built with the core's generic functions: `params` signed with `secret`, sent
+/// with `method`, all in the query.
+pub fn v1_raw(
+    emulator: &Emulator,
+    method: &str,
+    params: &[(String, String)],
+    secret: &str,
+) -> Vec<u8> {
+    let query = v1::canonical_query(params.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    let signature = v1::signature(secret, &v1::string_to_sign(method, &query));
+    let full = canonical_query(
+        params
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .chain([("Signature", signature.as_str())]),
+    );
+    format!(
+        "{method} /?{full} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\n\r\n",
+        emulator.addr()
+    )
+    .into_bytes()
+}
+
+/// A V1 request with every parameter in a form-encoded POST body.
+pub fn v1_form(emulator: &Emulator, params: &[(String, String)], secret: &str) -> Vec<u8> {
+    let query = v1::canonical_query(params.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    let signature = v1::signature(secret, &v1::string_to_sign("POST", &query));
+    let body = canonical_query(
+        params
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .chain([("Signature", signature.as_str())]),
+    );
+    format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded; charset=UTF-8\r\nContent-Length: {}\r\n\r\n{body}",
+        emulator.addr(),
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// The V1 string to sign the server computes for `params` (minus `Signature`).
+pub fn v1_string_to_sign(method: &str, params: &[(String, String)]) -> String {
+    let query = v1::canonical_query(params.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    v1::string_to_sign(method, &query)
+}
+
+/// The V3 `Authorization` for hand-built V3 requests.
+pub fn v3_authorization(
+    method: &str,
+    query: &[(&str, &str)],
+    headers: &[(&str, &str)],
+    body: &[u8],
+    secret: &str,
+) -> String {
+    let canonical = v3::canonical_headers(headers.iter().copied());
+    let request = v3::canonical_request(
+        method,
+        "/",
+        &canonical_query(query.iter().copied()),
+        &canonical,
+        &v3::sha256_hex(body),
+    );
+    let sts = v3::string_to_sign(&v3::sha256_hex(request.as_bytes()));
+    v3::authorization(AK, &canonical.signed, &v3::signature(secret, &sts))
+}
+
+/// A started emulator with the test key and `images` in [`REGION`].
+pub async fn emulator(images: &[&str]) -> Emulator {
+    images
+        .iter()
+        .fold(Emulator::builder().access_key(AK, SECRET), |b, image| {
+            b.image(REGION, image)
+        })
+        .start()
+        .await
+        .expect("emulator starts")
+}
