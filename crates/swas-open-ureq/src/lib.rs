@@ -1,1 +1,92 @@
-//! ureq
+//! A blocking client for Alibaba Cloud Simple Application Server **DeleteCustomImage**
+//! (`swas-open`, API version `2020-06-01`), on [`ureq`] 3 with rustls.
+//!
+//! All protocol work (validation, signing, parsing, the retry policy) happens in
+//! [`swas_open_core`]; this crate only moves bytes: it sends each signed request, reads the
+//! answer (at most [`MAX_RESPONSE_BODY`] bytes) and hands it back to the core's call driver.
+//!
+//! ```no_run
+//! use swas_open_ureq::{Client, Credentials, DeleteCustomImage};
+//!
+//! // Build once and share: a `Client` is cheap to clone and keeps its connections alive.
+//! let client = Client::builder()
+//!     .credentials(Credentials::new("LTAI5t...", "secret")?)
+//!     .build()?;
+//!
+//! let input = DeleteCustomImage::new("cn-hangzhou", "m-2zehv38jjmwva1ee****")?;
+//! let output = client.delete_custom_image(&input)?;
+//! println!("deleted, RequestId {}, ClientToken {}", output.request_id, output.client_token);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Credentials
+//! Static credentials ([`ClientBuilder::credentials`]), a named profile of the aliyun CLI's
+//! config file ([`ClientBuilder::profile`]), or by default the chain of
+//! [`swas_open_core::chain`]: the `ALIBABA_CLOUD_ACCESS_KEY_ID` /
+//! `ALIBABA_CLOUD_ACCESS_KEY_SECRET` / `ALIBABA_CLOUD_SECURITY_TOKEN` variables, then the
+//! profile `ALIBABA_CLOUD_PROFILE` (else the file's `current`) of `ALIBABA_CLOUD_CONFIG_FILE`
+//! (else `~/.aliyun/config.json`). Profiles of mode `AK` and `StsToken` are supported; any
+//! other mode is an [`Error::Credentials`] that says so.
+//!
+//! # Retries are safe
+//! Every call carries a `ClientToken`: the caller's, or a random UUID v4 made for the call.
+//! The same token goes with every attempt of the call, while each attempt is signed afresh
+//! (new timestamp and nonce). So a retried delete whose first attempt did reach the service
+//! gets the service's idempotent replay of the first answer, never
+//! `InvalidImageId.NotFound`. The retry policy ([`RetryPolicy`], 3 attempts by default)
+//! retries throttling (at least as long as an `x-acs-retry-after` hint says), server errors,
+//! proxies' 5xx pages, timeouts and connection failures; it never retries a client error.
+//!
+//! # HTTP
+//! - HTTPS through rustls with the *ring* crypto provider, chosen explicitly, and the
+//!   Mozilla (webpki) root certificates. Plain `http` is used only when an endpoint URL given
+//!   to [`ClientBuilder::endpoint`] says `http://`.
+//! - Error statuses come back as answers (their body holds the service error); redirects
+//!   are never followed (a 3xx is an unparseable answer); bodies longer than
+//!   [`MAX_RESPONSE_BODY`] are refused with [`ParseErrorKind::TooLarge`] after reading at
+//!   most that many bytes.
+//! - Proxies are taken from the usual environment variables (`HTTPS_PROXY`, `ALL_PROXY`,
+//!   `NO_PROXY`, ...), as by ureq.
+//!
+//! # Timeouts and failures
+//! | Bound | Default | Covers | Error |
+//! |---|---|---|---|
+//! | [`connect_timeout`](ClientBuilder::connect_timeout) | 5 s | TCP connect and TLS handshake, together | [`Error::Timeout`] `{ kind: Connect }` |
+//! | [`read_timeout`](ClientBuilder::read_timeout) | 10 s | sending the request; waiting for the status and headers; reading the body (one budget each) | [`Error::Timeout`] `{ kind: Read }` |
+//! | [`deadline`](ClientBuilder::deadline) | none | the whole call, attempts and waits between them | [`Error::Timeout`] `{ kind: Deadline }` |
+//!
+//! The DNS lookup is bounded by the system resolver's own timeouts and by the deadline, not
+//! by the connect timeout: ureq looks the host up before every request, even on a pooled
+//! connection, and a lookup under a timeout of its own runs on a new thread, which costs
+//! more than the rest of a call on a fast network.
+//!
+//! A failure without an answer is an [`Error::Transport`] whose
+//! [`kind`](swas_open_core::TransportFailure) says whether the request can have reached the
+//! service: `Dns` (the name did not resolve; detected from the system resolver's message,
+//! so best effort: it may show as `Other`), `Connect` (refused, unreachable, TLS or proxy
+//! failure: nothing was sent), `Reset` (the connection broke, possibly mid-answer), or
+//! `Other` (e.g. an answer that is not HTTP). The underlying error is the `source`.
+//!
+//! # Tracing
+//! Each call runs in an `info` span `delete_custom_image` (fields `action`, `region`,
+//! `image_id`); each attempt ends with a `debug` event `attempt finished` (fields
+//! `attempt`, `status`, `request_id`, `code`, `error`, and `outcome`: `done`, `retry` or
+//! `fail`). A region missing from the published endpoint table is a `warn` event. No secret
+//! is ever recorded.
+//!
+//! [`MAX_RESPONSE_BODY`]: swas_open_core::response::MAX_RESPONSE_BODY
+//! [`ParseErrorKind::TooLarge`]: swas_open_core::response::ParseErrorKind::TooLarge
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+// The core's `Error` keeps every field of a service error inline. It is returned once per
+// call, after a network round trip, and the shared API returns it unboxed.
+#![allow(clippy::result_large_err)]
+
+mod client;
+mod transport;
+
+pub use client::{Client, ClientBuilder};
+pub use swas_open_core::{
+    Credentials, DeleteCustomImage, DeleteOutput, EndpointKind, Error, RetryPolicy,
+    SignatureVersion, TimeoutKind,
+};

@@ -1,0 +1,255 @@
+//! Sequential calls per second on loopback against the emulator: the client beside a bare
+//! ureq agent sending requests signed ahead of time, in the same run.
+//!
+//! Both sides make the server do the same work per request: verify a V1 signature, record
+//! the nonce and the `ClientToken`, and answer. Two scenarios:
+//! - `delete`: each request deletes a fresh image (200, `{"RequestId":...}`); the images are
+//!   added before the timed loop, on both sides.
+//! - `not_found`: each request names an absent image (404 with a full JSON error body). The
+//!   client also parses that body into a `ServiceError`, which is part of its cost.
+//!
+//! A third line runs a bare agent configured as the client configures its own (connect
+//! and read timeouts, no redirects), to tell ureq's cost of enforcing timeouts from the
+//! client's own.
+//!
+//! The bare agent's requests are signed before timing starts (each with its own nonce and
+//! token, as the emulator rejects a replayed nonce), so the difference between the two is
+//! what the client adds per call: signing, randomness, the call driver, body capping and
+//! parsing. At the end of each scenario the ratio of the mean per-call times is printed.
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::io::Read;
+use std::time::{Duration, Instant, SystemTime};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use swas_open_core::response::MAX_RESPONSE_BODY;
+use swas_open_core::{
+    ClientToken, Credentials, DeleteCustomImage, Endpoint, Nonce, Signer, SigningContext, Timestamp,
+};
+use swas_open_emulator::Emulator;
+use swas_open_ureq::{Client, RetryPolicy};
+
+const REGION: &str = "cn-hangzhou";
+const ID: &str = "bench-id";
+const SECRET: &str = "bench-secret";
+
+/// Time and iterations spent by one side, for the ratio.
+#[derive(Default)]
+struct Tally {
+    time: Cell<Duration>,
+    iters: Cell<u64>,
+}
+
+impl Tally {
+    fn add(&self, time: Duration, iters: u64) {
+        self.time.set(self.time.get() + time);
+        self.iters.set(self.iters.get() + iters);
+    }
+
+    fn per_call(&self) -> f64 {
+        self.time.get().as_secs_f64() / self.iters.get().max(1) as f64
+    }
+}
+
+struct Setup {
+    emu: Emulator,
+    endpoint: Endpoint,
+    signer: Signer,
+    client: Client,
+    bare: ureq::Agent,
+    /// A bare agent configured as the client configures its own (timeouts, no redirects).
+    bare_configured: ureq::Agent,
+    next_id: Cell<u64>,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let emu = Emulator::builder()
+            .access_key(ID, SECRET)
+            .start_blocking()
+            .expect("emulator starts");
+        let client = Client::builder()
+            .credentials(Credentials::new(ID, SECRET).unwrap())
+            .endpoint(&emu.url())
+            .retry_policy(RetryPolicy::no_retries())
+            .build()
+            .unwrap();
+        let bare = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let bare_configured = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .timeout_connect(Some(Duration::from_secs(5)))
+            .timeout_send_request(Some(Duration::from_secs(10)))
+            .timeout_recv_response(Some(Duration::from_secs(10)))
+            .timeout_recv_body(Some(Duration::from_secs(10)))
+            .build()
+            .new_agent();
+        Self {
+            bare_configured,
+            endpoint: Endpoint::parse(&emu.url()).unwrap(),
+            signer: Signer::new(Credentials::new(ID, SECRET).unwrap()),
+            emu,
+            client,
+            bare,
+            next_id: Cell::new(0),
+        }
+    }
+
+    /// `n` image ids, added to the emulator when `present`.
+    fn images(&self, n: u64, present: bool) -> Vec<DeleteCustomImage> {
+        (0..n)
+            .map(|_| {
+                let id = self.next_id.get();
+                self.next_id.set(id + 1);
+                let image = format!("m-bench-{id}");
+                if present {
+                    self.emu.add_image(REGION, &image, false);
+                }
+                DeleteCustomImage::new(REGION, &image).unwrap()
+            })
+            .collect()
+    }
+
+    /// Requests for `inputs`, each signed now with its own nonce and ClientToken.
+    fn presign(&self, inputs: &[DeleteCustomImage]) -> Vec<http::Request<Vec<u8>>> {
+        let now = Timestamp::from_system_time(SystemTime::now()).unwrap();
+        inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| {
+                let mut bytes = [0u8; 16];
+                getrandom::fill(&mut bytes).unwrap();
+                let input = input
+                    .clone()
+                    .with_token(ClientToken::from_random_bytes(bytes));
+                let nonce = Nonce::new(format!("bare-{}-{i}", self.next_id.get())).unwrap();
+                let ctx = SigningContext::new(now, nonce);
+                self.signer.sign(&input, &self.endpoint, &ctx)
+            })
+            .collect()
+    }
+
+    fn bare_send(&self, agent: &ureq::Agent, request: http::Request<Vec<u8>>) -> u16 {
+        let response = agent.run(request).unwrap();
+        let status = response.status().as_u16();
+        let mut body = Vec::new();
+        response
+            .into_body()
+            .into_with_config()
+            .limit(MAX_RESPONSE_BODY as u64)
+            .reader()
+            .read_to_end(&mut body)
+            .unwrap();
+        black_box(&body);
+        status
+    }
+}
+
+/// `iters` client calls, timed; images are added first when `present`.
+fn time_client(setup: &Setup, iters: u64, present: bool) -> Duration {
+    let inputs = setup.images(iters, present);
+    let start = Instant::now();
+    for input in &inputs {
+        let result = setup.client.delete_custom_image(input);
+        assert_eq!(result.is_ok(), present, "{result:?}");
+        black_box(result.ok());
+    }
+    start.elapsed()
+}
+
+/// `iters` requests signed ahead of time and sent by the bare agent, timed.
+fn time_bare(setup: &Setup, agent: &ureq::Agent, iters: u64, present: bool) -> Duration {
+    let expected = if present { 200 } else { 404 };
+    let requests = setup.presign(&setup.images(iters, present));
+    let start = Instant::now();
+    for request in requests {
+        assert_eq!(setup.bare_send(agent, request), expected);
+    }
+    start.elapsed()
+}
+
+fn scenario(c: &mut Criterion, setup: &Setup, name: &str, present: bool) {
+    let (client_tally, bare_tally, configured_tally) =
+        (Tally::default(), Tally::default(), Tally::default());
+    let mut group = c.benchmark_group(name);
+    group.bench_function("client", |b| {
+        b.iter_custom(|iters| {
+            let elapsed = time_client(setup, iters, present);
+            client_tally.add(elapsed, iters);
+            elapsed
+        })
+    });
+    group.bench_function("bare_ureq", |b| {
+        b.iter_custom(|iters| {
+            let elapsed = time_bare(setup, &setup.bare, iters, present);
+            bare_tally.add(elapsed, iters);
+            elapsed
+        })
+    });
+    group.bench_function("bare_ureq_client_config", |b| {
+        b.iter_custom(|iters| {
+            let elapsed = time_bare(setup, &setup.bare_configured, iters, present);
+            configured_tally.add(elapsed, iters);
+            elapsed
+        })
+    });
+    group.finish();
+    let (client, bare, configured) = (
+        client_tally.per_call(),
+        bare_tally.per_call(),
+        configured_tally.per_call(),
+    );
+    println!(
+        "{name}: client {:.1} us/call ({:.0} calls/s), bare ureq {:.1} us/call ({:.0} calls/s), \
+         bare ureq with the client's config {:.1} us/call; client/bare time ratio {:.3}",
+        client * 1e6,
+        1.0 / client,
+        bare * 1e6,
+        1.0 / bare,
+        configured * 1e6,
+        client / bare
+    );
+
+    // The two measurements above run one after the other, so a burst of background load can
+    // tilt them. Alternating short batches exposes both sides to the same conditions; the
+    // median of the per-round ratios is the robust figure.
+    const ROUNDS: usize = 21;
+    const BATCH: u64 = 300;
+    let mut vs_bare = Vec::with_capacity(ROUNDS);
+    let mut vs_configured = Vec::with_capacity(ROUNDS);
+    for _ in 0..ROUNDS {
+        let client = time_client(setup, BATCH, present).as_secs_f64();
+        let bare = time_bare(setup, &setup.bare, BATCH, present).as_secs_f64();
+        let configured = time_bare(setup, &setup.bare_configured, BATCH, present).as_secs_f64();
+        vs_bare.push(client / bare);
+        vs_configured.push(client / configured);
+    }
+    for (against, ratios) in [
+        ("bare", &mut vs_bare),
+        ("bare with the client's config", &mut vs_configured),
+    ] {
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "{name}: interleaved client/{against} time ratio, median of {ROUNDS} rounds of \
+             {BATCH} calls: {:.3} (min {:.3}, max {:.3})",
+            ratios[ROUNDS / 2],
+            ratios[0],
+            ratios[ROUNDS - 1]
+        );
+    }
+}
+
+fn loopback(c: &mut Criterion) {
+    let setup = Setup::new();
+    scenario(c, &setup, "delete", true);
+    scenario(c, &setup, "not_found", false);
+    setup.emu.shutdown();
+}
+
+criterion_group!(benches, loopback);
+criterion_main!(benches);
