@@ -1,0 +1,187 @@
+//! How a failure reaches the shell: what goes on stderr, and the exit status.
+//!
+//! | status | meaning | stderr |
+//! |---|---|---|
+//! | 1 | the service answered with an error | its fields as one line of JSON |
+//! | 2 | invalid input, configuration or usage | one line: the reason |
+//! | 3 | no usable answer, or a local failure to run | one line: the reason |
+
+use std::io::Write;
+
+use serde::Serialize;
+use swas_open_core::{CredentialsError, EndpointError, Error, InputError, ServiceError};
+
+/// Why a command failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// The service answered with an error (exit 1).
+    Service(Box<ServiceError>),
+    /// The input, configuration or command line is wrong (exit 2).
+    Usage(String),
+    /// No usable answer came, or something local failed (exit 3).
+    NoAnswer(String),
+}
+
+impl Failure {
+    /// The process exit status.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Service(_) => 1,
+            Failure::Usage(_) => 2,
+            Failure::NoAnswer(_) => 3,
+        }
+    }
+
+    /// Writes the failure to stderr: JSON for a service error, else one line.
+    pub fn report(&self) {
+        let line = match self {
+            Failure::Service(e) => service_error_json(e),
+            Failure::Usage(reason) | Failure::NoAnswer(reason) => {
+                format!("swas: {}", one_line(reason))
+            }
+        };
+        // Nothing more can be done if stderr itself is gone.
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+
+    /// Puts `context: ` before a one-line reason (a service error is left as the service sent
+    /// it).
+    pub fn with_context(self, context: &str) -> Self {
+        match self {
+            Failure::Usage(reason) => Failure::Usage(format!("{context}: {reason}")),
+            Failure::NoAnswer(reason) => Failure::NoAnswer(format!("{context}: {reason}")),
+            service => service,
+        }
+    }
+
+    /// Adds a sentence to a one-line reason (a service error is left as the service sent it).
+    pub fn with_hint(self, hint: &str) -> Self {
+        match self {
+            Failure::Usage(reason) => Failure::Usage(format!("{reason}; {hint}")),
+            Failure::NoAnswer(reason) => Failure::NoAnswer(format!("{reason}; {hint}")),
+            service => service,
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Service(e) => Failure::Service(Box::new(e)),
+            Error::InvalidInput(_)
+            | Error::Endpoint(_)
+            | Error::Credentials(_)
+            | Error::Config(_) => Failure::Usage(e.to_string()),
+            Error::Parse(_) | Error::Timeout { .. } | Error::Transport { .. } => {
+                Failure::NoAnswer(e.to_string())
+            }
+            // A kind of failure added later: the call did not succeed and the service's
+            // answer, if any, is not known to be an error body.
+            other => Failure::NoAnswer(other.to_string()),
+        }
+    }
+}
+
+impl From<InputError> for Failure {
+    fn from(e: InputError) -> Self {
+        Failure::Usage(e.to_string())
+    }
+}
+
+impl From<EndpointError> for Failure {
+    fn from(e: EndpointError) -> Self {
+        Failure::Usage(e.to_string())
+    }
+}
+
+impl From<CredentialsError> for Failure {
+    fn from(e: CredentialsError) -> Self {
+        Failure::Usage(e.to_string())
+    }
+}
+
+/// The error fields the service sent, in the order it sends them, plus the HTTP status.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ErrorReport<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recommend: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_denied_detail: Option<&'a serde_json::Value>,
+    http_status: u16,
+}
+
+/// `{"Code":..,"Message":..,"RequestId":..,"HostId":..,"Recommend":..,"HttpStatus":..}`;
+/// fields the service did not send are left out.
+pub fn service_error_json(e: &ServiceError) -> String {
+    let report = ErrorReport {
+        code: e.code.as_str(),
+        message: &e.message,
+        request_id: e.request_id.as_deref(),
+        host_id: e.host_id.as_deref(),
+        recommend: e.recommend.as_deref(),
+        access_denied_detail: e.access_denied_detail.as_ref(),
+        http_status: e.status.as_u16(),
+    };
+    // Strings, a number and a JSON value always serialize.
+    serde_json::to_string(&report).unwrap_or_else(|_| format!("{{\"Code\":{:?}}}", e.code.as_str()))
+}
+
+/// Keeps a message on one line whatever a lower layer put in it.
+pub fn one_line(s: &str) -> String {
+    s.split(['\r', '\n'])
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use swas_open_core::ErrorCode;
+
+    #[test]
+    fn service_error_keeps_every_field_in_order() {
+        let e = ServiceError::new(
+            http::StatusCode::NOT_FOUND,
+            ErrorCode::InvalidImageIdNotFound,
+            "The specified ImageId does not exist.",
+        )
+        .with_request_id("R1")
+        .with_host_id("swas.cn-hangzhou.aliyuncs.com")
+        .with_recommend("https://example.invalid/r");
+        assert_eq!(
+            service_error_json(&e),
+            r#"{"Code":"InvalidImageId.NotFound","Message":"The specified ImageId does not exist.","RequestId":"R1","HostId":"swas.cn-hangzhou.aliyuncs.com","Recommend":"https://example.invalid/r","HttpStatus":404}"#
+        );
+    }
+
+    #[test]
+    fn exit_codes() {
+        let input = swas_open_core::RegionId::new("CN").unwrap_err();
+        assert_eq!(Failure::from(Error::InvalidInput(input)).exit_code(), 2);
+        let timeout = Error::Timeout {
+            kind: swas_open_core::TimeoutKind::Read,
+            limit: std::time::Duration::from_secs(1),
+        };
+        assert_eq!(Failure::from(timeout).exit_code(), 3);
+        let service = ServiceError::new(
+            http::StatusCode::BAD_REQUEST,
+            ErrorCode::SignatureDoesNotMatch,
+            "m",
+        );
+        assert_eq!(Failure::from(Error::Service(service)).exit_code(), 1);
+    }
+
+    #[test]
+    fn one_line_joins_lines() {
+        assert_eq!(one_line("a\n  b\r\n\nc"), "a b c");
+    }
+}
