@@ -1,0 +1,307 @@
+//! Moving bytes: the pooled hyper client, per-attempt time bounds, the capped body read and
+//! the mapping of hyper's failures onto [`Error`]. No protocol knowledge lives here.
+
+use std::error::Error as StdError;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::{Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client as PooledClient;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use swas_open_core::response::{ParseError, ParseErrorKind, MAX_RESPONSE_BODY};
+use swas_open_core::{BoxError, Error, TimeoutKind, TransportFailure};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// How long an idle connection stays in the pool. Kept under the idle timeouts of common
+/// load balancers (15 s and up) so the client, not the server, closes an idle connection,
+/// which avoids sending a request on a connection the server is closing.
+pub(crate) const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most idle connections kept per host. Every connection in use returns to the pool
+/// while there is room, so as long as at most this many calls run at once, sequential and
+/// concurrent calls reuse connections instead of opening new ones.
+pub(crate) const POOL_MAX_IDLE_PER_HOST: usize = 128;
+
+/// The overall deadline of a call: when it ends, and the configured length (for the error).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    pub(crate) at: Instant,
+    pub(crate) limit: Duration,
+}
+
+/// The pooled HTTP(S) client with the per-attempt time bounds.
+#[derive(Clone)]
+pub(crate) struct Transport {
+    client: PooledClient<TimedConnector, Full<Bytes>>,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transport {
+    /// A pooled client: HTTP/1.1 with keep-alive, rustls with the ring provider (chosen
+    /// here, never the process-wide default) and the webpki roots; redirects are never
+    /// followed (hyper-util's client has no redirect logic).
+    pub(crate) fn new(connect_timeout: Duration, read_timeout: Duration) -> Result<Self, Error> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        // hyper-util spreads this over the resolved addresses, so an unreachable first
+        // address leaves time for the next; the wrapper below bounds the whole set-up.
+        http.set_connect_timeout(Some(connect_timeout));
+        http.set_keepalive(Some(Duration::from_secs(30)));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(provider)
+            .map_err(|e| Error::Config(format!("TLS configuration: {e}")))?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let connector = TimedConnector {
+            inner: https,
+            limit: connect_timeout,
+        };
+        let client = PooledClient::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(connector);
+        Ok(Self {
+            client,
+            connect_timeout,
+            read_timeout,
+        })
+    }
+
+    /// Sends one attempt and reads its answer, at most [`MAX_RESPONSE_BODY`] bytes.
+    ///
+    /// Waiting for the status and headers (a pooled or new connection included) and reading
+    /// the body each get a `read_timeout` budget, cut short by the call's deadline.
+    pub(crate) async fn send(
+        &self,
+        request: Request<Vec<u8>>,
+        deadline: Option<Deadline>,
+    ) -> Result<Response<Bytes>, Error> {
+        let (parts, body) = request.into_parts();
+        let request = Request::from_parts(parts, Full::new(Bytes::from(body)));
+        let response = self
+            .bounded(self.client.request(request), deadline)
+            .await?
+            .map_err(|e| map_client_error(e, self.connect_timeout))?;
+        let (parts, body) = response.into_parts();
+        let body = self
+            .bounded(read_capped(body, parts.status), deadline)
+            .await??;
+        Ok(Response::from_parts(parts, body))
+    }
+
+    /// Runs `fut` for at most `read_timeout`, or until the deadline if that comes first.
+    async fn bounded<F: Future>(
+        &self,
+        fut: F,
+        deadline: Option<Deadline>,
+    ) -> Result<F::Output, Error> {
+        let read_end = Instant::now().checked_add(self.read_timeout);
+        let (end, timeout) = match (deadline, read_end) {
+            (Some(d), Some(r)) if d.at <= r => (Some(d.at), deadline_error(d)),
+            (Some(d), None) => (Some(d.at), deadline_error(d)),
+            (_, r) => (
+                r,
+                Error::Timeout {
+                    kind: TimeoutKind::Read,
+                    limit: self.read_timeout,
+                },
+            ),
+        };
+        match end {
+            Some(end) => tokio::time::timeout_at(end, fut).await.map_err(|_| timeout),
+            None => Ok(fut.await),
+        }
+    }
+}
+
+/// The error of a call whose deadline ran out.
+fn deadline_error(d: Deadline) -> Error {
+    Error::Timeout {
+        kind: TimeoutKind::Deadline,
+        limit: d.limit,
+    }
+}
+
+/// Reads the body, refusing it once it exceeds [`MAX_RESPONSE_BODY`]: the error keeps the
+/// status and the start of the body, and the rest is never read (the connection is dropped
+/// rather than drained).
+async fn read_capped(mut body: Incoming, status: StatusCode) -> Result<Bytes, Error> {
+    let mut first: Option<Bytes> = None;
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(map_body_error)?.into_data() else {
+            continue; // trailers carry nothing the parser reads
+        };
+        let held = first.as_ref().map_or(0, Bytes::len) + buf.len();
+        if held + data.len() > MAX_RESPONSE_BODY {
+            let mut head = BytesMut::with_capacity(MAX_RESPONSE_BODY);
+            head.extend_from_slice(first.as_deref().unwrap_or_default());
+            head.extend_from_slice(&buf);
+            head.extend_from_slice(&data[..MAX_RESPONSE_BODY - held]);
+            return Err(Error::Parse(ParseError::new(
+                status,
+                ParseErrorKind::TooLarge,
+                &head,
+            )));
+        }
+        // Most answers arrive in one frame: keep it without copying.
+        match first.take() {
+            None if buf.is_empty() => first = Some(data),
+            Some(earlier) => {
+                buf.extend_from_slice(&earlier);
+                buf.extend_from_slice(&data);
+            }
+            None => buf.extend_from_slice(&data),
+        }
+    }
+    Ok(first.unwrap_or_else(|| buf.freeze()))
+}
+
+/// A failure while reading the body: the answer was cut off.
+fn map_body_error(e: hyper::Error) -> Error {
+    let kind = classify(&e);
+    transport(kind, e)
+}
+
+fn transport(kind: TransportFailure, source: impl Into<BoxError>) -> Error {
+    Error::Transport {
+        kind,
+        source: source.into(),
+    }
+}
+
+/// Maps a failure of hyper-util's client:
+///
+/// - the connection set-up (DNS, TCP, TLS) outlasted `connect_timeout` ->
+///   `Timeout { kind: Connect }`;
+/// - the host name did not resolve (hyper-util's "dns error") -> `Dns`;
+/// - any other failure to establish the connection (refused, unreachable, TLS) -> `Connect`:
+///   nothing was sent;
+/// - the connection closed or was reset before the whole answer arrived -> `Reset`;
+/// - anything else -> `Other`.
+fn map_client_error(e: hyper_util::client::legacy::Error, connect_timeout: Duration) -> Error {
+    if let Some(t) = find::<ConnectTimedOut>(&e) {
+        return Error::Timeout {
+            kind: TimeoutKind::Connect,
+            limit: t.0,
+        };
+    }
+    if e.is_connect() {
+        // hyper-util's own (per-address) connect timeout, or the system's.
+        if find::<io::Error>(&e).is_some_and(|io| io.kind() == io::ErrorKind::TimedOut) {
+            return Error::Timeout {
+                kind: TimeoutKind::Connect,
+                limit: connect_timeout,
+            };
+        }
+        // hyper-util's connect error type is private; its message is the only marker.
+        let dns = chain(&e).any(|s| s.to_string() == "dns error");
+        let kind = if dns {
+            TransportFailure::Dns
+        } else {
+            TransportFailure::Connect
+        };
+        return transport(kind, e);
+    }
+    let kind = chain(&e)
+        .find_map(|s| {
+            if let Some(h) = s.downcast_ref::<hyper::Error>() {
+                Some(classify(h))
+            } else {
+                s.downcast_ref::<io::Error>().map(classify_io)
+            }
+        })
+        .unwrap_or(TransportFailure::Other);
+    transport(kind, e)
+}
+
+fn classify(e: &hyper::Error) -> TransportFailure {
+    if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
+        return TransportFailure::Reset;
+    }
+    chain(e)
+        .find_map(|s| s.downcast_ref::<io::Error>().map(classify_io))
+        .unwrap_or(TransportFailure::Other)
+}
+
+fn classify_io(e: &io::Error) -> TransportFailure {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::UnexpectedEof => TransportFailure::Reset,
+        _ => TransportFailure::Other,
+    }
+}
+
+/// `e` and its sources.
+fn chain<'a>(
+    e: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(e), |&e| e.source())
+}
+
+fn find<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    chain(e).find_map(|s| s.downcast_ref::<T>())
+}
+
+/// Setting up a connection (DNS, TCP and TLS together) took longer than the limit.
+#[derive(Debug, thiserror::Error)]
+#[error("connection set-up timed out after {0:?}")]
+struct ConnectTimedOut(Duration);
+
+/// The HTTPS connector with one time bound over the whole connection set-up, TLS handshake
+/// included (hyper-util's own bound covers only TCP).
+#[derive(Clone)]
+struct TimedConnector {
+    inner: HttpsConnector<HttpConnector>,
+    limit: Duration,
+}
+
+type Connection = MaybeHttpsStream<TokioIo<TcpStream>>;
+
+impl tower_service::Service<Uri> for TimedConnector {
+    type Response = Connection;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Connection, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        let connecting = self.inner.call(dst);
+        let limit = self.limit;
+        Box::pin(async move {
+            match tokio::time::timeout(limit, connecting).await {
+                Ok(result) => result,
+                Err(_) => Err(Box::new(ConnectTimedOut(limit)) as BoxError),
+            }
+        })
+    }
+}
