@@ -53,8 +53,14 @@ struct Fixture {
 }
 
 fn fixture(version: SignatureVersion) -> Fixture {
-    let signer = Signer::new(Credentials::new("LTAI5tExampleAccessKeyId", "ExampleAccessKeySecret0123456789").unwrap())
-        .with_signature_version(version);
+    let signer = Signer::new(
+        Credentials::new(
+            "LTAI5tExampleAccessKeyId",
+            "ExampleAccessKeySecret0123456789",
+        )
+        .unwrap(),
+    )
+    .with_signature_version(version);
     let op = DeleteCustomImage::new("cn-hangzhou", "m-2zehv38jjmwva1ee****")
         .unwrap()
         .with_client_token("123e4567-e89b-12d3-a456-426655440000")
@@ -64,14 +70,26 @@ fn fixture(version: SignatureVersion) -> Fixture {
         Timestamp::parse("2026-11-28T12:46:24Z").unwrap(),
         Nonce::new("3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf").unwrap(),
     );
-    Fixture { signer, op, endpoint, ctx }
+    Fixture {
+        signer,
+        op,
+        endpoint,
+        ctx,
+    }
 }
 
 /// The V1 string to sign and V3 canonical request of the fixture, rebuilt with the generic
 /// functions, so the floors hash inputs of exactly the same length.
 fn v1_string_to_sign(f: &Fixture) -> String {
     let req = f.signer.sign(&f.op, &f.endpoint, &f.ctx);
-    let unsigned = req.uri().query().unwrap().rsplit_once("&Signature=").unwrap().0.to_owned();
+    let unsigned = req
+        .uri()
+        .query()
+        .unwrap()
+        .rsplit_once("&Signature=")
+        .unwrap()
+        .0
+        .to_owned();
     v1::string_to_sign("POST", &unsigned)
 }
 
@@ -112,23 +130,33 @@ fn signing(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("signing");
     g.bench_function("sign_v1", |b| {
-        b.iter(|| black_box(&v1f).signer.sign(&v1f.op, &v1f.endpoint, &v1f.ctx))
+        b.iter(|| {
+            black_box(&v1f)
+                .signer
+                .sign(&v1f.op, &v1f.endpoint, &v1f.ctx)
+        })
     });
     g.bench_function("floor_hmac_sha1", |b| {
         let key = format!("{secret}&");
         b.iter(|| {
-            let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(black_box(key.as_bytes())).unwrap();
+            let mut mac =
+                <Hmac<Sha1> as KeyInit>::new_from_slice(black_box(key.as_bytes())).unwrap();
             mac.update(black_box(sts1.as_bytes()));
             mac.finalize().into_bytes()
         })
     });
     g.bench_function("sign_v3", |b| {
-        b.iter(|| black_box(&v3f).signer.sign(&v3f.op, &v3f.endpoint, &v3f.ctx))
+        b.iter(|| {
+            black_box(&v3f)
+                .signer
+                .sign(&v3f.op, &v3f.endpoint, &v3f.ctx)
+        })
     });
     g.bench_function("floor_sha256_hmac_sha256", |b| {
         b.iter(|| {
             let hashed = Sha256::digest(black_box(cr3.as_bytes()));
-            let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(black_box(secret.as_bytes())).unwrap();
+            let mut mac =
+                <Hmac<Sha256> as KeyInit>::new_from_slice(black_box(secret.as_bytes())).unwrap();
             mac.update(b"ACS3-HMAC-SHA256\n");
             mac.update(&hashed); // 32 bytes here vs 64 hex chars in the real string: same block count
             mac.update(&hashed);
@@ -148,8 +176,12 @@ fn parsing(c: &mut Criterion) {
         .body(br#"{"RequestId":"30637AD6-D977-4833-A54C-CC89483E****","HostId":"swas.cn-hangzhou.aliyuncs.com","Code":"InvalidImageId.NotFound","Message":"The specified ImageId does not exist.","Recommend":"https://api.alibabacloud.com/troubleshoot?q=InvalidImageId.NotFound&product=swas-open"}"#.to_vec())
         .unwrap();
     let mut g = c.benchmark_group("parsing");
-    g.bench_function("parse_ok", |b| b.iter(|| parse_delete_custom_image(black_box(&ok))));
-    g.bench_function("parse_error", |b| b.iter(|| parse_delete_custom_image(black_box(&err))));
+    g.bench_function("parse_ok", |b| {
+        b.iter(|| parse_delete_custom_image(black_box(&ok)))
+    });
+    g.bench_function("parse_error", |b| {
+        b.iter(|| parse_delete_custom_image(black_box(&err)))
+    });
     g.finish();
 }
 

@@ -34,7 +34,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }));
     }
     for task in tasks {
-        println!("deleted: RequestId {}", task.await?.map_err(|e| e.to_string())?);
+        println!(
+            "deleted: RequestId {}",
+            task.await?.map_err(|e| e.to_string())?
+        );
     }
     println!("images left: {:?}", emulator.images("cn-hangzhou"));
     emulator.shutdown();

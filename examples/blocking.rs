@@ -42,6 +42,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Repeating the first call's ClientToken replays its answer instead.
     let again = client.delete_custom_image(&input.clone().with_token(out.client_token))?;
     assert_eq!(again.request_id, out.request_id);
-    println!("replayed with the same ClientToken: RequestId {}", again.request_id);
+    println!(
+        "replayed with the same ClientToken: RequestId {}",
+        again.request_id
+    );
     Ok(())
 }

@@ -18,8 +18,7 @@
 
 pub use swas_open_core as core;
 pub use swas_open_core::{
-    ClientToken, Credentials, DeleteCustomImage, DeleteOutput, Error, RetryPolicy,
-    SignatureVersion,
+    ClientToken, Credentials, DeleteCustomImage, DeleteOutput, Error, RetryPolicy, SignatureVersion,
 };
 
 /// The blocking client on `ureq`.

@@ -67,7 +67,7 @@ impl Failure {
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         match e {
-            Error::Service(e) => Failure::Service(Box::new(e)),
+            Error::Service(e) => Failure::Service(e),
             Error::InvalidInput(_)
             | Error::Endpoint(_)
             | Error::Credentials(_)
@@ -177,7 +177,10 @@ mod tests {
             ErrorCode::SignatureDoesNotMatch,
             "m",
         );
-        assert_eq!(Failure::from(Error::Service(service)).exit_code(), 1);
+        assert_eq!(
+            Failure::from(Error::Service(Box::new(service))).exit_code(),
+            1
+        );
     }
 
     #[test]

@@ -10,6 +10,9 @@
 //! Exit status: 0 success; 1 the service answered with an error (its fields as JSON on
 //! stderr); 2 invalid input, configuration or usage; 3 no usable answer.
 #![forbid(unsafe_code)]
+// The doc comments of the argument structs are the command's --help text, written for a
+// terminal (`HOST[:PORT]`, `<REGION>`), not rustdoc markup.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
 mod bench;
 mod cli;

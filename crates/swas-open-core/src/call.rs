@@ -34,14 +34,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::endpoint::Endpoint;
 use crate::error::Error;
+use crate::error::TimeoutKind;
 use crate::input::{ClientToken, DeleteCustomImage};
 use crate::response::parse_delete_custom_image;
 use crate::retry::{Decision, Outcome, RetryPolicy};
-use crate::sign::{Signer, SigningContext};
+use crate::sign::{Nonce, Signer, SigningContext};
+use crate::time::Timestamp;
+use crate::ACTION;
 
 /// The result of a successful call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +60,6 @@ pub struct DeleteOutput {
 
 /// What the transport does next.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum Step {
     /// The call succeeded.
     Done(DeleteOutput),
@@ -134,6 +136,23 @@ impl<'a> Call<'a> {
         self.signer.sign(&self.op, &self.endpoint, ctx)
     }
 
+    /// The next attempt's request, signed at wall-clock time `now` with a nonce made of the
+    /// first 16 of `random`'s bytes, and the jitter (from the last 8) for the wait that may
+    /// follow it. The transport reads the clock and the random source; the call only
+    /// turns them into values.
+    pub fn attempt(
+        &mut self,
+        now: SystemTime,
+        random: [u8; 24],
+    ) -> Result<(http::Request<Vec<u8>>, f64), Error> {
+        let timestamp = Timestamp::from_system_time(now)
+            .map_err(|e| Error::Config(format!("the system clock is unusable: {e}")))?;
+        let (nonce, jitter) = random.split_at(16);
+        let nonce = Nonce::from_random_bytes(nonce.try_into().expect("16 bytes"));
+        let jitter = unit_interval(jitter.try_into().expect("8 bytes"));
+        Ok((self.request(&SigningContext::new(timestamp, nonce)), jitter))
+    }
+
     /// Handles the answer to the latest attempt. `jitter` is a random number in `[0, 1]`.
     pub fn on_response<B: AsRef<[u8]>>(&self, response: &http::Response<B>, jitter: f64) -> Step {
         match parse_delete_custom_image(response) {
@@ -161,5 +180,118 @@ impl<'a> Call<'a> {
             Decision::Retry { after } => Step::Retry { after, error },
             Decision::Stop => Step::Fail(error),
         }
+    }
+}
+
+/// A uniform number in `[0, 1)` from 8 random bytes.
+pub fn unit_interval(bytes: [u8; 8]) -> f64 {
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The end of a call's time budget. Instants come in as values: the transport reads its
+/// clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    at: Instant,
+    limit: Duration,
+}
+
+impl Deadline {
+    /// `limit` from `start`; `None` when that instant cannot be represented (no deadline).
+    pub fn after(start: Instant, limit: Duration) -> Option<Self> {
+        Some(Self {
+            at: start.checked_add(limit)?,
+            limit,
+        })
+    }
+
+    /// The time left at `now`, or the deadline's timeout error once none is left.
+    pub fn remaining(&self, now: Instant) -> Result<Duration, Error> {
+        match self.at.checked_duration_since(now) {
+            Some(left) if !left.is_zero() => Ok(left),
+            _ => Err(self.error()),
+        }
+    }
+
+    /// Whether a wait of `wait` from `now` ends before the deadline.
+    pub fn admits_wait(&self, now: Instant, wait: Duration) -> bool {
+        now.checked_add(wait).is_some_and(|end| end < self.at)
+    }
+
+    /// The error of a call whose deadline passed.
+    pub fn error(&self) -> Error {
+        Error::Timeout {
+            kind: TimeoutKind::Deadline,
+            limit: self.limit,
+        }
+    }
+}
+
+/// The `info` span a call runs in: `delete_custom_image` with `action`, `region` and
+/// `image_id`.
+pub fn span(input: &DeleteCustomImage) -> tracing::Span {
+    tracing::info_span!(
+        "delete_custom_image",
+        action = ACTION,
+        region = input.region_id().as_str(),
+        image_id = input.image_id().as_str(),
+    )
+}
+
+/// The `debug` event `attempt finished` after each attempt: `attempt`, `status`,
+/// `request_id`, `code`, `error` and `outcome` (`done`, `retry` or `fail`). Never a secret:
+/// errors print none.
+pub fn trace_attempt(attempt: u32, status: Option<http::StatusCode>, step: &Step) {
+    let (request_id, code, error, outcome) = match step {
+        Step::Done(out) => (Some(out.request_id.as_str()), None, None, "done"),
+        Step::Retry { error, .. } | Step::Fail(error) => {
+            let service = error.service_error();
+            let outcome = if matches!(step, Step::Retry { .. }) {
+                "retry"
+            } else {
+                "fail"
+            };
+            (
+                service.and_then(|e| e.request_id.as_deref()),
+                service.map(|e| e.code.as_str()),
+                Some(error),
+                outcome,
+            )
+        }
+    };
+    tracing::debug!(
+        attempt,
+        status = status.map(|s| s.as_u16()),
+        request_id,
+        code,
+        error = error.map(tracing::field::display),
+        outcome,
+        "attempt finished"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_arithmetic() {
+        let start = Instant::now();
+        let d = Deadline::after(start, Duration::from_secs(10)).unwrap();
+        assert_eq!(d.remaining(start).unwrap(), Duration::from_secs(10));
+        assert!(d.admits_wait(start, Duration::from_secs(9)));
+        assert!(!d.admits_wait(start, Duration::from_secs(10)));
+        let late = start + Duration::from_secs(10);
+        assert!(matches!(
+            d.remaining(late),
+            Err(Error::Timeout { kind: TimeoutKind::Deadline, limit }) if limit == Duration::from_secs(10)
+        ));
+        assert!(Deadline::after(start, Duration::MAX).is_none());
+    }
+
+    #[test]
+    fn unit_interval_is_half_open() {
+        assert_eq!(unit_interval([0; 8]), 0.0);
+        assert!(unit_interval([0xff; 8]) < 1.0);
     }
 }

@@ -40,9 +40,10 @@ pub enum Error {
     /// Client configuration that cannot work (e.g. a user agent that is not a header value).
     #[error("invalid configuration: {0}")]
     Config(String),
-    /// The service answered with an error; every field it sent is kept.
+    /// The service answered with an error; every field it sent is kept (boxed: it is the
+    /// largest variant by far, and keeping it inline would make every `Result` carry it).
     #[error(transparent)]
-    Service(ServiceError),
+    Service(Box<ServiceError>),
     /// The answer could not be understood (HTML from a proxy, truncated, too large).
     #[error(transparent)]
     Parse(ParseError),
@@ -84,13 +85,19 @@ impl Error {
         matches!(self, Error::Timeout { .. } | Error::Transport { .. })
     }
 
-    /// The transport failure class, for the retry policy.
+    /// The transport failure class, for the retry policy (`None` for a passed deadline,
+    /// which ends the call).
     pub fn transport_failure(&self) -> Option<TransportFailure> {
         match self {
             Error::Timeout {
                 kind: TimeoutKind::Connect,
                 ..
             } => Some(TransportFailure::Connect),
+            // The call's time is up: nothing may follow, so it is no retryable failure.
+            Error::Timeout {
+                kind: TimeoutKind::Deadline,
+                ..
+            } => None,
             Error::Timeout { .. } => Some(TransportFailure::Timeout),
             Error::Transport { kind, .. } => Some(*kind),
             _ => None,

@@ -48,6 +48,7 @@
 //! - [`response`]: typed results and service errors.
 //! - [`retry`]: a pure retry policy.
 //! - [`call`]: one call with retries as a state machine that transports drive.
+//! - [`client`]: the builder every client shares, whatever its transport.
 //! - [`chain`]: the default credential chain (environment, then the aliyun CLI's config).
 //! - [`error`]: the one [`Error`] every client returns.
 #![forbid(unsafe_code)]
@@ -55,6 +56,7 @@
 
 pub mod call;
 pub mod chain;
+pub mod client;
 pub mod credentials;
 pub mod encode;
 pub mod endpoint;

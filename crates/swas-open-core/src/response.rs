@@ -417,12 +417,19 @@ fn snippet(body: &[u8]) -> String {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ResponseError {
-    /// The service answered with an error.
+    /// The service answered with an error (boxed, as in [`crate::Error`]: it is by far the
+    /// largest variant).
     #[error(transparent)]
-    Service(#[from] ServiceError),
+    Service(Box<ServiceError>),
     /// The answer could not be understood.
     #[error(transparent)]
     Parse(#[from] ParseError),
+}
+
+impl From<ServiceError> for ResponseError {
+    fn from(e: ServiceError) -> Self {
+        ResponseError::Service(Box::new(e))
+    }
 }
 
 impl ResponseError {
@@ -440,9 +447,6 @@ impl ResponseError {
 /// A 2xx answer with a non-empty `RequestId` is a success; a non-2xx answer with a `Code`
 /// is a [`ServiceError`] (its `retry_after` read from the `x-acs-retry-after` header);
 /// anything else is a [`ParseError`]. Never panics.
-// The error keeps every field of the service's answer; it is built once per call, on a
-// path that already paid for a network round trip, so its size is not worth a box.
-#[allow(clippy::result_large_err)]
 pub fn parse_delete_custom_image<B: AsRef<[u8]>>(
     response: &http::Response<B>,
 ) -> Result<DeleteCustomImageOutput, ResponseError> {
@@ -477,7 +481,7 @@ pub fn parse_delete_custom_image<B: AsRef<[u8]>>(
         Some(code) if !code.is_empty() => ErrorCode::parse(&code),
         _ => return fail(ParseErrorKind::MissingField("Code")),
     };
-    Err(ResponseError::Service(ServiceError {
+    Err(ResponseError::Service(Box::new(ServiceError {
         status,
         code,
         message: fields
@@ -490,7 +494,7 @@ pub fn parse_delete_custom_image<B: AsRef<[u8]>>(
         recommend: fields.recommend.resolve().map(Cow::into_owned),
         access_denied_detail: fields.access_denied_detail.resolve(),
         retry_after: retry_after(response.headers()),
-    }))
+    })))
 }
 
 /// The `x-acs-retry-after` header as a duration; `None` when absent or not a number of
@@ -728,7 +732,6 @@ mod tests {
             .unwrap()
     }
 
-    #[allow(clippy::result_large_err)]
     fn parse(
         status: u16,
         body: impl Into<Vec<u8>>,
@@ -738,7 +741,7 @@ mod tests {
 
     fn service(status: u16, body: impl Into<Vec<u8>>) -> ServiceError {
         match parse(status, body) {
-            Err(ResponseError::Service(e)) => e,
+            Err(ResponseError::Service(e)) => *e,
             other => panic!("expected a service error, got {other:?}"),
         }
     }

@@ -111,9 +111,6 @@
 //! [`ParseErrorKind::TooLarge`]: swas_open_core::response::ParseErrorKind::TooLarge
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
-// The error type is the core's, shared with the blocking client; it keeps every field of a
-// service error inline, and is returned once per call, after a network round trip.
-#![allow(clippy::result_large_err)]
 
 mod client;
 mod transport;

@@ -7,7 +7,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::{Request, Response, StatusCode, Uri};
@@ -17,10 +17,10 @@ use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as PooledClient;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use swas_open_core::call::Deadline;
 use swas_open_core::response::{ParseError, ParseErrorKind, MAX_RESPONSE_BODY};
 use swas_open_core::{BoxError, Error, TimeoutKind, TransportFailure};
 use tokio::net::TcpStream;
-use tokio::time::Instant;
 
 /// How long an idle connection stays in the pool. Kept under the idle timeouts of common
 /// load balancers (15 s and up) so the client, not the server, closes an idle connection,
@@ -31,13 +31,6 @@ pub(crate) const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// while there is room, so as long as at most this many calls run at once, sequential and
 /// concurrent calls reuse connections instead of opening new ones.
 pub(crate) const POOL_MAX_IDLE_PER_HOST: usize = 128;
-
-/// The overall deadline of a call: when it ends, and the configured length (for the error).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Deadline {
-    pub(crate) at: Instant,
-    pub(crate) limit: Duration,
-}
 
 /// The pooled HTTP(S) client with the per-attempt time bounds.
 #[derive(Clone)]
@@ -120,30 +113,20 @@ impl Transport {
         fut: F,
         deadline: Option<Deadline>,
     ) -> Result<F::Output, Error> {
-        let read_end = Instant::now().checked_add(self.read_timeout);
-        let (end, timeout) = match (deadline, read_end) {
-            (Some(d), Some(r)) if d.at <= r => (Some(d.at), deadline_error(d)),
-            (Some(d), None) => (Some(d.at), deadline_error(d)),
-            (_, r) => (
-                r,
-                Error::Timeout {
-                    kind: TimeoutKind::Read,
-                    limit: self.read_timeout,
-                },
-            ),
+        let read = Error::Timeout {
+            kind: TimeoutKind::Read,
+            limit: self.read_timeout,
         };
-        match end {
-            Some(end) => tokio::time::timeout_at(end, fut).await.map_err(|_| timeout),
-            None => Ok(fut.await),
-        }
-    }
-}
-
-/// The error of a call whose deadline ran out.
-fn deadline_error(d: Deadline) -> Error {
-    Error::Timeout {
-        kind: TimeoutKind::Deadline,
-        limit: d.limit,
+        let (limit, on_timeout) = match deadline {
+            Some(d) => match d.remaining(Instant::now())? {
+                left if left <= self.read_timeout => (left, d.error()),
+                _ => (self.read_timeout, read),
+            },
+            None => (self.read_timeout, read),
+        };
+        tokio::time::timeout(limit, fut)
+            .await
+            .map_err(|_| on_timeout)
     }
 }
 

@@ -38,7 +38,7 @@ impl Visit for Fields<'_> {
     }
 }
 
-/// Records everything this crate emits.
+/// Records everything the SDK emits.
 #[derive(Clone, Default)]
 struct Recorder {
     entries: Arc<Mutex<Vec<Entry>>>,
@@ -47,7 +47,7 @@ struct Recorder {
 
 impl Subscriber for Recorder {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.target().starts_with("swas_open_hyper")
+        metadata.target().starts_with("swas_open")
     }
 
     fn new_span(&self, span: &Attributes<'_>) -> Id {

@@ -78,9 +78,6 @@
 //! [`ParseErrorKind::TooLarge`]: swas_open_core::response::ParseErrorKind::TooLarge
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
-// The core's `Error` keeps every field of a service error inline. It is returned once per
-// call, after a network round trip, and the shared API returns it unboxed.
-#![allow(clippy::result_large_err)]
 
 mod client;
 mod transport;

@@ -143,12 +143,6 @@ pub(crate) fn random<const N: usize>() -> Result<[u8; N], Error> {
     Ok(bytes)
 }
 
-/// A number in `[0, 1)` from 8 random bytes.
-pub(crate) fn unit_interval(bytes: [u8; 8]) -> f64 {
-    // The top 53 bits fill an f64's mantissa exactly.
-    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,14 +241,5 @@ mod tests {
         let source = e.source().map(ToString::to_string);
         assert_eq!(source.as_deref(), Some("peer reset"));
         assert!(e.is_no_answer());
-    }
-
-    #[test]
-    fn unit_interval_is_half_open() {
-        assert_eq!(unit_interval([0; 8]), 0.0);
-        let top = unit_interval([0xff; 8]);
-        assert!((0.0..1.0).contains(&top), "{top}");
-        let a = random::<8>().unwrap();
-        assert!((0.0..1.0).contains(&unit_interval(a)));
     }
 }

@@ -1,8 +1,6 @@
 //! The default credential chain, end to end: environment variables and the aliyun CLI's
 //! config file. The environment is global to the process, so this binary holds a single
 //! test that sets and restores every variable it touches.
-// The client's error is the core's, returned unboxed by design.
-#![allow(clippy::result_large_err)]
 
 use std::path::PathBuf;
 

@@ -1,6 +1,4 @@
 //! The client against the emulator, over real sockets.
-// The client's error is the core's, returned unboxed by design.
-#![allow(clippy::result_large_err)]
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -1,6 +1,4 @@
 //! What a call records with `tracing`: a span per call, an event per attempt, no secret.
-// The client's error is the core's, returned unboxed by design.
-#![allow(clippy::result_large_err)]
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};

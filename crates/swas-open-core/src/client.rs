@@ -1,0 +1,414 @@
+//! What every client shares, whatever its transport: the builder with its defaults, and
+//! their resolution into a signer, an endpoint choice, time bounds and a retry policy.
+//!
+//! A transport implements [`FromConfig`] for its client and names
+//! `ClientBuilder<ItsClient>` as its builder, so the blocking and async clients take the
+//! same options, with the same defaults and the same errors.
+//!
+//! ```
+//! use swas_open_core::client::{ClientBuilder, ClientConfig, FromConfig};
+//! use swas_open_core::{Credentials, DeleteCustomImage, Error, SignatureVersion};
+//!
+//! /// A client that only prints where its calls would go.
+//! struct Printer(ClientConfig);
+//! impl FromConfig for Printer {
+//!     fn from_config(config: ClientConfig) -> Result<Self, Error> {
+//!         Ok(Printer(config))
+//!     }
+//! }
+//!
+//! let printer = ClientBuilder::<Printer>::new()
+//!     .credentials(Credentials::new("id", "secret")?)
+//!     .signature_version(SignatureVersion::V3)
+//!     .build()?;
+//! let input = DeleteCustomImage::new("cn-beijing", "m-1")?;
+//! assert_eq!(
+//!     printer.0.endpoints.for_input(&input).to_string(),
+//!     "https://swas.cn-beijing.aliyuncs.com"
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use crate::chain::default_chain_from_process;
+use crate::credentials::Credentials;
+use crate::endpoint::{Endpoint, EndpointKind};
+use crate::error::Error;
+use crate::input::{DeleteCustomImage, RegionId};
+use crate::retry::RetryPolicy;
+use crate::sign::{SignatureVersion, Signer};
+
+/// The default bound on setting up a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default bound on waiting for, and on reading, an answer.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Builds a client `C` from what a transport needs, once the options are resolved.
+pub trait FromConfig: Sized {
+    /// Makes the client (its connection pool, TLS configuration, ...).
+    fn from_config(config: ClientConfig) -> Result<Self, Error>;
+}
+
+/// The options of a client; every one has a default, so `builder().build()` works once
+/// credentials can be found.
+///
+/// Defaults: credentials from the default chain ([`crate::chain`]), the public endpoint of
+/// each input's region, signature V1, connect timeout 5 s, read timeout 10 s, no deadline,
+/// [`RetryPolicy::default`] (3 attempts).
+#[must_use]
+pub struct ClientBuilder<C> {
+    credentials: Option<Credentials>,
+    profile: Option<String>,
+    region: Option<String>,
+    endpoint_kind: EndpointKind,
+    endpoint: Option<String>,
+    signature_version: SignatureVersion,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    deadline: Option<Duration>,
+    retry_policy: RetryPolicy,
+    user_agent_suffix: Option<String>,
+    client: PhantomData<fn() -> C>,
+}
+
+impl<C> Clone for ClientBuilder<C> {
+    fn clone(&self) -> Self {
+        Self {
+            credentials: self.credentials.clone(),
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            endpoint_kind: self.endpoint_kind,
+            endpoint: self.endpoint.clone(),
+            signature_version: self.signature_version,
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
+            deadline: self.deadline,
+            retry_policy: self.retry_policy,
+            user_agent_suffix: self.user_agent_suffix.clone(),
+            client: PhantomData,
+        }
+    }
+}
+
+impl<C> std::fmt::Debug for ClientBuilder<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("credentials", &self.credentials)
+            .field("profile", &self.profile)
+            .field("region", &self.region)
+            .field("endpoint_kind", &self.endpoint_kind)
+            .field("endpoint", &self.endpoint)
+            .field("signature_version", &self.signature_version)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("deadline", &self.deadline)
+            .field("retry_policy", &self.retry_policy)
+            .field("user_agent_suffix", &self.user_agent_suffix)
+            .finish()
+    }
+}
+
+impl<C> Default for ClientBuilder<C> {
+    fn default() -> Self {
+        Self {
+            credentials: None,
+            profile: None,
+            region: None,
+            endpoint_kind: EndpointKind::default(),
+            endpoint: None,
+            signature_version: SignatureVersion::default(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            deadline: None,
+            retry_policy: RetryPolicy::default(),
+            user_agent_suffix: None,
+            client: PhantomData,
+        }
+    }
+}
+
+impl<C> ClientBuilder<C> {
+    /// A builder with the defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Signs with these credentials (an AccessKey pair, optionally with an STS token).
+    /// Without them, [`build`](Self::build) runs the default credential chain.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Takes the credentials from this profile of the aliyun CLI's config file
+    /// (`ALIBABA_CLOUD_CONFIG_FILE`, else `~/.aliyun/config.json`), skipping the environment
+    /// variables. Ignored when [`credentials`](Self::credentials) are given. Read by
+    /// [`build`](Self::build).
+    pub fn profile(mut self, name: &str) -> Self {
+        self.profile = Some(name.to_owned());
+        self
+    }
+
+    /// Sends every call to this region's endpoint (of the [`EndpointKind`] chosen), whatever
+    /// the input's region. Without it, each call goes to its input's region's endpoint.
+    /// Validated by [`build`](Self::build).
+    pub fn region(mut self, region: &str) -> Self {
+        self.region = Some(region.to_owned());
+        self
+    }
+
+    /// Public (the default) or VPC regional endpoints.
+    pub fn endpoint_kind(mut self, kind: EndpointKind) -> Self {
+        self.endpoint_kind = kind;
+        self
+    }
+
+    /// Sends every call to this endpoint: `https://host[:port]`, `http://host[:port]` (plain
+    /// text, e.g. a local emulator) or a bare `host[:port]` (HTTPS). Wins over any region.
+    /// Parsed by [`build`](Self::build).
+    pub fn endpoint(mut self, url: &str) -> Self {
+        self.endpoint = Some(url.to_owned());
+        self
+    }
+
+    /// The signature scheme: [`SignatureVersion::V1`] (the default) or `V3`.
+    pub fn signature_version(mut self, version: SignatureVersion) -> Self {
+        self.signature_version = version;
+        self
+    }
+
+    /// The bound on setting up a new connection. Default 5 s. What exactly it covers
+    /// depends on the transport: see its crate docs.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The bound on waiting for an answer, and on reading it. Default 10 s.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// The bound on a whole call: all attempts and the waits between them. Default none. A
+    /// retry whose wait would end past the deadline is not made; the last attempt's error is
+    /// returned instead.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// The retry policy. Default [`RetryPolicy::default`]: 3 attempts, full-jitter
+    /// exponential backoff from 100 ms, capped at 20 s.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = policy;
+        self
+    }
+
+    /// Sets the policy's number of attempts, the first included (0 counts as 1).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.retry_policy.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Appends ` <suffix>` to the `user-agent` header (e.g. `my-app/1.0`).
+    pub fn user_agent_suffix(mut self, suffix: &str) -> Self {
+        self.user_agent_suffix = Some(suffix.to_owned());
+        self
+    }
+
+    /// Validates the options, finds the credentials and makes the signer.
+    ///
+    /// Fails with [`Error::Credentials`] when no usable credentials are found,
+    /// [`Error::Endpoint`] for an unusable endpoint URL, [`Error::InvalidInput`] for an
+    /// invalid region, and [`Error::Config`] for a user-agent suffix that is not a valid
+    /// header value.
+    pub fn resolve(self) -> Result<ClientConfig, Error> {
+        let region = self.region.as_deref().map(RegionId::new).transpose()?;
+        let endpoints = match (&self.endpoint, region) {
+            (Some(url), _) => EndpointChoice::Explicit(Endpoint::parse(url)?),
+            (None, Some(region)) => EndpointChoice::Region {
+                endpoint: Endpoint::for_region_kind(&region, self.endpoint_kind),
+                region,
+                kind: self.endpoint_kind,
+            },
+            (None, None) => EndpointChoice::PerInput(self.endpoint_kind),
+        };
+        let credentials = match self.credentials {
+            Some(credentials) => credentials,
+            None => default_chain_from_process(self.profile.as_deref())?.credentials,
+        };
+        let mut signer = Signer::new(credentials).with_signature_version(self.signature_version);
+        if let Some(suffix) = &self.user_agent_suffix {
+            signer = signer.with_user_agent_suffix(suffix).map_err(|_| {
+                Error::Config(format!(
+                    "user agent suffix {suffix:?} is not a valid header value"
+                ))
+            })?;
+        }
+        Ok(ClientConfig {
+            signer,
+            endpoints,
+            retry_policy: self.retry_policy,
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
+            deadline: self.deadline,
+        })
+    }
+}
+
+impl<C: FromConfig> ClientBuilder<C> {
+    /// Builds the client: [`resolve`](Self::resolve), then the transport's
+    /// [`FromConfig::from_config`].
+    pub fn build(self) -> Result<C, Error> {
+        C::from_config(self.resolve()?)
+    }
+}
+
+/// The resolved options a transport builds its client from.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// Signs every attempt.
+    pub signer: Signer,
+    /// Where calls go.
+    pub endpoints: EndpointChoice,
+    /// When to retry.
+    pub retry_policy: RetryPolicy,
+    /// The connect bound.
+    pub connect_timeout: Duration,
+    /// The read bound.
+    pub read_timeout: Duration,
+    /// The bound on a whole call, if any.
+    pub deadline: Option<Duration>,
+}
+
+/// Where a client's calls go.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum EndpointChoice {
+    /// The endpoint URL given.
+    Explicit(Endpoint),
+    /// The builder's region's endpoint.
+    Region {
+        /// The region (kept to warn when it is not in the published table).
+        region: RegionId,
+        /// Its endpoint.
+        endpoint: Endpoint,
+        /// Public or VPC.
+        kind: EndpointKind,
+    },
+    /// The endpoint of each input's region, of this kind.
+    PerInput(EndpointKind),
+}
+
+impl EndpointChoice {
+    /// The endpoint of a call. A region missing from the published endpoint table still
+    /// resolves by the pattern, with a `tracing` warning.
+    pub fn for_input(&self, input: &DeleteCustomImage) -> Endpoint {
+        match self {
+            EndpointChoice::Explicit(endpoint) => endpoint.clone(),
+            EndpointChoice::Region {
+                region,
+                endpoint,
+                kind,
+            } => {
+                warn_if_unlisted(region, *kind);
+                endpoint.clone()
+            }
+            EndpointChoice::PerInput(kind) => {
+                warn_if_unlisted(input.region_id(), *kind);
+                Endpoint::for_region_kind(input.region_id(), *kind)
+            }
+        }
+    }
+}
+
+fn warn_if_unlisted(region: &RegionId, kind: EndpointKind) {
+    if !kind.is_listed(region) {
+        tracing::warn!(
+            region = region.as_str(),
+            ?kind,
+            "region is not in the published endpoint table; using the endpoint pattern"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Probe(ClientConfig);
+    impl FromConfig for Probe {
+        fn from_config(config: ClientConfig) -> Result<Self, Error> {
+            Ok(Probe(config))
+        }
+    }
+
+    fn builder() -> ClientBuilder<Probe> {
+        ClientBuilder::new().credentials(Credentials::new("id", "secret").unwrap())
+    }
+
+    fn endpoint_of(b: ClientBuilder<Probe>, region: &str) -> String {
+        let input = DeleteCustomImage::new(region, "m-1").unwrap();
+        b.build().unwrap().0.endpoints.for_input(&input).to_string()
+    }
+
+    #[test]
+    fn endpoint_choice() {
+        let b = builder;
+        assert_eq!(
+            endpoint_of(b(), "cn-beijing"),
+            "https://swas.cn-beijing.aliyuncs.com"
+        );
+        assert_eq!(
+            endpoint_of(b().endpoint_kind(EndpointKind::Vpc), "cn-beijing"),
+            "https://swas-vpc.cn-beijing.aliyuncs.com"
+        );
+        assert_eq!(
+            endpoint_of(b().region("cn-shanghai"), "cn-beijing"),
+            "https://swas.cn-shanghai.aliyuncs.com"
+        );
+        assert_eq!(
+            endpoint_of(
+                b().region("cn-shanghai").endpoint("http://127.0.0.1:1"),
+                "cn-beijing"
+            ),
+            "http://127.0.0.1:1"
+        );
+        assert_eq!(
+            endpoint_of(b().endpoint("swas.example.com:8443"), "cn-beijing"),
+            "https://swas.example.com:8443"
+        );
+        assert_eq!(
+            endpoint_of(b(), "xx-new-1"),
+            "https://swas.xx-new-1.aliyuncs.com"
+        );
+    }
+
+    #[test]
+    fn defaults_and_errors() {
+        let c = builder().build().unwrap().0;
+        assert_eq!(c.connect_timeout, Duration::from_secs(5));
+        assert_eq!(c.read_timeout, Duration::from_secs(10));
+        assert_eq!(c.deadline, None);
+        assert_eq!(c.retry_policy, RetryPolicy::default());
+        assert_eq!(c.signer.signature_version(), SignatureVersion::V1);
+        let c = builder().max_attempts(0).build().unwrap().0;
+        assert_eq!(c.retry_policy.max_attempts, 1);
+        assert!(matches!(
+            builder().endpoint("ftp://x").build(),
+            Err(Error::Endpoint(_))
+        ));
+        assert!(matches!(
+            builder().region("Bad_Region").build(),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            builder().user_agent_suffix("a\nb").build(),
+            Err(Error::Config(_))
+        ));
+    }
+}
