@@ -16,7 +16,6 @@ pub mod v3;
 use hmac::{Hmac, KeyInit};
 use http::header::{HeaderName, InvalidHeaderValue, HOST, USER_AGENT};
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
-use sha1::Sha1;
 use sha2::Sha256;
 
 use crate::credentials::Credentials;
@@ -133,7 +132,7 @@ pub struct Signer {
     credentials: Credentials,
     version: SignatureVersion,
     user_agent: HeaderValue,
-    v1_mac: Hmac<Sha1>,
+    v1: v1::Template,
     v3_mac: Hmac<Sha256>,
 }
 
@@ -152,7 +151,7 @@ impl Signer {
     pub fn new(credentials: Credentials) -> Self {
         let secret = credentials.secret().expose();
         Self {
-            v1_mac: v1::keyed_mac(secret),
+            v1: v1::Template::new(&credentials),
             v3_mac: Hmac::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any size"),
             credentials,
             version: SignatureVersion::V1,

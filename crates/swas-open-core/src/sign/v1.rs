@@ -20,6 +20,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 
 use super::{assemble, push_param_bytes, Signer, SigningContext};
+use crate::credentials::Credentials;
 use crate::encode::{is_unreserved, percent_encode_into};
 use crate::endpoint::Endpoint;
 use crate::input::DeleteCustomImage;
@@ -72,40 +73,107 @@ pub(crate) fn verify(secret: &str, string_to_sign: &str, received: &str) -> bool
     mac.verify_slice(&received).is_ok()
 }
 
-/// The fast path: writes the fixed, pre-sorted parameter list straight into the query and
-/// hashes its encoding into the keyed HMAC without building the string to sign.
+/// What stays the same from one V1 request to the next for a signer, prepared once: the
+/// query's first parameters (`AccessKeyId`, `Action`) with the HMAC state that has already
+/// absorbed their encoding, and every fixed stretch of the query with its encoding.
+/// Signing then copies these stretches and encodes only the values that change.
+#[derive(Clone)]
+pub(crate) struct Template {
+    head: Box<[u8]>,
+    mac: Hmac<Sha1>,
+    client_token: Segment,
+    format_image: Segment,
+    region: Segment,
+    security_token: Option<Segment>,
+    method_nonce: Segment,
+    version_timestamp: Segment,
+    api_version: Segment,
+}
+
+/// A fixed stretch of the query and its encoding in the string to sign.
+#[derive(Clone)]
+struct Segment {
+    query: Box<[u8]>,
+    string_to_sign: Box<[u8]>,
+}
+
+impl Template {
+    pub(crate) fn new(credentials: &Credentials) -> Self {
+        let segment = |build: &dyn Fn(&mut DualQuery)| {
+            let mut d = DualQuery::continuing();
+            build(&mut d);
+            Segment {
+                query: d.query.into(),
+                string_to_sign: d.string_to_sign.into(),
+            }
+        };
+        // Names in byte order: the query is canonical as written.
+        let mut head = DualQuery::with_capacity(64);
+        head.param("AccessKeyId", credentials.access_key_id());
+        head.param("Action", ACTION);
+        let mut mac = keyed_mac(credentials.secret().expose());
+        mac.update(&head.string_to_sign);
+        Self {
+            head: head.query.into(),
+            mac,
+            client_token: segment(&|d| d.name("ClientToken")),
+            format_image: segment(&|d| {
+                d.param("Format", FORMAT);
+                d.name("ImageId");
+            }),
+            region: segment(&|d| d.name("RegionId")),
+            security_token: credentials
+                .security_token()
+                .map(|t| segment(&|d| d.param("SecurityToken", t.expose()))),
+            method_nonce: segment(&|d| {
+                d.param("SignatureMethod", SIGNATURE_METHOD);
+                d.name("SignatureNonce");
+            }),
+            version_timestamp: segment(&|d| {
+                d.param("SignatureVersion", SIGNATURE_VERSION);
+                d.name("Timestamp");
+            }),
+            api_version: segment(&|d| d.param("Version", API_VERSION)),
+        }
+    }
+}
+
+/// The fast path: fills the signer's [`Template`] with the input, nonce and timestamp,
+/// building the query and the string to sign side by side.
 pub(super) fn sign_delete_custom_image(
     signer: &Signer,
     op: &DeleteCustomImage,
     endpoint: &Endpoint,
     ctx: &SigningContext,
 ) -> http::Request<Vec<u8>> {
-    let creds = &signer.credentials;
-    let token = creds.security_token().map(|t| t.expose());
-    let mut d = DualQuery::with_capacity(
-        400 + op.image_id().as_str().len() * 3
-            + op.client_token().map_or(0, |t| t.as_str().len() * 3)
-            + token.map_or(0, |t| t.len() * 3),
-    );
-    // Names in byte order: the query is canonical as written.
-    d.param("AccessKeyId", creds.access_key_id());
-    d.param("Action", ACTION);
-    if let Some(t) = op.client_token() {
-        d.param("ClientToken", t.as_str());
+    let t = &signer.v1;
+    let variable = op.image_id().as_str().len()
+        + op.client_token().map_or(0, |t| t.as_str().len())
+        + t.security_token.as_ref().map_or(0, |s| s.query.len());
+    let mut d = DualQuery {
+        query: Vec::with_capacity(t.head.len() + 300 + variable * 3),
+        string_to_sign: Vec::with_capacity(300 + variable * 5),
+        first: false,
+    };
+    d.query.extend_from_slice(&t.head);
+    if let Some(token) = op.client_token() {
+        d.segment(&t.client_token);
+        d.value(token.as_str());
     }
-    d.param("Format", FORMAT);
-    d.param("ImageId", op.image_id().as_str());
-    d.param("RegionId", op.region_id().as_str());
-    if let Some(t) = token {
-        d.param("SecurityToken", t);
+    d.segment(&t.format_image);
+    d.value(op.image_id().as_str());
+    d.segment(&t.region);
+    d.value(op.region_id().as_str());
+    if let Some(token) = &t.security_token {
+        d.segment(token);
     }
-    d.param("SignatureMethod", SIGNATURE_METHOD);
-    d.param("SignatureNonce", ctx.nonce.as_str());
-    d.param("SignatureVersion", SIGNATURE_VERSION);
-    d.param("Timestamp", ctx.timestamp.as_str());
-    d.param("Version", API_VERSION);
+    d.segment(&t.method_nonce);
+    d.value(ctx.nonce.as_str());
+    d.segment(&t.version_timestamp);
+    d.value(ctx.timestamp.as_str());
+    d.segment(&t.api_version);
 
-    let mut mac = signer.v1_mac.clone();
+    let mut mac = t.mac.clone();
     mac.update(&d.string_to_sign);
     let mut b64 = [0u8; 28];
     let n = STANDARD
@@ -124,9 +192,12 @@ pub(super) fn sign_delete_custom_image(
 struct DualQuery {
     query: Vec<u8>,
     string_to_sign: Vec<u8>,
+    /// Whether the next parameter is the query's first (no `&` before it).
+    first: bool,
 }
 
 impl DualQuery {
+    /// A whole query: `/?` and `POST&%2F&` already written.
     fn with_capacity(n: usize) -> Self {
         let mut query = Vec::with_capacity(n);
         query.extend_from_slice(b"/?");
@@ -135,13 +206,29 @@ impl DualQuery {
         Self {
             query,
             string_to_sign,
+            first: true,
+        }
+    }
+
+    /// A stretch of the middle of a query: every parameter gets its `&`.
+    fn continuing() -> Self {
+        Self {
+            query: Vec::new(),
+            string_to_sign: Vec::new(),
+            first: false,
         }
     }
 
     /// Appends `name=value`; `name` must be unreserved (the fixed names are).
     fn param(&mut self, name: &str, value: &str) {
+        self.name(name);
+        self.value(value);
+    }
+
+    /// Appends `name=` (after `&` unless first); `name` must be unreserved.
+    fn name(&mut self, name: &str) {
         debug_assert!(name.bytes().all(is_unreserved));
-        if self.query.len() > 2 {
+        if !std::mem::take(&mut self.first) {
             self.query.push(b'&');
             self.string_to_sign.extend_from_slice(b"%26");
         }
@@ -149,6 +236,17 @@ impl DualQuery {
         self.query.push(b'=');
         self.string_to_sign.extend_from_slice(name.as_bytes());
         self.string_to_sign.extend_from_slice(b"%3D");
+    }
+
+    /// Appends a prepared stretch.
+    fn segment(&mut self, segment: &Segment) {
+        self.query.extend_from_slice(&segment.query);
+        self.string_to_sign
+            .extend_from_slice(&segment.string_to_sign);
+    }
+
+    /// Appends a value, encoded once in the query and twice in the string to sign.
+    fn value(&mut self, value: &str) {
         const HEX: &[u8; 16] = b"0123456789ABCDEF";
         let value = value.as_bytes();
         let mut run = 0;
