@@ -36,6 +36,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::encode::percent_encode;
 use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::error::TimeoutKind;
@@ -166,7 +167,12 @@ impl<'a> Call<'a> {
     }
 
     /// Handles a failed attempt (no answer, or an answer already turned into an [`Error`]).
-    pub fn on_error(&self, error: Error, jitter: f64) -> Step {
+    pub fn on_error(&self, mut error: Error, jitter: f64) -> Step {
+        if let (Error::Service(e), Some(token)) =
+            (&mut error, self.signer.credentials().security_token())
+        {
+            scrub(&mut e.message, token.expose());
+        }
         let outcome = match &error {
             Error::Service(e) => Outcome::Service(e),
             Error::Parse(e) => Outcome::Parse(e),
@@ -179,6 +185,17 @@ impl<'a> Call<'a> {
         match self.policy.decide(self.attempts, &outcome, true, jitter) {
             Decision::Retry { after } => Step::Retry { after, error },
             Decision::Stop => Step::Fail(error),
+        }
+    }
+}
+
+/// Replaces an STS token in a service message with `***`: `SignatureDoesNotMatch` quotes
+/// the server's string to sign, which holds the token (percent-encoded twice in V1).
+fn scrub(message: &mut String, token: &str) {
+    let once = percent_encode(token);
+    for form in [percent_encode(&once), once, token.to_owned()] {
+        if message.contains(&form) {
+            *message = message.replace(&form, "***");
         }
     }
 }
@@ -287,6 +304,35 @@ mod tests {
             Err(Error::Timeout { kind: TimeoutKind::Deadline, limit }) if limit == Duration::from_secs(10)
         ));
         assert!(Deadline::after(start, Duration::MAX).is_none());
+    }
+
+    #[test]
+    fn sts_tokens_are_scrubbed_from_service_messages() {
+        let creds = crate::Credentials::new("id", "secret")
+            .unwrap()
+            .with_security_token("tok en/+=")
+            .unwrap();
+        let signer = Signer::new(creds);
+        let op = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+        let call = Call::new(
+            &signer,
+            &op,
+            Endpoint::for_region(op.region_id()),
+            RetryPolicy::no_retries(),
+            [0; 16],
+        );
+        let twice = percent_encode(&percent_encode("tok en/+="));
+        let body = format!(
+            r#"{{"Code":"SignatureDoesNotMatch","Message":"server string to sign is:POST&%2F&SecurityToken%3D{twice}%26X"}}"#
+        );
+        let response = http::Response::builder().status(400).body(body).unwrap();
+        let Step::Fail(Error::Service(e)) = call.on_response(&response, 0.0) else {
+            panic!("expected a service error");
+        };
+        assert_eq!(
+            e.message,
+            "server string to sign is:POST&%2F&SecurityToken%3D***%26X"
+        );
     }
 
     #[test]
