@@ -1,7 +1,7 @@
 //! Requests per second and latency on loopback against the emulator: the SDK's client beside
 //! bare hyper-util sending requests signed in advance, at several concurrencies, in one run.
 //!
-//! `cargo bench -p swas-open-hyper --bench loopback` prints a table: requests per second,
+//! `cargo bench -p swas-open-hyper --bench async_loopback` prints a table: requests per second,
 //! latency percentiles and connections opened during the measured slices, per side and
 //! concurrency. `ratio` is the SDK's throughput over bare hyper's over the whole run;
 //! `median` is the median of that ratio over pairs of slices run back to back, which a burst
