@@ -163,7 +163,7 @@ fn hex(bytes: &[u8]) -> String {
     out.into_iter().map(char::from).collect()
 }
 
-/// The fast path: hashes the canonical request piece by piece, with the header list fixed and
+/// The fast path: writes the canonical request in one buffer, with the header list fixed and
 /// pre-sorted at compile time.
 pub(super) fn sign_delete_custom_image(
     signer: &Signer,
@@ -184,43 +184,47 @@ pub(super) fn sign_delete_custom_image(
 
     let id = creds.access_key_id();
     let (ts, nonce) = (ctx.timestamp.as_str(), ctx.nonce.as_str());
-    let mut h = Sha256::new();
-    h.update(b"POST\n/\n");
-    h.update(&q[2..]);
-    h.update(b"\nhost:");
-    h.update(endpoint.authority().as_bytes());
+    // The canonical request, hashed in one piece: one contiguous update is cheaper than
+    // twenty small ones.
+    let mut h = Vec::with_capacity(
+        q.len() + 450 + endpoint.authority().len() + token.map_or(0, |t| t.len() + 64),
+    );
+    h.extend_from_slice(b"POST\n/\n");
+    h.extend_from_slice(&q[2..]);
+    h.extend_from_slice(b"\nhost:");
+    h.extend_from_slice(endpoint.authority().as_bytes());
     if token.is_some() {
-        h.update(b"\nx-acs-accesskey-id:");
-        h.update(id.as_bytes());
+        h.extend_from_slice(b"\nx-acs-accesskey-id:");
+        h.extend_from_slice(id.as_bytes());
     }
-    h.update(b"\nx-acs-action:");
-    h.update(ACTION.as_bytes());
-    h.update(b"\nx-acs-content-sha256:");
-    h.update(EMPTY_PAYLOAD_SHA256.as_bytes());
-    h.update(b"\nx-acs-date:");
-    h.update(ts.as_bytes());
+    h.extend_from_slice(b"\nx-acs-action:");
+    h.extend_from_slice(ACTION.as_bytes());
+    h.extend_from_slice(b"\nx-acs-content-sha256:");
+    h.extend_from_slice(EMPTY_PAYLOAD_SHA256.as_bytes());
+    h.extend_from_slice(b"\nx-acs-date:");
+    h.extend_from_slice(ts.as_bytes());
     if let Some(t) = token {
-        h.update(b"\nx-acs-security-token:");
-        h.update(t.as_bytes());
+        h.extend_from_slice(b"\nx-acs-security-token:");
+        h.extend_from_slice(t.as_bytes());
     }
-    h.update(b"\nx-acs-signature-nonce:");
-    h.update(nonce.as_bytes());
-    h.update(b"\nx-acs-version:");
-    h.update(API_VERSION.as_bytes());
+    h.extend_from_slice(b"\nx-acs-signature-nonce:");
+    h.extend_from_slice(nonce.as_bytes());
+    h.extend_from_slice(b"\nx-acs-version:");
+    h.extend_from_slice(API_VERSION.as_bytes());
     let signed = if token.is_some() {
         SIGNED_HEADERS_STS
     } else {
         SIGNED_HEADERS
     };
-    h.update(b"\n\n");
-    h.update(signed.as_bytes());
-    h.update(b"\n");
-    h.update(EMPTY_PAYLOAD_SHA256.as_bytes());
+    h.extend_from_slice(b"\n\n");
+    h.extend_from_slice(signed.as_bytes());
+    h.extend_from_slice(b"\n");
+    h.extend_from_slice(EMPTY_PAYLOAD_SHA256.as_bytes());
 
     let mut sts = [0u8; ALGORITHM.len() + 1 + 64];
     sts[..ALGORITHM.len()].copy_from_slice(ALGORITHM.as_bytes());
     sts[ALGORITHM.len()] = b'\n';
-    hex_lower_into(&h.finalize(), &mut sts[ALGORITHM.len() + 1..]);
+    hex_lower_into(&Sha256::digest(&h), &mut sts[ALGORITHM.len() + 1..]);
     let mut mac = signer.v3_mac.clone();
     mac.update(&sts);
     let mut sig = [0u8; 64];
