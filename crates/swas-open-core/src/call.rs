@@ -76,6 +76,33 @@ pub enum Step {
     Fail(Error),
 }
 
+/// What the transport's loop does after an attempt.
+#[derive(Debug)]
+pub enum Next {
+    /// Return this from the call.
+    Return(Result<DeleteOutput, Error>),
+    /// Sleep this long, then make the next attempt.
+    Sleep(Duration),
+}
+
+impl Step {
+    /// Turns the step into the loop's next move: a retry whose wait would not end before
+    /// the deadline returns the attempt's error instead.
+    pub fn next(self, deadline: Option<&Deadline>, now: Instant) -> Next {
+        match self {
+            Step::Done(output) => Next::Return(Ok(output)),
+            Step::Fail(error) => Next::Return(Err(error)),
+            Step::Retry { after, error } => {
+                if deadline.is_some_and(|d| !d.admits_wait(now, after)) {
+                    Next::Return(Err(error))
+                } else {
+                    Next::Sleep(after)
+                }
+            }
+        }
+    }
+}
+
 /// One call in progress.
 #[derive(Debug)]
 pub struct Call<'a> {

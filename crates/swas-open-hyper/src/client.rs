@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use swas_open_core::call::{self, Call, Deadline, Step};
+use swas_open_core::call::{self, Call, Deadline, Next};
 use swas_open_core::client::{ClientConfig, FromConfig};
 use swas_open_core::{DeleteCustomImage, DeleteOutput, Error};
 use tracing::Instrument;
@@ -154,15 +154,9 @@ impl Client {
                 Err(e) => (None, call.on_error(e, jitter)),
             };
             call::trace_attempt(call.attempts(), status, &step);
-            match step {
-                Step::Done(output) => return Ok(output),
-                Step::Fail(error) => return Err(error),
-                Step::Retry { after, error } => {
-                    if deadline.is_some_and(|d| !d.admits_wait(Instant::now(), after)) {
-                        return Err(error);
-                    }
-                    tokio::time::sleep(after).await;
-                }
+            match step.next(deadline.as_ref(), Instant::now()) {
+                Next::Return(result) => return result,
+                Next::Sleep(after) => tokio::time::sleep(after).await,
             }
         }
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Instant, SystemTime};
 
-use swas_open_core::call::{self, Call, Deadline, Step};
+use swas_open_core::call::{self, Call, Deadline, Next};
 use swas_open_core::client::{ClientConfig, FromConfig};
 use swas_open_core::{DeleteCustomImage, DeleteOutput, Error};
 
@@ -145,15 +145,9 @@ impl Client {
                 Err(e) => (None, call.on_error(e, jitter)),
             };
             call::trace_attempt(call.attempts(), status, &step);
-            match step {
-                Step::Done(output) => return Ok(output),
-                Step::Fail(error) => return Err(error),
-                Step::Retry { after, error } => {
-                    if deadline.is_some_and(|d| !d.admits_wait(Instant::now(), after)) {
-                        return Err(error);
-                    }
-                    thread::sleep(after);
-                }
+            match step.next(deadline.as_ref(), Instant::now()) {
+                Next::Return(result) => return result,
+                Next::Sleep(after) => thread::sleep(after),
             }
         }
     }
