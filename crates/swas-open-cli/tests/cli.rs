@@ -16,19 +16,22 @@ const VECTOR_TOKEN: &str = "123e4567-e89b-12d3-a456-426655440000";
 const V1_REQUEST_LINE: &str = "POST https://swas.cn-hangzhou.aliyuncs.com/?AccessKeyId=testid&Action=DeleteCustomImage&ClientToken=123e4567-e89b-12d3-a456-426655440000&Format=JSON&ImageId=m-2zehv38jjmwva1ee%2A%2A%2A%2A&RegionId=cn-hangzhou&SignatureMethod=HMAC-SHA1&SignatureNonce=3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf&SignatureVersion=1.0&Timestamp=2016-02-23T12%3A46%3A24Z&Version=2020-06-01&Signature=pHkmGF6UsUWmR2zuoI4pomnKg9Q%3D";
 const V3_AUTHORIZATION: &str = "authorization: ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version,Signature=5757b2af3a2eefa71c05d2be119c1140ced26e490af2941c714d45c658ec7e5a";
 
-/// `delete-custom-image --region-id cn-hangzhou --image-id IMAGE --endpoint URL` plus `extra`.
-fn delete_args<'a>(url: &'a str, image: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+/// `delete-custom-image --region-id REGION --image-id IMAGE` plus `extra`.
+fn delete_command<'a>(region: &'a str, image: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "delete-custom-image",
         "--region-id",
-        REGION,
+        region,
         "--image-id",
         image,
-        "--endpoint",
-        url,
     ];
     args.extend_from_slice(extra);
     args
+}
+
+/// `delete-custom-image --region-id cn-hangzhou --image-id IMAGE --endpoint URL` plus `extra`.
+fn delete_args<'a>(url: &'a str, image: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    delete_command(REGION, image, &[&["--endpoint", url], extra].concat())
 }
 
 /// The one-line JSON on stdout of a success: exactly `{"RequestId":"..."}`.
@@ -189,51 +192,27 @@ fn a_shared_image_exits_1_custom_image_in_share() {
 #[test]
 fn invalid_input_exits_2_with_one_line_naming_the_field() {
     let long_token = "x".repeat(65);
-    let cases: [(&[&str], &str); 5] = [
+    // Region, image, further arguments, and the field the message names.
+    let cases: [(&str, &str, &[&str], &str); 5] = [
         (
-            &[
-                "--region-id",
-                REGION,
-                "--image-id",
-                "m-1",
-                "--client-token",
-                &long_token,
-            ],
+            REGION,
+            "m-1",
+            &["--client-token", &long_token],
             "ClientToken",
         ),
+        ("CN_Hangzhou", "m-1", &[], "RegionId"),
+        (REGION, "m 1", &[], "ImageId"),
+        (REGION, "m-1", &["--client-token", "tök"], "ClientToken"),
         (
-            &["--region-id", "CN_Hangzhou", "--image-id", "m-1"],
-            "RegionId",
-        ),
-        (&["--region-id", REGION, "--image-id", "m 1"], "ImageId"),
-        (
-            &[
-                "--region-id",
-                REGION,
-                "--image-id",
-                "m-1",
-                "--client-token",
-                "tök",
-            ],
-            "ClientToken",
-        ),
-        (
-            &[
-                "--region-id",
-                REGION,
-                "--image-id",
-                "m-1",
-                "--endpoint",
-                "ftp://example.com",
-            ],
+            REGION,
+            "m-1",
+            &["--endpoint", "ftp://example.com"],
             "endpoint",
         ),
     ];
-    for (args, field) in cases {
-        let out = run(swas_with_key(ID, SECRET)
-            .arg("delete-custom-image")
-            .args(args))
-        .expect(2);
+    for (region, image, extra, field) in cases {
+        let out =
+            run(swas_with_key(ID, SECRET).args(delete_command(region, image, extra))).expect(2);
         let line = out.one_stderr_line();
         assert!(
             line.starts_with("swas: ") && line.contains(field),
@@ -245,26 +224,15 @@ fn invalid_input_exits_2_with_one_line_naming_the_field() {
 
 #[test]
 fn no_credentials_exits_2() {
-    let out = run(swas().args([
-        "delete-custom-image",
-        "--region-id",
-        REGION,
-        "--image-id",
-        "m-1",
-    ]))
-    .expect(2);
+    let out = run(swas().args(delete_command(REGION, "m-1", &[]))).expect(2);
     assert!(
         out.one_stderr_line()
             .contains("ALIBABA_CLOUD_ACCESS_KEY_ID"),
         "{out:#?}"
     );
-    let out = run(swas().env("ALIBABA_CLOUD_ACCESS_KEY_ID", ID).args([
-        "delete-custom-image",
-        "--region-id",
-        REGION,
-        "--image-id",
-        "m-1",
-    ]))
+    let out = run(swas()
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", ID)
+        .args(delete_command(REGION, "m-1", &[])))
     .expect(2);
     assert!(
         out.one_stderr_line()
@@ -276,59 +244,23 @@ fn no_credentials_exits_2() {
 #[test]
 fn usage_errors_exit_2_and_help_exits_0() {
     let base = ["delete-custom-image", "--region-id", REGION];
-    let usage: [&[&str]; 9] = [
-        &[],
-        &["frobnicate"],
-        &base,
-        &["delete-custom-image", "--image-id", "m-1"],
-        &[
-            "delete-custom-image",
-            "--region-id",
+    let usage: [Vec<&str>; 9] = [
+        vec![],
+        vec!["frobnicate"],
+        base.to_vec(),
+        vec!["delete-custom-image", "--image-id", "m-1"],
+        delete_command(REGION, "m-1", &["--no-such-flag"]),
+        delete_command(REGION, "m-1", &["--timestamp", "2016-02-23T12:46:24Z"]),
+        delete_command(REGION, "m-1", &["--read-timeout", "soon"]),
+        delete_command(REGION, "m-1", &["--max-attempts", "0"]),
+        delete_command(
             REGION,
-            "--image-id",
             "m-1",
-            "--no-such-flag",
-        ],
-        &[
-            "delete-custom-image",
-            "--region-id",
-            REGION,
-            "--image-id",
-            "m-1",
-            "--timestamp",
-            "2016-02-23T12:46:24Z",
-        ],
-        &[
-            "delete-custom-image",
-            "--region-id",
-            REGION,
-            "--image-id",
-            "m-1",
-            "--read-timeout",
-            "soon",
-        ],
-        &[
-            "delete-custom-image",
-            "--region-id",
-            REGION,
-            "--image-id",
-            "m-1",
-            "--max-attempts",
-            "0",
-        ],
-        &[
-            "delete-custom-image",
-            "--region-id",
-            REGION,
-            "--image-id",
-            "m-1",
-            "--emulator",
-            "--endpoint",
-            "http://127.0.0.1:1",
-        ],
+            &["--emulator", "--endpoint", "http://127.0.0.1:1"],
+        ),
     ];
     for args in usage {
-        let out = run(swas_with_key(ID, SECRET).args(args));
+        let out = run(swas_with_key(ID, SECRET).args(&args));
         assert_eq!(out.code, 2, "{args:?}: {out:#?}");
         assert!(
             !out.stderr.is_empty() && out.stdout.is_empty(),
@@ -383,24 +315,18 @@ fn nothing_listening_exits_3() {
 
 #[test]
 fn emulator_mode_needs_no_account() {
-    let out = run(swas().args([
+    let base = [
         "delete-custom-image",
         "--emulator",
         "--region-id",
         REGION,
         "--image-id",
         "m-demo",
-    ]))
-    .expect(0);
+    ];
+    let out = run(swas().args(base)).expect(0);
     request_id(&out.stdout);
 
-    let out = run(swas().args([
-        "delete-custom-image",
-        "--emulator",
-        "--region-id",
-        REGION,
-        "--image-id",
-        "m-demo",
+    let out = run(swas().args(base).args([
         "--client-token",
         "tok-v",
         "--signature-version",
@@ -415,20 +341,19 @@ fn emulator_mode_needs_no_account() {
 
 #[test]
 fn dry_run_v1_prints_the_known_answer() {
-    let out = run(swas_with_key(ID, SECRET).args([
-        "delete-custom-image",
-        "--region-id",
+    let out = run(swas_with_key(ID, SECRET).args(delete_command(
         REGION,
-        "--image-id",
         VECTOR_IMAGE,
-        "--client-token",
-        VECTOR_TOKEN,
-        "--timestamp",
-        "2016-02-23T12:46:24Z",
-        "--nonce",
-        "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf",
-        "--dry-run",
-    ]))
+        &[
+            "--client-token",
+            VECTOR_TOKEN,
+            "--timestamp",
+            "2016-02-23T12:46:24Z",
+            "--nonce",
+            "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf",
+            "--dry-run",
+        ],
+    )))
     .expect(0);
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines[0], V1_REQUEST_LINE);
@@ -450,24 +375,23 @@ fn dry_run_v1_prints_the_known_answer() {
 
 #[test]
 fn dry_run_v3_prints_the_known_answer() {
-    let out = run(swas_with_key(ID, SECRET).args([
-        "delete-custom-image",
-        "--region-id",
+    let out = run(swas_with_key(ID, SECRET).args(delete_command(
         REGION,
-        "--image-id",
         VECTOR_IMAGE,
-        "--client-token",
-        VECTOR_TOKEN,
-        "--endpoint",
-        "swas.cn-hangzhou.aliyuncs.com",
-        "--signature-version",
-        "v3",
-        "--timestamp",
-        "2023-10-26T10:22:32Z",
-        "--nonce",
-        "3156853299f313e23d1673dc12e1703d",
-        "--dryrun",
-    ]))
+        &[
+            "--client-token",
+            VECTOR_TOKEN,
+            "--endpoint",
+            "swas.cn-hangzhou.aliyuncs.com",
+            "--signature-version",
+            "v3",
+            "--timestamp",
+            "2023-10-26T10:22:32Z",
+            "--nonce",
+            "3156853299f313e23d1673dc12e1703d",
+            "--dryrun",
+        ],
+    )))
     .expect(0);
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(
@@ -491,20 +415,19 @@ fn dry_run_v3_prints_the_known_answer() {
 
 #[test]
 fn dry_run_sends_no_token_it_was_not_given_and_is_reproducible() {
-    let args = [
-        "delete-custom-image",
-        "--region-id",
+    let args = delete_command(
         REGION,
-        "--image-id",
         "m-1",
-        "--timestamp",
-        "2016-02-23T12:46:24Z",
-        "--nonce",
-        "n-1",
-        "--dry-run",
-    ];
-    let first = run(swas_with_key(ID, SECRET).args(args)).expect(0);
-    let again = run(swas_with_key(ID, SECRET).args(args)).expect(0);
+        &[
+            "--timestamp",
+            "2016-02-23T12:46:24Z",
+            "--nonce",
+            "n-1",
+            "--dry-run",
+        ],
+    );
+    let first = run(swas_with_key(ID, SECRET).args(&args)).expect(0);
+    let again = run(swas_with_key(ID, SECRET).args(&args)).expect(0);
     assert_eq!(first.stdout, again.stdout);
     assert!(!first.stdout.contains("ClientToken"), "{}", first.stdout);
 }
@@ -517,16 +440,11 @@ fn dry_run_masks_the_sts_token() {
     ] {
         let out = run(swas_with_key(STS_ID, STS_SECRET)
             .env("ALIBABA_CLOUD_SECURITY_TOKEN", STS_TOKEN)
-            .args([
-                "delete-custom-image",
-                "--region-id",
+            .args(delete_command(
                 REGION,
-                "--image-id",
                 "m-1",
-                "--signature-version",
-                scheme,
-                "--dry-run",
-            ]))
+                &["--signature-version", scheme, "--dry-run"],
+            )))
         .expect(0);
         assert!(out.stdout.contains(shown), "{scheme}:\n{}", out.stdout);
     }
@@ -534,16 +452,8 @@ fn dry_run_masks_the_sts_token() {
 
 #[test]
 fn dry_run_with_the_emulator_signs_with_a_throwaway_key() {
-    let out = run(swas().args([
-        "delete-custom-image",
-        "--region-id",
-        REGION,
-        "--image-id",
-        "m-1",
-        "--emulator",
-        "--dry-run",
-    ]))
-    .expect(0);
+    let out =
+        run(swas().args(delete_command(REGION, "m-1", &["--emulator", "--dry-run"]))).expect(0);
     assert!(
         out.stdout.starts_with("POST http://127.0.0.1:"),
         "{}",

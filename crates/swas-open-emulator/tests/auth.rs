@@ -5,15 +5,13 @@ mod support;
 use std::time::{Duration, SystemTime};
 
 use support::*;
-use swas_open_core::{SignatureVersion, Timestamp};
+use swas_open_core::{SignatureVersion, Signer, Timestamp};
 use swas_open_emulator::Emulator;
 
 #[tokio::test]
 async fn missing_signature_parts() {
     let emu = emulator(&["m-1"]).await;
-    let mut p = v1_common("DeleteCustomImage");
-    set(&mut p, "RegionId", REGION);
-    set(&mut p, "ImageId", "m-1");
+    let mut p = v1_delete("m-1");
     // No signature at all.
     let unsigned = format!(
         "POST /?RegionId={REGION}&ImageId=m-1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
@@ -24,9 +22,7 @@ async fn missing_signature_parts() {
         .assert_error(400, "MissingParameter");
     // V1 without a nonce.
     p.retain(|(n, _)| n != "SignatureNonce");
-    let resp = send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
-        .await
-        .unwrap();
+    let resp = post_v1(&emu, &p).await;
     resp.assert_error(400, "MissingParameter");
     assert!(resp.json()["Message"]
         .as_str()
@@ -35,9 +31,8 @@ async fn missing_signature_parts() {
     // V1 with a method other than HMAC-SHA1.
     let mut p = v1_common("DeleteCustomImage");
     set(&mut p, "SignatureMethod", "HMAC-SHA256");
-    send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
+    post_v1(&emu, &p)
         .await
-        .unwrap()
         .assert_error(400, "IncompleteSignature");
     // V3 with a malformed Authorization header.
     let request = signed(&emu, &v3(), "m-1", None);
@@ -55,9 +50,8 @@ async fn unknown_access_key() {
     let emu = emulator(&["m-1"]).await;
     for version in [SignatureVersion::V1, SignatureVersion::V3] {
         let s = signer("nobody", SECRET, None, version);
-        send(emu.addr(), &raw(&signed(&emu, &s, "m-1", None)))
+        send_signed(&emu, &s, "m-1", None)
             .await
-            .unwrap()
             .assert_error(404, "InvalidAccessKeyId.NotFound");
     }
 }
@@ -65,9 +59,7 @@ async fn unknown_access_key() {
 #[tokio::test]
 async fn wrong_secret_v1_tells_the_server_string_to_sign() {
     let emu = emulator(&["m-1"]).await;
-    let mut p = v1_common("DeleteCustomImage");
-    set(&mut p, "RegionId", REGION);
-    set(&mut p, "ImageId", "m-1");
+    let p = v1_delete("m-1");
     let resp = send(emu.addr(), &v1_raw(&emu, "POST", &p, "wrong-secret"))
         .await
         .unwrap();
@@ -82,9 +74,8 @@ async fn wrong_secret_v1_tells_the_server_string_to_sign() {
 async fn wrong_secret_v3() {
     let emu = emulator(&["m-1"]).await;
     let s = signer(AK, "wrong-secret", None, SignatureVersion::V3);
-    send(emu.addr(), &raw(&signed(&emu, &s, "m-1", None)))
+    send_signed(&emu, &s, "m-1", None)
         .await
-        .unwrap()
         .assert_error(400, "SignatureDoesNotMatch");
     // A tampered parameter breaks a good signature too.
     let request = signed(&emu, &v3(), "m-1", None);
@@ -102,29 +93,22 @@ async fn wrong_secret_v3() {
 async fn key_is_checked_before_signature_and_signature_before_time() {
     let emu = emulator(&["m-1"]).await;
     let old = Timestamp::from_unix(1_500_000_000).unwrap();
+    // The delete of m-1, signed by `s` at `old`.
+    let signed_long_ago = |s: &Signer| raw(&signed_at(&emu, s, REGION, "m-1", None, old, nonce()));
     let s = signer("nobody", "x", None, SignatureVersion::V1);
-    send(
-        emu.addr(),
-        &raw(&signed_at(&emu, &s, REGION, "m-1", None, old, nonce())),
-    )
-    .await
-    .unwrap()
-    .assert_error(404, "InvalidAccessKeyId.NotFound");
+    send(emu.addr(), &signed_long_ago(&s))
+        .await
+        .unwrap()
+        .assert_error(404, "InvalidAccessKeyId.NotFound");
     let s = signer(AK, "wrong", None, SignatureVersion::V1);
-    send(
-        emu.addr(),
-        &raw(&signed_at(&emu, &s, REGION, "m-1", None, old, nonce())),
-    )
-    .await
-    .unwrap()
-    .assert_error(400, "SignatureDoesNotMatch");
-    send(
-        emu.addr(),
-        &raw(&signed_at(&emu, &v1(), REGION, "m-1", None, old, nonce())),
-    )
-    .await
-    .unwrap()
-    .assert_error(400, "InvalidTimeStamp.Expired");
+    send(emu.addr(), &signed_long_ago(&s))
+        .await
+        .unwrap()
+        .assert_error(400, "SignatureDoesNotMatch");
+    send(emu.addr(), &signed_long_ago(&v1()))
+        .await
+        .unwrap()
+        .assert_error(400, "InvalidTimeStamp.Expired");
 }
 
 #[tokio::test]
@@ -142,9 +126,7 @@ async fn timestamps_outside_fifteen_minutes_of_the_emulator_clock() {
             .await
             .unwrap();
         for s in [v1(), v3()] {
-            let resp = send(emu.addr(), &raw(&signed(&emu, &s, "m-1", None)))
-                .await
-                .unwrap();
+            let resp = send_signed(&emu, &s, "m-1", None).await;
             resp.assert_error(400, "InvalidTimeStamp.Expired");
         }
         assert!(emu.has_image(REGION, "m-1"));
@@ -157,10 +139,7 @@ async fn timestamps_outside_fifteen_minutes_of_the_emulator_clock() {
         .start()
         .await
         .unwrap();
-    send(emu.addr(), &raw(&signed(&emu, &v1(), "m-1", None)))
-        .await
-        .unwrap()
-        .assert_ok();
+    send_signed(&emu, &v1(), "m-1", None).await.assert_ok();
 }
 
 #[tokio::test]
@@ -168,9 +147,8 @@ async fn malformed_timestamp() {
     let emu = emulator(&[]).await;
     let mut p = v1_common("DeleteCustomImage");
     set(&mut p, "Timestamp", "2024-01-01 00:00:00");
-    send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
+    post_v1(&emu, &p)
         .await
-        .unwrap()
         .assert_error(400, "IllegalTimestamp");
 }
 
@@ -250,33 +228,16 @@ async fn sts_token_must_match_its_key() {
             (AK, SECRET, Some("the-token")),
         ] {
             let s = signer(id, secret, token, version);
-            send(emu.addr(), &raw(&signed(&emu, &s, "m-1", None)))
+            send_signed(&emu, &s, "m-1", None)
                 .await
-                .unwrap()
                 .assert_error(400, "InvalidSecurityToken.MismatchWithAccessKey");
         }
     }
     assert_eq!(emu.images(REGION), ["m-1", "m-2"]);
-    let s = signer(
-        "STS.ak",
-        "sts-secret",
-        Some("the-token"),
-        SignatureVersion::V1,
-    );
-    send(emu.addr(), &raw(&signed(&emu, &s, "m-1", None)))
-        .await
-        .unwrap()
-        .assert_ok();
-    let s = signer(
-        "STS.ak",
-        "sts-secret",
-        Some("the-token"),
-        SignatureVersion::V3,
-    );
-    send(emu.addr(), &raw(&signed(&emu, &s, "m-2", None)))
-        .await
-        .unwrap()
-        .assert_ok();
+    for (version, image) in [(SignatureVersion::V1, "m-1"), (SignatureVersion::V3, "m-2")] {
+        let s = signer("STS.ak", "sts-secret", Some("the-token"), version);
+        send_signed(&emu, &s, image, None).await.assert_ok();
+    }
 }
 
 #[tokio::test]

@@ -11,9 +11,7 @@ use swas_open_emulator::Fault;
 async fn error_fault_for_the_next_n_requests_before_authentication() {
     let emu = emulator(&["m-1"]).await;
     emu.inject(Fault::error(503, "ServiceUnavailable").times(2));
-    let resp = send(emu.addr(), &raw(&signed(&emu, &v1(), "m-1", None)))
-        .await
-        .unwrap();
+    let resp = send_signed(&emu, &v1(), "m-1", None).await;
     resp.assert_error(503, "ServiceUnavailable");
     let body = resp.json();
     assert_eq!(
@@ -27,14 +25,10 @@ async fn error_fault_for_the_next_n_requests_before_authentication() {
         .contains("q=ServiceUnavailable"));
     // Acts before authentication: even a request with an unknown key gets it.
     let s = signer("nobody", "x", None, swas_open_core::SignatureVersion::V3);
-    send(emu.addr(), &raw(&signed(&emu, &s, "m-1", None)))
+    send_signed(&emu, &s, "m-1", None)
         .await
-        .unwrap()
         .assert_error(503, "ServiceUnavailable");
-    send(emu.addr(), &raw(&signed(&emu, &v1(), "m-1", None)))
-        .await
-        .unwrap()
-        .assert_ok();
+    send_signed(&emu, &v1(), "m-1", None).await.assert_ok();
     assert_eq!(emu.stats().requests, 3);
 }
 
@@ -44,31 +38,21 @@ async fn faults_apply_in_order() {
     emu.inject(Fault::error(500, "InternalError"));
     emu.inject(Fault::error(418, "Teapot.Custom"));
     emu.inject(Fault::html(504));
+    // The same delete each time, freshly signed.
+    let request = || raw(&signed(&emu, &v1(), "m-1", None));
     let mut conn = Conn::open(emu.addr()).await;
-    let r = conn
-        .exchange(&raw(&signed(&emu, &v1(), "m-1", None)))
-        .await
-        .unwrap();
+    let r = conn.exchange(&request()).await.unwrap();
     r.assert_error(500, "InternalError");
     assert_eq!(
         r.json()["Message"],
         "An error occurred while processing your request."
     );
-    let r = conn
-        .exchange(&raw(&signed(&emu, &v1(), "m-1", None)))
-        .await
-        .unwrap();
+    let r = conn.exchange(&request()).await.unwrap();
     r.assert_error(418, "Teapot.Custom");
     assert!(!r.json()["Message"].as_str().unwrap().is_empty());
-    let r = conn
-        .exchange(&raw(&signed(&emu, &v1(), "m-1", None)))
-        .await
-        .unwrap();
+    let r = conn.exchange(&request()).await.unwrap();
     assert_eq!(r.status, 504);
-    conn.exchange(&raw(&signed(&emu, &v1(), "m-1", None)))
-        .await
-        .unwrap()
-        .assert_ok();
+    conn.exchange(&request()).await.unwrap().assert_ok();
     assert_eq!(emu.stats().connections, 1);
 }
 
@@ -76,9 +60,7 @@ async fn faults_apply_in_order() {
 async fn throttling_carries_retry_after() {
     let emu = emulator(&["m-1"]).await;
     emu.inject(Fault::throttling(1500));
-    let resp = send(emu.addr(), &raw(&signed(&emu, &v3(), "m-1", None)))
-        .await
-        .unwrap();
+    let resp = send_signed(&emu, &v3(), "m-1", None).await;
     resp.assert_error(400, "Throttling");
     assert_eq!(resp.header("x-acs-retry-after"), Some("1500"));
     assert!(emu.has_image(REGION, "m-1"));
@@ -90,10 +72,7 @@ async fn delay_then_normal_handling() {
     let delay = Duration::from_millis(300);
     emu.inject(Fault::delay(delay));
     let started = Instant::now();
-    send(emu.addr(), &raw(&signed(&emu, &v1(), "m-1", None)))
-        .await
-        .unwrap()
-        .assert_ok();
+    send_signed(&emu, &v1(), "m-1", None).await.assert_ok();
     // A lower bound only: the emulator sleeps at least this long.
     assert!(started.elapsed() >= delay);
 }
@@ -110,21 +89,15 @@ async fn drop_after_commit_deletes_then_closes_without_answer() {
     assert!(!emu.has_image(REGION, "m-1"));
     assert_eq!(emu.stats().deletes, 1);
     // The client retries with the same token: the first answer, no second delete.
-    let retry = send(
-        emu.addr(),
-        &raw(&signed(&emu, &v1(), "m-1", Some("tok-drop"))),
-    )
-    .await
-    .unwrap();
+    let retry = send_signed(&emu, &v1(), "m-1", Some("tok-drop")).await;
     retry.assert_ok();
     // Without a token, the retry meets the missing image, as with the real service.
     emu.inject(Fault::drop_after_commit());
     assert!(send(emu.addr(), &raw(&signed(&emu, &v3(), "m-2", None)))
         .await
         .is_err());
-    send(emu.addr(), &raw(&signed(&emu, &v3(), "m-2", None)))
+    send_signed(&emu, &v3(), "m-2", None)
         .await
-        .unwrap()
         .assert_error(404, "InvalidImageId.NotFound");
     assert_eq!(emu.stats().deletes, 2);
 }
@@ -133,9 +106,7 @@ async fn drop_after_commit_deletes_then_closes_without_answer() {
 async fn html_page_like_a_proxy() {
     let emu = emulator(&["m-1"]).await;
     emu.inject(Fault::html(502));
-    let resp = send(emu.addr(), &raw(&signed(&emu, &v1(), "m-1", None)))
-        .await
-        .unwrap();
+    let resp = send_signed(&emu, &v1(), "m-1", None).await;
     assert_eq!(resp.status, 502);
     assert_eq!(resp.header("content-type"), Some("text/html"));
     let body = String::from_utf8(resp.body.clone()).unwrap();
@@ -150,12 +121,7 @@ async fn html_page_like_a_proxy() {
 async fn truncated_body_after_commit() {
     let emu = emulator(&["m-1"]).await;
     emu.inject(Fault::truncated());
-    let resp = send(
-        emu.addr(),
-        &raw(&signed(&emu, &v1(), "m-1", Some("tok-trunc"))),
-    )
-    .await
-    .unwrap();
+    let resp = send_signed(&emu, &v1(), "m-1", Some("tok-trunc")).await;
     assert_eq!(resp.status, 200);
     assert!(
         resp.body.starts_with(b"{\"RequestId\":\""),
@@ -165,12 +131,7 @@ async fn truncated_body_after_commit() {
     assert!(serde_json::from_slice::<serde_json::Value>(&resp.body).is_err());
     assert!(!emu.has_image(REGION, "m-1"));
     // The idempotent replay gets the whole, real answer.
-    let again = send(
-        emu.addr(),
-        &raw(&signed(&emu, &v1(), "m-1", Some("tok-trunc"))),
-    )
-    .await
-    .unwrap();
+    let again = send_signed(&emu, &v1(), "m-1", Some("tok-trunc")).await;
     again.assert_ok();
     assert!(again.body.starts_with(&resp.body));
     assert_eq!(emu.stats().deletes, 1);
@@ -199,9 +160,8 @@ async fn admin_routes_inject_and_inspect() {
     assert_eq!(r.json()["queued"], 2);
     assert_eq!(r.json()["pending_faults"], 3);
 
-    send(emu.addr(), &raw(&signed(&emu, &v1(), "m-1", None)))
+    send_signed(&emu, &v1(), "m-1", None)
         .await
-        .unwrap()
         .assert_error(500, "InternalError");
 
     let state = admin(&emu, "GET", "/__emulator/state", "").await.json();
@@ -218,10 +178,7 @@ async fn admin_routes_inject_and_inspect() {
 
     let r = admin(&emu, "DELETE", "/__emulator/faults", "").await;
     assert_eq!(r.json()["cleared"], 2);
-    send(emu.addr(), &raw(&signed(&emu, &v1(), "m-1", None)))
-        .await
-        .unwrap()
-        .assert_ok();
+    send_signed(&emu, &v1(), "m-1", None).await.assert_ok();
 
     let r = admin(
         &emu,
@@ -253,17 +210,12 @@ async fn admin_fault_kinds_and_bad_bodies() {
             200
         );
     }
-    let r = send(emu.addr(), &raw(&signed(&emu, &v1(), "m-x", None)))
-        .await
-        .unwrap();
+    let r = send_signed(&emu, &v1(), "m-x", None).await;
     assert_eq!(r.status, 502);
-    send(emu.addr(), &raw(&signed(&emu, &v1(), "m-x", None)))
+    send_signed(&emu, &v1(), "m-x", None)
         .await
-        .unwrap()
         .assert_error(404, "InvalidImageId.NotFound");
-    let r = send(emu.addr(), &raw(&signed(&emu, &v1(), "m-x", None)))
-        .await
-        .unwrap();
+    let r = send_signed(&emu, &v1(), "m-x", None).await;
     assert_eq!(r.status, 200);
     assert!(send(emu.addr(), &raw(&signed(&emu, &v1(), "m-1", None)))
         .await

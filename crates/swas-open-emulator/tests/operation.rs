@@ -9,9 +9,7 @@ use support::*;
 #[tokio::test]
 async fn v1_post_deletes_the_image() {
     let emu = emulator(&["m-1", "m-2"]).await;
-    let resp = send(emu.addr(), &raw(&signed(&emu, &v1(), "m-1", None)))
-        .await
-        .unwrap();
+    let resp = send_signed(&emu, &v1(), "m-1", None).await;
     resp.assert_ok();
     assert_eq!(
         resp.header("x-acs-request-id"),
@@ -33,10 +31,7 @@ async fn v1_post_deletes_the_image() {
 #[tokio::test]
 async fn v3_deletes_the_image() {
     let emu = emulator(&["m-1"]).await;
-    send(emu.addr(), &raw(&signed(&emu, &v3(), "m-1", None)))
-        .await
-        .unwrap()
-        .assert_ok();
+    send_signed(&emu, &v3(), "m-1", None).await.assert_ok();
     assert!(!emu.has_image(REGION, "m-1"));
 }
 
@@ -45,9 +40,7 @@ async fn absent_image_is_404_with_a_full_error_body() {
     let emu = emulator(&["m-1"]).await;
     emu.add_image("cn-beijing", "m-9", false);
     for image in ["m-2", "m-9"] {
-        let resp = send(emu.addr(), &raw(&signed(&emu, &v1(), image, None)))
-            .await
-            .unwrap();
+        let resp = send_signed(&emu, &v1(), image, None).await;
         resp.assert_error(404, "InvalidImageId.NotFound");
         let body = resp.json();
         assert_eq!(body["Message"], "The specified ImageId does not exist.");
@@ -70,16 +63,11 @@ async fn shared_image_is_not_deleted() {
         .start()
         .await
         .unwrap();
-    let resp = send(emu.addr(), &raw(&signed(&emu, &v3(), "m-shared", None)))
-        .await
-        .unwrap();
+    let resp = send_signed(&emu, &v3(), "m-shared", None).await;
     resp.assert_error(400, "CustomImageInShare");
     assert!(emu.has_image(REGION, "m-shared"));
     emu.add_image(REGION, "m-shared", false);
-    send(emu.addr(), &raw(&signed(&emu, &v3(), "m-shared", None)))
-        .await
-        .unwrap()
-        .assert_ok();
+    send_signed(&emu, &v3(), "m-shared", None).await.assert_ok();
 }
 
 #[tokio::test]
@@ -87,27 +75,17 @@ async fn unknown_action_and_wrong_version() {
     let emu = emulator(&["m-1"]).await;
     let mut p = v1_common("DescribeImages");
     set(&mut p, "RegionId", REGION);
-    let resp = send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
-        .await
-        .unwrap();
+    let resp = post_v1(&emu, &p).await;
     resp.assert_error(404, "InvalidAction.NotFound");
 
-    let mut p = v1_common("DeleteCustomImage");
+    let mut p = v1_delete("m-1");
     set(&mut p, "Version", "2017-05-05");
-    set(&mut p, "RegionId", REGION);
-    set(&mut p, "ImageId", "m-1");
-    let resp = send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
-        .await
-        .unwrap();
+    let resp = post_v1(&emu, &p).await;
     resp.assert_error(400, "InvalidVersion");
 
-    let mut p = v1_common("DeleteCustomImage");
+    let mut p = v1_delete("m-1");
     p.retain(|(n, _)| n != "Version");
-    set(&mut p, "RegionId", REGION);
-    set(&mut p, "ImageId", "m-1");
-    let resp = send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
-        .await
-        .unwrap();
+    let resp = post_v1(&emu, &p).await;
     resp.assert_error(400, "MissingParameter");
     assert!(emu.has_image(REGION, "m-1"));
 }
@@ -149,9 +127,7 @@ async fn missing_and_invalid_parameters() {
         for (n, v) in params {
             set(&mut p, n, v);
         }
-        let resp = send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
-            .await
-            .unwrap();
+        let resp = post_v1(&emu, &p).await;
         resp.assert_error(400, code);
         let message = resp.json()["Message"].as_str().unwrap_or("").to_owned();
         assert!(message.contains(mentions), "{message}");
@@ -162,29 +138,20 @@ async fn missing_and_invalid_parameters() {
 #[tokio::test]
 async fn empty_client_token_counts_as_absent() {
     let emu = emulator(&["m-1"]).await;
-    let mut p = v1_common("DeleteCustomImage");
-    set(&mut p, "RegionId", REGION);
-    set(&mut p, "ImageId", "m-1");
+    let mut p = v1_delete("m-1");
     set(&mut p, "ClientToken", "");
-    send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
-        .await
-        .unwrap()
-        .assert_ok();
+    post_v1(&emu, &p).await.assert_ok();
 }
 
 #[tokio::test]
 async fn idempotent_replay_returns_the_first_answer() {
     let emu = emulator(&["m-1"]).await;
     let token = "123e4567-e89b-12d3-a456-426655440000";
-    let first = send(emu.addr(), &raw(&signed(&emu, &v1(), "m-1", Some(token))))
-        .await
-        .unwrap();
+    let first = send_signed(&emu, &v1(), "m-1", Some(token)).await;
     first.assert_ok();
     // A retry re-signs (new nonce and timestamp) with the same token, by V1 or V3.
     for signer in [v1(), v3()] {
-        let again = send(emu.addr(), &raw(&signed(&emu, &signer, "m-1", Some(token))))
-            .await
-            .unwrap();
+        let again = send_signed(&emu, &signer, "m-1", Some(token)).await;
         assert_eq!(again.status, 200);
         assert_eq!(again.body, first.body);
         assert_eq!(again.request_id(), first.request_id());
@@ -196,20 +163,10 @@ async fn idempotent_replay_returns_the_first_answer() {
 #[tokio::test]
 async fn idempotent_replay_of_an_error_answer() {
     let emu = emulator(&[]).await;
-    let first = send(
-        emu.addr(),
-        &raw(&signed(&emu, &v3(), "m-1", Some("tok-err"))),
-    )
-    .await
-    .unwrap();
+    let first = send_signed(&emu, &v3(), "m-1", Some("tok-err")).await;
     first.assert_error(404, "InvalidImageId.NotFound");
     emu.add_image(REGION, "m-1", false);
-    let again = send(
-        emu.addr(),
-        &raw(&signed(&emu, &v3(), "m-1", Some("tok-err"))),
-    )
-    .await
-    .unwrap();
+    let again = send_signed(&emu, &v3(), "m-1", Some("tok-err")).await;
     assert_eq!((again.status, &again.body), (404, &first.body));
     assert!(emu.has_image(REGION, "m-1"), "a replay does not act");
 }
@@ -224,13 +181,11 @@ async fn client_token_with_other_parameters_is_a_mismatch() {
         .start()
         .await
         .unwrap();
-    send(emu.addr(), &raw(&signed(&emu, &v1(), "m-1", Some("tok"))))
+    send_signed(&emu, &v1(), "m-1", Some("tok"))
         .await
-        .unwrap()
         .assert_ok();
-    send(emu.addr(), &raw(&signed(&emu, &v1(), "m-2", Some("tok"))))
+    send_signed(&emu, &v1(), "m-2", Some("tok"))
         .await
-        .unwrap()
         .assert_error(400, "IdempotentParameterMismatch");
     assert!(emu.has_image(REGION, "m-2"));
     // Tokens are scoped per AccessKey id.
@@ -240,9 +195,8 @@ async fn client_token_with_other_parameters_is_a_mismatch() {
         None,
         swas_open_core::SignatureVersion::V1,
     );
-    send(emu.addr(), &raw(&signed(&emu, &other, "m-2", Some("tok"))))
+    send_signed(&emu, &other, "m-2", Some("tok"))
         .await
-        .unwrap()
         .assert_ok();
     assert_eq!(emu.stats().deletes, 2);
 }
@@ -250,40 +204,26 @@ async fn client_token_with_other_parameters_is_a_mismatch() {
 #[tokio::test]
 async fn v1_as_old_sdks_send_it_lowercase_format_and_empty_signature_type() {
     let emu = emulator(&["m-1", "m-2"]).await;
-    let mut p = v1_common("DeleteCustomImage");
+    let mut p = v1_delete("m-1");
     set(&mut p, "Format", "json");
-    set(&mut p, "RegionId", REGION);
-    set(&mut p, "ImageId", "m-1");
-    send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
-        .await
-        .unwrap()
-        .assert_ok();
+    post_v1(&emu, &p).await.assert_ok();
 
-    let mut p = v1_common("DeleteCustomImage");
+    let mut p = v1_delete("m-2");
     set(&mut p, "SignatureType", "");
-    set(&mut p, "RegionId", REGION);
-    set(&mut p, "ImageId", "m-2");
-    send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
-        .await
-        .unwrap()
-        .assert_ok();
+    post_v1(&emu, &p).await.assert_ok();
     assert!(emu.images(REGION).is_empty());
 }
 
 #[tokio::test]
 async fn v1_by_get_and_by_form_body() {
     let emu = emulator(&["m-get", "m-form"]).await;
-    let mut p = v1_common("DeleteCustomImage");
-    set(&mut p, "RegionId", REGION);
-    set(&mut p, "ImageId", "m-get");
+    let p = v1_delete("m-get");
     send(emu.addr(), &v1_raw(&emu, "GET", &p, SECRET))
         .await
         .unwrap()
         .assert_ok();
 
-    let mut p = v1_common("DeleteCustomImage");
-    set(&mut p, "RegionId", REGION);
-    set(&mut p, "ImageId", "m-form");
+    let p = v1_delete("m-form");
     send(emu.addr(), &v1_form(&emu, &p, SECRET))
         .await
         .unwrap()
@@ -295,9 +235,7 @@ async fn v1_by_get_and_by_form_body() {
 async fn v1_signature_over_the_method_used() {
     // Signed for GET, sent as POST: the server signs what it received.
     let emu = emulator(&["m-1"]).await;
-    let mut p = v1_common("DeleteCustomImage");
-    set(&mut p, "RegionId", REGION);
-    set(&mut p, "ImageId", "m-1");
+    let p = v1_delete("m-1");
     let get = v1_raw(&emu, "GET", &p, SECRET);
     let post = [b"POST".as_slice(), &get[3..]].concat();
     send(emu.addr(), &post)
@@ -309,9 +247,7 @@ async fn v1_signature_over_the_method_used() {
 #[tokio::test]
 async fn any_equivalent_percent_encoding_of_the_query() {
     let emu = emulator(&["m-2ze****"]).await;
-    let mut p = v1_common("DeleteCustomImage");
-    set(&mut p, "RegionId", REGION);
-    set(&mut p, "ImageId", "m-2ze****");
+    let p = v1_delete("m-2ze****");
     let mut request = String::from_utf8(v1_raw(&emu, "POST", &p, SECRET)).unwrap();
     // Lowercase hex and needless escapes decode to the same parameters.
     request = request.replacen("%2A", "%2a", 2).replacen(

@@ -14,10 +14,7 @@ use tokio::sync::Semaphore;
 /// A valid request still gets its answer.
 async fn still_serves(emu: &Emulator, image: &str) {
     emu.add_image(REGION, image, false);
-    send(emu.addr(), &raw(&signed(emu, &v1(), image, None)))
-        .await
-        .unwrap()
-        .assert_ok();
+    send_signed(emu, &v1(), image, None).await.assert_ok();
 }
 
 #[tokio::test]
@@ -147,19 +144,12 @@ async fn configured_request_limit() {
         .start()
         .await
         .unwrap();
-    let mut p = v1_common("DeleteCustomImage");
-    set(&mut p, "RegionId", REGION);
-    set(&mut p, "ImageId", "m-1");
+    let mut p = v1_delete("m-1");
     set(&mut p, "Padding", &"p".repeat(3000));
-    let resp = send(emu.addr(), &v1_raw(&emu, "POST", &p, SECRET))
-        .await
-        .unwrap();
+    let resp = post_v1(&emu, &p).await;
     resp.assert_error(413, "RequestEntityTooLarge");
     assert!(resp.json()["Message"].as_str().unwrap().contains("2048"));
-    send(emu.addr(), &raw(&signed(&emu, &v1(), "m-1", None)))
-        .await
-        .unwrap()
-        .assert_ok();
+    send_signed(&emu, &v1(), "m-1", None).await.assert_ok();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,10 +172,7 @@ async fn a_thousand_concurrent_deletes() {
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await.expect("semaphore open");
             let signer = if i % 2 == 0 { v1() } else { v3() };
-            let resp = send(emu.addr(), &raw(&signed(&emu, &signer, &image, None)))
-                .await
-                .expect("answer");
-            resp.assert_ok();
+            send_signed(&emu, &signer, &image, None).await.assert_ok();
         });
     }
     while let Some(done) = tasks.join_next().await {
@@ -207,12 +194,7 @@ async fn concurrent_retries_with_one_client_token_delete_once() {
         let emu = emu.clone();
         tasks.spawn(async move {
             let signer = if i % 2 == 0 { v1() } else { v3() };
-            send(
-                emu.addr(),
-                &raw(&signed(&emu, &signer, "m-1", Some("same-token"))),
-            )
-            .await
-            .expect("answer")
+            send_signed(&emu, &signer, "m-1", Some("same-token")).await
         });
     }
     let mut ids = std::collections::HashSet::new();

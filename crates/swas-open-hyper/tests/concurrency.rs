@@ -11,10 +11,6 @@ use swas_open_hyper::{Client, DeleteCustomImage, DeleteOutput, Error};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-fn input(image: &str) -> DeleteCustomImage {
-    DeleteCustomImage::new(REGION, image).unwrap()
-}
-
 fn image_ids(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("m-{i:04}")).collect()
 }
@@ -62,6 +58,13 @@ async fn delete_all(
     results
 }
 
+/// Asserts that every call succeeded, listing the errors if not.
+#[track_caller]
+fn assert_no_failures(results: &[Result<DeleteOutput, Error>]) {
+    let failures: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(failures.is_empty(), "{failures:?}");
+}
+
 /// At most this many calls run at once in the load test.
 const CONCURRENCY: usize = 64;
 
@@ -71,8 +74,7 @@ async fn a_thousand_concurrent_deletes_share_a_bounded_pool() {
     let emu = emulator_with(&ids).await;
     let client = client(&emu);
     let results = delete_all(&client, &ids, CONCURRENCY).await;
-    let failures: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-    assert!(failures.is_empty(), "{failures:?}");
+    assert_no_failures(&results);
     let stats = emu.stats();
     assert_eq!(stats.deletes, 1000);
     assert_eq!(stats.requests, 1000);
@@ -97,8 +99,7 @@ async fn faults_among_concurrent_calls_are_retried() {
         .build()
         .unwrap();
     let results = delete_all(&client, &ids, 100).await;
-    let failures: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-    assert!(failures.is_empty(), "{failures:?}");
+    assert_no_failures(&results);
     let retried: u32 = results
         .iter()
         .map(|r| r.as_ref().unwrap().attempts - 1)
@@ -118,8 +119,7 @@ async fn dropped_and_dropping_connections_under_load() {
         .build()
         .unwrap();
     let results = delete_all(&client, &ids, 32).await;
-    let failures: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-    assert!(failures.is_empty(), "{failures:?}");
+    assert_no_failures(&results);
     // Each committed-then-dropped delete is replayed by its ClientToken, never repeated.
     assert_eq!(emu.stats().deletes, 100);
 }

@@ -12,7 +12,16 @@ use swas_open_core::chain::{
     ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET, ENV_CONFIG_FILE, ENV_PROFILE, ENV_SECURITY_TOKEN,
 };
 use swas_open_core::CredentialsError;
-use swas_open_hyper::{Client, DeleteCustomImage, Error};
+use swas_open_hyper::{Client, Error};
+
+/// The credentials error a build failed with.
+#[track_caller]
+fn credentials_error(built: Result<Client, Error>) -> CredentialsError {
+    match built {
+        Err(Error::Credentials(e)) => e,
+        other => panic!("expected a credentials error, got {other:?}"),
+    }
+}
 
 fn config_file() -> PathBuf {
     let nanos = std::time::SystemTime::now()
@@ -37,10 +46,14 @@ fn config_file() -> PathBuf {
 #[tokio::test]
 async fn credentials_from_environment_and_profiles() {
     let emu = emulator(&["m-1", "m-2", "m-3", "m-4"]).await;
-    let delete = |client: Client, image: &'static str| async move {
-        client
-            .delete_custom_image(&DeleteCustomImage::new(REGION, image).unwrap())
-            .await
+    // A client for `emu` from the named profile, or from the default chain.
+    let build = |profile: Option<&str>| {
+        let builder = Client::builder().endpoint(&emu.url());
+        match profile {
+            Some(name) => builder.profile(name),
+            None => builder,
+        }
+        .build()
     };
     let path = config_file();
     for var in [
@@ -54,62 +67,36 @@ async fn credentials_from_environment_and_profiles() {
     std::env::set_var(ENV_CONFIG_FILE, &path);
 
     // A named profile of the config file: AK, then StsToken.
-    let client = Client::builder()
-        .endpoint(&emu.url())
-        .profile("ak")
-        .build()
-        .unwrap();
-    delete(client, "m-1").await.unwrap();
-    let client = Client::builder()
-        .endpoint(&emu.url())
-        .profile("sts")
-        .build()
-        .unwrap();
-    delete(client, "m-2").await.unwrap();
+    delete(&build(Some("ak")).unwrap(), "m-1").await.unwrap();
+    delete(&build(Some("sts")).unwrap(), "m-2").await.unwrap();
 
     // An unknown profile, and the file's `current` whose mode is not supported.
-    let e = Client::builder()
-        .endpoint(&emu.url())
-        .profile("nope")
-        .build()
-        .unwrap_err();
+    let e = credentials_error(build(Some("nope")));
     assert!(
-        matches!(
-            e,
-            Error::Credentials(CredentialsError::ProfileNotFound { .. })
-        ),
+        matches!(e, CredentialsError::ProfileNotFound { .. }),
         "{e:?}"
     );
-    let e = Client::builder().endpoint(&emu.url()).build().unwrap_err();
+    let e = credentials_error(build(None));
     assert!(
-        matches!(
-            e,
-            Error::Credentials(CredentialsError::UnsupportedMode { .. })
-        ),
+        matches!(e, CredentialsError::UnsupportedMode { .. }),
         "{e:?}"
     );
 
     // ALIBABA_CLOUD_PROFILE picks the profile when none is named.
     std::env::set_var(ENV_PROFILE, "ak");
-    let client = Client::builder().endpoint(&emu.url()).build().unwrap();
-    delete(client, "m-3").await.unwrap();
+    delete(&build(None).unwrap(), "m-3").await.unwrap();
 
     // The environment comes first in the default chain, and a named profile skips it.
     std::env::set_var(ENV_ACCESS_KEY_ID, STS_ID);
     std::env::set_var(ENV_ACCESS_KEY_SECRET, STS_SECRET);
     std::env::set_var(ENV_SECURITY_TOKEN, STS_TOKEN);
-    let client = Client::builder().endpoint(&emu.url()).build().unwrap();
-    delete(client, "m-4").await.unwrap();
+    delete(&build(None).unwrap(), "m-4").await.unwrap();
     std::env::set_var(ENV_ACCESS_KEY_SECRET, "wrong-env-secret");
-    let client = Client::builder().endpoint(&emu.url()).build().unwrap();
-    let e = delete(client, "m-absent").await.unwrap_err();
+    let e = delete(&build(None).unwrap(), "m-absent").await.unwrap_err();
     assert_eq!(e.code().map(|c| c.as_str()), Some("SignatureDoesNotMatch"));
-    let client = Client::builder()
-        .endpoint(&emu.url())
-        .profile("ak")
-        .build()
-        .unwrap();
-    let e = delete(client, "m-absent").await.unwrap_err();
+    let e = delete(&build(Some("ak")).unwrap(), "m-absent")
+        .await
+        .unwrap_err();
     assert_eq!(
         e.code().map(|c| c.as_str()),
         Some("InvalidImageId.NotFound")
@@ -117,12 +104,9 @@ async fn credentials_from_environment_and_profiles() {
 
     // Half a key pair in the environment is an error, not a fall-through.
     std::env::remove_var(ENV_ACCESS_KEY_SECRET);
-    let e = Client::builder().endpoint(&emu.url()).build().unwrap_err();
+    let e = credentials_error(build(None));
     assert!(
-        matches!(
-            e,
-            Error::Credentials(CredentialsError::IncompleteEnvironment { .. })
-        ),
+        matches!(e, CredentialsError::IncompleteEnvironment { .. }),
         "{e:?}"
     );
 

@@ -8,27 +8,36 @@ use common::*;
 use swas_open_core::response::{ErrorCode, ParseErrorKind};
 use swas_open_core::TransportFailure;
 use swas_open_emulator::Fault;
-use swas_open_hyper::{
-    Client, Credentials, DeleteCustomImage, Error, SignatureVersion, TimeoutKind,
-};
+use swas_open_hyper::{Client, ClientBuilder, Credentials, Error, SignatureVersion, TimeoutKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn input(image: &str) -> DeleteCustomImage {
-    DeleteCustomImage::new(REGION, image).unwrap()
-}
 
 fn service_code(e: &Error) -> &ErrorCode {
     e.code()
         .unwrap_or_else(|| panic!("expected a service error, got {e:?}"))
 }
 
+/// Asserts that `e` is a transport failure of class `kind`.
+#[track_caller]
+fn assert_transport(e: &Error, kind: TransportFailure) {
+    assert!(
+        matches!(e, Error::Transport { kind: k, .. } if *k == kind),
+        "expected a {kind:?} transport failure, got {e:?}"
+    );
+}
+
+/// Asserts that `e` is a timeout of `kind`, and returns the limit it hit.
+#[track_caller]
+fn expect_timeout(e: &Error, kind: TimeoutKind) -> Duration {
+    match e {
+        Error::Timeout { kind: k, limit } if *k == kind => *limit,
+        _ => panic!("expected a {kind:?} timeout, got {e:?}"),
+    }
+}
+
 #[tokio::test]
 async fn deletes_an_image() {
     let emu = emulator(&["m-1"]).await;
-    let out = client(&emu)
-        .delete_custom_image(&input("m-1"))
-        .await
-        .unwrap();
+    let out = delete(&client(&emu), "m-1").await.unwrap();
     assert!(!out.request_id.is_empty());
     assert_eq!(out.attempts, 1);
     assert!(!emu.has_image(REGION, "m-1"));
@@ -50,10 +59,7 @@ async fn caller_client_token_is_kept() {
 #[tokio::test]
 async fn missing_image_is_not_found() {
     let emu = emulator(&[]).await;
-    let e = client(&emu)
-        .delete_custom_image(&input("m-absent"))
-        .await
-        .unwrap_err();
+    let e = delete(&client(&emu), "m-absent").await.unwrap_err();
     assert_eq!(service_code(&e), &ErrorCode::InvalidImageIdNotFound);
     let service = e.service_error().unwrap();
     assert_eq!(service.status, 404);
@@ -64,10 +70,7 @@ async fn missing_image_is_not_found() {
 #[tokio::test]
 async fn shared_image_is_refused() {
     let emu = emulator(&[]).await;
-    let e = client(&emu)
-        .delete_custom_image(&input("m-shared"))
-        .await
-        .unwrap_err();
+    let e = delete(&client(&emu), "m-shared").await.unwrap_err();
     assert_eq!(service_code(&e), &ErrorCode::CustomImageInShare);
     assert!(emu.has_image(REGION, "m-shared"));
 }
@@ -81,7 +84,7 @@ async fn wrong_secret_is_signature_mismatch() {
             .signature_version(version)
             .build()
             .unwrap();
-        let e = client.delete_custom_image(&input("m-1")).await.unwrap_err();
+        let e = delete(&client, "m-1").await.unwrap_err();
         assert_eq!(
             service_code(&e),
             &ErrorCode::SignatureDoesNotMatch,
@@ -107,10 +110,7 @@ async fn signs_v1_and_v3() {
 #[tokio::test]
 async fn sts_credentials() {
     let emu = emulator(&["m-1", "m-3"]).await;
-    let sts = Credentials::new(STS_ID, STS_SECRET)
-        .unwrap()
-        .with_security_token(STS_TOKEN)
-        .unwrap();
+    let sts = temporary_credentials();
     for (version, image) in [(SignatureVersion::V1, "m-1"), (SignatureVersion::V3, "m-3")] {
         let client = builder(&emu)
             .credentials(sts.clone())
@@ -126,10 +126,7 @@ async fn sts_credentials() {
 async fn retries_503_then_succeeds() {
     let emu = emulator(&["m-1"]).await;
     emu.inject(Fault::error(503, "ServiceUnavailable").times(2));
-    let out = client(&emu)
-        .delete_custom_image(&input("m-1"))
-        .await
-        .unwrap();
+    let out = delete(&client(&emu), "m-1").await.unwrap();
     assert_eq!(out.attempts, 3);
     let stats = emu.stats();
     assert_eq!((stats.requests, stats.deletes), (3, 1));
@@ -139,10 +136,7 @@ async fn retries_503_then_succeeds() {
 async fn gives_up_after_max_attempts() {
     let emu = emulator(&["m-1"]).await;
     emu.inject(Fault::error(500, "InternalError").times(5));
-    let e = client(&emu)
-        .delete_custom_image(&input("m-1"))
-        .await
-        .unwrap_err();
+    let e = delete(&client(&emu), "m-1").await.unwrap_err();
     assert_eq!(service_code(&e), &ErrorCode::InternalError);
     assert_eq!(emu.stats().requests, 3);
     assert!(emu.has_image(REGION, "m-1"));
@@ -153,10 +147,7 @@ async fn throttling_waits_at_least_the_hint() {
     let emu = emulator(&["m-1"]).await;
     emu.inject(Fault::throttling(300));
     let started = Instant::now();
-    let out = client(&emu)
-        .delete_custom_image(&input("m-1"))
-        .await
-        .unwrap();
+    let out = delete(&client(&emu), "m-1").await.unwrap();
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert_eq!(out.attempts, 2);
 }
@@ -165,10 +156,7 @@ async fn throttling_waits_at_least_the_hint() {
 async fn dropped_after_commit_is_replayed_once() {
     let emu = emulator(&["m-1"]).await;
     emu.inject(Fault::drop_after_commit());
-    let out = client(&emu)
-        .delete_custom_image(&input("m-1"))
-        .await
-        .unwrap();
+    let out = delete(&client(&emu), "m-1").await.unwrap();
     assert_eq!(out.attempts, 2);
     assert_eq!(emu.stats().deletes, 1);
 }
@@ -178,17 +166,8 @@ async fn dropped_connection_without_retries_is_a_reset() {
     let emu = emulator(&["m-1"]).await;
     emu.inject(Fault::drop_after_commit());
     let client = builder(&emu).max_attempts(1).build().unwrap();
-    let e = client.delete_custom_image(&input("m-1")).await.unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Transport {
-                kind: TransportFailure::Reset,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    let e = delete(&client, "m-1").await.unwrap_err();
+    assert_transport(&e, TransportFailure::Reset);
 }
 
 #[tokio::test]
@@ -200,13 +179,10 @@ async fn read_timeout_fires() {
         .max_attempts(1)
         .build()
         .unwrap();
-    let e = client.delete_custom_image(&input("m-1")).await.unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Timeout { kind: TimeoutKind::Read, limit } if limit == Duration::from_millis(200)
-        ),
-        "{e:?}"
+    let e = delete(&client, "m-1").await.unwrap_err();
+    assert_eq!(
+        expect_timeout(&e, TimeoutKind::Read),
+        Duration::from_millis(200)
     );
 }
 
@@ -218,17 +194,8 @@ async fn deadline_cuts_an_attempt_short() {
         .deadline(Duration::from_millis(200))
         .build()
         .unwrap();
-    let e = client.delete_custom_image(&input("m-1")).await.unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Timeout {
-                kind: TimeoutKind::Deadline,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    let e = delete(&client, "m-1").await.unwrap_err();
+    expect_timeout(&e, TimeoutKind::Deadline);
     assert_eq!(emu.stats().requests, 1);
 }
 
@@ -240,7 +207,7 @@ async fn no_retry_past_the_deadline() {
         .deadline(Duration::from_secs(2))
         .build()
         .unwrap();
-    let e = client.delete_custom_image(&input("m-1")).await.unwrap_err();
+    let e = delete(&client, "m-1").await.unwrap_err();
     assert_eq!(service_code(&e), &ErrorCode::Throttling);
     assert_eq!(emu.stats().requests, 1);
 }
@@ -249,10 +216,7 @@ async fn no_retry_past_the_deadline() {
 async fn html_page_is_a_parse_error_with_status() {
     let emu = emulator(&["m-1"]).await;
     emu.inject(Fault::html(502).times(3));
-    let e = client(&emu)
-        .delete_custom_image(&input("m-1"))
-        .await
-        .unwrap_err();
+    let e = delete(&client(&emu), "m-1").await.unwrap_err();
     let Error::Parse(p) = &e else { panic!("{e:?}") };
     assert_eq!(p.status, 502);
     assert_eq!(p.kind, ParseErrorKind::NotJson);
@@ -264,10 +228,7 @@ async fn html_page_is_a_parse_error_with_status() {
 async fn truncated_body_is_a_parse_error_with_status() {
     let emu = emulator(&["m-1"]).await;
     emu.inject(Fault::truncated());
-    let e = client(&emu)
-        .delete_custom_image(&input("m-1"))
-        .await
-        .unwrap_err();
+    let e = delete(&client(&emu), "m-1").await.unwrap_err();
     let Error::Parse(p) = &e else { panic!("{e:?}") };
     assert_eq!(p.status, 200);
     assert_eq!(p.kind, ParseErrorKind::NotJson);
@@ -307,13 +268,8 @@ async fn oversized_body_is_capped() {
     .into_bytes();
     answer.extend_from_slice(&body);
     let url = canned_server(answer).await;
-    let client = Client::builder()
-        .credentials(Credentials::new(ID, SECRET).unwrap())
-        .endpoint(&url)
-        .max_attempts(1)
-        .build()
-        .unwrap();
-    let e = client.delete_custom_image(&input("m-1")).await.unwrap_err();
+    let client = builder_for(&url).max_attempts(1).build().unwrap();
+    let e = delete(&client, "m-1").await.unwrap_err();
     let Error::Parse(p) = &e else { panic!("{e:?}") };
     assert_eq!(p.status, 200);
     assert_eq!(p.kind, ParseErrorKind::TooLarge);
@@ -325,12 +281,8 @@ async fn redirects_are_not_followed() {
     let answer =
         b"HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:1/\r\ncontent-length: 0\r\n\r\n";
     let url = canned_server(answer.to_vec()).await;
-    let client = Client::builder()
-        .credentials(Credentials::new(ID, SECRET).unwrap())
-        .endpoint(&url)
-        .build()
-        .unwrap();
-    let e = client.delete_custom_image(&input("m-1")).await.unwrap_err();
+    let client = builder_for(&url).build().unwrap();
+    let e = delete(&client, "m-1").await.unwrap_err();
     assert!(matches!(&e, Error::Parse(p) if p.status == 302), "{e:?}");
 }
 
@@ -339,23 +291,12 @@ async fn refused_connection_is_a_connect_failure() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let client = Client::builder()
-        .credentials(Credentials::new(ID, SECRET).unwrap())
-        .endpoint(&format!("http://{addr}"))
+    let client = builder_for(&format!("http://{addr}"))
         .retry_policy(quick_retries(2))
         .build()
         .unwrap();
-    let e = client.delete_custom_image(&input("m-1")).await.unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Transport {
-                kind: TransportFailure::Connect,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    let e = delete(&client, "m-1").await.unwrap_err();
+    assert_transport(&e, TransportFailure::Connect);
 }
 
 #[tokio::test]
@@ -392,25 +333,21 @@ async fn secrets_never_show_in_errors() {
             .signature_version(version)
             .build()
             .unwrap();
-        errors.push(client.delete_custom_image(&input("m-1")).await.unwrap_err());
-        let sts = Credentials::new(STS_ID, STS_SECRET)
-            .unwrap()
-            .with_security_token(STS_TOKEN)
-            .unwrap();
+        errors.push(delete(&client, "m-1").await.unwrap_err());
         let client = builder(&emu)
-            .credentials(sts)
+            .credentials(temporary_credentials())
             .signature_version(version)
             .read_timeout(Duration::from_millis(100))
             .max_attempts(1)
             .build()
             .unwrap();
-        errors.push(client.delete_custom_image(&input("m-1")).await.unwrap_err());
+        errors.push(delete(&client, "m-1").await.unwrap_err());
         emu.inject(Fault::html(502));
-        errors.push(client.delete_custom_image(&input("m-1")).await.unwrap_err());
+        errors.push(delete(&client, "m-1").await.unwrap_err());
         emu.inject(Fault::delay(Duration::from_secs(1)));
-        errors.push(client.delete_custom_image(&input("m-1")).await.unwrap_err());
+        errors.push(delete(&client, "m-1").await.unwrap_err());
         emu.inject(Fault::drop_after_commit());
-        errors.push(client.delete_custom_image(&input("m-1")).await.unwrap_err());
+        errors.push(delete(&client, "m-1").await.unwrap_err());
     }
     for e in &errors {
         let shown = format!("{e} | {e:?} | {:?}", std::error::Error::source(e));
@@ -434,24 +371,16 @@ async fn secrets_never_show_in_errors() {
 
 #[tokio::test]
 async fn build_errors_name_the_problem() {
-    let creds = || Credentials::new(ID, SECRET).unwrap();
-    let e = Client::builder()
-        .credentials(creds())
-        .endpoint("ftp://example.com")
-        .build()
-        .unwrap_err();
+    let build = |b: ClientBuilder| {
+        b.credentials(Credentials::new(ID, SECRET).unwrap())
+            .build()
+            .unwrap_err()
+    };
+    let e = build(Client::builder().endpoint("ftp://example.com"));
     assert!(matches!(e, Error::Endpoint(_)), "{e:?}");
-    let e = Client::builder()
-        .credentials(creds())
-        .region("Not A Region")
-        .build()
-        .unwrap_err();
+    let e = build(Client::builder().region("Not A Region"));
     assert!(matches!(e, Error::InvalidInput(_)), "{e:?}");
-    let e = Client::builder()
-        .credentials(creds())
-        .user_agent_suffix("bad\nvalue")
-        .build()
-        .unwrap_err();
+    let e = build(Client::builder().user_agent_suffix("bad\nvalue"));
     assert!(matches!(e, Error::Config(_)), "{e:?}");
 }
 
@@ -459,14 +388,12 @@ async fn build_errors_name_the_problem() {
 async fn unresolvable_host_is_a_dns_failure() {
     // `.invalid` never resolves; a resolver that does not answer in time shows as a
     // connect timeout instead.
-    let client = Client::builder()
-        .credentials(Credentials::new(ID, SECRET).unwrap())
-        .endpoint("http://swas-open-test.invalid:8080")
+    let client = builder_for("http://swas-open-test.invalid:8080")
         .connect_timeout(Duration::from_secs(3))
         .max_attempts(1)
         .build()
         .unwrap();
-    let e = client.delete_custom_image(&input("m-1")).await.unwrap_err();
+    let e = delete(&client, "m-1").await.unwrap_err();
     assert!(
         matches!(
             e,
@@ -498,21 +425,16 @@ async fn connect_timeout_fires() {
         )));
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let client = Client::builder()
-        .credentials(Credentials::new(ID, SECRET).unwrap())
-        .endpoint(&format!("http://{addr}"))
+    let client = builder_for(&format!("http://{addr}"))
         .connect_timeout(Duration::from_millis(300))
         .read_timeout(Duration::from_secs(5))
         .max_attempts(1)
         .build()
         .unwrap();
-    let e = client.delete_custom_image(&input("m-1")).await.unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Timeout { kind: TimeoutKind::Connect, limit } if limit == Duration::from_millis(300)
-        ),
-        "{e:?}"
+    let e = delete(&client, "m-1").await.unwrap_err();
+    assert_eq!(
+        expect_timeout(&e, TimeoutKind::Connect),
+        Duration::from_millis(300)
     );
     drop(listener);
 }
@@ -527,16 +449,7 @@ async fn failed_tls_handshake_is_a_connect_failure() {
         .max_attempts(1)
         .build()
         .unwrap();
-    let e = client.delete_custom_image(&input("m-1")).await.unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Transport {
-                kind: TransportFailure::Connect,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    let e = delete(&client, "m-1").await.unwrap_err();
+    assert_transport(&e, TransportFailure::Connect);
     assert!(emu.has_image(REGION, "m-1"));
 }

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use swas_open_emulator::Fault;
-use swas_open_hyper::{Credentials, DeleteCustomImage};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
@@ -90,21 +89,14 @@ async fn one_span_per_call_and_one_event_per_attempt() {
     let recorder = Recorder::default();
     let _guard = tracing::subscriber::set_default(recorder.clone());
     let emu = emulator(&["m-1"]).await;
-    let sts = Credentials::new(STS_ID, STS_SECRET)
-        .unwrap()
-        .with_security_token(STS_TOKEN)
+    let client = builder(&emu)
+        .credentials(temporary_credentials())
+        .build()
         .unwrap();
-    let client = builder(&emu).credentials(sts).build().unwrap();
 
     emu.inject(Fault::error(503, "ServiceUnavailable").times(2));
-    let out = client
-        .delete_custom_image(&DeleteCustomImage::new(REGION, "m-1").unwrap())
-        .await
-        .unwrap();
-    client
-        .delete_custom_image(&DeleteCustomImage::new(REGION, "m-absent").unwrap())
-        .await
-        .unwrap_err();
+    let out = delete(&client, "m-1").await.unwrap();
+    delete(&client, "m-absent").await.unwrap_err();
 
     let entries = recorder.entries.lock().unwrap().clone();
     let spans: Vec<_> = entries.iter().filter(|e| e.kind == "span").collect();

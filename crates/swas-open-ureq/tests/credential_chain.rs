@@ -48,6 +48,15 @@ impl Drop for Restore {
     }
 }
 
+/// The credentials error a build failed with.
+#[track_caller]
+fn credentials_error(built: Result<Client, Error>) -> CredentialsError {
+    match built {
+        Err(Error::Credentials(e)) => e,
+        other => panic!("expected a credentials error, got {other:?}"),
+    }
+}
+
 fn clear_env() {
     for name in VARS {
         std::env::remove_var(name);
@@ -105,12 +114,9 @@ fn environment_then_config_file() {
 
     // Half a pair is an error that names the missing variable.
     std::env::remove_var(ENV_ACCESS_KEY_SECRET);
-    let err = Client::builder().build().unwrap_err();
+    let err = credentials_error(Client::builder().build());
     assert!(
-        matches!(
-            err,
-            Error::Credentials(CredentialsError::IncompleteEnvironment { .. })
-        ),
+        matches!(err, CredentialsError::IncompleteEnvironment { .. }),
         "{err:?}"
     );
     assert!(err.to_string().contains(ENV_ACCESS_KEY_SECRET), "{err}");
@@ -125,22 +131,16 @@ fn environment_then_config_file() {
     delete_with(Client::builder().profile("sts")).unwrap();
 
     // Unsupported modes and unknown profiles are clear errors, without secrets.
-    let err = Client::builder().profile("role").build().unwrap_err();
+    let err = credentials_error(Client::builder().profile("role").build());
     assert!(
-        matches!(
-            err,
-            Error::Credentials(CredentialsError::UnsupportedMode { .. })
-        ),
+        matches!(err, CredentialsError::UnsupportedMode { .. }),
         "{err:?}"
     );
     assert!(err.to_string().contains("not supported"), "{err}");
     assert!(err.to_string().contains("RamRoleArn"), "{err}");
-    let err = Client::builder().profile("nobody").build().unwrap_err();
+    let err = credentials_error(Client::builder().profile("nobody").build());
     assert!(
-        matches!(
-            err,
-            Error::Credentials(CredentialsError::ProfileNotFound { .. })
-        ),
+        matches!(err, CredentialsError::ProfileNotFound { .. }),
         "{err:?}"
     );
 
@@ -148,9 +148,9 @@ fn environment_then_config_file() {
     let broken = dir.join("broken.json");
     std::fs::write(&broken, "{ not json").unwrap();
     std::env::set_var(ENV_CONFIG_FILE, &broken);
-    let err = Client::builder().build().unwrap_err();
+    let err = credentials_error(Client::builder().build());
     assert!(
-        matches!(err, Error::Credentials(CredentialsError::ConfigFile { .. })),
+        matches!(err, CredentialsError::ConfigFile { .. }),
         "{err:?}"
     );
     std::env::set_var(ENV_CONFIG_FILE, dir.join("absent.json"));

@@ -5,12 +5,12 @@ use std::net::TcpListener;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use swas_open_core::response::{ErrorCode, ParseErrorKind};
+use swas_open_core::response::{ErrorCode, ParseError, ParseErrorKind};
 use swas_open_core::TransportFailure;
 use swas_open_emulator::{Emulator, Fault};
 use swas_open_ureq::{
-    Client, ClientBuilder, Credentials, DeleteCustomImage, Error, RetryPolicy, SignatureVersion,
-    TimeoutKind,
+    Client, ClientBuilder, Credentials, DeleteCustomImage, DeleteOutput, Error, RetryPolicy,
+    SignatureVersion, TimeoutKind,
 };
 
 const REGION: &str = "cn-hangzhou";
@@ -30,22 +30,57 @@ fn emulator() -> Emulator {
         .expect("emulator starts")
 }
 
-/// A client for `emu` with fast retries, so retry tests stay short.
-fn builder(emu: &Emulator) -> ClientBuilder {
+/// A builder aimed at `endpoint` with the plain test key and the default retry policy.
+fn builder_for(endpoint: &str) -> ClientBuilder {
     Client::builder()
         .credentials(Credentials::new(ID, SECRET).unwrap())
-        .endpoint(&emu.url())
+        .endpoint(endpoint)
+}
+
+/// A client for `emu` with fast retries, so retry tests stay short.
+fn builder(emu: &Emulator) -> ClientBuilder {
+    builder_for(&emu.url())
         .retry_policy(RetryPolicy::new(3).with_base_delay(Duration::from_millis(10)))
 }
 
-fn delete(client: &Client, image: &str) -> Result<swas_open_ureq::DeleteOutput, Error> {
+/// The temporary key the emulator knows: [`STS_ID`] with its secret and token.
+fn temporary_credentials() -> Credentials {
+    Credentials::new(STS_ID, STS_SECRET)
+        .unwrap()
+        .with_security_token(STS_TOKEN)
+        .unwrap()
+}
+
+fn delete(client: &Client, image: &str) -> Result<DeleteOutput, Error> {
     client.delete_custom_image(&DeleteCustomImage::new(REGION, image).unwrap())
 }
 
-fn service_code(result: Result<swas_open_ureq::DeleteOutput, Error>) -> ErrorCode {
+#[track_caller]
+fn service_code(result: Result<DeleteOutput, Error>) -> ErrorCode {
     match result {
         Err(Error::Service(e)) => e.code,
         other => panic!("expected a service error, got {other:?}"),
+    }
+}
+
+/// The parse error a call failed with.
+#[track_caller]
+fn parse_error(result: Result<DeleteOutput, Error>) -> ParseError {
+    match result {
+        Err(Error::Parse(e)) => e,
+        other => panic!("expected a parse error, got {other:?}"),
+    }
+}
+
+/// Asserts that a call failed with a timeout of `kind` at `limit`.
+#[track_caller]
+fn assert_timeout(result: Result<DeleteOutput, Error>, kind: TimeoutKind, limit: Duration) {
+    match result {
+        Err(Error::Timeout { kind: k, limit: l }) => {
+            assert_eq!(k, kind);
+            assert_eq!(l, limit);
+        }
+        other => panic!("expected a {kind:?} timeout, got {other:?}"),
     }
 }
 
@@ -151,12 +186,8 @@ fn sts_credentials() {
     let emu = emulator();
     emu.add_image(REGION, "m-2", false);
     for (version, image) in [(SignatureVersion::V1, "m-1"), (SignatureVersion::V3, "m-2")] {
-        let sts = Credentials::new(STS_ID, STS_SECRET)
-            .unwrap()
-            .with_security_token(STS_TOKEN)
-            .unwrap();
         let client = builder(&emu)
-            .credentials(sts)
+            .credentials(temporary_credentials())
             .signature_version(version)
             .build()
             .unwrap();
@@ -239,13 +270,11 @@ fn read_timeout_fires() {
         .max_attempts(1)
         .build()
         .unwrap();
-    match delete(&client, "m-1") {
-        Err(Error::Timeout { kind, limit }) => {
-            assert_eq!(kind, TimeoutKind::Read);
-            assert_eq!(limit, Duration::from_millis(200));
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_timeout(
+        delete(&client, "m-1"),
+        TimeoutKind::Read,
+        Duration::from_millis(200),
+    );
 }
 
 #[test]
@@ -256,13 +285,11 @@ fn deadline_bounds_the_call() {
         .deadline(Duration::from_millis(200))
         .build()
         .unwrap();
-    match delete(&client, "m-1") {
-        Err(Error::Timeout { kind, limit }) => {
-            assert_eq!(kind, TimeoutKind::Deadline);
-            assert_eq!(limit, Duration::from_millis(200));
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_timeout(
+        delete(&client, "m-1"),
+        TimeoutKind::Deadline,
+        Duration::from_millis(200),
+    );
 }
 
 #[test]
@@ -282,14 +309,10 @@ fn html_page_is_a_parse_error_with_its_status() {
     let emu = emulator();
     emu.inject(Fault::html(502));
     let client = builder(&emu).max_attempts(1).build().unwrap();
-    match delete(&client, "m-1") {
-        Err(Error::Parse(e)) => {
-            assert_eq!(e.status, 502);
-            assert_eq!(e.kind, ParseErrorKind::NotJson);
-            assert!(!e.snippet.is_empty());
-        }
-        other => panic!("{other:?}"),
-    }
+    let e = parse_error(delete(&client, "m-1"));
+    assert_eq!(e.status, 502);
+    assert_eq!(e.kind, ParseErrorKind::NotJson);
+    assert!(!e.snippet.is_empty());
     // A proxy's 5xx page is retried when retries are allowed.
     emu.inject(Fault::html(502));
     let out = delete(&builder(&emu).build().unwrap(), "m-1").unwrap();
@@ -301,13 +324,9 @@ fn truncated_body_is_a_parse_error_with_its_status() {
     let emu = emulator();
     emu.inject(Fault::truncated());
     let client = builder(&emu).build().unwrap();
-    match delete(&client, "m-1") {
-        Err(Error::Parse(e)) => {
-            assert_eq!(e.status, 200);
-            assert_eq!(e.kind, ParseErrorKind::NotJson);
-        }
-        other => panic!("{other:?}"),
-    }
+    let e = parse_error(delete(&client, "m-1"));
+    assert_eq!(e.status, 200);
+    assert_eq!(e.kind, ParseErrorKind::NotJson);
     assert_eq!(emu.stats().deletes, 1);
 }
 
@@ -390,12 +409,7 @@ fn serve_once(answer: Vec<u8>) -> (String, thread::JoinHandle<()>) {
 }
 
 fn client_for(url: &str) -> Client {
-    Client::builder()
-        .credentials(Credentials::new(ID, SECRET).unwrap())
-        .endpoint(url)
-        .max_attempts(1)
-        .build()
-        .unwrap()
+    builder_for(url).max_attempts(1).build().unwrap()
 }
 
 #[test]
@@ -408,15 +422,11 @@ fn oversized_body_is_capped() {
     .into_bytes();
     answer.extend_from_slice(&body);
     let (url, server) = serve_once(answer);
-    match delete(&client_for(&url), "m-1") {
-        Err(Error::Parse(e)) => {
-            assert_eq!(e.status, 200);
-            assert_eq!(e.kind, ParseErrorKind::TooLarge);
-            assert!(e.snippet.starts_with("xxxx"), "{}", e.snippet);
-            assert!(e.to_string().contains("larger than"), "{e}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let e = parse_error(delete(&client_for(&url), "m-1"));
+    assert_eq!(e.status, 200);
+    assert_eq!(e.kind, ParseErrorKind::TooLarge);
+    assert!(e.snippet.starts_with("xxxx"), "{}", e.snippet);
+    assert!(e.to_string().contains("larger than"), "{e}");
     server.join().unwrap();
 }
 
@@ -432,13 +442,9 @@ fn oversized_chunked_body_is_capped() {
     }
     answer.extend_from_slice(b"0\r\n\r\n");
     let (url, server) = serve_once(answer);
-    match delete(&client_for(&url), "m-1") {
-        Err(Error::Parse(e)) => {
-            assert_eq!(e.status, 500);
-            assert_eq!(e.kind, ParseErrorKind::TooLarge);
-        }
-        other => panic!("{other:?}"),
-    }
+    let e = parse_error(delete(&client_for(&url), "m-1"));
+    assert_eq!(e.status, 500);
+    assert_eq!(e.kind, ParseErrorKind::TooLarge);
     server.join().unwrap();
 }
 
@@ -446,10 +452,7 @@ fn oversized_chunked_body_is_capped() {
 fn redirects_are_not_followed() {
     let answer = "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     let (url, server) = serve_once(answer.as_bytes().to_vec());
-    match delete(&client_for(&url), "m-1") {
-        Err(Error::Parse(e)) => assert_eq!(e.status, 302),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(parse_error(delete(&client_for(&url), "m-1")).status, 302);
     server.join().unwrap();
 }
 
@@ -459,9 +462,7 @@ fn connection_refused_is_a_connect_failure() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let client = Client::builder()
-        .credentials(Credentials::new(ID, SECRET).unwrap())
-        .endpoint(&format!("http://127.0.0.1:{port}"))
+    let client = builder_for(&format!("http://127.0.0.1:{port}"))
         .retry_policy(RetryPolicy::new(2).with_base_delay(Duration::from_millis(1)))
         .build()
         .unwrap();
@@ -478,9 +479,7 @@ fn connection_refused_is_a_connect_failure() {
 fn unknown_host_is_a_dns_failure() {
     // `.invalid` never resolves (RFC 6761); a resolver that cannot answer at all runs into
     // the connect timeout instead.
-    let client = Client::builder()
-        .credentials(Credentials::new(ID, SECRET).unwrap())
-        .endpoint("http://swas.does-not-exist.invalid")
+    let client = builder_for("http://swas.does-not-exist.invalid")
         .connect_timeout(Duration::from_secs(2))
         .max_attempts(1)
         .build()
@@ -517,24 +516,16 @@ fn https_endpoint_speaks_tls() {
 
 #[test]
 fn builder_rejects_bad_configuration() {
-    let creds = || Credentials::new(ID, SECRET).unwrap();
-    let err = Client::builder()
-        .credentials(creds())
-        .endpoint("ftp://example.com")
-        .build()
-        .unwrap_err();
+    let build = |b: ClientBuilder| {
+        b.credentials(Credentials::new(ID, SECRET).unwrap())
+            .build()
+            .unwrap_err()
+    };
+    let err = build(Client::builder().endpoint("ftp://example.com"));
     assert!(matches!(err, Error::Endpoint(_)), "{err:?}");
-    let err = Client::builder()
-        .credentials(creds())
-        .region("CN Hangzhou")
-        .build()
-        .unwrap_err();
+    let err = build(Client::builder().region("CN Hangzhou"));
     assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
-    let err = Client::builder()
-        .credentials(creds())
-        .user_agent_suffix("bad\nvalue")
-        .build()
-        .unwrap_err();
+    let err = build(Client::builder().user_agent_suffix("bad\nvalue"));
     assert!(matches!(err, Error::Config(_)), "{err:?}");
 }
 
@@ -556,14 +547,8 @@ fn region_fixes_the_endpoint_unless_one_is_given() {
 #[test]
 fn no_secret_in_any_error_or_debug_output() {
     let emu = emulator();
-    let sts = || {
-        Credentials::new(STS_ID, STS_SECRET)
-            .unwrap()
-            .with_security_token(STS_TOKEN)
-            .unwrap()
-    };
     let mut outputs = Vec::new();
-    fn record(outputs: &mut Vec<String>, r: Result<swas_open_ureq::DeleteOutput, Error>) {
+    fn record(outputs: &mut Vec<String>, r: Result<DeleteOutput, Error>) {
         match r {
             Ok(out) => outputs.push(format!("{out:?}")),
             Err(e) => {
@@ -598,7 +583,7 @@ fn no_secret_in_any_error_or_debug_output() {
             .unwrap();
         record(&mut outputs, delete(&token_mismatch, "m-1"));
         let client = builder(&emu)
-            .credentials(sts())
+            .credentials(temporary_credentials())
             .signature_version(version)
             .build()
             .unwrap();
@@ -615,7 +600,7 @@ fn no_secret_in_any_error_or_debug_output() {
         &mut outputs,
         delete(
             &builder(&emu)
-                .credentials(sts())
+                .credentials(temporary_credentials())
                 .read_timeout(Duration::from_millis(100))
                 .max_attempts(1)
                 .build()
@@ -623,7 +608,10 @@ fn no_secret_in_any_error_or_debug_output() {
             "m-1",
         ),
     );
-    outputs.push(format!("{:?}", builder(&emu).credentials(sts())));
+    outputs.push(format!(
+        "{:?}",
+        builder(&emu).credentials(temporary_credentials())
+    ));
     assert!(outputs.len() > 10);
     for text in &outputs {
         for secret in [SECRET, STS_SECRET, STS_TOKEN, "Wrong-S3cret-Value-0055"] {

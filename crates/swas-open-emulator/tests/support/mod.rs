@@ -176,6 +176,30 @@ pub async fn send(addr: SocketAddr, raw: &[u8]) -> std::io::Result<Resp> {
     Conn::open(addr).await.exchange(raw).await
 }
 
+/// Sends a DeleteCustomImage of `image` signed by `signer` (with ClientToken `token`) on a
+/// new connection, and reads the answer.
+pub async fn send_signed(
+    emulator: &Emulator,
+    signer: &Signer,
+    image: &str,
+    token: Option<&str>,
+) -> Resp {
+    send(
+        emulator.addr(),
+        &raw(&signed(emulator, signer, image, token)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("no answer to the delete of {image}: {e}"))
+}
+
+/// Sends `params` signed as V1 with [`SECRET`], all in the query of a POST, on a new
+/// connection, and reads the answer.
+pub async fn post_v1(emulator: &Emulator, params: &[(String, String)]) -> Resp {
+    send(emulator.addr(), &v1_raw(emulator, "POST", params, SECRET))
+        .await
+        .unwrap_or_else(|e| panic!("no answer to the V1 POST of {params:?}: {e}"))
+}
+
 /// Serializes a request as HTTP/1.1 bytes, headers as given (plus `content-length`).
 pub fn raw(request: &http::Request<Vec<u8>>) -> Vec<u8> {
     raw_with(request, |name| name.to_owned())
@@ -297,10 +321,29 @@ pub fn v1_common(action: &str) -> Vec<(String, String)> {
     .collect()
 }
 
+/// The V1 parameters of a DeleteCustomImage of `image` in [`REGION`], signed now.
+pub fn v1_delete(image: &str) -> Vec<(String, String)> {
+    let mut params = v1_common("DeleteCustomImage");
+    set(&mut params, "RegionId", REGION);
+    set(&mut params, "ImageId", image);
+    params
+}
+
 /// Sets `name` to `value` (replacing any earlier value).
 pub fn set(params: &mut Vec<(String, String)>, name: &str, value: &str) {
     params.retain(|(n, _)| n != name);
     params.push((name.to_owned(), value.to_owned()));
+}
+
+/// `params` and their V1 `Signature` for `method` and `secret`, as a canonical query.
+fn v1_signed_query(method: &str, params: &[(String, String)], secret: &str) -> String {
+    let signature = v1::signature(secret, &v1_string_to_sign(method, params));
+    canonical_query(
+        params
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .chain([("Signature", signature.as_str())]),
+    )
 }
 
 /// A V1 request built with the core's generic functions: `params` signed with `secret`, sent
@@ -311,14 +354,7 @@ pub fn v1_raw(
     params: &[(String, String)],
     secret: &str,
 ) -> Vec<u8> {
-    let query = v1::canonical_query(params.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-    let signature = v1::signature(secret, &v1::string_to_sign(method, &query));
-    let full = canonical_query(
-        params
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .chain([("Signature", signature.as_str())]),
-    );
+    let full = v1_signed_query(method, params, secret);
     format!(
         "{method} /?{full} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\n\r\n",
         emulator.addr()
@@ -328,14 +364,7 @@ pub fn v1_raw(
 
 /// A V1 request with every parameter in a form-encoded POST body.
 pub fn v1_form(emulator: &Emulator, params: &[(String, String)], secret: &str) -> Vec<u8> {
-    let query = v1::canonical_query(params.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-    let signature = v1::signature(secret, &v1::string_to_sign("POST", &query));
-    let body = canonical_query(
-        params
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .chain([("Signature", signature.as_str())]),
-    );
+    let body = v1_signed_query("POST", params, secret);
     format!(
         "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded; charset=UTF-8\r\nContent-Length: {}\r\n\r\n{body}",
         emulator.addr(),

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use swas_open_emulator::Emulator;
-use swas_open_hyper::{Client, ClientBuilder, Credentials, RetryPolicy};
+use swas_open_hyper::{
+    Client, ClientBuilder, Credentials, DeleteCustomImage, DeleteOutput, Error, RetryPolicy,
+};
 
 pub const ID: &str = "test-access-key-id";
 pub const SECRET: &str = "test-access-key-secret-9f2c";
@@ -33,14 +35,36 @@ pub fn quick_retries(max_attempts: u32) -> RetryPolicy {
         .with_max_delay(Duration::from_millis(50))
 }
 
-/// A builder aimed at `emu` with the plain test key and quick retries.
-pub fn builder(emu: &Emulator) -> ClientBuilder {
+/// The temporary key the emulator knows: [`STS_ID`] with its secret and token.
+pub fn temporary_credentials() -> Credentials {
+    Credentials::new(STS_ID, STS_SECRET)
+        .unwrap()
+        .with_security_token(STS_TOKEN)
+        .unwrap()
+}
+
+/// A builder aimed at `endpoint` with the plain test key and the default retry policy.
+pub fn builder_for(endpoint: &str) -> ClientBuilder {
     Client::builder()
         .credentials(Credentials::new(ID, SECRET).unwrap())
-        .endpoint(&emu.url())
-        .retry_policy(quick_retries(3))
+        .endpoint(endpoint)
+}
+
+/// A builder aimed at `emu` with the plain test key and quick retries.
+pub fn builder(emu: &Emulator) -> ClientBuilder {
+    builder_for(&emu.url()).retry_policy(quick_retries(3))
 }
 
 pub fn client(emu: &Emulator) -> Client {
     builder(emu).build().expect("client builds")
+}
+
+/// The delete of `image` in [`REGION`].
+pub fn input(image: &str) -> DeleteCustomImage {
+    DeleteCustomImage::new(REGION, image).unwrap()
+}
+
+/// Deletes `image` in [`REGION`] with `client`.
+pub async fn delete(client: &Client, image: &str) -> Result<DeleteOutput, Error> {
+    client.delete_custom_image(&input(image)).await
 }
