@@ -205,3 +205,39 @@ proptest! {
         prop_assert_ne!(before, after);
     }
 }
+
+proptest! {
+    /// The verifier never panics on what a client may send: any query, any `Authorization`,
+    /// any `x-acs-*` headers, any body.
+    #[test]
+    fn verifier_never_panics_on_untrusted_requests(
+        query in "[A-Za-z0-9%&=+._~*:-]{0,200}",
+        auth in proptest::option::of("[ -~]{0,120}"),
+        date in proptest::option::of("[0-9TZ:-]{0,24}"),
+        nonce in proptest::option::of("[ -~]{0,40}"),
+        sha in proptest::option::of("[0-9a-fA-F]{0,70}"),
+        signed in proptest::option::of("[a-z;-]{0,60}"),
+        body in proptest::collection::vec(any::<u8>(), 0..64),
+        form in any::<bool>(),
+    ) {
+        let mut builder = http::Request::post(format!("http://127.0.0.1/?{query}"));
+        if let Some(auth) = auth {
+            let auth = match signed {
+                Some(list) => format!("ACS3-HMAC-SHA256 Credential=id,SignedHeaders={list},Signature={auth}"),
+                None => auth,
+            };
+            builder = builder.header("authorization", auth);
+        }
+        for (name, value) in [("x-acs-date", date), ("x-acs-signature-nonce", nonce), ("x-acs-content-sha256", sha)] {
+            if let Some(value) = value {
+                builder = builder.header(name, value);
+            }
+        }
+        if form {
+            builder = builder.header("content-type", "application/x-www-form-urlencoded");
+        }
+        if let Ok(request) = builder.body(body) {
+            let _ = verify_request(&request, |_| Secret::access_key_secret("s").ok());
+        }
+    }
+}
