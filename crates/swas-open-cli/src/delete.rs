@@ -5,7 +5,7 @@ use swas_open_core::chain;
 use swas_open_core::{
     ClientToken, Credentials, DeleteCustomImage, Endpoint, EndpointKind, RegionId, SignatureVersion,
 };
-use swas_open_ureq::Client;
+use swas_open_ureq::{Client, ClientBuilder};
 
 use crate::cli::DeleteArgs;
 use crate::emulator::Local;
@@ -39,11 +39,36 @@ pub fn run(args: &DeleteArgs) -> Result<(), Failure> {
         ),
     };
 
+    // One configuration for both paths, so a dry run signs exactly as the call would.
+    let builder = client_builder(args, &endpoint, credentials);
     if args.dry_run {
-        dry_run::run(args, &input, &endpoint, credentials)
+        dry_run::run(args, &input, &endpoint, &builder.resolve()?.signer)
     } else {
-        call(args, input, &endpoint, credentials)
+        call(args, input, &endpoint, builder)
     }
+}
+
+/// The client's options from the command line.
+fn client_builder(
+    args: &DeleteArgs,
+    endpoint: &Endpoint,
+    credentials: Credentials,
+) -> ClientBuilder {
+    let mut builder = Client::builder()
+        .credentials(credentials)
+        .endpoint(&endpoint.to_string())
+        .signature_version(args.signature_version)
+        .user_agent_suffix(USER_AGENT_SUFFIX);
+    if let Some(timeout) = args.connect_timeout {
+        builder = builder.connect_timeout(timeout);
+    }
+    if let Some(timeout) = args.read_timeout {
+        builder = builder.read_timeout(timeout);
+    }
+    if let Some(attempts) = args.max_attempts {
+        builder = builder.max_attempts(attempts);
+    }
+    builder
 }
 
 /// The explicit endpoint, else the region's public one (with a warning when the region is
@@ -74,7 +99,7 @@ fn call(
     args: &DeleteArgs,
     input: DeleteCustomImage,
     endpoint: &Endpoint,
-    credentials: Credentials,
+    builder: ClientBuilder,
 ) -> Result<(), Failure> {
     // The client would make a token up too; making it here lets a failure name it, so the
     // caller can retry without risking `InvalidImageId.NotFound` for an image already gone.
@@ -88,20 +113,6 @@ fn call(
         .map(ClientToken::to_string)
         .unwrap_or_default();
 
-    let mut builder = Client::builder()
-        .credentials(credentials)
-        .endpoint(&endpoint.to_string())
-        .signature_version(args.signature_version)
-        .user_agent_suffix(USER_AGENT_SUFFIX);
-    if let Some(timeout) = args.connect_timeout {
-        builder = builder.connect_timeout(timeout);
-    }
-    if let Some(timeout) = args.read_timeout {
-        builder = builder.read_timeout(timeout);
-    }
-    if let Some(attempts) = args.max_attempts {
-        builder = builder.max_attempts(attempts);
-    }
     let client = builder.build()?;
 
     if args.verbose {

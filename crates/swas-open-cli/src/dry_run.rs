@@ -7,12 +7,9 @@
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
-use swas_open_core::{
-    Credentials, DeleteCustomImage, Endpoint, Nonce, Signer, SigningContext, Timestamp,
-};
+use swas_open_core::{DeleteCustomImage, Endpoint, Nonce, Signer, SigningContext, Timestamp};
 
 use crate::cli::DeleteArgs;
-use crate::delete::USER_AGENT_SUFFIX;
 use crate::exit::Failure;
 use crate::{output, random};
 
@@ -24,12 +21,8 @@ pub fn run(
     args: &DeleteArgs,
     input: &DeleteCustomImage,
     endpoint: &Endpoint,
-    credentials: Credentials,
+    signer: &Signer,
 ) -> Result<(), Failure> {
-    let signer = Signer::new(credentials)
-        .with_signature_version(args.signature_version)
-        .with_user_agent_suffix(USER_AGENT_SUFFIX)
-        .map_err(|e| Failure::Usage(format!("user agent: {e}")))?;
     let timestamp = match args.timestamp {
         Some(timestamp) => timestamp,
         None => Timestamp::from_system_time(SystemTime::now())
@@ -85,7 +78,7 @@ fn mask_query(query: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use swas_open_core::SignatureVersion;
+    use swas_open_core::{Credentials, SignatureVersion};
 
     fn signed(version: SignatureVersion) -> String {
         let creds = Credentials::new("STS.id", "the-secret")
