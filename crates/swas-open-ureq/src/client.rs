@@ -55,7 +55,6 @@ pub struct Client {
 struct Inner {
     agent: ureq::Agent,
     config: ClientConfig,
-    limits: Limits,
 }
 
 impl fmt::Debug for Client {
@@ -68,16 +67,10 @@ impl fmt::Debug for Client {
 
 impl FromConfig for Client {
     fn from_config(config: ClientConfig) -> Result<Self, Error> {
-        let limits = Limits {
-            connect: config.connect_timeout,
-            read: config.read_timeout,
-            deadline: config.deadline,
-        };
         Ok(Client {
             inner: Arc::new(Inner {
-                agent: transport::agent(&limits),
+                agent: transport::agent(&Limits::of(&config)),
                 config,
-                limits,
             }),
         })
     }
@@ -122,11 +115,8 @@ impl Client {
     /// ```
     pub fn delete_custom_image(&self, input: &DeleteCustomImage) -> Result<DeleteOutput, Error> {
         let _entered = call::span(input).entered();
-        let Inner {
-            agent,
-            config,
-            limits,
-        } = &*self.inner;
+        let Inner { agent, config } = &*self.inner;
+        let limits = &Limits::of(config);
         let deadline = config
             .deadline
             .and_then(|limit| Deadline::after(Instant::now(), limit));

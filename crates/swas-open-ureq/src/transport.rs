@@ -5,6 +5,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::Duration;
 
+use swas_open_core::client::ClientConfig;
 use swas_open_core::response::{ParseError, ParseErrorKind, MAX_RESPONSE_BODY};
 use swas_open_core::{Error, TimeoutKind, TransportFailure};
 use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
@@ -16,6 +17,17 @@ pub(crate) struct Limits {
     pub(crate) connect: Duration,
     pub(crate) read: Duration,
     pub(crate) deadline: Option<Duration>,
+}
+
+impl Limits {
+    /// The bounds a client was configured with.
+    pub(crate) fn of(config: &ClientConfig) -> Self {
+        Self {
+            connect: config.connect_timeout,
+            read: config.read_timeout,
+            deadline: config.deadline,
+        }
+    }
 }
 
 /// An agent that returns error statuses as answers, follows no redirect and speaks TLS
