@@ -62,10 +62,7 @@ pub struct Verified {
 impl Verified {
     /// The first value of the parameter `name`.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        find(&self.params, name)
     }
 }
 
@@ -293,10 +290,16 @@ fn verify_v3<B: AsRef<[u8]>>(
     let mut pairs = Vec::new();
     for name in &signed {
         let values = headers.get_all(*name);
-        if values.iter().next().is_none() && !(*name == "host" && request.uri().host().is_some()) {
-            return Err(VerifyError::IncompleteSignature(format!(
-                "signed header {name} is absent"
-            )));
+        if values.iter().next().is_none() {
+            // HTTP/2 and absolute-form requests may carry the host only in the URI.
+            match (*name, request.uri().authority()) {
+                ("host", Some(authority)) => pairs.push(("host", authority.as_str())),
+                _ => {
+                    return Err(VerifyError::IncompleteSignature(format!(
+                        "signed header {name} is absent"
+                    )))
+                }
+            }
         }
         for value in values {
             let value = value
@@ -304,12 +307,6 @@ fn verify_v3<B: AsRef<[u8]>>(
                 .map_err(|_| VerifyError::Malformed(format!("header {name} is not ASCII")))?;
             pairs.push((*name, value));
         }
-    }
-    // HTTP/2 and absolute-form requests may carry the host only in the URI.
-    let authority;
-    if headers.get("host").is_none() {
-        authority = request.uri().authority().map(|a| a.as_str()).unwrap_or("");
-        pairs.push(("host", authority));
     }
 
     let timestamp = Timestamp::parse(date).map_err(|_| VerifyError::IllegalTimestamp)?;
