@@ -1,16 +1,13 @@
 //! `swas delete-custom-image`: one DeleteCustomImage call, against the service or a local
 //! emulator, or a dry run that only signs.
 
-use swas_open_core::chain;
-use swas_open_core::{
-    ClientToken, Credentials, DeleteCustomImage, Endpoint, EndpointKind, RegionId, SignatureVersion,
-};
+use swas_open_core::{DeleteCustomImage, Endpoint, EndpointKind, SignatureVersion};
 use swas_open_ureq::{Client, ClientBuilder};
 
 use crate::cli::DeleteArgs;
 use crate::emulator::Local;
 use crate::exit::Failure;
-use crate::{dry_run, output, random, verbose};
+use crate::{dry_run, output, verbose};
 
 /// Appended to the `user-agent` of every request this tool signs, dry runs included.
 pub const USER_AGENT_SUFFIX: &str = concat!("swas-cli/", env!("CARGO_PKG_VERSION"));
@@ -25,40 +22,51 @@ pub fn run(args: &DeleteArgs) -> Result<(), Failure> {
         verbose::install();
     }
 
-    // `local` lives until the call is over: dropping it stops the emulator.
     let local = if args.emulator {
         Some(Local::start(&input, args.verbose)?)
     } else {
         None
     };
-    let (endpoint, credentials) = match &local {
-        Some(local) => (Endpoint::parse(&local.url())?, local.credentials().clone()),
-        None => (
-            resolve_endpoint(args.endpoint.as_deref(), input.region_id())?,
-            chain::default_chain_from_process(args.profile.as_deref())?.credentials,
-        ),
-    };
-
-    // One configuration for both paths, so a dry run signs exactly as the call would.
-    let builder = client_builder(args, &endpoint, credentials);
+    let builder = client_builder(args, local.as_ref());
+    let config = builder.clone().resolve()?;
+    let endpoint = config.endpoint_for(&input);
+    if local.is_none()
+        && args.endpoint.is_none()
+        && !EndpointKind::Public.is_listed(input.region_id())
+    {
+        output::note(&format!(
+            "warning: region {:?} is not in the published endpoint table; trying {endpoint}",
+            input.region_id().as_str()
+        ));
+    }
     if args.dry_run {
-        dry_run::run(args, &input, &endpoint, &builder.resolve()?.signer)
+        dry_run::run(args, &input, &endpoint, config.signer())
     } else {
-        call(args, input, &endpoint, builder)
+        call(args, &input, &endpoint, builder)
     }
 }
 
-/// The client's options from the command line.
-fn client_builder(
-    args: &DeleteArgs,
-    endpoint: &Endpoint,
-    credentials: Credentials,
-) -> ClientBuilder {
+/// The client's options: the emulator's throwaway key with `--emulator`, else the profile
+/// given or the default credential chain.
+fn client_builder(args: &DeleteArgs, local: Option<&Local>) -> ClientBuilder {
     let mut builder = Client::builder()
-        .credentials(credentials)
-        .endpoint(&endpoint.to_string())
         .signature_version(args.signature_version)
         .user_agent_suffix(USER_AGENT_SUFFIX);
+    match local {
+        Some(local) => {
+            builder = builder
+                .credentials(local.credentials().clone())
+                .endpoint(&local.url());
+        }
+        None => {
+            if let Some(profile) = &args.profile {
+                builder = builder.profile(profile);
+            }
+            if let Some(url) = &args.endpoint {
+                builder = builder.endpoint(url);
+            }
+        }
+    }
     if let Some(timeout) = args.connect_timeout {
         builder = builder.connect_timeout(timeout);
     }
@@ -71,23 +79,6 @@ fn client_builder(
     builder
 }
 
-/// The explicit endpoint, else the region's public one (with a warning when the region is
-/// not in the published table: new regions still follow the pattern).
-pub fn resolve_endpoint(explicit: Option<&str>, region: &RegionId) -> Result<Endpoint, Failure> {
-    if let Some(url) = explicit {
-        return Ok(Endpoint::parse(url)?);
-    }
-    let endpoint = Endpoint::for_region(region);
-    if !EndpointKind::Public.is_listed(region) {
-        output::note(&format!(
-            "warning: region {:?} is not in the published endpoint table; trying {endpoint}",
-            region.as_str()
-        ));
-    }
-    Ok(endpoint)
-}
-
-/// The scheme's name as the command line spells it.
 pub fn scheme_name(version: SignatureVersion) -> &'static str {
     match version {
         SignatureVersion::V3 => "v3",
@@ -97,33 +88,24 @@ pub fn scheme_name(version: SignatureVersion) -> &'static str {
 
 fn call(
     args: &DeleteArgs,
-    input: DeleteCustomImage,
+    input: &DeleteCustomImage,
     endpoint: &Endpoint,
     builder: ClientBuilder,
 ) -> Result<(), Failure> {
-    // The client would make a token up too; making it here lets a failure name it, so the
-    // caller can retry without risking `InvalidImageId.NotFound` for an image already gone.
-    let generated = input.client_token().is_none();
-    let input = match input.client_token() {
-        Some(_) => input,
-        None => input.with_token(ClientToken::from_random_bytes(random::bytes()?)),
-    };
-    let token = input
-        .client_token()
-        .map(ClientToken::to_string)
-        .unwrap_or_default();
-
     let client = builder.build()?;
-
     if args.verbose {
         output::note(&format!(
-            "DeleteCustomImage RegionId={} ImageId={} ClientToken={token} to {endpoint}, signature {}",
+            "DeleteCustomImage RegionId={} ImageId={}{} to {endpoint}, signature {}",
             input.region_id(),
             input.image_id(),
+            input
+                .client_token()
+                .map(|t| format!(" ClientToken={t}"))
+                .unwrap_or_default(),
             scheme_name(args.signature_version),
         ));
     }
-    match client.delete_custom_image(&input) {
+    match client.delete_custom_image(input) {
         Ok(out) => {
             if args.verbose {
                 output::note(&format!(
@@ -135,16 +117,20 @@ fn call(
             Ok(())
         }
         Err(e) => {
+            // Only a generated token is news to the user: theirs is on their command line.
+            let hint = match (input.client_token(), e.client_token()) {
+                (None, Some(token)) if e.is_no_answer() => Some(format!(
+                    "to retry safely, repeat with --client-token {token}"
+                )),
+                _ => None,
+            };
             let failure = match Failure::from(e) {
                 Failure::NoAnswer(reason) => {
                     let failure = Failure::NoAnswer(reason)
                         .with_context(&format!("DeleteCustomImage at {endpoint}"));
-                    if generated {
-                        failure.with_hint(&format!(
-                            "to retry safely, repeat with --client-token {token}"
-                        ))
-                    } else {
-                        failure
+                    match hint {
+                        Some(hint) => failure.with_hint(&hint),
+                        None => failure,
                     }
                 }
                 other => other,

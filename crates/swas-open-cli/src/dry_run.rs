@@ -11,7 +11,7 @@ use swas_open_core::{DeleteCustomImage, Endpoint, Nonce, Signer, SigningContext,
 
 use crate::cli::DeleteArgs;
 use crate::exit::Failure;
-use crate::{output, random};
+use crate::output;
 
 /// What stands in for a security token.
 const MASK: &str = "***";
@@ -30,7 +30,7 @@ pub fn run(
     };
     let nonce = match &args.nonce {
         Some(nonce) => nonce.clone(),
-        None => Nonce::from_random_bytes(random::bytes()?),
+        None => Nonce::from_random_bytes(rand::random()),
     };
     let request = signer.sign(input, endpoint, &SigningContext::new(timestamp, nonce));
     output::stdout(&render(&request));

@@ -7,7 +7,6 @@ use swas_open_emulator::{parse_access_key_spec, parse_image_spec, Emulator};
 
 use crate::cli::EmulatorArgs;
 use crate::exit::Failure;
-use crate::random;
 
 /// An emulator started for one call: holds the requested image, accepts one throwaway key.
 /// Stops when dropped.
@@ -19,8 +18,8 @@ pub struct Local {
 impl Local {
     /// Starts it on a free loopback port. `log_requests` writes one line per request to stderr.
     pub fn start(input: &DeleteCustomImage, log_requests: bool) -> Result<Self, Failure> {
-        let id = format!("emulator-{}", random::hex::<4>()?);
-        let secret = random::hex::<16>()?;
+        let id = format!("emulator-{:08x}", rand::random::<u32>());
+        let secret = format!("{:032x}", rand::random::<u128>());
         let credentials = Credentials::new(id.as_str(), secret.as_str())?;
         let emulator = Emulator::builder()
             .access_key(&id, &secret)

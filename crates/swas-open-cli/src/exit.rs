@@ -9,7 +9,7 @@
 use std::io::Write;
 
 use serde::Serialize;
-use swas_open_core::{CredentialsError, EndpointError, Error, InputError, ServiceError};
+use swas_open_core::{CredentialsError, EndpointError, Error, ErrorKind, InputError, ServiceError};
 
 /// Why a command failed.
 #[derive(Debug)]
@@ -66,18 +66,16 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        match e {
-            Error::Service(e) => Failure::Service(e),
-            Error::InvalidInput(_)
-            | Error::Endpoint(_)
-            | Error::Credentials(_)
-            | Error::Config(_) => Failure::Usage(e.to_string()),
-            Error::Parse(_) | Error::Timeout { .. } | Error::Transport { .. } => {
-                Failure::NoAnswer(e.to_string())
-            }
-            // A kind of failure added later: the call did not succeed and the service's
-            // answer, if any, is not known to be an error body.
-            other => Failure::NoAnswer(other.to_string()),
+        let message = e.to_string();
+        match e.into_kind() {
+            ErrorKind::Service(e) => Failure::Service(e),
+            ErrorKind::InvalidInput(_)
+            | ErrorKind::Endpoint(_)
+            | ErrorKind::Credentials(_)
+            | ErrorKind::Config(_) => Failure::Usage(message),
+            // Parse, timeout, transport, and kinds added later: the call did not succeed
+            // and the service's answer, if any, is not known to be an error body.
+            _ => Failure::NoAnswer(message),
         }
     }
 }
@@ -166,11 +164,11 @@ mod tests {
     #[test]
     fn exit_codes() {
         let input = swas_open_core::RegionId::new("CN").unwrap_err();
-        assert_eq!(Failure::from(Error::InvalidInput(input)).exit_code(), 2);
-        let timeout = Error::Timeout {
-            kind: swas_open_core::TimeoutKind::Read,
-            limit: std::time::Duration::from_secs(1),
-        };
+        assert_eq!(Failure::from(Error::from(input)).exit_code(), 2);
+        let timeout = Error::timeout(
+            swas_open_core::TimeoutKind::Read,
+            std::time::Duration::from_secs(1),
+        );
         assert_eq!(Failure::from(timeout).exit_code(), 3);
         let service = ServiceError::new(
             http::StatusCode::BAD_REQUEST,
@@ -178,7 +176,7 @@ mod tests {
             "m",
         );
         assert_eq!(
-            Failure::from(Error::Service(Box::new(service))).exit_code(),
+            Failure::from(Error::from(ErrorKind::Service(Box::new(service)))).exit_code(),
             1
         );
     }

@@ -21,7 +21,6 @@ mod dry_run;
 mod emulator;
 mod exit;
 mod output;
-mod random;
 mod verbose;
 
 use std::process::ExitCode;

@@ -1,48 +1,16 @@
-//! One DeleteCustomImage call with retries, as a state machine with no I/O.
-//!
-//! A transport drives it: ask for the attempt's request ([`Call::request`], signed with a
-//! fresh timestamp and nonce), send it, hand back the answer ([`Call::on_response`]) or the
-//! failure ([`Call::on_error`]), and follow the [`Step`]: done, sleep and retry, or fail.
-//! All protocol decisions live here, so the blocking and async clients behave identically.
-//!
-//! The call always carries a `ClientToken` (the caller's, or a UUID made from the random
-//! bytes the transport passes in) and keeps it across attempts: a retried delete whose first
-//! attempt did succeed returns the original answer instead of `InvalidImageId.NotFound`.
-//!
-//! ```
-//! use swas_open_core::call::{Call, Step};
-//! use swas_open_core::{Credentials, DeleteCustomImage, Endpoint, Nonce, RetryPolicy, Signer,
-//!     SigningContext, Timestamp};
-//!
-//! let signer = Signer::new(Credentials::new("id", "secret")?);
-//! let op = DeleteCustomImage::new("cn-hangzhou", "m-1")?;
-//! let mut call = Call::new(&signer, &op, Endpoint::for_region(op.region_id()),
-//!     RetryPolicy::default(), [7; 16]);
-//! let ctx = SigningContext::new(Timestamp::from_unix(1_700_000_000)?, Nonce::new("n1")?);
-//! let request = call.request(&ctx);
-//! assert!(request.uri().query().unwrap().contains("ClientToken="));
-//!
-//! let busy = http::Response::builder().status(503)
-//!     .body(r#"{"Code":"ServiceUnavailable","Message":"busy"}"#)?;
-//! assert!(matches!(call.on_response(&busy, 0.5), Step::Retry { .. }));
-//!
-//! let ok = http::Response::builder().status(200).body(r#"{"RequestId":"R1"}"#)?;
-//! match call.on_response(&ok, 0.5) {
-//!     Step::Done(out) => assert_eq!(out.request_id, "R1"),
-//!     other => panic!("{other:?}"),
-//! }
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-
 use std::time::{Duration, Instant, SystemTime};
 
+use rand_chacha::rand_core::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::config::Config;
 use crate::encode::percent_encode;
 use crate::endpoint::Endpoint;
-use crate::error::Error;
-use crate::error::TimeoutKind;
+use crate::error::{Error, ErrorKind, TimeoutKind};
+use crate::exchange::{Action, Exchange, Outgoing};
 use crate::input::{ClientToken, DeleteCustomImage};
-use crate::response::parse_delete_custom_image;
-use crate::retry::{Decision, Outcome, RetryPolicy};
+use crate::response::{parse_delete_custom_image, ErrorCode};
+use crate::retry::{Decision, Outcome};
 use crate::sign::{Nonce, Signer, SigningContext};
 use crate::time::Timestamp;
 use crate::ACTION;
@@ -59,159 +27,304 @@ pub struct DeleteOutput {
     pub attempts: u32,
 }
 
-/// What the transport does next.
-#[derive(Debug)]
-pub enum Step {
-    /// The call succeeded.
-    Done(DeleteOutput),
-    /// Wait `after`, then make another attempt. `error` is what this attempt failed with:
-    /// return it if the wait would overrun a deadline.
-    Retry {
-        /// The delay before the next attempt.
-        after: Duration,
-        /// The failure of the attempt that just ended.
-        error: Error,
-    },
-    /// The call failed for good.
-    Fail(Error),
-}
-
-/// What the transport's loop does after an attempt.
-#[derive(Debug)]
-pub enum Next {
-    /// Return this from the call.
-    Return(Result<DeleteOutput, Error>),
-    /// Sleep this long, then make the next attempt.
-    Sleep(Duration),
-}
-
-impl Step {
-    /// Turns the step into the loop's next move: a retry whose wait would not end before
-    /// the deadline returns the attempt's error instead.
-    pub fn next(self, deadline: Option<&Deadline>, now: Instant) -> Next {
-        match self {
-            Step::Done(output) => Next::Return(Ok(output)),
-            Step::Fail(error) => Next::Return(Err(error)),
-            Step::Retry { after, error } => {
-                if deadline.is_some_and(|d| !d.admits_wait(now, after)) {
-                    Next::Return(Err(error))
-                } else {
-                    Next::Sleep(after)
-                }
-            }
-        }
-    }
-}
-
+/// One DeleteCustomImage call with retries, as an [`Exchange`]: it owns its time rules
+/// (deadline, backoff, clock-skew correction) and its randomness (nonces, jitter, the
+/// generated `ClientToken`, all drawn from the seed it is built with). A transport only
+/// sends what it is told to and reports what came back.
+///
+/// The call always carries a `ClientToken` (the caller's, or a UUID v4 drawn from the seed)
+/// and keeps it across attempts: a retried delete whose first attempt did succeed returns
+/// the original answer instead of `InvalidImageId.NotFound`.
+///
+/// ```
+/// use std::time::{Duration, Instant, SystemTime};
+/// use swas_open_core::{Action, Call, ClientBuilder, Credentials, DeleteCustomImage, Exchange};
+///
+/// let config = ClientBuilder::<()>::new()
+///     .credentials(Credentials::new("id", "secret")?)
+///     .resolve()?;
+/// let input = DeleteCustomImage::new("cn-hangzhou", "m-1")?;
+/// let start = Instant::now();
+/// let mut call = Call::new(&config, config.signer(), &input, [7; 32], start, SystemTime::now());
+///
+/// let Action::Send(attempt) = call.next(start) else { unreachable!() };
+/// assert!(attempt.request.uri().query().unwrap().contains("ClientToken="));
+/// let busy = http::Response::builder().status(503)
+///     .body(r#"{"Code":"ServiceUnavailable","Message":"busy"}"#)?;
+/// call.receive(start, Ok(busy));
+///
+/// // A jittered wait (at most 100 ms), then the second attempt.
+/// let Action::Wait(until) = call.next(start) else { unreachable!() };
+/// assert!(until <= start + Duration::from_millis(100));
+/// let Action::Send(_) = call.next(until) else { unreachable!() };
+/// let ok = http::Response::builder().status(200).body(r#"{"RequestId":"R1"}"#)?;
+/// call.receive(until, Ok(ok));
+/// let Action::Done(Ok(out)) = call.next(until) else { unreachable!() };
+/// assert_eq!((out.request_id.as_str(), out.attempts), ("R1", 2));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// One call in progress.
 #[derive(Debug)]
 pub struct Call<'a> {
+    config: &'a Config,
     signer: &'a Signer,
-    op: DeleteCustomImage,
+    input: DeleteCustomImage,
     endpoint: Endpoint,
-    policy: RetryPolicy,
+    rng: ChaCha8Rng,
+    /// The monotonic and wall-clock readings the call started at: wall time later is
+    /// derived from them, so the call reads no clock.
+    start: (Instant, SystemTime),
+    deadline: Option<Instant>,
     attempts: u32,
+    /// Attempts that do not count against the policy (the one re-signed after a clock-skew
+    /// correction).
+    free_attempts: u32,
+    skew_corrected: bool,
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    Ready,
+    Sent(Timestamp),
+    Waiting(Instant),
+    Finished(Option<Result<DeleteOutput, Error>>),
 }
 
 impl<'a> Call<'a> {
-    /// Starts a call. `fresh_token` (16 random bytes) becomes the `ClientToken` when `op` has
-    /// none.
+    /// Starts a call of `config`'s client, signed by `signer`, at `now` (monotonic) and `wall`
+    /// (the system clock at the same moment). `seed` (32 random bytes) is the source of the
+    /// nonces, the retry jitter and the `ClientToken` when `input` has none.
     pub fn new(
+        config: &'a Config,
         signer: &'a Signer,
-        op: &DeleteCustomImage,
-        endpoint: Endpoint,
-        policy: RetryPolicy,
-        fresh_token: [u8; 16],
+        input: &DeleteCustomImage,
+        seed: [u8; 32],
+        now: Instant,
+        wall: SystemTime,
     ) -> Self {
-        let mut op = op.clone();
-        if op.client_token().is_none() {
-            op = op.with_token(ClientToken::from_random_bytes(fresh_token));
-        }
+        let mut rng = ChaCha8Rng::from_seed(seed);
+        let input = match input.client_token() {
+            Some(_) => input.clone(),
+            None => {
+                let mut bytes = [0; 16];
+                rng.fill_bytes(&mut bytes);
+                input
+                    .clone()
+                    .with_token(ClientToken::from_random_bytes(bytes))
+            }
+        };
         Self {
+            endpoint: config.endpoints.for_input(&input),
+            deadline: config.deadline.and_then(|limit| now.checked_add(limit)),
+            config,
             signer,
-            op,
-            endpoint,
-            policy,
+            input,
+            rng,
+            start: (now, wall),
             attempts: 0,
+            free_attempts: 0,
+            skew_corrected: false,
+            state: State::Ready,
         }
     }
 
     /// The `ClientToken` every attempt carries.
     pub fn client_token(&self) -> &ClientToken {
-        self.op
+        self.input
             .client_token()
             .expect("Call::new always sets a client token")
     }
 
-    /// The input as sent, with its `ClientToken`.
-    pub fn input(&self) -> &DeleteCustomImage {
-        &self.op
+    /// The `info` span to run the call in: `delete_custom_image` with `action`, `region`
+    /// and `image_id`. Each attempt ends with a `debug` event `attempt finished` in it.
+    pub fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "delete_custom_image",
+            action = ACTION,
+            region = self.input.region_id().as_str(),
+            image_id = self.input.image_id().as_str(),
+        )
     }
 
-    /// Where the call goes.
-    pub fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
+    /// The wall-clock time at `now`, corrected by the client's clock offset.
+    fn wall_at(&self, now: Instant) -> SystemTime {
+        let elapsed = now.saturating_duration_since(self.start.0);
+        let local = self.start.1 + elapsed;
+        let offset = self.config.state.clock_offset();
+        let shift = Duration::from_secs(offset.unsigned_abs());
+        let corrected = if offset >= 0 {
+            local.checked_add(shift)
+        } else {
+            local.checked_sub(shift)
+        };
+        corrected.unwrap_or(local)
     }
 
-    /// How many attempts have been started.
-    pub fn attempts(&self) -> u32 {
-        self.attempts
-    }
-
-    /// The next attempt's request, signed with `ctx` (fresh timestamp and nonce each time).
-    pub fn request(&mut self, ctx: &SigningContext) -> http::Request<Vec<u8>> {
-        self.attempts += 1;
-        self.signer.sign(&self.op, &self.endpoint, ctx)
-    }
-
-    /// The next attempt's request, signed at wall-clock time `now` with a nonce made of the
-    /// first 16 of `random`'s bytes, and the jitter (from the last 8) for the wait that may
-    /// follow it. The transport reads the clock and the random source; the call only
-    /// turns them into values.
-    pub fn attempt(
-        &mut self,
-        now: SystemTime,
-        random: [u8; 24],
-    ) -> Result<(http::Request<Vec<u8>>, f64), Error> {
-        let timestamp = Timestamp::from_system_time(now)
-            .map_err(|e| Error::Config(format!("the system clock is unusable: {e}")))?;
-        let (nonce, jitter) = random.split_at(16);
-        let nonce = Nonce::from_random_bytes(nonce.try_into().expect("16 bytes"));
-        let jitter = unit_interval(jitter.try_into().expect("8 bytes"));
-        Ok((self.request(&SigningContext::new(timestamp, nonce)), jitter))
-    }
-
-    /// Handles the answer to the latest attempt. `jitter` is a random number in `[0, 1]`.
-    pub fn on_response<B: AsRef<[u8]>>(&self, response: &http::Response<B>, jitter: f64) -> Step {
-        match parse_delete_custom_image(response) {
-            Ok(out) => Step::Done(DeleteOutput {
-                request_id: out.request_id,
-                client_token: self.client_token().clone(),
-                attempts: self.attempts,
-            }),
-            Err(e) => self.on_error(e.into(), jitter),
+    fn attempt(&mut self, now: Instant) -> Action<Result<DeleteOutput, Error>> {
+        if self.deadline.is_some_and(|d| now >= d) {
+            return self.finish(Err(self.deadline_error()));
         }
+        let timestamp = match Timestamp::from_system_time(self.wall_at(now)) {
+            Ok(t) => t,
+            Err(e) => {
+                let error = Error::config(format!("the system clock is unusable: {e}"));
+                return self.finish(Err(error));
+            }
+        };
+        let mut bytes = [0; 16];
+        self.rng.fill_bytes(&mut bytes);
+        let ctx = SigningContext::new(timestamp, Nonce::from_random_bytes(bytes));
+        let request = self.signer.sign(&self.input, &self.endpoint, &ctx);
+        self.attempts += 1;
+        self.state = State::Sent(timestamp);
+        Action::Send(Outgoing {
+            request,
+            connect_timeout: self.config.connect_timeout,
+            read_timeout: self.config.read_timeout,
+            deadline: self.deadline,
+        })
     }
 
-    /// Handles a failed attempt (no answer, or an answer already turned into an [`Error`]).
-    pub fn on_error(&self, mut error: Error, jitter: f64) -> Step {
-        if let (Error::Service(e), Some(token)) =
-            (&mut error, self.signer.credentials().security_token())
-        {
+    fn finish(
+        &mut self,
+        result: Result<DeleteOutput, Error>,
+    ) -> Action<Result<DeleteOutput, Error>> {
+        self.state = State::Finished(None);
+        Action::Done(result)
+    }
+
+    fn deadline_error(&self) -> Error {
+        Error::timeout(
+            TimeoutKind::Deadline,
+            self.config.deadline.unwrap_or_default(),
+        )
+    }
+
+    /// Handles a failed attempt that was signed at `sent`: retry, correct the clock, or stop.
+    fn on_failure(
+        &mut self,
+        now: Instant,
+        sent: Timestamp,
+        date: Option<SystemTime>,
+        mut error: Error,
+    ) {
+        if let (Some(e), Some(token)) = (
+            error.service_mut(),
+            self.signer.credentials().security_token(),
+        ) {
             scrub(&mut e.message, token.expose());
         }
-        let outcome = match &error {
-            Error::Service(e) => Outcome::Service(e),
-            Error::Parse(e) => Outcome::Parse(e),
-            other => match other.transport_failure() {
-                Some(failure) => Outcome::Transport(failure),
-                None => return Step::Fail(error),
-            },
+        if let Some(offset) = self.skew_offset(&error, sent, date) {
+            self.config.state.set_clock_offset(offset);
+            self.skew_corrected = true;
+            self.free_attempts += 1;
+            trace_attempt(self.attempts, &error, "correct clock");
+            self.state = State::Ready;
+            return;
+        }
+        if self.deadline.is_some_and(|d| now >= d) && error.transport_failure().is_some() {
+            // The attempt was cut short by the call's deadline, whichever bound it reported.
+            error = self.deadline_error();
+        }
+        let outcome = match error.kind() {
+            ErrorKind::Service(e) => Some(Outcome::Service(e)),
+            ErrorKind::Parse(_) => Some(Outcome::Parse),
+            _ => error.transport_failure().map(Outcome::Transport),
         };
+        let jitter = unit_interval(self.rng.next_u64());
+        let counted = self.attempts - self.free_attempts;
         // The call always carries a ClientToken, so every attempt is idempotent.
-        match self.policy.decide(self.attempts, &outcome, true, jitter) {
-            Decision::Retry { after } => Step::Retry { after, error },
-            Decision::Stop => Step::Fail(error),
+        let decision = outcome.map_or(Decision::Stop, |o| {
+            self.config.retry_policy.decide(counted, &o, true, jitter)
+        });
+        let mut budget_exhausted = false;
+        if let Decision::Retry { after } = decision {
+            let until = now.checked_add(after);
+            let in_time = match (until, self.deadline) {
+                (Some(until), Some(deadline)) => until < deadline,
+                (until, None) => until.is_some(),
+                (None, Some(_)) => false,
+            };
+            let timed_out = matches!(error.kind(), ErrorKind::Timeout { .. });
+            if in_time {
+                if self.config.state.try_spend_retry(timed_out) {
+                    trace_attempt(self.attempts, &error, "retry");
+                    self.state = State::Waiting(until.unwrap_or(now));
+                    return;
+                }
+                budget_exhausted = true;
+            }
+        }
+        trace_attempt(self.attempts, &error, "fail");
+        let error = error.with_call(self.attempts, self.client_token(), budget_exhausted);
+        self.state = State::Finished(Some(Err(error)));
+    }
+
+    /// The clock offset to correct by, when the service refused the attempt's timestamp and
+    /// said what its own clock read: `date - sent`, in whole seconds. Once per call.
+    fn skew_offset(&self, error: &Error, sent: Timestamp, date: Option<SystemTime>) -> Option<i64> {
+        if self.skew_corrected || error.code() != Some(&ErrorCode::InvalidTimeStampExpired) {
+            return None;
+        }
+        let server = Timestamp::from_system_time(date?).ok()?.unix();
+        let offset = i64::try_from(server).ok()? - i64::try_from(sent.unix()).ok()?;
+        Some(offset + self.config.state.clock_offset())
+    }
+}
+
+impl Exchange for Call<'_> {
+    type Output = Result<DeleteOutput, Error>;
+
+    fn next(&mut self, now: Instant) -> Action<Self::Output> {
+        match &mut self.state {
+            State::Ready => self.attempt(now),
+            State::Waiting(until) if now < *until => Action::Wait(*until),
+            State::Waiting(_) => self.attempt(now),
+            State::Sent(_) => Action::Done(Err(Error::config(
+                "the call's request is in flight: receive its answer first",
+            ))),
+            State::Finished(result) => Action::Done(
+                result
+                    .take()
+                    .unwrap_or_else(|| Err(Error::config("the call is over"))),
+            ),
+        }
+    }
+
+    fn receive<B: AsRef<[u8]>>(&mut self, now: Instant, outcome: Result<http::Response<B>, Error>) {
+        let State::Sent(sent) = self.state else {
+            return;
+        };
+        let response = match outcome {
+            Ok(response) => response,
+            Err(error) => return self.on_failure(now, sent, None, error),
+        };
+        match parse_delete_custom_image(&response) {
+            Ok(out) => {
+                self.config.state.refund_success();
+                tracing::debug!(
+                    attempt = self.attempts,
+                    status = response.status().as_u16(),
+                    request_id = out.request_id.as_str(),
+                    outcome = "done",
+                    "attempt finished"
+                );
+                self.state = State::Finished(Some(Ok(DeleteOutput {
+                    request_id: out.request_id,
+                    client_token: self.client_token().clone(),
+                    attempts: self.attempts,
+                })));
+            }
+            Err(e) => {
+                let date = response
+                    .headers()
+                    .get(http::header::DATE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| httpdate::parse_http_date(v).ok());
+                self.on_failure(now, sent, date, e.into());
+            }
         }
     }
 }
@@ -227,88 +340,27 @@ fn scrub(message: &mut String, token: &str) {
     }
 }
 
-/// A uniform number in `[0, 1)` from 8 random bytes.
-pub fn unit_interval(bytes: [u8; 8]) -> f64 {
-    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+/// A uniform number in `[0, 1)` from 64 random bits.
+fn unit_interval(bits: u64) -> f64 {
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// The end of a call's time budget. Instants come in as values: the transport reads its
-/// clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deadline {
-    at: Instant,
-    limit: Duration,
-}
-
-impl Deadline {
-    /// `limit` from `start`; `None` when that instant cannot be represented (no deadline).
-    pub fn after(start: Instant, limit: Duration) -> Option<Self> {
-        Some(Self {
-            at: start.checked_add(limit)?,
-            limit,
-        })
-    }
-
-    /// The time left at `now`, or the deadline's timeout error once none is left.
-    pub fn remaining(&self, now: Instant) -> Result<Duration, Error> {
-        match self.at.checked_duration_since(now) {
-            Some(left) if !left.is_zero() => Ok(left),
-            _ => Err(self.error()),
-        }
-    }
-
-    /// Whether a wait of `wait` from `now` ends before the deadline.
-    pub fn admits_wait(&self, now: Instant, wait: Duration) -> bool {
-        now.checked_add(wait).is_some_and(|end| end < self.at)
-    }
-
-    /// The error of a call whose deadline passed.
-    pub fn error(&self) -> Error {
-        Error::Timeout {
-            kind: TimeoutKind::Deadline,
-            limit: self.limit,
-        }
-    }
-}
-
-/// The `info` span a call runs in: `delete_custom_image` with `action`, `region` and
-/// `image_id`.
-pub fn span(input: &DeleteCustomImage) -> tracing::Span {
-    tracing::info_span!(
-        "delete_custom_image",
-        action = ACTION,
-        region = input.region_id().as_str(),
-        image_id = input.image_id().as_str(),
-    )
-}
-
-/// The `debug` event `attempt finished` after each attempt: `attempt`, `status`,
-/// `request_id`, `code`, `error` and `outcome` (`done`, `retry` or `fail`). Never a secret:
-/// errors print none.
-pub fn trace_attempt(attempt: u32, status: Option<http::StatusCode>, step: &Step) {
-    let (request_id, code, error, outcome) = match step {
-        Step::Done(out) => (Some(out.request_id.as_str()), None, None, "done"),
-        Step::Retry { error, .. } | Step::Fail(error) => {
-            let service = error.service_error();
-            let outcome = if matches!(step, Step::Retry { .. }) {
-                "retry"
-            } else {
-                "fail"
-            };
-            (
-                service.and_then(|e| e.request_id.as_deref()),
-                service.map(|e| e.code.as_str()),
-                Some(error),
-                outcome,
-            )
-        }
+/// The `debug` event `attempt finished` for a failed attempt: `attempt`, `status`,
+/// `request_id`, `code`, `error` and `outcome` (`retry`, `correct clock` or `fail`). Never
+/// a secret: errors print none.
+fn trace_attempt(attempt: u32, error: &Error, outcome: &'static str) {
+    let service = error.service_error();
+    let status = match error.kind() {
+        ErrorKind::Service(e) => Some(e.status.as_u16()),
+        ErrorKind::Parse(e) => Some(e.status.as_u16()),
+        _ => None,
     };
     tracing::debug!(
         attempt,
-        status = status.map(|s| s.as_u16()),
-        request_id,
-        code,
-        error = error.map(tracing::field::display),
+        status,
+        request_id = service.and_then(|e| e.request_id.as_deref()),
+        code = service.map(|e| e.code.as_str()),
+        error = %error,
         outcome,
         "attempt finished"
     );
@@ -317,54 +369,244 @@ pub fn trace_attempt(attempt: u32, status: Option<http::StatusCode>, step: &Step
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ClientBuilder;
+    use crate::credentials::Credentials;
+    use crate::retry::RetryPolicy;
+
+    fn config(builder: ClientBuilder<()>) -> Config {
+        builder
+            .credentials(Credentials::new("id", "secret").unwrap())
+            .resolve()
+            .unwrap()
+    }
+
+    fn answer(status: u16, body: &str) -> http::Response<String> {
+        http::Response::builder()
+            .status(status)
+            .body(body.to_owned())
+            .unwrap()
+    }
+
+    fn sent(call: &mut Call<'_>, now: Instant) -> http::Request<Vec<u8>> {
+        match call.next(now) {
+            Action::Send(out) => out.request,
+            other => panic!("expected a request, got {other:?}"),
+        }
+    }
+
+    const BUSY: &str = r#"{"Code":"ServiceUnavailable","Message":"busy"}"#;
 
     #[test]
-    fn deadline_arithmetic() {
-        let start = Instant::now();
-        let d = Deadline::after(start, Duration::from_secs(10)).unwrap();
-        assert_eq!(d.remaining(start).unwrap(), Duration::from_secs(10));
-        assert!(d.admits_wait(start, Duration::from_secs(9)));
-        assert!(!d.admits_wait(start, Duration::from_secs(10)));
-        let late = start + Duration::from_secs(10);
-        assert!(matches!(
-            d.remaining(late),
-            Err(Error::Timeout { kind: TimeoutKind::Deadline, limit }) if limit == Duration::from_secs(10)
-        ));
-        assert!(Deadline::after(start, Duration::MAX).is_none());
+    fn same_seed_same_requests() {
+        let config = config(ClientBuilder::new());
+        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+        let (now, wall) = (
+            Instant::now(),
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        );
+        let mut a = Call::new(&config, config.signer(), &input, [1; 32], now, wall);
+        let mut b = Call::new(&config, config.signer(), &input, [1; 32], now, wall);
+        let mut c = Call::new(&config, config.signer(), &input, [2; 32], now, wall);
+        let (ra, rb, rc) = (sent(&mut a, now), sent(&mut b, now), sent(&mut c, now));
+        assert_eq!(ra.uri(), rb.uri());
+        assert_ne!(ra.uri(), rc.uri());
+        assert_eq!(a.client_token(), b.client_token());
+        assert_ne!(a.client_token(), c.client_token());
+    }
+
+    #[test]
+    fn retries_keep_the_token_and_change_the_nonce() {
+        let config = config(ClientBuilder::new());
+        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+        let now = Instant::now();
+        let mut call = Call::new(
+            &config,
+            config.signer(),
+            &input,
+            [3; 32],
+            now,
+            SystemTime::now(),
+        );
+        let first = sent(&mut call, now);
+        call.receive(now, Ok(answer(503, BUSY)));
+        let Action::Wait(until) = call.next(now) else {
+            panic!("expected a wait")
+        };
+        assert!(matches!(call.next(now), Action::Wait(u) if u == until));
+        let second = sent(&mut call, until);
+        let param = |r: &http::Request<Vec<u8>>, name: &str| {
+            r.uri()
+                .query()
+                .unwrap()
+                .split('&')
+                .find_map(|p| p.strip_prefix(name))
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            param(&first, "ClientToken="),
+            param(&second, "ClientToken=")
+        );
+        assert_ne!(
+            param(&first, "SignatureNonce="),
+            param(&second, "SignatureNonce=")
+        );
+        call.receive(until, Ok(answer(503, BUSY)));
+        let Action::Wait(until) = call.next(until) else {
+            panic!("expected a wait")
+        };
+        let _ = sent(&mut call, until);
+        call.receive(until, Ok(answer(503, BUSY)));
+        let Action::Done(Err(e)) = call.next(until) else {
+            panic!("expected the last error")
+        };
+        assert_eq!(e.attempts(), 3);
+        assert_eq!(e.client_token(), Some(call.client_token()));
+        assert_eq!(e.code(), Some(&ErrorCode::ServiceUnavailable));
+        assert!(matches!(call.next(until), Action::Done(Err(_))), "spent");
+    }
+
+    #[test]
+    fn a_wait_past_the_deadline_returns_the_error() {
+        let config = config(
+            ClientBuilder::new()
+                .deadline(Duration::from_millis(50))
+                .retry_policy(RetryPolicy::new(3).with_base_delay(Duration::from_secs(10))),
+        );
+        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+        let now = Instant::now();
+        let mut call = Call::new(
+            &config,
+            config.signer(),
+            &input,
+            [0xff; 32],
+            now,
+            SystemTime::now(),
+        );
+        let Action::Send(out) = call.next(now) else {
+            panic!()
+        };
+        assert_eq!(out.deadline, Some(now + Duration::from_millis(50)));
+        // A timeout reported once the deadline has passed is the deadline's.
+        let later = now + Duration::from_millis(60);
+        call.receive::<Vec<u8>>(
+            later,
+            Err(Error::timeout(TimeoutKind::Read, Duration::from_secs(10))),
+        );
+        let Action::Done(Err(e)) = call.next(later) else {
+            panic!()
+        };
+        assert!(
+            matches!(e.kind(), ErrorKind::Timeout { kind: TimeoutKind::Deadline, limit } if *limit == Duration::from_millis(50)),
+            "{e:?}"
+        );
+        assert_eq!(e.attempts(), 1);
+    }
+
+    #[test]
+    fn clock_skew_is_corrected_once_and_remembered() {
+        let config = config(ClientBuilder::new().max_attempts(1));
+        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let now = Instant::now();
+        let mut call = Call::new(&config, config.signer(), &input, [5; 32], now, wall);
+        let _ = sent(&mut call, now);
+        let expired = http::Response::builder()
+            .status(400)
+            .header(
+                "date",
+                httpdate::fmt_http_date(wall + Duration::from_secs(1200)),
+            )
+            .body(r#"{"Code":"InvalidTimeStamp.Expired","Message":"expired"}"#)
+            .unwrap();
+        call.receive(now, Ok(expired.clone()));
+        let second = sent(&mut call, now);
+        assert!(
+            second
+                .uri()
+                .query()
+                .unwrap()
+                .contains("Timestamp=2023-11-14T22%3A33%3A20Z"),
+            "{:?}",
+            second.uri()
+        );
+        assert_eq!(config.state.clock_offset(), 1200);
+        // A second refusal in the same call is returned as it is.
+        call.receive(now, Ok(expired));
+        let Action::Done(Err(e)) = call.next(now) else {
+            panic!()
+        };
+        assert_eq!(e.code(), Some(&ErrorCode::InvalidTimeStampExpired));
+        assert_eq!(e.attempts(), 2);
+    }
+
+    #[test]
+    fn skew_without_a_usable_date_is_left_alone() {
+        for date in [None, Some("garbage")] {
+            let config = config(ClientBuilder::new());
+            let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+            let now = Instant::now();
+            let mut call = Call::new(
+                &config,
+                config.signer(),
+                &input,
+                [5; 32],
+                now,
+                SystemTime::now(),
+            );
+            let _ = sent(&mut call, now);
+            let mut response = http::Response::builder().status(400);
+            if let Some(d) = date {
+                response = response.header("date", d);
+            }
+            let body = r#"{"Code":"InvalidTimeStamp.Expired","Message":"expired"}"#;
+            call.receive(now, Ok(response.body(body).unwrap()));
+            let Action::Done(Err(e)) = call.next(now) else {
+                panic!()
+            };
+            assert_eq!(e.code(), Some(&ErrorCode::InvalidTimeStampExpired));
+            assert_eq!(config.state.clock_offset(), 0);
+        }
     }
 
     #[test]
     fn sts_tokens_are_scrubbed_from_service_messages() {
-        let creds = crate::Credentials::new("id", "secret")
+        let creds = Credentials::new("id", "secret")
             .unwrap()
             .with_security_token("tok en/+=")
             .unwrap();
-        let signer = Signer::new(creds);
-        let op = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
-        let call = Call::new(
-            &signer,
-            &op,
-            Endpoint::for_region(op.region_id()),
-            RetryPolicy::no_retries(),
-            [0; 16],
+        let config = ClientBuilder::<()>::new()
+            .credentials(creds)
+            .max_attempts(1)
+            .resolve()
+            .unwrap();
+        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+        let now = Instant::now();
+        let mut call = Call::new(
+            &config,
+            config.signer(),
+            &input,
+            [0; 32],
+            now,
+            SystemTime::now(),
         );
+        let _ = sent(&mut call, now);
         let twice = percent_encode(&percent_encode("tok en/+="));
         let body = format!(
             r#"{{"Code":"SignatureDoesNotMatch","Message":"server string to sign is:POST&%2F&SecurityToken%3D{twice}%26X"}}"#
         );
-        let response = http::Response::builder().status(400).body(body).unwrap();
-        let Step::Fail(Error::Service(e)) = call.on_response(&response, 0.0) else {
+        call.receive(now, Ok(answer(400, &body)));
+        let Action::Done(Err(e)) = call.next(now) else {
             panic!("expected a service error");
         };
         assert_eq!(
-            e.message,
+            e.service_error().unwrap().message,
             "server string to sign is:POST&%2F&SecurityToken%3D***%26X"
         );
     }
 
     #[test]
     fn unit_interval_is_half_open() {
-        assert_eq!(unit_interval([0; 8]), 0.0);
-        assert!(unit_interval([0xff; 8]) < 1.0);
+        assert_eq!(unit_interval(0), 0.0);
+        assert!(unit_interval(u64::MAX) < 1.0);
     }
 }

@@ -1,11 +1,9 @@
-//! The error every client (blocking or async) returns, so switching transports changes no
-//! error handling. Each variant says what to do next; none carries a secret.
-
+use std::fmt;
 use std::time::Duration;
 
 use crate::chain::CredentialsError;
 use crate::endpoint::EndpointError;
-use crate::input::InputError;
+use crate::input::{ClientToken, InputError};
 use crate::response::{ErrorCode, ParseError, ResponseError, ServiceError};
 use crate::retry::TransportFailure;
 
@@ -24,10 +22,10 @@ pub enum TimeoutKind {
     Deadline,
 }
 
-/// Why a DeleteCustomImage call failed.
+/// What went wrong. Match on it through [`Error::kind`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ErrorKind {
     /// An input broke a documented rule: fix the input.
     #[error(transparent)]
     InvalidInput(#[from] InputError),
@@ -41,7 +39,7 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
     /// The service answered with an error; every field it sent is kept (boxed: it is the
-    /// largest variant by far, and keeping it inline would make every `Result` carry it).
+    /// largest variant by far).
     #[error(transparent)]
     Service(Box<ServiceError>),
     /// The answer could not be understood (HTML from a proxy, truncated, too large).
@@ -55,8 +53,10 @@ pub enum Error {
         /// Its value.
         limit: Duration,
     },
-    /// The request got no answer: DNS, connect, reset, TLS, I/O.
-    #[error("transport error ({kind:?}): {source}")]
+    /// The request got no answer: DNS, connect, reset, TLS, I/O. The cause is the
+    /// [`source`](std::error::Error::source), not part of this message, so error-chain
+    /// printers show it once.
+    #[error("transport error ({kind:?})")]
     Transport {
         /// The failure class, which decides whether a retry is safe.
         kind: TransportFailure,
@@ -66,11 +66,73 @@ pub enum Error {
     },
 }
 
+/// The error every client (blocking or async) returns, so switching transports changes no
+/// error handling. Its [`ErrorKind`] says what went wrong and what to do next; a call's
+/// error also says how many attempts were made and which `ClientToken` they carried, so the
+/// caller can repeat the call safely. None of it carries a secret.
+///
+/// Why a DeleteCustomImage call (or building a client) failed.
+///
+/// ```
+/// use swas_open_core::{Error, ErrorCode, ErrorKind, ServiceError};
+/// # let e = Error::from(ErrorKind::Service(Box::new(ServiceError::new(
+/// #     http::StatusCode::BAD_REQUEST, ErrorCode::CustomImageInShare, "shared"))));
+/// match e.kind() {
+///     ErrorKind::Service(s) if s.code == ErrorCode::CustomImageInShare => {
+///         println!("unshare the image first: {}", s.message)
+///     }
+///     _ if e.is_no_answer() => println!(
+///         "unknown outcome; repeat with ClientToken {:?} to be safe",
+///         e.client_token().map(|t| t.as_str())
+///     ),
+///     _ => println!("failed: {e}"),
+/// }
+/// ```
+pub struct Error {
+    kind: ErrorKind,
+    call: Option<Box<CallContext>>,
+}
+
+/// What a call had done when it failed.
+#[derive(Debug, Clone)]
+struct CallContext {
+    attempts: u32,
+    client_token: ClientToken,
+    budget_exhausted: bool,
+}
+
 impl Error {
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// The kind, by value.
+    pub fn into_kind(self) -> ErrorKind {
+        self.kind
+    }
+
+    /// How many attempts the call made (0 when it failed before sending anything).
+    pub fn attempts(&self) -> u32 {
+        self.call.as_ref().map_or(0, |c| c.attempts)
+    }
+
+    /// The `ClientToken` every attempt carried (the caller's or one made for the call):
+    /// repeating the call with it cannot act twice. `None` when nothing was sent.
+    pub fn client_token(&self) -> Option<&ClientToken> {
+        self.call.as_ref().map(|c| &c.client_token)
+    }
+
+    /// Whether a retry was due but the client's retry budget could not pay for it (the
+    /// service is failing for many calls at once).
+    pub fn retry_budget_exhausted(&self) -> bool {
+        self.call.as_ref().is_some_and(|c| c.budget_exhausted)
+    }
+
     /// The service error, if the service answered with one.
     pub fn service_error(&self) -> Option<&ServiceError> {
-        match self {
-            Error::Service(e) => Some(e),
+        match &self.kind {
+            ErrorKind::Service(e) => Some(e),
             _ => None,
         }
     }
@@ -80,36 +142,163 @@ impl Error {
         self.service_error().map(|e| &e.code)
     }
 
-    /// Whether no answer came at all (transport failure or timeout).
+    /// Whether no answer came at all (transport failure or timeout): the outcome is unknown.
     pub fn is_no_answer(&self) -> bool {
-        matches!(self, Error::Timeout { .. } | Error::Transport { .. })
+        matches!(
+            self.kind,
+            ErrorKind::Timeout { .. } | ErrorKind::Transport { .. }
+        )
+    }
+
+    /// An attempt that got no answer.
+    pub fn transport(kind: TransportFailure, source: impl Into<BoxError>) -> Self {
+        ErrorKind::Transport {
+            kind,
+            source: source.into(),
+        }
+        .into()
+    }
+
+    /// An attempt (or call) that hit a time bound.
+    pub fn timeout(kind: TimeoutKind, limit: Duration) -> Self {
+        ErrorKind::Timeout { kind, limit }.into()
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        ErrorKind::Config(message.into()).into()
+    }
+
+    pub(crate) fn service_mut(&mut self) -> Option<&mut ServiceError> {
+        match &mut self.kind {
+            ErrorKind::Service(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Records what the call had done.
+    pub(crate) fn with_call(
+        mut self,
+        attempts: u32,
+        client_token: &ClientToken,
+        budget_exhausted: bool,
+    ) -> Self {
+        self.call = Some(Box::new(CallContext {
+            attempts,
+            client_token: client_token.clone(),
+            budget_exhausted,
+        }));
+        self
     }
 
     /// The transport failure class, for the retry policy (`None` for a passed deadline,
-    /// which ends the call).
-    pub fn transport_failure(&self) -> Option<TransportFailure> {
-        match self {
-            Error::Timeout {
+    /// which ends the call, and for answers).
+    pub(crate) fn transport_failure(&self) -> Option<TransportFailure> {
+        match &self.kind {
+            ErrorKind::Timeout {
                 kind: TimeoutKind::Connect,
                 ..
             } => Some(TransportFailure::Connect),
-            // The call's time is up: nothing may follow, so it is no retryable failure.
-            Error::Timeout {
+            ErrorKind::Timeout {
                 kind: TimeoutKind::Deadline,
                 ..
             } => None,
-            Error::Timeout { .. } => Some(TransportFailure::Timeout),
-            Error::Transport { kind, .. } => Some(*kind),
+            ErrorKind::Timeout { .. } => Some(TransportFailure::Timeout),
+            ErrorKind::Transport { kind, .. } => Some(*kind),
             _ => None,
         }
     }
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.kind);
+        if let Some(call) = &self.call {
+            d.field("attempts", &call.attempts)
+                .field("client_token", &call.client_token)
+                .field("retry_budget_exhausted", &call.budget_exhausted);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.kind, f)?;
+        match &self.call {
+            Some(c) if c.budget_exhausted => write!(
+                f,
+                " (after {} attempt(s); no retry: the client's retry budget is exhausted)",
+                c.attempts
+            ),
+            Some(c) if c.attempts > 1 => write!(f, " (after {} attempts)", c.attempts),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // The kind's own source: its message is already this error's message.
+        std::error::Error::source(&self.kind)
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Self { kind, call: None }
+    }
+}
+
+macro_rules! from_kind {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Self {
+                ErrorKind::from(e).into()
+            }
+        }
+    )*};
+}
+from_kind!(InputError, EndpointError, CredentialsError);
+
 impl From<ResponseError> for Error {
     fn from(e: ResponseError) -> Self {
         match e {
-            ResponseError::Service(e) => Error::Service(e),
-            ResponseError::Parse(e) => Error::Parse(e),
+            ResponseError::Service(e) => ErrorKind::Service(e),
+            ResponseError::Parse(e) => ErrorKind::Parse(e),
         }
+        .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn transport_cause_is_the_source_not_the_message() {
+        let e = Error::transport(
+            TransportFailure::Reset,
+            std::io::Error::new(std::io::ErrorKind::ConnectionReset, "peer reset"),
+        );
+        assert_eq!(e.to_string(), "transport error (Reset)");
+        assert_eq!(e.source().unwrap().to_string(), "peer reset");
+        assert!(e.is_no_answer());
+    }
+
+    #[test]
+    fn call_context_is_reported() {
+        let token = ClientToken::new("tok-1").unwrap();
+        let e =
+            Error::timeout(TimeoutKind::Read, Duration::from_secs(1)).with_call(3, &token, false);
+        assert_eq!(e.attempts(), 3);
+        assert_eq!(e.client_token(), Some(&token));
+        assert!(e.to_string().ends_with("(after 3 attempts)"), "{e}");
+        let e =
+            Error::timeout(TimeoutKind::Read, Duration::from_secs(1)).with_call(1, &token, true);
+        assert!(e.retry_budget_exhausted());
+        assert!(e.to_string().contains("retry budget"), "{e}");
+        assert_eq!(Error::config("x").attempts(), 0);
     }
 }

@@ -38,47 +38,51 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! # Modules
-//! - [`input`]: [`DeleteCustomImage`] and its validated parts ([`RegionId`], [`ImageId`], [`ClientToken`]).
-//! - [`credentials`]: [`Credentials`], whose secret and token never print.
-//! - [`endpoint`]: region to endpoint, or an explicit URL.
-//! - [`sign`]: RPC signature V1 (HMAC-SHA1) and ACS3-HMAC-SHA256 (V3), plus the generic
-//!   building blocks the published vectors test.
-//! - [`verify`]: the server's half, used by the emulator.
-//! - [`response`]: typed results and service errors.
-//! - [`retry`]: a pure retry policy.
-//! - [`call`]: one call with retries as a state machine that transports drive.
-//! - [`client`]: the builder every client shares, whatever its transport.
-//! - [`chain`]: the default credential chain (environment, then the aliyun CLI's config).
-//! - [`error`]: the one [`Error`] every client returns.
+//! # What is here
+//! - Inputs: [`DeleteCustomImage`] and its validated parts ([`RegionId`], [`ImageId`],
+//!   [`ClientToken`]); errors name the field and the rule.
+//! - [`Credentials`], whose secret and token never print, and the default credential
+//!   [`chain`].
+//! - [`Endpoint`]: region to endpoint, or an explicit URL.
+//! - [`Signer`] and [`SigningContext`]: RPC signature V1 (HMAC-SHA1) and ACS3-HMAC-SHA256 (V3).
+//! - [`parse_delete_custom_image`]: typed results and [`ServiceError`]s.
+//! - [`Call`]: one call with retries, an [`Exchange`] that a transport drives; its
+//!   [`RetryPolicy`] and the client's [`RetryBudget`].
+//! - [`ClientBuilder`] and [`Config`]: the options every client shares, whatever its transport.
+//! - [`Error`]: the one error every client returns.
+//! - [`verify_request`]: the server's half, used by the emulator.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod call;
+mod call;
 pub mod chain;
-pub mod client;
+mod config;
 pub mod credentials;
 pub mod encode;
 pub mod endpoint;
-pub mod error;
+mod error;
+mod exchange;
 pub mod input;
 pub mod response;
-pub mod retry;
+mod retry;
 pub mod sign;
 pub mod time;
 pub mod verify;
 
-pub use call::{Call, DeleteOutput, Step};
+pub use call::{Call, DeleteOutput};
 pub use chain::CredentialsError;
+pub use config::{ClientBuilder, Config, FromConfig};
 pub use credentials::{Credentials, Secret};
 pub use endpoint::{Endpoint, EndpointError, EndpointKind, Scheme};
-pub use error::{BoxError, Error, TimeoutKind};
+pub use error::{BoxError, Error, ErrorKind, TimeoutKind};
+pub use exchange::{Action, Exchange, Outgoing};
+pub use http;
 pub use input::{ClientToken, DeleteCustomImage, ImageId, InputError, RegionId};
 pub use response::{
     parse_delete_custom_image, DeleteCustomImageOutput, ErrorCode, ParseError, ResponseError,
     ServiceError,
 };
-pub use retry::{Decision, Outcome, RetryPolicy, TransportFailure};
+pub use retry::{RetryBudget, RetryPolicy, TransportFailure};
 pub use sign::{Nonce, SignatureVersion, Signer, SigningContext};
 pub use time::{Timestamp, TimestampError};
 pub use verify::{verify_request, Verified, VerifyError};

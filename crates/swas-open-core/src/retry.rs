@@ -1,66 +1,62 @@
-//! A pure retry policy for `DeleteCustomImage`.
-//!
-//! [`RetryPolicy::decide`] looks at how an attempt ended and answers [`Decision::Retry`]
-//! (with a delay) or [`Decision::Stop`]. It reads no clock and draws no random number: the
-//! jitter comes in as an argument, so the transport that owns the clock and the random
-//! source also owns the sleeping.
-//!
-//! # Why a delete is retried only with a `ClientToken`
-//!
-//! `DeleteCustomImage` changes state. When an attempt times out, or the connection is
-//! reset, or the server answers `InternalError`, the request may already have deleted the
-//! image: sending it again would then act a second time, or report an error (the image no
-//! longer exists) for a call that in fact succeeded. A `ClientToken` makes the request
-//! idempotent: the service recognises the same token and answers the first result instead
-//! of acting again. So the caller passes `idempotent = true` only when the request carries
-//! a `ClientToken`, and reuses **the same token on every attempt**.
-//!
-//! Without a token, only failures that prove the server did not act are retried: DNS and
-//! connect errors (nothing was sent), throttling and `SignatureNonceUsed` (rejected by the
-//! gateway before the operation ran) and `ServiceUnavailable` with HTTP 503. A
-//! `SignatureNonceUsed` retry must be signed again with a new nonce.
-//!
-//! # Full jitter
-//!
-//! The delay before attempt `n + 1` is drawn uniformly between zero and an exponential
-//! ceiling, `min(max_delay, base_delay * 2^(n-1))`: this is "full jitter". Clients that
-//! failed together (say, all throttled in the same second) then spread their retries over
-//! the whole window instead of coming back in lockstep. When the service sends a
-//! rate-limit hint (`x-acs-retry-after`), the delay is at least that hint.
-//!
-//! # Example
-//! ```
-//! use std::time::Duration;
-//! use swas_open_core::response::{ErrorCode, ServiceError};
-//! use swas_open_core::retry::{Decision, Outcome, RetryPolicy, TransportFailure};
-//!
-//! let policy = RetryPolicy::default(); // 3 attempts, 100 ms base, 20 s cap
-//!
-//! // Throttled on attempt 1: retry, after a jittered delay below 100 ms.
-//! let throttled = ServiceError::new(http::StatusCode::BAD_REQUEST, ErrorCode::Throttling, "slow down");
-//! let jitter = 0.5; // from the caller's random source, in [0, 1]
-//! assert_eq!(
-//!     policy.decide(1, &Outcome::Service(&throttled), false, jitter),
-//!     Decision::Retry { after: Duration::from_millis(50) },
-//! );
-//!
-//! // A timeout may have reached the server: retried only with a ClientToken.
-//! let timeout = Outcome::Transport(TransportFailure::Timeout);
-//! assert_eq!(policy.decide(1, &timeout, false, jitter), Decision::Stop);
-//! assert_eq!(
-//!     policy.decide(2, &timeout, true, jitter),
-//!     Decision::Retry { after: Duration::from_millis(100) },
-//! );
-//!
-//! // The last attempt is never followed by another.
-//! assert_eq!(policy.decide(3, &timeout, true, jitter), Decision::Stop);
-//! ```
-
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::response::{ErrorCode, ParseError, ServiceError};
+use crate::response::{ErrorCode, ServiceError};
 
-/// How many attempts to make and how long to wait between them.
+/// A pure retry policy for `DeleteCustomImage`.
+///
+/// The policy looks at how an attempt ended and answers "retry after this delay" or "stop".
+/// It reads no clock and draws no random number: the call that applies it draws the jitter
+/// from its seed and tells its transport how long to wait.
+///
+/// # Why a delete is retried only with a `ClientToken`
+///
+/// `DeleteCustomImage` changes state. When an attempt times out, or the connection is
+/// reset, or the server answers `InternalError`, the request may already have deleted the
+/// image: sending it again would then act a second time, or report an error (the image no
+/// longer exists) for a call that in fact succeeded. A `ClientToken` makes the request
+/// idempotent: the service recognises the same token and answers the first result instead
+/// of acting again. So the caller passes `idempotent = true` only when the request carries
+/// a `ClientToken`, and reuses **the same token on every attempt**.
+///
+/// Without a token, only failures that prove the server did not act are retried: DNS and
+/// connect errors (nothing was sent), throttling and `SignatureNonceUsed` (rejected by the
+/// gateway before the operation ran) and `ServiceUnavailable` with HTTP 503. A
+/// `SignatureNonceUsed` retry must be signed again with a new nonce.
+///
+/// # Full jitter
+///
+/// The delay before attempt `n + 1` is drawn uniformly between zero and an exponential
+/// ceiling, `min(max_delay, base_delay * 2^(n-1))`: this is "full jitter". Clients that
+/// failed together (say, all throttled in the same second) then spread their retries over
+/// the whole window instead of coming back in lockstep. When the service sends a
+/// rate-limit hint (`x-acs-retry-after`), the delay is at least that hint.
+///
+/// # The retry budget
+///
+/// Retries help with a blip and hurt in an outage: when the service is down, every caller
+/// that retries multiplies its load. So each client holds a budget of retry tokens, shared
+/// by all its calls, as AWS's "standard" retry mode does: [`RetryBudget::default`] starts
+/// with 500 tokens; a retry costs 5 (10 after a timeout); each successful call puts 1 back
+/// (up to the capacity). A retry the budget cannot pay for is not made: the call returns its
+/// last error, and [`Error::retry_budget_exhausted`](crate::Error::retry_budget_exhausted)
+/// says why. First attempts never need tokens. With the defaults, a client facing a full
+/// outage makes at most 100 retries (500 / 5) in all before failing fast.
+///
+/// ```
+/// use std::time::Duration;
+/// use swas_open_core::{RetryBudget, RetryPolicy};
+///
+/// let policy = RetryPolicy::new(5)
+///     .with_base_delay(Duration::from_millis(50))
+///     .with_budget(Some(RetryBudget { capacity: 100, ..RetryBudget::default() }));
+/// assert_eq!(policy.max_attempts, 5);
+/// let unbounded = RetryPolicy::default().with_budget(None); // no budget: every retry allowed
+/// # drop(unbounded);
+/// ```
+///
+/// How many attempts to make, how long to wait between them, and the client's retry
+/// budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RetryPolicy {
@@ -70,27 +66,99 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// The largest backoff ceiling.
     pub max_delay: Duration,
+    /// The retry budget shared by all calls of a client; `None` for no budget.
+    pub budget: Option<RetryBudget>,
+}
+
+/// The token bucket that bounds a client's retries (see [`RetryPolicy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryBudget {
+    /// Tokens in a full bucket, and at the start. Default 500.
+    pub capacity: u32,
+    /// What a retry costs. Default 5.
+    pub retry_cost: u32,
+    /// What a retry after a timeout costs. Default 10.
+    pub timeout_retry_cost: u32,
+    /// What a successful call puts back. Default 1.
+    pub success_refund: u32,
+}
+
+impl Default for RetryBudget {
+    /// 500 tokens; a retry costs 5, or 10 after a timeout; a success puts 1 back.
+    fn default() -> Self {
+        Self {
+            capacity: 500,
+            retry_cost: 5,
+            timeout_retry_cost: 10,
+            success_refund: 1,
+        }
+    }
+}
+
+/// The live bucket of a [`RetryBudget`]: shared by the calls of one client.
+#[derive(Debug)]
+pub(crate) struct TokenBucket {
+    budget: RetryBudget,
+    tokens: AtomicU32,
+}
+
+impl TokenBucket {
+    pub(crate) fn new(budget: RetryBudget) -> Self {
+        Self {
+            tokens: AtomicU32::new(budget.capacity),
+            budget,
+        }
+    }
+
+    /// Takes the cost of a retry, if the bucket holds it.
+    pub(crate) fn try_spend(&self, after_timeout: bool) -> bool {
+        let cost = if after_timeout {
+            self.budget.timeout_retry_cost
+        } else {
+            self.budget.retry_cost
+        };
+        self.tokens
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| t.checked_sub(cost))
+            .is_ok()
+    }
+
+    /// Puts a success's refund back, up to the capacity.
+    pub(crate) fn refund(&self) {
+        let _ = self
+            .tokens
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                (t < self.budget.capacity).then(|| {
+                    t.saturating_add(self.budget.success_refund)
+                        .min(self.budget.capacity)
+                })
+            });
+    }
+
+    #[cfg(test)]
+    pub(crate) fn tokens(&self) -> u32 {
+        self.tokens.load(Ordering::Acquire)
+    }
 }
 
 impl Default for RetryPolicy {
-    /// Three attempts, 100 ms base delay, 20 s cap.
+    /// Three attempts, 100 ms base delay, 20 s cap, the default [`RetryBudget`].
     fn default() -> Self {
         Self {
             max_attempts: 3,
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(20),
+            budget: Some(RetryBudget::default()),
         }
     }
 }
 
 /// How an attempt ended.
 #[derive(Debug, Clone, Copy)]
-#[non_exhaustive]
-pub enum Outcome<'a> {
+pub(crate) enum Outcome<'a> {
     /// The service answered with an error.
     Service(&'a ServiceError),
     /// The answer could not be understood.
-    Parse(&'a ParseError),
+    Parse,
     /// The request did not get an answer.
     Transport(TransportFailure),
 }
@@ -113,14 +181,31 @@ pub enum TransportFailure {
 
 impl TransportFailure {
     /// Whether the request certainly never reached the server.
-    pub fn nothing_sent(self) -> bool {
+    pub(crate) fn nothing_sent(self) -> bool {
         matches!(self, TransportFailure::Dns | TransportFailure::Connect)
+    }
+
+    /// The class of an I/O failure, for transports: refused or unreachable is `Connect`
+    /// (nothing was sent); reset, aborted, broken or closed is `Reset`; a failed name
+    /// lookup (which the standard library reports with a message, not a kind) is `Dns`;
+    /// anything else is `Other`.
+    pub fn of_io(e: &std::io::Error) -> Self {
+        use std::io::ErrorKind::*;
+        match e.kind() {
+            ConnectionRefused | HostUnreachable | NetworkUnreachable | NetworkDown
+            | AddrNotAvailable => TransportFailure::Connect,
+            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof | NotConnected => {
+                TransportFailure::Reset
+            }
+            _ if e.to_string().contains("failed to lookup address") => TransportFailure::Dns,
+            _ => TransportFailure::Other,
+        }
     }
 }
 
 /// What to do after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Make another attempt after this delay.
     Retry {
         /// How long to wait first.
@@ -151,6 +236,12 @@ impl RetryPolicy {
         self
     }
 
+    /// Sets the retry budget (`None`: no budget).
+    pub fn with_budget(mut self, budget: Option<RetryBudget>) -> Self {
+        self.budget = budget;
+        self
+    }
+
     /// A policy of a single attempt.
     pub fn no_retries() -> Self {
         Self::new(1)
@@ -161,7 +252,7 @@ impl RetryPolicy {
     /// `idempotent` says whether the request carries a `ClientToken` (the same on every
     /// attempt); `jitter` is a random number in `[0, 1]` (out-of-range values are clamped,
     /// NaN counts as 1). Stops once `attempt >= max_attempts`.
-    pub fn decide(
+    pub(crate) fn decide(
         &self,
         attempt: u32,
         outcome: &Outcome<'_>,
@@ -185,7 +276,7 @@ impl RetryPolicy {
     /// The full-jitter delay after attempt `attempt` (1-based):
     /// `jitter * min(max_delay, base_delay * 2^(attempt-1))`. Never overflows, and never
     /// exceeds `max_delay`.
-    pub fn backoff(&self, attempt: u32, jitter: f64) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32, jitter: f64) -> Duration {
         let exponent = attempt.saturating_sub(1);
         let ceiling = 1u32
             .checked_shl(exponent)
@@ -208,8 +299,9 @@ fn retryable(outcome: &Outcome<'_>, idempotent: bool) -> bool {
             ErrorCode::ServiceUnavailable => e.status == http::StatusCode::SERVICE_UNAVAILABLE,
             _ => false,
         },
-        // A proxy's 5xx page: the request may have reached the service.
-        Outcome::Parse(e) => idempotent && e.status.is_server_error(),
+        // An answer that cannot be read (a proxy's page, a body cut short): the outcome is
+        // unknown, and only a ClientToken makes asking again safe.
+        Outcome::Parse => idempotent,
         Outcome::Transport(failure) => failure.nothing_sent() || idempotent,
     }
 }
@@ -239,21 +331,12 @@ fn scale(d: Duration, factor: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::ParseErrorKind;
     use http::StatusCode;
 
     const MS: fn(u64) -> Duration = Duration::from_millis;
 
     fn err(status: u16, code: ErrorCode) -> ServiceError {
         ServiceError::new(StatusCode::from_u16(status).unwrap(), code, "m")
-    }
-
-    fn parse_err(status: u16) -> ParseError {
-        ParseError::new(
-            StatusCode::from_u16(status).unwrap(),
-            ParseErrorKind::NotJson,
-            b"<html>",
-        )
     }
 
     fn retries(outcome: &Outcome<'_>, idempotent: bool) -> bool {
@@ -339,15 +422,10 @@ mod tests {
 
     #[test]
     fn parse_errors() {
-        for status in [502, 503, 504, 500] {
-            let p = parse_err(status);
-            assert!(retries(&Outcome::Parse(&p), true), "{status}");
-            assert!(!retries(&Outcome::Parse(&p), false), "{status}");
-        }
-        for status in [200, 400, 404, 429] {
-            let p = parse_err(status);
-            assert!(!retries(&Outcome::Parse(&p), true), "{status}");
-        }
+        // A garbled answer with a ClientToken is retried whatever its status: a 200 cut
+        // short may hide a delete that did happen, and the token replays its answer.
+        assert!(retries(&Outcome::Parse, true));
+        assert!(!retries(&Outcome::Parse, false));
     }
 
     #[test]
@@ -361,6 +439,39 @@ mod tests {
             assert!(!retries(&Outcome::Transport(f), false), "{f:?}");
             assert!(retries(&Outcome::Transport(f), true), "{f:?}");
         }
+    }
+
+    #[test]
+    fn io_failures_are_classed_by_what_was_sent() {
+        use std::io::{Error as Io, ErrorKind as K};
+        for k in [
+            K::ConnectionRefused,
+            K::HostUnreachable,
+            K::NetworkUnreachable,
+        ] {
+            assert_eq!(
+                TransportFailure::of_io(&Io::new(k, "x")),
+                TransportFailure::Connect
+            );
+        }
+        for k in [
+            K::ConnectionReset,
+            K::ConnectionAborted,
+            K::BrokenPipe,
+            K::UnexpectedEof,
+            K::NotConnected,
+        ] {
+            assert_eq!(
+                TransportFailure::of_io(&Io::new(k, "x")),
+                TransportFailure::Reset
+            );
+        }
+        let dns = Io::other("failed to lookup address information: Name or service not known");
+        assert_eq!(TransportFailure::of_io(&dns), TransportFailure::Dns);
+        assert_eq!(
+            TransportFailure::of_io(&Io::other("x")),
+            TransportFailure::Other
+        );
     }
 
     #[test]
@@ -428,6 +539,26 @@ mod tests {
     }
 
     #[test]
+    fn budget_pays_for_retries_and_refills_on_success() {
+        let bucket = TokenBucket::new(RetryBudget {
+            capacity: 20,
+            ..RetryBudget::default()
+        });
+        assert!(bucket.try_spend(false));
+        assert!(bucket.try_spend(true));
+        assert_eq!(bucket.tokens(), 5);
+        assert!(!bucket.try_spend(true), "10 > 5");
+        assert!(bucket.try_spend(false));
+        assert!(!bucket.try_spend(false));
+        bucket.refund();
+        assert_eq!(bucket.tokens(), 1);
+        for _ in 0..100 {
+            bucket.refund();
+        }
+        assert_eq!(bucket.tokens(), 20, "capped");
+    }
+
+    #[test]
     fn retry_after_is_honoured() {
         let p = RetryPolicy::default();
         let e = err(400, ErrorCode::Throttling).with_retry_after(MS(1500));
@@ -447,5 +578,62 @@ mod tests {
             p.decide(1, &Outcome::Service(&e), true, 1.0),
             Decision::Stop
         );
+    }
+
+    fn code() -> impl proptest::strategy::Strategy<Value = ErrorCode> {
+        use proptest::prelude::*;
+        prop_oneof![
+            proptest::sample::select(ErrorCode::known().cloned().collect::<Vec<_>>()),
+            "[A-Za-z.]{1,20}".prop_map(|s| ErrorCode::parse(&s)),
+        ]
+    }
+
+    proptest::proptest! {
+    #[test]
+    fn backoff_is_capped(
+        attempt in proptest::prelude::any::<u32>(),
+        jitter in proptest::prop_oneof![proptest::prelude::any::<f64>(), 0.0f64..=1.0],
+        base_ms in proptest::prelude::any::<u64>(),
+        max_ms in proptest::prelude::any::<u64>(),
+    ) {
+        let policy = RetryPolicy::new(5)
+            .with_base_delay(Duration::from_millis(base_ms))
+            .with_max_delay(Duration::from_millis(max_ms));
+        proptest::prop_assert!(policy.backoff(attempt, jitter) <= policy.max_delay);
+    }
+
+    #[test]
+    fn never_retries_past_max_attempts(
+        max_attempts in 0u32..10,
+        extra in 0u32..1000,
+        (status, code, retry_after, kind) in (400u16..=599, code(), proptest::option::of(0u64..100_000), 0u8..7),
+        idempotent in proptest::prelude::any::<bool>(),
+        jitter in proptest::prelude::any::<f64>(),
+    ) {
+        let policy = RetryPolicy::new(max_attempts);
+        let attempt = policy.max_attempts.saturating_add(extra);
+        let mut service = ServiceError::new(
+            http::StatusCode::from_u16(status).expect("valid status"),
+            code,
+            "m",
+        );
+        if let Some(ms) = retry_after {
+            service = service.with_retry_after(Duration::from_millis(ms));
+        }
+        let outcome = match kind {
+            0 => Outcome::Service(&service),
+            1 => Outcome::Transport(TransportFailure::Dns),
+            2 => Outcome::Transport(TransportFailure::Connect),
+            3 => Outcome::Transport(TransportFailure::Timeout),
+            4 => Outcome::Transport(TransportFailure::Reset),
+            _ => Outcome::Transport(TransportFailure::Other),
+        };
+        proptest::prop_assert_eq!(policy.decide(attempt, &outcome, idempotent, jitter), Decision::Stop);
+        // Before the last attempt, a retry's delay respects the cap or the server's hint.
+        if let Decision::Retry { after } = policy.decide(1.min(attempt), &outcome, idempotent, jitter) {
+            let hint = if kind == 0 { service.retry_after.unwrap_or_default() } else { Duration::ZERO };
+            proptest::prop_assert!(after <= policy.max_delay.max(hint));
+        }
+    }
     }
 }

@@ -1,12 +1,9 @@
 //! Property tests of the response parser and the retry policy.
 
-use std::time::Duration;
-
 use proptest::prelude::*;
 use swas_open_core::response::{
     parse_delete_custom_image, ErrorCode, ResponseError, ServiceError, MAX_RESPONSE_BODY,
 };
-use swas_open_core::retry::{Decision, Outcome, RetryPolicy, TransportFailure};
 
 fn response(status: u16, body: Vec<u8>) -> http::Response<Vec<u8>> {
     http::Response::builder()
@@ -94,15 +91,6 @@ fn service_error() -> impl Strategy<Value = ServiceError> {
         })
 }
 
-fn outcome_kind() -> impl Strategy<Value = (u16, ErrorCode, Option<u64>, u8)> {
-    (
-        400u16..=599,
-        code(),
-        proptest::option::of(0u64..100_000),
-        0u8..7,
-    )
-}
-
 proptest! {
     #[test]
     fn parser_never_panics_on_bytes(status in 100u16..=599, body in prop::collection::vec(any::<u8>(), 0..512)) {
@@ -141,53 +129,6 @@ proptest! {
                 prop_assert_eq!(back.status, e.status);
             }
             other => prop_assert!(false, "expected a service error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn backoff_is_capped(
-        attempt in any::<u32>(),
-        jitter in prop_oneof![any::<f64>(), 0.0f64..=1.0],
-        base_ms in any::<u64>(),
-        max_ms in any::<u64>(),
-    ) {
-        let policy = RetryPolicy::new(5)
-            .with_base_delay(Duration::from_millis(base_ms))
-            .with_max_delay(Duration::from_millis(max_ms));
-        prop_assert!(policy.backoff(attempt, jitter) <= policy.max_delay);
-    }
-
-    #[test]
-    fn never_retries_past_max_attempts(
-        max_attempts in 0u32..10,
-        extra in 0u32..1000,
-        (status, code, retry_after, kind) in outcome_kind(),
-        idempotent in any::<bool>(),
-        jitter in any::<f64>(),
-    ) {
-        let policy = RetryPolicy::new(max_attempts);
-        let attempt = policy.max_attempts.saturating_add(extra);
-        let mut service = ServiceError::new(
-            http::StatusCode::from_u16(status).expect("valid status"),
-            code,
-            "m",
-        );
-        if let Some(ms) = retry_after {
-            service = service.with_retry_after(Duration::from_millis(ms));
-        }
-        let outcome = match kind {
-            0 => Outcome::Service(&service),
-            1 => Outcome::Transport(TransportFailure::Dns),
-            2 => Outcome::Transport(TransportFailure::Connect),
-            3 => Outcome::Transport(TransportFailure::Timeout),
-            4 => Outcome::Transport(TransportFailure::Reset),
-            _ => Outcome::Transport(TransportFailure::Other),
-        };
-        prop_assert_eq!(policy.decide(attempt, &outcome, idempotent, jitter), Decision::Stop);
-        // Before the last attempt, a retry's delay respects the cap or the server's hint.
-        if let Decision::Retry { after } = policy.decide(1.min(attempt), &outcome, idempotent, jitter) {
-            let hint = if kind == 0 { service.retry_after.unwrap_or_default() } else { Duration::ZERO };
-            prop_assert!(after <= policy.max_delay.max(hint));
         }
     }
 }

@@ -38,7 +38,7 @@ use swas_open_core::{
     ClientToken, Credentials, DeleteCustomImage, Endpoint, Nonce, Signer, SigningContext, Timestamp,
 };
 use swas_open_emulator::Emulator;
-use swas_open_hyper::{Client, Error};
+use swas_open_hyper::{Client, ErrorKind};
 
 const ID: &str = "bench-access-key-id";
 const SECRET: &str = "bench-access-key-secret";
@@ -82,11 +82,9 @@ fn presign(
     (0..n)
         .map(|_| {
             let i = seq.fetch_add(1, Ordering::Relaxed);
-            let mut bytes = [0u8; 16];
-            getrandom::fill(&mut bytes).expect("random bytes");
+            let bytes: [u8; 16] = rand::random();
             let op = absent(i).with_token(ClientToken::from_random_bytes(bytes));
-            getrandom::fill(&mut bytes).expect("random bytes");
-            let ctx = SigningContext::new(now, Nonce::from_random_bytes(bytes));
+            let ctx = SigningContext::new(now, Nonce::from_random_bytes(rand::random()));
             let (parts, body) = signer.sign(&op, endpoint, &ctx).into_parts();
             http::Request::from_parts(parts, Full::new(Bytes::from(body)))
         })
@@ -183,8 +181,12 @@ async fn sdk_round(
     let mut round = run(inputs, c, move |input| {
         let client = client.clone();
         async move {
-            match client.delete_custom_image(&input).await {
-                Err(Error::Service(e)) if e.status == 404 => {}
+            match client
+                .delete_custom_image(&input)
+                .await
+                .map_err(swas_open_hyper::Error::into_kind)
+            {
+                Err(ErrorKind::Service(e)) if e.status == 404 => {}
                 other => panic!("unexpected outcome: {other:?}"),
             }
         }

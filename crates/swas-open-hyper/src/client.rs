@@ -4,15 +4,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use swas_open_core::call::{self, Call, Deadline, Next};
-use swas_open_core::client::{ClientConfig, FromConfig};
-use swas_open_core::{DeleteCustomImage, DeleteOutput, Error};
+use swas_open_core::{
+    Action, Call, Config, DeleteCustomImage, DeleteOutput, Error, Exchange, FromConfig,
+};
 use tracing::Instrument;
 
 use crate::transport::Transport;
 
 /// Options of a [`Client`]: the builder every client of this SDK shares, with its defaults
-/// (see [`swas_open_core::client::ClientBuilder`]).
+/// (see [`swas_open_core::ClientBuilder`]).
 ///
 /// ```
 /// use swas_open_hyper::{Client, Credentials, EndpointKind};
@@ -27,7 +27,7 @@ use crate::transport::Transport;
 /// # drop(client);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub type ClientBuilder = swas_open_core::client::ClientBuilder<Client>;
+pub type ClientBuilder = swas_open_core::ClientBuilder<Client>;
 
 /// An async DeleteCustomImage client.
 ///
@@ -56,7 +56,7 @@ pub struct Client {
 }
 
 struct Inner {
-    config: ClientConfig,
+    config: Config,
     transport: Transport,
 }
 
@@ -72,7 +72,7 @@ impl fmt::Debug for Client {
 impl FromConfig for Client {
     /// Builds the pooled client. It needs no runtime; its calls need a tokio runtime with
     /// I/O and timers enabled.
-    fn from_config(config: ClientConfig) -> Result<Self, Error> {
+    fn from_config(config: Config) -> Result<Self, Error> {
         let transport = Transport::new(config.connect_timeout, config.read_timeout)?;
         Ok(Client {
             inner: Arc::new(Inner { config, transport }),
@@ -132,42 +132,38 @@ impl Client {
         &self,
         input: &DeleteCustomImage,
     ) -> Result<DeleteOutput, Error> {
-        self.run(input).instrument(call::span(input)).await
+        let config = &self.inner.config;
+        let call = Call::new(
+            config,
+            config.signer(),
+            input,
+            rand::random(),
+            Instant::now(),
+            SystemTime::now(),
+        );
+        let span = call.span();
+        self.drive(call).instrument(span).await
     }
 
-    async fn run(&self, input: &DeleteCustomImage) -> Result<DeleteOutput, Error> {
-        let Inner { config, transport } = &*self.inner;
-        let deadline = config
-            .deadline
-            .and_then(|limit| Deadline::after(Instant::now(), limit));
-        let mut call = Call::new(
-            &config.signer,
-            input,
-            config.endpoints.for_input(input),
-            config.retry_policy,
-            random()?,
-        );
+    /// How far the service's clock is ahead of this machine's, in seconds (negative:
+    /// behind), as learnt from a refused timestamp; every call signs with the corrected time.
+    pub fn clock_offset(&self) -> i64 {
+        self.inner.config.clock_offset()
+    }
+
+    /// Runs an exchange to its end: the one loop every request of this client goes through.
+    async fn drive<X: Exchange>(&self, mut exchange: X) -> X::Output {
         loop {
-            let (request, jitter) = call.attempt(SystemTime::now(), random()?)?;
-            let (status, step) = match transport.send(request, deadline).await {
-                Ok(response) => (Some(response.status()), call.on_response(&response, jitter)),
-                Err(e) => (None, call.on_error(e, jitter)),
-            };
-            call::trace_attempt(call.attempts(), status, &step);
-            match step.next(deadline.as_ref(), Instant::now()) {
-                Next::Return(result) => return result,
-                Next::Sleep(after) => tokio::time::sleep(after).await,
+            match exchange.next(Instant::now()) {
+                Action::Send(outgoing) => {
+                    let outcome = self.inner.transport.send(outgoing).await;
+                    exchange.receive(Instant::now(), outcome);
+                }
+                Action::Wait(until) => tokio::time::sleep_until(until.into()).await,
+                Action::Done(output) => return output,
             }
         }
     }
-}
-
-/// `N` bytes from the operating system's random source.
-fn random<const N: usize>() -> Result<[u8; N], Error> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Error::Config(format!("the system random source failed: {e}")))?;
-    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -183,7 +179,7 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(
-            client.inner.config.signer.signature_version(),
+            client.inner.config.signer().signature_version(),
             SignatureVersion::V3
         );
         let shown = format!("{client:?}");

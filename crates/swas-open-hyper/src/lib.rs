@@ -32,7 +32,7 @@
 //! `ALIBABA_CLOUD_ACCESS_KEY_SECRET` / `ALIBABA_CLOUD_SECURITY_TOKEN` variables, then the
 //! profile `ALIBABA_CLOUD_PROFILE` (else the file's `current`) of `ALIBABA_CLOUD_CONFIG_FILE`
 //! (else `~/.aliyun/config.json`). Profiles of mode `AK` and `StsToken` are supported; any
-//! other mode is an [`Error::Credentials`] that says so. Credentials are resolved once, at
+//! other mode is an [`ErrorKind::Credentials`] that says so. Credentials are resolved once, at
 //! [`ClientBuilder::build`].
 //!
 //! # Endpoints
@@ -79,9 +79,9 @@
 //!
 //! | Bound | Default | Covers | Error |
 //! |---|---|---|---|
-//! | [`connect_timeout`](ClientBuilder::connect_timeout) | 5 s | setting up a new connection: DNS lookup, TCP connect and TLS handshake (one budget) | [`Error::Timeout`] `{ kind: Connect }` |
-//! | [`read_timeout`](ClientBuilder::read_timeout) | 10 s | getting a connection, sending the request and waiting for the status and headers; then reading the body (one budget each) | [`Error::Timeout`] `{ kind: Read }` |
-//! | [`deadline`](ClientBuilder::deadline) | none | the whole call, attempts and waits between them | [`Error::Timeout`] `{ kind: Deadline }` |
+//! | [`connect_timeout`](ClientBuilder::connect_timeout) | 5 s | setting up a new connection: DNS lookup, TCP connect and TLS handshake (one budget) | [`ErrorKind::Timeout`] `{ kind: Connect }` |
+//! | [`read_timeout`](ClientBuilder::read_timeout) | 10 s | getting a connection, sending the request and waiting for the status and headers; then reading the body (one budget each) | [`ErrorKind::Timeout`] `{ kind: Read }` |
+//! | [`deadline`](ClientBuilder::deadline) | none | the whole call, attempts and waits between them | [`ErrorKind::Timeout`] `{ kind: Deadline }` |
 //!
 //! hyper-util's pool does not say when a request has got its connection, so the first
 //! read budget also runs while a new connection is being set up: keep `read_timeout` above
@@ -90,7 +90,7 @@
 //! `ClientToken`. A retry whose wait would end past the deadline is not made: the call
 //! returns the last attempt's error.
 //!
-//! A failure without an answer is an [`Error::Transport`] whose
+//! A failure without an answer is an [`ErrorKind::Transport`] whose
 //! [`kind`](swas_open_core::TransportFailure) says whether the request can have reached the
 //! service:
 //! - `Dns`: the host name did not resolve (recognised by hyper-util's "dns error" message,
@@ -117,6 +117,7 @@ mod transport;
 
 pub use client::{Client, ClientBuilder};
 pub use swas_open_core::{
-    Credentials, DeleteCustomImage, DeleteOutput, EndpointKind, Error, RetryPolicy,
-    SignatureVersion, TimeoutKind,
+    ClientToken, Credentials, DeleteCustomImage, DeleteOutput, EndpointKind, Error, ErrorCode,
+    ErrorKind, RetryBudget, RetryPolicy, ServiceError, SignatureVersion, TimeoutKind,
+    TransportFailure,
 };

@@ -17,9 +17,8 @@ use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as PooledClient;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use swas_open_core::call::Deadline;
 use swas_open_core::response::{ParseError, ParseErrorKind, MAX_RESPONSE_BODY};
-use swas_open_core::{BoxError, Error, TimeoutKind, TransportFailure};
+use swas_open_core::{BoxError, Error, ErrorKind, Outgoing, TimeoutKind, TransportFailure};
 use tokio::net::TcpStream;
 
 /// How long an idle connection stays in the pool. Kept under the idle timeouts of common
@@ -64,7 +63,7 @@ impl Transport {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(provider)
-            .map_err(|e| Error::Config(format!("TLS configuration: {e}")))?
+            .map_err(|e| Error::from(ErrorKind::Config(format!("TLS configuration: {e}"))))?
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
@@ -88,46 +87,46 @@ impl Transport {
     /// Sends one attempt and reads its answer, at most [`MAX_RESPONSE_BODY`] bytes.
     ///
     /// Waiting for the status and headers (a pooled or new connection included) and reading
-    /// the body each get a `read_timeout` budget, cut short by the call's deadline.
-    pub(crate) async fn send(
-        &self,
-        request: Request<Vec<u8>>,
-        deadline: Option<Deadline>,
-    ) -> Result<Response<Bytes>, Error> {
-        let (parts, body) = request.into_parts();
-        let request = Request::from_parts(parts, Full::new(Bytes::from(body)));
-        let response = self
-            .bounded(self.client.request(request), deadline)
-            .await?
-            .map_err(|e| map_client_error(e, self.connect_timeout))?;
-        let (parts, body) = response.into_parts();
-        let body = self
-            .bounded(read_capped(body, parts.status), deadline)
-            .await??;
-        Ok(Response::from_parts(parts, body))
+    /// the body each get the attempt's read budget, cut short by its deadline. A connect
+    /// bound other than the client's (a credential fetch's) bounds the whole exchange
+    /// together with the read bound.
+    pub(crate) async fn send(&self, outgoing: Outgoing) -> Result<Response<Bytes>, Error> {
+        let read = outgoing.read_timeout;
+        let deadline = outgoing.deadline;
+        let exchange = async {
+            let (parts, body) = outgoing.request.into_parts();
+            let request = Request::from_parts(parts, Full::new(Bytes::from(body)));
+            let response = bounded(read, deadline, self.client.request(request))
+                .await?
+                .map_err(|e| map_client_error(e, self.connect_timeout))?;
+            let (parts, body) = response.into_parts();
+            let body = bounded(read, deadline, read_capped(body, parts.status)).await??;
+            Ok(Response::from_parts(parts, body))
+        };
+        if outgoing.connect_timeout == self.connect_timeout {
+            exchange.await
+        } else {
+            let limit = outgoing.connect_timeout.saturating_add(read);
+            tokio::time::timeout(limit, exchange)
+                .await
+                .map_err(|_| Error::timeout(TimeoutKind::Connect, outgoing.connect_timeout))?
+        }
     }
+}
 
-    /// Runs `fut` for at most `read_timeout`, or until the deadline if that comes first.
-    async fn bounded<F: Future>(
-        &self,
-        fut: F,
-        deadline: Option<Deadline>,
-    ) -> Result<F::Output, Error> {
-        let read = Error::Timeout {
-            kind: TimeoutKind::Read,
-            limit: self.read_timeout,
-        };
-        let (limit, on_timeout) = match deadline {
-            Some(d) => match d.remaining(Instant::now())? {
-                left if left <= self.read_timeout => (left, d.error()),
-                _ => (self.read_timeout, read),
-            },
-            None => (self.read_timeout, read),
-        };
-        tokio::time::timeout(limit, fut)
-            .await
-            .map_err(|_| on_timeout)
-    }
+/// Runs `fut` for at most `read`, and not past `deadline`. A hit is a read timeout (the
+/// call turns one past its deadline into the deadline's).
+async fn bounded<F: Future>(
+    read: Duration,
+    deadline: Option<Instant>,
+    fut: F,
+) -> Result<F::Output, Error> {
+    let limit = deadline.map_or(read, |d| {
+        read.min(d.saturating_duration_since(Instant::now()))
+    });
+    tokio::time::timeout(limit, fut)
+        .await
+        .map_err(|_| Error::timeout(TimeoutKind::Read, read))
 }
 
 /// Reads the body, refusing it once it exceeds [`MAX_RESPONSE_BODY`]: the error keeps the
@@ -146,11 +145,9 @@ async fn read_capped(mut body: Incoming, status: StatusCode) -> Result<Bytes, Er
             head.extend_from_slice(first.as_deref().unwrap_or_default());
             head.extend_from_slice(&buf);
             head.extend_from_slice(&data[..MAX_RESPONSE_BODY - held]);
-            return Err(Error::Parse(ParseError::new(
-                status,
-                ParseErrorKind::TooLarge,
-                &head,
-            )));
+            return Err(
+                ErrorKind::Parse(ParseError::new(status, ParseErrorKind::TooLarge, &head)).into(),
+            );
         }
         // Most answers arrive in one frame: keep it without copying.
         match first.take() {
@@ -168,14 +165,7 @@ async fn read_capped(mut body: Incoming, status: StatusCode) -> Result<Bytes, Er
 /// A failure while reading the body: the answer was cut off.
 fn map_body_error(e: hyper::Error) -> Error {
     let kind = classify(&e);
-    transport(kind, e)
-}
-
-fn transport(kind: TransportFailure, source: impl Into<BoxError>) -> Error {
-    Error::Transport {
-        kind,
-        source: source.into(),
-    }
+    Error::transport(kind, e)
 }
 
 /// Maps a failure of hyper-util's client:
@@ -189,18 +179,12 @@ fn transport(kind: TransportFailure, source: impl Into<BoxError>) -> Error {
 /// - anything else -> `Other`.
 fn map_client_error(e: hyper_util::client::legacy::Error, connect_timeout: Duration) -> Error {
     if let Some(t) = find::<ConnectTimedOut>(&e) {
-        return Error::Timeout {
-            kind: TimeoutKind::Connect,
-            limit: t.0,
-        };
+        return Error::timeout(TimeoutKind::Connect, t.0);
     }
     if e.is_connect() {
         // hyper-util's own (per-address) connect timeout, or the system's.
         if find::<io::Error>(&e).is_some_and(|io| io.kind() == io::ErrorKind::TimedOut) {
-            return Error::Timeout {
-                kind: TimeoutKind::Connect,
-                limit: connect_timeout,
-            };
+            return Error::timeout(TimeoutKind::Connect, connect_timeout);
         }
         // hyper-util's connect error type is private; its message is the only marker.
         let dns = chain(&e).any(|s| s.to_string() == "dns error");
@@ -209,18 +193,18 @@ fn map_client_error(e: hyper_util::client::legacy::Error, connect_timeout: Durat
         } else {
             TransportFailure::Connect
         };
-        return transport(kind, e);
+        return Error::transport(kind, e);
     }
     let kind = chain(&e)
         .find_map(|s| {
             if let Some(h) = s.downcast_ref::<hyper::Error>() {
                 Some(classify(h))
             } else {
-                s.downcast_ref::<io::Error>().map(classify_io)
+                s.downcast_ref::<io::Error>().map(TransportFailure::of_io)
             }
         })
         .unwrap_or(TransportFailure::Other);
-    transport(kind, e)
+    Error::transport(kind, e)
 }
 
 fn classify(e: &hyper::Error) -> TransportFailure {
@@ -228,18 +212,8 @@ fn classify(e: &hyper::Error) -> TransportFailure {
         return TransportFailure::Reset;
     }
     chain(e)
-        .find_map(|s| s.downcast_ref::<io::Error>().map(classify_io))
+        .find_map(|s| s.downcast_ref::<io::Error>().map(TransportFailure::of_io))
         .unwrap_or(TransportFailure::Other)
-}
-
-fn classify_io(e: &io::Error) -> TransportFailure {
-    match e.kind() {
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe
-        | io::ErrorKind::UnexpectedEof => TransportFailure::Reset,
-        _ => TransportFailure::Other,
-    }
 }
 
 /// `e` and its sources.

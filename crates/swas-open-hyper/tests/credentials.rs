@@ -12,13 +12,13 @@ use swas_open_core::chain::{
     ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET, ENV_CONFIG_FILE, ENV_PROFILE, ENV_SECURITY_TOKEN,
 };
 use swas_open_core::CredentialsError;
-use swas_open_hyper::{Client, Error};
+use swas_open_hyper::{Client, Error, ErrorKind};
 
 /// The credentials error a build failed with.
 #[track_caller]
 fn credentials_error(built: Result<Client, Error>) -> CredentialsError {
-    match built {
-        Err(Error::Credentials(e)) => e,
+    match built.map_err(Error::into_kind) {
+        Err(ErrorKind::Credentials(e)) => e,
         other => panic!("expected a credentials error, got {other:?}"),
     }
 }

@@ -8,7 +8,9 @@ use common::*;
 use swas_open_core::response::{ErrorCode, ParseErrorKind};
 use swas_open_core::TransportFailure;
 use swas_open_emulator::Fault;
-use swas_open_hyper::{Client, ClientBuilder, Credentials, Error, SignatureVersion, TimeoutKind};
+use swas_open_hyper::{
+    Client, ClientBuilder, Credentials, Error, ErrorKind, SignatureVersion, TimeoutKind,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn service_code(e: &Error) -> &ErrorCode {
@@ -20,7 +22,7 @@ fn service_code(e: &Error) -> &ErrorCode {
 #[track_caller]
 fn assert_transport(e: &Error, kind: TransportFailure) {
     assert!(
-        matches!(e, Error::Transport { kind: k, .. } if *k == kind),
+        matches!(e.kind(), ErrorKind::Transport { kind: k, .. } if *k == kind),
         "expected a {kind:?} transport failure, got {e:?}"
     );
 }
@@ -28,8 +30,8 @@ fn assert_transport(e: &Error, kind: TransportFailure) {
 /// Asserts that `e` is a timeout of `kind`, and returns the limit it hit.
 #[track_caller]
 fn expect_timeout(e: &Error, kind: TimeoutKind) -> Duration {
-    match e {
-        Error::Timeout { kind: k, limit } if *k == kind => *limit,
+    match e.kind() {
+        ErrorKind::Timeout { kind: k, limit } if *k == kind => *limit,
         _ => panic!("expected a {kind:?} timeout, got {e:?}"),
     }
 }
@@ -217,7 +219,9 @@ async fn html_page_is_a_parse_error_with_status() {
     let emu = emulator(&["m-1"]).await;
     emu.inject(Fault::html(502).times(3));
     let e = delete(&client(&emu), "m-1").await.unwrap_err();
-    let Error::Parse(p) = &e else { panic!("{e:?}") };
+    let ErrorKind::Parse(p) = e.kind() else {
+        panic!("{e:?}")
+    };
     assert_eq!(p.status, 502);
     assert_eq!(p.kind, ParseErrorKind::NotJson);
     assert!(p.snippet.contains("<"), "{p:?}");
@@ -225,13 +229,26 @@ async fn html_page_is_a_parse_error_with_status() {
 }
 
 #[tokio::test]
-async fn truncated_body_is_a_parse_error_with_status() {
+async fn truncated_body_is_retried_with_the_token() {
     let emu = emulator(&["m-1"]).await;
     emu.inject(Fault::truncated());
-    let e = delete(&client(&emu), "m-1").await.unwrap_err();
-    let Error::Parse(p) = &e else { panic!("{e:?}") };
+    let out = delete(&client(&emu), "m-1").await.unwrap();
+    assert_eq!(out.attempts, 2, "the garbled answer is asked again");
+    assert_eq!(emu.stats().deletes, 1);
+}
+
+#[tokio::test]
+async fn truncated_body_is_a_parse_error_when_no_retry_is_left() {
+    let emu = emulator(&["m-1"]).await;
+    emu.inject(Fault::truncated());
+    let client = builder(&emu).max_attempts(1).build().unwrap();
+    let e = delete(&client, "m-1").await.unwrap_err();
+    let ErrorKind::Parse(p) = e.kind() else {
+        panic!("{e:?}")
+    };
     assert_eq!(p.status, 200);
     assert_eq!(p.kind, ParseErrorKind::NotJson);
+    assert!(e.client_token().is_some());
 }
 
 /// A one-shot server answering every connection with `answer`.
@@ -270,7 +287,9 @@ async fn oversized_body_is_capped() {
     let url = canned_server(answer).await;
     let client = builder_for(&url).max_attempts(1).build().unwrap();
     let e = delete(&client, "m-1").await.unwrap_err();
-    let Error::Parse(p) = &e else { panic!("{e:?}") };
+    let ErrorKind::Parse(p) = e.kind() else {
+        panic!("{e:?}")
+    };
     assert_eq!(p.status, 200);
     assert_eq!(p.kind, ParseErrorKind::TooLarge);
     assert!(p.snippet.starts_with("xxxx"));
@@ -283,7 +302,10 @@ async fn redirects_are_not_followed() {
     let url = canned_server(answer.to_vec()).await;
     let client = builder_for(&url).build().unwrap();
     let e = delete(&client, "m-1").await.unwrap_err();
-    assert!(matches!(&e, Error::Parse(p) if p.status == 302), "{e:?}");
+    assert!(
+        matches!(e.kind(), ErrorKind::Parse(p) if p.status == 302),
+        "{e:?}"
+    );
 }
 
 #[tokio::test]
@@ -357,8 +379,8 @@ async fn secrets_never_show_in_errors() {
         // The service's SignatureDoesNotMatch message quotes its V1 string to sign, which
         // holds the SecurityToken parameter; errors keep the service's message as sent.
         // Apart from that echo, the token shows nowhere.
-        let shown = match e {
-            Error::Service(s) if s.code == ErrorCode::SignatureDoesNotMatch => {
+        let shown = match e.kind() {
+            ErrorKind::Service(s) if s.code == ErrorCode::SignatureDoesNotMatch => {
                 let mut s = s.clone();
                 s.message.clear();
                 format!("{s} | {s:?}")
@@ -377,11 +399,11 @@ async fn build_errors_name_the_problem() {
             .unwrap_err()
     };
     let e = build(Client::builder().endpoint("ftp://example.com"));
-    assert!(matches!(e, Error::Endpoint(_)), "{e:?}");
+    assert!(matches!(e.kind(), ErrorKind::Endpoint(_)), "{e:?}");
     let e = build(Client::builder().region("Not A Region"));
-    assert!(matches!(e, Error::InvalidInput(_)), "{e:?}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e:?}");
     let e = build(Client::builder().user_agent_suffix("bad\nvalue"));
-    assert!(matches!(e, Error::Config(_)), "{e:?}");
+    assert!(matches!(e.kind(), ErrorKind::Config(_)), "{e:?}");
 }
 
 #[tokio::test]
@@ -396,11 +418,11 @@ async fn unresolvable_host_is_a_dns_failure() {
     let e = delete(&client, "m-1").await.unwrap_err();
     assert!(
         matches!(
-            e,
-            Error::Transport {
+            e.kind(),
+            ErrorKind::Transport {
                 kind: TransportFailure::Dns,
                 ..
-            } | Error::Timeout {
+            } | ErrorKind::Timeout {
                 kind: TimeoutKind::Connect,
                 ..
             }

@@ -122,8 +122,7 @@ impl Setup {
             .iter()
             .enumerate()
             .map(|(i, input)| {
-                let mut bytes = [0u8; 16];
-                getrandom::fill(&mut bytes).unwrap();
+                let bytes: [u8; 16] = rand::random();
                 let input = input
                     .clone()
                     .with_token(ClientToken::from_random_bytes(bytes));

@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Instant, SystemTime};
 
-use swas_open_core::call::{self, Call, Deadline, Next};
-use swas_open_core::client::{ClientConfig, FromConfig};
-use swas_open_core::{DeleteCustomImage, DeleteOutput, Error};
+use swas_open_core::{
+    Action, Call, Config, DeleteCustomImage, DeleteOutput, Error, Exchange, FromConfig,
+};
 
 use crate::transport::{self, Limits};
 
 /// Options of a [`Client`]: the builder every client of this SDK shares, with its defaults
-/// (see [`swas_open_core::client::ClientBuilder`]).
+/// (see [`swas_open_core::ClientBuilder`]).
 ///
 /// ```
 /// use std::time::Duration;
@@ -30,7 +30,7 @@ use crate::transport::{self, Limits};
 /// # drop(client);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub type ClientBuilder = swas_open_core::client::ClientBuilder<Client>;
+pub type ClientBuilder = swas_open_core::ClientBuilder<Client>;
 
 /// A blocking DeleteCustomImage client.
 ///
@@ -54,7 +54,9 @@ pub struct Client {
 
 struct Inner {
     agent: ureq::Agent,
-    config: ClientConfig,
+    /// The agent's own time bounds.
+    limits: Limits,
+    config: Config,
 }
 
 impl fmt::Debug for Client {
@@ -66,10 +68,15 @@ impl fmt::Debug for Client {
 }
 
 impl FromConfig for Client {
-    fn from_config(config: ClientConfig) -> Result<Self, Error> {
+    fn from_config(config: Config) -> Result<Self, Error> {
+        let limits = Limits {
+            connect: config.connect_timeout,
+            read: config.read_timeout,
+        };
         Ok(Client {
             inner: Arc::new(Inner {
-                agent: transport::agent(&Limits::of(&config)),
+                agent: transport::agent(limits),
+                limits,
                 config,
             }),
         })
@@ -101,43 +108,56 @@ impl Client {
     /// timestamp and nonce. On failure, the error is the last attempt's.
     ///
     /// ```no_run
-    /// use swas_open_ureq::{Client, DeleteCustomImage, Error};
+    /// use swas_open_ureq::{Client, DeleteCustomImage, ErrorCode};
     /// let client = Client::builder().build()?; // credentials from the environment or profile
     /// let input = DeleteCustomImage::new("cn-hangzhou", "m-2zehv38jjmwva1ee****")?;
     /// match client.delete_custom_image(&input) {
     ///     Ok(out) => println!("deleted: {}", out.request_id),
-    ///     Err(Error::Service(e)) if e.code.as_str() == "CustomImageInShare" => {
-    ///         eprintln!("unshare the image first: {}", e.message)
+    ///     Err(e) if e.code() == Some(&ErrorCode::CustomImageInShare) => {
+    ///         eprintln!("unshare the image first: {e}")
     ///     }
+    ///     Err(e) if e.is_no_answer() => eprintln!(
+    ///         "outcome unknown after {} attempt(s): repeat with ClientToken {:?}",
+    ///         e.attempts(),
+    ///         e.client_token().map(|t| t.as_str()),
+    ///     ),
     ///     Err(e) => return Err(e.into()),
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn delete_custom_image(&self, input: &DeleteCustomImage) -> Result<DeleteOutput, Error> {
-        let _entered = call::span(input).entered();
-        let Inner { agent, config } = &*self.inner;
-        let limits = &Limits::of(config);
-        let deadline = config
-            .deadline
-            .and_then(|limit| Deadline::after(Instant::now(), limit));
-        let mut call = Call::new(
-            &config.signer,
+        let config = &self.inner.config;
+        let call = Call::new(
+            config,
+            config.signer(),
             input,
-            config.endpoints.for_input(input),
-            config.retry_policy,
-            transport::random()?,
+            rand::random(),
+            Instant::now(),
+            SystemTime::now(),
         );
+        let _entered = call.span().entered();
+        self.drive(call)
+    }
+
+    /// How far the service's clock is ahead of this machine's, in seconds (negative:
+    /// behind), as learnt from a refused timestamp; every call signs with the corrected time.
+    pub fn clock_offset(&self) -> i64 {
+        self.inner.config.clock_offset()
+    }
+
+    /// Runs an exchange to its end: the one loop every request of this client goes through.
+    fn drive<X: Exchange>(&self, mut exchange: X) -> X::Output {
+        let Inner { agent, limits, .. } = &*self.inner;
         loop {
-            let remaining = deadline.map(|d| d.remaining(Instant::now())).transpose()?;
-            let (request, jitter) = call.attempt(SystemTime::now(), transport::random()?)?;
-            let (status, step) = match transport::send(agent, limits, request, remaining) {
-                Ok(response) => (Some(response.status()), call.on_response(&response, jitter)),
-                Err(e) => (None, call.on_error(e, jitter)),
-            };
-            call::trace_attempt(call.attempts(), status, &step);
-            match step.next(deadline.as_ref(), Instant::now()) {
-                Next::Return(result) => return result,
-                Next::Sleep(after) => thread::sleep(after),
+            match exchange.next(Instant::now()) {
+                Action::Send(outgoing) => {
+                    let outcome = transport::send(agent, *limits, outgoing);
+                    exchange.receive(Instant::now(), outcome);
+                }
+                Action::Wait(until) => {
+                    thread::sleep(until.saturating_duration_since(Instant::now()))
+                }
+                Action::Done(output) => return output,
             }
         }
     }

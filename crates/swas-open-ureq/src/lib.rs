@@ -26,7 +26,7 @@
 //! `ALIBABA_CLOUD_ACCESS_KEY_SECRET` / `ALIBABA_CLOUD_SECURITY_TOKEN` variables, then the
 //! profile `ALIBABA_CLOUD_PROFILE` (else the file's `current`) of `ALIBABA_CLOUD_CONFIG_FILE`
 //! (else `~/.aliyun/config.json`). Profiles of mode `AK` and `StsToken` are supported; any
-//! other mode is an [`Error::Credentials`] that says so.
+//! other mode is an [`ErrorKind::Credentials`] that says so.
 //!
 //! # Retries are safe
 //! Every call carries a `ClientToken`: the caller's, or a random UUID v4 made for the call.
@@ -51,16 +51,16 @@
 //! # Timeouts and failures
 //! | Bound | Default | Covers | Error |
 //! |---|---|---|---|
-//! | [`connect_timeout`](ClientBuilder::connect_timeout) | 5 s | TCP connect and TLS handshake, together | [`Error::Timeout`] `{ kind: Connect }` |
-//! | [`read_timeout`](ClientBuilder::read_timeout) | 10 s | sending the request; waiting for the status and headers; reading the body (one budget each) | [`Error::Timeout`] `{ kind: Read }` |
-//! | [`deadline`](ClientBuilder::deadline) | none | the whole call, attempts and waits between them | [`Error::Timeout`] `{ kind: Deadline }` |
+//! | [`connect_timeout`](ClientBuilder::connect_timeout) | 5 s | TCP connect and TLS handshake, together | [`ErrorKind::Timeout`] `{ kind: Connect }` |
+//! | [`read_timeout`](ClientBuilder::read_timeout) | 10 s | sending the request; waiting for the status and headers; reading the body (one budget each) | [`ErrorKind::Timeout`] `{ kind: Read }` |
+//! | [`deadline`](ClientBuilder::deadline) | none | the whole call, attempts and waits between them | [`ErrorKind::Timeout`] `{ kind: Deadline }` |
 //!
 //! The DNS lookup is bounded by the system resolver's own timeouts and by the deadline, not
 //! by the connect timeout: ureq looks the host up before every request, even on a pooled
 //! connection, and a lookup under a timeout of its own runs on a new thread, which costs
 //! more than the rest of a call on a fast network.
 //!
-//! A failure without an answer is an [`Error::Transport`] whose
+//! A failure without an answer is an [`ErrorKind::Transport`] whose
 //! [`kind`](swas_open_core::TransportFailure) says whether the request can have reached the
 //! service: `Dns` (the name did not resolve; detected from the system resolver's message,
 //! so best effort: it may show as `Other`), `Connect` (refused, unreachable, TLS or proxy
@@ -84,6 +84,7 @@ mod transport;
 
 pub use client::{Client, ClientBuilder};
 pub use swas_open_core::{
-    Credentials, DeleteCustomImage, DeleteOutput, EndpointKind, Error, RetryPolicy,
-    SignatureVersion, TimeoutKind,
+    ClientToken, Credentials, DeleteCustomImage, DeleteOutput, EndpointKind, Error, ErrorCode,
+    ErrorKind, RetryBudget, RetryPolicy, ServiceError, SignatureVersion, TimeoutKind,
+    TransportFailure,
 };

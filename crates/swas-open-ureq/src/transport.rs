@@ -1,31 +1,27 @@
 //! The ureq side: the agent's configuration, one exchange, and the mapping of ureq's errors
 //! onto the core's [`Error`].
 
-use std::io::{self, Read};
+use std::io::Read;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use swas_open_core::client::ClientConfig;
 use swas_open_core::response::{ParseError, ParseErrorKind, MAX_RESPONSE_BODY};
-use swas_open_core::{Error, TimeoutKind, TransportFailure};
+use swas_open_core::{Error, ErrorKind, Outgoing, TimeoutKind, TransportFailure};
 use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
 use ureq::{Agent, Timeout};
 
-/// The time bounds of a client, kept to name the one that was hit.
-#[derive(Debug, Clone, Copy)]
+/// The time bounds of one attempt, kept to name the one that was hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Limits {
     pub(crate) connect: Duration,
     pub(crate) read: Duration,
-    pub(crate) deadline: Option<Duration>,
 }
 
 impl Limits {
-    /// The bounds a client was configured with.
-    pub(crate) fn of(config: &ClientConfig) -> Self {
+    fn of(outgoing: &Outgoing) -> Self {
         Self {
-            connect: config.connect_timeout,
-            read: config.read_timeout,
-            deadline: config.deadline,
+            connect: outgoing.connect_timeout,
+            read: outgoing.read_timeout,
         }
     }
 }
@@ -37,7 +33,7 @@ impl Limits {
 /// pooled connection or not, and a lookup with a timeout runs on a new thread, which cost
 /// 15 times the rest of a call on loopback. The system resolver's own timeouts and the
 /// call's deadline bound it.
-pub(crate) fn agent(limits: &Limits) -> Agent {
+pub(crate) fn agent(limits: Limits) -> Agent {
     let tls = TlsConfig::builder()
         .provider(TlsProvider::Rustls)
         .root_certs(RootCerts::WebPki)
@@ -56,22 +52,29 @@ pub(crate) fn agent(limits: &Limits) -> Agent {
         .new_agent()
 }
 
-/// Sends `request` and reads the whole answer, at most [`MAX_RESPONSE_BODY`] bytes of it.
-/// `remaining` is what is left of the call's deadline.
+/// Sends one attempt and reads the whole answer, at most [`MAX_RESPONSE_BODY`] bytes of
+/// it. `defaults` are the agent's own bounds: other bounds, or a deadline, are set on the
+/// request (which copies the agent's configuration, so it is only paid for then).
 pub(crate) fn send(
     agent: &Agent,
-    limits: &Limits,
-    request: http::Request<Vec<u8>>,
-    remaining: Option<Duration>,
+    defaults: Limits,
+    outgoing: Outgoing,
 ) -> Result<http::Response<Vec<u8>>, Error> {
-    let request = match remaining {
-        // The per-request override copies the agent's configuration, so it is only paid
-        // for when a deadline is set.
-        Some(left) => agent
-            .configure_request(request)
-            .timeout_global(Some(left))
-            .build(),
-        None => request,
+    let limits = Limits::of(&outgoing);
+    let left = outgoing
+        .deadline
+        .map(|d| d.saturating_duration_since(Instant::now()));
+    let request = if limits != defaults || left.is_some() {
+        agent
+            .configure_request(outgoing.request)
+            .timeout_connect(Some(limits.connect))
+            .timeout_send_request(Some(limits.read))
+            .timeout_recv_response(Some(limits.read))
+            .timeout_recv_body(Some(limits.read))
+            .timeout_global(left)
+            .build()
+    } else {
+        outgoing.request
     };
     let response = agent.run(request).map_err(|e| map_error(e, limits))?;
     let (parts, body) = response.into_parts();
@@ -88,23 +91,25 @@ pub(crate) fn send(
         .read_to_end(&mut bytes);
     match read.map_err(ureq::Error::from) {
         Ok(_) => Ok(http::Response::from_parts(parts, bytes)),
-        Err(ureq::Error::BodyExceedsLimit(_)) => Err(Error::Parse(ParseError::new(
+        Err(ureq::Error::BodyExceedsLimit(_)) => Err(ErrorKind::Parse(ParseError::new(
             parts.status,
             ParseErrorKind::TooLarge,
             &bytes,
-        ))),
+        ))
+        .into()),
         Err(e) => Err(map_error(e, limits)),
     }
 }
 
 /// The core's error for a ureq failure.
 ///
-/// Timeouts name the bound that was hit; every other failure keeps ureq's error as its
-/// source and is classed by whether the request can have reached the service.
-pub(crate) fn map_error(error: ureq::Error, limits: &Limits) -> Error {
+/// Timeouts name the bound that was hit (the call turns one past its deadline into the
+/// deadline's); every other failure keeps ureq's error as its source and is classed by
+/// whether the request can have reached the service.
+pub(crate) fn map_error(error: ureq::Error, limits: Limits) -> Error {
     let kind = match &error {
         ureq::Error::Timeout(t) => return timeout(*t, limits),
-        ureq::Error::Io(e) => io_failure(e),
+        ureq::Error::Io(e) => TransportFailure::of_io(e),
         ureq::Error::HostNotFound => TransportFailure::Dns,
         ureq::Error::ConnectionFailed
         | ureq::Error::ConnectProxyFailed(_)
@@ -117,65 +122,38 @@ pub(crate) fn map_error(error: ureq::Error, limits: &Limits) -> Error {
         ureq::Error::Io(e) => Box::new(e),
         other => Box::new(other),
     };
-    Error::Transport { kind, source }
+    Error::transport(kind, source)
 }
 
-fn timeout(t: Timeout, limits: &Limits) -> Error {
-    let (kind, limit) = match t {
-        Timeout::Resolve | Timeout::Connect => (TimeoutKind::Connect, limits.connect),
-        Timeout::Global | Timeout::PerCall => (
-            TimeoutKind::Deadline,
-            limits.deadline.unwrap_or(Duration::ZERO),
-        ),
-        _ => (TimeoutKind::Read, limits.read),
-    };
-    Error::Timeout { kind, limit }
-}
-
-fn io_failure(e: &io::Error) -> TransportFailure {
-    use io::ErrorKind::*;
-    match e.kind() {
-        ConnectionRefused | HostUnreachable | NetworkUnreachable | NetworkDown
-        | AddrNotAvailable => TransportFailure::Connect,
-        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof | NotConnected => {
-            TransportFailure::Reset
-        }
-        // The standard library reports a failed lookup with this message and no
-        // dedicated kind.
-        _ if e.to_string().contains("failed to lookup address") => TransportFailure::Dns,
-        _ => TransportFailure::Other,
+fn timeout(t: Timeout, limits: Limits) -> Error {
+    match t {
+        Timeout::Resolve | Timeout::Connect => Error::timeout(TimeoutKind::Connect, limits.connect),
+        // The global bound is the call's deadline: the call names it.
+        _ => Error::timeout(TimeoutKind::Read, limits.read),
     }
-}
-
-/// `N` bytes from the operating system's random source.
-pub(crate) fn random<const N: usize>() -> Result<[u8; N], Error> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Error::Config(format!("the system random source failed: {e}")))?;
-    Ok(bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::error::Error as _;
+    use std::io;
 
     const LIMITS: Limits = Limits {
         connect: Duration::from_secs(5),
         read: Duration::from_secs(10),
-        deadline: Some(Duration::from_secs(30)),
     };
 
     fn kind_of(e: ureq::Error) -> Option<TransportFailure> {
-        match map_error(e, &LIMITS) {
-            Error::Transport { kind, .. } => Some(kind),
+        match map_error(e, LIMITS).into_kind() {
+            ErrorKind::Transport { kind, .. } => Some(kind),
             _ => None,
         }
     }
 
     fn timeout_of(t: Timeout) -> (TimeoutKind, Duration) {
-        match map_error(ureq::Error::Timeout(t), &LIMITS) {
-            Error::Timeout { kind, limit } => (kind, limit),
+        match map_error(ureq::Error::Timeout(t), LIMITS).into_kind() {
+            ErrorKind::Timeout { kind, limit } => (kind, limit),
             other => panic!("{other:?}"),
         }
     }
@@ -192,43 +170,26 @@ mod tests {
             Timeout::RecvBody,
             Timeout::PerRead,
             Timeout::PerWrite,
+            Timeout::Global,
+            Timeout::PerCall,
         ] {
             assert_eq!(timeout_of(t), (TimeoutKind::Read, s(10)), "{t:?}");
         }
-        assert_eq!(timeout_of(Timeout::Global), (TimeoutKind::Deadline, s(30)));
-        assert_eq!(timeout_of(Timeout::PerCall), (TimeoutKind::Deadline, s(30)));
     }
 
     #[test]
     fn failures_are_classed_by_what_was_sent() {
-        use io::ErrorKind as K;
-        let io = |k: K| ureq::Error::Io(io::Error::new(k, "x"));
         assert_eq!(
             kind_of(ureq::Error::HostNotFound),
             Some(TransportFailure::Dns)
         );
         assert_eq!(
-            kind_of(ureq::Error::Io(io::Error::other(
-                "failed to lookup address information: Name or service not known"
+            kind_of(ureq::Error::Io(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "x"
             ))),
-            Some(TransportFailure::Dns)
+            Some(TransportFailure::Reset)
         );
-        for k in [
-            K::ConnectionRefused,
-            K::HostUnreachable,
-            K::NetworkUnreachable,
-        ] {
-            assert_eq!(kind_of(io(k)), Some(TransportFailure::Connect), "{k:?}");
-        }
-        for k in [
-            K::ConnectionReset,
-            K::ConnectionAborted,
-            K::BrokenPipe,
-            K::UnexpectedEof,
-        ] {
-            assert_eq!(kind_of(io(k)), Some(TransportFailure::Reset), "{k:?}");
-        }
-        assert_eq!(kind_of(io(K::Other)), Some(TransportFailure::Other));
         assert_eq!(
             kind_of(ureq::Error::ConnectionFailed),
             Some(TransportFailure::Connect)
@@ -247,9 +208,8 @@ mod tests {
     fn transport_errors_keep_their_source() {
         let e = map_error(
             ureq::Error::Io(io::Error::new(io::ErrorKind::ConnectionReset, "peer reset")),
-            &LIMITS,
+            LIMITS,
         );
-        assert!(e.to_string().contains("peer reset"), "{e}");
         let source = e.source().map(ToString::to_string);
         assert_eq!(source.as_deref(), Some("peer reset"));
         assert!(e.is_no_answer());

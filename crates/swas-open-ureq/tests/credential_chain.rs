@@ -9,7 +9,7 @@ use swas_open_core::chain::{
     ENV_REGION_ID, ENV_SECURITY_TOKEN,
 };
 use swas_open_emulator::Emulator;
-use swas_open_ureq::{Client, DeleteCustomImage, Error};
+use swas_open_ureq::{Client, DeleteCustomImage, Error, ErrorKind};
 
 const REGION: &str = "cn-hangzhou";
 const VARS: [&str; 6] = [
@@ -51,8 +51,8 @@ impl Drop for Restore {
 /// The credentials error a build failed with.
 #[track_caller]
 fn credentials_error(built: Result<Client, Error>) -> CredentialsError {
-    match built {
-        Err(Error::Credentials(e)) => e,
+    match built.map_err(Error::into_kind) {
+        Err(ErrorKind::Credentials(e)) => e,
         other => panic!("expected a credentials error, got {other:?}"),
     }
 }
@@ -155,7 +155,7 @@ fn environment_then_config_file() {
     );
     std::env::set_var(ENV_CONFIG_FILE, dir.join("absent.json"));
     let err = Client::builder().build().unwrap_err();
-    assert!(matches!(err, Error::Credentials(_)), "{err:?}");
+    assert!(matches!(err.kind(), ErrorKind::Credentials(_)), "{err:?}");
 
     // Static credentials need neither.
     delete_with(

@@ -9,8 +9,8 @@ use swas_open_core::response::{ErrorCode, ParseError, ParseErrorKind};
 use swas_open_core::TransportFailure;
 use swas_open_emulator::{Emulator, Fault};
 use swas_open_ureq::{
-    Client, ClientBuilder, Credentials, DeleteCustomImage, DeleteOutput, Error, RetryPolicy,
-    SignatureVersion, TimeoutKind,
+    Client, ClientBuilder, Credentials, DeleteCustomImage, DeleteOutput, Error, ErrorKind,
+    RetryPolicy, SignatureVersion, TimeoutKind,
 };
 
 const REGION: &str = "cn-hangzhou";
@@ -57,8 +57,8 @@ fn delete(client: &Client, image: &str) -> Result<DeleteOutput, Error> {
 
 #[track_caller]
 fn service_code(result: Result<DeleteOutput, Error>) -> ErrorCode {
-    match result {
-        Err(Error::Service(e)) => e.code,
+    match result.map_err(Error::into_kind) {
+        Err(ErrorKind::Service(e)) => e.code,
         other => panic!("expected a service error, got {other:?}"),
     }
 }
@@ -66,8 +66,8 @@ fn service_code(result: Result<DeleteOutput, Error>) -> ErrorCode {
 /// The parse error a call failed with.
 #[track_caller]
 fn parse_error(result: Result<DeleteOutput, Error>) -> ParseError {
-    match result {
-        Err(Error::Parse(e)) => e,
+    match result.map_err(Error::into_kind) {
+        Err(ErrorKind::Parse(e)) => e,
         other => panic!("expected a parse error, got {other:?}"),
     }
 }
@@ -75,8 +75,8 @@ fn parse_error(result: Result<DeleteOutput, Error>) -> ParseError {
 /// Asserts that a call failed with a timeout of `kind` at `limit`.
 #[track_caller]
 fn assert_timeout(result: Result<DeleteOutput, Error>, kind: TimeoutKind, limit: Duration) {
-    match result {
-        Err(Error::Timeout { kind: k, limit: l }) => {
+    match result.map_err(Error::into_kind) {
+        Err(ErrorKind::Timeout { kind: k, limit: l }) => {
             assert_eq!(k, kind);
             assert_eq!(l, limit);
         }
@@ -135,8 +135,8 @@ fn not_found_is_a_service_error_with_every_field() {
     let emu = emulator();
     for version in [SignatureVersion::V1, SignatureVersion::V3] {
         let client = builder(&emu).signature_version(version).build().unwrap();
-        match delete(&client, "m-absent") {
-            Err(Error::Service(e)) => {
+        match delete(&client, "m-absent").map_err(Error::into_kind) {
+            Err(ErrorKind::Service(e)) => {
                 assert_eq!(e.code, ErrorCode::InvalidImageIdNotFound);
                 assert_eq!(e.status, 404);
                 assert!(e.request_id.is_some());
@@ -198,7 +198,10 @@ fn sts_credentials() {
         .credentials(Credentials::new(STS_ID, STS_SECRET).unwrap())
         .build()
         .unwrap();
-    assert!(matches!(delete(&client, "m-1"), Err(Error::Service(_))));
+    assert!(matches!(
+        delete(&client, "m-1").map_err(Error::into_kind),
+        Err(ErrorKind::Service(_))
+    ));
     assert_eq!(emu.stats().deletes, 2);
 }
 
@@ -253,8 +256,8 @@ fn commit_then_drop_without_retries_is_a_reset() {
     let emu = emulator();
     emu.inject(Fault::drop_after_commit());
     let client = builder(&emu).max_attempts(1).build().unwrap();
-    match delete(&client, "m-1") {
-        Err(Error::Transport { kind, .. }) => {
+    match delete(&client, "m-1").map_err(Error::into_kind) {
+        Err(ErrorKind::Transport { kind, .. }) => {
             assert!(matches!(kind, TransportFailure::Reset), "{kind:?}")
         }
         other => panic!("{other:?}"),
@@ -320,13 +323,23 @@ fn html_page_is_a_parse_error_with_its_status() {
 }
 
 #[test]
-fn truncated_body_is_a_parse_error_with_its_status() {
+fn truncated_body_is_a_parse_error_when_no_retry_is_left() {
     let emu = emulator();
     emu.inject(Fault::truncated());
-    let client = builder(&emu).build().unwrap();
+    let client = builder(&emu).max_attempts(1).build().unwrap();
     let e = parse_error(delete(&client, "m-1"));
     assert_eq!(e.status, 200);
     assert_eq!(e.kind, ParseErrorKind::NotJson);
+    assert_eq!(emu.stats().deletes, 1);
+}
+
+#[test]
+fn truncated_body_is_retried_with_the_token() {
+    let emu = emulator();
+    emu.inject(Fault::truncated());
+    let client = builder(&emu).build().unwrap();
+    let out = delete(&client, "m-1").unwrap();
+    assert_eq!(out.attempts, 2, "the garbled answer is asked again");
     assert_eq!(emu.stats().deletes, 1);
 }
 
@@ -467,8 +480,17 @@ fn connection_refused_is_a_connect_failure() {
         .build()
         .unwrap();
     match delete(&client, "m-1") {
-        Err(e @ Error::Transport { .. }) => {
-            assert_eq!(e.transport_failure(), Some(TransportFailure::Connect));
+        Err(e) if matches!(e.kind(), ErrorKind::Transport { .. }) => {
+            assert!(
+                matches!(
+                    e.kind(),
+                    ErrorKind::Transport {
+                        kind: TransportFailure::Connect,
+                        ..
+                    }
+                ),
+                "{e:?}"
+            );
             assert!(std::error::Error::source(&e).is_some());
         }
         other => panic!("{other:?}"),
@@ -484,12 +506,12 @@ fn unknown_host_is_a_dns_failure() {
         .max_attempts(1)
         .build()
         .unwrap();
-    match delete(&client, "m-1") {
-        Err(Error::Transport {
+    match delete(&client, "m-1").map_err(Error::into_kind) {
+        Err(ErrorKind::Transport {
             kind: TransportFailure::Dns,
             ..
         })
-        | Err(Error::Timeout {
+        | Err(ErrorKind::Timeout {
             kind: TimeoutKind::Connect,
             ..
         }) => {}
@@ -508,8 +530,8 @@ fn https_endpoint_speaks_tls() {
         .build()
         .unwrap();
     assert!(matches!(
-        delete(&client, "m-1"),
-        Err(Error::Transport { .. })
+        delete(&client, "m-1").map_err(Error::into_kind),
+        Err(ErrorKind::Transport { .. })
     ));
     assert_eq!(emu.stats().requests, 0);
 }
@@ -522,11 +544,11 @@ fn builder_rejects_bad_configuration() {
             .unwrap_err()
     };
     let err = build(Client::builder().endpoint("ftp://example.com"));
-    assert!(matches!(err, Error::Endpoint(_)), "{err:?}");
+    assert!(matches!(err.kind(), ErrorKind::Endpoint(_)), "{err:?}");
     let err = build(Client::builder().region("CN Hangzhou"));
-    assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+    assert!(matches!(err.kind(), ErrorKind::InvalidInput(_)), "{err:?}");
     let err = build(Client::builder().user_agent_suffix("bad\nvalue"));
-    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    assert!(matches!(err.kind(), ErrorKind::Config(_)), "{err:?}");
 }
 
 #[test]

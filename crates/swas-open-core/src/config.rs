@@ -1,35 +1,6 @@
-//! What every client shares, whatever its transport: the builder with its defaults, and
-//! their resolution into a signer, an endpoint choice, time bounds and a retry policy.
-//!
-//! A transport implements [`FromConfig`] for its client and names
-//! `ClientBuilder<ItsClient>` as its builder, so the blocking and async clients take the
-//! same options, with the same defaults and the same errors.
-//!
-//! ```
-//! use swas_open_core::client::{ClientBuilder, ClientConfig, FromConfig};
-//! use swas_open_core::{Credentials, DeleteCustomImage, Error, SignatureVersion};
-//!
-//! /// A client that only prints where its calls would go.
-//! struct Printer(ClientConfig);
-//! impl FromConfig for Printer {
-//!     fn from_config(config: ClientConfig) -> Result<Self, Error> {
-//!         Ok(Printer(config))
-//!     }
-//! }
-//!
-//! let printer = ClientBuilder::<Printer>::new()
-//!     .credentials(Credentials::new("id", "secret")?)
-//!     .signature_version(SignatureVersion::V3)
-//!     .build()?;
-//! let input = DeleteCustomImage::new("cn-beijing", "m-1")?;
-//! assert_eq!(
-//!     printer.0.endpoints.for_input(&input).to_string(),
-//!     "https://swas.cn-beijing.aliyuncs.com"
-//! );
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::chain::default_chain_from_process;
@@ -37,20 +8,49 @@ use crate::credentials::Credentials;
 use crate::endpoint::{Endpoint, EndpointKind};
 use crate::error::Error;
 use crate::input::{DeleteCustomImage, RegionId};
-use crate::retry::RetryPolicy;
+use crate::retry::{RetryPolicy, TokenBucket};
 use crate::sign::{SignatureVersion, Signer};
 
 /// The default bound on setting up a connection.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The default bound on waiting for, and on reading, an answer.
-pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Builds a client `C` from what a transport needs, once the options are resolved.
 pub trait FromConfig: Sized {
     /// Makes the client (its connection pool, TLS configuration, ...).
-    fn from_config(config: ClientConfig) -> Result<Self, Error>;
+    fn from_config(config: Config) -> Result<Self, Error>;
 }
 
+/// What every client shares, whatever its transport: the builder with its defaults, and
+/// their resolution into a signer, an endpoint choice, time bounds and a retry policy.
+///
+/// A transport implements [`FromConfig`] for its client and names
+/// `ClientBuilder<ItsClient>` as its builder, so the blocking and async clients take the
+/// same options, with the same defaults and the same errors. The resolved [`Config`] also
+/// holds what the calls of one client share: the clock offset learnt from the service and
+/// the retry budget.
+///
+/// ```
+/// use swas_open_core::{ClientBuilder, Config, Credentials, Error, FromConfig, SignatureVersion};
+///
+/// /// A client that keeps its configuration and sends nothing.
+/// struct Probe(Config);
+/// impl FromConfig for Probe {
+///     fn from_config(config: Config) -> Result<Self, Error> {
+///         Ok(Probe(config))
+///     }
+/// }
+///
+/// let probe = ClientBuilder::<Probe>::new()
+///     .credentials(Credentials::new("id", "secret")?)
+///     .signature_version(SignatureVersion::V3)
+///     .build()?;
+/// assert_eq!(probe.0.signer().signature_version(), SignatureVersion::V3);
+/// assert_eq!(probe.0.clock_offset(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// The options of a client; every one has a default, so `builder().build()` works once
 /// credentials can be found.
 ///
@@ -221,11 +221,11 @@ impl<C> ClientBuilder<C> {
 
     /// Validates the options, finds the credentials and makes the signer.
     ///
-    /// Fails with [`Error::Credentials`] when no usable credentials are found,
-    /// [`Error::Endpoint`] for an unusable endpoint URL, [`Error::InvalidInput`] for an
-    /// invalid region, and [`Error::Config`] for a user-agent suffix that is not a valid
+    /// Fails with [`ErrorKind::Credentials`](crate::ErrorKind::Credentials) when no usable credentials are found,
+    /// [`ErrorKind::Endpoint`](crate::ErrorKind::Endpoint) for an unusable endpoint URL, [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for an
+    /// invalid region, and [`ErrorKind::Config`](crate::ErrorKind::Config) for a user-agent suffix that is not a valid
     /// header value.
-    pub fn resolve(self) -> Result<ClientConfig, Error> {
+    pub fn resolve(self) -> Result<Config, Error> {
         let region = self.region.as_deref().map(RegionId::new).transpose()?;
         let endpoints = match (&self.endpoint, region) {
             (Some(url), _) => EndpointChoice::Explicit(Endpoint::parse(url)?),
@@ -243,18 +243,19 @@ impl<C> ClientBuilder<C> {
         let mut signer = Signer::new(credentials).with_signature_version(self.signature_version);
         if let Some(suffix) = &self.user_agent_suffix {
             signer = signer.with_user_agent_suffix(suffix).map_err(|_| {
-                Error::Config(format!(
+                Error::config(format!(
                     "user agent suffix {suffix:?} is not a valid header value"
                 ))
             })?;
         }
-        Ok(ClientConfig {
+        Ok(Config {
             signer,
             endpoints,
             retry_policy: self.retry_policy,
             connect_timeout: self.connect_timeout,
             read_timeout: self.read_timeout,
             deadline: self.deadline,
+            state: Arc::new(SharedState::new(&self.retry_policy)),
         })
     }
 }
@@ -267,28 +268,80 @@ impl<C: FromConfig> ClientBuilder<C> {
     }
 }
 
-/// The resolved options a transport builds its client from.
-#[derive(Debug, Clone)]
+/// The resolved options a transport builds its client from, and the state its calls share.
+#[derive(Debug)]
 #[non_exhaustive]
-pub struct ClientConfig {
-    /// Signs every attempt.
-    pub signer: Signer,
-    /// Where calls go.
-    pub endpoints: EndpointChoice,
-    /// When to retry.
-    pub retry_policy: RetryPolicy,
-    /// The connect bound.
+pub struct Config {
+    signer: Signer,
+    pub(crate) endpoints: EndpointChoice,
+    pub(crate) retry_policy: RetryPolicy,
+    /// The bound on setting up a connection.
     pub connect_timeout: Duration,
-    /// The read bound.
+    /// The bound on waiting for an answer, and on reading it.
     pub read_timeout: Duration,
-    /// The bound on a whole call, if any.
-    pub deadline: Option<Duration>,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) state: Arc<SharedState>,
+}
+
+impl Config {
+    /// The signer of the client's credentials.
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// Where a call of `input` goes.
+    pub fn endpoint_for(&self, input: &DeleteCustomImage) -> Endpoint {
+        self.endpoints.for_input(input)
+    }
+
+    /// How far the service's clock is ahead of this machine's (negative: behind), in
+    /// seconds, as learnt from an `InvalidTimeStamp.Expired` answer; 0 until then. Every
+    /// call of the client signs with the corrected time.
+    pub fn clock_offset(&self) -> i64 {
+        self.state.clock_offset()
+    }
+}
+
+/// What the calls of one client share.
+#[derive(Debug)]
+pub(crate) struct SharedState {
+    clock_offset: AtomicI64,
+    budget: Option<TokenBucket>,
+}
+
+impl SharedState {
+    fn new(policy: &RetryPolicy) -> Self {
+        Self {
+            clock_offset: AtomicI64::new(0),
+            budget: policy.budget.map(TokenBucket::new),
+        }
+    }
+
+    pub(crate) fn clock_offset(&self) -> i64 {
+        self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_clock_offset(&self, seconds: i64) {
+        self.clock_offset.store(seconds, Ordering::Relaxed);
+    }
+
+    /// Pays for a retry from the budget; always true without one.
+    pub(crate) fn try_spend_retry(&self, after_timeout: bool) -> bool {
+        self.budget
+            .as_ref()
+            .is_none_or(|b| b.try_spend(after_timeout))
+    }
+
+    pub(crate) fn refund_success(&self) {
+        if let Some(b) = &self.budget {
+            b.refund();
+        }
+    }
 }
 
 /// Where a client's calls go.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum EndpointChoice {
+pub(crate) enum EndpointChoice {
     /// The endpoint URL given.
     Explicit(Endpoint),
     /// The builder's region's endpoint.
@@ -307,7 +360,7 @@ pub enum EndpointChoice {
 impl EndpointChoice {
     /// The endpoint of a call. A region missing from the published endpoint table still
     /// resolves by the pattern, with a `tracing` warning.
-    pub fn for_input(&self, input: &DeleteCustomImage) -> Endpoint {
+    pub(crate) fn for_input(&self, input: &DeleteCustomImage) -> Endpoint {
         match self {
             EndpointChoice::Explicit(endpoint) => endpoint.clone(),
             EndpointChoice::Region {
@@ -339,10 +392,11 @@ fn warn_if_unlisted(region: &RegionId, kind: EndpointKind) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
-    struct Probe(ClientConfig);
+    struct Probe(Config);
     impl FromConfig for Probe {
-        fn from_config(config: ClientConfig) -> Result<Self, Error> {
+        fn from_config(config: Config) -> Result<Self, Error> {
             Ok(Probe(config))
         }
     }
@@ -395,20 +449,21 @@ mod tests {
         assert_eq!(c.read_timeout, Duration::from_secs(10));
         assert_eq!(c.deadline, None);
         assert_eq!(c.retry_policy, RetryPolicy::default());
-        assert_eq!(c.signer.signature_version(), SignatureVersion::V1);
+        assert_eq!(c.signer().signature_version(), SignatureVersion::V1);
         let c = builder().max_attempts(0).build().unwrap().0;
         assert_eq!(c.retry_policy.max_attempts, 1);
+        let kind = |b: ClientBuilder<Probe>| b.build().err().map(Error::into_kind);
         assert!(matches!(
-            builder().endpoint("ftp://x").build(),
-            Err(Error::Endpoint(_))
+            kind(builder().endpoint("ftp://x")),
+            Some(ErrorKind::Endpoint(_))
         ));
         assert!(matches!(
-            builder().region("Bad_Region").build(),
-            Err(Error::InvalidInput(_))
+            kind(builder().region("Bad_Region")),
+            Some(ErrorKind::InvalidInput(_))
         ));
         assert!(matches!(
-            builder().user_agent_suffix("a\nb").build(),
-            Err(Error::Config(_))
+            kind(builder().user_agent_suffix("a\nb")),
+            Some(ErrorKind::Config(_))
         ));
     }
 }

@@ -1,0 +1,79 @@
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+
+/// What an exchange asks its driver to do next.
+#[derive(Debug)]
+#[must_use]
+// An action lives for one step of a loop and is moved once; boxing the request would add an
+// allocation to every attempt for no gain.
+#[allow(clippy::large_enum_variant)]
+pub enum Action<T> {
+    /// Send this request, then hand the outcome to [`Exchange::receive`].
+    Send(Outgoing),
+    /// Nothing to do before this instant: sleep until then and ask again.
+    Wait(Instant),
+    /// The exchange is over.
+    Done(T),
+}
+
+/// A request to send, with the time bounds of this one attempt.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Outgoing {
+    /// The request, complete: method, absolute URI, headers, body.
+    pub request: http::Request<Vec<u8>>,
+    /// The bound on setting up a connection for it.
+    pub connect_timeout: Duration,
+    /// The bound on waiting for the answer's head, and on reading its body.
+    pub read_timeout: Duration,
+    /// The instant past which the attempt must be abandoned, whatever the other bounds say.
+    /// Report a hit as a timeout of any kind: the exchange names it.
+    pub deadline: Option<Instant>,
+}
+
+/// The shape every sans-IO exchange in this crate has: a DeleteCustomImage call, and each
+/// credential provider's fetch.
+///
+/// An exchange owns its time rules and its randomness (it is built with a seed); a driver
+/// owns the sockets and the clock. The driver asks [`Exchange::next`] what to do at `now`
+/// and does it: send a request (and hand the answer, or the failure, to
+/// [`Exchange::receive`]), wait until an instant, or return the result. A driver is a few
+/// lines and the same for every exchange, which is how both clients run DeleteCustomImage
+/// and the credential fetches through one code path:
+///
+/// ```
+/// use std::time::Instant;
+/// use swas_open_core::{Action, Error, Exchange, Outgoing};
+///
+/// fn drive<X: Exchange>(
+///     mut exchange: X,
+///     send: impl Fn(Outgoing) -> Result<http::Response<Vec<u8>>, Error>,
+/// ) -> X::Output {
+///     loop {
+///         match exchange.next(Instant::now()) {
+///             Action::Send(outgoing) => {
+///                 let answer = send(outgoing);
+///                 exchange.receive(Instant::now(), answer);
+///             }
+///             Action::Wait(until) => std::thread::sleep(until - Instant::now()),
+///             Action::Done(output) => return output,
+///         }
+///     }
+/// }
+/// ```
+/// (A real driver sleeps with `until.saturating_duration_since(now)`.)
+///
+/// A sans-IO exchange of requests and answers.
+pub trait Exchange {
+    /// What the exchange ends with.
+    type Output;
+
+    /// What to do at `now`. After [`Action::Done`] the exchange is spent: asking again
+    /// returns an error output rather than panicking.
+    fn next(&mut self, now: Instant) -> Action<Self::Output>;
+
+    /// The outcome of the last [`Action::Send`], at `now`: the answer (any status), or the
+    /// failure to get one ([`Error::transport`] or [`Error::timeout`]).
+    fn receive<B: AsRef<[u8]>>(&mut self, now: Instant, outcome: Result<http::Response<B>, Error>);
+}
