@@ -9,11 +9,11 @@ use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind, TimeoutKind};
 use crate::exchange::{Action, Exchange, Outgoing};
 use crate::input::{ClientToken, DeleteCustomImage};
-use crate::response::{parse_delete_custom_image, ErrorCode};
-use crate::retry::{Decision, Outcome};
+use crate::response::{parse_delete_custom_image, ErrorCode, ResponseError};
+use crate::retry::{is_throttling, Decision, Outcome};
 use crate::sign::{Nonce, Signer, SigningContext};
 use crate::time::Timestamp;
-use crate::ACTION;
+use crate::{ACTION, PRODUCT};
 
 /// The result of a successful call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +87,8 @@ pub struct Call<'a> {
 #[derive(Debug)]
 enum State {
     Ready,
-    Sent(Timestamp),
+    /// An attempt is out: signed with this timestamp, sent at this instant.
+    Sent(Timestamp, Instant),
     Waiting(Instant),
     Finished(Option<Result<DeleteOutput, Error>>),
 }
@@ -137,14 +138,21 @@ impl<'a> Call<'a> {
             .expect("Call::new always sets a client token")
     }
 
-    /// The `info` span to run the call in: `delete_custom_image` with `action`, `region`
-    /// and `image_id`. Each attempt ends with a `debug` event `attempt finished` in it.
+    /// The `info` span to run the call in: `delete_custom_image`, with OpenTelemetry-style
+    /// fields `rpc.system` (`alibaba_cloud`), `rpc.service` (`swas-open`), `rpc.method`
+    /// (`DeleteCustomImage`), `cloud.region`, `server.address`, `server.port` and
+    /// `swas.image_id`. Each attempt ends with a `debug` event `attempt finished` in it; see
+    /// the crate docs for its fields. Never a secret, a token or a signature.
     pub fn span(&self) -> tracing::Span {
         tracing::info_span!(
             "delete_custom_image",
-            action = ACTION,
-            region = self.input.region_id().as_str(),
-            image_id = self.input.image_id().as_str(),
+            rpc.system = "alibaba_cloud",
+            rpc.service = PRODUCT,
+            rpc.method = ACTION,
+            cloud.region = self.input.region_id().as_str(),
+            server.address = self.endpoint.host(),
+            server.port = self.endpoint.port(),
+            swas.image_id = self.input.image_id().as_str(),
         )
     }
 
@@ -164,13 +172,25 @@ impl<'a> Call<'a> {
 
     fn attempt(&mut self, now: Instant) -> Action<Result<DeleteOutput, Error>> {
         if self.deadline.is_some_and(|d| now >= d) {
-            return self.finish(Err(self.deadline_error()));
+            let error = self.deadline_error();
+            return self.finish(now, Err(error));
+        }
+        if let Err(wait) = self.config.state.acquire_send(now) {
+            // Adaptive mode: the client is sending faster than the service accepts.
+            crate::metrics::throttle_wait(wait);
+            let until = now.checked_add(wait).unwrap_or(now);
+            if self.deadline.is_some_and(|d| until >= d) {
+                let error = self.deadline_error();
+                return self.finish(now, Err(error));
+            }
+            self.state = State::Waiting(until);
+            return Action::Wait(until);
         }
         let timestamp = match Timestamp::from_system_time(self.wall_at(now)) {
             Ok(t) => t,
             Err(e) => {
                 let error = Error::config(format!("the system clock is unusable: {e}"));
-                return self.finish(Err(error));
+                return self.finish(now, Err(error));
             }
         };
         let mut bytes = [0; 16];
@@ -178,7 +198,8 @@ impl<'a> Call<'a> {
         let ctx = SigningContext::new(timestamp, Nonce::from_random_bytes(bytes));
         let request = self.signer.sign(&self.input, &self.endpoint, &ctx);
         self.attempts += 1;
-        self.state = State::Sent(timestamp);
+        crate::metrics::attempt();
+        self.state = State::Sent(timestamp, now);
         Action::Send(Outgoing {
             request,
             connect_timeout: self.config.connect_timeout,
@@ -187,12 +208,21 @@ impl<'a> Call<'a> {
         })
     }
 
+    /// Ends the call at `now` with `result`, returned right away.
     fn finish(
         &mut self,
+        now: Instant,
         result: Result<DeleteOutput, Error>,
     ) -> Action<Result<DeleteOutput, Error>> {
+        crate::metrics::call(now.saturating_duration_since(self.start.0), &result);
         self.state = State::Finished(None);
         Action::Done(result)
+    }
+
+    /// Ends the call at `now` with `result` (returned by the next [`Exchange::next`]).
+    fn conclude(&mut self, now: Instant, result: Result<DeleteOutput, Error>) {
+        crate::metrics::call(now.saturating_duration_since(self.start.0), &result);
+        self.state = State::Finished(Some(result));
     }
 
     fn deadline_error(&self) -> Error {
@@ -220,7 +250,7 @@ impl<'a> Call<'a> {
             self.config.state.set_clock_offset(offset);
             self.skew_corrected = true;
             self.free_attempts += 1;
-            trace_attempt(self.attempts, &error, "correct clock");
+            trace_attempt(self.attempts, &error, "correct clock", None);
             self.state = State::Ready;
             return;
         }
@@ -250,16 +280,18 @@ impl<'a> Call<'a> {
             let timed_out = matches!(error.kind(), ErrorKind::Timeout { .. });
             if in_time {
                 if self.config.state.try_spend_retry(timed_out) {
-                    trace_attempt(self.attempts, &error, "retry");
+                    crate::metrics::retry();
+                    trace_attempt(self.attempts, &error, "retry", Some(after));
                     self.state = State::Waiting(until.unwrap_or(now));
                     return;
                 }
+                crate::metrics::budget_refusal();
                 budget_exhausted = true;
             }
         }
-        trace_attempt(self.attempts, &error, "fail");
+        trace_attempt(self.attempts, &error, "fail", None);
         let error = error.with_call(self.attempts, self.client_token(), budget_exhausted);
-        self.state = State::Finished(Some(Err(error)));
+        self.conclude(now, Err(error));
     }
 
     /// The clock offset to correct by, when the service refused the attempt's timestamp and
@@ -282,7 +314,7 @@ impl Exchange for Call<'_> {
             State::Ready => self.attempt(now),
             State::Waiting(until) if now < *until => Action::Wait(*until),
             State::Waiting(_) => self.attempt(now),
-            State::Sent(_) => Action::Done(Err(Error::config(
+            State::Sent(..) => Action::Done(Err(Error::config(
                 "the call's request is in flight: receive its answer first",
             ))),
             State::Finished(result) => Action::Done(
@@ -294,28 +326,33 @@ impl Exchange for Call<'_> {
     }
 
     fn receive<B: AsRef<[u8]>>(&mut self, now: Instant, outcome: Result<http::Response<B>, Error>) {
-        let State::Sent(sent) = self.state else {
+        let State::Sent(sent, sent_at) = self.state else {
             return;
         };
+        crate::metrics::attempt_duration(now.saturating_duration_since(sent_at));
         let response = match outcome {
             Ok(response) => response,
             Err(error) => return self.on_failure(now, sent, None, error),
         };
-        match parse_delete_custom_image(&response) {
+        let parsed = parse_delete_custom_image(&response);
+        let throttled = matches!(&parsed, Err(ResponseError::Service(e)) if is_throttling(&e.code));
+        self.config.state.record_answer(now, throttled);
+        match parsed {
             Ok(out) => {
                 self.config.state.refund_success();
                 tracing::debug!(
                     attempt = self.attempts,
-                    status = response.status().as_u16(),
-                    request_id = out.request_id.as_str(),
+                    http.response.status_code = response.status().as_u16(),
+                    alibaba_cloud.request_id = out.request_id.as_str(),
                     outcome = "done",
                     "attempt finished"
                 );
-                self.state = State::Finished(Some(Ok(DeleteOutput {
+                let output = DeleteOutput {
                     request_id: out.request_id,
                     client_token: self.client_token().clone(),
                     attempts: self.attempts,
-                })));
+                };
+                self.conclude(now, Ok(output));
             }
             Err(e) => {
                 let date = response
@@ -345,10 +382,11 @@ fn unit_interval(bits: u64) -> f64 {
     (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// The `debug` event `attempt finished` for a failed attempt: `attempt`, `status`,
-/// `request_id`, `code`, `error` and `outcome` (`retry`, `correct clock` or `fail`). Never
-/// a secret: errors print none.
-fn trace_attempt(attempt: u32, error: &Error, outcome: &'static str) {
+/// The `debug` event `attempt finished` for a failed attempt: `attempt`,
+/// `http.response.status_code`, `alibaba_cloud.request_id`, `error.type` (the service's
+/// code, or `parse`, `timeout`, `transport`), `error` (the message), `retry.delay_ms` and
+/// `outcome` (`retry`, `correct clock` or `fail`). Never a secret: errors print none.
+fn trace_attempt(attempt: u32, error: &Error, outcome: &'static str, delay: Option<Duration>) {
     let service = error.service_error();
     let status = match error.kind() {
         ErrorKind::Service(e) => Some(e.status.as_u16()),
@@ -357,13 +395,25 @@ fn trace_attempt(attempt: u32, error: &Error, outcome: &'static str) {
     };
     tracing::debug!(
         attempt,
-        status,
-        request_id = service.and_then(|e| e.request_id.as_deref()),
-        code = service.map(|e| e.code.as_str()),
+        http.response.status_code = status,
+        alibaba_cloud.request_id = service.and_then(|e| e.request_id.as_deref()),
+        error.type = error_type(error),
         error = %error,
+        retry.delay_ms = delay.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         outcome,
         "attempt finished"
     );
+}
+
+/// What kind of failure `error` is, in a word: the service's code, or the failure class.
+pub(crate) fn error_type(error: &Error) -> &str {
+    match error.kind() {
+        ErrorKind::Service(e) => e.code.as_str(),
+        ErrorKind::Parse(_) => "parse",
+        ErrorKind::Timeout { .. } => "timeout",
+        ErrorKind::Transport { .. } => "transport",
+        _ => "client",
+    }
 }
 
 #[cfg(test)]
@@ -602,6 +652,83 @@ mod tests {
             e.service_error().unwrap().message,
             "server string to sign is:POST&%2F&SecurityToken%3D***%26X"
         );
+    }
+
+    #[test]
+    fn an_empty_retry_budget_ends_the_call_and_says_so() {
+        let budget = crate::retry::RetryBudget {
+            capacity: 5,
+            ..Default::default()
+        };
+        let config = config(
+            ClientBuilder::new().retry_policy(RetryPolicy::new(5).with_budget(Some(budget))),
+        );
+        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+        let now = Instant::now();
+        let mut call = Call::new(
+            &config,
+            config.signer(),
+            &input,
+            [9; 32],
+            now,
+            SystemTime::now(),
+        );
+        let _ = sent(&mut call, now);
+        call.receive(now, Ok(answer(503, BUSY)));
+        let Action::Wait(until) = call.next(now) else {
+            panic!("the first retry is paid for")
+        };
+        let _ = sent(&mut call, until);
+        call.receive(until, Ok(answer(503, BUSY)));
+        let Action::Done(Err(e)) = call.next(until) else {
+            panic!("the second is not")
+        };
+        assert!(e.retry_budget_exhausted());
+        assert_eq!(e.attempts(), 2);
+        // A success puts a token back, but one is not a retry's worth.
+        let mut ok = Call::new(
+            &config,
+            config.signer(),
+            &input,
+            [8; 32],
+            now,
+            SystemTime::now(),
+        );
+        let _ = sent(&mut ok, now);
+        ok.receive(now, Ok(answer(200, r#"{"RequestId":"R"}"#)));
+        assert!(matches!(ok.next(now), Action::Done(Ok(_))));
+        assert!(!config.state.try_spend_retry(false));
+    }
+
+    #[test]
+    fn adaptive_mode_makes_calls_wait_after_throttling() {
+        let config =
+            config(ClientBuilder::new().retry_policy(RetryPolicy::new(1).with_adaptive(true)));
+        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+        let start = Instant::now();
+        let throttled = r#"{"Code":"Throttling.User","Message":"slow down"}"#;
+        let mut waited = None;
+        for i in 0..200u32 {
+            let now = start + Duration::from_millis(u64::from(i) * 10);
+            let mut call = Call::new(
+                &config,
+                config.signer(),
+                &input,
+                [i as u8; 32],
+                now,
+                SystemTime::now(),
+            );
+            match call.next(now) {
+                Action::Send(_) => call.receive(now, Ok(answer(400, throttled))),
+                Action::Wait(until) => {
+                    waited = Some(until - now);
+                    break;
+                }
+                Action::Done(r) => panic!("{r:?}"),
+            }
+        }
+        let waited = waited.expect("throttling lowers the send rate until calls wait");
+        assert!(waited > Duration::ZERO);
     }
 
     #[test]

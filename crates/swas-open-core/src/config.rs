@@ -1,8 +1,9 @@
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
+use crate::adaptive::RateLimiter;
 use crate::chain::default_chain_from_process;
 use crate::credentials::Credentials;
 use crate::endpoint::{Endpoint, EndpointKind};
@@ -307,6 +308,8 @@ impl Config {
 pub(crate) struct SharedState {
     clock_offset: AtomicI64,
     budget: Option<TokenBucket>,
+    /// The adaptive send rate, with the instant its clock counts from.
+    limiter: Option<Mutex<(Option<Instant>, RateLimiter)>>,
 }
 
 impl SharedState {
@@ -314,7 +317,40 @@ impl SharedState {
         Self {
             clock_offset: AtomicI64::new(0),
             budget: policy.budget.map(TokenBucket::new),
+            limiter: policy
+                .adaptive
+                .then(|| Mutex::new((None, RateLimiter::default()))),
         }
+    }
+
+    /// Runs `f` on the adaptive limiter, with `now` in seconds on its clock.
+    fn with_limiter<T>(
+        &self,
+        now: Instant,
+        f: impl FnOnce(&mut RateLimiter, f64) -> T,
+    ) -> Option<T> {
+        let mut guard = self
+            .limiter
+            .as_ref()?
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (base, limiter) = &mut *guard;
+        let base = *base.get_or_insert(now);
+        Some(f(
+            limiter,
+            now.saturating_duration_since(base).as_secs_f64(),
+        ))
+    }
+
+    /// A send token at `now`, or how long to wait for one (adaptive mode only).
+    pub(crate) fn acquire_send(&self, now: Instant) -> Result<(), Duration> {
+        self.with_limiter(now, |l, t| l.acquire(t))
+            .unwrap_or(Ok(()))
+    }
+
+    /// Tells the adaptive limiter about an answer.
+    pub(crate) fn record_answer(&self, now: Instant, throttled: bool) {
+        self.with_limiter(now, |l, t| l.update(throttled, t));
     }
 
     pub(crate) fn clock_offset(&self) -> i64 {

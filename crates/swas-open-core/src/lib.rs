@@ -54,6 +54,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod adaptive;
 mod call;
 pub mod chain;
 mod config;
@@ -63,6 +64,7 @@ pub mod endpoint;
 mod error;
 mod exchange;
 pub mod input;
+mod metrics;
 pub mod response;
 mod retry;
 pub mod sign;

@@ -68,6 +68,11 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// The retry budget shared by all calls of a client; `None` for no budget.
     pub budget: Option<RetryBudget>,
+    /// Adaptive mode (off by default): after a throttling answer the client lowers its own
+    /// send rate (a client-side token bucket on a CUBIC-style curve, as AWS's adaptive mode
+    /// does) and raises it again with successes; calls wait for a send token instead of
+    /// adding to the throttling.
+    pub adaptive: bool,
 }
 
 /// The token bucket that bounds a client's retries (see [`RetryPolicy`]).
@@ -148,6 +153,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(20),
             budget: Some(RetryBudget::default()),
+            adaptive: false,
         }
     }
 }
@@ -236,6 +242,12 @@ impl RetryPolicy {
         self
     }
 
+    /// Turns adaptive mode on or off (see [`RetryPolicy::adaptive`]).
+    pub fn with_adaptive(mut self, on: bool) -> Self {
+        self.adaptive = on;
+        self
+    }
+
     /// Sets the retry budget (`None`: no budget).
     pub fn with_budget(mut self, budget: Option<RetryBudget>) -> Self {
         self.budget = budget;
@@ -292,10 +304,8 @@ fn retryable(outcome: &Outcome<'_>, idempotent: bool) -> bool {
         Outcome::Service(e) if idempotent => e.is_retryable(),
         // Without a ClientToken, only rejections that prove the operation did not run.
         Outcome::Service(e) => match e.code {
-            ErrorCode::Throttling
-            | ErrorCode::ThrottlingUser
-            | ErrorCode::ThrottlingApi
-            | ErrorCode::SignatureNonceUsed => true,
+            ref code if is_throttling(code) => true,
+            ErrorCode::SignatureNonceUsed => true,
             ErrorCode::ServiceUnavailable => e.status == http::StatusCode::SERVICE_UNAVAILABLE,
             _ => false,
         },
@@ -304,6 +314,14 @@ fn retryable(outcome: &Outcome<'_>, idempotent: bool) -> bool {
         Outcome::Parse => idempotent,
         Outcome::Transport(failure) => failure.nothing_sent() || idempotent,
     }
+}
+
+/// Whether the service refused the request for its rate.
+pub(crate) fn is_throttling(code: &ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::Throttling | ErrorCode::ThrottlingUser | ErrorCode::ThrottlingApi
+    )
 }
 
 /// `jitter` clamped to `[0, 1]`; NaN becomes 1 (the plain exponential delay).

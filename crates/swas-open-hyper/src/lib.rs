@@ -102,10 +102,17 @@
 //!
 //! The underlying error is the `source`.
 //!
-//! # Tracing
-//! Each call runs in an `info` span `delete_custom_image` (fields `action`, `region`,
-//! `image_id`); each attempt ends with a `debug` event (fields `attempt`, `status`,
-//! `request_id`, `code`). No secret is ever recorded.
+//! # Tracing and metrics
+//! Each call runs in an `info` span `delete_custom_image` with OpenTelemetry-style fields
+//! (`rpc.system` = `alibaba_cloud`, `rpc.service` = `swas-open`, `rpc.method` =
+//! `DeleteCustomImage`, `cloud.region`, `server.address`, `server.port`, `swas.image_id`), so
+//! a `tracing-opentelemetry` layer exports it without mapping. Each attempt ends with a
+//! `debug` event `attempt finished` (fields `attempt`, `http.response.status_code`,
+//! `alibaba_cloud.request_id`, `error.type`, `error`, `retry.delay_ms`, and `outcome`: `done`,
+//! `retry`, `correct clock` or `fail`). A region missing from the published endpoint table
+//! is a `warn` event. No secret, token or signature is ever recorded. With the core's
+//! `metrics` feature, calls, attempts, retries, retry-budget refusals and latencies are
+//! recorded through the `metrics` facade (names in the README's "In production" section).
 //!
 //! [`MAX_RESPONSE_BODY`]: swas_open_core::response::MAX_RESPONSE_BODY
 //! [`ParseErrorKind::TooLarge`]: swas_open_core::response::ParseErrorKind::TooLarge

@@ -102,8 +102,11 @@ async fn one_span_per_call_and_one_event_per_attempt() {
     let spans: Vec<_> = entries.iter().filter(|e| e.kind == "span").collect();
     assert_eq!(spans.len(), 2, "{entries:#?}");
     assert!(spans.iter().all(|s| s.name == "delete_custom_image"));
-    assert_eq!(spans[0].field("region"), Some("\"cn-hangzhou\""));
-    assert_eq!(spans[0].field("image_id"), Some("\"m-1\""));
+    assert_eq!(spans[0].field("cloud.region"), Some("\"cn-hangzhou\""));
+    assert_eq!(spans[0].field("swas.image_id"), Some("\"m-1\""));
+    assert_eq!(spans[0].field("rpc.system"), Some("\"alibaba_cloud\""));
+    assert_eq!(spans[0].field("rpc.method"), Some("\"DeleteCustomImage\""));
+    assert_eq!(spans[0].field("server.address"), Some("\"127.0.0.1\""));
 
     let attempts: Vec<_> = entries
         .iter()
@@ -120,14 +123,15 @@ async fn one_span_per_call_and_one_event_per_attempt() {
             Some("\"fail\"")
         ]
     );
-    assert_eq!(attempts[0].field("status"), Some("503"));
-    assert_eq!(attempts[0].field("code"), Some("\"ServiceUnavailable\""));
+    assert_eq!(attempts[0].field("http.response.status_code"), Some("503"));
+    assert_eq!(attempts[0].field("error.type"), Some("\"ServiceUnavailable\""));
+    assert!(attempts[0].field("retry.delay_ms").is_some(), "{entries:#?}");
     assert_eq!(
-        attempts[2].field("request_id"),
+        attempts[2].field("alibaba_cloud.request_id"),
         Some(format!("{:?}", out.request_id).as_str())
     );
     assert_eq!(
-        attempts[3].field("code"),
+        attempts[3].field("error.type"),
         Some("\"InvalidImageId.NotFound\"")
     );
 

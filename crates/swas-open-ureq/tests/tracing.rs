@@ -93,9 +93,12 @@ fn a_span_per_call_and_an_event_per_attempt() {
         .collect();
     assert_eq!(spans.len(), 1, "{text}");
     for field in [
-        "action=\"DeleteCustomImage\"",
-        "region=\"cn-hangzhou\"",
-        "image_id=\"m-1\"",
+        "rpc.system=\"alibaba_cloud\"",
+        "rpc.service=\"swas-open\"",
+        "rpc.method=\"DeleteCustomImage\"",
+        "cloud.region=\"cn-hangzhou\"",
+        "server.address=\"127.0.0.1\"",
+        "swas.image_id=\"m-1\"",
     ] {
         assert!(spans[0].contains(field), "{field} missing: {text}");
     }
@@ -105,13 +108,13 @@ fn a_span_per_call_and_an_event_per_attempt() {
         .collect();
     assert_eq!(attempts.len(), 2, "{text}");
     assert!(attempts[0].contains("attempt=1"), "{text}");
-    assert!(attempts[0].contains("status=503"), "{text}");
+    assert!(attempts[0].contains("http.response.status_code=503"), "{text}");
     assert!(
-        attempts[0].contains("code=\"ServiceUnavailable\""),
+        attempts[0].contains("error.type=\"ServiceUnavailable\""),
         "{text}"
     );
     assert!(attempts[1].contains("attempt=2"), "{text}");
-    assert!(attempts[1].contains("status=200"), "{text}");
+    assert!(attempts[1].contains("http.response.status_code=200"), "{text}");
     assert!(attempts[1].contains(&out.request_id), "{text}");
     for secret in [SECRET, TOKEN] {
         assert!(!text.contains(secret), "{secret} leaked: {text}");

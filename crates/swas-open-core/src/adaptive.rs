@@ -1,0 +1,219 @@
+//! Adaptive send rate: a client-side token bucket whose refill rate follows a CUBIC-style
+//! curve, as AWS's "adaptive" retry mode does. A throttling answer cuts the rate to 70% of
+//! what the client was measured sending; successes grow it back along a cubic curve that
+//! returns to the old maximum and probes beyond it. Calls wait for a send token instead of
+//! adding to the throttling.
+//!
+//! Everything here is a pure function of the times passed in (seconds on the caller's
+//! monotonic clock); the call turns a wait into [`Action::Wait`](crate::Action::Wait).
+
+use std::time::Duration;
+
+/// CUBIC's scaling constant.
+const C: f64 = 0.4;
+/// The multiplicative decrease on throttling.
+const BETA: f64 = 0.7;
+/// The weight of the newest sample in the measured send rate.
+const SMOOTH: f64 = 0.8;
+/// The measured rate is sampled in buckets of this many seconds.
+const BUCKET: f64 = 0.5;
+/// The slowest the bucket refills, in tokens per second.
+const MIN_FILL_RATE: f64 = 0.5;
+
+/// The limiter's state; one per client.
+#[derive(Debug, Clone)]
+pub(crate) struct RateLimiter {
+    /// Whether a throttling answer has been seen: until then sends are not limited.
+    enabled: bool,
+    fill_rate: f64,
+    max_capacity: f64,
+    current_capacity: f64,
+    last_refill: Option<f64>,
+    measured_rate: f64,
+    last_max_rate: f64,
+    last_throttle: f64,
+    time_window: f64,
+    rate_bucket: f64,
+    request_count: u64,
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            fill_rate: MIN_FILL_RATE,
+            max_capacity: 1.0,
+            current_capacity: 0.0,
+            last_refill: None,
+            measured_rate: 0.0,
+            last_max_rate: 0.0,
+            last_throttle: 0.0,
+            time_window: 0.0,
+            rate_bucket: 0.0,
+            request_count: 0,
+        }
+    }
+}
+
+impl RateLimiter {
+    /// Takes a send token at `now`, or says how long to wait for one.
+    pub(crate) fn acquire(&mut self, now: f64) -> Result<(), Duration> {
+        if !self.enabled {
+            return Ok(());
+        }
+        self.refill(now);
+        if self.current_capacity >= 1.0 {
+            self.current_capacity -= 1.0;
+            return Ok(());
+        }
+        let wait = (1.0 - self.current_capacity) / self.fill_rate;
+        Err(Duration::from_secs_f64(wait.clamp(0.0, 60.0)))
+    }
+
+    /// Records an answer at `now`: throttled or not.
+    pub(crate) fn update(&mut self, throttled: bool, now: f64) {
+        self.measure(now);
+        let calculated = if throttled {
+            let rate = if self.enabled {
+                self.measured_rate.min(self.fill_rate)
+            } else {
+                self.measured_rate
+            };
+            self.last_max_rate = rate;
+            self.time_window = (self.last_max_rate * (1.0 - BETA) / C).cbrt();
+            self.last_throttle = now;
+            self.enabled = true;
+            rate * BETA
+        } else {
+            let t = now - self.last_throttle - self.time_window;
+            C * t * t * t + self.last_max_rate
+        };
+        let new_rate = calculated.min(2.0 * self.measured_rate);
+        self.refill(now);
+        self.fill_rate = new_rate.max(MIN_FILL_RATE);
+        self.max_capacity = self.fill_rate.max(1.0);
+        self.current_capacity = self.current_capacity.min(self.max_capacity);
+    }
+
+    /// The current refill rate, in sends per second.
+    #[cfg(test)]
+    pub(crate) fn fill_rate(&self) -> f64 {
+        self.fill_rate
+    }
+
+    fn refill(&mut self, now: f64) {
+        if let Some(last) = self.last_refill {
+            let added = (now - last).max(0.0) * self.fill_rate;
+            self.current_capacity = (self.current_capacity + added).min(self.max_capacity);
+        }
+        self.last_refill = Some(now);
+    }
+
+    fn measure(&mut self, now: f64) {
+        self.request_count += 1;
+        let bucket = (now / BUCKET).floor() * BUCKET;
+        if bucket > self.rate_bucket {
+            let rate = self.request_count as f64 / (bucket - self.rate_bucket);
+            self.measured_rate = rate * SMOOTH + self.measured_rate * (1.0 - SMOOTH);
+            self.request_count = 0;
+            self.rate_bucket = bucket;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A client sending `per_second` answers per second for `seconds`, throttled or not.
+    fn run(l: &mut RateLimiter, from: f64, seconds: f64, per_second: f64, throttled: bool) -> f64 {
+        let step = 1.0 / per_second;
+        let mut t = from;
+        while t < from + seconds {
+            l.update(throttled, t);
+            t += step;
+        }
+        t
+    }
+
+    #[test]
+    fn unlimited_until_throttled() {
+        let mut l = RateLimiter::default();
+        for i in 0..1000 {
+            assert_eq!(l.acquire(f64::from(i) * 0.001), Ok(()));
+        }
+        let t = run(&mut l, 0.0, 2.0, 100.0, false);
+        assert_eq!(l.acquire(t), Ok(()), "successes alone never limit");
+    }
+
+    #[test]
+    fn throttling_cuts_the_rate_and_success_restores_it() {
+        let mut l = RateLimiter::default();
+        let t = run(&mut l, 0.0, 3.0, 100.0, false);
+        l.update(true, t);
+        let cut = l.fill_rate();
+        assert!(cut < 100.0 * BETA + 1.0, "{cut}");
+        assert!(cut > 10.0, "{cut}");
+        // Calls now wait for tokens.
+        let mut waited = false;
+        for _ in 0..200 {
+            if l.acquire(t).is_err() {
+                waited = true;
+                break;
+            }
+        }
+        assert!(waited);
+        // Steady successes bring the rate back up past the cut.
+        let t = run(&mut l, t, 10.0, cut, false);
+        assert!(l.fill_rate() > cut, "{} <= {cut}", l.fill_rate());
+        let _ = t;
+    }
+
+    #[test]
+    fn repeated_throttling_keeps_lowering_the_rate() {
+        let mut l = RateLimiter::default();
+        let mut t = run(&mut l, 0.0, 2.0, 50.0, false);
+        let mut last = f64::INFINITY;
+        for _ in 0..5 {
+            t = run(&mut l, t, 1.0, 50.0, true);
+            assert!(l.fill_rate() <= last, "{} > {last}", l.fill_rate());
+            last = l.fill_rate();
+        }
+        assert!(last < 10.0, "{last}");
+        assert!(last >= MIN_FILL_RATE);
+    }
+
+    proptest! {
+        #[test]
+        fn rate_and_waits_stay_bounded(
+            events in prop::collection::vec((any::<bool>(), 0.0f64..2.0), 1..300),
+        ) {
+            let mut l = RateLimiter::default();
+            let mut t = 0.0;
+            for (throttled, dt) in events {
+                t += dt;
+                l.update(throttled, t);
+                prop_assert!(l.fill_rate().is_finite());
+                prop_assert!(l.fill_rate() >= MIN_FILL_RATE);
+                match l.acquire(t) {
+                    Ok(()) => {}
+                    Err(wait) => prop_assert!(wait <= Duration::from_secs(60)),
+                }
+            }
+        }
+
+        #[test]
+        fn a_throttle_never_raises_the_rate(
+            warmup in 1usize..200,
+            per_second in 1.0f64..500.0,
+        ) {
+            let mut l = RateLimiter::default();
+            let t = run(&mut l, 0.0, warmup as f64 / per_second, per_second, false);
+            l.update(true, t);
+            let after_first = l.fill_rate();
+            l.update(true, t + 0.001);
+            prop_assert!(l.fill_rate() <= after_first.max(MIN_FILL_RATE) + 1e-9);
+        }
+    }
+}
