@@ -18,8 +18,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
-use swas_open::core::sign::{canonical_query, v1, v3};
-use swas_open::core::{
+use swas_open::sans_io::sign::{canonical_query, v1, v3};
+use swas_open::sans_io::{
     parse_delete_custom_image, Credentials, DeleteCustomImage, Endpoint, Nonce, SignatureVersion,
     Signer, SigningContext, Timestamp,
 };

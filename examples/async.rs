@@ -1,4 +1,4 @@
-//! Delete custom images from an async (tokio) app, many at once through one client.
+//! Delete custom images from an async (tokio) app: 50 tasks at once through one client.
 //!
 //! Runs offline: it starts the local emulator first and points the client at it. Against the
 //! real service, drop the emulator and the `.endpoint(..)` line.
@@ -12,7 +12,7 @@ use swas_open::{Credentials, DeleteCustomImage, SignatureVersion};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut builder = Emulator::builder().access_key("demo-id", "demo-secret");
-    for i in 0..10 {
+    for i in 0..50 {
         builder = builder.image("cn-hangzhou", &format!("m-demo-{i}"));
     }
     let emulator = builder.start().await?;
@@ -25,7 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // `Client` is cheap to clone and its futures are `Send`: spawn one task per image.
     let mut tasks = Vec::new();
-    for i in 0..10 {
+    for i in 0..50 {
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
             let input = DeleteCustomImage::new("cn-hangzhou", format!("m-demo-{i}"))?;
@@ -33,12 +33,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(out.request_id)
         }));
     }
+    let mut deleted = 0;
     for task in tasks {
-        println!(
-            "deleted: RequestId {}",
-            task.await?.map_err(|e| e.to_string())?
-        );
+        task.await?.map_err(|e| e.to_string())?;
+        deleted += 1;
     }
+    println!("deleted {deleted} images");
     println!("images left: {:?}", emulator.images("cn-hangzhou"));
     emulator.shutdown();
     Ok(())

@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use swas_open::blocking::Client;
-use swas_open::core::ErrorCode;
 use swas_open::emulator::Emulator;
+use swas_open::ErrorCode;
 use swas_open::{Credentials, DeleteCustomImage};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -2,33 +2,52 @@
 //! wire, in sync and async Rust.
 //!
 //! One dependency for users; the parts live in their own crates:
-//! - [`core`] (always): the sans-IO signer and parser, no sockets, clock or randomness.
+//! - [`sans_io`] (always): the signer, the parser and the call state machine; no sockets,
+//!   clock or randomness inside. Its everyday types are re-exported here.
 //! - [`blocking`] (feature `blocking`, default): a client on `ureq`.
 //! - [`asynchronous`] (feature `async`): a client on `hyper` + `tokio`.
 //! - [`emulator`] (feature `emulator`): a local service that verifies signatures, for tests.
+//! - feature `metrics`: counters and histograms through the `metrics` facade.
 //!
 //! ```
-//! use swas_open::core::DeleteCustomImage;
+//! use swas_open::{DeleteCustomImage, ErrorCode, ErrorKind, InputError};
+//!
 //! let input = DeleteCustomImage::new("cn-hangzhou", "m-2zehv38jjmwva1ee****")?;
 //! assert_eq!(input.image_id().as_str(), "m-2zehv38jjmwva1ee****");
-//! # Ok::<(), swas_open::core::InputError>(())
+//!
+//! // Errors carry what the service said: match on the code, not the status.
+//! # let e = swas_open::Error::from(ErrorKind::Service(Box::new(swas_open::ServiceError::new(
+//! #     swas_open::sans_io::http::StatusCode::BAD_REQUEST, ErrorCode::CustomImageInShare, "shared"))));
+//! match e.kind() {
+//!     ErrorKind::Service(s) if s.code == ErrorCode::CustomImageInShare => { /* unshare first */ }
+//!     _ => {}
+//! }
+//! # Ok::<(), InputError>(())
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub use swas_open_core as core;
+/// The sans-IO core: signing, parsing, the call state machine, the shared client builder.
+/// (Named so that it does not shadow the standard `::core`.)
+pub use swas_open_core as sans_io;
 pub use swas_open_core::{
-    ClientToken, Credentials, DeleteCustomImage, DeleteOutput, Error, RetryPolicy, SignatureVersion,
+    ClientToken, Credentials, DeleteCustomImage, DeleteOutput, EndpointKind, Error, ErrorCode,
+    ErrorKind, InputError, RetryBudget, RetryPolicy, ServiceError, SignatureVersion, TimeoutKind,
+    TransportFailure,
 };
 
 /// The blocking client on `ureq`.
 #[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub use swas_open_ureq as blocking;
 
 /// The async client on `hyper` and `tokio`.
 #[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use swas_open_hyper as asynchronous;
 
 /// The local emulator.
 #[cfg(feature = "emulator")]
+#[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub use swas_open_emulator as emulator;

@@ -3,8 +3,8 @@
 
 #![cfg(all(feature = "blocking", feature = "async", feature = "emulator"))]
 
-use swas_open::core::ErrorCode;
 use swas_open::emulator::{Emulator, Fault};
+use swas_open::sans_io::ErrorCode;
 use swas_open::{Credentials, DeleteCustomImage, SignatureVersion};
 
 /// What a call came to, comparable across clients.

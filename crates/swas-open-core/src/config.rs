@@ -284,6 +284,14 @@ pub struct Config {
     pub(crate) state: Arc<SharedState>,
 }
 
+/// A core-only user builds the configuration itself and drives [`Call`](crate::Call)s
+/// with a transport of their own: `ClientBuilder::<Config>::new()...build()`.
+impl FromConfig for Config {
+    fn from_config(config: Config) -> Result<Self, Error> {
+        Ok(config)
+    }
+}
+
 impl Config {
     /// The signer of the client's credentials.
     pub fn signer(&self) -> &Signer {

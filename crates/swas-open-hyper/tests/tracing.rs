@@ -124,8 +124,14 @@ async fn one_span_per_call_and_one_event_per_attempt() {
         ]
     );
     assert_eq!(attempts[0].field("http.response.status_code"), Some("503"));
-    assert_eq!(attempts[0].field("error.type"), Some("\"ServiceUnavailable\""));
-    assert!(attempts[0].field("retry.delay_ms").is_some(), "{entries:#?}");
+    assert_eq!(
+        attempts[0].field("error.type"),
+        Some("\"ServiceUnavailable\"")
+    );
+    assert!(
+        attempts[0].field("retry.delay_ms").is_some(),
+        "{entries:#?}"
+    );
     assert_eq!(
         attempts[2].field("alibaba_cloud.request_id"),
         Some(format!("{:?}", out.request_id).as_str())

@@ -108,13 +108,19 @@ fn a_span_per_call_and_an_event_per_attempt() {
         .collect();
     assert_eq!(attempts.len(), 2, "{text}");
     assert!(attempts[0].contains("attempt=1"), "{text}");
-    assert!(attempts[0].contains("http.response.status_code=503"), "{text}");
+    assert!(
+        attempts[0].contains("http.response.status_code=503"),
+        "{text}"
+    );
     assert!(
         attempts[0].contains("error.type=\"ServiceUnavailable\""),
         "{text}"
     );
     assert!(attempts[1].contains("attempt=2"), "{text}");
-    assert!(attempts[1].contains("http.response.status_code=200"), "{text}");
+    assert!(
+        attempts[1].contains("http.response.status_code=200"),
+        "{text}"
+    );
     assert!(attempts[1].contains(&out.request_id), "{text}");
     for secret in [SECRET, TOKEN] {
         assert!(!text.contains(secret), "{secret} leaked: {text}");

@@ -1,0 +1,125 @@
+//! The metrics a call records, seen by a test recorder: names, labels and values, and
+//! nothing secret in them.
+#![cfg(feature = "metrics")]
+
+use std::time::{Instant, SystemTime};
+
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use metrics_util::MetricKind;
+use swas_open_core::{
+    Action, Call, ClientBuilder, Config, Credentials, DeleteCustomImage, Exchange,
+};
+
+fn answer(status: u16, body: &str) -> swas_open_core::http::Response<String> {
+    swas_open_core::http::Response::builder()
+        .status(status)
+        .body(body.to_owned())
+        .unwrap()
+}
+
+/// Runs one call whose attempts get `answers` in turn.
+fn run(config: &Config, answers: &[(u16, &str)]) {
+    let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+    let mut now = Instant::now();
+    let mut call = Call::new(
+        config,
+        config.signer(),
+        &input,
+        [1; 32],
+        now,
+        SystemTime::now(),
+    );
+    let mut answers = answers.iter();
+    loop {
+        match call.next(now) {
+            Action::Send(_) => {
+                let (status, body) = answers.next().expect("an answer per attempt");
+                call.receive(now, Ok(answer(*status, body)));
+            }
+            Action::Wait(until) => now = until,
+            Action::Done(_) => return,
+        }
+    }
+}
+
+#[test]
+fn calls_attempts_retries_and_latencies_are_recorded() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let config = ClientBuilder::<Config>::new()
+        .credentials(
+            Credentials::new("id", "top-secret-value")
+                .unwrap()
+                .with_security_token("sts-token-value")
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        run(
+            &config,
+            &[
+                (503, r#"{"Code":"ServiceUnavailable","Message":"busy"}"#),
+                (200, r#"{"RequestId":"R1"}"#),
+            ],
+        );
+        run(
+            &config,
+            &[(
+                404,
+                r#"{"Code":"InvalidImageId.NotFound","Message":"gone"}"#,
+            )],
+        );
+    });
+
+    let snapshot = snapshotter.snapshot().into_vec();
+    let shown = format!("{snapshot:?}");
+    assert!(!shown.contains("top-secret-value") && !shown.contains("sts-token-value"));
+    let value = |name: &str, labels: &[(&str, &str)]| {
+        snapshot
+            .iter()
+            .find(|(key, ..)| {
+                let k = key.key();
+                k.name() == name
+                    && labels
+                        .iter()
+                        .all(|(l, v)| k.labels().any(|x| x.key() == *l && x.value() == *v))
+            })
+            .map(|(key, _, _, value)| match value {
+                DebugValue::Counter(n) => (key.kind(), *n as usize),
+                DebugValue::Histogram(samples) => (key.kind(), samples.len()),
+                DebugValue::Gauge(_) => (key.kind(), usize::MAX),
+            })
+    };
+    assert_eq!(
+        value("swas_open_attempts_total", &[]),
+        Some((MetricKind::Counter, 3))
+    );
+    assert_eq!(
+        value("swas_open_retries_total", &[]),
+        Some((MetricKind::Counter, 1))
+    );
+    assert_eq!(
+        value("swas_open_calls_total", &[("outcome", "ok")]),
+        Some((MetricKind::Counter, 1))
+    );
+    assert_eq!(
+        value(
+            "swas_open_calls_total",
+            &[
+                ("outcome", "error"),
+                ("error_type", "InvalidImageId.NotFound")
+            ]
+        ),
+        Some((MetricKind::Counter, 1))
+    );
+    assert_eq!(
+        value("swas_open_attempt_duration_seconds", &[]),
+        Some((MetricKind::Histogram, 3))
+    );
+    assert_eq!(
+        value("swas_open_call_duration_seconds", &[("outcome", "ok")]),
+        Some((MetricKind::Histogram, 1))
+    );
+    assert_eq!(value("swas_open_retry_budget_refusals_total", &[]), None);
+}
