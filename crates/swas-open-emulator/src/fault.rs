@@ -41,7 +41,8 @@ impl Service {
 /// queue (admin routes take none). [`Fault::error`], [`Fault::throttling`], [`Fault::html`]
 /// and [`Fault::delay`] act before authentication; [`Fault::drop_after_commit`] and
 /// [`Fault::truncated`] let the request be handled in full first; [`Fault::expires_in`]
-/// waits at the front of its queue for the next request that issues credentials.
+/// waits at the front of its queue (holding back the faults behind it) for the next request
+/// that issues credentials.
 ///
 /// ```
 /// use std::time::Duration;
@@ -98,13 +99,6 @@ pub enum FaultKind {
     /// credentials read, a credentials URI read) expire this long after issue (rounded up to
     /// whole seconds; zero issues credentials that are already expired).
     ExpiresIn(Duration),
-}
-
-impl FaultKind {
-    /// Whether a request that issues credentials (`issues`) or not takes this fault.
-    pub(crate) fn applies(&self, issues: bool) -> bool {
-        issues || !matches!(self, FaultKind::ExpiresIn(_))
-    }
 }
 
 impl Fault {
@@ -197,12 +191,29 @@ impl FaultQueues {
         }
     }
 
-    /// The fault for a request of `service` arriving now, if any; `issues` says whether the
-    /// request would issue credentials.
-    pub(crate) fn take(&mut self, service: Service, issues: bool) -> Option<FaultKind> {
+    /// The fault for a request of `service` arriving now, if any: an `expires_in` fault at the
+    /// front waits for [`FaultQueues::take_expiry`] instead.
+    pub(crate) fn take(&mut self, service: Service) -> Option<FaultKind> {
+        self.take_if(service, |k| !matches!(k, FaultKind::ExpiresIn(_)))
+    }
+
+    /// The lifetime an `expires_in` fault at the front of `service`'s queue sets for the
+    /// credentials being issued now, if there is one.
+    pub(crate) fn take_expiry(&mut self, service: Service) -> Option<Duration> {
+        match self.take_if(service, |k| matches!(k, FaultKind::ExpiresIn(_)))? {
+            FaultKind::ExpiresIn(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    fn take_if(
+        &mut self,
+        service: Service,
+        wanted: impl Fn(&FaultKind) -> bool,
+    ) -> Option<FaultKind> {
         let queue = &mut self.queues[service.index()];
         let front = queue.front_mut()?;
-        if !front.kind.applies(issues) {
+        if !wanted(&front.kind) {
             return None;
         }
         front.times -= 1;
@@ -239,18 +250,15 @@ mod tests {
         assert_eq!(q.pending(), 3);
         for _ in 0..2 {
             assert!(matches!(
-                q.take(Service::Swas, false),
+                q.take(Service::Swas),
                 Some(FaultKind::Error { status: 503, .. })
             ));
         }
-        assert_eq!(
-            q.take(Service::Swas, false),
-            Some(FaultKind::Html { status: 502 })
-        );
-        assert_eq!(q.take(Service::Swas, false), None);
+        assert_eq!(q.take(Service::Swas), Some(FaultKind::Html { status: 502 }));
+        assert_eq!(q.take(Service::Swas), None);
         q.push(Fault::truncated());
         assert_eq!(q.clear(), 1);
-        assert_eq!(q.take(Service::Swas, false), None);
+        assert_eq!(q.take(Service::Swas), None);
     }
 
     #[test]
@@ -259,7 +267,7 @@ mod tests {
         q.push(Fault::expires_in(Duration::from_secs(5)).on(Service::Imds));
         q.push(Fault::html(500).on(Service::Imds));
         q.push(Fault::truncated().on(Service::Sts));
-        assert_eq!(q.take(Service::Swas, false), None);
+        assert_eq!(q.take(Service::Swas), None);
         // The token PUT issues no credentials: the expiry fault stays at the front.
         assert_eq!(q.take(Service::Imds, false), None);
         assert_eq!(

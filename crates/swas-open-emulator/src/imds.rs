@@ -4,7 +4,7 @@
 use http::{HeaderMap, Method, StatusCode};
 use serde::Serialize;
 
-use crate::fault::FaultKind;
+use crate::fault::Service;
 use crate::issued::{iso8601, Issued};
 use crate::reply::{Answer, Ctx, TEXT};
 use crate::state::{Shared, DEFAULT_LIFETIME};
@@ -61,11 +61,6 @@ impl Route {
             Route::MethodNotAllowed | Route::NotFound => "Imds",
         }
     }
-
-    /// Whether answering it issues credentials.
-    pub(crate) fn issues(&self, shared: &Shared) -> bool {
-        matches!(self, Route::Credentials(role) if shared.config.instance_role.as_deref() == Some(role))
-    }
 }
 
 fn text(status: StatusCode, body: &str, code: Option<&str>) -> Answer {
@@ -83,13 +78,7 @@ struct ImdsCredentials<'a> {
 }
 
 /// Answers an IMDS request.
-pub(crate) fn handle(
-    shared: &Shared,
-    ctx: &Ctx,
-    route: &Route,
-    headers: &HeaderMap,
-    fault: Option<&FaultKind>,
-) -> Answer {
+pub(crate) fn handle(shared: &Shared, ctx: &Ctx, route: &Route, headers: &HeaderMap) -> Answer {
     match route {
         Route::Token => {
             let ttl = headers
@@ -135,7 +124,7 @@ pub(crate) fn handle(
     match route {
         Route::RoleName => text(StatusCode::OK, role, None),
         Route::Credentials(asked) if asked == role => {
-            let issued = shared.issue(DEFAULT_LIFETIME, fault);
+            let issued = shared.issue(Service::Imds, DEFAULT_LIFETIME);
             let body = ImdsCredentials {
                 issued: &issued,
                 last_updated: iso8601(shared.now_unix()),
@@ -161,12 +150,7 @@ struct UriCredentials<'a> {
 }
 
 /// Answers the credentials URI route.
-pub(crate) fn credentials_uri(
-    shared: &Shared,
-    ctx: &Ctx,
-    method: &Method,
-    fault: Option<&FaultKind>,
-) -> Answer {
+pub(crate) fn credentials_uri(shared: &Shared, ctx: &Ctx, method: &Method) -> Answer {
     if method != Method::GET {
         return text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -174,7 +158,7 @@ pub(crate) fn credentials_uri(
             Some("MethodNotAllowed"),
         );
     }
-    let issued = shared.issue(DEFAULT_LIFETIME, fault);
+    let issued = shared.issue(Service::CredentialsUri, DEFAULT_LIFETIME);
     Answer::json(
         ctx,
         &UriCredentials {

@@ -200,12 +200,7 @@ async fn answer(
     let route = Route::of(shared, &parts, complete);
     let service = route.service();
     shared.count_request(service);
-    let issues = match &route {
-        Route::Swas => false,
-        Route::Sts(..) | Route::CredentialsUri => true,
-        Route::Imds(r) => r.issues(shared),
-    };
-    let fault = shared.take_fault(service, issues);
+    let fault = shared.take_fault(service);
     let log = shared
         .config
         .log_requests
@@ -265,7 +260,7 @@ async fn answer(
     let must_close = body.must_close();
     let mut answer = match early {
         Some(answer) => answer,
-        None => dispatch(shared, &ctx, parts, body, route, after.as_ref()),
+        None => dispatch(shared, &ctx, parts, body, route),
     };
     answer.close |= must_close;
     match after {
@@ -293,14 +288,7 @@ fn error_answer(service: Service, ctx: &Ctx, status: StatusCode, code: ErrorCode
 }
 
 /// Normal handling: size, then the service's own checks.
-fn dispatch(
-    shared: &Shared,
-    ctx: &Ctx,
-    parts: Parts,
-    body: Body,
-    route: Route,
-    fault: Option<&FaultKind>,
-) -> Answer {
+fn dispatch(shared: &Shared, ctx: &Ctx, parts: Parts, body: Body, route: Route) -> Answer {
     let limit = shared.config.max_request_bytes;
     let body = match body {
         Body::Complete(b) if request::head_size(&parts) <= limit => b,
@@ -315,14 +303,14 @@ fn dispatch(
     };
     let rpc_method = parts.method == Method::POST || parts.method == Method::GET;
     match route {
-        Route::Imds(route) => imds::handle(shared, ctx, &route, &parts.headers, fault),
-        Route::CredentialsUri => imds::credentials_uri(shared, ctx, &parts.method, fault),
+        Route::Imds(route) => imds::handle(shared, ctx, &route, &parts.headers),
+        Route::CredentialsUri => imds::credentials_uri(shared, ctx, &parts.method),
         Route::Sts(..) | Route::Swas if !rpc_method => {
             Answer::coded(ctx, ErrorCode::InvalidActionNotFound)
         }
         Route::Sts(action, params) => {
             let request = Request::from_parts(parts, body);
-            sts::handle(shared, ctx, action, &request, &params, fault)
+            sts::handle(shared, ctx, action, &request, &params)
         }
         Route::Swas => {
             if parts.uri.path() != "/" {

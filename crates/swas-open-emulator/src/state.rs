@@ -159,14 +159,14 @@ impl Shared {
         })
     }
 
-    /// Issues temporary credentials that SWAS (and STS) accept until they expire: after
-    /// `lifetime`, unless the emulator's configured lifetime or an `expires_in` fault says
-    /// otherwise.
-    pub(crate) fn issue(&self, lifetime: Duration, fault: Option<&FaultKind>) -> Issued {
-        let lifetime = match fault {
-            Some(FaultKind::ExpiresIn(d)) => *d,
-            _ => self.config.credential_lifetime.unwrap_or(lifetime),
-        };
+    /// Issues temporary credentials for `service` that SWAS (and STS) accept until they
+    /// expire: after `lifetime`, unless an `expires_in` fault or the emulator's configured
+    /// lifetime says otherwise.
+    pub(crate) fn issue(&self, service: Service, lifetime: Duration) -> Issued {
+        let lifetime = lock(&self.faults)
+            .take_expiry(service)
+            .or(self.config.credential_lifetime)
+            .unwrap_or(lifetime);
         let now = self.now_unix();
         let secs = lifetime.as_secs() + u64::from(lifetime.subsec_nanos() > 0);
         let issued = Issued::new(now.saturating_add(secs));
@@ -203,8 +203,8 @@ impl Shared {
         lock(&self.faults).push(fault);
     }
 
-    pub(crate) fn take_fault(&self, service: Service, issues: bool) -> Option<FaultKind> {
-        lock(&self.faults).take(service, issues)
+    pub(crate) fn take_fault(&self, service: Service) -> Option<FaultKind> {
+        lock(&self.faults).take(service)
     }
 
     pub(crate) fn pending_faults(&self) -> usize {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use swas_open_core::ErrorCode;
 
 use crate::auth;
-use crate::fault::FaultKind;
+use crate::fault::Service;
 use crate::issued::Issued;
 use crate::reply::{Answer, Ctx};
 use crate::state::{RoleConfig, Shared};
@@ -188,7 +188,6 @@ pub(crate) fn handle(
     action: Action,
     request: &Request<Bytes>,
     params: &[(String, String)],
-    fault: Option<&FaultKind>,
 ) -> Answer {
     if action == Action::AssumeRole {
         if let Err(answer) = auth::authenticate(shared, ctx, request) {
@@ -197,7 +196,7 @@ pub(crate) fn handle(
     }
     match assume(shared, action, params) {
         Ok((role, session, account, duration)) => {
-            let issued = shared.issue(Duration::from_secs(duration), fault);
+            let issued = shared.issue(Service::Sts, Duration::from_secs(duration));
             Answer::json(ctx, &success(ctx, &issued, role, session, account))
         }
         Err(e) => e.answer(ctx),

@@ -465,3 +465,110 @@ pub async fn emulator(images: &[&str]) -> Emulator {
         .await
         .expect("emulator starts")
 }
+
+/// A clock the test moves by hand, and the emulator reads.
+#[derive(Clone)]
+pub struct TestClock(std::sync::Arc<AtomicU64>);
+
+impl TestClock {
+    pub fn at(unix: u64) -> Self {
+        TestClock(std::sync::Arc::new(AtomicU64::new(unix)))
+    }
+
+    pub fn unix(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    pub fn advance(&self, secs: u64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+
+    pub fn timestamp(&self) -> Timestamp {
+        Timestamp::from_unix(self.unix()).expect("valid time")
+    }
+
+    /// The closure for `EmulatorBuilder::clock`.
+    pub fn source(&self) -> impl Fn() -> SystemTime + Send + Sync + 'static {
+        let me = self.clone();
+        move || SystemTime::UNIX_EPOCH + Duration::from_secs(me.unix())
+    }
+}
+
+/// The common V1 parameters of an STS call signed by `id` at `timestamp`.
+pub fn sts_common(action: &str, id: &str, timestamp: &Timestamp) -> Vec<(String, String)> {
+    [
+        ("AccessKeyId", id),
+        ("Action", action),
+        ("Format", "JSON"),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureVersion", "1.0"),
+        ("Version", "2015-04-01"),
+        ("Timestamp", timestamp.as_str()),
+    ]
+    .into_iter()
+    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+    .chain([("SignatureNonce".to_owned(), nonce().as_str().to_owned())])
+    .collect()
+}
+
+/// Temporary credentials as STS, IMDS and credentials URIs return them.
+#[derive(Debug, Clone)]
+pub struct TempCreds {
+    pub id: String,
+    pub secret: String,
+    pub token: String,
+    pub expiration: String,
+}
+
+impl TempCreds {
+    /// From a JSON object with `AccessKeyId`, `AccessKeySecret`, `SecurityToken`, `Expiration`.
+    pub fn from_json(v: &serde_json::Value) -> TempCreds {
+        let field = |name: &str| {
+            v[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {name} in {v}"))
+                .to_owned()
+        };
+        TempCreds {
+            id: field("AccessKeyId"),
+            secret: field("AccessKeySecret"),
+            token: field("SecurityToken"),
+            expiration: field("Expiration"),
+        }
+    }
+
+    pub fn signer(&self, version: SignatureVersion) -> Signer {
+        signer(&self.id, &self.secret, Some(&self.token), version)
+    }
+}
+
+/// `GET path` with `headers`, on a new connection.
+pub async fn get(emulator: &Emulator, path: &str, headers: &[(&str, &str)]) -> Resp {
+    request(emulator, "GET", path, headers, b"").await
+}
+
+/// `method path` with `headers` and `body`, on a new connection.
+pub async fn request(
+    emulator: &Emulator,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
+    let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", emulator.addr());
+    for (n, v) in headers {
+        raw.push_str(&format!("{n}: {v}\r\n"));
+    }
+    raw.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut raw = raw.into_bytes();
+    raw.extend_from_slice(body);
+    send(emulator.addr(), &raw)
+        .await
+        .unwrap_or_else(|e| panic!("no answer to {method} {path}: {e}"))
+}
+
+impl Resp {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
