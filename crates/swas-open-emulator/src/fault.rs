@@ -268,17 +268,13 @@ mod tests {
         q.push(Fault::html(500).on(Service::Imds));
         q.push(Fault::truncated().on(Service::Sts));
         assert_eq!(q.take(Service::Swas), None);
-        // The token PUT issues no credentials: the expiry fault stays at the front.
-        assert_eq!(q.take(Service::Imds, false), None);
-        assert_eq!(
-            q.take(Service::Imds, true),
-            Some(FaultKind::ExpiresIn(Duration::from_secs(5)))
-        );
-        assert_eq!(
-            q.take(Service::Imds, false),
-            Some(FaultKind::Html { status: 500 })
-        );
-        assert_eq!(q.take(Service::Sts, true), Some(FaultKind::Truncated));
+        // A request that issues nothing leaves the expiry fault at the front.
+        assert_eq!(q.take(Service::Imds), None);
+        assert_eq!(q.take_expiry(Service::Sts), None);
+        assert_eq!(q.take_expiry(Service::Imds), Some(Duration::from_secs(5)));
+        assert_eq!(q.take(Service::Imds), Some(FaultKind::Html { status: 500 }));
+        assert_eq!(q.take_expiry(Service::Sts), None);
+        assert_eq!(q.take(Service::Sts), Some(FaultKind::Truncated));
         assert_eq!(q.pending(), 0);
     }
 }

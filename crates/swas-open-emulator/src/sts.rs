@@ -241,7 +241,7 @@ fn assume<'a>(
                     .oidc_tokens
                     .keys()
                     .any(|(r, _)| r == arn)
-                    .then(|| RoleConfig {
+                    .then_some(RoleConfig {
                         external_id: None,
                         max_duration_secs: DEFAULT_DURATION_SECS,
                     })

@@ -178,7 +178,8 @@ async fn assume_role_authentication_errors() {
 async fn assume_role_parameter_errors_in_order() {
     let clock = TestClock::at(CLOCK);
     let emu = start(&clock).await;
-    let cases: Vec<(Vec<(String, String)>, u16, &str)> = vec![
+    type Case = (Vec<(String, String)>, u16, &'static str);
+    let cases: Vec<Case> = vec![
         (
             {
                 let mut p = assume_role(&clock, ROLE, &[]);
