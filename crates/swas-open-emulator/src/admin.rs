@@ -351,4 +351,28 @@ mod tests {
         assert!(parse_image(br#"{"region":"","image_id":"m"}"#).is_err());
         assert!(parse_image(br#"{"region":"r","image_id":"m","shared":"yes"}"#).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_body_is_answered_without_panicking(body in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let _ = parse_faults(&body);
+            let _ = parse_image(&body);
+        }
+
+        #[test]
+        fn json_like_fault_bodies_never_panic(
+            kind in "(error|throttling|delay|drop_after_commit|html|truncated|expires_in|x)",
+            status in proptest::num::i64::ANY,
+            times in proptest::num::i64::ANY,
+            service in "(swas|sts|imds|credentials_uri|)",
+        ) {
+            let body = format!(
+                r#"{{"kind":"{kind}","status":{status},"code":"C","ms":{times},"secs":{times},"times":{times},"service":"{service}"}}"#
+            );
+            if let Ok(faults) = parse_faults(body.as_bytes()) {
+                proptest::prop_assert_eq!(faults.len(), 1);
+                proptest::prop_assert_eq!(faults[0].remaining() as i64, times);
+            }
+        }
+    }
 }

@@ -17,7 +17,7 @@ use crate::tls::{self, Tls};
 use crate::{admin, imds, server, sts, Stats};
 
 /// The default request size limit: 64 KiB.
-pub const DEFAULT_MAX_REQUEST_BYTES: usize = 64 * 1024;
+const DEFAULT_MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 /// A RAM role that STS lets callers assume, registered with [`EmulatorBuilder::role`].
 ///
@@ -243,8 +243,8 @@ impl EmulatorBuilder {
         self
     }
 
-    /// The largest request accepted, request line, headers and body together (default
-    /// [`DEFAULT_MAX_REQUEST_BYTES`]); larger ones are answered 413 `RequestEntityTooLarge`.
+    /// The largest request accepted, request line, headers and body together (default 64 KiB);
+    /// larger ones are answered 413 `RequestEntityTooLarge`.
     pub fn max_request_bytes(mut self, n: usize) -> Self {
         self.max_request_bytes = n;
         self

@@ -129,6 +129,41 @@
 //! one, in [`EmulatorBuilder::imds_v2_only`] mode -> 403. No instance role, another role name
 //! or another path -> 404; another method -> 405.
 //!
+//! # The credential services, from blocking code
+//! ```
+//! use std::io::{Read, Write};
+//! use std::time::Duration;
+//! use swas_open_emulator::{Emulator, Role};
+//!
+//! let emulator = Emulator::builder()
+//!     .access_key("long-term-id", "long-term-secret")
+//!     // AssumeRole signed by that key may assume this role, for up to two hours.
+//!     .role(Role::new("acs:ram::1234567890123456:role/deployer")
+//!         .max_session_duration(Duration::from_secs(7200)))
+//!     // AssumeRoleWithOIDC may assume another with this token.
+//!     .oidc_token(
+//!         "acs:ram::1234567890123456:role/pod",
+//!         "acs:ram::1234567890123456:oidc-provider/ack-rrsa",
+//!         "eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
+//!     )
+//!     .instance_role("EcsRole")
+//!     .credentials_uri("/credentials")
+//!     .start_blocking()?;
+//! // ALIBABA_CLOUD_STS_ENDPOINT and ALIBABA_CLOUD_IMDS_ENDPOINT: emulator.url();
+//! // ALIBABA_CLOUD_CREDENTIALS_URI: the route below.
+//! assert_eq!(
+//!     emulator.credentials_uri().as_deref(),
+//!     Some(format!("{}/credentials", emulator.url()).as_str())
+//! );
+//! let mut stream = std::net::TcpStream::connect(emulator.addr())?;
+//! write!(stream, "GET /credentials HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+//! let mut answer = String::new();
+//! stream.read_to_string(&mut answer)?;
+//! assert!(answer.contains(r#""Code":"Success""#), "{answer}");
+//! assert_eq!(emulator.stats().credentials_issued, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Credentials URI
 //! `GET` on the [`EmulatorBuilder::credentials_uri`] path: 200 `{"Code":"Success",
 //! "AccessKeyId","AccessKeySecret","SecurityToken","Expiration"}`, fresh credentials each time
@@ -210,7 +245,7 @@ mod state;
 mod sts;
 mod tls;
 
-pub use emulator::{Emulator, EmulatorBuilder, Role, DEFAULT_MAX_REQUEST_BYTES};
+pub use emulator::{Emulator, EmulatorBuilder, Role};
 pub use fault::{Fault, FaultKind, Service};
 
 /// What the emulator has seen so far; see [`Emulator::stats`].

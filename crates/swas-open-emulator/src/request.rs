@@ -192,4 +192,25 @@ mod tests {
         assert_eq!(all[1], ("x".to_owned(), "/".to_owned()));
         assert_eq!(all[3], ("RoleArn".to_owned(), "a:b".to_owned()));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_query_and_body_parse_without_panicking(
+            query in "[ -~]{0,80}",
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..80),
+        ) {
+            let target = format!("/?{}", query.replace([' ', '#'], "+"));
+            if let Ok(uri) = target.parse::<Uri>() {
+                let _ = query_param(&uri, "Action");
+                let mut p = parts("/");
+                p.uri = uri;
+                p.headers.insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+                );
+                let _ = params(&p, Some(&body));
+                let _ = claimed_action(&p);
+            }
+        }
+    }
 }

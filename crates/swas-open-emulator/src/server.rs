@@ -135,7 +135,12 @@ impl Route {
         if shared.config.credentials_uri.as_deref() == Some(path) {
             return Route::CredentialsUri;
         }
-        if path == "/" {
+        // Cheap first: STS requests name its version, which no encoder escapes.
+        let names_version = |b: &[u8]| b.windows(4).any(|w| w == b"2015");
+        let maybe_sts = parts.headers.contains_key("x-acs-version")
+            || names_version(parts.uri.query().unwrap_or("").as_bytes())
+            || body.is_some_and(names_version);
+        if path == "/" && maybe_sts {
             let params = request::params(parts, body);
             if let Some(action) = sts::Action::of(&parts.headers, &params) {
                 return Route::Sts(action, params);

@@ -386,4 +386,33 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), errors.len());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn role_arns_parse_back_to_themselves(arn in "\\PC{0,60}") {
+            if let Some((account, name)) = parse_role_arn(&arn) {
+                proptest::prop_assert_eq!(format!("acs:ram::{account}:role/{name}"), arn);
+            }
+        }
+
+        #[test]
+        fn well_formed_role_arns_parse(account in "[0-9]{1,16}", name in "[A-Za-z0-9.@_-]{1,64}") {
+            let arn = format!("acs:ram::{account}:role/{name}");
+            proptest::prop_assert_eq!(parse_role_arn(&arn), Some((account.as_str(), name.as_str())));
+        }
+
+        #[test]
+        fn routing_never_panics(
+            action in "\\PC{0,20}",
+            version in "\\PC{0,12}",
+            header in "[ -~]{0,20}",
+        ) {
+            let mut h = http::HeaderMap::new();
+            if let Ok(v) = header.parse() {
+                h.insert("x-acs-version", v);
+            }
+            let params = vec![("Action".to_owned(), action), ("Version".to_owned(), version)];
+            let _ = Action::of(&h, &params);
+        }
+    }
 }

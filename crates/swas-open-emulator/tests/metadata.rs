@@ -231,3 +231,33 @@ async fn faults_on_imds_and_the_credentials_uri() {
     assert_eq!(state["stats"]["credentials_uri_requests"], 2);
     assert_eq!(state["stats"]["credentials_issued"], 2);
 }
+
+#[tokio::test]
+async fn counters_count_every_concurrent_request_once() {
+    let clock = TestClock::at(CLOCK);
+    let emu = start(&clock, false).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..100 {
+        let emu = emu.clone();
+        tasks.spawn(async move {
+            if i % 2 == 0 {
+                get(&emu, "/credentials", &[]).await.status
+            } else {
+                get(&emu, &format!("{CREDS}{ROLE_NAME}"), &[]).await.status
+            }
+        });
+    }
+    while let Some(status) = tasks.join_next().await {
+        assert_eq!(status.unwrap(), 200);
+    }
+    let stats = emu.stats();
+    assert_eq!(
+        (
+            stats.credentials_uri_requests,
+            stats.imds_requests,
+            stats.credentials_issued,
+            stats.requests
+        ),
+        (50, 50, 100, 0)
+    );
+}

@@ -198,4 +198,40 @@ mod tests {
             assert!(parse_image_spec(bad).is_err(), "{bad}");
         }
     }
+
+    proptest::proptest! {
+        /// Whatever is wrong with a key spec, its error never shows the secret or token.
+        #[test]
+        fn key_spec_errors_never_show_the_secret(
+            id in "[a-z0-9 :.,;=]{0,8}",
+            secret in "S3CR[ -~\t]{0,8}",
+            token in proptest::option::of("T0KN[ -~\t]{0,8}"),
+        ) {
+            let spec = match &token {
+                Some(t) => format!("{id}:{secret}:{t}"),
+                None => format!("{id}:{secret}"),
+            };
+            if let Err(e) = parse_access_key_spec(&spec) {
+                proptest::prop_assert!(!e.contains("S3CR"), "{}", e);
+                proptest::prop_assert!(!e.contains("T0KN"), "{}", e);
+            }
+        }
+
+        /// Nor does an OIDC spec's error show the token, nor a role spec's an ExternalId.
+        #[test]
+        fn oidc_and_role_errors_never_show_tokens(
+            role in "[a-z0-9:/ ._-]{0,12}",
+            provider in "[a-z0-9:/ ._-]{0,12}",
+            token in "T0KN[ -~\t\n]{0,8}",
+            option in "[a-z-]{0,12}",
+        ) {
+            if let Err(e) = parse_oidc_spec(&format!("{role},{provider},{token}")) {
+                proptest::prop_assert!(!e.contains("T0KN"), "{}", e);
+            }
+            let spec = format!("{role},{option}=T0KN-external");
+            if let Err(e) = parse_role_spec(&spec) {
+                proptest::prop_assert!(!e.contains("T0KN"), "{}", e);
+            }
+        }
+    }
 }
