@@ -5,6 +5,7 @@
 //! echoes a secret and always names the field in one line.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -78,9 +79,31 @@ pub struct DeleteArgs {
     )]
     pub region_id: String,
 
-    /// The custom image to delete, e.g. m-2zehv38jjmwva1ee****
-    #[arg(long, visible_alias = "ImageId", value_name = "IMAGE_ID")]
-    pub image_id: String,
+    /// The custom image to delete, e.g. m-2zehv38jjmwva1ee****. Repeat it to delete several
+    /// (then one JSON line per image)
+    #[arg(
+        long = "image-id",
+        visible_alias = "ImageId",
+        value_name = "IMAGE_ID",
+        required_unless_present = "image_ids_from",
+        conflicts_with = "image_ids_from"
+    )]
+    pub image_ids: Vec<String>,
+
+    /// Delete the images listed in FILE, one id a line (- for stdin); blank lines and spaces
+    /// around an id are ignored. Prints one JSON line per image
+    #[arg(long, value_name = "FILE")]
+    pub image_ids_from: Option<PathBuf>,
+
+    /// With several images: how many calls run at once, all through one client (one
+    /// connection pool, one retry budget)
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 8,
+        value_parser = clap::value_parser!(u16).range(1..=1024)
+    )]
+    pub concurrency: u16,
 
     /// Idempotency token (ASCII, at most 64 characters): repeating the call with the same
     /// token never deletes twice. Without it, a random one is used for this call (and none is

@@ -14,6 +14,7 @@
 // terminal (`HOST[:PORT]`, `<REGION>`), not rustdoc markup.
 #![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
+mod batch;
 mod bench;
 mod cli;
 mod delete;

@@ -29,9 +29,9 @@ fn subscriber<W>(ansi: bool, writer: W) -> impl tracing::Subscriber + Send + Syn
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = TARGETS
-        .iter()
-        .fold(Targets::new(), |f, target| f.with_target(*target, LevelFilter::DEBUG));
+    let filter = TARGETS.iter().fold(Targets::new(), |f, target| {
+        f.with_target(*target, LevelFilter::DEBUG)
+    });
     let layer = tracing_subscriber::fmt::layer()
         .compact()
         .without_time()
