@@ -180,7 +180,7 @@ fn progress_bar(len: usize, verbose: bool) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(u64::try_from(len).ok(), ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec}, eta {eta})",
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} (eta {eta})",
     ) {
         bar.set_style(style);
     }
