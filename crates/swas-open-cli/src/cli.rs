@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 use swas_open_core::{Nonce, SignatureVersion, Timestamp};
 
 const EXIT_STATUS: &str = "\
@@ -40,11 +40,17 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Delete a custom image (prints {"RequestId":"..."} on success)
+    /// Delete custom images (prints {"RequestId":"..."} on success)
     #[command(
         after_help = EXIT_STATUS,
         long_about = "Delete a custom image. On success prints the service's answer, \
                       {\"RequestId\":\"...\"}, on stdout.\n\n\
+                      Several images (--image-id repeated, or --image-ids-from): every id is \
+                      checked first, then --concurrency calls run at once through one client. \
+                      Each image gets one JSON line on stdout: ImageId, ClientToken, then \
+                      RequestId, or the service error's fields, or Error when no usable \
+                      answer came, and Attempts. A summary follows on stderr. Exit status: \
+                      0 all deleted, 3 some call got no usable answer, else 1.\n\n\
                       Credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID, \
                       ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN, else \
                       from the aliyun CLI's config file (ALIBABA_CLOUD_CONFIG_FILE, else \
@@ -74,6 +80,7 @@ pub enum Command {
 
 /// `swas delete-custom-image`.
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("images").required(true).args(["image_ids", "image_ids_from"])))]
 pub struct DeleteArgs {
     /// The image's region, e.g. cn-hangzhou
     #[arg(
@@ -84,9 +91,25 @@ pub struct DeleteArgs {
     )]
     pub region_id: String,
 
-    /// The custom image to delete, e.g. m-2zehv38jjmwva1ee****
-    #[arg(long, visible_alias = "ImageId", value_name = "IMAGE_ID")]
-    pub image_id: String,
+    /// The custom image to delete, e.g. m-2zehv38jjmwva1ee****. Repeat it to delete several
+    /// (then one JSON line per image)
+    #[arg(long = "image-id", visible_alias = "ImageId", value_name = "IMAGE_ID")]
+    pub image_ids: Vec<String>,
+
+    /// Delete the images listed in FILE, one id a line (- for stdin); blank lines and spaces
+    /// around an id are ignored. Prints one JSON line per image
+    #[arg(long, value_name = "FILE")]
+    pub image_ids_from: Option<PathBuf>,
+
+    /// With several images: how many calls run at once, all through one client (one
+    /// connection pool, one retry budget)
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 8,
+        value_parser = clap::value_parser!(u16).range(1..=1024)
+    )]
+    pub concurrency: u16,
 
     /// Idempotency token (ASCII, at most 64 characters): repeating the call with the same
     /// token never deletes twice. Without it, a random one is used for this call (and none is

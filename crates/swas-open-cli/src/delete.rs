@@ -1,20 +1,23 @@
 //! `swas delete-custom-image`: one DeleteCustomImage call, against the service or a local
-//! emulator, or a dry run that only signs.
+//! emulator, or a dry run that only signs (several images: see [`batch`]).
 
-use swas_open_core::{DeleteCustomImage, Endpoint, EndpointKind, SignatureVersion};
+use swas_open_core::{DeleteCustomImage, Endpoint, EndpointKind, RegionId, SignatureVersion};
 use swas_open_ureq::{Client, ClientBuilder};
 
 use crate::cli::DeleteArgs;
 use crate::emulator::Local;
 use crate::exit::Failure;
-use crate::{dry_run, output, verbose};
+use crate::{batch, dry_run, output, verbose};
 
 /// Appended to the `user-agent` of every request this tool signs, dry runs included.
 pub const USER_AGENT_SUFFIX: &str = concat!("swas-cli/", env!("CARGO_PKG_VERSION"));
 
-/// Runs the command.
+/// Runs the command: one call as below when given one `--image-id`, else the batch.
 pub fn run(args: &DeleteArgs) -> Result<(), Failure> {
-    let mut input = DeleteCustomImage::new(args.region_id.as_str(), args.image_id.as_str())?;
+    let Some(image_id) = batch::single_image(args) else {
+        return batch::run(args);
+    };
+    let mut input = DeleteCustomImage::new(args.region_id.as_str(), image_id)?;
     if let Some(token) = &args.client_token {
         input = input.with_client_token(token.as_str())?;
     }
@@ -30,15 +33,7 @@ pub fn run(args: &DeleteArgs) -> Result<(), Failure> {
     let builder = client_builder(args, local.as_ref());
     let config = builder.clone().resolve()?;
     let endpoint = config.endpoint_for(&input);
-    if local.is_none()
-        && args.endpoint.is_none()
-        && !EndpointKind::Public.is_listed(input.region_id())
-    {
-        output::note(&format!(
-            "warning: region {:?} is not in the published endpoint table; trying {endpoint}",
-            input.region_id().as_str()
-        ));
-    }
+    warn_if_unlisted(args, local.as_ref(), input.region_id(), &endpoint);
     if args.dry_run {
         dry_run::run(args, &input, &endpoint, config.signer())
     } else {
@@ -46,9 +41,24 @@ pub fn run(args: &DeleteArgs) -> Result<(), Failure> {
     }
 }
 
+/// Warns when the endpoint was derived from a region the published table does not list.
+pub fn warn_if_unlisted(
+    args: &DeleteArgs,
+    local: Option<&Local>,
+    region: &RegionId,
+    endpoint: &Endpoint,
+) {
+    if local.is_none() && args.endpoint.is_none() && !EndpointKind::Public.is_listed(region) {
+        output::note(&format!(
+            "warning: region {:?} is not in the published endpoint table; trying {endpoint}",
+            region.as_str()
+        ));
+    }
+}
+
 /// The client's options: the emulator's throwaway key with `--emulator`, else the profile
 /// given or the default credential chain.
-fn client_builder(args: &DeleteArgs, local: Option<&Local>) -> ClientBuilder {
+pub fn client_builder(args: &DeleteArgs, local: Option<&Local>) -> ClientBuilder {
     let mut builder = Client::builder()
         .signature_version(args.signature_version)
         .user_agent_suffix(USER_AGENT_SUFFIX);

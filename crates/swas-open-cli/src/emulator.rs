@@ -5,7 +5,7 @@ mod flags;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use swas_open_core::{Credentials, DeleteCustomImage};
+use swas_open_core::{Credentials, DeleteCustomImage, ImageId, RegionId};
 use swas_open_emulator::Emulator;
 
 use self::flags::{parse_access_key_spec, parse_image_spec, parse_oidc_spec, parse_role_spec};
@@ -22,12 +22,23 @@ pub struct Local {
 impl Local {
     /// Starts it on a free loopback port. `log_requests` writes one line per request to stderr.
     pub fn start(input: &DeleteCustomImage, log_requests: bool) -> Result<Self, Failure> {
+        Self::holding(input.region_id(), [input.image_id()], log_requests)
+    }
+
+    /// Starts it holding every image of `images` in `region`.
+    pub fn holding<'a>(
+        region: &RegionId,
+        images: impl IntoIterator<Item = &'a ImageId>,
+        log_requests: bool,
+    ) -> Result<Self, Failure> {
         let id = format!("emulator-{:08x}", rand::random::<u32>());
         let secret = format!("{:032x}", rand::random::<u128>());
         let credentials = Credentials::new(id.as_str(), secret.as_str())?;
-        let emulator = Emulator::builder()
-            .access_key(&id, &secret)
-            .image(input.region_id().as_str(), input.image_id().as_str())
+        let builder = images.into_iter().fold(
+            Emulator::builder().access_key(&id, &secret),
+            |builder, image| builder.image(region.as_str(), image.as_str()),
+        );
+        let emulator = builder
             .log_requests(log_requests)
             .start_blocking()
             .map_err(|e| Failure::NoAnswer(format!("could not start the local emulator: {e}")))?;

@@ -20,6 +20,8 @@ pub enum Failure {
     Usage(String),
     /// No usable answer came, or something local failed (exit 3).
     NoAnswer(String),
+    /// What went wrong is on stdout and stderr already; exit with this status.
+    Reported(u8),
 }
 
 impl Failure {
@@ -29,6 +31,7 @@ impl Failure {
             Failure::Service(_) => 1,
             Failure::Usage(_) => 2,
             Failure::NoAnswer(_) => 3,
+            Failure::Reported(code) => *code,
         }
     }
 
@@ -39,6 +42,7 @@ impl Failure {
             Failure::Usage(reason) | Failure::NoAnswer(reason) => {
                 format!("swas: {}", one_line(reason))
             }
+            Failure::Reported(_) => return,
         };
         // Nothing more can be done if stderr itself is gone.
         let _ = writeln!(std::io::stderr().lock(), "{line}");
@@ -101,7 +105,7 @@ impl From<CredentialsError> for Failure {
 /// The error fields the service sent, in the order it sends them, plus the HTTP status.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct ErrorReport<'a> {
+pub struct ErrorReport<'a> {
     code: &'a str,
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -115,20 +119,27 @@ struct ErrorReport<'a> {
     http_status: u16,
 }
 
+impl<'a> ErrorReport<'a> {
+    /// Every field of `e`.
+    pub fn new(e: &'a ServiceError) -> Self {
+        ErrorReport {
+            code: e.code.as_str(),
+            message: &e.message,
+            request_id: e.request_id.as_deref(),
+            host_id: e.host_id.as_deref(),
+            recommend: e.recommend.as_deref(),
+            access_denied_detail: e.access_denied_detail.as_ref(),
+            http_status: e.status.as_u16(),
+        }
+    }
+}
+
 /// `{"Code":..,"Message":..,"RequestId":..,"HostId":..,"Recommend":..,"HttpStatus":..}`;
 /// fields the service did not send are left out.
 pub fn service_error_json(e: &ServiceError) -> String {
-    let report = ErrorReport {
-        code: e.code.as_str(),
-        message: &e.message,
-        request_id: e.request_id.as_deref(),
-        host_id: e.host_id.as_deref(),
-        recommend: e.recommend.as_deref(),
-        access_denied_detail: e.access_denied_detail.as_ref(),
-        http_status: e.status.as_u16(),
-    };
     // Strings, a number and a JSON value always serialize.
-    serde_json::to_string(&report).unwrap_or_else(|_| format!("{{\"Code\":{:?}}}", e.code.as_str()))
+    serde_json::to_string(&ErrorReport::new(e))
+        .unwrap_or_else(|_| format!("{{\"Code\":{:?}}}", e.code.as_str()))
 }
 
 /// Keeps a message on one line whatever a lower layer put in it.

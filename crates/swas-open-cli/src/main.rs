@@ -2,7 +2,9 @@
 //!
 //! - `swas delete-custom-image --region-id R --image-id I [--client-token T]`: the call, with
 //!   `--dry-run` (sign and print, send nothing) and `--emulator` (against a local emulator
-//!   started for the call, with a throwaway key).
+//!   started for the call, with a throwaway key). Many images: `--image-id` repeated or
+//!   `--image-ids-from FILE|-`, `--concurrency N` calls at once through one client, one JSON
+//!   line per image.
 //! - `swas emulator --access-key ID:SECRET[:TOKEN] --image REGION:IMAGE[:shared]`: a local
 //!   emulator of the service, until killed.
 //! - `swas bench sign`: signer throughput, V1 and V3.
@@ -14,6 +16,7 @@
 // terminal (`HOST[:PORT]`, `<REGION>`), not rustdoc markup.
 #![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
+mod batch;
 mod bench;
 mod cli;
 mod delete;

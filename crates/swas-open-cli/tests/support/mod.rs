@@ -2,7 +2,10 @@
 //! variable, `HOME` in a scratch folder, so no developer's config is read), every output
 //! checked for secrets, and `swas emulator` children that are killed when dropped.
 
-use std::io::{BufRead, BufReader};
+// Each test binary uses a part of this module.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -84,7 +87,29 @@ impl Output {
 /// Runs `command` to completion, checking that no secret appears in its output.
 #[track_caller]
 pub fn run(command: &mut Command) -> Output {
-    let out = command.output().expect("run swas");
+    checked(command.output().expect("run swas"))
+}
+
+/// Runs `command` with `input` on its stdin, like [`run`].
+#[track_caller]
+pub fn run_with_stdin(command: &mut Command, input: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn swas");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_owned();
+    // Written from a thread so a child that fills its stdout first cannot deadlock us.
+    let writer = thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().expect("wait for swas");
+    writer.join().unwrap().expect("write stdin");
+    checked(out)
+}
+
+#[track_caller]
+fn checked(out: std::process::Output) -> Output {
     let out = Output {
         code: out.status.code().expect("swas exited by a signal"),
         stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),

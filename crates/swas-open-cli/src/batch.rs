@@ -1,0 +1,496 @@
+//! `swas delete-custom-image` with several images: `--image-id` repeated, or
+//! `--image-ids-from FILE` (`-` for stdin).
+//!
+//! Every id is checked before anything is sent; then one client (one connection pool, one
+//! retry budget) serves `--concurrency` worker threads that take ids from a shared queue.
+//! Each call prints one JSON line on stdout as it ends; a progress bar runs on stderr when
+//! stderr is a terminal, and a one-line summary follows on stderr.
+//!
+//! | exit | when |
+//! |---|---|
+//! | 0 | every image was deleted |
+//! | 1 | some call got a service error, and every other call an answer |
+//! | 2 | an id, the region or the flags are invalid (nothing was sent) |
+//! | 3 | some call got no usable answer |
+
+use std::collections::HashSet;
+use std::io::{IsTerminal as _, Read as _};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::thread;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use swas_open_core::{DeleteCustomImage, DeleteOutput, Error, ErrorKind, FromConfig, RegionId};
+use swas_open_ureq::Client;
+
+use crate::cli::DeleteArgs;
+use crate::delete::{client_builder, scheme_name, warn_if_unlisted};
+use crate::emulator::Local;
+use crate::exit::{one_line, ErrorReport, Failure};
+use crate::{output, verbose};
+
+/// The one image of a single call: exactly one `--image-id` and no `--image-ids-from`. Its
+/// output stays the single call's (`{"RequestId":...}`, errors on stderr).
+pub fn single_image(args: &DeleteArgs) -> Option<&str> {
+    match (args.image_ids.as_slice(), &args.image_ids_from) {
+        ([one], None) => Some(one),
+        _ => None,
+    }
+}
+
+/// Runs the batch: check every id, then delete them all through one client.
+pub fn run(args: &DeleteArgs) -> Result<(), Failure> {
+    if args.client_token.is_some() {
+        return Err(Failure::Usage(
+            "--client-token names one call; with several images each call gets its own \
+             (printed in its line)"
+                .to_owned(),
+        ));
+    }
+    if args.dry_run {
+        return Err(Failure::Usage(
+            "--dry-run signs one request: give one --image-id".to_owned(),
+        ));
+    }
+    let listed = match &args.image_ids_from {
+        Some(path) => ids_from(path)?,
+        None => args
+            .image_ids
+            .iter()
+            .map(|id| Listed {
+                line: None,
+                id: id.clone(),
+            })
+            .collect(),
+    };
+    if listed.is_empty() {
+        let source = args
+            .image_ids_from
+            .as_deref()
+            .map_or_else(|| "the input".to_owned(), |p| p.display().to_string());
+        return Err(Failure::Usage(format!("no image ids in {source}")));
+    }
+    let region = RegionId::new(args.region_id.as_str())?;
+    let inputs = validate(&region, listed)?;
+
+    if args.verbose {
+        verbose::install();
+    }
+    let local = if args.emulator {
+        Some(Local::holding(
+            &region,
+            inputs.iter().map(DeleteCustomImage::image_id),
+            args.verbose,
+        )?)
+    } else {
+        None
+    };
+    let config = client_builder(args, local.as_ref()).resolve()?;
+    let endpoint = config.endpoint_for(&inputs[0]);
+    warn_if_unlisted(args, local.as_ref(), &region, &endpoint);
+    let client = Client::from_config(config)?;
+    let workers = usize::from(args.concurrency).min(inputs.len());
+    if args.verbose {
+        output::note(&format!(
+            "DeleteCustomImage of {} image(s) in {region} to {endpoint}, signature {}, \
+             {workers} at a time",
+            inputs.len(),
+            scheme_name(args.signature_version),
+        ));
+    }
+
+    let bar = progress_bar(inputs.len(), args.verbose);
+    let tally = delete_all(&client, &inputs, workers, &bar)?;
+    bar.finish_and_clear();
+    output::note(&tally.summary());
+    match tally.exit_code() {
+        0 => Ok(()),
+        code => Err(Failure::Reported(code)),
+    }
+}
+
+/// An id as listed, with its line number when it came from a file.
+struct Listed {
+    line: Option<usize>,
+    id: String,
+}
+
+/// The ids of a file (`-`: stdin), one a line; blank lines and surrounding spaces ignored.
+fn ids_from(path: &Path) -> Result<Vec<Listed>, Failure> {
+    let mut bytes = Vec::new();
+    let read = if path == Path::new("-") {
+        std::io::stdin().lock().read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(path).and_then(|mut file| file.read_to_end(&mut bytes))
+    };
+    let shown = path.display();
+    read.map_err(|e| Failure::Usage(format!("cannot read {shown}: {e}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Failure::Usage(format!("{shown} is not UTF-8 text")))?;
+    Ok(parse_ids(&text))
+}
+
+/// One id a line, trimmed; blank lines skipped.
+fn parse_ids(text: &str) -> Vec<Listed> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(n, line)| {
+            let id = line.trim();
+            (!id.is_empty()).then(|| Listed {
+                line: Some(n + 1),
+                id: id.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Every id as an input, duplicates dropped (first one kept); or, when any is invalid, each
+/// invalid one reported on stderr (where it was listed, the id, the rule) and exit 2.
+fn validate(region: &RegionId, listed: Vec<Listed>) -> Result<Vec<DeleteCustomImage>, Failure> {
+    let mut seen = HashSet::new();
+    let mut inputs = Vec::with_capacity(listed.len());
+    let mut invalid = 0;
+    for Listed { line, id } in listed {
+        match DeleteCustomImage::new(region.as_str(), id.as_str()) {
+            Ok(input) => {
+                if seen.insert(id) {
+                    inputs.push(input);
+                }
+            }
+            Err(e) => {
+                invalid += 1;
+                let place = line.map(|n| format!("line {n}: ")).unwrap_or_default();
+                output::note(&format!("{place}{id:?}: {e}"));
+            }
+        }
+    }
+    if invalid > 0 {
+        output::note(&format!("{invalid} invalid image id(s); nothing was sent"));
+        return Err(Failure::Reported(2));
+    }
+    Ok(inputs)
+}
+
+/// A progress bar on stderr when it is a terminal and `--verbose` is not printing there.
+fn progress_bar(len: usize, verbose: bool) -> ProgressBar {
+    if verbose || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(u64::try_from(len).ok(), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} (eta {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Deleted,
+    ServiceError,
+    NoAnswer,
+}
+
+/// The calls' outcomes, counted.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Tally {
+    deleted: usize,
+    service_errors: usize,
+    no_answer: usize,
+}
+
+impl Tally {
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Deleted => self.deleted += 1,
+            Outcome::ServiceError => self.service_errors += 1,
+            Outcome::NoAnswer => self.no_answer += 1,
+        }
+    }
+
+    /// `deleted N, failed M (service errors X, no answer Y)`.
+    fn summary(&self) -> String {
+        format!(
+            "deleted {}, failed {} (service errors {}, no answer {})",
+            self.deleted,
+            self.service_errors + self.no_answer,
+            self.service_errors,
+            self.no_answer
+        )
+    }
+
+    /// 0 when every call succeeded, else the worst of 1 (a service error) and 3 (no answer).
+    fn exit_code(&self) -> u8 {
+        if self.no_answer > 0 {
+            3
+        } else if self.service_errors > 0 {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// Runs every call on `workers` threads sharing `client`, printing each call's line as it
+/// ends.
+fn delete_all(
+    client: &Client,
+    inputs: &[DeleteCustomImage],
+    workers: usize,
+    bar: &ProgressBar,
+) -> Result<Tally, Failure> {
+    let next = AtomicUsize::new(0);
+    let tally = Mutex::new(Tally::default());
+    let work = || {
+        while let Some(input) = inputs.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let (line, outcome) = report(input, client.delete_custom_image(input));
+            bar.suspend(|| output::stdout(&line));
+            bar.inc(1);
+            tally
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .add(outcome);
+        }
+    };
+    let started = thread::scope(|scope| {
+        let mut started = 0;
+        for n in 0..workers {
+            // Fewer workers than asked for still finish the queue; none cannot.
+            match thread::Builder::new()
+                .name(format!("delete-{n}"))
+                .spawn_scoped(scope, work)
+            {
+                Ok(_) => started += 1,
+                Err(_) => break,
+            }
+        }
+        started
+    });
+    if started == 0 {
+        return Err(Failure::NoAnswer("cannot start a worker thread".to_owned()));
+    }
+    Ok(tally
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner))
+}
+
+/// One line of output: the image, the token its attempts carried, and the answer or the
+/// error's fields.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Line<'a> {
+    image_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_token: Option<&'a str>,
+    /// A success's RequestId (a service error's is among its fields).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+    #[serde(flatten)]
+    service: Option<ErrorReport<'a>>,
+    /// Why no usable answer came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    attempts: u32,
+    #[serde(skip_serializing_if = "is_false")]
+    retry_budget_exhausted: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
+/// The JSON line for a call's result, and how it ended.
+fn report(input: &DeleteCustomImage, result: Result<DeleteOutput, Error>) -> (String, Outcome) {
+    let image_id = input.image_id().as_str();
+    match result {
+        Ok(out) => (
+            success_line(
+                image_id,
+                out.client_token.as_str(),
+                &out.request_id,
+                out.attempts,
+            ),
+            Outcome::Deleted,
+        ),
+        Err(e) => error_line(image_id, &e),
+    }
+}
+
+/// `{"ImageId","ClientToken","RequestId","Attempts"}`.
+fn success_line(image_id: &str, client_token: &str, request_id: &str, attempts: u32) -> String {
+    to_json(&Line {
+        image_id,
+        client_token: Some(client_token),
+        request_id: Some(request_id),
+        service: None,
+        error: None,
+        attempts,
+        retry_budget_exhausted: false,
+    })
+}
+
+/// The service error's fields, or why no usable answer came, with the image, the token and
+/// the attempts; and which of the two it was.
+fn error_line(image_id: &str, e: &Error) -> (String, Outcome) {
+    let (service, error, outcome) = match e.kind() {
+        ErrorKind::Service(s) => (Some(ErrorReport::new(s)), None, Outcome::ServiceError),
+        _ => (None, Some(error_chain(e)), Outcome::NoAnswer),
+    };
+    let line = Line {
+        image_id,
+        client_token: e.client_token().map(|t| t.as_str()),
+        request_id: None,
+        service,
+        error,
+        attempts: e.attempts(),
+        retry_budget_exhausted: e.retry_budget_exhausted(),
+    };
+    (to_json(&line), outcome)
+}
+
+fn to_json(line: &Line<'_>) -> String {
+    // Strings, numbers and a JSON value always serialize.
+    serde_json::to_string(line).unwrap_or_else(|_| format!("{{\"ImageId\":{:?}}}", line.image_id))
+}
+
+/// The error's message and its causes, `: `-separated, on one line.
+fn error_chain(e: &Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    one_line(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use swas_open_core::{ErrorCode, ServiceError, TimeoutKind};
+
+    fn json(line: &str) -> serde_json::Value {
+        serde_json::from_str(line).unwrap()
+    }
+
+    #[test]
+    fn ids_are_one_a_line_trimmed_blank_lines_skipped() {
+        let listed = parse_ids("m-1\n\n  m-2 \r\n\t\n m-3");
+        let ids: Vec<(Option<usize>, &str)> =
+            listed.iter().map(|l| (l.line, l.id.as_str())).collect();
+        assert_eq!(ids, [(Some(1), "m-1"), (Some(3), "m-2"), (Some(5), "m-3")]);
+        assert!(parse_ids(" \n\n").is_empty());
+    }
+
+    #[test]
+    fn duplicates_are_deleted_once() {
+        let region = RegionId::new("cn-hangzhou").unwrap();
+        let listed = parse_ids("m-1\nm-2\nm-1\n");
+        let inputs = validate(&region, listed).unwrap_or_else(|_| panic!("valid"));
+        let ids: Vec<&str> = inputs.iter().map(|i| i.image_id().as_str()).collect();
+        assert_eq!(ids, ["m-1", "m-2"]);
+    }
+
+    #[test]
+    fn invalid_ids_exit_2() {
+        let region = RegionId::new("cn-hangzhou").unwrap();
+        let failure = validate(&region, parse_ids("m-1\nm 2\n")).err().unwrap();
+        assert_eq!(failure.exit_code(), 2);
+    }
+
+    #[test]
+    fn a_success_line() {
+        assert_eq!(
+            success_line("m-1", "t-1", "R1", 2),
+            r#"{"ImageId":"m-1","ClientToken":"t-1","RequestId":"R1","Attempts":2}"#
+        );
+    }
+
+    #[test]
+    fn a_service_error_line_has_every_field() {
+        let e = ServiceError::new(
+            http::StatusCode::NOT_FOUND,
+            ErrorCode::InvalidImageIdNotFound,
+            "The specified ImageId does not exist.",
+        )
+        .with_request_id("R2");
+        let (line, outcome) = error_line("m-2", &Error::from(ErrorKind::Service(Box::new(e))));
+        assert_eq!(outcome, Outcome::ServiceError);
+        assert_eq!(
+            line,
+            r#"{"ImageId":"m-2","Code":"InvalidImageId.NotFound","Message":"The specified ImageId does not exist.","RequestId":"R2","HttpStatus":404,"Attempts":0}"#
+        );
+    }
+
+    #[test]
+    fn a_no_answer_line_has_the_cause() {
+        let e = Error::transport(
+            swas_open_core::TransportFailure::Reset,
+            std::io::Error::new(std::io::ErrorKind::ConnectionReset, "peer\nreset"),
+        );
+        let (line, outcome) = error_line("m-3", &e);
+        assert_eq!(outcome, Outcome::NoAnswer);
+        let v = json(&line);
+        assert_eq!(v["Error"], "transport error (Reset): peer reset");
+        assert_eq!(v["Attempts"], 0);
+        assert!(v.get("RetryBudgetExhausted").is_none(), "{line}");
+
+        let timeout = Error::timeout(TimeoutKind::Read, std::time::Duration::from_secs(1));
+        let (line, outcome) = error_line("m-4", &timeout);
+        assert_eq!(outcome, Outcome::NoAnswer);
+        assert!(json(&line)["Error"].as_str().unwrap().contains("timed out"));
+    }
+
+    #[test]
+    fn summary_and_exit_codes() {
+        let mut tally = Tally::default();
+        assert_eq!(tally.exit_code(), 0);
+        tally.add(Outcome::Deleted);
+        tally.add(Outcome::Deleted);
+        assert_eq!(tally.exit_code(), 0);
+        tally.add(Outcome::ServiceError);
+        assert_eq!(tally.exit_code(), 1);
+        tally.add(Outcome::NoAnswer);
+        assert_eq!(tally.exit_code(), 3);
+        assert_eq!(
+            tally.summary(),
+            "deleted 2, failed 2 (service errors 1, no answer 1)"
+        );
+    }
+
+    proptest! {
+        /// Whatever the file holds, every id parsed is a trimmed, non-empty line of it, in
+        /// order, and every non-blank line gives one.
+        #[test]
+        fn parsing_keeps_every_non_blank_line(text in "[ \\tm0-9a-z\\r\\n-]{0,200}") {
+            let listed = parse_ids(&text);
+            let expected: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            let got: Vec<&str> = listed.iter().map(|l| l.id.as_str()).collect();
+            prop_assert_eq!(got, expected);
+            for l in &listed {
+                let n = l.line.unwrap();
+                prop_assert_eq!(text.lines().nth(n - 1).map(str::trim), Some(l.id.as_str()));
+            }
+        }
+
+        /// The worst outcome decides the exit status.
+        #[test]
+        fn exit_status_is_the_worst(outcomes in proptest::collection::vec(0u8..3, 0..50)) {
+            let mut tally = Tally::default();
+            for o in &outcomes {
+                tally.add([Outcome::Deleted, Outcome::ServiceError, Outcome::NoAnswer][usize::from(*o)]);
+            }
+            let expected = if outcomes.contains(&2) { 3 } else if outcomes.contains(&1) { 1 } else { 0 };
+            prop_assert_eq!(tally.exit_code(), expected);
+        }
+    }
+}
