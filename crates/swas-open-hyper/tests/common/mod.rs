@@ -1,70 +1,99 @@
-//! Shared set-up: an emulator with known keys and a client pointed at it.
+//! Shared set-up: the scenario suite's fixture, and the driver that runs it on tokio.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use swas_open_emulator::Emulator;
-use swas_open_hyper::{
-    Client, ClientBuilder, Credentials, DeleteCustomImage, DeleteOutput, Error, RetryPolicy,
+use swas_open_hyper::{Client, DeleteCustomImage, DeleteOutput, Error};
+pub use swas_open_testkit::{
+    builder, input, quick_retries, Driver, ID, REGION, SECRET, STS_ID, STS_SECRET, STS_TOKEN,
 };
+use tokio::runtime::Runtime;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
-pub const ID: &str = "test-access-key-id";
-pub const SECRET: &str = "test-access-key-secret-9f2c";
-pub const STS_ID: &str = "STS.test-temporary-id";
-pub const STS_SECRET: &str = "test-sts-secret-41d7";
-pub const STS_TOKEN: &str = "test-security-token-CAIS8gF1q6Ft5B2yfSjIr5bSEsnD2rVM";
-pub const REGION: &str = "cn-hangzhou";
-
-/// An emulator knowing both keys, with the given images in [`REGION`].
+/// An emulator knowing the test keys, with the given images in [`REGION`], on the current
+/// runtime.
 pub async fn emulator(images: &[&str]) -> Emulator {
-    let mut builder = Emulator::builder()
-        .access_key(ID, SECRET)
-        .sts_access_key(STS_ID, STS_SECRET, STS_TOKEN)
-        .shared_image(REGION, "m-shared");
-    for image in images {
-        builder = builder.image(REGION, image);
-    }
-    builder.start().await.expect("emulator starts")
-}
-
-/// A retry policy with short waits, so tests that retry stay quick.
-pub fn quick_retries(max_attempts: u32) -> RetryPolicy {
-    RetryPolicy::new(max_attempts)
-        .with_base_delay(Duration::from_millis(5))
-        .with_max_delay(Duration::from_millis(50))
-}
-
-/// The temporary key the emulator knows: [`STS_ID`] with its secret and token.
-pub fn temporary_credentials() -> Credentials {
-    Credentials::new(STS_ID, STS_SECRET)
-        .unwrap()
-        .with_security_token(STS_TOKEN)
-        .unwrap()
-}
-
-/// A builder aimed at `endpoint` with the plain test key and the default retry policy.
-pub fn builder_for(endpoint: &str) -> ClientBuilder {
-    Client::builder()
-        .credentials(Credentials::new(ID, SECRET).unwrap())
-        .endpoint(endpoint)
-}
-
-/// A builder aimed at `emu` with the plain test key and quick retries.
-pub fn builder(emu: &Emulator) -> ClientBuilder {
-    builder_for(&emu.url()).retry_policy(quick_retries(3))
+    swas_open_testkit::emulator_builder(images)
+        .start()
+        .await
+        .expect("emulator starts")
 }
 
 pub fn client(emu: &Emulator) -> Client {
     builder(emu).build().expect("client builds")
 }
 
-/// The delete of `image` in [`REGION`].
-pub fn input(image: &str) -> DeleteCustomImage {
-    DeleteCustomImage::new(REGION, image).unwrap()
-}
-
 /// Deletes `image` in [`REGION`] with `client`.
 pub async fn delete(client: &Client, image: &str) -> Result<DeleteOutput, Error> {
     client.delete_custom_image(&input(image)).await
+}
+
+/// Runs one delete per input, at most `limit` at a time, each on its own task; the results
+/// come back in the order of `inputs`.
+pub async fn delete_all(
+    client: &Client,
+    inputs: Vec<DeleteCustomImage>,
+    limit: usize,
+) -> Vec<Result<DeleteOutput, Error>> {
+    let permits = Arc::new(Semaphore::new(limit));
+    let mut tasks = JoinSet::new();
+    for (i, op) in inputs.into_iter().enumerate() {
+        let (client, permits) = (client.clone(), permits.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("semaphore open");
+            (i, client.delete_custom_image(&op).await)
+        });
+    }
+    let mut results = Vec::with_capacity(tasks.len());
+    while let Some(joined) = tasks.join_next().await {
+        results.push(joined.expect("task does not panic"));
+    }
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The async client driven from plain tests: each call runs to its end on a current-thread
+/// runtime, and concurrent calls are tasks on it.
+///
+/// Current-thread, because on a multi-threaded runtime a call that starts while hyper-util
+/// is still handing the previous call's connection back to its pool (from a background task)
+/// opens another connection, which makes connection counts vary from run to run; the pool's
+/// behaviour on a multi-threaded runtime is tested on its own in `concurrency.rs`.
+pub struct Async {
+    runtime: Runtime,
+}
+
+impl Async {
+    pub fn new() -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime starts");
+        Self { runtime }
+    }
+}
+
+impl Driver for Async {
+    type Client = Client;
+
+    fn delete(&self, client: &Client, input: &DeleteCustomImage) -> Result<DeleteOutput, Error> {
+        self.runtime.block_on(client.delete_custom_image(input))
+    }
+
+    fn delete_all(
+        &self,
+        client: &Client,
+        inputs: Vec<DeleteCustomImage>,
+        concurrency: usize,
+    ) -> Vec<Result<DeleteOutput, Error>> {
+        self.runtime
+            .block_on(delete_all(client, inputs, concurrency))
+    }
+
+    fn clock_offset(&self, client: &Client) -> i64 {
+        client.clock_offset()
+    }
 }

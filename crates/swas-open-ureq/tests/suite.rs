@@ -1,0 +1,35 @@
+//! The scenario suite every client runs, with the blocking client.
+
+use swas_open_testkit::{on_threads, Driver};
+use swas_open_ureq::{Client, DeleteCustomImage, DeleteOutput, Error};
+
+/// The blocking client: calls run on the test's thread, concurrent calls on scoped threads.
+struct Blocking;
+
+impl Driver for Blocking {
+    type Client = Client;
+
+    fn delete(&self, client: &Client, input: &DeleteCustomImage) -> Result<DeleteOutput, Error> {
+        client.delete_custom_image(input)
+    }
+
+    fn delete_all(
+        &self,
+        client: &Client,
+        inputs: Vec<DeleteCustomImage>,
+        concurrency: usize,
+    ) -> Vec<Result<DeleteOutput, Error>> {
+        on_threads(inputs, concurrency, |input| {
+            client.delete_custom_image(&input)
+        })
+    }
+
+    fn clock_offset(&self, client: &Client) -> i64 {
+        client.clock_offset()
+    }
+}
+
+swas_open_testkit::suite!(Blocking; ignore {
+    failed_tls_handshake_is_a_connect_failure: "a failed TLS handshake maps to Transport(Other), \
+        not Connect: the transport's error mapping does not recognise rustls errors",
+});
