@@ -106,7 +106,7 @@ fn call(
     let generated = input.client_token().is_none();
     let input = match input.client_token() {
         Some(_) => input,
-        None => input.with_token(ClientToken::from_random_bytes(random::bytes()?)),
+        None => input.with_client_token(ClientToken::from_random_bytes(random::bytes()?))?,
     };
     let token = input
         .client_token()

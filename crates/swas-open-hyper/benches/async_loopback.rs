@@ -84,7 +84,9 @@ fn presign(
             let i = seq.fetch_add(1, Ordering::Relaxed);
             let mut bytes = [0u8; 16];
             getrandom::fill(&mut bytes).expect("random bytes");
-            let op = absent(i).with_token(ClientToken::from_random_bytes(bytes));
+            let op = absent(i)
+                .with_client_token(ClientToken::from_random_bytes(bytes))
+                .expect("a ClientToken is valid");
             getrandom::fill(&mut bytes).expect("random bytes");
             let ctx = SigningContext::new(now, Nonce::from_random_bytes(bytes));
             let (parts, body) = signer.sign(&op, endpoint, &ctx).into_parts();

@@ -126,7 +126,8 @@ impl Setup {
                 getrandom::fill(&mut bytes).unwrap();
                 let input = input
                     .clone()
-                    .with_token(ClientToken::from_random_bytes(bytes));
+                    .with_client_token(ClientToken::from_random_bytes(bytes))
+                    .unwrap();
                 let nonce = Nonce::new(format!("bare-{}-{i}", self.next_id.get())).unwrap();
                 let ctx = SigningContext::new(now, nonce);
                 self.signer.sign(&input, &self.endpoint, &ctx)
