@@ -41,7 +41,7 @@ use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::error::TimeoutKind;
 use crate::input::{ClientToken, DeleteCustomImage};
-use crate::response::parse_delete_custom_image;
+use crate::response::parse_request_id;
 use crate::retry::{Decision, Outcome, RetryPolicy};
 use crate::sign::{Nonce, Signer, SigningContext};
 use crate::time::Timestamp;
@@ -183,13 +183,13 @@ impl<'a> Call<'a> {
 
     /// Handles the answer to the latest attempt. `jitter` is a random number in `[0, 1]`.
     pub fn on_response<B: AsRef<[u8]>>(&self, response: &http::Response<B>, jitter: f64) -> Step {
-        match parse_delete_custom_image(response) {
-            Ok(out) => Step::Done(DeleteOutput {
-                request_id: out.request_id,
+        match parse_request_id(response) {
+            Ok(request_id) => Step::Done(DeleteOutput {
+                request_id,
                 client_token: self.client_token().clone(),
                 attempts: self.attempts,
             }),
-            Err(e) => self.on_error(e.into(), jitter),
+            Err(e) => self.on_error(e, jitter),
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::chain::CredentialsError;
 use crate::endpoint::EndpointError;
 use crate::input::InputError;
-use crate::response::{ErrorCode, ParseError, ResponseError, ServiceError};
+use crate::response::{ErrorCode, ParseError, ServiceError};
 use crate::retry::TransportFailure;
 
 /// A boxed transport error source.
@@ -101,15 +101,6 @@ impl Error {
             Error::Timeout { .. } => Some(TransportFailure::Timeout),
             Error::Transport { kind, .. } => Some(*kind),
             _ => None,
-        }
-    }
-}
-
-impl From<ResponseError> for Error {
-    fn from(e: ResponseError) -> Self {
-        match e {
-            ResponseError::Service(e) => Error::Service(e),
-            ResponseError::Parse(e) => Error::Parse(e),
         }
     }
 }

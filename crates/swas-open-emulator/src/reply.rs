@@ -6,7 +6,7 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 use swas_open_core::encode::percent_encode;
 use swas_open_core::response::RETRY_AFTER_HEADER;
-use swas_open_core::{ErrorCode, ServiceError, PRODUCT};
+use swas_open_core::{Endpoint, ErrorCode, RegionId, ServiceError, PRODUCT};
 
 const JSON: &str = "application/json;charset=utf-8";
 const HTML: &str = "text/html";
@@ -40,8 +40,8 @@ impl Ctx {
             .and_then(|h| h.to_str().ok())
             .filter(|h| !h.is_empty())
             .map(str::to_owned)
-            .unwrap_or_else(|| match region {
-                Some(r) => format!("swas.{r}.aliyuncs.com"),
+            .unwrap_or_else(|| match region.and_then(|r| RegionId::new(r).ok()) {
+                Some(r) => Endpoint::for_region(&r).host().to_owned(),
                 None => "swas.aliyuncs.com".to_owned(),
             });
         Self {
@@ -128,11 +128,11 @@ impl Answer {
     ) -> Self {
         let recommend = recommend(code.as_str());
         let wire = code.as_str().to_owned();
-        let body = ServiceError::new(status, code, message)
-            .with_request_id(&ctx.request_id)
-            .with_host_id(&ctx.host_id)
-            .with_recommend(recommend)
-            .to_json_body();
+        let mut error = ServiceError::new(status, code, message);
+        error.request_id = Some(ctx.request_id.clone());
+        error.host_id = Some(ctx.host_id.clone());
+        error.recommend = Some(recommend);
+        let body = error.to_json_body();
         Self {
             status,
             body: Bytes::from(body),
