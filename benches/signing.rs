@@ -101,7 +101,12 @@ fn v3_canonical_request(f: &Fixture) -> String {
         .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
         .collect();
     let canonical = v3::canonical_headers(headers);
-    let params: Vec<(&str, &str)> = f.op.params().collect();
+    let token = f.op.client_token().map(|t| t.as_str()).unwrap_or_default();
+    let params = vec![
+        ("ClientToken", token),
+        ("ImageId", f.op.image_id().as_str()),
+        ("RegionId", f.op.region_id().as_str()),
+    ];
     let query = canonical_query(params);
     v3::canonical_request("POST", "/", &query, &canonical, v3::EMPTY_PAYLOAD_SHA256)
 }
@@ -175,12 +180,13 @@ fn parsing(c: &mut Criterion) {
         .status(404)
         .body(br#"{"RequestId":"30637AD6-D977-4833-A54C-CC89483E****","HostId":"swas.cn-hangzhou.aliyuncs.com","Code":"InvalidImageId.NotFound","Message":"The specified ImageId does not exist.","Recommend":"https://api.alibabacloud.com/troubleshoot?q=InvalidImageId.NotFound&product=swas-open"}"#.to_vec())
         .unwrap();
+    let token = swas_open::sans_io::ClientToken::from_random_bytes([7; 16]);
     let mut g = c.benchmark_group("parsing");
     g.bench_function("parse_ok", |b| {
-        b.iter(|| parse_delete_custom_image(black_box(&ok)))
+        b.iter(|| parse_delete_custom_image(black_box(&ok), black_box(&token)))
     });
     g.bench_function("parse_error", |b| {
-        b.iter(|| parse_delete_custom_image(black_box(&err)))
+        b.iter(|| parse_delete_custom_image(black_box(&err), black_box(&token)))
     });
     g.finish();
 }

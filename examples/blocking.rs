@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         other => return Err(format!("unexpected: {other:?}").into()),
     }
     // Repeating the first call's ClientToken replays its answer instead.
-    let again = client.delete_custom_image(&input.clone().with_token(out.client_token))?;
+    let again = client.delete_custom_image(&input.clone().with_client_token(out.client_token)?)?;
     assert_eq!(again.request_id, out.request_id);
     println!(
         "replayed with the same ClientToken: RequestId {}",

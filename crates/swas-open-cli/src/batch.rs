@@ -22,7 +22,9 @@ use std::thread;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use swas_open_core::{DeleteCustomImage, DeleteOutput, Error, ErrorKind, FromConfig, RegionId};
+use swas_open_core::{
+    DeleteCustomImage, DeleteCustomImageOutput, Error, ErrorKind, FromConfig, RegionId,
+};
 use swas_open_ureq::Client;
 
 use crate::cli::DeleteArgs;
@@ -304,7 +306,10 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// The JSON line for a call's result, and how it ended.
-fn report(input: &DeleteCustomImage, result: Result<DeleteOutput, Error>) -> (String, Outcome) {
+fn report(
+    input: &DeleteCustomImage,
+    result: Result<DeleteCustomImageOutput, Error>,
+) -> (String, Outcome) {
     let image_id = input.image_id().as_str();
     match result {
         Ok(out) => (
@@ -417,12 +422,12 @@ mod tests {
 
     #[test]
     fn a_service_error_line_has_every_field() {
-        let e = ServiceError::new(
+        let mut e = ServiceError::new(
             http::StatusCode::NOT_FOUND,
             ErrorCode::InvalidImageIdNotFound,
             "The specified ImageId does not exist.",
-        )
-        .with_request_id("R2");
+        );
+        e.request_id = Some("R2".into());
         let (line, outcome) = error_line("m-2", &Error::from(ErrorKind::Service(Box::new(e))));
         assert_eq!(outcome, Outcome::ServiceError);
         assert_eq!(

@@ -158,14 +158,14 @@ mod tests {
 
     #[test]
     fn service_error_keeps_every_field_in_order() {
-        let e = ServiceError::new(
+        let mut e = ServiceError::new(
             http::StatusCode::NOT_FOUND,
             ErrorCode::InvalidImageIdNotFound,
             "The specified ImageId does not exist.",
-        )
-        .with_request_id("R1")
-        .with_host_id("swas.cn-hangzhou.aliyuncs.com")
-        .with_recommend("https://example.invalid/r");
+        );
+        e.request_id = Some("R1".into());
+        e.host_id = Some("swas.cn-hangzhou.aliyuncs.com".into());
+        e.recommend = Some("https://example.invalid/r".into());
         assert_eq!(
             service_error_json(&e),
             r#"{"Code":"InvalidImageId.NotFound","Message":"The specified ImageId does not exist.","RequestId":"R1","HostId":"swas.cn-hangzhou.aliyuncs.com","Recommend":"https://example.invalid/r","HttpStatus":404}"#

@@ -2,7 +2,6 @@
 //! credentials URI) feeding `swas delete-custom-image`, HTTPS with the CA written out, the
 //! clock skew, and flag errors that never show a secret.
 
-#[allow(dead_code)]
 mod support;
 
 use std::io::{Read, Write};

@@ -9,23 +9,11 @@ use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind, TimeoutKind};
 use crate::exchange::{Action, Exchange, Outgoing};
 use crate::input::{ClientToken, DeleteCustomImage};
-use crate::response::{parse_delete_custom_image, ErrorCode, ResponseError};
+use crate::response::{parse_request_id, DeleteCustomImageOutput, ErrorCode};
 use crate::retry::{is_throttling, Decision, Outcome};
 use crate::sign::{Nonce, Signer, SigningContext};
 use crate::time::Timestamp;
 use crate::{ACTION, PRODUCT};
-
-/// The result of a successful call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DeleteOutput {
-    /// The service's `RequestId`.
-    pub request_id: String,
-    /// The `ClientToken` the call sent (given or generated); reuse it to repeat the call safely.
-    pub client_token: ClientToken,
-    /// How many attempts it took.
-    pub attempts: u32,
-}
 
 /// One DeleteCustomImage call with retries, as an [`Exchange`]: it owns its time rules
 /// (deadline, backoff, clock-skew correction) and its randomness (nonces, jitter, the
@@ -90,7 +78,7 @@ enum State {
     /// An attempt is out: signed with this timestamp, sent at this instant.
     Sent(Timestamp, Instant),
     Waiting(Instant),
-    Finished(Option<Result<DeleteOutput, Error>>),
+    Finished(Option<Result<DeleteCustomImageOutput, Error>>),
 }
 
 impl<'a> Call<'a> {
@@ -151,7 +139,7 @@ impl<'a> Call<'a> {
             rpc.method = ACTION,
             cloud.region = self.input.region_id().as_str(),
             server.address = self.endpoint.host(),
-            server.port = self.endpoint.port(),
+            server.port = self.endpoint.uri_authority().port_u16(),
             swas.image_id = self.input.image_id().as_str(),
         )
     }
@@ -170,7 +158,7 @@ impl<'a> Call<'a> {
         corrected.unwrap_or(local)
     }
 
-    fn attempt(&mut self, now: Instant) -> Action<Result<DeleteOutput, Error>> {
+    fn attempt(&mut self, now: Instant) -> Action<Result<DeleteCustomImageOutput, Error>> {
         if self.deadline.is_some_and(|d| now >= d) {
             let error = self.deadline_error();
             return self.finish(now, Err(error));
@@ -212,15 +200,15 @@ impl<'a> Call<'a> {
     fn finish(
         &mut self,
         now: Instant,
-        result: Result<DeleteOutput, Error>,
-    ) -> Action<Result<DeleteOutput, Error>> {
+        result: Result<DeleteCustomImageOutput, Error>,
+    ) -> Action<Result<DeleteCustomImageOutput, Error>> {
         crate::metrics::call(now.saturating_duration_since(self.start.0), &result);
         self.state = State::Finished(None);
         Action::Done(result)
     }
 
     /// Ends the call at `now` with `result` (returned by the next [`Exchange::next`]).
-    fn conclude(&mut self, now: Instant, result: Result<DeleteOutput, Error>) {
+    fn conclude(&mut self, now: Instant, result: Result<DeleteCustomImageOutput, Error>) {
         crate::metrics::call(now.saturating_duration_since(self.start.0), &result);
         self.state = State::Finished(Some(result));
     }
@@ -307,7 +295,7 @@ impl<'a> Call<'a> {
 }
 
 impl Exchange for Call<'_> {
-    type Output = Result<DeleteOutput, Error>;
+    type Output = Result<DeleteCustomImageOutput, Error>;
 
     fn next(&mut self, now: Instant) -> Action<Self::Output> {
         match &mut self.state {
@@ -334,24 +322,28 @@ impl Exchange for Call<'_> {
             Ok(response) => response,
             Err(error) => return self.on_failure(now, sent, None, error),
         };
-        let parsed = parse_delete_custom_image(&response);
-        let throttled = matches!(&parsed, Err(ResponseError::Service(e)) if is_throttling(&e.code));
+        let parsed = parse_request_id(&response);
+        let throttled = parsed
+            .as_ref()
+            .err()
+            .and_then(Error::code)
+            .is_some_and(is_throttling);
         self.config.state.record_answer(now, throttled);
         match parsed {
-            Ok(out) => {
+            Ok(request_id) => {
                 self.config.state.refund_success();
                 tracing::debug!(
                     attempt = self.attempts,
                     http.response.status_code = response.status().as_u16(),
-                    alibaba_cloud.request_id = out.request_id.as_str(),
+                    alibaba_cloud.request_id = request_id.as_str(),
                     outcome = "done",
                     "attempt finished"
                 );
-                let output = DeleteOutput {
-                    request_id: out.request_id,
-                    client_token: self.client_token().clone(),
-                    attempts: self.attempts,
-                };
+                let output = DeleteCustomImageOutput::new(
+                    request_id,
+                    self.client_token().clone(),
+                    self.attempts,
+                );
                 self.conclude(now, Ok(output));
             }
             Err(e) => {
@@ -360,7 +352,7 @@ impl Exchange for Call<'_> {
                     .get(http::header::DATE)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| httpdate::parse_http_date(v).ok());
-                self.on_failure(now, sent, date, e.into());
+                self.on_failure(now, sent, date, e);
             }
         }
     }

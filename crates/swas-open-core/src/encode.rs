@@ -154,7 +154,7 @@ pub(crate) fn hex_lower_into(bytes: &[u8], out: &mut [u8]) {
 /// Decodes lowercase or uppercase hex; `None` on odd length or a non-hex digit.
 pub(crate) fn hex_decode(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return None;
     }
     b.chunks(2)

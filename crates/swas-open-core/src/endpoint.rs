@@ -8,7 +8,7 @@ use http::HeaderValue;
 use crate::input::RegionId;
 
 /// Regions with a public endpoint `swas.<region>.aliyuncs.com`.
-pub const PUBLIC_REGIONS: &[&str] = &[
+const PUBLIC_REGIONS: &[&str] = &[
     "us-west-1",
     "us-east-1",
     "me-central-1",
@@ -39,7 +39,7 @@ pub const PUBLIC_REGIONS: &[&str] = &[
 ];
 
 /// Regions with a VPC endpoint `swas-vpc.<region>.aliyuncs.com`.
-pub const VPC_REGIONS: &[&str] = &[
+const VPC_REGIONS: &[&str] = &[
     "us-west-1",
     "us-east-1",
     "eu-west-1",
@@ -83,7 +83,7 @@ impl EndpointKind {
 
 /// `https` (the default) or `http` (only when an explicit endpoint URL says so).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scheme {
+pub(crate) enum Scheme {
     /// TLS.
     Https,
     /// Plain text, e.g. for a local emulator.
@@ -92,7 +92,7 @@ pub enum Scheme {
 
 impl Scheme {
     /// `"https"` or `"http"`.
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             Scheme::Https => "https",
             Scheme::Http => "http",
@@ -115,7 +115,7 @@ pub enum EndpointError {
     Extra(String),
 }
 
-/// A resolved endpoint: scheme, host and optional port.
+/// A resolved endpoint: scheme, host and optional port. It prints as its URL.
 ///
 /// ```
 /// use swas_open_core::{Endpoint, EndpointKind, RegionId};
@@ -125,8 +125,8 @@ pub enum EndpointError {
 ///     Endpoint::for_region_kind(&region, EndpointKind::Vpc).host(),
 ///     "swas-vpc.cn-hangzhou.aliyuncs.com"
 /// );
-/// let local = Endpoint::parse("http://127.0.0.1:8080")?;
-/// assert_eq!(local.authority(), "127.0.0.1:8080");
+/// let local = Endpoint::parse("http://127.0.0.1:8080/")?;
+/// assert_eq!(local.to_string(), "http://127.0.0.1:8080");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
@@ -142,7 +142,9 @@ impl Endpoint {
         Self::for_region_kind(region, EndpointKind::Public)
     }
 
-    /// The public or VPC endpoint of `region`, by the published pattern.
+    /// The public or VPC endpoint of `region`, by the published pattern
+    /// (`swas.<region>.aliyuncs.com` or `swas-vpc.<region>.aliyuncs.com`); this is the one
+    /// place that pattern is written.
     pub fn for_region_kind(region: &RegionId, kind: EndpointKind) -> Self {
         let prefix = match kind {
             EndpointKind::Public => "swas",
@@ -185,7 +187,8 @@ impl Endpoint {
     }
 
     /// The scheme.
-    pub fn scheme(&self) -> Scheme {
+    #[cfg(test)]
+    fn scheme(&self) -> Scheme {
         self.scheme
     }
 
@@ -194,13 +197,8 @@ impl Endpoint {
         self.authority.host()
     }
 
-    /// The port, when the URL names one.
-    pub fn port(&self) -> Option<u16> {
-        self.authority.port_u16()
-    }
-
     /// `host[:port]`, the value of the `host` header.
-    pub fn authority(&self) -> &str {
+    pub(crate) fn authority(&self) -> &str {
         self.authority.as_str()
     }
 
@@ -247,9 +245,10 @@ mod tests {
     fn parses_and_rejects() {
         let e = Endpoint::parse("swas.cn-beijing.aliyuncs.com").unwrap();
         assert_eq!(e.scheme(), Scheme::Https);
-        assert_eq!(e.port(), None);
+        assert_eq!(e.authority(), "swas.cn-beijing.aliyuncs.com");
         let e = Endpoint::parse("HTTP://localhost:9000/").unwrap();
-        assert_eq!((e.scheme(), e.port()), (Scheme::Http, Some(9000)));
+        assert_eq!((e.scheme(), e.host()), (Scheme::Http, "localhost"));
+        assert_eq!(e.authority(), "localhost:9000");
         assert_eq!(e.to_string(), "http://localhost:9000");
         let e = Endpoint::parse("http://[::1]:9000").unwrap();
         assert_eq!(e.authority(), "[::1]:9000");

@@ -4,7 +4,7 @@ use std::time::Duration;
 use crate::chain::CredentialsError;
 use crate::endpoint::EndpointError;
 use crate::input::{ClientToken, InputError};
-use crate::response::{ErrorCode, ParseError, ResponseError, ServiceError};
+use crate::response::{ErrorCode, ParseError, ServiceError};
 use crate::retry::TransportFailure;
 
 /// A boxed transport error source.
@@ -260,16 +260,6 @@ macro_rules! from_kind {
     )*};
 }
 from_kind!(InputError, EndpointError, CredentialsError);
-
-impl From<ResponseError> for Error {
-    fn from(e: ResponseError) -> Self {
-        match e {
-            ResponseError::Service(e) => ErrorKind::Service(e),
-            ResponseError::Parse(e) => ErrorKind::Parse(e),
-        }
-        .into()
-    }
-}
 
 #[cfg(test)]
 mod tests {

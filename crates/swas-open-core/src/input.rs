@@ -3,12 +3,12 @@
 //! Every value type here can only hold a valid value: constructors check the rules and return an
 //! [`InputError`] naming the field, the rule and the offending length or character position.
 
+use std::convert::Infallible;
 use std::fmt;
 
 /// The field an [`InputError`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Field {
+pub(crate) enum Field {
     /// `RegionId`.
     RegionId,
     /// `ImageId`.
@@ -27,7 +27,7 @@ pub enum Field {
 
 impl Field {
     /// The parameter's wire name.
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             Field::RegionId => "RegionId",
             Field::ImageId => "ImageId",
@@ -53,8 +53,7 @@ impl fmt::Display for Field {
 
 /// What was wrong with a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Violation {
+pub(crate) enum Violation {
     /// The value is empty.
     Empty,
     /// The value has `len` characters; at most `max` are allowed.
@@ -73,27 +72,22 @@ pub enum Violation {
     },
 }
 
-/// An input that breaks a documented rule.
+/// An input that breaks a documented rule. Its message names the field, the offending
+/// length or character position (never the content of a secret), and the rule.
 ///
 /// ```
-/// use swas_open_core::{input::{Field, Violation}, ClientToken};
+/// use swas_open_core::ClientToken;
 /// let err = ClientToken::new("tökén").unwrap_err();
-/// assert_eq!(err.field, Field::ClientToken);
-/// assert_eq!(err.violation, Violation::Char { position: 1, found: Some('ö') });
 /// assert_eq!(
 ///     err.to_string(),
 ///     "invalid ClientToken: character 'ö' at position 1 (rule: ASCII only, no control characters, 1 to 64 characters)"
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct InputError {
-    /// The field.
-    pub field: Field,
-    /// The rule, in words.
-    pub rule: &'static str,
-    /// What broke it.
-    pub violation: Violation,
+    pub(crate) field: Field,
+    pub(crate) rule: &'static str,
+    pub(crate) violation: Violation,
 }
 
 impl fmt::Display for InputError {
@@ -118,6 +112,14 @@ impl fmt::Display for InputError {
 }
 
 impl std::error::Error for InputError {}
+
+/// Lets [`DeleteCustomImage::with_client_token`] take a [`ClientToken`], whose conversion
+/// cannot fail, as well as a string.
+impl From<Infallible> for InputError {
+    fn from(never: Infallible) -> Self {
+        match never {}
+    }
+}
 
 /// A validation rule: which characters are allowed and how many.
 pub(crate) struct Rule {
@@ -277,29 +279,25 @@ impl ClientToken {
     /// let t = ClientToken::from_random_bytes([0xab; 16]);
     /// assert_eq!(t.as_str(), "abababab-abab-4bab-abab-abababababab");
     /// ```
-    pub fn from_random_bytes(mut bytes: [u8; 16]) -> Self {
-        bytes[6] = (bytes[6] & 0x0f) | 0x40;
-        bytes[8] = (bytes[8] & 0x3f) | 0x80;
-        let mut hex = [0u8; 32];
-        crate::encode::hex_lower_into(&bytes, &mut hex);
-        let mut s = String::with_capacity(36);
-        for (i, &b) in hex.iter().enumerate() {
-            if matches!(i, 8 | 12 | 16 | 20) {
-                s.push('-');
-            }
-            s.push(b as char);
-        }
-        Self(s)
+    pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
+        let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
+        Self(
+            uuid.hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer())
+                .to_owned(),
+        )
     }
 }
 
 /// The DeleteCustomImage request: which image to delete, where, and its idempotency token.
 ///
 /// ```
-/// use swas_open_core::DeleteCustomImage;
+/// use swas_open_core::{ClientToken, DeleteCustomImage};
 /// let op = DeleteCustomImage::new("cn-hangzhou", "m-demo")?.with_client_token("token-1")?;
 /// assert_eq!(op.region_id().as_str(), "cn-hangzhou");
 /// assert_eq!(op.client_token().map(|t| t.as_str()), Some("token-1"));
+/// let again = op.clone().with_client_token(ClientToken::from_random_bytes([7; 16]))?;
+/// assert_eq!(again.client_token().map(|t| t.as_str()), Some("07070707-0707-4707-8707-070707070707"));
 /// assert!(DeleteCustomImage::new("cn-hangzhou", "m demo").is_err());
 /// # Ok::<(), swas_open_core::InputError>(())
 /// ```
@@ -316,33 +314,24 @@ impl DeleteCustomImage {
         region_id: impl Into<String>,
         image_id: impl Into<String>,
     ) -> Result<Self, InputError> {
-        Ok(Self::from_parts(
-            RegionId::new(region_id)?,
-            ImageId::new(image_id)?,
-            None,
-        ))
+        Ok(Self {
+            region_id: RegionId::new(region_id)?,
+            image_id: ImageId::new(image_id)?,
+            client_token: None,
+        })
     }
 
-    /// Builds from values that are valid already.
-    pub fn from_parts(
-        region_id: RegionId,
-        image_id: ImageId,
-        client_token: Option<ClientToken>,
-    ) -> Self {
-        Self {
-            region_id,
-            image_id,
-            client_token,
-        }
-    }
-
-    /// Validates and sets the `ClientToken`.
-    pub fn with_client_token(self, token: impl Into<String>) -> Result<Self, InputError> {
-        Ok(self.with_token(ClientToken::new(token)?))
+    /// Sets the `ClientToken`: a [`ClientToken`], or a string that is validated here.
+    pub fn with_client_token<T>(self, token: T) -> Result<Self, InputError>
+    where
+        T: TryInto<ClientToken>,
+        InputError: From<T::Error>,
+    {
+        Ok(self.with_token(token.try_into()?))
     }
 
     /// Sets a `ClientToken` that is valid already.
-    pub fn with_token(mut self, token: ClientToken) -> Self {
+    pub(crate) fn with_token(mut self, token: ClientToken) -> Self {
         self.client_token = Some(token);
         self
     }
@@ -363,7 +352,7 @@ impl DeleteCustomImage {
     }
 
     /// The API parameters, sorted by name, as sent on the wire (before encoding).
-    pub fn params(&self) -> impl Iterator<Item = (&'static str, &str)> {
+    pub(crate) fn params(&self) -> impl Iterator<Item = (&'static str, &str)> {
         let token = self
             .client_token
             .as_ref()
@@ -407,6 +396,51 @@ mod tests {
         let t = ClientToken::from_random_bytes([0; 16]);
         assert_eq!(t.as_str(), "00000000-0000-4000-8000-000000000000");
         assert!(ClientToken::new(t.as_str()).is_ok());
+        let t = ClientToken::from_random_bytes([0xff; 16]);
+        assert_eq!(t.as_str(), "ffffffff-ffff-4fff-bfff-ffffffffffff");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn uuid_token_keeps_the_random_bits(bytes in proptest::array::uniform16(0u8..)) {
+            let t = ClientToken::from_random_bytes(bytes);
+            let s = t.as_str();
+            proptest::prop_assert_eq!(s.len(), 36);
+            proptest::prop_assert!(ClientToken::new(s).is_ok());
+            let hex: String = s.chars().filter(|&c| c != '-').collect();
+            proptest::prop_assert_eq!(&s[14..15], "4");
+            proptest::prop_assert!(matches!(&s[19..20], "8" | "9" | "a" | "b"));
+            for (i, byte) in bytes.iter().enumerate() {
+                let mask = match i {
+                    6 => 0x0f,
+                    8 => 0x3f,
+                    _ => 0xff,
+                };
+                let sent = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
+                proptest::prop_assert_eq!(sent & mask, byte & mask, "byte {}", i);
+            }
+        }
+    }
+
+    #[test]
+    fn one_way_to_set_the_client_token() {
+        let op = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+        let from_str = op.clone().with_client_token("t-1").unwrap();
+        let from_string = op.clone().with_client_token(String::from("t-1")).unwrap();
+        let token = ClientToken::new("t-1").unwrap();
+        let from_token = op.clone().with_client_token(token.clone()).unwrap();
+        assert_eq!(from_str, from_string);
+        assert_eq!(from_str, from_token);
+        assert_eq!(from_token.client_token(), Some(&token));
+        let e = op.with_client_token("t\u{7f}").unwrap_err();
+        assert_eq!(e.field, Field::ClientToken);
+        assert_eq!(
+            e.violation,
+            Violation::Char {
+                position: 1,
+                found: Some('\u{7f}')
+            }
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@
 //! let response = http::Response::builder()
 //!     .status(200)
 //!     .body(r#"{"RequestId":"30637AD6-D977-4833-A54C-CC89483E****"}"#)?;
-//! let output = parse_delete_custom_image(&response)?;
+//! let output = parse_delete_custom_image(&response, input.client_token().unwrap())?;
 //! assert_eq!(output.request_id, "30637AD6-D977-4833-A54C-CC89483E****");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -71,18 +71,17 @@ pub mod sign;
 pub mod time;
 pub mod verify;
 
-pub use call::{Call, DeleteOutput};
+pub use call::Call;
 pub use chain::CredentialsError;
 pub use config::{ClientBuilder, Config, FromConfig};
 pub use credentials::{Credentials, Secret};
-pub use endpoint::{Endpoint, EndpointError, EndpointKind, Scheme};
+pub use endpoint::{Endpoint, EndpointError, EndpointKind};
 pub use error::{BoxError, Error, ErrorKind, TimeoutKind};
 pub use exchange::{Action, Exchange, Outgoing};
 pub use http;
 pub use input::{ClientToken, DeleteCustomImage, ImageId, InputError, RegionId};
 pub use response::{
-    parse_delete_custom_image, DeleteCustomImageOutput, ErrorCode, ParseError, ResponseError,
-    ServiceError,
+    parse_delete_custom_image, DeleteCustomImageOutput, ErrorCode, ParseError, ServiceError,
 };
 pub use retry::{RetryBudget, RetryPolicy, TransportFailure};
 pub use sign::{Nonce, SignatureVersion, Signer, SigningContext};

@@ -14,8 +14,8 @@
 
 use std::time::Duration;
 
-use crate::call::DeleteOutput;
 use crate::error::Error;
+use crate::response::DeleteCustomImageOutput as DeleteOutput;
 
 #[cfg(feature = "metrics")]
 mod on {

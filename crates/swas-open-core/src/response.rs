@@ -1,34 +1,35 @@
 //! Typed results and service errors of `DeleteCustomImage`.
 //!
 //! [`parse_delete_custom_image`] turns an [`http::Response`] into either a
-//! [`DeleteCustomImageOutput`] or a [`ResponseError`]:
+//! [`DeleteCustomImageOutput`] or an [`Error`]:
 //!
 //! - a 2xx answer whose JSON object carries a non-empty `RequestId` is a success;
-//! - any other answer whose JSON object carries a `Code` is a [`ServiceError`], matched on
-//!   its [`ErrorCode`] rather than on its HTTP status;
+//! - any other answer whose JSON object carries a `Code` is a [`ServiceError`]
+//!   ([`ErrorKind::Service`](crate::ErrorKind::Service)), matched on its [`ErrorCode`] rather than on its HTTP status;
 //! - everything else (an empty body, a proxy's HTML page, truncated JSON, a body over
-//!   [`MAX_RESPONSE_BODY`], JSON without the expected field) is a [`ParseError`] that keeps
-//!   the status and a short, log-safe snippet of the body.
+//!   [`MAX_RESPONSE_BODY`], JSON without the expected field) is a [`ParseError`]
+//!   ([`ErrorKind::Parse`](crate::ErrorKind::Parse)) that keeps the status and a short, log-safe snippet of the body.
 //!
 //! Field names are accepted in PascalCase (`RequestId`, `Code`, ...) and in lower camel case
 //! (`requestId`, `code`, ...); when both are present, PascalCase wins. A value of the wrong
-//! JSON type is treated as absent.
+//! JSON type is treated as absent, and a key repeated within the object keeps its last value.
 //!
 //! ```
-//! use swas_open_core::response::{parse_delete_custom_image, ErrorCode, ResponseError};
+//! use swas_open_core::{parse_delete_custom_image, ClientToken, ErrorCode, ErrorKind};
 //!
+//! let token = ClientToken::new("token-1")?;
 //! let response = http::Response::builder()
 //!     .status(404)
-//!     .body(r#"{"RequestId":"R1","Code":"InvalidImageId.NotFound","Message":"The specified ImageId does not exist."}"#)
-//!     .unwrap();
-//! match parse_delete_custom_image(&response) {
-//!     Err(ResponseError::Service(e)) => {
+//!     .body(r#"{"RequestId":"R1","Code":"InvalidImageId.NotFound","Message":"The specified ImageId does not exist."}"#)?;
+//! match parse_delete_custom_image(&response, &token).map_err(|e| e.into_kind()) {
+//!     Err(ErrorKind::Service(e)) => {
 //!         assert_eq!(e.code, ErrorCode::InvalidImageIdNotFound);
 //!         assert_eq!(e.request_id.as_deref(), Some("R1"));
 //!         assert!(!e.is_retryable());
 //!     }
 //!     other => panic!("unexpected: {other:?}"),
 //! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::borrow::Cow;
@@ -36,9 +37,12 @@ use std::fmt;
 use std::time::Duration;
 
 use http::StatusCode;
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Serialize;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::error::{Error, ErrorKind};
+use crate::input::ClientToken;
 
 /// The largest response body, in bytes, the parser accepts; transports cap bodies at this
 /// size. A longer body is rejected with [`ParseErrorKind::TooLarge`] without being parsed.
@@ -48,7 +52,7 @@ pub const MAX_RESPONSE_BODY: usize = 1024 * 1024;
 pub const RETRY_AFTER_HEADER: &str = "x-acs-retry-after";
 
 /// The most characters of a body kept in [`ParseError::snippet`].
-pub const SNIPPET_CHARS: usize = 128;
+const SNIPPET_CHARS: usize = 128;
 
 /// One row of the error-code table: the single source of the wire spelling, the usual
 /// HTTP status and the retryability of every known code.
@@ -161,8 +165,8 @@ impl ErrorCode {
     }
 
     /// Parses a wire spelling: an exact, case-sensitive match of a known code, else
-    /// [`ErrorCode::Other`].
-    pub fn parse(s: &str) -> ErrorCode {
+    /// [`ErrorCode::Other`]. Callers use `ErrorCode::from`.
+    pub(crate) fn parse(s: &str) -> ErrorCode {
         TABLE
             .iter()
             .find(|e| e.wire == s)
@@ -176,12 +180,13 @@ impl ErrorCode {
 
     /// Whether the code denotes a transient condition worth retrying (throttling, a used
     /// nonce, a server-side failure). `Other` codes are not retryable.
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         self.entry().is_some_and(|e| e.retryable)
     }
 
     /// Every known code (all variants but [`ErrorCode::Other`]), in table order.
-    pub fn known() -> impl Iterator<Item = &'static ErrorCode> {
+    #[cfg(test)]
+    pub(crate) fn known() -> impl Iterator<Item = &'static ErrorCode> {
         TABLE.iter().map(|e| &e.code)
     }
 }
@@ -192,6 +197,8 @@ impl fmt::Display for ErrorCode {
     }
 }
 
+/// An exact, case-sensitive match of a known code's wire spelling, else
+/// [`ErrorCode::Other`]: `ErrorCode::from("Throttling.User")`.
 impl From<&str> for ErrorCode {
     fn from(s: &str) -> Self {
         ErrorCode::parse(s)
@@ -213,18 +220,28 @@ impl From<String> for ErrorCode {
 pub struct DeleteCustomImageOutput {
     /// The request ID the service assigned.
     pub request_id: String,
+    /// The `ClientToken` the call sent (given or generated): sending the same input with it
+    /// again never deletes twice.
+    pub client_token: ClientToken,
+    /// How many attempts the call took (1 when the first attempt succeeded).
+    pub attempts: u32,
 }
 
 impl DeleteCustomImageOutput {
-    /// An output with the given request ID.
-    pub fn new(request_id: impl Into<String>) -> Self {
+    /// The output of a call that sent `client_token` and took `attempts` attempts.
+    pub(crate) fn new(request_id: String, client_token: ClientToken, attempts: u32) -> Self {
         Self {
-            request_id: request_id.into(),
+            request_id,
+            client_token,
+            attempts,
         }
     }
 }
 
 /// An error answered by the service or its API gateway.
+///
+/// Its fields are public, so a test double builds one with [`ServiceError::new`] and sets
+/// the optional fields it needs.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ServiceError {
@@ -249,23 +266,29 @@ pub struct ServiceError {
 
 /// The wire form of an error body, PascalCase, absent optional fields omitted.
 #[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 struct WireError<'a> {
-    #[serde(rename = "RequestId", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
-    #[serde(rename = "HostId", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     host_id: Option<&'a str>,
-    #[serde(rename = "Code")]
     code: &'a str,
-    #[serde(rename = "Message")]
     message: &'a str,
-    #[serde(rename = "Recommend", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     recommend: Option<&'a str>,
-    #[serde(rename = "AccessDeniedDetail", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     access_denied_detail: Option<&'a Value>,
 }
 
 impl ServiceError {
     /// An error with the given status, code and message, and no optional field.
+    ///
+    /// ```
+    /// use swas_open_core::{ErrorCode, ServiceError};
+    /// let mut e = ServiceError::new(http::StatusCode::NOT_FOUND, ErrorCode::InvalidImageIdNotFound, "gone");
+    /// e.request_id = Some("R1".into());
+    /// assert_eq!(e.to_json_body(), br#"{"RequestId":"R1","Code":"InvalidImageId.NotFound","Message":"gone"}"#);
+    /// ```
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
@@ -279,32 +302,9 @@ impl ServiceError {
         }
     }
 
-    /// Sets the request ID.
-    pub fn with_request_id(mut self, id: impl Into<String>) -> Self {
-        self.request_id = Some(id.into());
-        self
-    }
-
-    /// Sets the host ID.
-    pub fn with_host_id(mut self, host_id: impl Into<String>) -> Self {
-        self.host_id = Some(host_id.into());
-        self
-    }
-
-    /// Sets the troubleshooting link.
-    pub fn with_recommend(mut self, recommend: impl Into<String>) -> Self {
-        self.recommend = Some(recommend.into());
-        self
-    }
-
-    /// Sets the access-denial details.
-    pub fn with_access_denied_detail(mut self, detail: Value) -> Self {
-        self.access_denied_detail = Some(detail);
-        self
-    }
-
     /// Sets the rate-limit hint.
-    pub fn with_retry_after(mut self, after: Duration) -> Self {
+    #[cfg(test)]
+    pub(crate) fn with_retry_after(mut self, after: Duration) -> Self {
         self.retry_after = Some(after);
         self
     }
@@ -325,7 +325,8 @@ impl ServiceError {
         serde_json::to_vec(&wire).unwrap_or_default()
     }
 
-    /// Whether the error is transient: a retryable code, or any 5xx status.
+    /// Whether the error is transient: a retryable code (throttling, a used nonce, a
+    /// server-side failure), or any 5xx status.
     pub fn is_retryable(&self) -> bool {
         self.code.is_retryable() || self.status.is_server_error()
     }
@@ -385,8 +386,8 @@ pub struct ParseError {
     pub status: StatusCode,
     /// What went wrong.
     pub kind: ParseErrorKind,
-    /// At most [`SNIPPET_CHARS`] characters of the body, lossily decoded, control
-    /// characters replaced by `?`.
+    /// At most 128 characters of the body, lossily decoded, control characters replaced
+    /// by `?`.
     pub snippet: String,
 }
 
@@ -413,46 +414,31 @@ fn snippet(body: &[u8]) -> String {
         .collect()
 }
 
-/// The error of [`parse_delete_custom_image`].
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ResponseError {
-    /// The service answered with an error (boxed, as in [`crate::Error`]: it is by far the
-    /// largest variant).
-    #[error(transparent)]
-    Service(Box<ServiceError>),
-    /// The answer could not be understood.
-    #[error(transparent)]
-    Parse(#[from] ParseError),
-}
-
-impl From<ServiceError> for ResponseError {
-    fn from(e: ServiceError) -> Self {
-        ResponseError::Service(Box::new(e))
-    }
-}
-
-impl ResponseError {
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            ResponseError::Service(e) => e.status,
-            ResponseError::Parse(e) => e.status,
-        }
-    }
-}
-
-/// Parses a DeleteCustomImage answer.
+/// Parses the answer to one DeleteCustomImage request that carried `client_token`.
 ///
-/// A 2xx answer with a non-empty `RequestId` is a success; a non-2xx answer with a `Code`
-/// is a [`ServiceError`] (its `retry_after` read from the `x-acs-retry-after` header);
-/// anything else is a [`ParseError`]. Never panics.
+/// A 2xx answer with a non-empty `RequestId` is a success (one attempt); a non-2xx answer
+/// with a `Code` is an [`ErrorKind::Service`](crate::ErrorKind::Service) (its `retry_after` read from the
+/// `x-acs-retry-after` header); anything else is an [`ErrorKind::Parse`](crate::ErrorKind::Parse). Never panics.
 pub fn parse_delete_custom_image<B: AsRef<[u8]>>(
     response: &http::Response<B>,
-) -> Result<DeleteCustomImageOutput, ResponseError> {
+    client_token: &ClientToken,
+) -> Result<DeleteCustomImageOutput, Error> {
+    let request_id = parse_request_id(response)?;
+    Ok(DeleteCustomImageOutput::new(
+        request_id,
+        client_token.clone(),
+        1,
+    ))
+}
+
+/// Parses an answer: the `RequestId` of a success, or the service's error, or why the
+/// answer could not be understood.
+pub(crate) fn parse_request_id<B: AsRef<[u8]>>(
+    response: &http::Response<B>,
+) -> Result<String, Error> {
     let status = response.status();
     let body = response.body().as_ref();
-    let fail = |kind| Err(ResponseError::Parse(ParseError::new(status, kind, body)));
+    let fail = |kind| Err(ErrorKind::Parse(ParseError::new(status, kind, body)).into());
 
     if body.len() > MAX_RESPONSE_BODY {
         return fail(ParseErrorKind::TooLarge);
@@ -460,41 +446,40 @@ pub fn parse_delete_custom_image<B: AsRef<[u8]>>(
     if body.iter().all(u8::is_ascii_whitespace) {
         return fail(ParseErrorKind::EmptyBody);
     }
-    let mut fields = Fields::default();
-    let Some(is_object) = parse_fields(body, &mut fields) else {
-        return fail(ParseErrorKind::NotJson);
-    };
-
+    // Empty until a body repeats a key (see `object`).
+    let mut deduped = Vec::new();
     if status.is_success() {
-        return match fields.request_id.resolve().filter(|_| is_object) {
-            Some(id) if !id.is_empty() => Ok(DeleteCustomImageOutput {
-                request_id: id.into_owned(),
-            }),
+        let wire: Success<'_> = match object(body, &mut deduped) {
+            Ok(wire) => wire.unwrap_or_default(),
+            Err(NotJson) => return fail(ParseErrorKind::NotJson),
+        };
+        return match text(wire.request_id, wire.request_id_camel) {
+            Some(id) if !id.is_empty() => Ok(id.into_owned()),
             _ => fail(ParseErrorKind::MissingField("RequestId")),
         };
     }
-
-    if !is_object {
-        return fail(ParseErrorKind::MissingField("Code"));
-    }
-    let code = match fields.code.resolve() {
+    let wire: Failure<'_> = match object(body, &mut deduped) {
+        Ok(wire) => wire.unwrap_or_default(),
+        Err(NotJson) => return fail(ParseErrorKind::NotJson),
+    };
+    let code = match text(wire.code, wire.code_camel) {
         Some(code) if !code.is_empty() => ErrorCode::parse(&code),
         _ => return fail(ParseErrorKind::MissingField("Code")),
     };
-    Err(ResponseError::Service(Box::new(ServiceError {
+    let owned = |pascal, camel| text(pascal, camel).map(Cow::into_owned);
+    Err(ErrorKind::Service(Box::new(ServiceError {
         status,
         code,
-        message: fields
-            .message
-            .resolve()
-            .map(Cow::into_owned)
-            .unwrap_or_default(),
-        request_id: fields.request_id.resolve().map(Cow::into_owned),
-        host_id: fields.host_id.resolve().map(Cow::into_owned),
-        recommend: fields.recommend.resolve().map(Cow::into_owned),
-        access_denied_detail: fields.access_denied_detail.resolve(),
+        message: owned(wire.message, wire.message_camel).unwrap_or_default(),
+        request_id: owned(wire.request_id, wire.request_id_camel),
+        host_id: owned(wire.host_id, wire.host_id_camel),
+        recommend: owned(wire.recommend, wire.recommend_camel),
+        access_denied_detail: wire
+            .access_denied_detail
+            .or(wire.access_denied_detail_camel),
         retry_after: retry_after(response.headers()),
-    })))
+    }))
+    .into())
 }
 
 /// The `x-acs-retry-after` header as a duration; `None` when absent or not a number of
@@ -507,216 +492,99 @@ fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
     value.parse::<u64>().ok().map(Duration::from_millis)
 }
 
-/// Parses `body` as JSON into `fields`: `None` when it is not JSON, `Some(false)` when it
-/// is JSON but not an object, `Some(true)` for an object.
+/// The body is not JSON.
+struct NotJson;
+
+/// A string value, or any other JSON value (which counts as absent, as `null` does).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Text<'a> {
+    Str(#[serde(borrow)] Cow<'a, str>),
+    Other(IgnoredAny),
+}
+
+// Each casing below is its own field rather than an alias: a body carrying both is then no
+// duplicate, and PascalCase wins. A success and an error have their own shapes, which keeps
+// the success path small.
+
+/// The fields of a success.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Success<'a> {
+    #[serde(borrow, rename = "RequestId")]
+    request_id: Option<Text<'a>>,
+    #[serde(borrow, rename = "requestId")]
+    request_id_camel: Option<Text<'a>>,
+}
+
+/// The fields of an error.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct Failure<'a> {
+    #[serde(borrow)]
+    request_id: Option<Text<'a>>,
+    #[serde(borrow, rename = "requestId")]
+    request_id_camel: Option<Text<'a>>,
+    #[serde(borrow)]
+    host_id: Option<Text<'a>>,
+    #[serde(borrow, rename = "hostId")]
+    host_id_camel: Option<Text<'a>>,
+    #[serde(borrow)]
+    code: Option<Text<'a>>,
+    #[serde(borrow, rename = "code")]
+    code_camel: Option<Text<'a>>,
+    #[serde(borrow)]
+    message: Option<Text<'a>>,
+    #[serde(borrow, rename = "message")]
+    message_camel: Option<Text<'a>>,
+    #[serde(borrow)]
+    recommend: Option<Text<'a>>,
+    #[serde(borrow, rename = "recommend")]
+    recommend_camel: Option<Text<'a>>,
+    access_denied_detail: Option<Value>,
+    #[serde(rename = "accessDeniedDetail")]
+    access_denied_detail_camel: Option<Value>,
+}
+
+/// The string of the PascalCase field, else of the lower-camel one.
+fn text<'a>(pascal: Option<Text<'a>>, camel: Option<Text<'a>>) -> Option<Cow<'a, str>> {
+    let string = |t| match t {
+        Some(Text::Str(s)) => Some(s),
+        _ => None,
+    };
+    string(pascal).or_else(|| string(camel))
+}
+
+/// Deserializes a JSON object body: `Ok(None)` for JSON that is not an object.
 ///
-/// The fields are filled in place rather than returned: moving the struct through the
-/// layers of the deserializer costs more than parsing a short body.
-fn parse_fields<'a>(body: &'a [u8], fields: &mut Fields<'a>) -> Option<bool> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let is_object = de.deserialize_any(TopVisitor(fields)).ok()?;
-    de.end().ok()?;
-    Some(is_object)
-}
-
-/// A field that may come in PascalCase or lower camel case; PascalCase wins.
-struct Pair<T> {
-    pascal: Option<T>,
-    camel: Option<T>,
-}
-
-impl<T> Default for Pair<T> {
-    fn default() -> Self {
-        Self {
-            pascal: None,
-            camel: None,
+/// serde's derive refuses a key that appears twice. Such a body (rare, but legal JSON) is
+/// rewritten into `deduped` through a map, which keeps the last value of a repeated key,
+/// and parsed from there.
+fn object<'a, T: Deserialize<'a>>(
+    body: &'a [u8],
+    deduped: &'a mut Vec<u8>,
+) -> Result<Option<T>, NotJson> {
+    let first = body
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if first != Some(&b'{') {
+        return match serde_json::from_slice::<IgnoredAny>(body) {
+            Ok(_) => Ok(None),
+            Err(_) => Err(NotJson),
+        };
+    }
+    match serde_json::from_slice(body) {
+        Ok(wire) => Ok(Some(wire)),
+        Err(e) if e.is_data() => {
+            let map: serde_json::Map<String, Value> =
+                serde_json::from_slice(body).map_err(|_| NotJson)?;
+            *deduped = serde_json::to_vec(&map).map_err(|_| NotJson)?;
+            let deduped: &'a Vec<u8> = deduped;
+            serde_json::from_slice(deduped)
+                .map(Some)
+                .map_err(|_| NotJson)
         }
-    }
-}
-
-impl<T> Pair<T> {
-    /// Records a value; a repeated key keeps the last value, as JSON parsers usually do.
-    fn set(&mut self, pascal: bool, value: Option<T>) {
-        if pascal {
-            self.pascal = value;
-        } else {
-            self.camel = value;
-        }
-    }
-
-    fn resolve(self) -> Option<T> {
-        self.pascal.or(self.camel)
-    }
-}
-
-/// The fields of an answer this parser needs, borrowed from the body where possible.
-#[derive(Default)]
-struct Fields<'a> {
-    request_id: Pair<Cow<'a, str>>,
-    host_id: Pair<Cow<'a, str>>,
-    code: Pair<Cow<'a, str>>,
-    message: Pair<Cow<'a, str>>,
-    recommend: Pair<Cow<'a, str>>,
-    access_denied_detail: Pair<Value>,
-}
-
-/// An object key of interest, with its casing (`true` for PascalCase).
-enum Key {
-    RequestId(bool),
-    HostId(bool),
-    Code(bool),
-    Message(bool),
-    Recommend(bool),
-    AccessDeniedDetail(bool),
-    Ignored,
-}
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = Key;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object key")
-            }
-            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
-                Ok(match key {
-                    "RequestId" => Key::RequestId(true),
-                    "requestId" => Key::RequestId(false),
-                    "HostId" => Key::HostId(true),
-                    "hostId" => Key::HostId(false),
-                    "Code" => Key::Code(true),
-                    "code" => Key::Code(false),
-                    "Message" => Key::Message(true),
-                    "message" => Key::Message(false),
-                    "Recommend" => Key::Recommend(true),
-                    "recommend" => Key::Recommend(false),
-                    "AccessDeniedDetail" => Key::AccessDeniedDetail(true),
-                    "accessDeniedDetail" => Key::AccessDeniedDetail(false),
-                    _ => Key::Ignored,
-                })
-            }
-        }
-        deserializer.deserialize_identifier(KeyVisitor)
-    }
-}
-
-/// A string value, or `None` for a value of any other JSON type (which is skipped).
-struct LenientStr<'a>(Option<Cow<'a, str>>);
-
-impl<'de> Deserialize<'de> for LenientStr<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct StrVisitor;
-        impl<'de> Visitor<'de> for StrVisitor {
-            type Value = Option<Cow<'de, str>>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Some(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Some(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Some(Cow::Owned(v)))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                drain_seq(seq).map(|()| None)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                drain_map(map).map(|()| None)
-            }
-        }
-        deserializer.deserialize_any(StrVisitor).map(LenientStr)
-    }
-}
-
-fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
-    while seq.next_element::<IgnoredAny>()?.is_some() {}
-    Ok(())
-}
-
-fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
-    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-    Ok(())
-}
-
-/// The top-level value: fills the fields of an object and answers `true`; answers `false`
-/// for any other JSON value.
-struct TopVisitor<'f, 'de>(&'f mut Fields<'de>);
-
-impl<'de> Visitor<'de> for TopVisitor<'_, 'de> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let fields = self.0;
-        while let Some(key) = map.next_key::<Key>()? {
-            match key {
-                Key::RequestId(p) => fields.request_id.set(p, map.next_value::<LenientStr>()?.0),
-                Key::HostId(p) => fields.host_id.set(p, map.next_value::<LenientStr>()?.0),
-                Key::Code(p) => fields.code.set(p, map.next_value::<LenientStr>()?.0),
-                Key::Message(p) => fields.message.set(p, map.next_value::<LenientStr>()?.0),
-                Key::Recommend(p) => fields.recommend.set(p, map.next_value::<LenientStr>()?.0),
-                Key::AccessDeniedDetail(p) => {
-                    let detail = map.next_value::<Value>()?;
-                    fields
-                        .access_denied_detail
-                        .set(p, (!detail.is_null()).then_some(detail));
-                }
-                Key::Ignored => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(true)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        drain_seq(seq).map(|()| false)
-    }
-    fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Self::Value, E> {
-        Ok(false)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(false)
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(false)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(false)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(false)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(false)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(false)
+        Err(_) => Err(NotJson),
     }
 }
 
@@ -732,23 +600,24 @@ mod tests {
             .unwrap()
     }
 
-    fn parse(
-        status: u16,
-        body: impl Into<Vec<u8>>,
-    ) -> Result<DeleteCustomImageOutput, ResponseError> {
-        parse_delete_custom_image(&response(status, body))
+    fn token() -> ClientToken {
+        ClientToken::new("token-1").unwrap()
+    }
+
+    fn parse(status: u16, body: impl Into<Vec<u8>>) -> Result<DeleteCustomImageOutput, Error> {
+        parse_delete_custom_image(&response(status, body), &token())
     }
 
     fn service(status: u16, body: impl Into<Vec<u8>>) -> ServiceError {
-        match parse(status, body) {
-            Err(ResponseError::Service(e)) => *e,
+        match parse(status, body).map_err(Error::into_kind) {
+            Err(ErrorKind::Service(e)) => *e,
             other => panic!("expected a service error, got {other:?}"),
         }
     }
 
     fn parse_err(status: u16, body: impl Into<Vec<u8>>) -> ParseError {
-        match parse(status, body) {
-            Err(ResponseError::Parse(e)) => e,
+        match parse(status, body).map_err(Error::into_kind) {
+            Err(ErrorKind::Parse(e)) => e,
             other => panic!("expected a parse error, got {other:?}"),
         }
     }
@@ -899,6 +768,36 @@ mod tests {
         // A non-string PascalCase value does not hide a valid camel one.
         let out = parse(200, r#"{"RequestId":7,"requestId":"x"}"#).unwrap();
         assert_eq!(out.request_id, "x");
+    }
+
+    #[test]
+    fn repeated_keys_keep_the_last_value() {
+        let out = parse(200, r#"{"RequestId":"first","RequestId":"last"}"#).unwrap();
+        assert_eq!(out.request_id, "last");
+        assert_eq!(
+            parse_err(200, r#"{"RequestId":"a","RequestId":5}"#).kind,
+            ParseErrorKind::MissingField("RequestId")
+        );
+        let e = service(
+            400,
+            r#"{"Code":"Throttling","Message":"m","Code":"Forbidden","requestId":"x","requestId":"y","RequestId":7}"#,
+        );
+        assert_eq!(e.code, ErrorCode::Forbidden);
+        assert_eq!(e.message, "m");
+        assert_eq!(e.request_id.as_deref(), Some("y"));
+        // Repeated keys inside an ignored value are no concern of the parser.
+        let out = parse(
+            200,
+            r#"{"Other":{"k":1,"k":[2]},"RequestId":{"a":1,"a":2},"requestId":"r"}"#,
+        );
+        assert_eq!(out.unwrap().request_id, "r");
+        // A repeated key does not hide a syntax error.
+        for body in [
+            r#"{"RequestId":"a","RequestId":"b""#,
+            r#"{"RequestId":"a","RequestId":"b"} x"#,
+        ] {
+            assert_eq!(parse_err(200, body).kind, ParseErrorKind::NotJson, "{body}");
+        }
     }
 
     #[test]
@@ -1081,8 +980,10 @@ mod tests {
                 .body(r#"{"Code":"Throttling.User","Message":"slow down"}"#)
                 .unwrap()
         };
-        let get = |value: &str| match parse_delete_custom_image(&make(value)) {
-            Err(ResponseError::Service(e)) => e.retry_after,
+        let get = |value: &str| match parse_delete_custom_image(&make(value), &token())
+            .map_err(Error::into_kind)
+        {
+            Err(ErrorKind::Service(e)) => e.retry_after,
             other => panic!("{other:?}"),
         };
         assert_eq!(get("1500"), Some(Duration::from_millis(1500)));
@@ -1097,14 +998,14 @@ mod tests {
 
     #[test]
     fn to_json_body_shape() {
-        let e = ServiceError::new(
+        let mut e = ServiceError::new(
             StatusCode::NOT_FOUND,
             ErrorCode::InvalidImageIdNotFound,
             "gone",
-        )
-        .with_request_id("R")
-        .with_host_id("H")
-        .with_recommend("https://example.invalid/t");
+        );
+        e.request_id = Some("R".into());
+        e.host_id = Some("H".into());
+        e.recommend = Some("https://example.invalid/t".into());
         let v: Value = serde_json::from_slice(&e.to_json_body()).unwrap();
         assert_eq!(
             v,
@@ -1119,19 +1020,18 @@ mod tests {
     }
 
     #[test]
-    fn response_error_status_and_display() {
+    fn error_display() {
         let e = parse(
             404,
             r#"{"Code":"InvalidImageId.NotFound","Message":"m","RequestId":"R"}"#,
         )
         .unwrap_err();
-        assert_eq!(e.status(), StatusCode::NOT_FOUND);
         assert_eq!(
             e.to_string(),
             "InvalidImageId.NotFound (HTTP 404): m [RequestId: R]"
         );
-        let e = parse(504, "").unwrap_err();
-        assert_eq!(e.status(), StatusCode::GATEWAY_TIMEOUT);
+        let e = parse_err(504, "");
+        assert_eq!(e.status, StatusCode::GATEWAY_TIMEOUT);
         assert!(e.to_string().contains("empty body"));
     }
 
@@ -1141,11 +1041,17 @@ mod tests {
             .status(200)
             .body(&br#"{"RequestId":"s"}"#[..])
             .unwrap();
-        assert_eq!(parse_delete_custom_image(&r).unwrap().request_id, "s");
+        assert_eq!(
+            parse_delete_custom_image(&r, &token()).unwrap().request_id,
+            "s"
+        );
         let r = http::Response::builder()
             .status(200)
             .body(String::from(r#"{"RequestId":"t"}"#))
             .unwrap();
-        assert_eq!(parse_delete_custom_image(&r).unwrap().request_id, "t");
+        let out = parse_delete_custom_image(&r, &token()).unwrap();
+        assert_eq!(out.request_id, "t");
+        assert_eq!(out.client_token, token());
+        assert_eq!(out.attempts, 1);
     }
 }

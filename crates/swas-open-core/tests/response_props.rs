@@ -1,9 +1,16 @@
 //! Property tests of the response parser and the retry policy.
+//!
+//! The parser is checked against a model written with `serde_json::Value`, whose objects
+//! keep the last value of a repeated key: the documented rules (either casing, PascalCase
+//! first, wrong JSON types count as absent) applied to that value must give the same answer.
 
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+use serde_json::Value;
 use swas_open_core::response::{
-    parse_delete_custom_image, ErrorCode, ResponseError, ServiceError, MAX_RESPONSE_BODY,
+    parse_delete_custom_image, ParseErrorKind, ServiceError, MAX_RESPONSE_BODY,
 };
+use swas_open_core::{ClientToken, Error, ErrorCode, ErrorKind};
 
 fn response(status: u16, body: Vec<u8>) -> http::Response<Vec<u8>> {
     http::Response::builder()
@@ -22,7 +29,9 @@ fn json_like() -> impl Strategy<Value = Vec<u8>> {
         Just("Message"),
         Just("message"),
         Just("HostId"),
+        Just("hostId"),
         Just("Recommend"),
+        Just("recommend"),
         Just("AccessDeniedDetail"),
         Just("accessDeniedDetail"),
         Just("Other"),
@@ -34,6 +43,8 @@ fn json_like() -> impl Strategy<Value = Vec<u8>> {
         Just("true".to_owned()),
         Just("[1,{\"a\":[]}]".to_owned()),
         Just("{\"k\":\"v\"}".to_owned()),
+        Just("\"\"".to_owned()),
+        Just("\"esc\\u0041\\n\"".to_owned()),
     ];
     (
         prop::collection::vec((key, value), 0..6),
@@ -54,11 +65,23 @@ fn json_like() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn code() -> impl Strategy<Value = ErrorCode> {
-    let known: Vec<ErrorCode> = ErrorCode::known().cloned().collect();
+    // Known codes, retryable and not, at 4xx and 5xx statuses; the unit tests go through
+    // the whole table.
+    let known = vec![
+        ErrorCode::Throttling,
+        ErrorCode::ThrottlingUser,
+        ErrorCode::SignatureNonceUsed,
+        ErrorCode::ServiceUnavailable,
+        ErrorCode::InternalError,
+        ErrorCode::InvalidImageIdNotFound,
+        ErrorCode::CustomImageInShare,
+        ErrorCode::ForbiddenRam,
+        ErrorCode::IdempotentParameterMismatch,
+    ];
     prop_oneof![
         prop::sample::select(known),
         // Parsing normalises an `Other` that spells a known code.
-        "[A-Za-z][A-Za-z0-9.]{0,20}".prop_map(|s| ErrorCode::parse(&s)),
+        "[A-Za-z][A-Za-z0-9.]{0,20}".prop_map(|s| ErrorCode::from(s.as_str())),
     ]
 }
 
@@ -78,35 +101,89 @@ fn service_error() -> impl Strategy<Value = ServiceError> {
         .prop_map(|(status, code, message, request_id, host_id, recommend)| {
             let status = http::StatusCode::from_u16(status).expect("valid status");
             let mut e = ServiceError::new(status, code, message);
-            if let Some(id) = request_id {
-                e = e.with_request_id(id);
-            }
-            if let Some(h) = host_id {
-                e = e.with_host_id(h);
-            }
-            if let Some(r) = recommend {
-                e = e.with_recommend(r);
-            }
+            e.request_id = request_id;
+            e.host_id = host_id;
+            e.recommend = recommend;
             e
         })
+}
+
+fn token() -> ClientToken {
+    ClientToken::from_random_bytes([9; 16])
+}
+
+/// What the parser answered, in a comparable form.
+#[derive(Debug, PartialEq)]
+enum Answer {
+    Ok(String),
+    Service {
+        code: String,
+        message: String,
+        request_id: Option<String>,
+        host_id: Option<String>,
+        recommend: Option<String>,
+        access_denied_detail: Option<Value>,
+    },
+    Parse(ParseErrorKind),
+}
+
+/// The documented rules, applied to the body parsed as a `serde_json::Value`.
+fn model(status: u16, body: &[u8]) -> Answer {
+    if body.len() > MAX_RESPONSE_BODY {
+        return Answer::Parse(ParseErrorKind::TooLarge);
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Answer::Parse(ParseErrorKind::EmptyBody);
+    }
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return Answer::Parse(ParseErrorKind::NotJson);
+    };
+    let object = value.as_object();
+    let text = |pascal: &str, camel: &str| {
+        let get = |k: &str| object?.get(k)?.as_str().map(str::to_owned);
+        get(pascal).or_else(|| get(camel))
+    };
+    if (200..300).contains(&status) {
+        return match text("RequestId", "requestId") {
+            Some(id) if !id.is_empty() => Answer::Ok(id),
+            _ => Answer::Parse(ParseErrorKind::MissingField("RequestId")),
+        };
+    }
+    let code = match text("Code", "code") {
+        Some(code) if !code.is_empty() => code,
+        _ => return Answer::Parse(ParseErrorKind::MissingField("Code")),
+    };
+    let detail = |k: &str| object?.get(k).filter(|v| !v.is_null()).cloned();
+    Answer::Service {
+        code,
+        message: text("Message", "message").unwrap_or_default(),
+        request_id: text("RequestId", "requestId"),
+        host_id: text("HostId", "hostId"),
+        recommend: text("Recommend", "recommend"),
+        access_denied_detail: detail("AccessDeniedDetail").or_else(|| detail("accessDeniedDetail")),
+    }
 }
 
 proptest! {
     #[test]
     fn parser_never_panics_on_bytes(status in 100u16..=599, body in prop::collection::vec(any::<u8>(), 0..512)) {
-        let _ = parse_delete_custom_image(&response(status, body));
+        let _ = parse_delete_custom_image(&response(status, body), &token());
     }
 
     #[test]
     fn parser_never_panics_on_json_like(status in 100u16..=599, body in json_like()) {
-        match parse_delete_custom_image(&response(status, body.clone())) {
-            Ok(out) => prop_assert!((200..300).contains(&status) && !out.request_id.is_empty()),
-            Err(ResponseError::Service(e)) => {
+        match parse_delete_custom_image(&response(status, body.clone()), &token()).map_err(Error::into_kind) {
+            Ok(out) => {
+                prop_assert!((200..300).contains(&status) && !out.request_id.is_empty());
+                prop_assert_eq!(out.client_token, token());
+                prop_assert_eq!(out.attempts, 1);
+            }
+            Err(ErrorKind::Service(e)) => {
                 prop_assert!(!(200..300).contains(&status));
                 prop_assert!(!e.code.as_str().is_empty());
                 let _ = e.to_string();
             }
-            Err(ResponseError::Parse(e)) => {
+            Err(ErrorKind::Parse(e)) => {
                 prop_assert!(e.snippet.chars().count() <= 128);
                 prop_assert!(!e.snippet.chars().any(char::is_control));
                 let _ = e.to_string();
@@ -116,11 +193,29 @@ proptest! {
     }
 
     #[test]
+    fn parser_follows_the_model(status in 100u16..=599, body in json_like()) {
+        let got = match parse_delete_custom_image(&response(status, body.clone()), &token()).map_err(Error::into_kind) {
+            Ok(out) => Answer::Ok(out.request_id),
+            Err(ErrorKind::Service(e)) => Answer::Service {
+                code: e.code.as_str().to_owned(),
+                message: e.message,
+                request_id: e.request_id,
+                host_id: e.host_id,
+                recommend: e.recommend,
+                access_denied_detail: e.access_denied_detail,
+            },
+            Err(ErrorKind::Parse(e)) => Answer::Parse(e.kind),
+            Err(e) => return Err(TestCaseError::fail(format!("unexpected variant {e:?}"))),
+        };
+        prop_assert_eq!(got, model(status, &body), "{}", String::from_utf8_lossy(&body));
+    }
+
+    #[test]
     fn error_body_round_trips(e in service_error()) {
         let body = e.to_json_body();
         prop_assert!(body.len() <= MAX_RESPONSE_BODY);
-        match parse_delete_custom_image(&response(e.status.as_u16(), body)) {
-            Err(ResponseError::Service(back)) => {
+        match parse_delete_custom_image(&response(e.status.as_u16(), body), &token()).map_err(Error::into_kind) {
+            Err(ErrorKind::Service(back)) => {
                 prop_assert_eq!(&back.code, &e.code);
                 prop_assert_eq!(&back.message, &e.message);
                 prop_assert_eq!(&back.request_id, &e.request_id);

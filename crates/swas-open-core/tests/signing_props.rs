@@ -185,7 +185,7 @@ proptest! {
         let after = match which {
             0 => {
                 let op2 = DeleteCustomImage::new(op.region_id().as_str(), format!("{}x", op.image_id())).unwrap();
-                let op2 = match op.client_token() { Some(t) => op2.with_token(t.clone()), None => op2 };
+                let op2 = match op.client_token() { Some(t) => op2.with_client_token(t.clone()).unwrap(), None => op2 };
                 sig(&signer.sign(&op2, &endpoint, &ctx))
             }
             1 => {

@@ -226,7 +226,7 @@ impl TryFrom<FaultBody> for Fault {
                 if code.is_empty() {
                     return Err("an error fault needs a non-empty \"code\"".to_owned());
                 }
-                Fault::error(status(s)?, ErrorCode::parse(&code))
+                Fault::error(status(s)?, ErrorCode::from(code.as_str()))
             }
             KindBody::Throttling { retry_after_ms } => Fault::throttling(retry_after_ms),
             KindBody::Delay { ms } => Fault::delay(Duration::from_millis(ms)),

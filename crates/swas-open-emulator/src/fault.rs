@@ -52,7 +52,7 @@ impl Service {
 /// assert_eq!(f.remaining(), 2);
 /// assert!(matches!(f.kind(), FaultKind::Error { status: 503, .. }));
 /// let _ = Fault::delay(Duration::from_millis(50)).on(Service::Imds);
-/// let f = Fault::error(500, ErrorCode::parse("Sts.Custom")).on(Service::Sts);
+/// let f = Fault::error(500, ErrorCode::from("Sts.Custom")).on(Service::Sts);
 /// assert_eq!(f.service(), Service::Sts);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +111,7 @@ impl Fault {
     }
 
     /// Answer `status` and `code` with the service's error body. A code the core does not
-    /// know is passed as `ErrorCode::parse("Some.Code")`.
+    /// know is passed as `ErrorCode::from("Some.Code")`.
     pub fn error(status: u16, code: impl Into<ErrorCode>) -> Fault {
         Self::once(FaultKind::Error {
             status,

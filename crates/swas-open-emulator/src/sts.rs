@@ -148,7 +148,7 @@ impl StsError {
 
     fn answer(&self, ctx: &Ctx) -> Answer {
         let (status, code, message) = self.row();
-        Answer::error(ctx, status, ErrorCode::parse(code), &message)
+        Answer::error(ctx, status, ErrorCode::from(code), &message)
     }
 }
 

@@ -83,7 +83,9 @@ fn presign(
         .map(|_| {
             let i = seq.fetch_add(1, Ordering::Relaxed);
             let bytes: [u8; 16] = rand::random();
-            let op = absent(i).with_token(ClientToken::from_random_bytes(bytes));
+            let op = absent(i)
+                .with_client_token(ClientToken::from_random_bytes(bytes))
+                .expect("a ClientToken is valid");
             let ctx = SigningContext::new(now, Nonce::from_random_bytes(rand::random()));
             let (parts, body) = signer.sign(&op, endpoint, &ctx).into_parts();
             http::Request::from_parts(parts, Full::new(Bytes::from(body)))

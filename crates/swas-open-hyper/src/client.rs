@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use swas_open_core::{
-    Action, Call, Config, DeleteCustomImage, DeleteOutput, Error, Exchange, FromConfig,
+    Action, Call, Config, DeleteCustomImage, DeleteCustomImageOutput, Error, Exchange, FromConfig,
 };
 use tracing::Instrument;
 
@@ -109,7 +109,7 @@ impl Client {
     /// Every attempt is signed afresh (new timestamp and nonce) and carries the same
     /// `ClientToken` (the input's, or one made for the call), so a retry never deletes twice
     /// and never turns a success into `InvalidImageId.NotFound`; the token is returned in
-    /// [`DeleteOutput::client_token`]. Waits between attempts sleep on tokio's timer, never
+    /// [`DeleteCustomImageOutput::client_token`]. Waits between attempts sleep on tokio's timer, never
     /// blocking a runtime thread. On failure, the error is the last attempt's.
     ///
     /// ```no_run
@@ -131,7 +131,7 @@ impl Client {
     pub async fn delete_custom_image(
         &self,
         input: &DeleteCustomImage,
-    ) -> Result<DeleteOutput, Error> {
+    ) -> Result<DeleteCustomImageOutput, Error> {
         let config = &self.inner.config;
         let call = Call::new(
             config,

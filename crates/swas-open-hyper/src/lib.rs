@@ -57,7 +57,7 @@
 //! Dropping a call's future (a `select!`, a `tokio::time::timeout`) cancels it: a connection
 //! with a request in flight is closed, never handed to another call, and the client stays
 //! usable. The cancelled request may still have reached the service; repeating the call with
-//! the same `ClientToken` ([`DeleteOutput::client_token`] is only known on success, so set
+//! the same `ClientToken` ([`DeleteCustomImageOutput::client_token`] is only known on success, so set
 //! one on the input when that matters) is safe.
 //!
 //! # HTTP
@@ -124,7 +124,7 @@ mod transport;
 
 pub use client::{Client, ClientBuilder};
 pub use swas_open_core::{
-    ClientToken, Credentials, DeleteCustomImage, DeleteOutput, EndpointKind, Error, ErrorCode,
-    ErrorKind, RetryBudget, RetryPolicy, ServiceError, SignatureVersion, TimeoutKind,
+    ClientToken, Credentials, DeleteCustomImage, DeleteCustomImageOutput, EndpointKind, Error,
+    ErrorCode, ErrorKind, RetryBudget, RetryPolicy, ServiceError, SignatureVersion, TimeoutKind,
     TransportFailure,
 };

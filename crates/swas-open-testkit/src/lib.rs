@@ -19,7 +19,8 @@ use std::thread;
 use std::time::Duration;
 
 use swas_open_core::{
-    ClientBuilder, Credentials, DeleteCustomImage, DeleteOutput, Error, FromConfig, RetryPolicy,
+    ClientBuilder, Credentials, DeleteCustomImage, DeleteCustomImageOutput, Error, FromConfig,
+    RetryPolicy,
 };
 use swas_open_emulator::{Emulator, EmulatorBuilder};
 
@@ -58,7 +59,7 @@ pub trait Driver {
         &self,
         client: &Self::Client,
         input: &DeleteCustomImage,
-    ) -> Result<DeleteOutput, Error>;
+    ) -> Result<DeleteCustomImageOutput, Error>;
 
     /// Deletes every input with `client`, at most `concurrency` calls in flight at once, each
     /// on its own thread or task; the results come back in the order of `inputs`.
@@ -67,7 +68,7 @@ pub trait Driver {
         client: &Self::Client,
         inputs: Vec<DeleteCustomImage>,
         concurrency: usize,
-    ) -> Vec<Result<DeleteOutput, Error>>;
+    ) -> Vec<Result<DeleteCustomImageOutput, Error>>;
 
     /// The client's clock offset (`Client::clock_offset`).
     fn clock_offset(&self, client: &Self::Client) -> i64;

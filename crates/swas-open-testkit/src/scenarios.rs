@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use swas_open_core::response::{ParseError, ParseErrorKind};
 use swas_open_core::{
-    ClientBuilder, Credentials, DeleteCustomImage, DeleteOutput, Error, ErrorCode, ErrorKind,
-    SignatureVersion, TimeoutKind, TransportFailure,
+    ClientBuilder, Credentials, DeleteCustomImage, DeleteCustomImageOutput, Error, ErrorCode,
+    ErrorKind, SignatureVersion, TimeoutKind, TransportFailure,
 };
 use swas_open_emulator::{Emulator, Fault};
 
@@ -19,7 +19,7 @@ use crate::{
     SECRET, SHARED_IMAGE, STS_ID, STS_SECRET, STS_TOKEN,
 };
 
-type CallResult = Result<DeleteOutput, Error>;
+type CallResult = Result<DeleteCustomImageOutput, Error>;
 
 const VERSIONS: [SignatureVersion; 2] = [SignatureVersion::V1, SignatureVersion::V3];
 
@@ -825,9 +825,18 @@ pub fn one_span_per_call_and_one_event_per_attempt<D: Driver>(d: &D) {
             Some("\"fail\"")
         ]
     );
-    assert_eq!(attempts[0].field("error.type"), Some("\"ServiceUnavailable\""));
-    assert_eq!(attempts[1].field("error.type"), Some("\"ServiceUnavailable\""));
-    assert!(attempts[0].field("retry.delay_ms").is_some(), "{entries:#?}");
+    assert_eq!(
+        attempts[0].field("error.type"),
+        Some("\"ServiceUnavailable\"")
+    );
+    assert_eq!(
+        attempts[1].field("error.type"),
+        Some("\"ServiceUnavailable\"")
+    );
+    assert!(
+        attempts[0].field("retry.delay_ms").is_some(),
+        "{entries:#?}"
+    );
     assert_eq!(
         attempts[2].field("alibaba_cloud.request_id"),
         Some(format!("{:?}", out.request_id).as_str())

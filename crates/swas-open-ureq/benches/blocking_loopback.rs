@@ -125,7 +125,8 @@ impl Setup {
                 let bytes: [u8; 16] = rand::random();
                 let input = input
                     .clone()
-                    .with_token(ClientToken::from_random_bytes(bytes));
+                    .with_client_token(ClientToken::from_random_bytes(bytes))
+                    .unwrap();
                 let nonce = Nonce::new(format!("bare-{}-{i}", self.next_id.get())).unwrap();
                 let ctx = SigningContext::new(now, nonce);
                 self.signer.sign(&input, &self.endpoint, &ctx)

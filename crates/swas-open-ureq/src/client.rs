@@ -6,7 +6,7 @@ use std::thread;
 use std::time::{Instant, SystemTime};
 
 use swas_open_core::{
-    Action, Call, Config, DeleteCustomImage, DeleteOutput, Error, Exchange, FromConfig,
+    Action, Call, Config, DeleteCustomImage, DeleteCustomImageOutput, Error, Exchange, FromConfig,
 };
 
 use crate::transport::{self, Limits};
@@ -104,7 +104,7 @@ impl Client {
     /// allows.
     ///
     /// Every attempt carries the same `ClientToken` (the input's, or a UUID v4 made for this
-    /// call, returned in [`DeleteOutput::client_token`]) and is signed with a fresh
+    /// call, returned in [`DeleteCustomImageOutput::client_token`]) and is signed with a fresh
     /// timestamp and nonce. On failure, the error is the last attempt's.
     ///
     /// ```no_run
@@ -125,7 +125,10 @@ impl Client {
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn delete_custom_image(&self, input: &DeleteCustomImage) -> Result<DeleteOutput, Error> {
+    pub fn delete_custom_image(
+        &self,
+        input: &DeleteCustomImage,
+    ) -> Result<DeleteCustomImageOutput, Error> {
         let config = &self.inner.config;
         let call = Call::new(
             config,

@@ -1,7 +1,7 @@
 //! The scenario suite every client runs, with the blocking client.
 
 use swas_open_testkit::{on_threads, Driver};
-use swas_open_ureq::{Client, DeleteCustomImage, DeleteOutput, Error};
+use swas_open_ureq::{Client, DeleteCustomImage, DeleteCustomImageOutput, Error};
 
 /// The blocking client: calls run on the test's thread, concurrent calls on scoped threads.
 struct Blocking;
@@ -9,7 +9,11 @@ struct Blocking;
 impl Driver for Blocking {
     type Client = Client;
 
-    fn delete(&self, client: &Client, input: &DeleteCustomImage) -> Result<DeleteOutput, Error> {
+    fn delete(
+        &self,
+        client: &Client,
+        input: &DeleteCustomImage,
+    ) -> Result<DeleteCustomImageOutput, Error> {
         client.delete_custom_image(input)
     }
 
@@ -18,7 +22,7 @@ impl Driver for Blocking {
         client: &Client,
         inputs: Vec<DeleteCustomImage>,
         concurrency: usize,
-    ) -> Vec<Result<DeleteOutput, Error>> {
+    ) -> Vec<Result<DeleteCustomImageOutput, Error>> {
         on_threads(inputs, concurrency, |input| {
             client.delete_custom_image(&input)
         })

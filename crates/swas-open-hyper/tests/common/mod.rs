@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use swas_open_emulator::Emulator;
-use swas_open_hyper::{Client, DeleteCustomImage, DeleteOutput, Error};
+use swas_open_hyper::{Client, DeleteCustomImage, DeleteCustomImageOutput, Error};
 pub use swas_open_testkit::{
     builder, input, quick_retries, Driver, ID, REGION, SECRET, STS_ID, STS_SECRET, STS_TOKEN,
 };
@@ -27,7 +27,7 @@ pub fn client(emu: &Emulator) -> Client {
 }
 
 /// Deletes `image` in [`REGION`] with `client`.
-pub async fn delete(client: &Client, image: &str) -> Result<DeleteOutput, Error> {
+pub async fn delete(client: &Client, image: &str) -> Result<DeleteCustomImageOutput, Error> {
     client.delete_custom_image(&input(image)).await
 }
 
@@ -37,7 +37,7 @@ pub async fn delete_all(
     client: &Client,
     inputs: Vec<DeleteCustomImage>,
     limit: usize,
-) -> Vec<Result<DeleteOutput, Error>> {
+) -> Vec<Result<DeleteCustomImageOutput, Error>> {
     let permits = Arc::new(Semaphore::new(limit));
     let mut tasks = JoinSet::new();
     for (i, op) in inputs.into_iter().enumerate() {
@@ -79,7 +79,11 @@ impl Async {
 impl Driver for Async {
     type Client = Client;
 
-    fn delete(&self, client: &Client, input: &DeleteCustomImage) -> Result<DeleteOutput, Error> {
+    fn delete(
+        &self,
+        client: &Client,
+        input: &DeleteCustomImage,
+    ) -> Result<DeleteCustomImageOutput, Error> {
         self.runtime.block_on(client.delete_custom_image(input))
     }
 
@@ -88,7 +92,7 @@ impl Driver for Async {
         client: &Client,
         inputs: Vec<DeleteCustomImage>,
         concurrency: usize,
-    ) -> Vec<Result<DeleteOutput, Error>> {
+    ) -> Vec<Result<DeleteCustomImageOutput, Error>> {
         self.runtime
             .block_on(delete_all(client, inputs, concurrency))
     }
