@@ -5,10 +5,10 @@
 //!
 //! - a 2xx answer whose JSON object carries a non-empty `RequestId` is a success;
 //! - any other answer whose JSON object carries a `Code` is a [`ServiceError`]
-//!   ([`ErrorKind::Service`](crate::ErrorKind::Service)), matched on its [`ErrorCode`] rather than on its HTTP status;
+//!   ([`ErrorKind::Service`]), matched on its [`ErrorCode`] rather than on its HTTP status;
 //! - everything else (an empty body, a proxy's HTML page, truncated JSON, a body over
 //!   [`MAX_RESPONSE_BODY`], JSON without the expected field) is a [`ParseError`]
-//!   ([`ErrorKind::Parse`](crate::ErrorKind::Parse)) that keeps the status and a short, log-safe snippet of the body.
+//!   ([`ErrorKind::Parse`]) that keeps the status and a short, log-safe snippet of the body.
 //!
 //! Field names are accepted in PascalCase (`RequestId`, `Code`, ...) and in lower camel case
 //! (`requestId`, `code`, ...); when both are present, PascalCase wins. A value of the wrong
@@ -417,8 +417,8 @@ fn snippet(body: &[u8]) -> String {
 /// Parses the answer to one DeleteCustomImage request that carried `client_token`.
 ///
 /// A 2xx answer with a non-empty `RequestId` is a success (one attempt); a non-2xx answer
-/// with a `Code` is an [`ErrorKind::Service`](crate::ErrorKind::Service) (its `retry_after` read from the
-/// `x-acs-retry-after` header); anything else is an [`ErrorKind::Parse`](crate::ErrorKind::Parse). Never panics.
+/// with a `Code` is an [`ErrorKind::Service`] (its `retry_after` read from the
+/// `x-acs-retry-after` header); anything else is an [`ErrorKind::Parse`]. Never panics.
 pub fn parse_delete_custom_image<B: AsRef<[u8]>>(
     response: &http::Response<B>,
     client_token: &ClientToken,
