@@ -45,7 +45,7 @@ pub struct DeleteOutput {
 ///     .resolve()?;
 /// let input = DeleteCustomImage::new("cn-hangzhou", "m-1")?;
 /// let start = Instant::now();
-/// let mut call = Call::new(&config, config.signer(), &input, [7; 32], start, SystemTime::now());
+/// let mut call = Call::new(&config, config.signer().unwrap(), &input, [7; 32], start, SystemTime::now());
 ///
 /// let Action::Send(attempt) = call.next(start) else { unreachable!() };
 /// assert!(attempt.request.uri().query().unwrap().contains("ClientToken="));
@@ -404,9 +404,30 @@ mod tests {
             Instant::now(),
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         );
-        let mut a = Call::new(&config, config.signer(), &input, [1; 32], now, wall);
-        let mut b = Call::new(&config, config.signer(), &input, [1; 32], now, wall);
-        let mut c = Call::new(&config, config.signer(), &input, [2; 32], now, wall);
+        let mut a = Call::new(
+            &config,
+            config.signer().unwrap(),
+            &input,
+            [1; 32],
+            now,
+            wall,
+        );
+        let mut b = Call::new(
+            &config,
+            config.signer().unwrap(),
+            &input,
+            [1; 32],
+            now,
+            wall,
+        );
+        let mut c = Call::new(
+            &config,
+            config.signer().unwrap(),
+            &input,
+            [2; 32],
+            now,
+            wall,
+        );
         let (ra, rb, rc) = (sent(&mut a, now), sent(&mut b, now), sent(&mut c, now));
         assert_eq!(ra.uri(), rb.uri());
         assert_ne!(ra.uri(), rc.uri());
@@ -421,7 +442,7 @@ mod tests {
         let now = Instant::now();
         let mut call = Call::new(
             &config,
-            config.signer(),
+            config.signer().unwrap(),
             &input,
             [3; 32],
             now,
@@ -476,7 +497,7 @@ mod tests {
         let now = Instant::now();
         let mut call = Call::new(
             &config,
-            config.signer(),
+            config.signer().unwrap(),
             &input,
             [0xff; 32],
             now,
@@ -508,7 +529,14 @@ mod tests {
         let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
         let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let now = Instant::now();
-        let mut call = Call::new(&config, config.signer(), &input, [5; 32], now, wall);
+        let mut call = Call::new(
+            &config,
+            config.signer().unwrap(),
+            &input,
+            [5; 32],
+            now,
+            wall,
+        );
         let _ = sent(&mut call, now);
         let expired = http::Response::builder()
             .status(400)
@@ -547,7 +575,7 @@ mod tests {
             let now = Instant::now();
             let mut call = Call::new(
                 &config,
-                config.signer(),
+                config.signer().unwrap(),
                 &input,
                 [5; 32],
                 now,
@@ -583,7 +611,7 @@ mod tests {
         let now = Instant::now();
         let mut call = Call::new(
             &config,
-            config.signer(),
+            config.signer().unwrap(),
             &input,
             [0; 32],
             now,
