@@ -40,7 +40,15 @@ pub fn run(args: &DeleteArgs) -> Result<(), Failure> {
         ));
     }
     if args.dry_run {
-        dry_run::run(args, &input, &endpoint, config.signer())
+        match config.signer() {
+            Some(signer) => dry_run::run(args, &input, &endpoint, signer),
+            // Credentials that a provider fetches (an STS role, the instance's RAM role, a
+            // credentials URI): fetched now, the DeleteCustomImage request is not sent.
+            None => {
+                let signer = builder.build()?.signer()?;
+                dry_run::run(args, &input, &endpoint, &signer)
+            }
+        }
     } else {
         call(args, &input, &endpoint, builder)
     }
