@@ -3,8 +3,8 @@
 
 use swas_open_core::{
     verify_request, Action, ClientBuilder, Credentials, CredentialsProvider, CredentialsStep,
-    DeleteCustomImage, Exchange, Endpoint, Nonce, Secret, SignatureVersion,
-    Signer, SigningContext, Timestamp,
+    DeleteCustomImage, Endpoint, Exchange, Nonce, Secret, SignatureVersion, Signer, SigningContext,
+    Timestamp,
 };
 
 const SECRET: &str = "Sup3rS3cretValue";
@@ -58,11 +58,14 @@ fn secret_never_formatted() {
         .unwrap();
     let (now, wall) = (std::time::Instant::now(), std::time::SystemTime::now());
     let mut seen = None;
-    let CredentialsStep::Fetch { mut fetch, .. } = config.credentials_step(now, wall, &mut seen, || [0; 32]) else {
+    let CredentialsStep::Fetch { mut fetch, .. } =
+        config.credentials_step(now, wall, &mut seen, || [0; 32])
+    else {
         panic!("expected a fetch")
     };
     assert!(matches!(fetch.next(now), Action::Done(())));
-    let CredentialsStep::Failed(chain) = config.credentials_step(now, wall, &mut seen, || [0; 32]) else {
+    let CredentialsStep::Failed(chain) = config.credentials_step(now, wall, &mut seen, || [0; 32])
+    else {
         panic!("expected the chain's error")
     };
     outputs.push(formatted(&chain));

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use swas_open_core::{
-    Action, Call, Config, CredentialsStep, DeleteCustomImage, DeleteOutput, Error, Exchange,
-    Fetch, FromConfig, Signer,
+    Action, Call, Config, CredentialsStep, DeleteCustomImage, DeleteOutput, Error, Exchange, Fetch,
+    FromConfig, Signer,
 };
 use tokio::sync::Notify;
 use tracing::Instrument;

@@ -131,14 +131,20 @@ async fn config_file_modes_and_errors() {
     );
     let imds = ("ALIBABA_CLOUD_IMDS_ENDPOINT", url.clone());
     for profile in ["ak", "role", "chained", "ecs", "oidc", "uri"] {
-        delete(&emu, chain(&home, Some(profile), &[imds.clone()]))
-            .await
-            .unwrap_or_else(|e| panic!("profile {profile}: {e}"));
+        delete(
+            &emu,
+            chain(&home, Some(profile), std::slice::from_ref(&imds)),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("profile {profile}: {e}"));
     }
     let e = credentials_error(
-        delete(&emu, chain(&home, Some("bad-role"), &[imds.clone()]))
-            .await
-            .unwrap_err(),
+        delete(
+            &emu,
+            chain(&home, Some("bad-role"), std::slice::from_ref(&imds)),
+        )
+        .await
+        .unwrap_err(),
     );
     assert!(e.to_string().contains("EntityNotExist.Role"), "{e}");
     assert!(!format!("{e} {e:?}").contains(AK.1));
@@ -185,7 +191,7 @@ async fn one_refresh_for_a_hundred_calls_even_when_waiters_are_dropped() {
         .map(|i| {
             let client = client.clone();
             tokio::spawn(async move {
-                let input = DeleteCustomImage::new(REGION, &format!("c-{i}")).unwrap();
+                let input = DeleteCustomImage::new(REGION, format!("c-{i}")).unwrap();
                 client.delete_custom_image(&input).await
             })
         })
@@ -204,8 +210,11 @@ async fn one_refresh_for_a_hundred_calls_even_when_waiters_are_dropped() {
     // Credentials issued for 2 s are never used: a second fetch replaces them first.
     emu.inject(Fault::expires_in(Duration::from_secs(2)).on(Service::Sts));
     let before = emu.stats().sts_requests;
-    delete(&emu, CredentialsProvider::ram_role_arn(source, ROLE, options))
-        .await
-        .unwrap();
+    delete(
+        &emu,
+        CredentialsProvider::ram_role_arn(source, ROLE, options),
+    )
+    .await
+    .unwrap();
     assert_eq!(emu.stats().sts_requests - before, 2);
 }

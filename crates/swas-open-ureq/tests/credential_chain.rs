@@ -72,7 +72,10 @@ fn chain(home: &Home, profile: Option<&str>, vars: &[(&str, String)]) -> Credent
     map.insert("HOME".into(), home.0.display().to_string());
     assert!(
         map.contains_key("ALIBABA_CLOUD_IMDS_ENDPOINT")
-            || map.get("ALIBABA_CLOUD_ECS_METADATA_DISABLED").map(String::as_str) == Some("true"),
+            || map
+                .get("ALIBABA_CLOUD_ECS_METADATA_DISABLED")
+                .map(String::as_str)
+                == Some("true"),
         "this chain would reach the real metadata service"
     );
     CredentialsProvider::from_environment(
@@ -141,15 +144,22 @@ fn every_config_file_mode_end_to_end() {
     let imds = ("ALIBABA_CLOUD_IMDS_ENDPOINT", url.clone());
     for profile in ["ak", "role", "guarded", "chained", "ecs", "oidc", "uri"] {
         let before = emu.stats();
-        delete(&emu, chain(&home, Some(profile), &[imds.clone()]))
-            .unwrap_or_else(|e| panic!("profile {profile}: {e}"));
+        delete(
+            &emu,
+            chain(&home, Some(profile), std::slice::from_ref(&imds)),
+        )
+        .unwrap_or_else(|e| panic!("profile {profile}: {e}"));
         let after = emu.stats();
         let expected_sts = match profile {
             "role" | "guarded" | "oidc" => 1,
             "chained" => 2,
             _ => 0,
         };
-        assert_eq!(after.sts_requests - before.sts_requests, expected_sts, "{profile}");
+        assert_eq!(
+            after.sts_requests - before.sts_requests,
+            expected_sts,
+            "{profile}"
+        );
     }
     for (profile, needle) in [
         ("wrong-ext", "NoPermission"),
@@ -157,7 +167,13 @@ fn every_config_file_mode_end_to_end() {
         ("sso", "\"CloudSSO\" is not supported"),
         ("nobody", "no profile named"),
     ] {
-        let e = credentials_error(delete(&emu, chain(&home, Some(profile), &[imds.clone()])).unwrap_err());
+        let e = credentials_error(
+            delete(
+                &emu,
+                chain(&home, Some(profile), std::slice::from_ref(&imds)),
+            )
+            .unwrap_err(),
+        );
         let text = format!("{e} {e:?}");
         assert!(text.contains(needle), "{profile}: {text}");
         no_secret(&text);
@@ -171,15 +187,31 @@ fn explicit_providers_and_ini_file() {
     let source = Credentials::new(AK.0, AK.1).unwrap();
     let mut options = RoleOptions::default();
     options.sts_endpoint = Some(url.clone());
-    delete(&emu, CredentialsProvider::ram_role_arn(source.clone(), ROLE, options.clone())).unwrap();
+    delete(
+        &emu,
+        CredentialsProvider::ram_role_arn(source.clone(), ROLE, options.clone()),
+    )
+    .unwrap();
     let home = Home::new();
     let token = home.write("token", OIDC_TOKEN);
-    delete(&emu, CredentialsProvider::oidc(ROLE, OIDC_PROVIDER, &token, options.clone())).unwrap();
-    delete(&emu, CredentialsProvider::credentials_uri(&emu.credentials_uri().unwrap())).unwrap();
+    delete(
+        &emu,
+        CredentialsProvider::oidc(ROLE, OIDC_PROVIDER, &token, options.clone()),
+    )
+    .unwrap();
+    delete(
+        &emu,
+        CredentialsProvider::credentials_uri(&emu.credentials_uri().unwrap()),
+    )
+    .unwrap();
     // A token file that changed is read again; a wrong token is refused, without showing it.
     std::fs::write(&token, "forged-token-0909").unwrap();
     let e = credentials_error(
-        delete(&emu, CredentialsProvider::oidc(ROLE, OIDC_PROVIDER, &token, options)).unwrap_err(),
+        delete(
+            &emu,
+            CredentialsProvider::oidc(ROLE, OIDC_PROVIDER, &token, options),
+        )
+        .unwrap_err(),
     );
     assert!(e.to_string().contains("AuthenticationFail"), "{e}");
     assert!(!e.to_string().contains("forged-token-0909"), "{e}");
@@ -195,7 +227,15 @@ fn explicit_providers_and_ini_file() {
     let sts = ("ALIBABA_CLOUD_STS_ENDPOINT", url.clone());
     let imds = ("ALIBABA_CLOUD_IMDS_ENDPOINT", url.clone());
     delete(&emu, chain(&home, None, &[sts, imds.clone()])).unwrap();
-    delete(&emu, chain(&home, None, &[imds, ("ALIBABA_CLOUD_PROFILE", "ecs".into())])).unwrap();
+    delete(
+        &emu,
+        chain(
+            &home,
+            None,
+            &[imds, ("ALIBABA_CLOUD_PROFILE", "ecs".into())],
+        ),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -218,21 +258,38 @@ fn chain_order_pinning_and_errors() {
                 ("ALIBABA_CLOUD_ROLE_ARN", ROLE.into()),
                 ("ALIBABA_CLOUD_STS_ENDPOINT", url.clone()),
                 imds.clone(),
-                ("ALIBABA_CLOUD_CREDENTIALS_URI", emu.credentials_uri().unwrap()),
+                (
+                    "ALIBABA_CLOUD_CREDENTIALS_URI",
+                    emu.credentials_uri().unwrap(),
+                ),
             ],
         ),
     )
     .unwrap();
     let after = emu.stats();
-    assert_eq!((after.sts_requests - before.sts_requests, after.imds_requests - before.imds_requests), (1, 0));
+    assert_eq!(
+        (
+            after.sts_requests - before.sts_requests,
+            after.imds_requests - before.imds_requests
+        ),
+        (1, 0)
+    );
 
     // The environment beats everything; a half-set one is recorded and the chain goes on to
     // IMDS, which is then pinned: a second client built from the same provider asks IMDS only.
-    let provider = chain(&home, None, &[("ALIBABA_CLOUD_ACCESS_KEY_ID", "half".into()), imds.clone()]);
+    let provider = chain(
+        &home,
+        None,
+        &[("ALIBABA_CLOUD_ACCESS_KEY_ID", "half".into()), imds.clone()],
+    );
     delete(&emu, provider.clone()).unwrap();
     let before = emu.stats();
     delete(&emu, provider).unwrap();
-    assert_eq!(emu.stats().imds_requests - before.imds_requests, 3, "token, role name, credentials");
+    assert_eq!(
+        emu.stats().imds_requests - before.imds_requests,
+        3,
+        "token, role name, credentials"
+    );
 
     // Nothing works: every provider tried is named, no secret shown.
     let e = credentials_error(
@@ -254,7 +311,10 @@ fn chain_order_pinning_and_errors() {
         panic!("{e}")
     };
     assert_eq!(tried.len(), 2, "{e}");
-    assert!(e.to_string().contains("environment: ") && e.to_string().contains("ECS RAM role (IMDS): "), "{e}");
+    assert!(
+        e.to_string().contains("environment: ") && e.to_string().contains("ECS RAM role (IMDS): "),
+        "{e}"
+    );
     // Nothing configured at all.
     let e = credentials_error(delete(&emu, chain(&home, None, &[imds_off()])).unwrap_err());
     assert!(matches!(e, CredentialsError::NotFound { .. }), "{e}");
@@ -265,20 +325,34 @@ fn imds_v2_only_and_v1_fallback() {
     let emu = emulator(true);
     let imds = ("ALIBABA_CLOUD_IMDS_ENDPOINT", emu.url());
     let home = Home::new();
-    delete(&emu, chain(&home, None, &[imds.clone()])).unwrap();
+    delete(&emu, chain(&home, None, std::slice::from_ref(&imds))).unwrap();
     // No token (the PUT fails): v1 is refused in v2-only mode, and when disabled.
     emu.inject(Fault::error(500, "InternalError").on(Service::Imds));
-    let e = credentials_error(delete(&emu, chain(&home, None, &[imds.clone()])).unwrap_err());
+    let e = credentials_error(
+        delete(&emu, chain(&home, None, std::slice::from_ref(&imds))).unwrap_err(),
+    );
     assert!(e.to_string().contains("403"), "{e}");
     emu.inject(Fault::error(500, "InternalError").on(Service::Imds));
     let e = credentials_error(
-        delete(&emu, chain(&home, None, &[imds, ("ALIBABA_CLOUD_IMDSV1_DISABLED", "true".into())])).unwrap_err(),
+        delete(
+            &emu,
+            chain(
+                &home,
+                None,
+                &[imds, ("ALIBABA_CLOUD_IMDSV1_DISABLED", "true".into())],
+            ),
+        )
+        .unwrap_err(),
     );
     assert!(e.to_string().contains("IMDSv1 is disabled"), "{e}");
 
     let emu = emulator(false);
     emu.inject(Fault::error(500, "InternalError").on(Service::Imds));
-    delete(&emu, chain(&home, None, &[("ALIBABA_CLOUD_IMDS_ENDPOINT", emu.url())])).unwrap();
+    delete(
+        &emu,
+        chain(&home, None, &[("ALIBABA_CLOUD_IMDS_ENDPOINT", emu.url())]),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -288,7 +362,11 @@ fn one_refresh_for_a_hundred_concurrent_calls_and_short_credentials_are_refreshe
     options.sts_endpoint = Some(emu.url());
     let source = Credentials::new(AK.0, AK.1).unwrap();
     let client = Client::builder()
-        .credentials_provider(CredentialsProvider::ram_role_arn(source.clone(), ROLE, options.clone()))
+        .credentials_provider(CredentialsProvider::ram_role_arn(
+            source.clone(),
+            ROLE,
+            options.clone(),
+        ))
         .endpoint(&emu.url())
         .build()
         .unwrap();
@@ -301,7 +379,8 @@ fn one_refresh_for_a_hundred_concurrent_calls_and_short_credentials_are_refreshe
             let (client, barrier) = (client.clone(), barrier.clone());
             std::thread::spawn(move || {
                 barrier.wait();
-                client.delete_custom_image(&DeleteCustomImage::new(REGION, &format!("c-{i}")).unwrap())
+                client
+                    .delete_custom_image(&DeleteCustomImage::new(REGION, format!("c-{i}")).unwrap())
             })
         })
         .collect();
@@ -313,6 +392,10 @@ fn one_refresh_for_a_hundred_concurrent_calls_and_short_credentials_are_refreshe
     // Credentials issued for 2 s are never used: a second fetch replaces them first.
     emu.inject(Fault::expires_in(Duration::from_secs(2)).on(Service::Sts));
     let before = emu.stats().sts_requests;
-    delete(&emu, CredentialsProvider::ram_role_arn(source, ROLE, options)).unwrap();
+    delete(
+        &emu,
+        CredentialsProvider::ram_role_arn(source, ROLE, options),
+    )
+    .unwrap();
     assert_eq!(emu.stats().sts_requests - before, 2);
 }

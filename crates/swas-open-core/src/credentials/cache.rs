@@ -79,6 +79,9 @@ pub(crate) fn decide(
 /// [`Config::credentials_step`](crate::Config::credentials_step).
 #[derive(Debug)]
 #[must_use]
+// A step lives for one turn of a client's loop and is moved once; the fetch is not boxed
+// because it is taken only when a refresh starts.
+#[allow(clippy::large_enum_variant)]
 pub enum CredentialsStep {
     /// Sign the call with this.
     Sign(Arc<Signer>),
