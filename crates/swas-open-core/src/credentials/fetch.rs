@@ -343,7 +343,11 @@ impl ChainMachine {
                         if self.spec.profile.is_some() {
                             return Next::Done(Err(e));
                         }
-                        self.tried.push(format!("{}: {e}", link.name()));
+                        self.tried.push(match e {
+                            // Already named after its provider.
+                            CredentialsError::Provider { .. } => e.to_string(),
+                            _ => format!("{}: {e}", link.name()),
+                        });
                         self.current = None;
                     }
                 }
