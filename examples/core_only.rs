@@ -31,7 +31,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seed: [u8; 32] = rand::random();
     let mut call = Call::new(
         &config,
-        config.signer(),
+        config
+            .signer()
+            .expect("credentials given to the builder are fixed"),
         &input,
         seed,
         Instant::now(),

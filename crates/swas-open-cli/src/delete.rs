@@ -35,7 +35,15 @@ pub fn run(args: &DeleteArgs) -> Result<(), Failure> {
     let endpoint = config.endpoint_for(&input);
     warn_if_unlisted(args, local.as_ref(), input.region_id(), &endpoint);
     if args.dry_run {
-        dry_run::run(args, &input, &endpoint, config.signer())
+        match config.signer() {
+            Some(signer) => dry_run::run(args, &input, &endpoint, signer),
+            // Credentials that a provider fetches (an STS role, the instance's RAM role, a
+            // credentials URI): fetched now, the DeleteCustomImage request is not sent.
+            None => {
+                let signer = builder.build()?.signer()?;
+                dry_run::run(args, &input, &endpoint, &signer)
+            }
+        }
     } else {
         call(args, &input, &endpoint, builder)
     }

@@ -33,7 +33,7 @@ use crate::{ACTION, PRODUCT};
 ///     .resolve()?;
 /// let input = DeleteCustomImage::new("cn-hangzhou", "m-1")?;
 /// let start = Instant::now();
-/// let mut call = Call::new(&config, config.signer(), &input, [7; 32], start, SystemTime::now());
+/// let mut call = Call::new(&config, config.signer().unwrap(), &input, [7; 32], start, SystemTime::now());
 ///
 /// let Action::Send(attempt) = call.next(start) else { unreachable!() };
 /// assert!(attempt.request.uri().query().unwrap().contains("ClientToken="));
@@ -446,9 +446,30 @@ mod tests {
             Instant::now(),
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         );
-        let mut a = Call::new(&config, config.signer(), &input, [1; 32], now, wall);
-        let mut b = Call::new(&config, config.signer(), &input, [1; 32], now, wall);
-        let mut c = Call::new(&config, config.signer(), &input, [2; 32], now, wall);
+        let mut a = Call::new(
+            &config,
+            config.signer().unwrap(),
+            &input,
+            [1; 32],
+            now,
+            wall,
+        );
+        let mut b = Call::new(
+            &config,
+            config.signer().unwrap(),
+            &input,
+            [1; 32],
+            now,
+            wall,
+        );
+        let mut c = Call::new(
+            &config,
+            config.signer().unwrap(),
+            &input,
+            [2; 32],
+            now,
+            wall,
+        );
         let (ra, rb, rc) = (sent(&mut a, now), sent(&mut b, now), sent(&mut c, now));
         assert_eq!(ra.uri(), rb.uri());
         assert_ne!(ra.uri(), rc.uri());
@@ -463,7 +484,7 @@ mod tests {
         let now = Instant::now();
         let mut call = Call::new(
             &config,
-            config.signer(),
+            config.signer().unwrap(),
             &input,
             [3; 32],
             now,
@@ -518,7 +539,7 @@ mod tests {
         let now = Instant::now();
         let mut call = Call::new(
             &config,
-            config.signer(),
+            config.signer().unwrap(),
             &input,
             [0xff; 32],
             now,
@@ -550,7 +571,14 @@ mod tests {
         let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
         let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let now = Instant::now();
-        let mut call = Call::new(&config, config.signer(), &input, [5; 32], now, wall);
+        let mut call = Call::new(
+            &config,
+            config.signer().unwrap(),
+            &input,
+            [5; 32],
+            now,
+            wall,
+        );
         let _ = sent(&mut call, now);
         let expired = http::Response::builder()
             .status(400)
@@ -589,7 +617,7 @@ mod tests {
             let now = Instant::now();
             let mut call = Call::new(
                 &config,
-                config.signer(),
+                config.signer().unwrap(),
                 &input,
                 [5; 32],
                 now,
@@ -625,7 +653,7 @@ mod tests {
         let now = Instant::now();
         let mut call = Call::new(
             &config,
-            config.signer(),
+            config.signer().unwrap(),
             &input,
             [0; 32],
             now,
@@ -659,7 +687,7 @@ mod tests {
         let now = Instant::now();
         let mut call = Call::new(
             &config,
-            config.signer(),
+            config.signer().unwrap(),
             &input,
             [9; 32],
             now,
@@ -680,7 +708,7 @@ mod tests {
         // A success puts a token back, but one is not a retry's worth.
         let mut ok = Call::new(
             &config,
-            config.signer(),
+            config.signer().unwrap(),
             &input,
             [8; 32],
             now,
@@ -704,7 +732,7 @@ mod tests {
             let now = start + Duration::from_millis(u64::from(i) * 10);
             let mut call = Call::new(
                 &config,
-                config.signer(),
+                config.signer().unwrap(),
                 &input,
                 [i as u8; 32],
                 now,

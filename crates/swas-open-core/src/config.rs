@@ -1,11 +1,10 @@
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::adaptive::RateLimiter;
-use crate::chain::default_chain_from_process;
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, CredentialsCache, CredentialsProvider, CredentialsStep};
 use crate::endpoint::{Endpoint, EndpointKind};
 use crate::error::Error;
 use crate::input::{DeleteCustomImage, RegionId};
@@ -47,7 +46,7 @@ pub trait FromConfig: Sized {
 ///     .credentials(Credentials::new("id", "secret")?)
 ///     .signature_version(SignatureVersion::V3)
 ///     .build()?;
-/// assert_eq!(probe.0.signer().signature_version(), SignatureVersion::V3);
+/// assert_eq!(probe.0.signer().unwrap().signature_version(), SignatureVersion::V3);
 /// assert_eq!(probe.0.clock_offset(), 0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -55,12 +54,12 @@ pub trait FromConfig: Sized {
 /// The options of a client; every one has a default, so `builder().build()` works once
 /// credentials can be found.
 ///
-/// Defaults: credentials from the default chain ([`crate::chain`]), the public endpoint of
+/// Defaults: credentials from the default chain ([`CredentialsProvider::default_chain`]), the public endpoint of
 /// each input's region, signature V1, connect timeout 5 s, read timeout 10 s, no deadline,
 /// [`RetryPolicy::default`] (3 attempts).
 #[must_use]
 pub struct ClientBuilder<C> {
-    credentials: Option<Credentials>,
+    credentials: Option<CredentialsProvider>,
     profile: Option<String>,
     region: Option<String>,
     endpoint_kind: EndpointKind,
@@ -137,16 +136,25 @@ impl<C> ClientBuilder<C> {
     }
 
     /// Signs with these credentials (an AccessKey pair, optionally with an STS token).
-    /// Without them, [`build`](Self::build) runs the default credential chain.
+    /// Without them (or a [`credentials_provider`](Self::credentials_provider)), the client
+    /// uses the default credential chain.
     pub fn credentials(mut self, credentials: Credentials) -> Self {
-        self.credentials = Some(credentials);
+        self.credentials = Some(CredentialsProvider::fixed(credentials));
+        self
+    }
+
+    /// Takes the credentials from this provider: the default chain, an STS role, the ECS
+    /// RAM role, a credentials URI, or your own. They are fetched at the first call, cached,
+    /// and refreshed before they expire.
+    pub fn credentials_provider(mut self, provider: CredentialsProvider) -> Self {
+        self.credentials = Some(provider);
         self
     }
 
     /// Takes the credentials from this profile of the aliyun CLI's config file
-    /// (`ALIBABA_CLOUD_CONFIG_FILE`, else `~/.aliyun/config.json`), skipping the environment
-    /// variables. Ignored when [`credentials`](Self::credentials) are given. Read by
-    /// [`build`](Self::build).
+    /// (`ALIBABA_CLOUD_CONFIG_FILE`, else `~/.aliyun/config.json`), whatever its mode,
+    /// skipping the rest of the chain. Ignored when credentials or a provider are given.
+    /// Read at the first call.
     pub fn profile(mut self, name: &str) -> Self {
         self.profile = Some(name.to_owned());
         self
@@ -220,10 +228,10 @@ impl<C> ClientBuilder<C> {
         self
     }
 
-    /// Validates the options, finds the credentials and makes the signer.
+    /// Validates the options and sets up the credentials (fetched at the first call, unless
+    /// they are fixed).
     ///
-    /// Fails with [`ErrorKind::Credentials`](crate::ErrorKind::Credentials) when no usable credentials are found,
-    /// [`ErrorKind::Endpoint`](crate::ErrorKind::Endpoint) for an unusable endpoint URL, [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for an
+    /// Fails with [`ErrorKind::Endpoint`](crate::ErrorKind::Endpoint) for an unusable endpoint URL, [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for an
     /// invalid region, and [`ErrorKind::Config`](crate::ErrorKind::Config) for a user-agent suffix that is not a valid
     /// header value.
     pub fn resolve(self) -> Result<Config, Error> {
@@ -237,20 +245,33 @@ impl<C> ClientBuilder<C> {
             },
             (None, None) => EndpointChoice::PerInput(self.endpoint_kind),
         };
-        let credentials = match self.credentials {
-            Some(credentials) => credentials,
-            None => default_chain_from_process(self.profile.as_deref())?.credentials,
+        let provider = match (self.credentials, &self.profile) {
+            (Some(provider), _) => provider,
+            (None, Some(profile)) => CredentialsProvider::from_environment(
+                Some(profile),
+                |k| std::env::var(k).ok(),
+                |p| std::fs::read_to_string(p),
+            ),
+            (None, None) => CredentialsProvider::default_chain(),
         };
-        let mut signer = Signer::new(credentials).with_signature_version(self.signature_version);
         if let Some(suffix) = &self.user_agent_suffix {
-            signer = signer.with_user_agent_suffix(suffix).map_err(|_| {
-                Error::config(format!(
-                    "user agent suffix {suffix:?} is not a valid header value"
-                ))
-            })?;
+            // Checked here, with throwaway credentials, so a bad suffix fails the build.
+            let probe = Credentials::new("id", "secret").map_err(Error::from)?;
+            Signer::new(probe)
+                .with_user_agent_suffix(suffix)
+                .map_err(|_| {
+                    Error::config(format!(
+                        "user agent suffix {suffix:?} is not a valid header value"
+                    ))
+                })?;
         }
+        let credentials = CredentialsCache::new(
+            provider.kind,
+            self.signature_version,
+            self.user_agent_suffix,
+        )?;
         Ok(Config {
-            signer,
+            credentials: Arc::new(credentials),
             endpoints,
             retry_policy: self.retry_policy,
             connect_timeout: self.connect_timeout,
@@ -273,7 +294,7 @@ impl<C: FromConfig> ClientBuilder<C> {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Config {
-    signer: Signer,
+    credentials: Arc<CredentialsCache>,
     pub(crate) endpoints: EndpointChoice,
     pub(crate) retry_policy: RetryPolicy,
     /// The bound on setting up a connection.
@@ -293,9 +314,30 @@ impl FromConfig for Config {
 }
 
 impl Config {
-    /// The signer of the client's credentials.
-    pub fn signer(&self) -> &Signer {
-        &self.signer
+    /// The signer of the client's credentials when they are fixed (given to the builder, or
+    /// [`CredentialsProvider::fixed`]); `None` when a provider fetches them.
+    pub fn signer(&self) -> Option<&Signer> {
+        self.credentials.fixed()
+    }
+
+    /// What to do to get the signer of a call at `now` (`wall`: the system clock then):
+    /// sign, run the refresh (one caller at a time gets it), wait for another caller's, or
+    /// fail with the error of the refresh waited for. `seen` is the caller's own, `None` at
+    /// first, kept across the steps of one call; `seed` (32 random bytes) is drawn only when
+    /// a refresh starts.
+    ///
+    /// A client loops: `Sign` -> start the call; `Fetch` -> drive it (or, with `meanwhile`,
+    /// sign with that and let the fetch run in the background), then step again; `Wait` ->
+    /// wait for the refresh to end (or a short while), then step again; `Failed` -> return
+    /// the error.
+    pub fn credentials_step(
+        &self,
+        now: Instant,
+        wall: SystemTime,
+        seen: &mut Option<u64>,
+        seed: impl FnOnce() -> [u8; 32],
+    ) -> CredentialsStep {
+        self.credentials.step(now, wall, seen, seed)
     }
 
     /// Where a call of `input` goes.
@@ -493,7 +535,10 @@ mod tests {
         assert_eq!(c.read_timeout, Duration::from_secs(10));
         assert_eq!(c.deadline, None);
         assert_eq!(c.retry_policy, RetryPolicy::default());
-        assert_eq!(c.signer().signature_version(), SignatureVersion::V1);
+        assert_eq!(
+            c.signer().unwrap().signature_version(),
+            SignatureVersion::V1
+        );
         let c = builder().max_attempts(0).build().unwrap().0;
         assert_eq!(c.retry_policy.max_attempts, 1);
         let kind = |b: ClientBuilder<Probe>| b.build().err().map(Error::into_kind);

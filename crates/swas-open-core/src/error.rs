@@ -1,7 +1,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::chain::CredentialsError;
+use crate::credentials::CredentialsError;
 use crate::endpoint::EndpointError;
 use crate::input::{ClientToken, InputError};
 use crate::response::{ErrorCode, ParseError, ServiceError};

@@ -41,8 +41,9 @@
 //! # What is here
 //! - Inputs: [`DeleteCustomImage`] and its validated parts ([`RegionId`], [`ImageId`],
 //!   [`ClientToken`]); errors name the field and the rule.
-//! - [`Credentials`], whose secret and token never print, and the default credential
-//!   [`chain`].
+//! - [`Credentials`], whose secret and token never print, and the [`CredentialsProvider`]s
+//!   that obtain them (the default chain, STS roles, the ECS RAM role, a credentials URI),
+//!   cached and refreshed ([`credentials`]).
 //! - [`Endpoint`]: region to endpoint, or an explicit URL.
 //! - [`Signer`] and [`SigningContext`]: RPC signature V1 (HMAC-SHA1) and ACS3-HMAC-SHA256 (V3).
 //! - [`parse_delete_custom_image`]: typed results and [`ServiceError`]s.
@@ -56,7 +57,6 @@
 
 mod adaptive;
 mod call;
-pub mod chain;
 mod config;
 pub mod credentials;
 pub mod encode;
@@ -72,9 +72,11 @@ pub mod time;
 pub mod verify;
 
 pub use call::Call;
-pub use chain::CredentialsError;
 pub use config::{ClientBuilder, Config, FromConfig};
-pub use credentials::{Credentials, Secret};
+pub use credentials::{
+    Credentials, CredentialsError, CredentialsProvider, CredentialsStep, Fetch, ProvideCredentials,
+    RoleOptions, Secret,
+};
 pub use endpoint::{Endpoint, EndpointError, EndpointKind};
 pub use error::{BoxError, Error, ErrorKind, TimeoutKind};
 pub use exchange::{Action, Exchange, Outgoing};

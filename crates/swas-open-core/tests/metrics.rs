@@ -23,7 +23,9 @@ fn run(config: &Config, answers: &[(u16, &str)]) {
     let mut now = Instant::now();
     let mut call = Call::new(
         config,
-        config.signer(),
+        config
+            .signer()
+            .expect("credentials given to the builder are fixed"),
         &input,
         [1; 32],
         now,

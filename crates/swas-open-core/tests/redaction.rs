@@ -1,10 +1,10 @@
 //! The AccessKey secret never appears in any formatted output: credentials, signers, signed
 //! requests (V1 and V3), validation errors, verification errors, chain errors.
 
-use swas_open_core::chain::from_cli_config;
 use swas_open_core::{
-    verify_request, Credentials, DeleteCustomImage, Endpoint, Nonce, Secret, SignatureVersion,
-    Signer, SigningContext, Timestamp,
+    verify_request, Action, ClientBuilder, Credentials, CredentialsProvider, CredentialsStep,
+    DeleteCustomImage, Endpoint, Exchange, Nonce, Secret, SignatureVersion, Signer, SigningContext,
+    Timestamp,
 };
 
 const SECRET: &str = "Sup3rS3cretValue";
@@ -43,7 +43,31 @@ fn secret_never_formatted() {
     let text = format!(
         r#"{{"current":"p","profiles":[{{"name":"p","mode":"AK","access_key_id":"a b","access_key_secret":"{SECRET}"}}]}}"#
     );
-    let chain = from_cli_config("c.json".as_ref(), &text, None).unwrap_err();
+    let provider = CredentialsProvider::from_environment(
+        None,
+        |k| match k {
+            "ALIBABA_CLOUD_CONFIG_FILE" => Some("c.json".to_owned()),
+            "ALIBABA_CLOUD_ECS_METADATA_DISABLED" => Some("true".to_owned()),
+            _ => None,
+        },
+        move |_| Ok(text.clone()),
+    );
+    let config = ClientBuilder::<()>::new()
+        .credentials_provider(provider)
+        .resolve()
+        .unwrap();
+    let (now, wall) = (std::time::Instant::now(), std::time::SystemTime::now());
+    let mut seen = None;
+    let CredentialsStep::Fetch { mut fetch, .. } =
+        config.credentials_step(now, wall, &mut seen, || [0; 32])
+    else {
+        panic!("expected a fetch")
+    };
+    assert!(matches!(fetch.next(now), Action::Done(())));
+    let CredentialsStep::Failed(chain) = config.credentials_step(now, wall, &mut seen, || [0; 32])
+    else {
+        panic!("expected the chain's error")
+    };
     outputs.push(formatted(&chain));
     outputs.push(chain.to_string());
     for out in outputs {

@@ -2,11 +2,13 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use swas_open_core::{
-    Action, Call, Config, DeleteCustomImage, DeleteCustomImageOutput, Error, Exchange, FromConfig,
+    Action, Call, Config, CredentialsStep, DeleteCustomImage, DeleteCustomImageOutput, Error,
+    Exchange, Fetch, FromConfig, Signer,
 };
+use tokio::sync::Notify;
 use tracing::Instrument;
 
 use crate::transport::Transport;
@@ -58,7 +60,12 @@ pub struct Client {
 struct Inner {
     config: Config,
     transport: Transport,
+    /// Wakes the callers waiting for a credentials refresh when it ends.
+    refreshed: Notify,
 }
+
+/// How long a caller waits for a refresh before looking again.
+const REFRESH_POLL: Duration = Duration::from_secs(1);
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -75,7 +82,11 @@ impl FromConfig for Client {
     fn from_config(config: Config) -> Result<Self, Error> {
         let transport = Transport::new(config.connect_timeout, config.read_timeout)?;
         Ok(Client {
-            inner: Arc::new(Inner { config, transport }),
+            inner: Arc::new(Inner {
+                config,
+                transport,
+                refreshed: Notify::new(),
+            }),
         })
     }
 }
@@ -133,9 +144,10 @@ impl Client {
         input: &DeleteCustomImage,
     ) -> Result<DeleteCustomImageOutput, Error> {
         let config = &self.inner.config;
+        let signer = self.signer().await?;
         let call = Call::new(
             config,
-            config.signer(),
+            &signer,
             input,
             rand::random(),
             Instant::now(),
@@ -143,6 +155,47 @@ impl Client {
         );
         let span = call.span();
         self.drive(call).instrument(span).await
+    }
+
+    /// The signer of the client's current credentials: cached ones while they have over 3
+    /// minutes left, else fetched now. The fetch runs in a task of its own that every
+    /// waiting caller awaits, so dropping a waiting future cancels nothing for the others.
+    /// From 15 minutes before expiry, the first caller starts that task and goes on with the
+    /// cached credentials. Every call does this first.
+    pub async fn signer(&self) -> Result<Arc<Signer>, Error> {
+        let config = &self.inner.config;
+        let mut seen = None;
+        loop {
+            // Registered before looking, so a refresh that ends in between still wakes us.
+            let notified = self.inner.refreshed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let step =
+                config.credentials_step(Instant::now(), SystemTime::now(), &mut seen, rand::random);
+            match step {
+                CredentialsStep::Sign(signer) => return Ok(signer),
+                CredentialsStep::Failed(error) => return Err(error),
+                CredentialsStep::Fetch { fetch, meanwhile } => {
+                    self.spawn_refresh(fetch);
+                    if let Some(signer) = meanwhile {
+                        return Ok(signer);
+                    }
+                    let _ = tokio::time::timeout(REFRESH_POLL, notified).await;
+                }
+                CredentialsStep::Wait => {
+                    let _ = tokio::time::timeout(REFRESH_POLL, notified).await;
+                }
+            }
+        }
+    }
+
+    /// Runs a credentials fetch in a task of its own, then wakes whoever waits for it.
+    fn spawn_refresh(&self, fetch: Fetch) {
+        let client = self.clone();
+        tokio::spawn(async move {
+            client.drive(fetch).await;
+            client.inner.refreshed.notify_waiters();
+        });
     }
 
     /// How far the service's clock is ahead of this machine's, in seconds (negative:
@@ -179,7 +232,7 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(
-            client.inner.config.signer().signature_version(),
+            client.inner.config.signer().unwrap().signature_version(),
             SignatureVersion::V3
         );
         let shown = format!("{client:?}");

@@ -1,123 +1,220 @@
-//! Credentials from the process: the environment and the aliyun CLI's config file.
-//!
-//! The environment is global to the process, so everything that changes it lives in this
-//! one test (and this file holds no other).
+//! The async client's credentials, end to end against the emulator, as the blocking client's
+//! (`swas-open-ureq/tests/credential_chain.rs`): each provider kind and config-file mode, the
+//! chain's errors, and one refresh shared by 100 concurrent calls, of which dropped waiters
+//! cancel nothing. Chains run on a scrubbed environment (a map) and a temporary HOME, and
+//! refuse to leave the metadata service at its real address.
 
-mod common;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use std::path::PathBuf;
+use swas_open_core::{CredentialsError, CredentialsProvider, RoleOptions};
+use swas_open_emulator::{Emulator, Fault, Role, Service};
+use swas_open_hyper::{Client, Credentials, DeleteCustomImage, Error, ErrorKind};
 
-use common::*;
-use swas_open_core::chain::{
-    ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET, ENV_CONFIG_FILE, ENV_PROFILE, ENV_SECURITY_TOKEN,
-};
-use swas_open_core::CredentialsError;
-use swas_open_hyper::{Client, Error, ErrorKind};
+const REGION: &str = "cn-hangzhou";
+const ROLE: &str = "acs:ram::123456789012:role/deleter";
+const OIDC_PROVIDER: &str = "acs:ram::123456789012:oidc-provider/ack";
+const OIDC_TOKEN: &str = "oidc-jwt-secret-0707";
+const AK: (&str, &str) = ("LTAI-long-term", "long-term-secret-0808");
 
-/// The credentials error a build failed with.
-#[track_caller]
-fn credentials_error(built: Result<Client, Error>) -> CredentialsError {
-    match built.map_err(Error::into_kind) {
-        Err(ErrorKind::Credentials(e)) => e,
+async fn emulator() -> Emulator {
+    Emulator::builder()
+        .access_key(AK.0, AK.1)
+        .role(Role::new(ROLE))
+        .oidc_token(ROLE, OIDC_PROVIDER, OIDC_TOKEN)
+        .instance_role("web-role")
+        .credentials_uri("/creds")
+        .start()
+        .await
+        .unwrap()
+}
+
+struct Home(PathBuf);
+
+impl Home {
+    fn new() -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "swas-hyper-cred-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(dir.join(".aliyun")).unwrap();
+        Home(dir)
+    }
+
+    fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.0.join(rel);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn chain(home: &Home, profile: Option<&str>, vars: &[(&str, String)]) -> CredentialsProvider {
+    let mut map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    map.insert("HOME".into(), home.0.display().to_string());
+    assert!(
+        map.contains_key("ALIBABA_CLOUD_IMDS_ENDPOINT")
+            || map
+                .get("ALIBABA_CLOUD_ECS_METADATA_DISABLED")
+                .map(String::as_str)
+                == Some("true"),
+        "this chain would reach the real metadata service"
+    );
+    CredentialsProvider::from_environment(
+        profile,
+        move |k| map.get(k).cloned(),
+        |p: &Path| std::fs::read_to_string(p),
+    )
+}
+
+async fn delete(emu: &Emulator, provider: CredentialsProvider) -> Result<Client, Error> {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let image = format!("m-{}", N.fetch_add(1, Ordering::Relaxed));
+    emu.add_image(REGION, &image, false);
+    let client = Client::builder()
+        .credentials_provider(provider)
+        .endpoint(&emu.url())
+        .build()?;
+    client
+        .delete_custom_image(&DeleteCustomImage::new(REGION, &image)?)
+        .await?;
+    assert!(!emu.has_image(REGION, &image));
+    Ok(client)
+}
+
+fn credentials_error(e: Error) -> CredentialsError {
+    match e.into_kind() {
+        ErrorKind::Credentials(e) => e,
         other => panic!("expected a credentials error, got {other:?}"),
     }
 }
 
-fn config_file() -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let path = std::env::temp_dir().join(format!(
-        "swas-open-hyper-test-{}-{nanos}.json",
-        std::process::id()
-    ));
-    let text = format!(
-        r#"{{"current":"broken","profiles":[
-            {{"name":"broken","mode":"RamRoleArn","access_key_id":"x","access_key_secret":"y"}},
-            {{"name":"ak","mode":"AK","access_key_id":"{ID}","access_key_secret":"{SECRET}","region_id":"{REGION}"}},
-            {{"name":"sts","mode":"StsToken","access_key_id":"{STS_ID}","access_key_secret":"{STS_SECRET}","sts_token":"{STS_TOKEN}"}}
-        ]}}"#
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_file_modes_and_errors() {
+    let emu = emulator().await;
+    let home = Home::new();
+    let url = emu.url();
+    let uri = emu.credentials_uri().unwrap();
+    let token_file = home.write("token", OIDC_TOKEN);
+    home.write(
+        ".aliyun/config.json",
+        &format!(
+            r#"{{"current":"ak","profiles":[
+            {{"name":"ak","mode":"AK","access_key_id":"{}","access_key_secret":"{}"}},
+            {{"name":"role","mode":"RamRoleArn","access_key_id":"{}","access_key_secret":"{}","ram_role_arn":"{ROLE}","sts_endpoint":"{url}"}},
+            {{"name":"chained","mode":"ChainableRamRoleArn","source_profile":"role","ram_role_arn":"{ROLE}","sts_endpoint":"{url}"}},
+            {{"name":"ecs","mode":"EcsRamRole"}},
+            {{"name":"oidc","mode":"OIDC","oidc_token_file":"{}","oidc_provider_arn":"{OIDC_PROVIDER}","ram_role_arn":"{ROLE}","sts_endpoint":"{url}"}},
+            {{"name":"uri","mode":"CredentialsURI","credentials_uri":"{uri}"}},
+            {{"name":"bad-role","mode":"RamRoleArn","access_key_id":"{}","access_key_secret":"{}","ram_role_arn":"acs:ram::1:role/none","sts_endpoint":"{url}"}}
+        ]}}"#,
+            AK.0,
+            AK.1,
+            AK.0,
+            AK.1,
+            token_file.display(),
+            AK.0,
+            AK.1
+        ),
     );
-    std::fs::write(&path, text).unwrap();
-    path
+    let imds = ("ALIBABA_CLOUD_IMDS_ENDPOINT", url.clone());
+    for profile in ["ak", "role", "chained", "ecs", "oidc", "uri"] {
+        delete(
+            &emu,
+            chain(&home, Some(profile), std::slice::from_ref(&imds)),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("profile {profile}: {e}"));
+    }
+    let e = credentials_error(
+        delete(
+            &emu,
+            chain(&home, Some("bad-role"), std::slice::from_ref(&imds)),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert!(e.to_string().contains("EntityNotExist.Role"), "{e}");
+    assert!(!format!("{e} {e:?}").contains(AK.1));
+    let e = credentials_error(
+        delete(
+            &emu,
+            chain(
+                &home,
+                None,
+                &[
+                    ("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true".into()),
+                    ("ALIBABA_CLOUD_CONFIG_FILE", "/nonexistent.json".into()),
+                ],
+            ),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert!(matches!(e, CredentialsError::Chain { .. }), "{e}");
+    assert!(e.to_string().contains("aliyun CLI profile: "), "{e}");
 }
 
-#[tokio::test]
-async fn credentials_from_environment_and_profiles() {
-    let emu = emulator(&["m-1", "m-2", "m-3", "m-4"]).await;
-    // A client for `emu` from the named profile, or from the default chain.
-    let build = |profile: Option<&str>| {
-        let builder = Client::builder().endpoint(&emu.url());
-        match profile {
-            Some(name) => builder.profile(name),
-            None => builder,
-        }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_refresh_for_a_hundred_calls_even_when_waiters_are_dropped() {
+    let emu = emulator().await;
+    // The STS answer is slow, so every call is waiting when half of them are dropped.
+    emu.inject(Fault::delay(Duration::from_millis(300)).on(Service::Sts));
+    let mut options = RoleOptions::default();
+    options.sts_endpoint = Some(emu.url());
+    let source = Credentials::new(AK.0, AK.1).unwrap();
+    let client = Client::builder()
+        .credentials_provider(CredentialsProvider::ram_role_arn(
+            source.clone(),
+            ROLE,
+            options.clone(),
+        ))
+        .endpoint(&emu.url())
         .build()
-    };
-    let path = config_file();
-    for var in [
-        ENV_ACCESS_KEY_ID,
-        ENV_ACCESS_KEY_SECRET,
-        ENV_SECURITY_TOKEN,
-        ENV_PROFILE,
-    ] {
-        std::env::remove_var(var);
+        .unwrap();
+    for i in 0..100 {
+        emu.add_image(REGION, &format!("c-{i}"), false);
     }
-    std::env::set_var(ENV_CONFIG_FILE, &path);
-
-    // A named profile of the config file: AK, then StsToken.
-    delete(&build(Some("ak")).unwrap(), "m-1").await.unwrap();
-    delete(&build(Some("sts")).unwrap(), "m-2").await.unwrap();
-
-    // An unknown profile, and the file's `current` whose mode is not supported.
-    let e = credentials_error(build(Some("nope")));
-    assert!(
-        matches!(e, CredentialsError::ProfileNotFound { .. }),
-        "{e:?}"
-    );
-    let e = credentials_error(build(None));
-    assert!(
-        matches!(e, CredentialsError::UnsupportedMode { .. }),
-        "{e:?}"
-    );
-
-    // ALIBABA_CLOUD_PROFILE picks the profile when none is named.
-    std::env::set_var(ENV_PROFILE, "ak");
-    delete(&build(None).unwrap(), "m-3").await.unwrap();
-
-    // The environment comes first in the default chain, and a named profile skips it.
-    std::env::set_var(ENV_ACCESS_KEY_ID, STS_ID);
-    std::env::set_var(ENV_ACCESS_KEY_SECRET, STS_SECRET);
-    std::env::set_var(ENV_SECURITY_TOKEN, STS_TOKEN);
-    delete(&build(None).unwrap(), "m-4").await.unwrap();
-    std::env::set_var(ENV_ACCESS_KEY_SECRET, "wrong-env-secret");
-    let e = delete(&build(None).unwrap(), "m-absent").await.unwrap_err();
-    assert_eq!(e.code().map(|c| c.as_str()), Some("SignatureDoesNotMatch"));
-    let e = delete(&build(Some("ak")).unwrap(), "m-absent")
-        .await
-        .unwrap_err();
-    assert_eq!(
-        e.code().map(|c| c.as_str()),
-        Some("InvalidImageId.NotFound")
-    );
-
-    // Half a key pair in the environment is an error, not a fall-through.
-    std::env::remove_var(ENV_ACCESS_KEY_SECRET);
-    let e = credentials_error(build(None));
-    assert!(
-        matches!(e, CredentialsError::IncompleteEnvironment { .. }),
-        "{e:?}"
-    );
-
-    for var in [
-        ENV_ACCESS_KEY_ID,
-        ENV_SECURITY_TOKEN,
-        ENV_PROFILE,
-        ENV_CONFIG_FILE,
-    ] {
-        std::env::remove_var(var);
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let input = DeleteCustomImage::new(REGION, format!("c-{i}")).unwrap();
+                client.delete_custom_image(&input).await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut tasks = tasks.into_iter();
+    for task in tasks.by_ref().take(50) {
+        task.abort();
     }
-    let _ = std::fs::remove_file(&path);
-    assert_eq!(emu.stats().deletes, 4);
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    // The first caller's task may be among the dropped ones: the refresh went on anyway.
+    assert_eq!(emu.stats().sts_requests, 1);
+
+    // Credentials issued for 2 s are never used: a second fetch replaces them first.
+    emu.inject(Fault::expires_in(Duration::from_secs(2)).on(Service::Sts));
+    let before = emu.stats().sts_requests;
+    delete(
+        &emu,
+        CredentialsProvider::ram_role_arn(source, ROLE, options),
+    )
+    .await
+    .unwrap();
+    assert_eq!(emu.stats().sts_requests - before, 2);
 }

@@ -1,12 +1,13 @@
 //! [`Client`] and its builder.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use swas_open_core::{
-    Action, Call, Config, DeleteCustomImage, DeleteCustomImageOutput, Error, Exchange, FromConfig,
+    Action, Call, Config, CredentialsStep, DeleteCustomImage, DeleteCustomImageOutput, Error,
+    Exchange, FromConfig, Signer,
 };
 
 use crate::transport::{self, Limits};
@@ -57,7 +58,12 @@ struct Inner {
     /// The agent's own time bounds.
     limits: Limits,
     config: Config,
+    /// Wakes the callers waiting for a credentials refresh when it ends.
+    refreshed: (Mutex<()>, Condvar),
 }
+
+/// How long a caller waits for another's refresh before looking again.
+const REFRESH_POLL: Duration = Duration::from_secs(1);
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -78,6 +84,7 @@ impl FromConfig for Client {
                 agent: transport::agent(limits),
                 limits,
                 config,
+                refreshed: (Mutex::new(()), Condvar::new()),
             }),
         })
     }
@@ -130,9 +137,10 @@ impl Client {
         input: &DeleteCustomImage,
     ) -> Result<DeleteCustomImageOutput, Error> {
         let config = &self.inner.config;
+        let signer = self.signer()?;
         let call = Call::new(
             config,
-            config.signer(),
+            &signer,
             input,
             rand::random(),
             Instant::now(),
@@ -140,6 +148,49 @@ impl Client {
         );
         let _entered = call.span().entered();
         self.drive(call)
+    }
+
+    /// The signer of the client's current credentials: cached ones while they have over 3
+    /// minutes left, else fetched now (one thread fetches, the others wait for it). From 15
+    /// minutes before they expire, the first caller starts a refresh on a background thread
+    /// and goes on with the cached ones. Every call does this first.
+    pub fn signer(&self) -> Result<Arc<Signer>, Error> {
+        let config = &self.inner.config;
+        let (lock, woken) = &self.inner.refreshed;
+        let mut seen = None;
+        loop {
+            let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+            let step =
+                config.credentials_step(Instant::now(), SystemTime::now(), &mut seen, rand::random);
+            match step {
+                CredentialsStep::Sign(signer) => return Ok(signer),
+                CredentialsStep::Failed(error) => return Err(error),
+                CredentialsStep::Wait => {
+                    // The fetcher notifies under this lock, after storing its result, so the
+                    // wake-up cannot fall between the step and the wait.
+                    let _ = woken.wait_timeout(guard, REFRESH_POLL);
+                }
+                CredentialsStep::Fetch { fetch, meanwhile } => {
+                    drop(guard);
+                    match meanwhile {
+                        Some(signer) => {
+                            let client = self.clone();
+                            thread::spawn(move || client.refresh(fetch));
+                            return Ok(signer);
+                        }
+                        None => self.refresh(fetch),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs a credentials fetch, then wakes whoever waits for it.
+    fn refresh(&self, fetch: swas_open_core::Fetch) {
+        self.drive(fetch);
+        let (lock, woken) = &self.inner.refreshed;
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        woken.notify_all();
     }
 
     /// How far the service's clock is ahead of this machine's, in seconds (negative:

@@ -46,6 +46,8 @@ pub fn swas() -> Command {
     command
         .env_clear()
         .env("HOME", scratch("home-empty"))
+        // Never the real metadata service from a test.
+        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
         .stdin(Stdio::null());
     command
 }

@@ -1,0 +1,445 @@
+//! Cached credentials and when to refresh them: pure timing rules, and the one refresh that
+//! concurrent callers share.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::chain::CredentialsError;
+use super::fetch::{Ctx, Fetched, Kind, Machine, Next};
+use crate::error::Error;
+use crate::exchange::{Action, Exchange};
+use crate::sign::{SignatureVersion, Signer};
+
+/// A call never signs with credentials this close to their expiration.
+pub(crate) const MIN_LEFT: Duration = Duration::from_secs(3 * 60);
+/// A refresh starts this long before expiration (or half-way through a shorter lifetime).
+pub(crate) const AHEAD: Duration = Duration::from_secs(15 * 60);
+/// After a failed refresh, while the cached credentials are still usable, the next try waits
+/// this long.
+pub(crate) const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
+
+/// Whether credentials expiring at `expires` may sign at `now`.
+pub(crate) fn usable(now: Instant, expires: Instant, min_left: Duration) -> bool {
+    expires.checked_duration_since(now).unwrap_or_default() >= min_left && expires > now
+}
+
+/// When to start refreshing credentials fetched at `fetched` that expire at `expires`: 15
+/// minutes before expiry, or half-way through a lifetime under 30 minutes, and in any case
+/// before they stop being usable.
+pub(crate) fn refresh_at(fetched: Instant, expires: Instant) -> Instant {
+    let lifetime = expires.saturating_duration_since(fetched);
+    let ahead = expires.checked_sub(AHEAD).unwrap_or(fetched);
+    let half = fetched + lifetime / 2;
+    let latest = expires
+        .checked_sub(MIN_LEFT)
+        .unwrap_or(fetched)
+        .max(fetched);
+    ahead.max(half).min(latest)
+}
+
+/// What a caller does with the cache as it stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Sign with the cached credentials.
+    Use,
+    /// Sign with them, and start the refresh ahead of time.
+    UseAndRefresh,
+    /// Nothing usable: fetch, then sign.
+    Refresh,
+    /// Nothing usable and a fetch is under way: wait for it.
+    Wait,
+}
+
+/// The timing rules as one pure function. `cached`: the cached credentials' expiration
+/// (`None`: they never expire), when to refresh them, and how much life they must have left.
+pub(crate) fn decide(
+    now: Instant,
+    cached: Option<(Option<Instant>, Instant, Duration)>,
+    in_flight: bool,
+    retry_at: Option<Instant>,
+) -> Decision {
+    match cached {
+        Some((None, _, _)) => Decision::Use,
+        Some((Some(expires), refresh, min_left)) if usable(now, expires, min_left) => {
+            if now >= refresh && !in_flight && retry_at.is_none_or(|r| now >= r) {
+                Decision::UseAndRefresh
+            } else {
+                Decision::Use
+            }
+        }
+        _ if in_flight => Decision::Wait,
+        _ => Decision::Refresh,
+    }
+}
+
+/// What a client does next to get the signer of a call; see
+/// [`Config::credentials_step`](crate::Config::credentials_step).
+#[derive(Debug)]
+#[must_use]
+// A step lives for one turn of a client's loop and is moved once; the fetch is not boxed
+// because it is taken only when a refresh starts.
+#[allow(clippy::large_enum_variant)]
+pub enum CredentialsStep {
+    /// Sign the call with this.
+    Sign(Arc<Signer>),
+    /// This caller runs the refresh: drive the fetch to its end (it stores what it gets in
+    /// the client's cache), then ask again. `meanwhile` is a signer still usable for the call
+    /// in hand when the refresh starts ahead of time (the fetch may then run in the
+    /// background).
+    Fetch {
+        /// The refresh, an [`Exchange`] the client drives like a call.
+        fetch: Fetch,
+        /// Credentials still usable now, if any.
+        meanwhile: Option<Arc<Signer>>,
+    },
+    /// Another caller is refreshing and nothing usable is cached: wait until that refresh
+    /// ends (or a short while), then ask again.
+    Wait,
+    /// The refresh this caller waited for (or ran) failed, and nothing usable is cached.
+    Failed(Error),
+}
+
+struct Entry {
+    signer: Arc<Signer>,
+    expires: Option<Instant>,
+    refresh_at: Instant,
+    min_left: Duration,
+    source: String,
+}
+
+#[derive(Default)]
+struct State {
+    entry: Option<Entry>,
+    in_flight: bool,
+    /// How many fetches have ended.
+    generation: u64,
+    /// The last fetch's error, with the generation it ended.
+    failure: Option<(u64, CredentialsError)>,
+    retry_at: Option<Instant>,
+    /// Fetches in a row that gave credentials already too close to expiry.
+    short_streak: u32,
+}
+
+/// One client's credentials: its provider, the signer options, and what is cached.
+pub(crate) struct CredentialsCache {
+    kind: Kind,
+    version: SignatureVersion,
+    suffix: Option<String>,
+    /// The signer of credentials that never change: no lock, no clock.
+    fixed: Option<Arc<Signer>>,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for CredentialsCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialsCache")
+            .field("provider", &self.kind)
+            .field("source", &self.source())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CredentialsCache {
+    pub(crate) fn new(
+        kind: Kind,
+        version: SignatureVersion,
+        suffix: Option<String>,
+    ) -> Result<Self, Error> {
+        let mut cache = Self {
+            kind,
+            version,
+            suffix,
+            fixed: None,
+            state: Mutex::new(State::default()),
+        };
+        if let Kind::Fixed(credentials, _) = &cache.kind {
+            cache.fixed = Some(Arc::new(cache.signer_of(credentials.clone())?));
+        }
+        Ok(cache)
+    }
+
+    fn signer_of(&self, credentials: super::Credentials) -> Result<Signer, Error> {
+        let mut signer = Signer::new(credentials).with_signature_version(self.version);
+        if let Some(suffix) = &self.suffix {
+            signer = signer.with_user_agent_suffix(suffix).map_err(|_| {
+                Error::config(format!(
+                    "user agent suffix {suffix:?} is not a valid header value"
+                ))
+            })?;
+        }
+        Ok(signer)
+    }
+
+    pub(crate) fn fixed(&self) -> Option<&Signer> {
+        self.fixed.as_deref()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Where the credentials in use came from, once obtained.
+    pub(crate) fn source(&self) -> Option<String> {
+        match &self.kind {
+            Kind::Fixed(_, label) => Some(label.clone()),
+            _ => self.lock().entry.as_ref().map(|e| e.source.clone()),
+        }
+    }
+
+    pub(crate) fn step(
+        self: &Arc<Self>,
+        now: Instant,
+        wall: SystemTime,
+        seen: &mut Option<u64>,
+        seed: impl FnOnce() -> [u8; 32],
+    ) -> CredentialsStep {
+        if let Some(signer) = &self.fixed {
+            return CredentialsStep::Sign(signer.clone());
+        }
+        let mut state = self.lock();
+        let cached = state
+            .entry
+            .as_ref()
+            .map(|e| (e.expires, e.refresh_at, e.min_left));
+        let decision = decide(now, cached, state.in_flight, state.retry_at);
+        if matches!(decision, Decision::Refresh | Decision::Wait) {
+            if let (Some(waited), Some((ended, error))) = (*seen, &state.failure) {
+                if *ended > waited {
+                    return CredentialsStep::Failed(error.clone().into());
+                }
+            }
+        }
+        let signer = || state.entry.as_ref().map(|e| e.signer.clone());
+        match decision {
+            Decision::Use => CredentialsStep::Sign(signer().expect("Use implies an entry")),
+            Decision::Wait => {
+                *seen = Some(state.generation);
+                CredentialsStep::Wait
+            }
+            Decision::Refresh | Decision::UseAndRefresh => {
+                let meanwhile = match decision {
+                    Decision::UseAndRefresh => signer(),
+                    _ => None,
+                };
+                state.in_flight = true;
+                *seen = Some(state.generation);
+                drop(state);
+                CredentialsStep::Fetch {
+                    fetch: Fetch {
+                        cache: self.clone(),
+                        machine: self.kind.machine(),
+                        rng: ChaCha8Rng::from_seed(seed()),
+                        start: (now, wall),
+                        done: false,
+                    },
+                    meanwhile,
+                }
+            }
+        }
+    }
+
+    fn complete(&self, now: Instant, wall: SystemTime, result: Result<Fetched, CredentialsError>) {
+        let result = result.and_then(|f| {
+            let signer = self
+                .signer_of(f.credentials.clone())
+                .map_err(|e| CredentialsError::provider(&f.source, e.to_string()))?;
+            Ok((f, signer))
+        });
+        let mut state = self.lock();
+        state.in_flight = false;
+        state.generation += 1;
+        match result {
+            Ok((fetched, signer)) => {
+                let expires = fetched
+                    .expiration
+                    .map(|e| now + e.duration_since(wall).unwrap_or_default());
+                let lifetime = expires.map(|e| e.saturating_duration_since(now));
+                let mut min_left = MIN_LEFT;
+                if lifetime.is_some_and(|l| l < MIN_LEFT) {
+                    state.short_streak += 1;
+                    if state.short_streak >= 2 {
+                        // The provider only ever issues short-lived credentials: use them for
+                        // half their life rather than fetch on every call.
+                        min_left = lifetime.unwrap_or_default() / 2;
+                    }
+                } else {
+                    state.short_streak = 0;
+                }
+                tracing::info!(
+                    provider = %fetched.source,
+                    expires_in_s = lifetime.map(|l| l.as_secs()),
+                    "credentials obtained"
+                );
+                state.entry = Some(Entry {
+                    signer: Arc::new(signer),
+                    refresh_at: expires.map_or(now, |e| refresh_at(now, e)),
+                    expires,
+                    min_left,
+                    source: fetched.source,
+                });
+                state.failure = None;
+                state.retry_at = None;
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "credentials refresh failed");
+                state.retry_at = now.checked_add(RETRY_AFTER_FAILURE);
+                state.failure = Some((state.generation, error));
+            }
+        }
+    }
+
+    fn abandon(&self) {
+        let mut state = self.lock();
+        state.in_flight = false;
+        state.generation += 1;
+    }
+}
+
+/// One refresh of a client's credentials, as an [`Exchange`]: the provider's requests (STS,
+/// the metadata service, a credentials URI, or none), ending with the result stored in the
+/// client's cache. Dropped before its end, it lets another caller start a new one.
+pub struct Fetch {
+    cache: Arc<CredentialsCache>,
+    machine: Machine,
+    rng: ChaCha8Rng,
+    start: (Instant, SystemTime),
+    done: bool,
+}
+
+impl std::fmt::Debug for Fetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetch")
+            .field("provider", &self.cache.kind)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Exchange for Fetch {
+    type Output = ();
+
+    fn next(&mut self, now: Instant) -> Action<()> {
+        if self.done {
+            return Action::Done(());
+        }
+        let wall = self.start.1 + now.saturating_duration_since(self.start.0);
+        let mut ctx = Ctx {
+            wall,
+            rng: &mut self.rng,
+        };
+        match self.machine.next(&mut ctx) {
+            Next::Send(outgoing) => Action::Send(outgoing),
+            Next::Done(result) => {
+                self.done = true;
+                self.cache.complete(now, wall, result);
+                Action::Done(())
+            }
+        }
+    }
+
+    fn receive<B: AsRef<[u8]>>(
+        &mut self,
+        _now: Instant,
+        outcome: Result<http::Response<B>, Error>,
+    ) {
+        let reply = match outcome {
+            Ok(response) => Ok((response.status(), response.body().as_ref().to_vec())),
+            Err(e) => Err(describe(&e)),
+        };
+        self.machine.receive(reply);
+    }
+}
+
+impl Drop for Fetch {
+    fn drop(&mut self) {
+        if !self.done {
+            self.cache.abandon();
+        }
+    }
+}
+
+/// An error and its sources on one line.
+fn describe(e: &Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn at(base: Instant, secs: u64) -> Instant {
+        base + Duration::from_secs(secs)
+    }
+
+    proptest! {
+        #[test]
+        fn refresh_starts_in_time(lifetime in 0u64..200_000, start in 0u64..1_000_000) {
+            let base = Instant::now();
+            let fetched = at(base, start);
+            let expires = at(base, start + lifetime);
+            let r = refresh_at(fetched, expires);
+            prop_assert!(r >= fetched);
+            prop_assert!(r <= expires);
+            // Refreshing starts no later than the moment the credentials stop being usable.
+            if lifetime >= MIN_LEFT.as_secs() {
+                prop_assert!(r + MIN_LEFT <= expires);
+            }
+            // Never earlier than 15 minutes before expiry, nor before half the lifetime.
+            if lifetime >= 2 * AHEAD.as_secs() {
+                prop_assert_eq!(r + AHEAD, expires);
+            }
+        }
+
+        #[test]
+        fn never_signs_with_under_three_minutes_left(
+            left in 0u64..100_000,
+            in_flight: bool,
+            refresh_in in 0u64..100_000,
+        ) {
+            let now = Instant::now();
+            let expires = at(now, left);
+            let refresh = at(now, refresh_in);
+            let d = decide(now, Some((Some(expires), refresh, MIN_LEFT)), in_flight, None);
+            let signs = matches!(d, Decision::Use | Decision::UseAndRefresh);
+            prop_assert_eq!(signs, left >= MIN_LEFT.as_secs());
+            if !signs {
+                prop_assert_eq!(d, if in_flight { Decision::Wait } else { Decision::Refresh });
+            }
+            // Only one refresh at a time.
+            if in_flight {
+                prop_assert!(d != Decision::UseAndRefresh && d != Decision::Refresh);
+            }
+        }
+
+        #[test]
+        fn a_failed_refresh_keeps_usable_credentials(left in 180u64..100_000, since_failure in 0u64..20) {
+            let now = Instant::now();
+            let retry_at = (now + RETRY_AFTER_FAILURE).checked_sub(Duration::from_secs(since_failure));
+            let d = decide(now, Some((Some(at(now, left)), now, MIN_LEFT)), false, retry_at);
+            let retry_due = since_failure >= RETRY_AFTER_FAILURE.as_secs();
+            prop_assert_eq!(d, if retry_due { Decision::UseAndRefresh } else { Decision::Use });
+        }
+    }
+
+    #[test]
+    fn no_cache_and_static_credentials() {
+        let now = Instant::now();
+        assert_eq!(decide(now, None, false, None), Decision::Refresh);
+        assert_eq!(decide(now, None, true, None), Decision::Wait);
+        assert_eq!(
+            decide(now, Some((None, now, MIN_LEFT)), false, None),
+            Decision::Use
+        );
+    }
+}

@@ -1,0 +1,398 @@
+//! Credentials, and the providers that obtain them.
+//!
+//! [`Credentials`] are an AccessKey pair, optionally with an STS security token. The secret
+//! and the token live in [`Secret`], whose `Debug` and `Display` print `***`: no formatted
+//! output of this crate (credentials, requests' debug, errors) can show them.
+//!
+//! A [`CredentialsProvider`] says where a client's credentials come from: fixed ones, the
+//! default chain (the official SDKs' order: environment, OIDC, the aliyun CLI config file,
+//! the ini file, the ECS instance RAM role, a credentials URI), or one provider chosen
+//! explicitly (`AssumeRole`, `AssumeRoleWithOIDC`, the ECS RAM role, a credentials URI, your
+//! own [`ProvideCredentials`]). Each fetch is a sans-IO [`Exchange`](crate::Exchange)
+//! ([`Fetch`]) that the clients drive like a call; temporary credentials are cached, never
+//! used with under 3 minutes left, and refreshed from 15 minutes before they expire, one
+//! refresh for all the calls that need it.
+//!
+//! ```
+//! use std::time::Duration;
+//! use swas_open_core::{Credentials, CredentialsProvider, RoleOptions};
+//!
+//! let mut options = RoleOptions::default();
+//! options.external_id = Some("abcd1234".into());
+//! options.duration = Some(Duration::from_secs(900));
+//! options.sts_endpoint = Some("sts.cn-hangzhou.aliyuncs.com".into());
+//! let provider = CredentialsProvider::ram_role_arn(
+//!     Credentials::new("LTAI-id", "secret")?,
+//!     "acs:ram::123456789012:role/deleter",
+//!     options,
+//! );
+//! assert!(format!("{provider:?}").contains("role/deleter"));
+//! # Ok::<(), swas_open_core::InputError>(())
+//! ```
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use crate::error::BoxError;
+use crate::input::{validated_string, Field, InputError, Rule, Violation};
+
+mod cache;
+pub(crate) mod chain;
+mod fetch;
+
+pub(crate) use cache::CredentialsCache;
+pub use cache::{CredentialsStep, Fetch};
+pub use chain::CredentialsError;
+use chain::{ChainSpec, EnvFn, ReadFn};
+use fetch::{Kind, OidcSpec, RoleSpec};
+
+validated_string!(
+    /// An AccessKey id: 1 to 128 printable ASCII characters other than `,` `;` `=` and space
+    /// (they would break the V3 `Authorization` header).
+    AccessKeyId,
+    Rule {
+        field: Field::AccessKeyId,
+        text: "printable ASCII except space , ; =, 1 to 128 characters",
+        max_chars: 128,
+        allowed: |c| c.is_ascii_graphic() && !matches!(c, ',' | ';' | '='),
+    }
+);
+
+/// A secret string (AccessKey secret or STS token) that never prints.
+///
+/// ```
+/// use swas_open_core::Secret;
+/// let s = Secret::access_key_secret("hunter2").unwrap();
+/// assert_eq!(format!("{s} {s:?}"), "*** ***");
+/// assert_eq!(s.expose(), "hunter2");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+const SECRET_RULE: Rule = Rule {
+    field: Field::AccessKeySecret,
+    text: "printable ASCII, 1 to 256 characters",
+    max_chars: 256,
+    allowed: |c| c.is_ascii_graphic(),
+};
+
+const TOKEN_RULE: Rule = Rule {
+    field: Field::SecurityToken,
+    text: "ASCII without control characters or surrounding spaces, 1 to 8192 characters",
+    max_chars: 8192,
+    allowed: |c| c.is_ascii() && !c.is_ascii_control(),
+};
+
+impl Secret {
+    /// Validates an AccessKey secret.
+    pub fn access_key_secret(value: impl Into<String>) -> Result<Self, InputError> {
+        let value = value.into();
+        SECRET_RULE.check(&value)?;
+        Ok(Self(value))
+    }
+
+    /// Validates an STS security token.
+    pub fn security_token(value: impl Into<String>) -> Result<Self, InputError> {
+        let value = value.into();
+        TOKEN_RULE.check(&value)?;
+        // HTTP strips a header value's surrounding spaces, so V3 would sign a different token
+        // than V1 sends: refuse them rather than let the schemes disagree.
+        let position = if value.starts_with(' ') {
+            Some(0)
+        } else if value.ends_with(' ') {
+            Some(value.len() - 1)
+        } else {
+            None
+        };
+        if let Some(position) = position {
+            return Err(InputError {
+                field: Field::SecurityToken,
+                rule: TOKEN_RULE.text,
+                violation: Violation::Char {
+                    position,
+                    found: None,
+                },
+            });
+        }
+        Ok(Self(value))
+    }
+
+    /// The secret itself. Call it only where the secret is used, never to print it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// An AccessKey pair, with an STS security token when the key is temporary.
+///
+/// ```
+/// use swas_open_core::Credentials;
+/// let c = Credentials::new("LTAI-id", "s3cret")?.with_security_token("tok")?;
+/// assert_eq!(c.access_key_id(), "LTAI-id");
+/// assert!(!format!("{c:?}").contains("s3cret"));
+/// # Ok::<(), swas_open_core::InputError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    access_key_id: AccessKeyId,
+    secret: Secret,
+    security_token: Option<Secret>,
+}
+
+impl Credentials {
+    /// A long-term AccessKey pair.
+    pub fn new(
+        access_key_id: impl Into<String>,
+        access_key_secret: impl Into<String>,
+    ) -> Result<Self, InputError> {
+        Ok(Self {
+            access_key_id: AccessKeyId::new(access_key_id)?,
+            secret: Secret::access_key_secret(access_key_secret)?,
+            security_token: None,
+        })
+    }
+
+    /// Adds the STS security token of a temporary key.
+    pub fn with_security_token(mut self, token: impl Into<String>) -> Result<Self, InputError> {
+        self.security_token = Some(Secret::security_token(token)?);
+        Ok(self)
+    }
+
+    /// The AccessKey id (not a secret).
+    pub fn access_key_id(&self) -> &str {
+        self.access_key_id.as_str()
+    }
+
+    /// The AccessKey secret.
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// The STS security token, if any.
+    pub fn security_token(&self) -> Option<&Secret> {
+        self.security_token.as_ref()
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret", &self.secret)
+            .field("security_token", &self.security_token)
+            .finish()
+    }
+}
+
+/// Options of the role providers (`AssumeRole`, `AssumeRoleWithOIDC`); every one has a
+/// default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RoleOptions {
+    /// `RoleSessionName`; default `swas-open-<unix seconds>`.
+    pub session_name: Option<String>,
+    /// `ExternalId`, when the role's trust policy demands one.
+    pub external_id: Option<String>,
+    /// `Policy`: a JSON policy that narrows the role's permissions.
+    pub policy: Option<String>,
+    /// `DurationSeconds`; default 3600, at least 900.
+    pub duration: Option<Duration>,
+    /// STS: a bare host (HTTPS) or a URL (`http://127.0.0.1:8080`). Default
+    /// `ALIBABA_CLOUD_STS_ENDPOINT`, else `sts[-vpc].<ALIBABA_CLOUD_STS_REGION>.aliyuncs.com`,
+    /// else `sts.aliyuncs.com`.
+    pub sts_endpoint: Option<String>,
+}
+
+/// A source of credentials of your own: called on every refresh (never under a lock), it
+/// returns the credentials and when they expire (`None`: never).
+///
+/// ```
+/// use std::time::SystemTime;
+/// use swas_open_core::{BoxError, Credentials, CredentialsProvider, ProvideCredentials};
+///
+/// struct Vault;
+/// impl ProvideCredentials for Vault {
+///     fn provide(&self) -> Result<(Credentials, Option<SystemTime>), BoxError> {
+///         Ok((Credentials::new("id-from-vault", "secret-from-vault")?, None))
+///     }
+/// }
+/// let provider = CredentialsProvider::custom(Vault);
+/// # drop(provider);
+/// ```
+pub trait ProvideCredentials: Send + Sync {
+    /// The current credentials and their expiration.
+    fn provide(&self) -> Result<(Credentials, Option<SystemTime>), BoxError>;
+}
+
+/// Where a client's credentials come from. Give one to
+/// [`ClientBuilder::credentials_provider`](crate::ClientBuilder::credentials_provider);
+/// without one, a client uses [`CredentialsProvider::default_chain`].
+#[derive(Clone)]
+pub struct CredentialsProvider {
+    pub(crate) kind: Kind,
+}
+
+impl fmt::Debug for CredentialsProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("CredentialsProvider")
+            .field(&self.kind.label())
+            .finish()
+    }
+}
+
+fn process_env() -> EnvFn {
+    Arc::new(|k: &str| std::env::var(k).ok())
+}
+
+fn process_files() -> ReadFn {
+    Arc::new(|p: &Path| std::fs::read_to_string(p))
+}
+
+impl CredentialsProvider {
+    /// These credentials, always.
+    pub fn fixed(credentials: Credentials) -> Self {
+        Self {
+            kind: Kind::Fixed(credentials, "credentials given to the client".into()),
+        }
+    }
+
+    /// The default chain over this process's environment and files: environment variables,
+    /// OIDC, the aliyun CLI config file, the ini file, the ECS instance RAM role, the
+    /// credentials URI (see the crate's README for each). The first provider that supplies
+    /// credentials is kept for the client's life.
+    pub fn default_chain() -> Self {
+        Self::chain_with(None, process_env(), process_files())
+    }
+
+    /// The default chain (`profile` `None`) or one profile of the aliyun CLI config file,
+    /// reading variables with `env` and files with `read_file` instead of the process's: a
+    /// chain resolved against a scrubbed environment.
+    pub fn from_environment(
+        profile: Option<&str>,
+        env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+        read_file: impl Fn(&Path) -> io::Result<String> + Send + Sync + 'static,
+    ) -> Self {
+        Self::chain_with(profile, Arc::new(env), Arc::new(read_file))
+    }
+
+    pub(crate) fn chain_with(profile: Option<&str>, env: EnvFn, read: ReadFn) -> Self {
+        Self {
+            kind: Kind::Chain(Arc::new(ChainSpec {
+                profile: profile.map(str::to_owned),
+                env,
+                read,
+                pinned: Mutex::new(None),
+            })),
+        }
+    }
+
+    /// `AssumeRole` of `role_arn`, signed with `source` (a long-term key, or STS credentials
+    /// with their token).
+    pub fn ram_role_arn(source: Credentials, role_arn: &str, options: RoleOptions) -> Self {
+        let env = process_env();
+        let sts = chain::sts_endpoint(options.sts_endpoint.as_deref(), &*env);
+        Self {
+            kind: Kind::Role(Arc::new(RoleSpec {
+                source: Kind::Fixed(source, "source credentials".into()),
+                role_arn: role_arn.to_owned(),
+                options,
+                sts,
+                label: "given to the client".into(),
+            })),
+        }
+    }
+
+    /// `AssumeRoleWithOIDC` of `role_arn` with the OIDC token in `token_file`, read again on
+    /// every refresh (as in an ACK pod with RRSA).
+    pub fn oidc(
+        role_arn: &str,
+        provider_arn: &str,
+        token_file: impl Into<PathBuf>,
+        options: RoleOptions,
+    ) -> Self {
+        let env = process_env();
+        let sts = chain::sts_endpoint(options.sts_endpoint.as_deref(), &*env);
+        Self {
+            kind: Kind::Oidc(Arc::new(OidcSpec {
+                role_arn: role_arn.to_owned(),
+                provider_arn: provider_arn.to_owned(),
+                token_file: token_file.into(),
+                sts,
+                options,
+                read: process_files(),
+                label: "given to the client".into(),
+            })),
+        }
+    }
+
+    /// The RAM role of this ECS or Simple Application Server instance, from the metadata
+    /// service (`role` `None`: the one attached, discovered). The service is
+    /// `ALIBABA_CLOUD_IMDS_ENDPOINT` if set, else `http://100.100.100.200`; IMDSv2 first, v1
+    /// unless `ALIBABA_CLOUD_IMDSV1_DISABLED=true`.
+    pub fn ecs_ram_role(role: Option<&str>) -> Self {
+        let env = process_env();
+        Self {
+            kind: Kind::Ecs(Arc::new(chain::ecs_spec(role.map(str::to_owned), &*env))),
+        }
+    }
+
+    /// Credentials from `GET uri` (`{"AccessKeyId", "AccessKeySecret", "SecurityToken",
+    /// "Expiration"}`).
+    pub fn credentials_uri(uri: &str) -> Self {
+        Self {
+            kind: Kind::Uri(uri.into()),
+        }
+    }
+
+    /// Your own source of credentials.
+    pub fn custom(provider: impl ProvideCredentials + 'static) -> Self {
+        Self {
+            kind: Kind::Custom(Arc::new(provider)),
+        }
+    }
+}
+
+impl From<Credentials> for CredentialsProvider {
+    fn from(credentials: Credentials) -> Self {
+        Self::fixed(credentials)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_errors_do_not_show_the_secret() {
+        let e = Credentials::new("id", "abc\u{7f}").unwrap_err();
+        assert_eq!(e.field, Field::AccessKeySecret);
+        assert!(!format!("{e} {e:?}").contains("abc"));
+        let e = Credentials::new("id", "s")
+            .unwrap()
+            .with_security_token("tok\nen")
+            .unwrap_err();
+        assert!(!format!("{e} {e:?}").contains("tok"));
+    }
+
+    #[test]
+    fn access_key_id_rule() {
+        assert!(Credentials::new("a,b", "s").is_err());
+        assert!(Credentials::new("", "s").is_err());
+        assert!(Credentials::new("STS.NUx1", "s").is_ok());
+    }
+}
