@@ -5,6 +5,7 @@
 //! echoes a secret and always names the field in one line.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -56,9 +57,14 @@ pub enum Command {
     #[command(
         long_about = "Run a local emulator of the service until killed. It checks signatures \
                       (V1 and V3) against the given keys, holds the given images in memory and \
-                      answers with the service's error bodies.\n\n\
-                      The first line on stdout is `listening on http://HOST:PORT`; then one \
-                      line per request on stderr: method, action, outcome, status, latency."
+                      answers with the service's error bodies. On the same port it plays STS \
+                      (AssumeRole, AssumeRoleWithOIDC), the instance metadata service and a \
+                      credentials URI, and SWAS accepts the temporary credentials they issue \
+                      until they expire.\n\n\
+                      The first line on stdout is `listening on http://HOST:PORT` (https with \
+                      --tls); then one line per request on stderr: method, action, outcome, \
+                      status, latency. Point ALIBABA_CLOUD_STS_ENDPOINT and \
+                      ALIBABA_CLOUD_IMDS_ENDPOINT at the same URL."
     )]
     Emulator(EmulatorArgs),
     /// Measure how fast requests are signed
@@ -158,13 +164,67 @@ pub struct EmulatorArgs {
     #[arg(
         long = "access-key",
         value_name = "ID:SECRET[:STS_TOKEN]",
-        required = true
+        required_unless_present_any = ["oidc_tokens", "instance_role", "credentials_uri"]
     )]
     pub access_keys: Vec<String>,
 
     /// Hold this custom image (repeatable); a shared image cannot be deleted
     #[arg(long = "image", value_name = "REGION:IMAGE_ID[:shared]")]
     pub images: Vec<String>,
+
+    /// Let STS's AssumeRole (signed by an --access-key) assume this RAM role (repeatable):
+    /// ARN is acs:ram::ACCOUNT:role/NAME; external-id makes the call send exactly that
+    /// ExternalId; max-duration bounds DurationSeconds [default: 3600]
+    #[arg(long = "role", value_name = "ARN[,external-id=ID][,max-duration=SECS]")]
+    pub roles: Vec<String>,
+
+    /// Let STS's AssumeRoleWithOIDC assume ROLE_ARN with this token from the OIDC provider
+    /// PROVIDER_ARN (acs:ram::ACCOUNT:oidc-provider/NAME) (repeatable)
+    #[arg(long = "oidc-token", value_name = "ROLE_ARN,PROVIDER_ARN,TOKEN")]
+    pub oidc_tokens: Vec<String>,
+
+    /// Serve this RAM role's credentials over the instance metadata service, at
+    /// /latest/meta-data/ram/security-credentials/NAME (tokens from PUT /latest/api/token)
+    #[arg(long, value_name = "NAME")]
+    pub instance_role: Option<String>,
+
+    /// Instance metadata in security hardening mode: reads without a session token get 403
+    #[arg(long, requires = "instance_role")]
+    pub imds_v2_only: bool,
+
+    /// Serve temporary credentials at GET PATH, as a credentials URI
+    /// (ALIBABA_CLOUD_CREDENTIALS_URI=http://HOST:PORT/PATH)
+    #[arg(long, value_name = "PATH")]
+    pub credentials_uri: Option<String>,
+
+    /// Every credential issued (STS, instance metadata, credentials URI) lasts this long
+    /// [default: STS DurationSeconds; 6 hours for the others]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub credential_lifetime: Option<Duration>,
+
+    /// Run the emulator's clock this many seconds ahead of the system clock (negative:
+    /// behind): request timestamps are checked against it, and Date headers come from it
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_negative_numbers = true,
+        default_value_t = 0
+    )]
+    pub clock_skew: i64,
+
+    /// Serve HTTPS with a certificate generated at start for localhost, 127.0.0.1, ::1 and
+    /// every --tls-name, signed by a CA generated with it
+    #[arg(long)]
+    pub tls: bool,
+
+    /// Add this DNS name or IP address to the certificate (repeatable; implies --tls)
+    #[arg(long = "tls-name", value_name = "NAME")]
+    pub tls_names: Vec<String>,
+
+    /// Write the CA certificate (PEM) to FILE before printing the listening line (implies
+    /// --tls)
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca_out: Option<PathBuf>,
 }
 
 /// `swas bench ...`.
@@ -219,6 +279,31 @@ mod tests {
     #[test]
     fn definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn emulator_flags() {
+        let cli = Cli::try_parse_from([
+            "swas",
+            "emulator",
+            "--instance-role",
+            "r",
+            "--clock-skew",
+            "-1200",
+            "--tls-name",
+            "swas.test",
+        ])
+        .unwrap();
+        let Command::Emulator(args) = cli.command else {
+            panic!("not the emulator")
+        };
+        assert_eq!(args.clock_skew, -1200);
+        assert!(args.access_keys.is_empty());
+        assert!(Cli::try_parse_from(["swas", "emulator"]).is_err());
+        assert!(
+            Cli::try_parse_from(["swas", "emulator", "--imds-v2-only", "--access-key", "a:b"])
+                .is_err()
+        );
     }
 
     #[test]

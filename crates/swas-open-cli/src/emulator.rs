@@ -1,10 +1,14 @@
 //! `swas emulator`, and the in-process emulator behind `delete-custom-image --emulator`.
 
+mod flags;
+
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 use swas_open_core::{Credentials, DeleteCustomImage};
-use swas_open_emulator::{parse_access_key_spec, parse_image_spec, Emulator};
+use swas_open_emulator::Emulator;
 
+use self::flags::{parse_access_key_spec, parse_image_spec, parse_oidc_spec, parse_role_spec};
 use crate::cli::EmulatorArgs;
 use crate::exit::Failure;
 
@@ -46,9 +50,12 @@ impl Local {
 
 /// Runs `swas emulator` until the process is killed.
 pub fn run(args: &EmulatorArgs) -> Result<(), Failure> {
-    let mut builder = Emulator::builder().listen(args.listen).log_requests(true);
+    let mut builder = Emulator::builder()
+        .listen(args.listen)
+        .log_requests(true)
+        .clock_skew(args.clock_skew);
+    // The parsers' messages never repeat a secret or token.
     for spec in &args.access_keys {
-        // The parser's messages never repeat a secret or token.
         builder = match parse_access_key_spec(spec).map_err(Failure::Usage)? {
             (id, secret, None) => builder.access_key(&id, &secret),
             (id, secret, Some(token)) => builder.sts_access_key(&id, &secret, &token),
@@ -60,17 +67,49 @@ pub fn run(args: &EmulatorArgs) -> Result<(), Failure> {
             (region, image, true) => builder.shared_image(&region, &image),
         };
     }
-    let emulator = builder.start_blocking().map_err(|e| {
-        let reason = format!("cannot listen on {}: {e}", args.listen);
-        match e.kind() {
-            io::ErrorKind::InvalidInput
-            | io::ErrorKind::AddrInUse
-            | io::ErrorKind::AddrNotAvailable
-            | io::ErrorKind::PermissionDenied => Failure::Usage(reason),
-            _ => Failure::NoAnswer(reason),
+    for spec in &args.roles {
+        builder = builder.role(parse_role_spec(spec).map_err(Failure::Usage)?);
+    }
+    for spec in &args.oidc_tokens {
+        let (role, provider, token) = parse_oidc_spec(spec).map_err(Failure::Usage)?;
+        builder = builder.oidc_token(&role, &provider, &token);
+    }
+    if let Some(name) = &args.instance_role {
+        builder = builder.instance_role(name).imds_v2_only(args.imds_v2_only);
+    }
+    if let Some(path) = &args.credentials_uri {
+        builder = builder.credentials_uri(path);
+    }
+    if let Some(lifetime) = args.credential_lifetime {
+        builder = builder.credential_lifetime(lifetime);
+    }
+    if args.tls || args.tls_ca_out.is_some() {
+        builder = builder.tls();
+    }
+    for name in &args.tls_names {
+        builder = builder.tls_name(name);
+    }
+    let emulator = builder.start_blocking().map_err(|e| match e.kind() {
+        // Invalid configuration: the builder's message names the value, never a secret.
+        io::ErrorKind::InvalidInput => Failure::Usage(e.to_string()),
+        io::ErrorKind::AddrInUse
+        | io::ErrorKind::AddrNotAvailable
+        | io::ErrorKind::PermissionDenied => {
+            Failure::Usage(format!("cannot listen on {}: {e}", args.listen))
         }
+        _ => Failure::NoAnswer(format!("cannot listen on {}: {e}", args.listen)),
     })?;
 
+    // Whoever started us reads the CA file once the listening line is out: write it first,
+    // whole (a temporary file renamed into place).
+    if let (Some(path), Some(pem)) = (&args.tls_ca_out, emulator.ca_pem()) {
+        write_whole(path, pem).map_err(|e| {
+            Failure::Usage(format!(
+                "cannot write the CA certificate to {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
     // Whoever started us reads this line to learn the port: write it whole, then flush.
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "listening on {}", emulator.url())
@@ -83,4 +122,13 @@ pub fn run(args: &EmulatorArgs) -> Result<(), Failure> {
     loop {
         std::thread::park();
     }
+}
+
+/// Writes `contents` to `path` so that a reader sees nothing or all of it.
+fn write_whole(path: &Path, contents: &str) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, contents)?;
+    std::fs::rename(&tmp, path)
 }

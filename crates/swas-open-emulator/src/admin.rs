@@ -1,16 +1,19 @@
 //! The admin routes under `/__emulator/`: inspection and fault injection over HTTP, for tools
 //! that drive the emulator from outside the process. See the crate docs for the routes.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{Method, Response, StatusCode};
 use http_body_util::Full;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use swas_open_core::ErrorCode;
 
-use crate::fault::Fault;
+use crate::fault::{Fault, Service};
 use crate::state::Shared;
+use crate::Stats;
 
 /// The path prefix of the admin routes.
 pub(crate) const PREFIX: &str = "/__emulator/";
@@ -28,9 +31,9 @@ pub(crate) fn handle(
     body: Option<&[u8]>,
 ) -> Response<Full<Bytes>> {
     let Some(body) = body else {
-        return reply(
+        return error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            &json!({"error": "request too large"}),
+            "request too large".to_owned(),
         );
     };
     let route = path
@@ -43,41 +46,40 @@ pub(crate) fn handle(
             Ok(faults) => {
                 let queued = faults.len();
                 faults.into_iter().for_each(|f| shared.inject(f));
-                let pending = shared.pending_faults();
+                let pending_faults = shared.pending_faults();
                 reply(
                     StatusCode::OK,
-                    &json!({"queued": queued, "pending_faults": pending}),
+                    &Queued {
+                        queued,
+                        pending_faults,
+                    },
                 )
             }
-            Err(e) => reply(StatusCode::BAD_REQUEST, &json!({ "error": e })),
+            Err(e) => error(StatusCode::BAD_REQUEST, e),
         },
         (&Method::DELETE, "faults") => {
             let cleared = shared.clear_faults();
-            reply(StatusCode::OK, &json!({ "cleared": cleared }))
+            reply(StatusCode::OK, &Cleared { cleared })
         }
         (&Method::POST, "images") => match parse_image(body) {
-            Ok((region, image, is_shared)) => {
-                shared.add_image(&region, &image, is_shared);
-                reply(
-                    StatusCode::OK,
-                    &json!({"region": region, "image_id": image, "shared": is_shared}),
-                )
+            Ok(image) => {
+                shared.add_image(&image.region, &image.image_id, image.shared);
+                reply(StatusCode::OK, &image)
             }
-            Err(e) => reply(StatusCode::BAD_REQUEST, &json!({ "error": e })),
+            Err(e) => error(StatusCode::BAD_REQUEST, e),
         },
-        (_, "state" | "faults" | "images") => reply(
+        (_, "state" | "faults" | "images") => error(
             StatusCode::METHOD_NOT_ALLOWED,
-            &json!({"error": "method not allowed"}),
+            "method not allowed".to_owned(),
         ),
-        _ => reply(
-            StatusCode::NOT_FOUND,
-            &json!({"error": "unknown admin route"}),
-        ),
+        _ => error(StatusCode::NOT_FOUND, "unknown admin route".to_owned()),
     }
 }
 
-fn reply(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
+fn reply(status: StatusCode, value: &impl Serialize) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(
+        serde_json::to_vec(value).unwrap_or_default(),
+    )));
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -85,101 +87,192 @@ fn reply(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
     response
 }
 
-fn state(shared: &Shared) -> Value {
-    let images: serde_json::Map<String, Value> = shared
+fn error(status: StatusCode, error: String) -> Response<Full<Bytes>> {
+    reply(status, &ErrorBody { error })
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: String,
+}
+
+#[derive(Serialize)]
+struct Queued {
+    queued: usize,
+    pending_faults: usize,
+}
+
+#[derive(Serialize)]
+struct Cleared {
+    cleared: usize,
+}
+
+/// `GET /__emulator/state`.
+#[derive(Serialize)]
+struct State {
+    images: BTreeMap<String, Vec<ImageEntry>>,
+    stats: Stats,
+    pending_faults: usize,
+}
+
+#[derive(Serialize)]
+struct ImageEntry {
+    image_id: String,
+    shared: bool,
+}
+
+fn state(shared: &Shared) -> State {
+    let images = shared
         .all_images()
         .into_iter()
         .map(|(region, images)| {
             let list = images
                 .into_iter()
-                .map(|(id, is_shared)| json!({"image_id": id, "shared": is_shared}))
+                .map(|(image_id, shared)| ImageEntry { image_id, shared })
                 .collect();
-            (region, Value::Array(list))
+            (region, list)
         })
         .collect();
-    let stats = shared.stats();
-    json!({
-        "images": images,
-        "stats": {
-            "requests": stats.requests,
-            "connections": stats.connections,
-            "deletes": stats.deletes,
-        },
-        "pending_faults": shared.pending_faults(),
-    })
+    State {
+        images,
+        stats: shared.stats(),
+        pending_faults: shared.pending_faults(),
+    }
 }
 
-fn parse_json(body: &[u8]) -> Result<Value, String> {
-    serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))
+/// One fault object of `POST /__emulator/faults`.
+#[derive(Deserialize)]
+struct FaultBody {
+    #[serde(flatten)]
+    kind: KindBody,
+    #[serde(default = "one")]
+    times: usize,
+    #[serde(default)]
+    service: ServiceBody,
+}
+
+fn one() -> usize {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum KindBody {
+    Error {
+        status: u16,
+        code: String,
+    },
+    Throttling {
+        #[serde(default = "default_retry_after")]
+        retry_after_ms: u64,
+    },
+    Delay {
+        ms: u64,
+    },
+    DropAfterCommit,
+    Html {
+        #[serde(default = "default_html_status")]
+        status: u16,
+    },
+    Truncated,
+    ExpiresIn {
+        secs: u64,
+    },
+}
+
+fn default_retry_after() -> u64 {
+    1000
+}
+
+fn default_html_status() -> u16 {
+    502
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum ServiceBody {
+    #[default]
+    Swas,
+    Sts,
+    Imds,
+    CredentialsUri,
+}
+
+impl From<ServiceBody> for Service {
+    fn from(s: ServiceBody) -> Service {
+        match s {
+            ServiceBody::Swas => Service::Swas,
+            ServiceBody::Sts => Service::Sts,
+            ServiceBody::Imds => Service::Imds,
+            ServiceBody::CredentialsUri => Service::CredentialsUri,
+        }
+    }
+}
+
+fn status(status: u16) -> Result<u16, String> {
+    if (200..=599).contains(&status) {
+        Ok(status)
+    } else {
+        Err("\"status\" must be in 200..=599".to_owned())
+    }
+}
+
+impl TryFrom<FaultBody> for Fault {
+    type Error = String;
+
+    fn try_from(body: FaultBody) -> Result<Fault, String> {
+        let fault = match body.kind {
+            KindBody::Error { status: s, code } => {
+                if code.is_empty() {
+                    return Err("an error fault needs a non-empty \"code\"".to_owned());
+                }
+                Fault::error(status(s)?, ErrorCode::parse(&code))
+            }
+            KindBody::Throttling { retry_after_ms } => Fault::throttling(retry_after_ms),
+            KindBody::Delay { ms } => Fault::delay(Duration::from_millis(ms)),
+            KindBody::DropAfterCommit => Fault::drop_after_commit(),
+            KindBody::Html { status: s } => Fault::html(status(s)?),
+            KindBody::Truncated => Fault::truncated(),
+            KindBody::ExpiresIn { secs } => {
+                if matches!(body.service, ServiceBody::Swas) {
+                    return Err(
+                        "an expires_in fault needs a \"service\" that issues credentials"
+                            .to_owned(),
+                    );
+                }
+                Fault::expires_in(Duration::from_secs(secs))
+            }
+        };
+        Ok(fault.on(body.service.into()).times(body.times))
+    }
 }
 
 /// One fault object, or an array of them.
 fn parse_faults(body: &[u8]) -> Result<Vec<Fault>, String> {
-    match parse_json(body)? {
-        Value::Array(items) => items.iter().map(parse_fault).collect(),
-        item => parse_fault(&item).map(|f| vec![f]),
+    let invalid = |e: serde_json::Error| format!("invalid fault: {e}");
+    let bodies = if body.trim_ascii_start().starts_with(b"[") {
+        serde_json::from_slice::<Vec<FaultBody>>(body).map_err(invalid)?
+    } else {
+        vec![serde_json::from_slice::<FaultBody>(body).map_err(invalid)?]
+    };
+    bodies.into_iter().map(Fault::try_from).collect()
+}
+
+/// `POST /__emulator/images`, also its answer.
+#[derive(Debug, Deserialize, Serialize, PartialEq, Eq)]
+struct Image {
+    region: String,
+    image_id: String,
+    #[serde(default)]
+    shared: bool,
+}
+
+fn parse_image(body: &[u8]) -> Result<Image, String> {
+    let image: Image = serde_json::from_slice(body).map_err(|e| format!("invalid image: {e}"))?;
+    if image.region.is_empty() || image.image_id.is_empty() {
+        return Err("\"region\" and \"image_id\" must be non-empty".to_owned());
     }
-}
-
-fn parse_fault(v: &Value) -> Result<Fault, String> {
-    let kind = v
-        .get("kind")
-        .and_then(Value::as_str)
-        .ok_or("a fault needs a string \"kind\"")?;
-    let uint = |name: &str| -> Result<Option<u64>, String> {
-        match v.get(name) {
-            None => Ok(None),
-            Some(n) => n
-                .as_u64()
-                .map(Some)
-                .ok_or_else(|| format!("\"{name}\" must be a non-negative integer")),
-        }
-    };
-    let status = |default: Option<u16>| -> Result<u16, String> {
-        match uint("status")? {
-            Some(s) => u16::try_from(s)
-                .ok()
-                .filter(|s| (200..=599).contains(s))
-                .ok_or_else(|| "\"status\" must be in 200..=599".to_owned()),
-            None => default.ok_or_else(|| "\"status\" is required".to_owned()),
-        }
-    };
-    let fault = match kind {
-        "error" => {
-            let code = v
-                .get("code")
-                .and_then(Value::as_str)
-                .filter(|c| !c.is_empty())
-                .ok_or("an error fault needs a string \"code\"")?;
-            Fault::error(status(None)?, code)
-        }
-        "throttling" => Fault::throttling(uint("retry_after_ms")?.unwrap_or(1000)),
-        "delay" => Fault::delay(Duration::from_millis(
-            uint("ms")?.ok_or("a delay fault needs \"ms\"")?,
-        )),
-        "drop_after_commit" => Fault::drop_after_commit(),
-        "html" => Fault::html(status(Some(502))?),
-        "truncated" => Fault::truncated(),
-        other => return Err(format!("unknown fault kind {other:?}")),
-    };
-    let times = uint("times")?.unwrap_or(1);
-    Ok(fault.times(usize::try_from(times).unwrap_or(usize::MAX)))
-}
-
-fn parse_image(body: &[u8]) -> Result<(String, String, bool), String> {
-    let v = parse_json(body)?;
-    let field = |name: &str| {
-        v.get(name)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| format!("\"{name}\" must be a non-empty string"))
-    };
-    let is_shared = match v.get("shared") {
-        None => false,
-        Some(b) => b.as_bool().ok_or("\"shared\" must be a boolean")?,
-    };
-    Ok((field("region")?, field("image_id")?, is_shared))
+    Ok(image)
 }
 
 #[cfg(test)]
@@ -192,8 +285,11 @@ mod tests {
         let f =
             parse_faults(br#"{"kind":"error","status":503,"code":"ServiceUnavailable","times":2}"#)
                 .unwrap();
-        assert_eq!(f, vec![Fault::error(503, "ServiceUnavailable").times(2)]);
-        let f = parse_faults(br#"[{"kind":"throttling","retry_after_ms":250},{"kind":"delay","ms":5},{"kind":"drop_after_commit"},{"kind":"html"},{"kind":"truncated"}]"#).unwrap();
+        assert_eq!(
+            f,
+            vec![Fault::error(503, ErrorCode::ServiceUnavailable).times(2)]
+        );
+        let f = parse_faults(br#" [{"kind":"throttling","retry_after_ms":250},{"kind":"delay","ms":5},{"kind":"drop_after_commit"},{"kind":"html"},{"kind":"truncated","service":"imds"},{"kind":"expires_in","secs":3,"service":"credentials_uri"},{"kind":"throttling"}]"#).unwrap();
         assert_eq!(
             f[0].kind(),
             &FaultKind::Throttling {
@@ -202,13 +298,31 @@ mod tests {
         );
         assert_eq!(f[1].kind(), &FaultKind::Delay(Duration::from_millis(5)));
         assert_eq!(f[3].kind(), &FaultKind::Html { status: 502 });
+        assert_eq!(f[4].service(), Service::Imds);
+        assert_eq!(f[5].kind(), &FaultKind::ExpiresIn(Duration::from_secs(3)));
+        assert_eq!(f[5].service(), Service::CredentialsUri);
+        assert_eq!(
+            f[6].kind(),
+            &FaultKind::Throttling {
+                retry_after_ms: 1000
+            }
+        );
+        let custom =
+            parse_faults(br#"{"kind":"error","status":418,"code":"Teapot.Custom"}"#).unwrap();
+        assert!(
+            matches!(custom[0].kind(), FaultKind::Error { code: ErrorCode::Other(c), .. } if c == "Teapot.Custom")
+        );
         for bad in [
             &b"nope"[..],
             br#"{"kind":"error","status":503}"#,
+            br#"{"kind":"error","status":503,"code":""}"#,
             br#"{"kind":"error","status":99,"code":"X"}"#,
             br#"{"kind":"delay"}"#,
             br#"{"kind":"teleport"}"#,
             br#"{"kind":"truncated","times":-1}"#,
+            br#"{"kind":"truncated","service":"ftp"}"#,
+            br#"{"kind":"expires_in","secs":1}"#,
+            br#"[{"kind":"truncated"},{"kind":"html","status":700}]"#,
         ] {
             assert!(
                 parse_faults(bad).is_err(),
@@ -222,8 +336,19 @@ mod tests {
     fn image_bodies() {
         assert_eq!(
             parse_image(br#"{"region":"r","image_id":"m","shared":true}"#).unwrap(),
-            ("r".to_owned(), "m".to_owned(), true)
+            Image {
+                region: "r".to_owned(),
+                image_id: "m".to_owned(),
+                shared: true
+            }
+        );
+        assert!(
+            !parse_image(br#"{"region":"r","image_id":"m"}"#)
+                .unwrap()
+                .shared
         );
         assert!(parse_image(br#"{"region":"r"}"#).is_err());
+        assert!(parse_image(br#"{"region":"","image_id":"m"}"#).is_err());
+        assert!(parse_image(br#"{"region":"r","image_id":"m","shared":"yes"}"#).is_err());
     }
 }

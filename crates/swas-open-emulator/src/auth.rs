@@ -1,12 +1,13 @@
 //! Authentication, in the service's order: signature parts, key, signature (all checked by
-//! the core's verifier), then the timestamp window, nonce replay and STS token ownership.
+//! the core's verifier), then the timestamp window, nonce replay, STS token ownership and the
+//! expiry of temporary credentials. SWAS and STS's `AssumeRole` share it.
 
 use bytes::Bytes;
 use http::Request;
 use swas_open_core::{verify_request, ErrorCode, Verified};
 
 use crate::reply::{Answer, Ctx};
-use crate::state::{Shared, WINDOW_SECS};
+use crate::state::{KnownKey, Shared, WINDOW_SECS};
 
 /// The verified request, or the error answer.
 pub(crate) fn authenticate(
@@ -14,12 +15,18 @@ pub(crate) fn authenticate(
     ctx: &Ctx,
     request: &Request<Bytes>,
 ) -> Result<Verified, Answer> {
-    let keys = &shared.config.keys;
-    let verified =
-        verify_request(request, |id| keys.get(id).map(|k| k.secret.clone())).map_err(|e| {
-            let code = e.code();
-            Answer::error(ctx, code.status(), code, e.to_string())
-        })?;
+    let mut known: Option<KnownKey> = None;
+    let verified = verify_request(request, |id| {
+        known = shared.key(id);
+        known.as_ref().map(|k| k.secret.clone())
+    })
+    .map_err(|e| {
+        let code = e.code();
+        Answer::error(ctx, code.status(), code, &e.to_string())
+    })?;
+    let Some(key) = known else {
+        return Err(Answer::coded(ctx, ErrorCode::InvalidAccessKeyIdNotFound));
+    };
 
     let now = shared.now_unix();
     if verified.timestamp.unix().abs_diff(now) > WINDOW_SECS {
@@ -32,15 +39,15 @@ pub(crate) fn authenticate(
     ) {
         return Err(Answer::coded(ctx, ErrorCode::SignatureNonceUsed));
     }
-    let expected = keys
-        .get(&verified.access_key_id)
-        .and_then(|k| k.security_token.as_deref());
     let received = verified.security_token.as_deref().filter(|t| !t.is_empty());
-    if expected != received {
+    if key.security_token.as_deref() != received {
         return Err(Answer::coded(
             ctx,
             ErrorCode::InvalidSecurityTokenMismatchWithAccessKey,
         ));
+    }
+    if key.expires_at.is_some_and(|at| now >= at) {
+        return Err(Answer::coded(ctx, ErrorCode::InvalidSecurityTokenExpired));
     }
     Ok(verified)
 }

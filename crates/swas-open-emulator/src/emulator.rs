@@ -5,40 +5,116 @@ use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use swas_open_core::credentials::Secret;
+use swas_open_core::Secret;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::fault::Fault;
-use crate::state::{Clock, Config, Key, Shared};
-use crate::{server, Stats};
+use crate::state::{Clock, Config, Key, RoleConfig, Shared};
+use crate::tls::{self, Tls};
+use crate::{admin, imds, server, sts, Stats};
 
 /// The default request size limit: 64 KiB.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// A RAM role that STS lets callers assume, registered with [`EmulatorBuilder::role`].
+///
+/// ```
+/// use std::time::Duration;
+/// use swas_open_emulator::Role;
+/// let role = Role::new("acs:ram::1234567890123456:role/deployer")
+///     .external_id("abcd1234")
+///     .max_session_duration(Duration::from_secs(7200));
+/// # let _ = role;
+/// ```
+#[derive(Clone)]
+#[must_use = "a role does nothing until registered with EmulatorBuilder::role"]
+pub struct Role {
+    arn: String,
+    external_id: Option<String>,
+    max_duration_secs: u64,
+}
+
+impl fmt::Debug for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Role")
+            .field("arn", &self.arn)
+            .field("external_id", &self.external_id.as_ref().map(|_| "***"))
+            .field("max_duration_secs", &self.max_duration_secs)
+            .finish()
+    }
+}
+
+impl Role {
+    /// The role `acs:ram::<account>:role/<name>`: no `ExternalId` needed, sessions of up to
+    /// an hour.
+    pub fn new(arn: &str) -> Self {
+        Self {
+            arn: arn.to_owned(),
+            external_id: None,
+            max_duration_secs: sts::DEFAULT_DURATION_SECS,
+        }
+    }
+
+    /// `AssumeRole` must send exactly this `ExternalId` (else 403 `NoPermission`).
+    pub fn external_id(mut self, external_id: &str) -> Self {
+        self.external_id = Some(external_id.to_owned());
+        self
+    }
+
+    /// The largest `DurationSeconds` accepted (whole seconds, at least 900; default 3600).
+    pub fn max_session_duration(mut self, max: Duration) -> Self {
+        self.max_duration_secs = max.as_secs();
+        self
+    }
+}
 
 /// Configures an [`Emulator`]; see [`Emulator::builder`].
 #[must_use = "a builder does nothing until started"]
 pub struct EmulatorBuilder {
     keys: Vec<(String, String, Option<String>)>,
     images: Vec<(String, String, bool)>,
+    roles: Vec<Role>,
+    oidc_tokens: Vec<(String, String, String)>,
+    instance_role: Option<String>,
+    imds_v2_only: bool,
+    credentials_uri: Option<String>,
+    credential_lifetime: Option<Duration>,
     clock: Option<Clock>,
+    clock_skew: i64,
     listen: SocketAddr,
     max_request_bytes: usize,
     log_requests: bool,
+    tls: bool,
+    tls_names: Vec<String>,
 }
 
 impl fmt::Debug for EmulatorBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Ids only: secrets and tokens never print.
         let ids: Vec<&str> = self.keys.iter().map(|(id, _, _)| id.as_str()).collect();
+        let oidc: Vec<(&str, &str)> = self
+            .oidc_tokens
+            .iter()
+            .map(|(role, provider, _)| (role.as_str(), provider.as_str()))
+            .collect();
         f.debug_struct("EmulatorBuilder")
             .field("access_key_ids", &ids)
             .field("images", &self.images)
+            .field("roles", &self.roles)
+            .field("oidc_providers", &oidc)
+            .field("instance_role", &self.instance_role)
+            .field("imds_v2_only", &self.imds_v2_only)
+            .field("credentials_uri", &self.credentials_uri)
+            .field("credential_lifetime", &self.credential_lifetime)
+            .field("clock_skew", &self.clock_skew)
             .field("listen", &self.listen)
             .field("max_request_bytes", &self.max_request_bytes)
             .field("log_requests", &self.log_requests)
+            .field("tls", &self.tls)
+            .field("tls_names", &self.tls_names)
             .finish_non_exhaustive()
     }
 }
@@ -48,10 +124,19 @@ impl Default for EmulatorBuilder {
         Self {
             keys: Vec::new(),
             images: Vec::new(),
+            roles: Vec::new(),
+            oidc_tokens: Vec::new(),
+            instance_role: None,
+            imds_v2_only: false,
+            credentials_uri: None,
+            credential_lifetime: None,
             clock: None,
+            clock_skew: 0,
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             log_requests: false,
+            tls: false,
+            tls_names: Vec::new(),
         }
     }
 }
@@ -89,10 +174,66 @@ impl EmulatorBuilder {
         self
     }
 
-    /// The clock request timestamps are checked against (default: the system clock), so tests
-    /// can skew it.
+    /// Lets STS's `AssumeRole` (signed by any known key) and `AssumeRoleWithOIDC` (with a
+    /// registered token) assume this role.
+    pub fn role(mut self, role: Role) -> Self {
+        self.roles.push(role);
+        self
+    }
+
+    /// Lets `AssumeRoleWithOIDC` assume `role_arn` with `token` from the OIDC provider
+    /// `provider_arn` (repeatable: each registered token is accepted). The role needs no
+    /// [`EmulatorBuilder::role`] of its own unless it should allow sessions over an hour.
+    pub fn oidc_token(mut self, role_arn: &str, provider_arn: &str, token: &str) -> Self {
+        self.oidc_tokens.push((
+            role_arn.to_owned(),
+            provider_arn.to_owned(),
+            token.to_owned(),
+        ));
+        self
+    }
+
+    /// Serves this RAM role's credentials over IMDS, at
+    /// `/latest/meta-data/ram/security-credentials/<name>`.
+    pub fn instance_role(mut self, name: &str) -> Self {
+        self.instance_role = Some(name.to_owned());
+        self
+    }
+
+    /// IMDS in security hardening mode: reads without a session token are refused with 403
+    /// (default off: they are served, as IMDSv1).
+    pub fn imds_v2_only(mut self, on: bool) -> Self {
+        self.imds_v2_only = on;
+        self
+    }
+
+    /// Serves temporary credentials to `GET path` (e.g. `/credentials`), as a credentials
+    /// URI does; see [`Emulator::credentials_uri`]. The path must start with `/` and must not
+    /// be `/` or lie under `/latest/` or `/__emulator/`.
+    pub fn credentials_uri(mut self, path: &str) -> Self {
+        self.credentials_uri = Some(path.to_owned());
+        self
+    }
+
+    /// How long every credential issued lasts (STS's `DurationSeconds` is still checked but
+    /// no longer sets it). Default: STS sessions last `DurationSeconds`, IMDS and credentials
+    /// URI credentials six hours. A one-off lifetime is a [`Fault::expires_in`].
+    pub fn credential_lifetime(mut self, lifetime: Duration) -> Self {
+        self.credential_lifetime = Some(lifetime);
+        self
+    }
+
+    /// The clock request timestamps are checked against, `Date` headers are written from and
+    /// credentials expire by (default: the system clock), so tests can skew it.
     pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Runs the clock this many seconds ahead (negative: behind) of the system clock, or of
+    /// the [`EmulatorBuilder::clock`] given.
+    pub fn clock_skew(mut self, seconds: i64) -> Self {
+        self.clock_skew = seconds;
         self
     }
 
@@ -109,38 +250,57 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Writes one line per API request to stderr:
+    /// Writes one line per request to stderr:
     /// `<METHOD> <action or -> <code or OK> <status> <latency ms>ms` (default off).
     pub fn log_requests(mut self, on: bool) -> Self {
         self.log_requests = on;
         self
     }
 
+    /// Serves HTTPS instead of HTTP, with a certificate generated at start for `localhost`,
+    /// `127.0.0.1`, `::1`, the listening address and every [`EmulatorBuilder::tls_name`],
+    /// signed by a CA generated with it (see [`Emulator::ca_pem`]).
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+
+    /// Adds a DNS name or IP address to the certificate (repeatable); implies
+    /// [`EmulatorBuilder::tls`].
+    pub fn tls_name(mut self, name: &str) -> Self {
+        self.tls = true;
+        self.tls_names.push(name.to_owned());
+        self
+    }
+
     /// Starts the emulator on the current tokio runtime (which needs its IO and time drivers
     /// enabled, as `#[tokio::test]` and `#[tokio::main]` do).
     ///
-    /// Fails with [`io::ErrorKind::InvalidInput`] when a secret or token is not valid, or with
-    /// the error of binding the address.
+    /// Fails with [`io::ErrorKind::InvalidInput`] when a secret, token, role ARN, OIDC
+    /// provider ARN, credentials URI path or TLS name is not valid, or with the error of
+    /// binding the address.
     pub async fn start(self) -> io::Result<Emulator> {
         let listen = self.listen;
-        let shared = Arc::new(self.into_shared()?);
+        let (shared, tls) = self.into_parts()?;
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let (done_tx, done_rx) = watch::channel(false);
         let server_shared = shared.clone();
+        let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
         tokio::spawn(async move {
-            server::serve(listener, server_shared, stop_rx).await;
+            server::serve(listener, server_shared, acceptor, stop_rx).await;
             let _ = done_tx.send(true);
         });
-        Ok(Emulator::new(shared, addr, stop_tx, done_rx, None))
+        let ca_pem = tls.map(|t| t.ca_pem);
+        Ok(Emulator::new(shared, addr, ca_pem, stop_tx, done_rx, None))
     }
 
     /// Starts the emulator on a runtime of its own, on a thread of its own: for blocking code
     /// and plain `#[test]`s. Returns once it is listening.
     pub fn start_blocking(self) -> io::Result<Emulator> {
         let listen = self.listen;
-        let shared = Arc::new(self.into_shared()?);
+        let (shared, tls) = self.into_parts()?;
         let listener = std::net::TcpListener::bind(listen)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -156,17 +316,26 @@ impl EmulatorBuilder {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (done_tx, done_rx) = watch::channel(false);
         let server_shared = shared.clone();
+        let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
         let thread = std::thread::Builder::new()
             .name("swas-emulator".to_owned())
             .spawn(move || {
-                runtime.block_on(server::serve(listener, server_shared, stop_rx));
+                runtime.block_on(server::serve(listener, server_shared, acceptor, stop_rx));
                 drop(runtime);
                 let _ = done_tx.send(true);
             })?;
-        Ok(Emulator::new(shared, addr, stop_tx, done_rx, Some(thread)))
+        let ca_pem = tls.map(|t| t.ca_pem);
+        Ok(Emulator::new(
+            shared,
+            addr,
+            ca_pem,
+            stop_tx,
+            done_rx,
+            Some(thread),
+        ))
     }
 
-    fn into_shared(self) -> io::Result<Shared> {
+    fn into_parts(self) -> io::Result<(Arc<Shared>, Option<Tls>)> {
         let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
         let mut keys = HashMap::new();
         for (id, secret, token) in self.keys {
@@ -188,13 +357,101 @@ impl EmulatorBuilder {
         for (region, image, shared) in self.images {
             images.entry(region).or_default().insert(image, shared);
         }
+        let mut roles = HashMap::new();
+        for role in self.roles {
+            if sts::parse_role_arn(&role.arn).is_none() {
+                return Err(invalid(format!(
+                    "role {:?}: expected acs:ram::<account>:role/<name>",
+                    role.arn
+                )));
+            }
+            if role.max_duration_secs < 900 {
+                return Err(invalid(format!(
+                    "role {:?}: the maximum session duration must be at least 900 seconds",
+                    role.arn
+                )));
+            }
+            roles.insert(
+                role.arn,
+                RoleConfig {
+                    external_id: role.external_id,
+                    max_duration_secs: role.max_duration_secs,
+                },
+            );
+        }
+        let mut oidc_tokens: HashMap<(String, String), Vec<Secret>> = HashMap::new();
+        for (role, provider, token) in self.oidc_tokens {
+            if sts::parse_role_arn(&role).is_none() {
+                return Err(invalid(format!(
+                    "OIDC role {role:?}: expected acs:ram::<account>:role/<name>"
+                )));
+            }
+            if !sts::is_oidc_provider_arn(&provider) {
+                return Err(invalid(format!(
+                    "OIDC provider {provider:?}: expected acs:ram::<account>:oidc-provider/<name>"
+                )));
+            }
+            let token = Secret::security_token(token)
+                .map_err(|e| invalid(format!("OIDC token for {role:?}: {e}")))?;
+            oidc_tokens.entry((role, provider)).or_default().push(token);
+        }
+        if let Some(name) = &self.instance_role {
+            let valid = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            if !valid {
+                return Err(invalid(format!(
+                    "instance role {name:?}: expected letters, digits, '.', '_' or '-'"
+                )));
+            }
+        }
+        if let Some(path) = &self.credentials_uri {
+            let reserved = path == "/"
+                || path.starts_with(imds::PREFIX)
+                || path.starts_with(admin::PREFIX)
+                || !path.starts_with('/')
+                || path.contains(['?', '#']);
+            if reserved || http::uri::PathAndQuery::try_from(path.as_str()).is_err() {
+                return Err(invalid(format!(
+                    "credentials URI path {path:?}: expected an absolute path other than /, \
+                     outside /latest/ and /__emulator/"
+                )));
+            }
+        }
+        let tls = if self.tls {
+            Some(tls::generate(&self.tls_names, self.listen.ip())?)
+        } else {
+            None
+        };
+        let base = self.clock.unwrap_or_else(|| Arc::new(SystemTime::now));
+        let clock: Clock = match self.clock_skew {
+            0 => base,
+            skew => {
+                let by = Duration::from_secs(skew.unsigned_abs());
+                Arc::new(move || {
+                    let now = base();
+                    if skew > 0 {
+                        now.checked_add(by).unwrap_or(now)
+                    } else {
+                        now.checked_sub(by).unwrap_or(now)
+                    }
+                })
+            }
+        };
         let config = Config {
             keys,
-            clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
+            roles,
+            oidc_tokens,
+            instance_role: self.instance_role,
+            imds_v2_only: self.imds_v2_only,
+            credentials_uri: self.credentials_uri,
+            credential_lifetime: self.credential_lifetime,
+            clock,
             max_request_bytes: self.max_request_bytes,
             log_requests: self.log_requests,
         };
-        Ok(Shared::new(config, images))
+        Ok((Arc::new(Shared::new(config, images)), tls))
     }
 }
 
@@ -209,6 +466,7 @@ pub struct Emulator {
 struct Inner {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    ca_pem: Option<String>,
     stop: watch::Sender<bool>,
     done: watch::Receiver<bool>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -249,6 +507,7 @@ impl Emulator {
     fn new(
         shared: Arc<Shared>,
         addr: SocketAddr,
+        ca_pem: Option<String>,
         stop: watch::Sender<bool>,
         done: watch::Receiver<bool>,
         thread: Option<std::thread::JoinHandle<()>>,
@@ -257,6 +516,7 @@ impl Emulator {
             inner: Arc::new(Inner {
                 shared,
                 addr,
+                ca_pem,
                 stop,
                 done,
                 thread: Mutex::new(thread),
@@ -264,7 +524,8 @@ impl Emulator {
         }
     }
 
-    /// A builder with no keys, no images, the system clock, `127.0.0.1:0` and a 64 KiB limit.
+    /// A builder with no keys, no images, no roles, the system clock, plain HTTP on
+    /// `127.0.0.1:0` and a 64 KiB limit.
     pub fn builder() -> EmulatorBuilder {
         EmulatorBuilder::default()
     }
@@ -274,9 +535,28 @@ impl Emulator {
         self.inner.addr
     }
 
-    /// `http://HOST:PORT`, the endpoint to point clients at.
+    /// `http://HOST:PORT` (`https://` with [`EmulatorBuilder::tls`]), the endpoint to point
+    /// clients at: SWAS, STS (`ALIBABA_CLOUD_STS_ENDPOINT`) and IMDS
+    /// (`ALIBABA_CLOUD_IMDS_ENDPOINT`) alike.
     pub fn url(&self) -> String {
-        format!("http://{}", self.inner.addr)
+        let scheme = if self.inner.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.inner.addr)
+    }
+
+    /// The PEM of the CA that signed the server certificate, when serving HTTPS: the root a
+    /// client must trust.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.inner.ca_pem.as_deref()
+    }
+
+    /// The full URL of the credentials URI route, when one was configured.
+    pub fn credentials_uri(&self) -> Option<String> {
+        let path = self.inner.shared.config.credentials_uri.as_deref()?;
+        Some(format!("{}{path}", self.url()))
     }
 
     /// Queues a fault for the next request(s); see [`Fault`].
@@ -328,7 +608,14 @@ mod tests {
     fn handle_is_send_sync_and_debug_hides_secrets() {
         fn send_sync<T: Send + Sync + Clone + 'static>() {}
         send_sync::<Emulator>();
-        let builder = Emulator::builder().sts_access_key("ak", "hidden-secret", "hidden-token");
+        let builder = Emulator::builder()
+            .sts_access_key("ak", "hidden-secret", "hidden-token")
+            .role(Role::new("acs:ram::1:role/r").external_id("hidden-external"))
+            .oidc_token(
+                "acs:ram::1:role/r",
+                "acs:ram::1:oidc-provider/p",
+                "hidden-jwt",
+            );
         let shown = format!("{builder:?}");
         assert!(
             shown.contains("\"ak\"") && !shown.contains("hidden"),

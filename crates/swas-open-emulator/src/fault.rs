@@ -3,49 +3,89 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use swas_open_core::ErrorCode;
+
+/// The services one emulator plays, on one port. Faults are queued per service, and the
+/// counters in [`Stats`](crate::Stats) are kept per service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Service {
+    /// Simple Application Server: `DeleteCustomImage` (and every request no other service
+    /// claims).
+    Swas,
+    /// STS: `AssumeRole` and `AssumeRoleWithOIDC` with `Version=2015-04-01`.
+    Sts,
+    /// The ECS instance metadata service: everything under `/latest/`.
+    Imds,
+    /// The credentials URI route (see
+    /// [`EmulatorBuilder::credentials_uri`](crate::EmulatorBuilder::credentials_uri)).
+    CredentialsUri,
+}
+
+impl Service {
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Service::Swas => 0,
+            Service::Sts => 1,
+            Service::Imds => 2,
+            Service::CredentialsUri => 3,
+        }
+    }
+}
+
 /// A fault to inject into the next request(s), built with the constructors below and queued
 /// with [`Emulator::inject`](crate::Emulator::inject).
 ///
-/// Faults are consumed in arrival order: each API request takes at most one fault from the
-/// front of the queue (admin routes take none). [`Fault::error`], [`Fault::throttling`],
-/// [`Fault::html`] and [`Fault::delay`] act before authentication; [`Fault::drop_after_commit`]
-/// and [`Fault::truncated`] let the request be handled in full first.
+/// A fault targets one [`Service`] (SWAS unless [`Fault::on`] says otherwise) and waits in that
+/// service's queue. Each request takes at most one fault from the front of its service's
+/// queue (admin routes take none). [`Fault::error`], [`Fault::throttling`], [`Fault::html`]
+/// and [`Fault::delay`] act before authentication; [`Fault::drop_after_commit`] and
+/// [`Fault::truncated`] let the request be handled in full first; [`Fault::expires_in`]
+/// waits at the front of its queue (holding back the faults behind it) for the next request
+/// that issues credentials.
 ///
 /// ```
 /// use std::time::Duration;
-/// use swas_open_emulator::{Fault, FaultKind};
-/// let f = Fault::error(503, "ServiceUnavailable").times(2);
+/// use swas_open_core::ErrorCode;
+/// use swas_open_emulator::{Fault, FaultKind, Service};
+/// let f = Fault::error(503, ErrorCode::ServiceUnavailable).times(2);
 /// assert_eq!(f.remaining(), 2);
 /// assert!(matches!(f.kind(), FaultKind::Error { status: 503, .. }));
-/// let _ = Fault::delay(Duration::from_millis(50));
+/// let _ = Fault::delay(Duration::from_millis(50)).on(Service::Imds);
+/// let f = Fault::error(500, ErrorCode::parse("Sts.Custom")).on(Service::Sts);
+/// assert_eq!(f.service(), Service::Sts);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Fault {
     kind: FaultKind,
     times: usize,
+    service: Service,
 }
 
 /// What a [`Fault`] does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FaultKind {
-    /// Answer this status and code with a JSON error body. A status outside 200..=599 is
-    /// answered as 500.
+    /// Answer this status and code with the service's error body (SWAS and STS: the JSON
+    /// error body; IMDS: the code as plain text; credentials URI: `{"Code","Message"}`). A
+    /// status outside 200..=599 is answered as 500.
     Error {
         /// The HTTP status.
         status: u16,
-        /// The error code, e.g. `ServiceUnavailable`.
-        code: String,
+        /// The error code, e.g. [`ErrorCode::ServiceUnavailable`].
+        code: ErrorCode,
     },
-    /// Answer 400 `Throttling` with the header `x-acs-retry-after: <ms>`.
+    /// Answer 400 `Throttling` with the header `x-acs-retry-after: <ms>` (IMDS and the
+    /// credentials URI: 429).
     Throttling {
         /// The retry hint, in milliseconds.
         retry_after_ms: u64,
     },
     /// Sleep, then handle the request normally.
     Delay(Duration),
-    /// Handle the request (a delete happens), then close the connection without answering.
+    /// Handle the request (a delete happens, credentials are issued), then close the
+    /// connection without answering.
     DropAfterCommit,
     /// Answer an HTML page with this status, as a proxy would. A status outside 200..=599 is
     /// answered as 502.
@@ -53,20 +93,29 @@ pub enum FaultKind {
         /// The HTTP status.
         status: u16,
     },
-    /// Handle the request, then answer 200 with the first half of the JSON body only.
+    /// Handle the request, then answer 200 with the first half of the body only.
     Truncated,
+    /// The credentials issued by the next request that issues any (an STS success, an IMDS
+    /// credentials read, a credentials URI read) expire this long after issue (rounded up to
+    /// whole seconds; zero issues credentials that are already expired).
+    ExpiresIn(Duration),
 }
 
 impl Fault {
     fn once(kind: FaultKind) -> Self {
-        Self { kind, times: 1 }
+        Self {
+            kind,
+            times: 1,
+            service: Service::Swas,
+        }
     }
 
-    /// Answer `status` and `code` with a proper JSON error body.
-    pub fn error(status: u16, code: &str) -> Fault {
+    /// Answer `status` and `code` with the service's error body. A code the core does not
+    /// know is passed as `ErrorCode::parse("Some.Code")`.
+    pub fn error(status: u16, code: impl Into<ErrorCode>) -> Fault {
         Self::once(FaultKind::Error {
             status,
-            code: code.to_owned(),
+            code: code.into(),
         })
     }
 
@@ -90,14 +139,26 @@ impl Fault {
         Self::once(FaultKind::Html { status })
     }
 
-    /// Perform the request, then answer 200 with a truncated JSON body (e.g. `{"RequestId":"AB`).
+    /// Perform the request, then answer 200 with a truncated body (e.g. `{"RequestId":"AB`).
     pub fn truncated() -> Fault {
         Self::once(FaultKind::Truncated)
+    }
+
+    /// The next credentials issued expire `d` after issue. Targets STS unless [`Fault::on`]
+    /// says otherwise (a SWAS request never issues credentials, so on SWAS it never applies).
+    pub fn expires_in(d: Duration) -> Fault {
+        Self::once(FaultKind::ExpiresIn(d)).on(Service::Sts)
     }
 
     /// Applies to the next `n` requests instead of one (`0` makes the fault a no-op).
     pub fn times(mut self, n: usize) -> Fault {
         self.times = n;
+        self
+    }
+
+    /// Targets `service`'s requests instead of SWAS's.
+    pub fn on(mut self, service: Service) -> Fault {
+        self.service = service;
         self
     }
 
@@ -110,41 +171,68 @@ impl Fault {
     pub fn remaining(&self) -> usize {
         self.times
     }
+
+    /// The service whose requests it applies to.
+    pub fn service(&self) -> Service {
+        self.service
+    }
 }
 
-/// The queue of pending faults.
+/// The queues of pending faults, one per service.
 #[derive(Debug, Default)]
-pub(crate) struct FaultQueue {
-    queue: VecDeque<Fault>,
+pub(crate) struct FaultQueues {
+    queues: [VecDeque<Fault>; 4],
 }
 
-impl FaultQueue {
+impl FaultQueues {
     pub(crate) fn push(&mut self, fault: Fault) {
         if fault.times > 0 {
-            self.queue.push_back(fault);
+            self.queues[fault.service.index()].push_back(fault);
         }
     }
 
-    /// The fault for the request arriving now, if any.
-    pub(crate) fn take(&mut self) -> Option<FaultKind> {
-        let front = self.queue.front_mut()?;
+    /// The fault for a request of `service` arriving now, if any: an `expires_in` fault at the
+    /// front waits for [`FaultQueues::take_expiry`] instead.
+    pub(crate) fn take(&mut self, service: Service) -> Option<FaultKind> {
+        self.take_if(service, |k| !matches!(k, FaultKind::ExpiresIn(_)))
+    }
+
+    /// The lifetime an `expires_in` fault at the front of `service`'s queue sets for the
+    /// credentials being issued now, if there is one.
+    pub(crate) fn take_expiry(&mut self, service: Service) -> Option<Duration> {
+        match self.take_if(service, |k| matches!(k, FaultKind::ExpiresIn(_)))? {
+            FaultKind::ExpiresIn(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    fn take_if(
+        &mut self,
+        service: Service,
+        wanted: impl Fn(&FaultKind) -> bool,
+    ) -> Option<FaultKind> {
+        let queue = &mut self.queues[service.index()];
+        let front = queue.front_mut()?;
+        if !wanted(&front.kind) {
+            return None;
+        }
         front.times -= 1;
         if front.times == 0 {
-            self.queue.pop_front().map(|f| f.kind)
+            queue.pop_front().map(|f| f.kind)
         } else {
             Some(front.kind.clone())
         }
     }
 
-    /// Requests still to be affected, counting repeats.
+    /// Requests still to be affected, counting repeats, over every service.
     pub(crate) fn pending(&self) -> usize {
-        self.queue.iter().map(|f| f.times).sum()
+        self.queues.iter().flatten().map(|f| f.times).sum()
     }
 
     /// Drops every pending fault; returns how many requests they would have affected.
     pub(crate) fn clear(&mut self) -> usize {
         let n = self.pending();
-        self.queue.clear();
+        self.queues.iter_mut().for_each(VecDeque::clear);
         n
     }
 }
@@ -155,23 +243,38 @@ mod tests {
 
     #[test]
     fn faults_apply_in_order_with_counts() {
-        let mut q = FaultQueue::default();
-        q.push(Fault::error(503, "ServiceUnavailable").times(2));
+        let mut q = FaultQueues::default();
+        q.push(Fault::error(503, ErrorCode::ServiceUnavailable).times(2));
         q.push(Fault::truncated().times(0));
         q.push(Fault::html(502));
         assert_eq!(q.pending(), 3);
-        assert!(matches!(
-            q.take(),
-            Some(FaultKind::Error { status: 503, .. })
-        ));
-        assert!(matches!(
-            q.take(),
-            Some(FaultKind::Error { status: 503, .. })
-        ));
-        assert_eq!(q.take(), Some(FaultKind::Html { status: 502 }));
-        assert_eq!(q.take(), None);
+        for _ in 0..2 {
+            assert!(matches!(
+                q.take(Service::Swas),
+                Some(FaultKind::Error { status: 503, .. })
+            ));
+        }
+        assert_eq!(q.take(Service::Swas), Some(FaultKind::Html { status: 502 }));
+        assert_eq!(q.take(Service::Swas), None);
         q.push(Fault::truncated());
         assert_eq!(q.clear(), 1);
-        assert_eq!(q.take(), None);
+        assert_eq!(q.take(Service::Swas), None);
+    }
+
+    #[test]
+    fn queues_are_per_service_and_expiry_waits_for_an_issuing_request() {
+        let mut q = FaultQueues::default();
+        q.push(Fault::expires_in(Duration::from_secs(5)).on(Service::Imds));
+        q.push(Fault::html(500).on(Service::Imds));
+        q.push(Fault::truncated().on(Service::Sts));
+        assert_eq!(q.take(Service::Swas), None);
+        // A request that issues nothing leaves the expiry fault at the front.
+        assert_eq!(q.take(Service::Imds), None);
+        assert_eq!(q.take_expiry(Service::Sts), None);
+        assert_eq!(q.take_expiry(Service::Imds), Some(Duration::from_secs(5)));
+        assert_eq!(q.take(Service::Imds), Some(FaultKind::Html { status: 500 }));
+        assert_eq!(q.take_expiry(Service::Sts), None);
+        assert_eq!(q.take(Service::Sts), Some(FaultKind::Truncated));
+        assert_eq!(q.pending(), 0);
     }
 }

@@ -1,6 +1,9 @@
-//! A local Simple Application Server for `DeleteCustomImage` that really checks signatures.
+//! A local Simple Application Server for `DeleteCustomImage` that really checks signatures,
+//! with the services credentials come from: STS, the ECS instance metadata service and a
+//! credentials URI.
 //!
-//! The emulator is an HTTP/1.1 server holding custom images in memory. It accepts requests
+//! The emulator is an HTTP/1.1 server (plain, or HTTPS with a certificate it generates)
+//! holding custom images in memory. It accepts requests
 //! exactly as the official Alibaba Cloud SDKs send them (RPC signature V1 in the query or a
 //! form body, by `GET` or `POST` on `/`; ACS3-HMAC-SHA256 (V3) with an `Authorization`
 //! header; any header casing; percent-encoded queries; lowercase `Format=json`; the old SDKs'
@@ -45,6 +48,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //! In async code, `Emulator::builder()...start().await` runs it on the current tokio runtime.
+//! From the shell, `swas emulator` runs it (see `swas emulator --help`).
 //!
 //! # What a request goes through
 //! 1. Size: request line, headers and body together over [`EmulatorBuilder::max_request_bytes`]
@@ -54,17 +58,22 @@
 //!    target over 65,534 bytes gets a bare 414, a head too large even for the read buffer
 //!    (400 KiB or the limit plus 16 KiB) a bare 431, and malformed HTTP a bare 400, each
 //!    with the connection closed.
-//! 2. A queued [`Fault`] of the kinds that act before authentication.
-//! 3. Route: any path but `/`, or a method other than `GET` and `POST` -> 404
+//! 2. Route: `/latest/...` is IMDS, the credentials URI path (if configured) the credentials
+//!    URI, `/` with `Action` `AssumeRole` or `AssumeRoleWithOIDC` and `Version=2015-04-01`
+//!    (in the query, the form body, or `x-acs-action`/`x-acs-version`) STS; everything else
+//!    SWAS's. The rest of this list is SWAS's path; the other services are described below.
+//! 3. A queued [`Fault`] of the kinds that act before authentication.
+//! 4. Any path but `/`, or a method other than `GET` and `POST` -> 404
 //!    `InvalidAction.NotFound`.
-//! 4. Authentication, in this order: missing signature parts -> `MissingParameter` or
+//! 5. Authentication, in this order: missing signature parts -> `MissingParameter` or
 //!    `IncompleteSignature`; unknown AccessKey -> `InvalidAccessKeyId.NotFound`; bad
 //!    signature -> `SignatureDoesNotMatch` (for V1 the message ends with
 //!    `server string to sign is:<StringToSign>`); timestamp more than 15 minutes from the
 //!    emulator's clock -> `InvalidTimeStamp.Expired`; nonce already used by that AccessKey
 //!    -> `SignatureNonceUsed`; STS token other than the one registered with the key (or one
-//!    sent with a plain key) -> `InvalidSecurityToken.MismatchWithAccessKey`.
-//! 5. The operation: `Action` other than `DeleteCustomImage` -> 404 `InvalidAction.NotFound`;
+//!    sent with a plain key) -> `InvalidSecurityToken.MismatchWithAccessKey`; temporary
+//!    credentials the emulator issued, past their expiration -> `InvalidSecurityToken.Expired`.
+//! 6. The operation: `Action` other than `DeleteCustomImage` -> 404 `InvalidAction.NotFound`;
 //!    `Version` other than `2020-06-01` -> 400 `InvalidVersion`; an invalid `ClientToken` ->
 //!    `InvalidParameter` (an empty one counts as absent); missing `RegionId` or `ImageId` ->
 //!    `MissingParameter`; no such image in that region -> 404 `InvalidImageId.NotFound`; a
@@ -81,29 +90,78 @@
 //!
 //! `HostId` is the `Host` header received (else `swas.<region>.aliyuncs.com`); `Recommend` is
 //! `https://api.alibabacloud.com/troubleshoot?q=<Code>&product=swas-open`; request ids are
-//! uppercase UUID v4s, also sent as the `x-acs-request-id` header.
+//! uppercase UUID v4s, also sent as the `x-acs-request-id` header. Every answer the emulator
+//! writes carries a `Date` header (IMF-fixdate) from its own clock, the one timestamps are
+//! checked against: [`EmulatorBuilder::clock`], shifted by [`EmulatorBuilder::clock_skew`].
+//!
+//! # STS
+//! `AssumeRole` is authenticated like a SWAS request (V1 in the query or a form body, `GET` or
+//! `POST`, or V3), by a long-term key or by temporary credentials the emulator issued; then,
+//! in this order (codes, statuses and messages in one table in the source):
+//! `RoleArn` missing -> 400 `MissingParameter`, malformed -> 400 `InvalidParameter.RoleArn`;
+//! `RoleSessionName` missing -> `MissingParameter`, not 2 to 64 of `[A-Za-z0-9.@_-]` -> 400
+//! `InvalidParameter.RoleSessionName`; `Policy` not JSON -> 400
+//! `InvalidParameter.PolicyGrammar`; a role not registered with [`EmulatorBuilder::role`] ->
+//! 404 `EntityNotExist.Role`; `DurationSeconds` (default 3600) outside 900..=the role's
+//! maximum -> 400 `InvalidParameter.DurationSeconds`; the role's `ExternalId` not sent
+//! exactly -> 403 `NoPermission`.
+//!
+//! `AssumeRoleWithOIDC` is unsigned: `RoleArn`, `OIDCProviderArn` and `OIDCToken` missing ->
+//! `MissingParameter`; a malformed provider ARN -> 400 `InvalidParameter.OIDCProviderArn`; a
+//! role with neither a registered token nor a [`Role`] -> 404 `EntityNotExist.Role`; no token
+//! registered for that role and provider -> 401 `AuthenticationFail.NoPermission`; another
+//! token -> 401 `AuthenticationFail.OIDCToken.Invalid`; then `DurationSeconds` as above.
+//!
+//! Both answer 200 `{"RequestId","AssumedRoleUser":{"Arn","AssumedRoleId"},"Credentials":
+//! {"AccessKeyId":"STS.…","AccessKeySecret","SecurityToken","Expiration":
+//! "YYYY-MM-DDThh:mm:ssZ"}}`. Errors have SWAS's body with `product=Sts` in `Recommend`.
+//!
+//! # IMDS
+//! - `PUT /latest/api/token` with `X-aliyun-ecs-metadata-token-ttl-seconds` in 1..=21600:
+//!   200 and a session token as plain text; else 400.
+//! - `GET /latest/meta-data/ram/security-credentials/`: the [`EmulatorBuilder::instance_role`]
+//!   name, as plain text.
+//! - `GET /latest/meta-data/ram/security-credentials/<ROLE>`: 200 `{"AccessKeyId",
+//!   "AccessKeySecret","SecurityToken","Expiration","LastUpdated","Code":"Success"}`, fresh
+//!   credentials on every read (six hours unless configured otherwise).
+//!
+//! A read with an `X-aliyun-ecs-metadata-token` that is unknown or expired -> 401; without
+//! one, in [`EmulatorBuilder::imds_v2_only`] mode -> 403. No instance role, another role name
+//! or another path -> 404; another method -> 405.
+//!
+//! # Credentials URI
+//! `GET` on the [`EmulatorBuilder::credentials_uri`] path: 200 `{"Code":"Success",
+//! "AccessKeyId","AccessKeySecret","SecurityToken","Expiration"}`, fresh credentials each time
+//! (six hours unless configured otherwise); another method -> 405.
+//!
+//! Every credential issued (STS, IMDS, URI) is accepted by SWAS and by `AssumeRole` until it
+//! expires, with its own token only.
 //!
 //! # Faults
-//! [`Emulator::inject`] queues a [`Fault`]; each API request takes at most one from the front
-//! of the queue. [`Fault::error`], [`Fault::throttling`], [`Fault::html`] and
-//! [`Fault::delay`] act before authentication (the first three answer at once; a delay then
-//! handles the request normally); [`Fault::drop_after_commit`] and [`Fault::truncated`]
-//! handle the request in full first (the delete happens), then close the connection without
-//! an answer, or answer 200 with the first half of the JSON body. [`Fault::times`] repeats a
-//! fault for the next `n` requests.
+//! [`Emulator::inject`] queues a [`Fault`] for one [`Service`] (SWAS unless [`Fault::on`] says
+//! otherwise); each request takes at most one from the front of its service's queue.
+//! [`Fault::error`], [`Fault::throttling`], [`Fault::html`] and [`Fault::delay`] act before
+//! authentication (the first three answer at once; a delay then handles the request
+//! normally); [`Fault::drop_after_commit`] and [`Fault::truncated`] handle the request in full
+//! first (the delete happens, credentials are issued), then close the connection without an
+//! answer, or answer 200 with the first half of the body; [`Fault::expires_in`] waits for the
+//! next request of its service that issues credentials and makes them expire that soon.
+//! [`Fault::times`] repeats a fault for the next `n` requests.
 //!
 //! # Admin routes
 //! Under `/__emulator/`, JSON in and out, no authentication (the emulator is a local test
-//! tool). Admin requests are not counted in [`Stats::requests`], take no fault and are not
-//! logged; their connections are counted in [`Stats::connections`].
+//! tool). Admin requests are not counted in [`Stats`], take no fault and are not logged;
+//! their connections are counted in [`Stats::connections`].
 //! - `GET /__emulator/state`: `{"images":{"cn-hangzhou":[{"image_id":"m-1","shared":false}]},
-//!   "stats":{"requests":0,"connections":1,"deletes":0},"pending_faults":0}`.
+//!   "stats":{"requests":0,"connections":1,"deletes":0,"sts_requests":0,"imds_requests":0,
+//!   "credentials_uri_requests":0,"credentials_issued":0},"pending_faults":0}`.
 //! - `POST /__emulator/faults`: one fault object or an array of them; answers
 //!   `{"queued":N,"pending_faults":M}`. Objects: `{"kind":"error","status":503,
 //!   "code":"ServiceUnavailable"}`, `{"kind":"throttling","retry_after_ms":1000}`,
 //!   `{"kind":"delay","ms":200}`, `{"kind":"drop_after_commit"}`,
-//!   `{"kind":"html","status":502}` (status optional), `{"kind":"truncated"}`; each may add
-//!   `"times":N`.
+//!   `{"kind":"html","status":502}` (status optional), `{"kind":"truncated"}`,
+//!   `{"kind":"expires_in","secs":5,"service":"sts"}`; each may add `"times":N` and
+//!   `"service"`: `"swas"` (the default), `"sts"`, `"imds"` or `"credentials_uri"`.
 //! - `DELETE /__emulator/faults`: drops the pending faults; answers `{"cleared":N}`.
 //! - `POST /__emulator/images`: `{"region":"cn-hangzhou","image_id":"m-2","shared":false}`
 //!   adds an image.
@@ -111,22 +169,27 @@
 //! A bad admin body is answered 400 `{"error":"..."}`.
 //!
 //! # Counters
-//! [`Stats::requests`] counts API requests received (whatever their outcome, faults
-//! included), [`Stats::connections`] the TCP connections accepted, [`Stats::deletes`] the
-//! images actually removed.
+//! [`Stats::requests`] counts SWAS requests received (whatever their outcome, faults
+//! included), [`Stats::sts_requests`], [`Stats::imds_requests`] and
+//! [`Stats::credentials_uri_requests`] those of the other services the same way,
+//! [`Stats::credentials_issued`] the temporary credentials handed out, [`Stats::connections`]
+//! the TCP connections accepted, [`Stats::deletes`] the images actually removed.
 //!
 //! # Log
-//! With [`EmulatorBuilder::log_requests`], one line per API request on stderr:
+//! With [`EmulatorBuilder::log_requests`], one line per request on stderr:
 //! `<METHOD> <action or -> <code or OK> <status> <latency ms>ms`, e.g.
-//! `POST DeleteCustomImage InvalidImageId.NotFound 404 1ms`. Faults show as `Html`,
-//! `Truncated`, or `Dropped -` for a connection closed without an answer. Nothing else of a
-//! request is logged, so no secret or token ever is.
+//! `POST DeleteCustomImage InvalidImageId.NotFound 404 1ms`; the action of STS requests is
+//! theirs, of IMDS requests `ImdsToken`, `ImdsRoleName` or `ImdsCredentials`, of the
+//! credentials URI `CredentialsUri`. Faults show as `Html`, `Truncated`, or `Dropped -` for a
+//! connection closed without an answer. Nothing else of a request is logged, so no secret or
+//! token ever is.
 //!
-//! # Binary
-//! `swas-emulator --listen 127.0.0.1:0 --access-key ID:SECRET[:STS_TOKEN] --image
-//! REGION:IMAGE_ID[:shared]` (both repeatable) prints `listening on http://HOST:PORT`, logs
-//! requests to stderr and runs until killed. [`parse_access_key_spec`] and
-//! [`parse_image_spec`] read those specs for any front end.
+//! # HTTPS
+//! With [`EmulatorBuilder::tls`], the emulator generates a CA and a server certificate at
+//! start (for `localhost`, `127.0.0.1`, `::1`, the listening address and every
+//! [`EmulatorBuilder::tls_name`]), serves TLS 1.2 and 1.3 with rustls on the ring provider,
+//! and [`Emulator::ca_pem`] gives the CA a client must trust.
+//!
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -135,28 +198,38 @@ mod auth;
 mod emulator;
 mod fault;
 mod idempotency;
+mod imds;
+mod issued;
 mod log;
 mod nonce;
 mod operation;
 mod reply;
 mod request;
 mod server;
-mod spec;
 mod state;
+mod sts;
+mod tls;
 
-pub use emulator::{Emulator, EmulatorBuilder, DEFAULT_MAX_REQUEST_BYTES};
-pub use fault::{Fault, FaultKind};
-pub use spec::{parse_access_key_spec, parse_image_spec};
+pub use emulator::{Emulator, EmulatorBuilder, Role, DEFAULT_MAX_REQUEST_BYTES};
+pub use fault::{Fault, FaultKind, Service};
 
 /// What the emulator has seen so far; see [`Emulator::stats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct Stats {
-    /// API requests received, whatever their outcome (admin routes excluded; bytes that never
-    /// parse as an HTTP request are not a request).
+    /// SWAS requests received, whatever their outcome (admin routes excluded; bytes that
+    /// never parse as an HTTP request are not a request).
     pub requests: u64,
     /// TCP connections accepted.
     pub connections: u64,
     /// Images actually deleted.
     pub deletes: u64,
+    /// STS requests (`AssumeRole`, `AssumeRoleWithOIDC`) received, whatever their outcome.
+    pub sts_requests: u64,
+    /// IMDS requests (under `/latest/`, token requests included) received.
+    pub imds_requests: u64,
+    /// Credentials URI requests received.
+    pub credentials_uri_requests: u64,
+    /// Temporary credentials issued, by STS, IMDS and the credentials URI together.
+    pub credentials_issued: u64,
 }

@@ -109,7 +109,7 @@ fn missing(ctx: &Ctx, name: &str) -> Answer {
         ctx,
         StatusCode::BAD_REQUEST,
         ErrorCode::MissingParameter,
-        format!(
+        &format!(
             "The input parameter \"{name}\" that is mandatory for processing this request is not supplied."
         ),
     )
@@ -120,6 +120,6 @@ fn invalid(ctx: &Ctx, e: swas_open_core::InputError) -> Answer {
         ctx,
         StatusCode::BAD_REQUEST,
         ErrorCode::InvalidParameter,
-        e.to_string(),
+        &e.to_string(),
     )
 }

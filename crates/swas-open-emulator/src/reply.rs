@@ -4,12 +4,14 @@ use bytes::Bytes;
 use http::header::{HeaderValue, CONNECTION, CONTENT_TYPE, HOST};
 use http::{Response, StatusCode};
 use http_body_util::Full;
-use swas_open_core::encode::percent_encode;
-use swas_open_core::response::RETRY_AFTER_HEADER;
-use swas_open_core::{ErrorCode, ServiceError, PRODUCT};
+use serde::Serialize;
+use swas_open_core::{ErrorCode, PRODUCT};
 
 const JSON: &str = "application/json;charset=utf-8";
 const HTML: &str = "text/html";
+pub(crate) const TEXT: &str = "text/plain";
+/// The header carrying a throttled request's retry hint, in milliseconds.
+const RETRY_AFTER: &str = "x-acs-retry-after";
 
 /// What one request is answered with; cloned whole when an idempotent request is replayed.
 #[derive(Debug, Clone)]
@@ -20,7 +22,7 @@ pub(crate) struct Answer {
     pub(crate) code: Option<String>,
     pub(crate) request_id: Option<String>,
     pub(crate) retry_after_ms: Option<u64>,
-    pub(crate) html: bool,
+    pub(crate) content_type: &'static str,
     /// Close the connection after answering (the request body was not read in full).
     pub(crate) close: bool,
 }
@@ -30,23 +32,35 @@ pub(crate) struct Answer {
 pub(crate) struct Ctx {
     pub(crate) request_id: String,
     pub(crate) host_id: String,
+    /// The product code of the troubleshooting link.
+    product: &'static str,
 }
 
 impl Ctx {
-    /// `HostId` is the `Host` received, else the region's public endpoint.
+    /// For SWAS: `HostId` is the `Host` received, else the region's public endpoint.
     pub(crate) fn new(headers: &http::HeaderMap, region: Option<&str>) -> Self {
+        let fallback = match region {
+            Some(r) => format!("swas.{r}.aliyuncs.com"),
+            None => "swas.aliyuncs.com".to_owned(),
+        };
+        Self::with(headers, fallback, PRODUCT)
+    }
+
+    /// For STS: `HostId` is the `Host` received, else STS's central endpoint.
+    pub(crate) fn sts(headers: &http::HeaderMap) -> Self {
+        Self::with(headers, "sts.aliyuncs.com".to_owned(), "Sts")
+    }
+
+    fn with(headers: &http::HeaderMap, fallback: String, product: &'static str) -> Self {
         let host_id = headers
             .get(HOST)
             .and_then(|h| h.to_str().ok())
             .filter(|h| !h.is_empty())
-            .map(str::to_owned)
-            .unwrap_or_else(|| match region {
-                Some(r) => format!("swas.{r}.aliyuncs.com"),
-                None => "swas.aliyuncs.com".to_owned(),
-            });
+            .map_or(fallback, str::to_owned);
         Self {
             request_id: new_request_id(),
             host_id,
+            product,
         }
     }
 }
@@ -59,12 +73,35 @@ pub(crate) fn new_request_id() -> String {
         .to_ascii_uppercase()
 }
 
+/// What RFC 3986 query values escape: everything but the unreserved characters.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// The troubleshooting link of `code`.
-pub(crate) fn recommend(code: &str) -> String {
-    format!(
-        "https://api.alibabacloud.com/troubleshoot?q={}&product={PRODUCT}",
-        percent_encode(code)
-    )
+fn recommend(code: &str, product: &str) -> String {
+    let code = percent_encoding::utf8_percent_encode(code, QUERY_VALUE);
+    format!("https://api.alibabacloud.com/troubleshoot?q={code}&product={product}")
+}
+
+/// The error body the service (and STS) sends.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ErrorBody<'a> {
+    request_id: &'a str,
+    host_id: &'a str,
+    code: &'a str,
+    message: &'a str,
+    recommend: &'a str,
+}
+
+/// `{"RequestId": ...}`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SuccessBody<'a> {
+    request_id: &'a str,
 }
 
 /// The service's usual message for `code`.
@@ -100,6 +137,7 @@ pub(crate) fn message_for(code: &ErrorCode) -> &'static str {
         ErrorCode::ForbiddenRiskControl => "This operation is forbidden by risk control.",
         ErrorCode::InvalidAccessKeyIdNotFound => "Specified access key is not found.",
         ErrorCode::InvalidAccessKeyIdInactive => "Specified access key is disabled.",
+        ErrorCode::InvalidSecurityTokenExpired => "The security token you provided has expired.",
         _ => "The request could not be processed.",
     }
 }
@@ -107,40 +145,58 @@ pub(crate) fn message_for(code: &ErrorCode) -> &'static str {
 impl Answer {
     /// `{"RequestId": ...}` with 200.
     pub(crate) fn success(ctx: &Ctx) -> Self {
-        let body = serde_json::json!({ "RequestId": ctx.request_id }).to_string();
+        Self::json(
+            ctx,
+            &SuccessBody {
+                request_id: &ctx.request_id,
+            },
+        )
+    }
+
+    /// `body` as JSON with 200.
+    pub(crate) fn json(ctx: &Ctx, body: &impl Serialize) -> Self {
         Self {
             status: StatusCode::OK,
-            body: Bytes::from(body),
+            body: Bytes::from(serde_json::to_vec(body).unwrap_or_default()),
             code: None,
             request_id: Some(ctx.request_id.clone()),
             retry_after_ms: None,
-            html: false,
+            content_type: JSON,
+            close: false,
+        }
+    }
+
+    /// A bare answer: `status`, `content_type` and `body`, logged as `code` (or `OK`).
+    pub(crate) fn plain(
+        status: StatusCode,
+        content_type: &'static str,
+        body: impl Into<Bytes>,
+        code: Option<&str>,
+    ) -> Self {
+        Self {
+            status,
+            body: body.into(),
+            code: code.map(str::to_owned),
+            request_id: None,
+            retry_after_ms: None,
+            content_type,
             close: false,
         }
     }
 
     /// A JSON error body with every field the service sends.
-    pub(crate) fn error(
-        ctx: &Ctx,
-        status: StatusCode,
-        code: ErrorCode,
-        message: impl Into<String>,
-    ) -> Self {
-        let recommend = recommend(code.as_str());
-        let wire = code.as_str().to_owned();
-        let body = ServiceError::new(status, code, message)
-            .with_request_id(&ctx.request_id)
-            .with_host_id(&ctx.host_id)
-            .with_recommend(recommend)
-            .to_json_body();
+    pub(crate) fn error(ctx: &Ctx, status: StatusCode, code: ErrorCode, message: &str) -> Self {
+        let body = ErrorBody {
+            request_id: &ctx.request_id,
+            host_id: &ctx.host_id,
+            code: code.as_str(),
+            message,
+            recommend: &recommend(code.as_str(), ctx.product),
+        };
         Self {
             status,
-            body: Bytes::from(body),
-            code: Some(wire),
-            request_id: Some(ctx.request_id.clone()),
-            retry_after_ms: None,
-            html: false,
-            close: false,
+            code: Some(code.as_str().to_owned()),
+            ..Self::json(ctx, &body)
         }
     }
 
@@ -161,15 +217,7 @@ impl Answer {
             "<!DOCTYPE html>\n<html>\n<head><title>{line}</title></head>\n<body>\n\
              <center><h1>{line}</h1></center>\n<hr><center>Tengine</center>\n</body>\n</html>\n"
         );
-        Self {
-            status,
-            body: Bytes::from(body),
-            code: Some("Html".to_owned()),
-            request_id: None,
-            retry_after_ms: None,
-            html: true,
-            close: false,
-        }
+        Self::plain(status, HTML, body, Some("Html"))
     }
 
     /// The same answer, 200, with only the first half of its body.
@@ -190,8 +238,7 @@ impl Answer {
         let mut response = Response::new(Full::new(self.body));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
-        let content_type = if self.html { HTML } else { JSON };
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(self.content_type));
         if let Some(id) = self
             .request_id
             .and_then(|id| HeaderValue::try_from(id).ok())
@@ -199,7 +246,7 @@ impl Answer {
             headers.insert("x-acs-request-id", id);
         }
         if let Some(ms) = self.retry_after_ms {
-            headers.insert(RETRY_AFTER_HEADER, HeaderValue::from(ms));
+            headers.insert(RETRY_AFTER, HeaderValue::from(ms));
         }
         if self.close {
             headers.insert(CONNECTION, HeaderValue::from_static("close"));

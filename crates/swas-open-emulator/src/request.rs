@@ -7,7 +7,6 @@ use http::request::Parts;
 use http::Uri;
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
-use swas_open_core::encode::percent_decode;
 
 /// How long a client may take to send a request body.
 pub(crate) const BODY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -73,12 +72,49 @@ pub(crate) fn head_size(parts: &Parts) -> usize {
     parts.method.as_str().len() + target + 12 + headers
 }
 
-/// The first value of query parameter `name`, decoded.
+/// The first value of query parameter `name`, decoded; `None` also when its value is not
+/// valid percent-encoded UTF-8.
 pub(crate) fn query_param(uri: &Uri, name: &str) -> Option<String> {
     uri.query()?.split('&').find_map(|pair| {
         let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (n == name).then(|| percent_decode(v, true).ok())?
+        (n == name).then(|| {
+            let v = v.replace('+', " ");
+            percent_encoding::percent_decode_str(&v)
+                .decode_utf8()
+                .ok()
+                .filter(|_| valid_escapes(&v))
+                .map(|v| v.into_owned())
+        })?
     })
+}
+
+/// Whether every `%` starts a two-digit hex escape.
+fn valid_escapes(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().all(|(i, &c)| {
+        c != b'%'
+            || (b.len() > i + 2 && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit())
+    })
+}
+
+/// The parameters of the query and, for a form body, of the body (decoded leniently: for
+/// routing, not for verification).
+pub(crate) fn params(parts: &Parts, body: Option<&[u8]>) -> Vec<(String, String)> {
+    let query = parts.uri.query().unwrap_or("").as_bytes();
+    let is_form = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    let body = body.filter(|_| is_form).unwrap_or_default();
+    form_urlencoded::parse(query)
+        .chain(form_urlencoded::parse(body))
+        .map(|(n, v)| (n.into_owned(), v.into_owned()))
+        .collect()
 }
 
 /// The action a request names (`x-acs-action`, else the `Action` query parameter) if it is a
@@ -136,5 +172,24 @@ mod tests {
         );
         assert_eq!(query_param(&uri, "Empty").as_deref(), Some(""));
         assert_eq!(query_param(&uri, "Missing"), None);
+        let uri: Uri = "/?a=%ZZ&b=%4&c=a+b".parse().unwrap();
+        assert_eq!(query_param(&uri, "a"), None);
+        assert_eq!(query_param(&uri, "b"), None);
+        assert_eq!(query_param(&uri, "c").as_deref(), Some("a b"));
+    }
+
+    #[test]
+    fn params_from_query_and_form_body() {
+        let mut p = parts("/?Action=AssumeRole&x=%2F");
+        assert_eq!(params(&p, Some(b"Version=2015-04-01")).len(), 2);
+        p.headers.insert(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded; charset=utf-8"
+                .parse()
+                .unwrap(),
+        );
+        let all = params(&p, Some(b"Version=2015-04-01&RoleArn=a%3Ab"));
+        assert_eq!(all[1], ("x".to_owned(), "/".to_owned()));
+        assert_eq!(all[3], ("RoleArn".to_owned(), "a:b".to_owned()));
     }
 }

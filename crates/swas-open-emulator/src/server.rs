@@ -1,10 +1,13 @@
-//! The HTTP/1.1 server: accept loop, connections, graceful shutdown, and the path of one API
-//! request through size limits, faults, authentication and the operation.
+//! The HTTP/1.1 server (plain or TLS): accept loop, connections, graceful shutdown, routing to
+//! the services, and the path of one request through size limits, faults, authentication and
+//! the operation.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http::header::DATE;
+use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -12,15 +15,16 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use swas_open_core::{ErrorCode, RegionId};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 
-use crate::fault::FaultKind;
+use crate::fault::{FaultKind, Service};
 use crate::reply::{message_for, Answer, Ctx};
 use crate::request::{self, Body};
 use crate::state::Shared;
-use crate::{admin, auth, log, operation};
+use crate::{admin, auth, imds, log, operation, sts};
 
 /// How long in-flight requests may run on after shutdown before they are cut off.
 const GRACE: Duration = Duration::from_secs(5);
@@ -41,6 +45,7 @@ async fn stopping(shutdown: &mut watch::Receiver<bool>) {
 pub(crate) async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
+    tls: Option<TlsAcceptor>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
@@ -52,7 +57,18 @@ pub(crate) async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     shared.count_connection();
-                    connections.spawn(connection(stream, shared.clone(), shutdown.clone()));
+                    let _ = stream.set_nodelay(true);
+                    let (shared, shutdown) = (shared.clone(), shutdown.clone());
+                    match tls.clone() {
+                        None => connections.spawn(connection(TokioIo::new(stream), shared, shutdown)),
+                        Some(acceptor) => connections.spawn(async move {
+                            // A handshake that fails or stalls ends the connection, nothing else.
+                            let handshake = tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream));
+                            if let Ok(Ok(stream)) = handshake.await {
+                                connection(TokioIo::new(stream), shared, shutdown).await;
+                            }
+                        }),
+                    };
                 }
                 // Out of file descriptors and the like: back off instead of spinning.
                 Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -66,18 +82,22 @@ pub(crate) async fn serve(
     }
 }
 
-async fn connection(stream: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
-    let _ = stream.set_nodelay(true);
+async fn connection<I>(io: I, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
     let limit = shared.config.max_request_bytes;
     let service = service_fn(move |request| handle(shared.clone(), request));
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
+        // The `Date` header comes from the emulator's own clock.
+        .auto_date_header(false)
         // Heads past the request limit still fit the buffer, so they get the JSON 413 rather
         // than hyper's bare 431, up to this much.
         .max_buf_size(limit.saturating_add(16 * 1024).max(400 * 1024));
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => return,
@@ -87,8 +107,65 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>, mut shutdown: watch:
     let _ = conn.await;
 }
 
+/// Answers one request, with a `Date` from the emulator's clock.
 async fn handle(
     shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Dropped> {
+    let mut response = answer(&shared, request).await?;
+    response.headers_mut().insert(DATE, shared.http_date());
+    Ok(response)
+}
+
+/// Which service a request is for.
+enum Route {
+    Swas,
+    Sts(sts::Action, Vec<(String, String)>),
+    Imds(imds::Route),
+    CredentialsUri,
+}
+
+impl Route {
+    /// Routes by path, then (on `/`) by STS's action and version; everything else is SWAS's.
+    fn of(shared: &Shared, parts: &Parts, body: Option<&[u8]>) -> Route {
+        let path = parts.uri.path();
+        if path.starts_with(imds::PREFIX) {
+            return Route::Imds(imds::Route::of(&parts.method, path));
+        }
+        if shared.config.credentials_uri.as_deref() == Some(path) {
+            return Route::CredentialsUri;
+        }
+        if path == "/" {
+            let params = request::params(parts, body);
+            if let Some(action) = sts::Action::of(&parts.headers, &params) {
+                return Route::Sts(action, params);
+            }
+        }
+        Route::Swas
+    }
+
+    fn service(&self) -> Service {
+        match self {
+            Route::Swas => Service::Swas,
+            Route::Sts(..) => Service::Sts,
+            Route::Imds(_) => Service::Imds,
+            Route::CredentialsUri => Service::CredentialsUri,
+        }
+    }
+
+    /// The log's action column.
+    fn action(&self, parts: &Parts) -> String {
+        match self {
+            Route::Swas => request::claimed_action(parts),
+            Route::Sts(action, _) => action.name().to_owned(),
+            Route::Imds(route) => route.name().to_owned(),
+            Route::CredentialsUri => "CredentialsUri".to_owned(),
+        }
+    }
+}
+
+async fn answer(
+    shared: &Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Dropped> {
     let (parts, body) = request.into_parts();
@@ -104,7 +181,7 @@ async fn handle(
             Body::Complete(b) => Some(&b[..]),
             Body::TooLarge { .. } => None,
         };
-        let mut response = admin::handle(&shared, &parts.method, parts.uri.path(), bytes);
+        let mut response = admin::handle(shared, &parts.method, parts.uri.path(), bytes);
         if body.must_close() {
             response.headers_mut().insert(
                 http::header::CONNECTION,
@@ -115,42 +192,56 @@ async fn handle(
     }
 
     let started = Instant::now();
-    shared.count_request();
-    let fault = shared.take_fault();
-    let log = shared.config.log_requests.then(|| {
-        (
-            parts.method.as_str().to_owned(),
-            request::claimed_action(&parts),
-        )
-    });
+    let body = request::read_body(body, keep, drain_cap).await;
+    let complete = match &body {
+        Ok(Body::Complete(b)) => Some(&b[..]),
+        _ => None,
+    };
+    let route = Route::of(shared, &parts, complete);
+    let service = route.service();
+    shared.count_request(service);
+    let fault = shared.take_fault(service);
+    let log = shared
+        .config
+        .log_requests
+        .then(|| (parts.method.as_str().to_owned(), route.action(&parts)));
     let write_log = |outcome: &str, status: &str| {
         if let Some((method, action)) = &log {
             log::line(method, action, outcome, status, started.elapsed());
         }
     };
-
-    let Ok(body) = request::read_body(body, keep, drain_cap).await else {
+    let Ok(body) = body else {
         write_log("Aborted", "-");
         return Err(Dropped);
     };
-    let region =
-        request::query_param(&parts.uri, "RegionId").filter(|r| RegionId::new(r.as_str()).is_ok());
-    let ctx = Ctx::new(&parts.headers, region.as_deref());
+    let ctx = match &route {
+        Route::Swas => {
+            let region = request::query_param(&parts.uri, "RegionId")
+                .filter(|r| RegionId::new(r.as_str()).is_ok());
+            Ctx::new(&parts.headers, region.as_deref())
+        }
+        Route::Sts(..) => Ctx::sts(&parts.headers),
+        Route::Imds(_) | Route::CredentialsUri => Ctx::new(&parts.headers, None),
+    };
 
     let mut after = None;
     let early = match fault {
-        Some(FaultKind::Error { status, code }) => {
-            let code = ErrorCode::from(code);
-            let message = message_for(&code);
-            Some(Answer::error(
-                &ctx,
-                status_or(status, StatusCode::INTERNAL_SERVER_ERROR),
-                code,
-                message,
-            ))
-        }
+        Some(FaultKind::Error { status, code }) => Some(error_answer(
+            service,
+            &ctx,
+            status_or(status, StatusCode::INTERNAL_SERVER_ERROR),
+            code,
+        )),
         Some(FaultKind::Throttling { retry_after_ms }) => {
-            let mut answer = Answer::coded(&ctx, ErrorCode::Throttling);
+            let mut answer = match service {
+                Service::Swas | Service::Sts => Answer::coded(&ctx, ErrorCode::Throttling),
+                _ => error_answer(
+                    service,
+                    &ctx,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    ErrorCode::Throttling,
+                ),
+            };
             answer.retry_after_ms = Some(retry_after_ms);
             Some(answer)
         }
@@ -169,7 +260,7 @@ async fn handle(
     let must_close = body.must_close();
     let mut answer = match early {
         Some(answer) => answer,
-        None => api(&shared, &ctx, parts, body),
+        None => dispatch(shared, &ctx, parts, body, route),
     };
     answer.close |= must_close;
     match after {
@@ -184,8 +275,20 @@ async fn handle(
     Ok(answer.into_response())
 }
 
-/// Normal handling: size, route, authentication, then the operation.
-fn api(shared: &Shared, ctx: &Ctx, parts: http::request::Parts, body: Body) -> Answer {
+/// An injected error, in the form `service` answers errors.
+fn error_answer(service: Service, ctx: &Ctx, status: StatusCode, code: ErrorCode) -> Answer {
+    match service {
+        Service::Imds => imds::error(status, code.as_str(), false),
+        Service::CredentialsUri => imds::error(status, code.as_str(), true),
+        _ => {
+            let message = message_for(&code);
+            Answer::error(ctx, status, code, message)
+        }
+    }
+}
+
+/// Normal handling: size, then the service's own checks.
+fn dispatch(shared: &Shared, ctx: &Ctx, parts: Parts, body: Body, route: Route) -> Answer {
     let limit = shared.config.max_request_bytes;
     let body = match body {
         Body::Complete(b) if request::head_size(&parts) <= limit => b,
@@ -194,17 +297,31 @@ fn api(shared: &Shared, ctx: &Ctx, parts: http::request::Parts, body: Body) -> A
                 ctx,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorCode::RequestEntityTooLarge,
-                format!("The request is larger than {limit} bytes."),
+                &format!("The request is larger than {limit} bytes."),
             )
         }
     };
-    if parts.uri.path() != "/" || !(parts.method == Method::POST || parts.method == Method::GET) {
-        return Answer::coded(ctx, ErrorCode::InvalidActionNotFound);
-    }
-    let request = Request::from_parts(parts, body);
-    match auth::authenticate(shared, ctx, &request) {
-        Ok(verified) => operation::handle(shared, ctx, &verified),
-        Err(answer) => answer,
+    let rpc_method = parts.method == Method::POST || parts.method == Method::GET;
+    match route {
+        Route::Imds(route) => imds::handle(shared, ctx, &route, &parts.headers),
+        Route::CredentialsUri => imds::credentials_uri(shared, ctx, &parts.method),
+        Route::Sts(..) | Route::Swas if !rpc_method => {
+            Answer::coded(ctx, ErrorCode::InvalidActionNotFound)
+        }
+        Route::Sts(action, params) => {
+            let request = Request::from_parts(parts, body);
+            sts::handle(shared, ctx, action, &request, &params)
+        }
+        Route::Swas => {
+            if parts.uri.path() != "/" {
+                return Answer::coded(ctx, ErrorCode::InvalidActionNotFound);
+            }
+            let request = Request::from_parts(parts, body);
+            match auth::authenticate(shared, ctx, &request) {
+                Ok(verified) => operation::handle(shared, ctx, &verified),
+                Err(answer) => answer,
+            }
+        }
     }
 }
 

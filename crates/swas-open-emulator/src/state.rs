@@ -1,18 +1,21 @@
-//! Everything the server shares between connections: keys, images, caches, faults, counters.
+//! Everything the server shares between connections: keys, images, roles, caches, faults,
+//! counters and the clock.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use swas_open_core::credentials::Secret;
+use http::HeaderValue;
+use swas_open_core::Secret;
 
-use crate::fault::{Fault, FaultKind, FaultQueue};
+use crate::fault::{Fault, FaultKind, FaultQueues, Service};
 use crate::idempotency::TokenStore;
+use crate::issued::{ImdsTokens, Issued, TemporaryKeys};
 use crate::nonce::NonceCache;
 use crate::Stats;
 
-/// The clock requests' timestamps are checked against.
+/// The clock requests' timestamps are checked against and `Date` headers come from.
 pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// How far a request's timestamp may be from the emulator's clock, in seconds.
@@ -21,17 +24,38 @@ pub(crate) const WINDOW_SECS: u64 = 15 * 60;
 pub(crate) const NONCE_CAPACITY: usize = 200_000;
 /// The most ClientTokens remembered at once.
 pub(crate) const TOKEN_CAPACITY: usize = 100_000;
+/// How long IMDS and the credentials URI's credentials last unless configured otherwise.
+pub(crate) const DEFAULT_LIFETIME: Duration = Duration::from_secs(6 * 3600);
 
-/// A known AccessKey.
+/// A long-term AccessKey (or an STS key registered with its token).
 pub(crate) struct Key {
     pub(crate) secret: Secret,
     /// The STS token requests signed with this key must carry.
     pub(crate) security_token: Option<String>,
 }
 
+/// A RAM role that `AssumeRole` and `AssumeRoleWithOIDC` may assume.
+#[derive(Debug, Clone)]
+pub(crate) struct RoleConfig {
+    /// The `ExternalId` the caller must send, if any.
+    pub(crate) external_id: Option<String>,
+    /// The largest `DurationSeconds` accepted.
+    pub(crate) max_duration_secs: u64,
+}
+
 /// Fixed at start.
 pub(crate) struct Config {
     pub(crate) keys: HashMap<String, Key>,
+    /// Role ARN -> role.
+    pub(crate) roles: HashMap<String, RoleConfig>,
+    /// (role ARN, OIDC provider ARN) -> the tokens accepted.
+    pub(crate) oidc_tokens: HashMap<(String, String), Vec<Secret>>,
+    pub(crate) instance_role: Option<String>,
+    pub(crate) imds_v2_only: bool,
+    /// The credentials URI route's path, if served.
+    pub(crate) credentials_uri: Option<String>,
+    /// Overrides the lifetime of every credential issued.
+    pub(crate) credential_lifetime: Option<Duration>,
     pub(crate) clock: Clock,
     pub(crate) max_request_bytes: usize,
     pub(crate) log_requests: bool,
@@ -44,19 +68,39 @@ pub(crate) struct Store {
     pub(crate) tokens: TokenStore,
 }
 
+/// Counters, one per [`Stats`] field.
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    connections: AtomicU64,
+    deletes: AtomicU64,
+    sts_requests: AtomicU64,
+    imds_requests: AtomicU64,
+    credentials_uri_requests: AtomicU64,
+    credentials_issued: AtomicU64,
+}
+
 pub(crate) struct Shared {
     pub(crate) config: Config,
     store: Mutex<Store>,
     nonces: Mutex<NonceCache>,
-    faults: Mutex<FaultQueue>,
-    requests: AtomicU64,
-    connections: AtomicU64,
-    deletes: AtomicU64,
+    faults: Mutex<FaultQueues>,
+    temporary: Mutex<TemporaryKeys>,
+    imds_tokens: Mutex<ImdsTokens>,
+    counters: Counters,
 }
 
 /// A poisoned lock only means another request panicked mid-update; the data stays usable.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What a key lookup found: the secret, the token requests must carry, and for temporary
+/// credentials their expiry (Unix seconds).
+pub(crate) struct KnownKey {
+    pub(crate) secret: Secret,
+    pub(crate) security_token: Option<String>,
+    pub(crate) expires_at: Option<u64>,
 }
 
 impl Shared {
@@ -68,22 +112,80 @@ impl Shared {
                 tokens: TokenStore::new(TOKEN_CAPACITY),
             }),
             nonces: Mutex::new(NonceCache::new(NONCE_CAPACITY)),
-            faults: Mutex::new(FaultQueue::default()),
-            requests: AtomicU64::new(0),
-            connections: AtomicU64::new(0),
-            deletes: AtomicU64::new(0),
+            faults: Mutex::new(FaultQueues::default()),
+            temporary: Mutex::new(TemporaryKeys::default()),
+            imds_tokens: Mutex::new(ImdsTokens::default()),
+            counters: Counters::default(),
         }
+    }
+
+    /// The emulator's clock.
+    pub(crate) fn now(&self) -> SystemTime {
+        (self.config.clock)()
     }
 
     /// The emulator's clock, in Unix seconds (0 before the epoch).
     pub(crate) fn now_unix(&self) -> u64 {
-        (self.config.clock)()
+        self.now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
     }
 
+    /// The emulator's clock as an HTTP `Date` value (IMF-fixdate).
+    pub(crate) fn http_date(&self) -> HeaderValue {
+        let date = httpdate::fmt_http_date(self.now().max(UNIX_EPOCH));
+        HeaderValue::try_from(date).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.store)
+    }
+
+    /// The secret and token of a long-term or temporary AccessKey.
+    pub(crate) fn key(&self, access_key_id: &str) -> Option<KnownKey> {
+        if let Some(k) = self.config.keys.get(access_key_id) {
+            return Some(KnownKey {
+                secret: k.secret.clone(),
+                security_token: k.security_token.clone(),
+                expires_at: None,
+            });
+        }
+        let temporary = lock(&self.temporary);
+        let t = temporary.get(access_key_id)?;
+        Some(KnownKey {
+            secret: Secret::access_key_secret(t.secret.as_str()).ok()?,
+            security_token: Some(t.security_token.clone()),
+            expires_at: Some(t.expires_at),
+        })
+    }
+
+    /// Issues temporary credentials for `service` that SWAS (and STS) accept until they
+    /// expire: after `lifetime`, unless an `expires_in` fault or the emulator's configured
+    /// lifetime says otherwise.
+    pub(crate) fn issue(&self, service: Service, lifetime: Duration) -> Issued {
+        let lifetime = lock(&self.faults)
+            .take_expiry(service)
+            .or(self.config.credential_lifetime)
+            .unwrap_or(lifetime);
+        let now = self.now_unix();
+        let secs = lifetime.as_secs() + u64::from(lifetime.subsec_nanos() > 0);
+        let issued = Issued::new(now.saturating_add(secs));
+        lock(&self.temporary).insert(&issued, now);
+        self.counters
+            .credentials_issued
+            .fetch_add(1, Ordering::Relaxed);
+        issued
+    }
+
+    /// Records a new IMDS session token valid for `ttl_secs`.
+    pub(crate) fn new_imds_token(&self, ttl_secs: u64) -> String {
+        let now = self.now_unix();
+        lock(&self.imds_tokens).issue(now.saturating_add(ttl_secs), now)
+    }
+
+    /// Whether `token` is an IMDS session token still valid.
+    pub(crate) fn imds_token_valid(&self, token: &str) -> bool {
+        lock(&self.imds_tokens).is_valid(token, self.now_unix())
     }
 
     /// Records a nonce; `false` when it was used already.
@@ -101,8 +203,8 @@ impl Shared {
         lock(&self.faults).push(fault);
     }
 
-    pub(crate) fn take_fault(&self) -> Option<FaultKind> {
-        lock(&self.faults).take()
+    pub(crate) fn take_fault(&self, service: Service) -> Option<FaultKind> {
+        lock(&self.faults).take(service)
     }
 
     pub(crate) fn pending_faults(&self) -> usize {
@@ -141,23 +243,36 @@ impl Shared {
         self.store().images.clone()
     }
 
-    pub(crate) fn count_request(&self) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
+    /// Counts a request of `service`.
+    pub(crate) fn count_request(&self, service: Service) {
+        let counter = match service {
+            Service::Swas => &self.counters.requests,
+            Service::Sts => &self.counters.sts_requests,
+            Service::Imds => &self.counters.imds_requests,
+            Service::CredentialsUri => &self.counters.credentials_uri_requests,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn count_connection(&self) {
-        self.connections.fetch_add(1, Ordering::Relaxed);
+        self.counters.connections.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn count_delete(&self) {
-        self.deletes.fetch_add(1, Ordering::Relaxed);
+        self.counters.deletes.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn stats(&self) -> Stats {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         Stats {
-            requests: self.requests.load(Ordering::Relaxed),
-            connections: self.connections.load(Ordering::Relaxed),
-            deletes: self.deletes.load(Ordering::Relaxed),
+            requests: get(&c.requests),
+            connections: get(&c.connections),
+            deletes: get(&c.deletes),
+            sts_requests: get(&c.sts_requests),
+            imds_requests: get(&c.imds_requests),
+            credentials_uri_requests: get(&c.credentials_uri_requests),
+            credentials_issued: get(&c.credentials_issued),
         }
     }
 }

@@ -1,9 +1,8 @@
-//! Robustness: garbage bytes, oversized requests, many concurrent connections, shutdown, and
-//! the binary.
+//! Robustness: garbage bytes, oversized requests, many concurrent connections and shutdown.
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -282,91 +281,4 @@ async fn async_shutdown_and_wait_stopped() {
         "idle keep-alive connections are closed"
     );
     assert!(tokio::net::TcpStream::connect(emu.addr()).await.is_err());
-}
-
-#[test]
-fn the_binary_prints_its_address_and_logs_requests() {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_swas-emulator"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--access-key",
-            &format!("{AK}:{SECRET}"),
-            "--access-key=STS.k:sts-secret:sts-token",
-            "--image",
-            &format!("{REGION}:m-1"),
-            "--image",
-            &format!("{REGION}:m-2:shared"),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let url = line
-        .trim_end()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line: {line:?}"))
-        .to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().unwrap();
-
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let endpoint = swas_open_core::Endpoint::parse(&url).unwrap();
-        let op = swas_open_core::DeleteCustomImage::new(REGION, "m-1").unwrap();
-        let ctx = swas_open_core::SigningContext::new(now(), nonce());
-        let request = v1().sign(&op, &endpoint, &ctx);
-        send(addr, &raw(&request)).await.unwrap().assert_ok();
-        let op = swas_open_core::DeleteCustomImage::new(REGION, "m-2").unwrap();
-        let ctx = swas_open_core::SigningContext::new(now(), nonce());
-        let request = v3().sign(&op, &endpoint, &ctx);
-        send(addr, &raw(&request))
-            .await
-            .unwrap()
-            .assert_error(400, "CustomImageInShare");
-    });
-
-    child.kill().unwrap();
-    let _ = child.wait();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 2, "{stderr}");
-    assert!(
-        lines[0].starts_with("POST DeleteCustomImage OK 200 "),
-        "{stderr}"
-    );
-    assert!(
-        lines[1].starts_with("POST DeleteCustomImage CustomImageInShare 400 "),
-        "{stderr}"
-    );
-    assert!(lines.iter().all(|l| l.ends_with("ms")));
-    assert!(!stderr.contains(SECRET) && !stderr.contains("sts-token"));
-}
-
-#[test]
-fn the_binary_rejects_bad_arguments() {
-    for args in [
-        &["--image", "nope"][..],
-        &["--access-key"],
-        &["--bogus", "x"],
-    ] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_swas-emulator"))
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(out.stdout.is_empty());
-    }
 }

@@ -105,7 +105,7 @@ pub fn assert_no_secret(text: &str) {
 /// A `swas emulator` child process, killed on drop.
 pub struct EmulatorChild {
     child: Child,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` with `--tls`).
     pub url: String,
     first_line: String,
     lines: Option<Receiver<String>>,
@@ -156,7 +156,10 @@ impl EmulatorChild {
             .strip_suffix('\n')
             .and_then(|l| l.strip_prefix("listening on "))
             .unwrap_or_else(|| panic!("unexpected first line {:?}", guard.first_line));
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        assert!(
+            url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
+            "{url}"
+        );
         guard.url = url.to_owned();
         guard
     }

@@ -1,11 +1,15 @@
-//! Test support: a minimal HTTP/1.1 client over raw TCP, and signed requests from the core.
+//! Test support: a minimal HTTP/1.1 client over raw TCP, requests signed by the core's
+//! `Signer`, and an independent hand-written V1/V3 signer for requests the core would never
+//! build.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use swas_open_core::sign::{canonical_query, v1, v3};
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Digest as _;
 use swas_open_core::{
     Credentials, DeleteCustomImage, Endpoint, Nonce, SignatureVersion, Signer, SigningContext,
     Timestamp,
@@ -335,9 +339,49 @@ pub fn set(params: &mut Vec<(String, String)>, name: &str, value: &str) {
     params.push((name.to_owned(), value.to_owned()));
 }
 
+/// RFC 3986 percent-encoding: unreserved characters kept, everything else `%XX`.
+pub fn pct(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `name=value` pairs, encoded, sorted, joined with `&`.
+pub fn canonical_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut encoded: Vec<(String, String)> =
+        pairs.into_iter().map(|(n, v)| (pct(n), pct(v))).collect();
+    encoded.sort();
+    encoded
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Base64 `HMAC-SHA1(secret + "&", string_to_sign)`.
+pub fn v1_signature(secret: &str, string_to_sign: &str) -> String {
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(format!("{secret}&").as_bytes())
+        .expect("any key length");
+    mac.update(string_to_sign.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&sha2::Sha256::digest(data))
+}
+
 /// `params` and their V1 `Signature` for `method` and `secret`, as a canonical query.
-fn v1_signed_query(method: &str, params: &[(String, String)], secret: &str) -> String {
-    let signature = v1::signature(secret, &v1_string_to_sign(method, params));
+pub fn v1_signed_query(method: &str, params: &[(String, String)], secret: &str) -> String {
+    let signature = v1_signature(secret, &v1_string_to_sign(method, params));
     canonical_query(
         params
             .iter()
@@ -346,8 +390,8 @@ fn v1_signed_query(method: &str, params: &[(String, String)], secret: &str) -> S
     )
 }
 
-/// A V1 request built with the core's generic functions: `params` signed with `secret`, sent
-/// with `method`, all in the query.
+/// A V1 request signed by hand: `params` signed with `secret`, sent with `method`, all in the
+/// query.
 pub fn v1_raw(
     emulator: &Emulator,
     method: &str,
@@ -375,11 +419,11 @@ pub fn v1_form(emulator: &Emulator, params: &[(String, String)], secret: &str) -
 
 /// The V1 string to sign the server computes for `params` (minus `Signature`).
 pub fn v1_string_to_sign(method: &str, params: &[(String, String)]) -> String {
-    let query = v1::canonical_query(params.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-    v1::string_to_sign(method, &query)
+    let query = canonical_query(params.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    format!("{method}&%2F&{}", pct(&query))
 }
 
-/// The V3 `Authorization` for hand-built V3 requests.
+/// The V3 `Authorization` for hand-built V3 requests: every header in `headers` is signed.
 pub fn v3_authorization(
     method: &str,
     query: &[(&str, &str)],
@@ -387,16 +431,27 @@ pub fn v3_authorization(
     body: &[u8],
     secret: &str,
 ) -> String {
-    let canonical = v3::canonical_headers(headers.iter().copied());
-    let request = v3::canonical_request(
-        method,
-        "/",
-        &canonical_query(query.iter().copied()),
-        &canonical,
-        &v3::sha256_hex(body),
+    let mut sorted: Vec<(String, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.trim()))
+        .collect();
+    sorted.sort();
+    let canonical: String = sorted.iter().map(|(n, v)| format!("{n}:{v}\n")).collect();
+    let signed = sorted
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(";");
+    let request = format!(
+        "{method}\n/\n{}\n{canonical}\n{signed}\n{}",
+        canonical_query(query.iter().copied()),
+        sha256_hex(body)
     );
-    let sts = v3::string_to_sign(&v3::sha256_hex(request.as_bytes()));
-    v3::authorization(AK, &canonical.signed, &v3::signature(secret, &sts))
+    let string_to_sign = format!("ACS3-HMAC-SHA256\n{}", sha256_hex(request.as_bytes()));
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(string_to_sign.as_bytes());
+    let signature = hex(&mac.finalize().into_bytes());
+    format!("ACS3-HMAC-SHA256 Credential={AK},SignedHeaders={signed},Signature={signature}")
 }
 
 /// A started emulator with the test key and `images` in [`REGION`].
@@ -409,4 +464,111 @@ pub async fn emulator(images: &[&str]) -> Emulator {
         .start()
         .await
         .expect("emulator starts")
+}
+
+/// A clock the test moves by hand, and the emulator reads.
+#[derive(Clone)]
+pub struct TestClock(std::sync::Arc<AtomicU64>);
+
+impl TestClock {
+    pub fn at(unix: u64) -> Self {
+        TestClock(std::sync::Arc::new(AtomicU64::new(unix)))
+    }
+
+    pub fn unix(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    pub fn advance(&self, secs: u64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+
+    pub fn timestamp(&self) -> Timestamp {
+        Timestamp::from_unix(self.unix()).expect("valid time")
+    }
+
+    /// The closure for `EmulatorBuilder::clock`.
+    pub fn source(&self) -> impl Fn() -> SystemTime + Send + Sync + 'static {
+        let me = self.clone();
+        move || SystemTime::UNIX_EPOCH + Duration::from_secs(me.unix())
+    }
+}
+
+/// The common V1 parameters of an STS call signed by `id` at `timestamp`.
+pub fn sts_common(action: &str, id: &str, timestamp: &Timestamp) -> Vec<(String, String)> {
+    [
+        ("AccessKeyId", id),
+        ("Action", action),
+        ("Format", "JSON"),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureVersion", "1.0"),
+        ("Version", "2015-04-01"),
+        ("Timestamp", timestamp.as_str()),
+    ]
+    .into_iter()
+    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+    .chain([("SignatureNonce".to_owned(), nonce().as_str().to_owned())])
+    .collect()
+}
+
+/// Temporary credentials as STS, IMDS and credentials URIs return them.
+#[derive(Debug, Clone)]
+pub struct TempCreds {
+    pub id: String,
+    pub secret: String,
+    pub token: String,
+    pub expiration: String,
+}
+
+impl TempCreds {
+    /// From a JSON object with `AccessKeyId`, `AccessKeySecret`, `SecurityToken`, `Expiration`.
+    pub fn from_json(v: &serde_json::Value) -> TempCreds {
+        let field = |name: &str| {
+            v[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {name} in {v}"))
+                .to_owned()
+        };
+        TempCreds {
+            id: field("AccessKeyId"),
+            secret: field("AccessKeySecret"),
+            token: field("SecurityToken"),
+            expiration: field("Expiration"),
+        }
+    }
+
+    pub fn signer(&self, version: SignatureVersion) -> Signer {
+        signer(&self.id, &self.secret, Some(&self.token), version)
+    }
+}
+
+/// `GET path` with `headers`, on a new connection.
+pub async fn get(emulator: &Emulator, path: &str, headers: &[(&str, &str)]) -> Resp {
+    request(emulator, "GET", path, headers, b"").await
+}
+
+/// `method path` with `headers` and `body`, on a new connection.
+pub async fn request(
+    emulator: &Emulator,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
+    let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", emulator.addr());
+    for (n, v) in headers {
+        raw.push_str(&format!("{n}: {v}\r\n"));
+    }
+    raw.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut raw = raw.into_bytes();
+    raw.extend_from_slice(body);
+    send(emulator.addr(), &raw)
+        .await
+        .unwrap_or_else(|e| panic!("no answer to {method} {path}: {e}"))
+}
+
+impl Resp {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
 }

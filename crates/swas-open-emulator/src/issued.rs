@@ -1,0 +1,185 @@
+//! Temporary credentials the emulator issues (STS, IMDS, credentials URI), the store that
+//! lets SWAS accept them until they expire, and IMDS session tokens.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+/// How long an expired temporary key is still recognised (so a late request gets
+/// `InvalidSecurityToken.Expired` rather than `InvalidAccessKeyId.NotFound`), in seconds.
+const KEEP_EXPIRED_SECS: u64 = 3600;
+/// The most temporary keys remembered at once.
+const KEY_CAPACITY: usize = 100_000;
+/// The most IMDS session tokens remembered at once.
+const IMDS_TOKEN_CAPACITY: usize = 10_000;
+
+/// A random string of `n` UUIDs' worth of hex digits.
+fn random_hex(n: usize) -> String {
+    (0..n)
+        .map(|_| uuid::Uuid::new_v4().simple().to_string())
+        .collect()
+}
+
+/// `YYYY-MM-DDThh:mm:ssZ`, as STS, IMDS and credentials URIs write `Expiration`.
+pub(crate) fn iso8601(unix: u64) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    i64::try_from(unix)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|t| t.format(format).ok())
+        .unwrap_or_else(|| "9999-12-31T23:59:59Z".to_owned())
+}
+
+/// One set of temporary credentials.
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Issued {
+    pub(crate) access_key_id: String,
+    pub(crate) access_key_secret: String,
+    pub(crate) security_token: String,
+    pub(crate) expiration: String,
+    #[serde(skip)]
+    pub(crate) expires_at: u64,
+}
+
+impl Issued {
+    /// Fresh random credentials expiring at `expires_at` (Unix seconds).
+    pub(crate) fn new(expires_at: u64) -> Self {
+        Self {
+            access_key_id: format!("STS.{}", &random_hex(1)[..24]),
+            access_key_secret: random_hex(1),
+            security_token: format!("CAIS{}", random_hex(4)),
+            expiration: iso8601(expires_at),
+            expires_at,
+        }
+    }
+}
+
+/// A temporary key as SWAS checks it.
+pub(crate) struct TemporaryKey {
+    pub(crate) secret: String,
+    pub(crate) security_token: String,
+    pub(crate) expires_at: u64,
+}
+
+/// Temporary keys by id, kept until an hour past their expiry, at most [`KEY_CAPACITY`].
+#[derive(Default)]
+pub(crate) struct TemporaryKeys {
+    keys: HashMap<String, TemporaryKey>,
+}
+
+impl TemporaryKeys {
+    pub(crate) fn insert(&mut self, issued: &Issued, now: u64) {
+        if self.keys.len() >= KEY_CAPACITY {
+            self.keys
+                .retain(|_, k| k.expires_at.saturating_add(KEEP_EXPIRED_SECS) >= now);
+        }
+        if self.keys.len() >= KEY_CAPACITY {
+            // Still full of live keys: forget the one closest to expiry.
+            let oldest = self
+                .keys
+                .iter()
+                .min_by_key(|(_, k)| k.expires_at)
+                .map(|(id, _)| id.clone());
+            if let Some(id) = oldest {
+                self.keys.remove(&id);
+            }
+        }
+        self.keys.insert(
+            issued.access_key_id.clone(),
+            TemporaryKey {
+                secret: issued.access_key_secret.clone(),
+                security_token: issued.security_token.clone(),
+                expires_at: issued.expires_at,
+            },
+        );
+    }
+
+    pub(crate) fn get(&self, access_key_id: &str) -> Option<&TemporaryKey> {
+        self.keys.get(access_key_id)
+    }
+}
+
+/// IMDS session tokens and their expiry (Unix seconds).
+#[derive(Default)]
+pub(crate) struct ImdsTokens {
+    tokens: HashMap<String, u64>,
+}
+
+impl ImdsTokens {
+    /// A new token valid until `expires_at`.
+    pub(crate) fn issue(&mut self, expires_at: u64, now: u64) -> String {
+        if self.tokens.len() >= IMDS_TOKEN_CAPACITY {
+            self.tokens.retain(|_, e| *e > now);
+        }
+        if self.tokens.len() >= IMDS_TOKEN_CAPACITY {
+            let oldest = self
+                .tokens
+                .iter()
+                .min_by_key(|(_, e)| **e)
+                .map(|(t, _)| t.clone());
+            if let Some(t) = oldest {
+                self.tokens.remove(&t);
+            }
+        }
+        let token = random_hex(2);
+        self.tokens.insert(token.clone(), expires_at);
+        token
+    }
+
+    pub(crate) fn is_valid(&self, token: &str, now: u64) -> bool {
+        self.tokens.get(token).is_some_and(|e| *e > now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiration_format() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn issued_credentials_look_like_sts_ones() {
+        let a = Issued::new(10);
+        let b = Issued::new(10);
+        assert!(a.access_key_id.starts_with("STS.") && a.access_key_id.len() == 28);
+        assert_ne!(a.access_key_id, b.access_key_id);
+        assert_ne!(a.security_token, b.security_token);
+        let json = serde_json::to_value(&a).unwrap();
+        for field in [
+            "AccessKeyId",
+            "AccessKeySecret",
+            "SecurityToken",
+            "Expiration",
+        ] {
+            assert!(json[field].is_string(), "{field}: {json}");
+        }
+        assert_eq!(json.as_object().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn temporary_keys_are_bounded() {
+        let mut keys = TemporaryKeys::default();
+        let first = Issued::new(5);
+        keys.insert(&first, 0);
+        for i in 0..KEY_CAPACITY as u64 {
+            keys.insert(&Issued::new(100 + i), 0);
+        }
+        assert_eq!(keys.keys.len(), KEY_CAPACITY);
+        assert!(keys.get(&first.access_key_id).is_none());
+    }
+
+    #[test]
+    fn imds_tokens_expire() {
+        let mut t = ImdsTokens::default();
+        let token = t.issue(100, 0);
+        assert!(t.is_valid(&token, 99));
+        assert!(!t.is_valid(&token, 100));
+        assert!(!t.is_valid("other", 0));
+    }
+}

@@ -1,0 +1,513 @@
+//! STS over real sockets: AssumeRole (signed) and AssumeRoleWithOIDC (unsigned), their errors,
+//! and the temporary credentials they issue, which the SWAS half accepts until they expire.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+use swas_open_core::{ErrorCode, SignatureVersion};
+use swas_open_emulator::{Emulator, EmulatorBuilder, Fault, Role, Service};
+
+const ROLE: &str = "acs:ram::1234567890123456:role/deployer";
+const GUARDED: &str = "acs:ram::1234567890123456:role/guarded";
+const LONG: &str = "acs:ram::1234567890123456:role/long";
+const OIDC_ROLE: &str = "acs:ram::1234567890123456:role/pod-role";
+const PROVIDER: &str = "acs:ram::1234567890123456:oidc-provider/ack-rrsa";
+const JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJwb2QifQ.c2lnbmF0dXJl";
+const EXTERNAL: &str = "ext-4711";
+
+fn builder(clock: &TestClock) -> EmulatorBuilder {
+    Emulator::builder()
+        .access_key(AK, SECRET)
+        .image(REGION, "m-1")
+        .image(REGION, "m-2")
+        .role(Role::new(ROLE))
+        .role(Role::new(GUARDED).external_id(EXTERNAL))
+        .role(Role::new(LONG).max_session_duration(Duration::from_secs(43_200)))
+        .oidc_token(OIDC_ROLE, PROVIDER, JWT)
+        .clock(clock.source())
+}
+
+async fn start(clock: &TestClock) -> Emulator {
+    builder(clock).start().await.expect("emulator starts")
+}
+
+/// AssumeRole parameters for `role`, signed by the test key at the clock's time.
+fn assume_role(clock: &TestClock, role: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut p = sts_common("AssumeRole", AK, &clock.timestamp());
+    set(&mut p, "RoleArn", role);
+    set(&mut p, "RoleSessionName", "ci-session");
+    for (n, v) in extra {
+        set(&mut p, n, v);
+    }
+    p
+}
+
+/// Sends V1 `params` signed with `secret`, all in the query of a `method` request.
+async fn sts(emu: &Emulator, method: &str, params: &[(String, String)], secret: &str) -> Resp {
+    send(emu.addr(), &v1_raw(emu, method, params, secret))
+        .await
+        .expect("an answer")
+}
+
+/// AssumeRoleWithOIDC, unsigned, as a form POST.
+async fn oidc(emu: &Emulator, params: &[(&str, &str)]) -> Resp {
+    let mut all = vec![
+        ("Action", "AssumeRoleWithOIDC"),
+        ("Version", "2015-04-01"),
+        ("Format", "JSON"),
+        ("Timestamp", "2024-01-01T00:00:00Z"),
+    ];
+    all.extend_from_slice(params);
+    let body = canonical_query(all);
+    request(
+        emu,
+        "POST",
+        "/",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        body.as_bytes(),
+    )
+    .await
+}
+
+const CLOCK: u64 = 1_700_000_000;
+
+#[tokio::test]
+async fn assume_role_issues_credentials_that_swas_accepts() {
+    let clock = TestClock::at(CLOCK);
+    let emu = start(&clock).await;
+    let resp = sts(&emu, "POST", &assume_role(&clock, ROLE, &[]), SECRET).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let v = resp.json();
+    assert_eq!(v["RequestId"].as_str().unwrap().len(), 36);
+    assert_eq!(
+        v["AssumedRoleUser"]["Arn"],
+        "acs:ram::1234567890123456:assumed-role/deployer/ci-session"
+    );
+    let role_id = v["AssumedRoleUser"]["AssumedRoleId"].as_str().unwrap();
+    assert!(role_id.ends_with(":ci-session"), "{role_id}");
+    let creds = TempCreds::from_json(&v["Credentials"]);
+    assert!(creds.id.starts_with("STS."), "{}", creds.id);
+    // Default DurationSeconds: an hour after the emulator's clock.
+    assert_eq!(creds.expiration, "2023-11-14T23:13:20Z");
+    let stats = emu.stats();
+    assert_eq!((stats.sts_requests, stats.credentials_issued), (1, 1));
+    assert_eq!(stats.requests, 0, "STS calls are not SWAS requests");
+
+    for (version, image) in [(SignatureVersion::V1, "m-1"), (SignatureVersion::V3, "m-2")] {
+        let request = signed_at(
+            &emu,
+            &creds.signer(version),
+            REGION,
+            image,
+            None,
+            clock.timestamp(),
+            nonce(),
+        );
+        send(emu.addr(), &raw(&request)).await.unwrap().assert_ok();
+    }
+    assert_eq!(emu.stats().deletes, 2);
+}
+
+#[tokio::test]
+async fn assume_role_by_get_and_as_a_split_form_post() {
+    let clock = TestClock::at(CLOCK);
+    let emu = start(&clock).await;
+    sts(&emu, "GET", &assume_role(&clock, ROLE, &[]), SECRET)
+        .await
+        .assert_ok();
+    // As the Go SDK sends it: signature parameters in the query, the rest in a form body,
+    // both signed.
+    let params = assume_role(&clock, ROLE, &[("DurationSeconds", "900")]);
+    let signed = v1_signed_query("POST", &params, SECRET);
+    let (query, body): (Vec<&str>, Vec<&str>) = signed.split('&').partition(|p| {
+        ["AccessKeyId=", "Signature", "Timestamp="]
+            .iter()
+            .any(|s| p.starts_with(s))
+    });
+    let body = body.join("&");
+    let raw = format!(
+        "POST /?{} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        query.join("&"),
+        emu.addr(),
+        body.len()
+    );
+    let resp = send(emu.addr(), raw.as_bytes()).await.unwrap();
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(
+        TempCreds::from_json(&resp.json()["Credentials"]).expiration,
+        "2023-11-14T22:28:20Z"
+    );
+}
+
+#[tokio::test]
+async fn assume_role_authentication_errors() {
+    let clock = TestClock::at(CLOCK);
+    let emu = start(&clock).await;
+    let params = assume_role(&clock, ROLE, &[]);
+    let resp = sts(&emu, "POST", &params, "wrong-secret").await;
+    resp.assert_error(400, "SignatureDoesNotMatch");
+    assert!(resp.json()["Recommend"]
+        .as_str()
+        .unwrap()
+        .ends_with("q=SignatureDoesNotMatch&product=Sts"));
+    let mut unknown = assume_role(&clock, ROLE, &[]);
+    set(&mut unknown, "AccessKeyId", "nobody");
+    sts(&emu, "POST", &unknown, SECRET)
+        .await
+        .assert_error(404, "InvalidAccessKeyId.NotFound");
+    // A replayed nonce, and a timestamp outside the window of the emulator's clock.
+    sts(&emu, "POST", &params, SECRET).await.assert_ok();
+    sts(&emu, "POST", &params, SECRET)
+        .await
+        .assert_error(400, "SignatureNonceUsed");
+    clock.advance(16 * 60);
+    sts(
+        &emu,
+        "POST",
+        &assume_role(&TestClock::at(CLOCK), ROLE, &[]),
+        SECRET,
+    )
+    .await
+    .assert_error(400, "InvalidTimeStamp.Expired");
+    assert_eq!(emu.stats().credentials_issued, 1);
+}
+
+#[tokio::test]
+async fn assume_role_parameter_errors_in_order() {
+    let clock = TestClock::at(CLOCK);
+    let emu = start(&clock).await;
+    type Case = (Vec<(String, String)>, u16, &'static str);
+    let cases: Vec<Case> = vec![
+        (
+            {
+                let mut p = assume_role(&clock, ROLE, &[]);
+                p.retain(|(n, _)| n != "RoleArn");
+                p
+            },
+            400,
+            "MissingParameter",
+        ),
+        (
+            assume_role(&clock, "acs:ram::12:user/alice", &[]),
+            400,
+            "InvalidParameter.RoleArn",
+        ),
+        (
+            {
+                let mut p = assume_role(&clock, ROLE, &[]);
+                p.retain(|(n, _)| n != "RoleSessionName");
+                p
+            },
+            400,
+            "MissingParameter",
+        ),
+        (
+            assume_role(&clock, ROLE, &[("RoleSessionName", "a*b")]),
+            400,
+            "InvalidParameter.RoleSessionName",
+        ),
+        (
+            assume_role(&clock, ROLE, &[("Policy", "{not json")]),
+            400,
+            "InvalidParameter.PolicyGrammar",
+        ),
+        (
+            assume_role(&clock, "acs:ram::1234567890123456:role/nobody", &[]),
+            404,
+            "EntityNotExist.Role",
+        ),
+        (
+            assume_role(&clock, ROLE, &[("DurationSeconds", "899")]),
+            400,
+            "InvalidParameter.DurationSeconds",
+        ),
+        (
+            assume_role(&clock, ROLE, &[("DurationSeconds", "3601")]),
+            400,
+            "InvalidParameter.DurationSeconds",
+        ),
+        (
+            assume_role(&clock, ROLE, &[("DurationSeconds", "an hour")]),
+            400,
+            "InvalidParameter.DurationSeconds",
+        ),
+        (assume_role(&clock, GUARDED, &[]), 403, "NoPermission"),
+        (
+            assume_role(&clock, GUARDED, &[("ExternalId", "ext-0000")]),
+            403,
+            "NoPermission",
+        ),
+    ];
+    for (params, status, code) in cases {
+        sts(&emu, "POST", &params, SECRET)
+            .await
+            .assert_error(status, code);
+    }
+    assert_eq!(emu.stats().credentials_issued, 0);
+    // The same calls, right.
+    let ok = [
+        assume_role(&clock, GUARDED, &[("ExternalId", EXTERNAL)]),
+        assume_role(&clock, LONG, &[("DurationSeconds", "43200")]),
+        assume_role(
+            &clock,
+            ROLE,
+            &[("Policy", r#"{"Version":"1","Statement":[]}"#)],
+        ),
+    ];
+    for params in ok {
+        sts(&emu, "POST", &params, SECRET).await.assert_ok();
+    }
+    assert_eq!(emu.stats().credentials_issued, 3);
+}
+
+#[tokio::test]
+async fn issued_credentials_expire_and_keep_their_own_token() {
+    let clock = TestClock::at(CLOCK);
+    let emu = start(&clock).await;
+    let resp = sts(
+        &emu,
+        "POST",
+        &assume_role(&clock, ROLE, &[("DurationSeconds", "900")]),
+        SECRET,
+    )
+    .await;
+    let creds = TempCreds::from_json(&resp.json()["Credentials"]);
+    let delete = |creds: &TempCreds, image: &str| {
+        raw(&signed_at(
+            &emu,
+            &creds.signer(SignatureVersion::V1),
+            REGION,
+            image,
+            None,
+            clock.timestamp(),
+            nonce(),
+        ))
+    };
+    // Another credential's token, or none, is a mismatch.
+    let mut stolen = creds.clone();
+    stolen.token = "CAISsomebody-else".to_owned();
+    send(emu.addr(), &delete(&stolen, "m-1"))
+        .await
+        .unwrap()
+        .assert_error(400, "InvalidSecurityToken.MismatchWithAccessKey");
+    let unsigned_token = signer(&creds.id, &creds.secret, None, SignatureVersion::V1);
+    let request = signed_at(
+        &emu,
+        &unsigned_token,
+        REGION,
+        "m-1",
+        None,
+        clock.timestamp(),
+        nonce(),
+    );
+    send(emu.addr(), &raw(&request))
+        .await
+        .unwrap()
+        .assert_error(400, "InvalidSecurityToken.MismatchWithAccessKey");
+
+    clock.advance(899);
+    send(emu.addr(), &delete(&creds, "m-1"))
+        .await
+        .unwrap()
+        .assert_ok();
+    clock.advance(1);
+    let resp = send(emu.addr(), &delete(&creds, "m-2")).await.unwrap();
+    resp.assert_error(400, "InvalidSecurityToken.Expired");
+    assert!(emu.has_image(REGION, "m-2"));
+    assert!(!resp.text().contains(&creds.secret) && !resp.text().contains(&creds.token));
+}
+
+#[tokio::test]
+async fn temporary_credentials_can_assume_a_role_again() {
+    let clock = TestClock::at(CLOCK);
+    let emu = start(&clock).await;
+    let first = sts(&emu, "POST", &assume_role(&clock, ROLE, &[]), SECRET).await;
+    let creds = TempCreds::from_json(&first.json()["Credentials"]);
+    let mut params = sts_common("AssumeRole", &creds.id, &clock.timestamp());
+    set(&mut params, "RoleArn", LONG);
+    set(&mut params, "RoleSessionName", "chained");
+    set(&mut params, "SecurityToken", &creds.token);
+    let second = sts(&emu, "POST", &params, &creds.secret).await;
+    assert_eq!(second.status, 200, "{}", second.text());
+    assert_ne!(
+        TempCreds::from_json(&second.json()["Credentials"]).id,
+        creds.id
+    );
+    // Without its token, the temporary key is refused.
+    let mut params = sts_common("AssumeRole", &creds.id, &clock.timestamp());
+    set(&mut params, "RoleArn", LONG);
+    set(&mut params, "RoleSessionName", "chained");
+    sts(&emu, "POST", &params, &creds.secret)
+        .await
+        .assert_error(400, "InvalidSecurityToken.MismatchWithAccessKey");
+}
+
+#[tokio::test]
+async fn credential_lifetime_overrides_the_duration() {
+    let clock = TestClock::at(CLOCK);
+    let emu = builder(&clock)
+        .credential_lifetime(Duration::from_secs(5))
+        .start()
+        .await
+        .unwrap();
+    let resp = sts(&emu, "POST", &assume_role(&clock, ROLE, &[]), SECRET).await;
+    assert_eq!(
+        TempCreds::from_json(&resp.json()["Credentials"]).expiration,
+        "2023-11-14T22:13:25Z"
+    );
+    // DurationSeconds is still checked.
+    sts(
+        &emu,
+        "POST",
+        &assume_role(&clock, ROLE, &[("DurationSeconds", "60")]),
+        SECRET,
+    )
+    .await
+    .assert_error(400, "InvalidParameter.DurationSeconds");
+}
+
+#[tokio::test]
+async fn oidc_issues_credentials_for_the_registered_token_only() {
+    let clock = TestClock::at(CLOCK);
+    let emu = start(&clock).await;
+    let base = [
+        ("RoleArn", OIDC_ROLE),
+        ("OIDCProviderArn", PROVIDER),
+        ("OIDCToken", JWT),
+        ("RoleSessionName", "pod-session"),
+    ];
+    let resp = oidc(&emu, &base).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let v = resp.json();
+    assert_eq!(
+        v["AssumedRoleUser"]["Arn"],
+        "acs:ram::1234567890123456:assumed-role/pod-role/pod-session"
+    );
+    let creds = TempCreds::from_json(&v["Credentials"]);
+    let request = signed_at(
+        &emu,
+        &creds.signer(SignatureVersion::V3),
+        REGION,
+        "m-1",
+        None,
+        clock.timestamp(),
+        nonce(),
+    );
+    send(emu.addr(), &raw(&request)).await.unwrap().assert_ok();
+
+    let with = |name: &'static str, value: &'static str| {
+        let mut p: Vec<(&str, &str)> = base.iter().copied().filter(|(n, _)| *n != name).collect();
+        if !value.is_empty() {
+            p.push((name, value));
+        }
+        p
+    };
+    let cases = [
+        (
+            with("OIDCToken", "eyJ.other.token"),
+            401,
+            "AuthenticationFail.OIDCToken.Invalid",
+        ),
+        (
+            with(
+                "OIDCProviderArn",
+                "acs:ram::1234567890123456:oidc-provider/other",
+            ),
+            401,
+            "AuthenticationFail.NoPermission",
+        ),
+        (
+            with(
+                "OIDCProviderArn",
+                "acs:ram::1234567890123456:role/not-a-provider",
+            ),
+            400,
+            "InvalidParameter.OIDCProviderArn",
+        ),
+        (
+            with("RoleArn", "acs:ram::1234567890123456:role/unknown"),
+            404,
+            "EntityNotExist.Role",
+        ),
+        (with("OIDCToken", ""), 400, "MissingParameter"),
+        (with("RoleArn", ""), 400, "MissingParameter"),
+        (
+            with("RoleSessionName", "x"),
+            400,
+            "InvalidParameter.RoleSessionName",
+        ),
+    ];
+    for (params, status, code) in cases {
+        let resp = oidc(&emu, &params).await;
+        resp.assert_error(status, code);
+        assert!(!resp.text().contains(JWT), "{}", resp.text());
+    }
+    // The session name is optional for OIDC; a duration over the hour is not.
+    oidc(&emu, &with("RoleSessionName", "")).await.assert_ok();
+    let mut long = base.to_vec();
+    long.push(("DurationSeconds", "7200"));
+    oidc(&emu, &long)
+        .await
+        .assert_error(400, "InvalidParameter.DurationSeconds");
+    assert_eq!(emu.stats().sts_requests, 10);
+    assert_eq!(emu.stats().credentials_issued, 2);
+}
+
+#[tokio::test]
+async fn sts_routing_needs_its_version() {
+    let clock = TestClock::at(CLOCK);
+    let emu = start(&clock).await;
+    let mut params = assume_role(&clock, ROLE, &[]);
+    set(&mut params, "Version", "2020-06-01");
+    sts(&emu, "POST", &params, SECRET)
+        .await
+        .assert_error(404, "InvalidAction.NotFound");
+    let stats = emu.stats();
+    assert_eq!((stats.requests, stats.sts_requests), (1, 0));
+}
+
+#[tokio::test]
+async fn faults_on_sts() {
+    let clock = TestClock::at(CLOCK);
+    let emu = start(&clock).await;
+    emu.inject(Fault::error(503, ErrorCode::ServiceUnavailable).on(Service::Sts));
+    emu.inject(Fault::drop_after_commit().on(Service::Sts));
+    // A SWAS fault stays for SWAS.
+    emu.inject(Fault::html(502));
+
+    let resp = sts(&emu, "POST", &assume_role(&clock, ROLE, &[]), SECRET).await;
+    resp.assert_error(503, "ServiceUnavailable");
+    assert!(resp.json()["Recommend"]
+        .as_str()
+        .unwrap()
+        .contains("product=Sts"));
+    assert!(send(
+        emu.addr(),
+        &v1_raw(&emu, "POST", &assume_role(&clock, ROLE, &[]), SECRET)
+    )
+    .await
+    .is_err());
+    assert_eq!(emu.stats().credentials_issued, 1, "issued, then dropped");
+    emu.inject(Fault::expires_in(Duration::from_secs(7)));
+    // An error answer issues nothing, so the expiry fault waits for a success.
+    let bad = assume_role(&clock, ROLE, &[("DurationSeconds", "1")]);
+    sts(&emu, "POST", &bad, SECRET)
+        .await
+        .assert_error(400, "InvalidParameter.DurationSeconds");
+    let resp = sts(&emu, "POST", &assume_role(&clock, ROLE, &[]), SECRET).await;
+    assert_eq!(
+        TempCreds::from_json(&resp.json()["Credentials"]).expiration,
+        "2023-11-14T22:13:27Z"
+    );
+    assert_eq!(emu.stats().sts_requests, 4);
+    let r = send_signed_at(&emu, "m-1", &clock).await;
+    assert_eq!(r.status, 502);
+    assert_eq!(emu.stats().requests, 1);
+}
+
+async fn send_signed_at(emu: &Emulator, image: &str, clock: &TestClock) -> Resp {
+    let request = signed_at(emu, &v1(), REGION, image, None, clock.timestamp(), nonce());
+    send(emu.addr(), &raw(&request)).await.unwrap()
+}
