@@ -80,6 +80,8 @@
 #![warn(missing_docs)]
 
 mod client;
+mod proxy;
+mod tls;
 mod transport;
 
 pub use client::{Client, ClientBuilder};
