@@ -250,15 +250,21 @@ fn map_client_error(e: hyper_util::client::legacy::Error, connect_timeout: Durat
 }
 
 /// Whether the handshake failed in rustls: a certificate refused (unknown issuer, wrong
-/// host name, expired) or no protocol in common. rustls's error travels inside an I/O
-/// error, whose `source` skips it, so the I/O error's payload is looked at too.
+/// host name, expired) or no protocol in common. rustls's error travels inside I/O errors
+/// (nested, through hyper-rustls), whose `source` skips their payload, so an I/O error is
+/// looked into by its payload instead.
 fn is_tls(e: &(dyn StdError + 'static)) -> bool {
-    chain(e).any(|s| {
-        s.is::<rustls::Error>()
-            || s.downcast_ref::<io::Error>()
-                .and_then(io::Error::get_ref)
-                .is_some_and(|inner| inner.is::<rustls::Error>())
-    })
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        cause = match e.downcast_ref::<io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn StdError + 'static)),
+            None => e.source(),
+        };
+    }
+    false
 }
 
 fn classify(e: &hyper::Error) -> TransportFailure {
@@ -314,5 +320,23 @@ impl tower_service::Service<Uri> for TimedConnector {
                 Err(_) => Err(Box::new(ConnectTimedOut(limit)) as BoxError),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rustls_errors_are_found_inside_nested_io_errors() {
+        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let nested = io::Error::other(io::Error::new(io::ErrorKind::InvalidData, refused));
+        let boxed: BoxError = Box::new(ProxyError::Failed {
+            proxy: "p:1".into(),
+            source: Box::new(nested),
+        });
+        assert!(is_tls(&*boxed));
+        let plain = io::Error::new(io::ErrorKind::ConnectionRefused, "refused");
+        assert!(!is_tls(&plain));
     }
 }

@@ -149,10 +149,23 @@ pub(crate) fn map_error(error: ureq::Error, limits: Limits) -> Error {
     Error::transport(kind, source)
 }
 
-/// Whether an I/O error carries a TLS failure (rustls reports a refused certificate inside
-/// the I/O error of the handshake).
+/// Whether an I/O error carries a TLS failure: rustls reports a refused certificate inside
+/// the I/O error of the handshake, possibly wrapped again; `source` skips an I/O error's
+/// payload, so the payloads are followed instead.
 fn is_rustls(e: &std::io::Error) -> bool {
-    e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(e) = cause {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        cause = match e.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    false
 }
 
 fn timeout(t: Timeout, limits: Limits) -> Error {
