@@ -6,10 +6,10 @@ mod support;
 
 use std::time::Duration;
 
-use swas_open::core::{ErrorCode, ErrorKind, TimeoutKind, TransportFailure};
-use swas_open::emulator::Fault;
 use support::proxy::{Policy, Proxy};
 use support::{shown, tls_emulator, Client, Kind, Opts, KINDS};
+use swas_open::core::{ErrorCode, ErrorKind, TimeoutKind, TransportFailure};
+use swas_open::emulator::Fault;
 
 fn client(kind: Kind, opts: &Opts) -> Client {
     Client::build(kind, opts).unwrap()
@@ -106,12 +106,21 @@ fn unknown_ca_is_a_tls_failure_and_not_retried() {
                 ca_pem,
                 ..Opts::for_emulator(&emulator)
             };
-            let e = client(kind, &opts).delete("cn-hangzhou", "m-1").unwrap_err();
-            assert_eq!(transport_kind(&e), Some(TransportFailure::Tls), "{kind:?}: {e:?}");
+            let e = client(kind, &opts)
+                .delete("cn-hangzhou", "m-1")
+                .unwrap_err();
+            assert_eq!(
+                transport_kind(&e),
+                Some(TransportFailure::Tls),
+                "{kind:?}: {e:?}"
+            );
             assert_eq!(e.attempts(), 1, "{kind:?}");
             let text = shown(&e);
             assert!(text.contains("Tls"), "{kind:?}: {text}");
-            assert!(text.contains("invalid peer certificate"), "{kind:?}: {text}");
+            assert!(
+                text.contains("invalid peer certificate"),
+                "{kind:?}: {text}"
+            );
             assert!(text.contains(problem), "{kind:?}: {text}");
         }
         assert_eq!(emulator.stats().requests, 0);
@@ -132,8 +141,14 @@ fn wrong_host_name_is_a_tls_failure() {
             proxy: Some(proxy.url()),
             ..Opts::for_emulator(&emulator)
         };
-        let e = client(kind, &opts).delete("cn-hangzhou", "m-1").unwrap_err();
-        assert_eq!(transport_kind(&e), Some(TransportFailure::Tls), "{kind:?}: {e:?}");
+        let e = client(kind, &opts)
+            .delete("cn-hangzhou", "m-1")
+            .unwrap_err();
+        assert_eq!(
+            transport_kind(&e),
+            Some(TransportFailure::Tls),
+            "{kind:?}: {e:?}"
+        );
         let text = shown(&e);
         assert!(text.contains("NotValidForName"), "{kind:?}: {text}");
         assert_eq!(proxy.seen().tunnels.len(), 1, "{kind:?}");

@@ -74,7 +74,10 @@ impl Opts {
 /// Either client, called the same way.
 pub enum Client {
     Blocking(swas_open::blocking::Client),
-    Async(swas_open::asynchronous::Client, Arc<tokio::runtime::Runtime>),
+    Async(
+        swas_open::asynchronous::Client,
+        Arc<tokio::runtime::Runtime>,
+    ),
 }
 
 impl Client {

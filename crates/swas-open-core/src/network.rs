@@ -118,6 +118,15 @@ impl Proxies {
             None => first(env, &["no_proxy", "NO_PROXY"]).map(|(_, v)| v),
         }
         .filter(|list| !list.is_empty());
+        // `*` matches every host, IP addresses included, as in curl: no proxy at all.
+        let everything = no_proxy
+            .as_deref()
+            .is_some_and(|list| list.split(',').any(|entry| entry.trim() == "*"));
+        let (http, https) = if everything {
+            (None, None)
+        } else {
+            (http, https)
+        };
         Ok(Proxies {
             http,
             https,
@@ -240,6 +249,8 @@ mod tests {
         assert_eq!(p.no_proxy.as_deref(), Some("mine.example"));
         let p = Proxies::resolve(&ProxyChoice::Environment, Some(""), &env).unwrap();
         assert_eq!(p.no_proxy, None);
+        let p = Proxies::resolve(&url, Some("example.com, *"), &env).unwrap();
+        assert_eq!((p.http, p.https), (None, None));
     }
 
     #[test]
