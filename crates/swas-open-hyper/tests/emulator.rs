@@ -462,7 +462,7 @@ async fn connect_timeout_fires() {
 }
 
 #[tokio::test]
-async fn failed_tls_handshake_is_a_connect_failure() {
+async fn failed_tls_handshake_is_a_tls_failure() {
     // The emulator speaks plain HTTP, so a TLS client hello gets no TLS answer.
     let emu = emulator(&["m-1"]).await;
     let https = emu.url().replace("http://", "https://");
@@ -472,6 +472,6 @@ async fn failed_tls_handshake_is_a_connect_failure() {
         .build()
         .unwrap();
     let e = delete(&client, "m-1").await.unwrap_err();
-    assert_transport(&e, TransportFailure::Connect);
+    assert_transport(&e, TransportFailure::Tls);
     assert!(emu.has_image(REGION, "m-1"));
 }
