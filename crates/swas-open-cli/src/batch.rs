@@ -89,7 +89,7 @@ pub fn run(args: &DeleteArgs) -> Result<(), Failure> {
     } else {
         None
     };
-    let config = client_builder(args, local.as_ref()).resolve()?;
+    let config = client_builder(args, local.as_ref())?.resolve()?;
     let endpoint = config.endpoint_for(&inputs[0]);
     warn_if_unlisted(args, local.as_ref(), &region, &endpoint);
     let client = Client::from_config(config)?;

@@ -143,6 +143,16 @@ pub struct DeleteArgs {
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub read_timeout: Option<Duration>,
 
+    /// Also trust the CA certificates of this PEM file (repeatable), besides the built-in
+    /// roots and SSL_CERT_FILE's
+    #[arg(long = "ca-file", value_name = "FILE")]
+    pub ca_files: Vec<std::path::PathBuf>,
+
+    /// Go through this proxy: http://[USER:PASSWORD@]HOST[:PORT] (HTTPS by a CONNECT
+    /// tunnel). Default: HTTPS_PROXY / ALL_PROXY, minus NO_PROXY; "none" for no proxy
+    #[arg(long, value_name = "URL|none")]
+    pub proxy: Option<String>,
+
     /// Attempts in all, the first included; retries reuse the ClientToken [default: 3]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: Option<u32>,

@@ -30,7 +30,7 @@ pub fn run(args: &DeleteArgs) -> Result<(), Failure> {
     } else {
         None
     };
-    let builder = client_builder(args, local.as_ref());
+    let builder = client_builder(args, local.as_ref())?;
     let config = builder.clone().resolve()?;
     let endpoint = config.endpoint_for(&input);
     warn_if_unlisted(args, local.as_ref(), input.region_id(), &endpoint);
@@ -65,8 +65,8 @@ pub fn warn_if_unlisted(
 }
 
 /// The client's options: the emulator's throwaway key with `--emulator`, else the profile
-/// given or the default credential chain.
-pub fn client_builder(args: &DeleteArgs, local: Option<&Local>) -> ClientBuilder {
+/// given or the default credential chain. Fails when a `--ca-file` cannot be read.
+pub fn client_builder(args: &DeleteArgs, local: Option<&Local>) -> Result<ClientBuilder, Failure> {
     let mut builder = Client::builder()
         .signature_version(args.signature_version)
         .user_agent_suffix(USER_AGENT_SUFFIX);
@@ -94,7 +94,18 @@ pub fn client_builder(args: &DeleteArgs, local: Option<&Local>) -> ClientBuilder
     if let Some(attempts) = args.max_attempts {
         builder = builder.max_attempts(attempts);
     }
-    builder
+    for path in &args.ca_files {
+        let pem = std::fs::read(path).map_err(|e| {
+            Failure::Usage(format!("--ca-file {}: cannot be read: {e}", path.display()))
+        })?;
+        builder = builder.add_root_certificate(pem);
+    }
+    match args.proxy.as_deref() {
+        Some("none") => builder = builder.no_proxies(),
+        Some(url) => builder = builder.proxy(url),
+        None => {}
+    }
+    Ok(builder)
 }
 
 pub fn scheme_name(version: SignatureVersion) -> &'static str {

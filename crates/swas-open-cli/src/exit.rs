@@ -69,8 +69,18 @@ impl Failure {
 }
 
 impl From<Error> for Failure {
+    /// A failure with no answer names its causes too (`transport error (Tls): ...: invalid
+    /// peer certificate: UnknownIssuer`): the error's own message leaves them to its source.
     fn from(e: Error) -> Self {
-        let message = e.to_string();
+        let mut message = e.to_string();
+        if e.is_no_answer() {
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                message.push_str(": ");
+                message.push_str(&c.to_string());
+                cause = c.source();
+            }
+        }
         match e.into_kind() {
             ErrorKind::Service(e) => Failure::Service(e),
             ErrorKind::InvalidInput(_)

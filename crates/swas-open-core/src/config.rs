@@ -8,6 +8,7 @@ use crate::credentials::{Credentials, CredentialsCache, CredentialsProvider, Cre
 use crate::endpoint::{Endpoint, EndpointKind};
 use crate::error::Error;
 use crate::input::{DeleteCustomImage, RegionId};
+use crate::network::{self, Proxies, ProxyChoice};
 use crate::retry::{RetryPolicy, TokenBucket};
 use crate::sign::{SignatureVersion, Signer};
 
@@ -56,7 +57,8 @@ pub trait FromConfig: Sized {
 ///
 /// Defaults: credentials from the default chain ([`CredentialsProvider::default_chain`]), the public endpoint of
 /// each input's region, signature V1, connect timeout 5 s, read timeout 10 s, no deadline,
-/// [`RetryPolicy::default`] (3 attempts).
+/// [`RetryPolicy::default`] (3 attempts), the built-in (webpki) roots plus `SSL_CERT_FILE`,
+/// and the proxies of the environment ([`Proxies`]).
 #[must_use]
 pub struct ClientBuilder<C> {
     credentials: Option<CredentialsProvider>,
@@ -70,6 +72,10 @@ pub struct ClientBuilder<C> {
     deadline: Option<Duration>,
     retry_policy: RetryPolicy,
     user_agent_suffix: Option<String>,
+    root_certificates: Vec<Vec<u8>>,
+    native_roots: bool,
+    proxy: ProxyChoice,
+    no_proxy: Option<String>,
     client: PhantomData<fn() -> C>,
 }
 
@@ -87,6 +93,10 @@ impl<C> Clone for ClientBuilder<C> {
             deadline: self.deadline,
             retry_policy: self.retry_policy,
             user_agent_suffix: self.user_agent_suffix.clone(),
+            root_certificates: self.root_certificates.clone(),
+            native_roots: self.native_roots,
+            proxy: self.proxy.clone(),
+            no_proxy: self.no_proxy.clone(),
             client: PhantomData,
         }
     }
@@ -106,6 +116,10 @@ impl<C> std::fmt::Debug for ClientBuilder<C> {
             .field("deadline", &self.deadline)
             .field("retry_policy", &self.retry_policy)
             .field("user_agent_suffix", &self.user_agent_suffix)
+            .field("root_certificates", &self.root_certificates.len())
+            .field("native_roots", &self.native_roots)
+            .field("proxy", &self.proxy)
+            .field("no_proxy", &self.no_proxy)
             .finish()
     }
 }
@@ -124,6 +138,10 @@ impl<C> Default for ClientBuilder<C> {
             deadline: None,
             retry_policy: RetryPolicy::default(),
             user_agent_suffix: None,
+            root_certificates: Vec::new(),
+            native_roots: false,
+            proxy: ProxyChoice::Environment,
+            no_proxy: None,
             client: PhantomData,
         }
     }
@@ -228,13 +246,75 @@ impl<C> ClientBuilder<C> {
         self
     }
 
+    /// Trusts the certificates of this PEM bundle (one or more `CERTIFICATE` blocks) as
+    /// roots, besides the built-in ones: for a service behind a TLS-inspecting proxy, or a
+    /// local emulator's CA. May be called more than once. The client's
+    /// [`build`](Self::build) fails with [`ErrorKind::Config`](crate::ErrorKind::Config)
+    /// when the bundle holds no certificate or an unparsable one. The file named by
+    /// `SSL_CERT_FILE`, when set, is added the same way.
+    ///
+    /// Host names are always verified; there is no switch to turn verification off.
+    pub fn add_root_certificate(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.root_certificates.push(pem.as_ref().to_vec());
+        self
+    }
+
+    /// Also trusts the operating system's certificate store (default: off, only the
+    /// built-in webpki roots and those added). The store is read when the client is built;
+    /// certificates it cannot parse are skipped, and a store that cannot be read at all
+    /// fails the build with [`ErrorKind::Config`](crate::ErrorKind::Config).
+    pub fn native_roots(mut self, on: bool) -> Self {
+        self.native_roots = on;
+        self
+    }
+
+    /// Sends every call through this proxy, instead of those of `HTTPS_PROXY`, `HTTP_PROXY`
+    /// and `ALL_PROXY`: `http://[user:password@]host[:port]` (a URL without a scheme is
+    /// taken as `http://`). HTTPS goes through a `CONNECT` tunnel, plain HTTP in absolute
+    /// form; credentials are sent as Basic `Proxy-Authorization` and never shown in `Debug`
+    /// output or errors. Hosts matching the no-proxy list are still reached directly.
+    /// Validated by [`build`](Self::build) ([`ErrorKind::Config`](crate::ErrorKind::Config)).
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.proxy = ProxyChoice::Url(url.to_owned());
+        self
+    }
+
+    /// Reaches these hosts directly, instead of those of `NO_PROXY`: curl's syntax, a
+    /// comma-separated list of host names (each also matching its subdomains), IP
+    /// addresses, CIDR blocks, or `*` for all. An empty list bypasses nothing.
+    pub fn no_proxy(mut self, list: &str) -> Self {
+        self.no_proxy = Some(list.to_owned());
+        self
+    }
+
+    /// Uses no proxy at all, whatever the environment says (undoes [`proxy`](Self::proxy)).
+    pub fn no_proxies(mut self) -> Self {
+        self.proxy = ProxyChoice::Off;
+        self
+    }
+
     /// Validates the options and sets up the credentials (fetched at the first call, unless
     /// they are fixed).
     ///
     /// Fails with [`ErrorKind::Endpoint`](crate::ErrorKind::Endpoint) for an unusable endpoint URL, [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for an
     /// invalid region, and [`ErrorKind::Config`](crate::ErrorKind::Config) for a user-agent suffix that is not a valid
-    /// header value.
+    /// header value, an unusable proxy URL (given or from the environment) or an unreadable
+    /// `SSL_CERT_FILE`.
     pub fn resolve(self) -> Result<Config, Error> {
+        self.resolve_in(&|name| std::env::var(name).ok(), &|path| {
+            std::fs::read(path)
+        })
+    }
+
+    /// [`resolve`](Self::resolve) with this environment and file reader for the network
+    /// settings (the credential chain reads the process's own).
+    pub(crate) fn resolve_in(
+        self,
+        env: &dyn Fn(&str) -> Option<String>,
+        read: &dyn Fn(&std::path::Path) -> std::io::Result<Vec<u8>>,
+    ) -> Result<Config, Error> {
+        let proxies = Proxies::resolve(&self.proxy, self.no_proxy.as_deref(), env)?;
+        let root_certificates = network::root_certificates(&self.root_certificates, env, read)?;
         let region = self.region.as_deref().map(RegionId::new).transpose()?;
         let endpoints = match (&self.endpoint, region) {
             (Some(url), _) => EndpointChoice::Explicit(Endpoint::parse(url)?),
@@ -278,6 +358,9 @@ impl<C> ClientBuilder<C> {
             read_timeout: self.read_timeout,
             deadline: self.deadline,
             state: Arc::new(SharedState::new(&self.retry_policy)),
+            root_certificates,
+            native_roots: self.native_roots,
+            proxies,
         })
     }
 }
@@ -291,7 +374,6 @@ impl<C: FromConfig> ClientBuilder<C> {
 }
 
 /// The resolved options a transport builds its client from, and the state its calls share.
-#[derive(Debug)]
 #[non_exhaustive]
 pub struct Config {
     credentials: Arc<CredentialsCache>,
@@ -303,6 +385,31 @@ pub struct Config {
     pub read_timeout: Duration,
     pub(crate) deadline: Option<Duration>,
     pub(crate) state: Arc<SharedState>,
+    /// PEM bundles to trust besides the built-in roots: those of
+    /// [`ClientBuilder::add_root_certificate`], then `SSL_CERT_FILE`'s. The transport
+    /// parses them when it builds its client.
+    pub root_certificates: Vec<Vec<u8>>,
+    /// Whether to trust the operating system's store as well ([`ClientBuilder::native_roots`]).
+    pub native_roots: bool,
+    /// The proxies, resolved from the builder and the environment.
+    pub proxies: Proxies,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("credentials", &self.credentials)
+            .field("endpoints", &self.endpoints)
+            .field("retry_policy", &self.retry_policy)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("deadline", &self.deadline)
+            .field("state", &self.state)
+            .field("root_certificates", &self.root_certificates.len())
+            .field("native_roots", &self.native_roots)
+            .field("proxies", &self.proxies)
+            .finish()
+    }
 }
 
 /// A core-only user builds the configuration itself and drives [`Call`](crate::Call)s
@@ -554,5 +661,46 @@ mod tests {
             kind(builder().user_agent_suffix("a\nb")),
             Some(ErrorKind::Config(_))
         ));
+    }
+
+    #[test]
+    fn network_settings_reach_the_config() {
+        let env = |name: &str| match name {
+            "HTTPS_PROXY" => Some("http://env-proxy:3128".to_owned()),
+            "SSL_CERT_FILE" => Some("/etc/extra.pem".to_owned()),
+            _ => None,
+        };
+        let read = |_: &std::path::Path| Ok(b"FILE".to_vec());
+        let c = builder().resolve_in(&env, &read).unwrap();
+        assert_eq!(c.proxies.https.as_deref(), Some("http://env-proxy:3128"));
+        assert_eq!(c.root_certificates, vec![b"FILE".to_vec()]);
+        assert!(!c.native_roots);
+
+        let b = builder()
+            .add_root_certificate("PEM")
+            .native_roots(true)
+            .proxy("http://user:hunter2@mine:8080")
+            .no_proxy("internal.example");
+        let shown = format!("{b:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let c = b.clone().resolve_in(&env, &read).unwrap();
+        assert_eq!(c.root_certificates, vec![b"PEM".to_vec(), b"FILE".to_vec()]);
+        assert!(c.native_roots);
+        assert_eq!(
+            c.proxies.https.as_deref(),
+            Some("http://user:hunter2@mine:8080")
+        );
+        assert_eq!(c.proxies.no_proxy.as_deref(), Some("internal.example"));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("http://***@mine:8080"), "{shown}");
+
+        let c = b.no_proxies().resolve_in(&env, &read).unwrap();
+        assert_eq!((c.proxies.http, c.proxies.https), (None, None));
+        let bad = builder()
+            .proxy("ftp://x")
+            .resolve_in(&env, &read)
+            .unwrap_err();
+        assert!(matches!(bad.kind(), ErrorKind::Config(_)), "{bad:?}");
     }
 }

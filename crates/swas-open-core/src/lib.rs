@@ -65,6 +65,7 @@ mod error;
 mod exchange;
 pub mod input;
 mod metrics;
+mod network;
 pub mod response;
 mod retry;
 pub mod sign;
@@ -82,6 +83,7 @@ pub use error::{BoxError, Error, ErrorKind, TimeoutKind};
 pub use exchange::{Action, Exchange, Outgoing};
 pub use http;
 pub use input::{ClientToken, DeleteCustomImage, ImageId, InputError, RegionId};
+pub use network::Proxies;
 pub use response::{
     parse_delete_custom_image, DeleteCustomImageOutput, ErrorCode, ParseError, ServiceError,
 };

@@ -177,6 +177,11 @@ pub enum TransportFailure {
     Dns,
     /// The connection could not be established: nothing was sent, so a retry is always safe.
     Connect,
+    /// The TLS handshake failed: the server's certificate is not trusted (unknown CA,
+    /// expired) or not valid for the host name, or the peers share no protocol. Nothing was
+    /// sent, and the call is not retried: the next handshake would fail the same way. The
+    /// [`source`](std::error::Error::source) chain names the certificate problem.
+    Tls,
     /// The attempt timed out: the request may have reached the server.
     Timeout,
     /// The connection was reset: the request may have reached the server.
@@ -188,7 +193,10 @@ pub enum TransportFailure {
 impl TransportFailure {
     /// Whether the request certainly never reached the server.
     pub(crate) fn nothing_sent(self) -> bool {
-        matches!(self, TransportFailure::Dns | TransportFailure::Connect)
+        matches!(
+            self,
+            TransportFailure::Dns | TransportFailure::Connect | TransportFailure::Tls
+        )
     }
 
     /// The class of an I/O failure, for transports: refused or unreachable is `Connect`
@@ -312,6 +320,7 @@ fn retryable(outcome: &Outcome<'_>, idempotent: bool) -> bool {
         // An answer that cannot be read (a proxy's page, a body cut short): the outcome is
         // unknown, and only a ClientToken makes asking again safe.
         Outcome::Parse => idempotent,
+        Outcome::Transport(TransportFailure::Tls) => false,
         Outcome::Transport(failure) => failure.nothing_sent() || idempotent,
     }
 }
@@ -456,7 +465,10 @@ mod tests {
         for f in [Timeout, Reset, Other] {
             assert!(!retries(&Outcome::Transport(f), false), "{f:?}");
             assert!(retries(&Outcome::Transport(f), true), "{f:?}");
-        }
+        } // An untrusted certificate stays untrusted: asking again cannot help.
+        assert!(Tls.nothing_sent());
+        assert!(!retries(&Outcome::Transport(Tls), false));
+        assert!(!retries(&Outcome::Transport(Tls), true));
     }
 
     #[test]
@@ -644,6 +656,7 @@ mod tests {
             2 => Outcome::Transport(TransportFailure::Connect),
             3 => Outcome::Transport(TransportFailure::Timeout),
             4 => Outcome::Transport(TransportFailure::Reset),
+            5 => Outcome::Transport(TransportFailure::Tls),
             _ => Outcome::Transport(TransportFailure::Other),
         };
         proptest::prop_assert_eq!(policy.decide(attempt, &outcome, idempotent, jitter), Decision::Stop);

@@ -80,7 +80,7 @@ impl FromConfig for Client {
     /// Builds the pooled client. It needs no runtime; its calls need a tokio runtime with
     /// I/O and timers enabled.
     fn from_config(config: Config) -> Result<Self, Error> {
-        let transport = Transport::new(config.connect_timeout, config.read_timeout)?;
+        let transport = Transport::new(&config)?;
         Ok(Client {
             inner: Arc::new(Inner {
                 config,

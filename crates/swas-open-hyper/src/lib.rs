@@ -62,9 +62,11 @@
 //!
 //! # HTTP
 //! - HTTPS through rustls with the *ring* crypto provider, chosen explicitly (never the
-//!   process-wide default), and the Mozilla (webpki) root certificates; HTTP/1.1. Plain
-//!   `http` is used only when an endpoint URL given to [`ClientBuilder::endpoint`] says
-//!   `http://`.
+//!   process-wide default), and the Mozilla (webpki) root certificates, plus those of
+//!   [`add_root_certificate`](ClientBuilder::add_root_certificate), of `SSL_CERT_FILE`, and
+//!   of the operating system with [`native_roots`](ClientBuilder::native_roots); host names
+//!   are always verified; HTTP/1.1. Plain `http` is used only when an endpoint URL given to
+//!   [`ClientBuilder::endpoint`] says `http://`.
 //! - Connections are kept alive in a bounded pool: at most 128 idle connections per host,
 //!   each closed after 10 s idle, under the idle timeouts of common load balancers, so the
 //!   client rather than the server ends an idle connection.
@@ -72,7 +74,13 @@
 //!   are never followed (a 3xx is an unparseable answer); bodies longer than
 //!   [`MAX_RESPONSE_BODY`] are refused with [`ParseErrorKind::TooLarge`] after reading at
 //!   most that many bytes.
-//! - Proxy environment variables are not read.
+//! - Proxies: [`proxy`](ClientBuilder::proxy), [`no_proxy`](ClientBuilder::no_proxy) and
+//!   [`no_proxies`](ClientBuilder::no_proxies), else `HTTPS_PROXY`, `HTTP_PROXY`,
+//!   `ALL_PROXY` and `NO_PROXY` as curl reads them ([`swas_open_core::Proxies`]).
+//!   hyper-util's matcher decides, its tunnel connector carries HTTPS through `CONNECT`,
+//!   and plain HTTP goes to the proxy in absolute form. Basic credentials from the proxy
+//!   URL are sent as `Proxy-Authorization` and never shown. The connect timeout covers the
+//!   tunnel too.
 //!
 //! # Timeouts and failures
 //! hyper has no request timeout of its own: these bounds are tokio timers around each step.
@@ -95,7 +103,10 @@
 //! service:
 //! - `Dns`: the host name did not resolve (recognised by hyper-util's "dns error" message,
 //!   so best effort: it may show as `Connect`);
-//! - `Connect`: refused, unreachable, or the TLS handshake failed: nothing was sent;
+//! - `Connect`: refused, unreachable, or a proxy that refused (407, 403) or could not be
+//!   reached: nothing was sent;
+//! - `Tls`: the certificate was refused (unknown CA, wrong host name, expired): nothing
+//!   was sent, and it is not retried; the source chain names the problem;
 //! - `Reset`: the connection closed or broke before the whole answer arrived (including an
 //!   answer cut off mid-body);
 //! - `Other`: anything else (e.g. an answer that is not HTTP).
@@ -120,6 +131,8 @@
 #![warn(missing_docs)]
 
 mod client;
+mod proxy;
+mod tls;
 mod transport;
 
 pub use client::{Client, ClientBuilder};

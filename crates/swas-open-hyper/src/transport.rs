@@ -16,10 +16,13 @@ use hyper::body::Incoming;
 use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as PooledClient;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use swas_open_core::response::{ParseError, ParseErrorKind, MAX_RESPONSE_BODY};
-use swas_open_core::{BoxError, Error, ErrorKind, Outgoing, TimeoutKind, TransportFailure};
-use tokio::net::TcpStream;
+use swas_open_core::{BoxError, Config, Error, ErrorKind, Outgoing, TimeoutKind, TransportFailure};
+
+use crate::proxy::{self, ProxyConnector, ProxyError, ProxyStream};
+use crate::tls;
 
 /// How long an idle connection stays in the pool. Kept under the idle timeouts of common
 /// load balancers (15 s and up) so the client, not the server, closes an idle connection,
@@ -37,6 +40,8 @@ pub(crate) struct Transport {
     client: PooledClient<TimedConnector, Full<Bytes>>,
     connect_timeout: Duration,
     read_timeout: Duration,
+    /// Which requests go through a proxy, when any can.
+    proxies: Option<Arc<Matcher>>,
 }
 
 impl std::fmt::Debug for Transport {
@@ -44,15 +49,18 @@ impl std::fmt::Debug for Transport {
         f.debug_struct("Transport")
             .field("connect_timeout", &self.connect_timeout)
             .field("read_timeout", &self.read_timeout)
+            .field("proxied", &self.proxies.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl Transport {
     /// A pooled client: HTTP/1.1 with keep-alive, rustls with the ring provider (chosen
-    /// here, never the process-wide default) and the webpki roots; redirects are never
-    /// followed (hyper-util's client has no redirect logic).
-    pub(crate) fn new(connect_timeout: Duration, read_timeout: Duration) -> Result<Self, Error> {
+    /// here, never the process-wide default) and the roots of `config` ([`tls`]), the
+    /// proxies of `config` ([`proxy`]); redirects are never followed (hyper-util's client
+    /// has no redirect logic).
+    pub(crate) fn new(config: &Config) -> Result<Self, Error> {
+        let (connect_timeout, read_timeout) = (config.connect_timeout, config.read_timeout);
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -60,13 +68,15 @@ impl Transport {
         // address leaves time for the next; the wrapper below bounds the whole set-up.
         http.set_connect_timeout(Some(connect_timeout));
         http.set_keepalive(Some(Duration::from_secs(30)));
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let proxies = proxy::matcher(&config.proxies);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(provider)
-            .map_err(|e| Error::from(ErrorKind::Config(format!("TLS configuration: {e}"))))?
+            .with_tls_config(tls::client_config(config)?)
             .https_or_http()
             .enable_http1()
-            .wrap_connector(http);
+            .wrap_connector(ProxyConnector {
+                http,
+                matcher: proxies.clone(),
+            });
         let connector = TimedConnector {
             inner: https,
             limit: connect_timeout,
@@ -81,6 +91,7 @@ impl Transport {
             client,
             connect_timeout,
             read_timeout,
+            proxies,
         })
     }
 
@@ -94,11 +105,38 @@ impl Transport {
         let read = outgoing.read_timeout;
         let deadline = outgoing.deadline;
         let exchange = async {
-            let (parts, body) = outgoing.request.into_parts();
+            let (mut parts, body) = outgoing.request.into_parts();
+            let via_proxy = self.proxies.as_deref().and_then(|m| {
+                m.intercept(&parts.uri)
+                    .filter(|_| parts.uri.scheme_str() == Some("http"))
+                    .map(|i| {
+                        i.uri()
+                            .authority()
+                            .map_or_else(String::new, ToString::to_string)
+                    })
+            });
+            if let Some(auth) = self
+                .proxies
+                .as_deref()
+                .and_then(|m| proxy::absolute_form_auth(m, &parts.uri))
+            {
+                parts
+                    .headers
+                    .insert(http::header::PROXY_AUTHORIZATION, auth);
+            }
             let request = Request::from_parts(parts, Full::new(Bytes::from(body)));
             let response = bounded(read, deadline, self.client.request(request))
                 .await?
                 .map_err(|e| map_client_error(e, self.connect_timeout))?;
+            if let Some(proxy) = via_proxy {
+                // A plain-HTTP request goes to the proxy itself, which answers a refusal.
+                if response.status() == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+                    return Err(Error::transport(
+                        TransportFailure::Connect,
+                        ProxyError::AuthRequired(proxy),
+                    ));
+                }
+            }
             let (parts, body) = response.into_parts();
             let body = bounded(read, deadline, read_capped(body, parts.status)).await??;
             Ok(Response::from_parts(parts, body))
@@ -173,8 +211,9 @@ fn map_body_error(e: hyper::Error) -> Error {
 /// - the connection set-up (DNS, TCP, TLS) outlasted `connect_timeout` ->
 ///   `Timeout { kind: Connect }`;
 /// - the host name did not resolve (hyper-util's "dns error") -> `Dns`;
-/// - any other failure to establish the connection (refused, unreachable, TLS) -> `Connect`:
-///   nothing was sent;
+/// - the TLS handshake failed in rustls (a certificate refused) -> `Tls`: nothing was sent;
+/// - any other failure to establish the connection (refused, unreachable, a proxy that
+///   refused the tunnel) -> `Connect`: nothing was sent;
 /// - the connection closed or was reset before the whole answer arrived -> `Reset`;
 /// - anything else -> `Other`.
 fn map_client_error(e: hyper_util::client::legacy::Error, connect_timeout: Duration) -> Error {
@@ -182,6 +221,9 @@ fn map_client_error(e: hyper_util::client::legacy::Error, connect_timeout: Durat
         return Error::timeout(TimeoutKind::Connect, t.0);
     }
     if e.is_connect() {
+        if is_tls(&e) {
+            return Error::transport(TransportFailure::Tls, e);
+        }
         // hyper-util's own (per-address) connect timeout, or the system's.
         if find::<io::Error>(&e).is_some_and(|io| io.kind() == io::ErrorKind::TimedOut) {
             return Error::timeout(TimeoutKind::Connect, connect_timeout);
@@ -205,6 +247,24 @@ fn map_client_error(e: hyper_util::client::legacy::Error, connect_timeout: Durat
         })
         .unwrap_or(TransportFailure::Other);
     Error::transport(kind, e)
+}
+
+/// Whether the handshake failed in rustls: a certificate refused (unknown issuer, wrong
+/// host name, expired) or no protocol in common. rustls's error travels inside I/O errors
+/// (nested, through hyper-rustls), whose `source` skips their payload, so an I/O error is
+/// looked into by its payload instead.
+fn is_tls(e: &(dyn StdError + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        cause = match e.downcast_ref::<io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn StdError + 'static)),
+            None => e.source(),
+        };
+    }
+    false
 }
 
 fn classify(e: &hyper::Error) -> TransportFailure {
@@ -232,15 +292,15 @@ fn find<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'
 #[error("connection set-up timed out after {0:?}")]
 struct ConnectTimedOut(Duration);
 
-/// The HTTPS connector with one time bound over the whole connection set-up, TLS handshake
-/// included (hyper-util's own bound covers only TCP).
+/// The HTTPS connector with one time bound over the whole connection set-up, proxy tunnel
+/// and TLS handshake included (hyper-util's own bound covers only TCP).
 #[derive(Clone)]
 struct TimedConnector {
-    inner: HttpsConnector<HttpConnector>,
+    inner: HttpsConnector<ProxyConnector>,
     limit: Duration,
 }
 
-type Connection = MaybeHttpsStream<TokioIo<TcpStream>>;
+type Connection = MaybeHttpsStream<ProxyStream>;
 
 impl tower_service::Service<Uri> for TimedConnector {
     type Response = Connection;
@@ -260,5 +320,23 @@ impl tower_service::Service<Uri> for TimedConnector {
                 Err(_) => Err(Box::new(ConnectTimedOut(limit)) as BoxError),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rustls_errors_are_found_inside_nested_io_errors() {
+        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let nested = io::Error::other(io::Error::new(io::ErrorKind::InvalidData, refused));
+        let boxed: BoxError = Box::new(ProxyError::Failed {
+            proxy: "p:1".into(),
+            source: Box::new(nested),
+        });
+        assert!(is_tls(&*boxed));
+        let plain = io::Error::new(io::ErrorKind::ConnectionRefused, "refused");
+        assert!(!is_tls(&plain));
     }
 }

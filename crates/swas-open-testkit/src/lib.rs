@@ -242,7 +242,7 @@ macro_rules! __suite {
         __scenario!(unknown_host_is_a_dns_failure);
         __scenario!(connect_timeout_fires);
         __scenario!(https_endpoint_speaks_tls);
-        __scenario!(failed_tls_handshake_is_a_connect_failure);
+        __scenario!(failed_tls_handshake_is_a_tls_failure);
         __scenario!(builder_rejects_bad_configuration);
         __scenario!(region_fixes_the_endpoint_unless_one_is_given);
         __scenario!(no_secret_in_any_error_or_debug_output);

@@ -622,8 +622,8 @@ pub fn https_endpoint_speaks_tls<D: Driver>(d: &D) {
     assert!(emu.has_image(REGION, "m-1"));
 }
 
-pub fn failed_tls_handshake_is_a_connect_failure<D: Driver>(d: &D) {
-    // Nothing was sent, so the failure is `Connect` and a retry is always safe.
+pub fn failed_tls_handshake_is_a_tls_failure<D: Driver>(d: &D) {
+    // Nothing was sent, but a handshake that failed once fails again: `Tls`, not retried.
     let emu = emulator(&["m-1"]);
     let client = build::<D>(
         builder(&emu)
@@ -631,8 +631,8 @@ pub fn failed_tls_handshake_is_a_connect_failure<D: Driver>(d: &D) {
             .retry_policy(quick_retries(2)),
     );
     let result = delete(d, &client, "m-1");
-    assert_transport(&result, TransportFailure::Connect);
-    assert_eq!(result.unwrap_err().attempts(), 2);
+    assert_transport(&result, TransportFailure::Tls);
+    assert_eq!(result.unwrap_err().attempts(), 1);
     assert_eq!(emu.stats().requests, 0);
 }
 

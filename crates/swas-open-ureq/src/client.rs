@@ -54,7 +54,7 @@ pub struct Client {
 }
 
 struct Inner {
-    agent: ureq::Agent,
+    agent: transport::Agent,
     /// The agent's own time bounds.
     limits: Limits,
     config: Config,
@@ -81,7 +81,7 @@ impl FromConfig for Client {
         };
         Ok(Client {
             inner: Arc::new(Inner {
-                agent: transport::agent(limits),
+                agent: transport::Agent::new(&config, limits)?,
                 limits,
                 config,
                 refreshed: (Mutex::new(()), Condvar::new()),

@@ -39,14 +39,22 @@
 //!
 //! # HTTP
 //! - HTTPS through rustls with the *ring* crypto provider, chosen explicitly, and the
-//!   Mozilla (webpki) root certificates. Plain `http` is used only when an endpoint URL given
-//!   to [`ClientBuilder::endpoint`] says `http://`.
+//!   Mozilla (webpki) root certificates, plus those of
+//!   [`add_root_certificate`](ClientBuilder::add_root_certificate), of `SSL_CERT_FILE`, and
+//!   of the operating system with [`native_roots`](ClientBuilder::native_roots). Host names
+//!   are always verified. Plain `http` is used only when an endpoint URL given to
+//!   [`ClientBuilder::endpoint`] says `http://`.
 //! - Error statuses come back as answers (their body holds the service error); redirects
 //!   are never followed (a 3xx is an unparseable answer); bodies longer than
 //!   [`MAX_RESPONSE_BODY`] are refused with [`ParseErrorKind::TooLarge`] after reading at
 //!   most that many bytes.
-//! - Proxies are taken from the usual environment variables (`HTTPS_PROXY`, `ALL_PROXY`,
-//!   `NO_PROXY`, ...), as by ureq.
+//! - Proxies: [`proxy`](ClientBuilder::proxy), [`no_proxy`](ClientBuilder::no_proxy) and
+//!   [`no_proxies`](ClientBuilder::no_proxies), else `HTTPS_PROXY`, `HTTP_PROXY`,
+//!   `ALL_PROXY` and `NO_PROXY` as curl reads them ([`swas_open_core::Proxies`]), with the
+//!   same decisions as the async client (hyper-util's matcher). ureq's own reading of the
+//!   variables is off. Requests go through `CONNECT` tunnels, plain HTTP ones too (ureq
+//!   writes no absolute-form request); Basic credentials from the proxy URL are sent as
+//!   `Proxy-Authorization` and never shown.
 //!
 //! # Timeouts and failures
 //! | Bound | Default | Covers | Error |
@@ -63,8 +71,9 @@
 //! A failure without an answer is an [`ErrorKind::Transport`] whose
 //! [`kind`](swas_open_core::TransportFailure) says whether the request can have reached the
 //! service: `Dns` (the name did not resolve; detected from the system resolver's message,
-//! so best effort: it may show as `Other`), `Connect` (refused, unreachable, TLS or proxy
-//! failure: nothing was sent), `Reset` (the connection broke, possibly mid-answer), or
+//! so best effort: it may show as `Other`), `Connect` (refused, unreachable, or a proxy
+//! that refused the tunnel: nothing was sent), `Tls` (the certificate was refused: unknown
+//! CA, wrong host name, expired; nothing was sent, and it is not retried), `Reset` (the connection broke, possibly mid-answer), or
 //! `Other` (e.g. an answer that is not HTTP). The underlying error is the `source`.
 //!
 //! # Tracing and metrics
@@ -85,6 +94,8 @@
 #![warn(missing_docs)]
 
 mod client;
+mod proxy;
+mod tls;
 mod transport;
 
 pub use client::{Client, ClientBuilder};

@@ -6,9 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use swas_open_core::response::{ParseError, ParseErrorKind, MAX_RESPONSE_BODY};
-use swas_open_core::{Error, ErrorKind, Outgoing, TimeoutKind, TransportFailure};
-use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
-use ureq::{Agent, Timeout};
+use swas_open_core::{Config, Error, ErrorKind, Outgoing, TimeoutKind, TransportFailure};
+use ureq::tls::{TlsConfig, TlsProvider};
+use ureq::Timeout;
+
+use crate::proxy::Proxies;
+use crate::tls;
 
 /// The time bounds of one attempt, kept to name the one that was hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,35 +29,50 @@ impl Limits {
     }
 }
 
-/// An agent that returns error statuses as answers, follows no redirect and speaks TLS
-/// through rustls with the ring provider.
-///
-/// The DNS lookup gets no timeout of its own: ureq looks the host up before every request,
-/// pooled connection or not, and a lookup with a timeout runs on a new thread, which cost
-/// 15 times the rest of a call on loopback. The system resolver's own timeouts and the
-/// call's deadline bound it.
-pub(crate) fn agent(limits: Limits) -> Agent {
-    let tls = TlsConfig::builder()
-        .provider(TlsProvider::Rustls)
-        .root_certs(RootCerts::WebPki)
-        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .build();
-    Agent::config_builder()
-        .tls_config(tls)
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .max_redirects_will_error(false)
-        .timeout_connect(Some(limits.connect))
-        .timeout_send_request(Some(limits.read))
-        .timeout_recv_response(Some(limits.read))
-        .timeout_recv_body(Some(limits.read))
-        .build()
-        .new_agent()
+/// The ureq agent of a client and the proxies its requests may go through.
+pub(crate) struct Agent {
+    agent: ureq::Agent,
+    proxies: Option<Proxies>,
+}
+
+impl Agent {
+    /// An agent that returns error statuses as answers, follows no redirect, speaks TLS
+    /// through rustls with the ring provider and trusts the roots of `config` (see
+    /// [`tls::root_certs`]). ureq's own reading of the proxy variables is off: the core
+    /// resolved them, and [`Proxies`] picks one per request.
+    ///
+    /// The DNS lookup gets no timeout of its own: ureq looks the host up before every
+    /// request, pooled connection or not, and a lookup with a timeout runs on a new thread,
+    /// which cost 15 times the rest of a call on loopback. The system resolver's own
+    /// timeouts and the call's deadline bound it.
+    pub(crate) fn new(config: &Config, limits: Limits) -> Result<Self, Error> {
+        let tls = TlsConfig::builder()
+            .provider(TlsProvider::Rustls)
+            .root_certs(tls::root_certs(config)?)
+            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .build();
+        let agent = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .proxy(None)
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .timeout_connect(Some(limits.connect))
+            .timeout_send_request(Some(limits.read))
+            .timeout_recv_response(Some(limits.read))
+            .timeout_recv_body(Some(limits.read))
+            .build()
+            .new_agent();
+        Ok(Self {
+            agent,
+            proxies: Proxies::new(&config.proxies)?,
+        })
+    }
 }
 
 /// Sends one attempt and reads the whole answer, at most [`MAX_RESPONSE_BODY`] bytes of
-/// it. `defaults` are the agent's own bounds: other bounds, or a deadline, are set on the
-/// request (which copies the agent's configuration, so it is only paid for then).
+/// it. `defaults` are the agent's own bounds: other bounds, a deadline or a proxy are set
+/// on the request (which copies the agent's configuration, so it is only paid for then).
 pub(crate) fn send(
     agent: &Agent,
     defaults: Limits,
@@ -64,19 +82,25 @@ pub(crate) fn send(
     let left = outgoing
         .deadline
         .map(|d| d.saturating_duration_since(Instant::now()));
-    let request = if limits != defaults || left.is_some() {
+    let proxy = agent
+        .proxies
+        .as_ref()
+        .and_then(|p| p.for_uri(outgoing.request.uri()));
+    let request = if limits != defaults || left.is_some() || proxy.is_some() {
         agent
+            .agent
             .configure_request(outgoing.request)
             .timeout_connect(Some(limits.connect))
             .timeout_send_request(Some(limits.read))
             .timeout_recv_response(Some(limits.read))
             .timeout_recv_body(Some(limits.read))
             .timeout_global(left)
+            .proxy(proxy.cloned())
             .build()
     } else {
         outgoing.request
     };
-    let response = agent.run(request).map_err(|e| map_error(e, limits))?;
+    let response = agent.agent.run(request).map_err(|e| map_error(e, limits))?;
     let (parts, body) = response.into_parts();
     let capacity = body
         .content_length()
@@ -109,12 +133,12 @@ pub(crate) fn send(
 pub(crate) fn map_error(error: ureq::Error, limits: Limits) -> Error {
     let kind = match &error {
         ureq::Error::Timeout(t) => return timeout(*t, limits),
+        ureq::Error::Io(e) if is_rustls(e) => TransportFailure::Tls,
         ureq::Error::Io(e) => TransportFailure::of_io(e),
         ureq::Error::HostNotFound => TransportFailure::Dns,
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => TransportFailure::Tls,
         ureq::Error::ConnectionFailed
         | ureq::Error::ConnectProxyFailed(_)
-        | ureq::Error::Tls(_)
-        | ureq::Error::Rustls(_)
         | ureq::Error::TlsRequired => TransportFailure::Connect,
         _ => TransportFailure::Other,
     };
@@ -123,6 +147,25 @@ pub(crate) fn map_error(error: ureq::Error, limits: Limits) -> Error {
         other => Box::new(other),
     };
     Error::transport(kind, source)
+}
+
+/// Whether an I/O error carries a TLS failure: rustls reports a refused certificate inside
+/// the I/O error of the handshake, possibly wrapped again; `source` skips an I/O error's
+/// payload, so the payloads are followed instead.
+fn is_rustls(e: &std::io::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(e) = cause {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        cause = match e.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    false
 }
 
 fn timeout(t: Timeout, limits: Limits) -> Error {
@@ -196,6 +239,18 @@ mod tests {
         );
         assert_eq!(
             kind_of(ureq::Error::Tls("bad cert")),
+            Some(TransportFailure::Tls)
+        );
+        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        assert_eq!(
+            kind_of(ureq::Error::Io(io::Error::new(
+                io::ErrorKind::InvalidData,
+                refused
+            ))),
+            Some(TransportFailure::Tls)
+        );
+        assert_eq!(
+            kind_of(ureq::Error::ConnectProxyFailed("407".into())),
             Some(TransportFailure::Connect)
         );
         assert_eq!(

@@ -33,7 +33,4 @@ impl Driver for Blocking {
     }
 }
 
-swas_open_testkit::suite!(Blocking; ignore {
-    failed_tls_handshake_is_a_connect_failure: "a failed TLS handshake maps to Transport(Other), \
-        not Connect: the transport's error mapping does not recognise rustls errors",
-});
+swas_open_testkit::suite!(Blocking);
