@@ -1,7 +1,6 @@
 //! `swas delete-custom-image --ca-file` and `--proxy`: HTTPS against `swas emulator --tls`,
 //! and the proxy settings of the command line against those of the environment.
 
-#[allow(dead_code)]
 mod support;
 
 use support::{run, scratch, swas_with_key, EmulatorChild, ID, SECRET};

@@ -20,13 +20,15 @@
 //! ```
 //!
 //! # Credentials
-//! Static credentials ([`ClientBuilder::credentials`]), a named profile of the aliyun CLI's
-//! config file ([`ClientBuilder::profile`]), or by default the chain of
-//! [`swas_open_core::chain`]: the `ALIBABA_CLOUD_ACCESS_KEY_ID` /
-//! `ALIBABA_CLOUD_ACCESS_KEY_SECRET` / `ALIBABA_CLOUD_SECURITY_TOKEN` variables, then the
-//! profile `ALIBABA_CLOUD_PROFILE` (else the file's `current`) of `ALIBABA_CLOUD_CONFIG_FILE`
-//! (else `~/.aliyun/config.json`). Profiles of mode `AK` and `StsToken` are supported; any
-//! other mode is an [`ErrorKind::Credentials`] that says so.
+//! Static credentials ([`ClientBuilder::credentials`]), any provider
+//! ([`ClientBuilder::credentials_provider`]: an STS role, OIDC/RRSA, the instance's RAM role,
+//! a credentials URI, or your own), a named profile of the aliyun CLI's config file
+//! ([`ClientBuilder::profile`], every mode the README lists), or by default the official
+//! chain: environment variables, OIDC, the aliyun CLI's config file, the
+//! `~/.alibabacloud/credentials` ini file, the ECS instance RAM role, a credentials URI.
+//! Fetched credentials are cached and refreshed ahead of their expiry, one fetch however
+//! many calls wait for it; a failure is an [`ErrorKind::Credentials`] from the first call
+//! that names every provider tried and why it failed, never a secret.
 //!
 //! # Retries are safe
 //! Every call carries a `ClientToken`: the caller's, or a random UUID v4 made for the call.
