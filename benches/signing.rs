@@ -18,7 +18,6 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
-use swas_open::core::sign::{canonical_query, v1, v3};
 use swas_open::core::{
     parse_delete_custom_image, Credentials, DeleteCustomImage, Endpoint, Nonce, SignatureVersion,
     Signer, SigningContext, Timestamp,
@@ -78,8 +77,8 @@ fn fixture(version: SignatureVersion) -> Fixture {
     }
 }
 
-/// The V1 string to sign and V3 canonical request of the fixture, rebuilt with the generic
-/// functions, so the floors hash inputs of exactly the same length.
+/// The V1 string to sign and V3 canonical request of the fixture, rebuilt from the signed
+/// request by the published rules, so the floors hash inputs of exactly the same length.
 fn v1_string_to_sign(f: &Fixture) -> String {
     let req = f.signer.sign(&f.op, &f.endpoint, &f.ctx);
     let unsigned = req
@@ -90,20 +89,34 @@ fn v1_string_to_sign(f: &Fixture) -> String {
         .unwrap()
         .0
         .to_owned();
-    v1::string_to_sign("POST", &unsigned)
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    format!(
+        "POST&%2F&{}",
+        percent_encoding::utf8_percent_encode(&unsigned, SET)
+    )
 }
 
 fn v3_canonical_request(f: &Fixture) -> String {
     let req = f.signer.sign(&f.op, &f.endpoint, &f.ctx);
-    let headers: Vec<(&str, &str)> = req
+    let mut signed: Vec<(&str, &str)> = req
         .headers()
         .iter()
         .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
+        .filter(|(n, _)| *n == "host" || n.starts_with("x-acs-"))
         .collect();
-    let canonical = v3::canonical_headers(headers);
-    let params: Vec<(&str, &str)> = f.op.params().collect();
-    let query = canonical_query(params);
-    v3::canonical_request("POST", "/", &query, &canonical, v3::EMPTY_PAYLOAD_SHA256)
+    signed.sort_unstable();
+    let lines: String = signed.iter().map(|(n, v)| format!("{n}:{v}\n")).collect();
+    let names: Vec<&str> = signed.iter().map(|(n, _)| *n).collect();
+    format!(
+        "POST\n/\n{}\n{lines}\n{}\n{}",
+        req.uri().query().unwrap(),
+        names.join(";"),
+        req.headers()["x-acs-content-sha256"].to_str().unwrap()
+    )
 }
 
 fn allocations_per_sign(f: &Fixture) -> usize {

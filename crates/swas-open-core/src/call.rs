@@ -173,7 +173,7 @@ impl<'a> Call<'a> {
         now: SystemTime,
         random: [u8; 24],
     ) -> Result<(http::Request<Vec<u8>>, f64), Error> {
-        let timestamp = Timestamp::from_system_time(now)
+        let timestamp = Timestamp::try_from(now)
             .map_err(|e| Error::Config(format!("the system clock is unusable: {e}")))?;
         let (nonce, jitter) = random.split_at(16);
         let nonce = Nonce::from_random_bytes(nonce.try_into().expect("16 bytes"));

@@ -42,9 +42,8 @@
 //! - [`input`]: [`DeleteCustomImage`] and its validated parts ([`RegionId`], [`ImageId`], [`ClientToken`]).
 //! - [`credentials`]: [`Credentials`], whose secret and token never print.
 //! - [`endpoint`]: region to endpoint, or an explicit URL.
-//! - [`sign`]: RPC signature V1 (HMAC-SHA1) and ACS3-HMAC-SHA256 (V3), plus the generic
-//!   building blocks the published vectors test.
-//! - [`verify`]: the server's half, used by the emulator.
+//! - [`Signer`]: RPC signature V1 (HMAC-SHA1) and ACS3-HMAC-SHA256 (V3).
+//! - `verify_request` (feature `verify`): the server's half, used by the emulator.
 //! - [`response`]: typed results and service errors.
 //! - [`retry`]: a pure retry policy.
 //! - [`call`]: one call with retries as a state machine that transports drive.
@@ -58,15 +57,16 @@ pub mod call;
 pub mod chain;
 pub mod client;
 pub mod credentials;
-pub mod encode;
+mod encode;
 pub mod endpoint;
 pub mod error;
 pub mod input;
 pub mod response;
 pub mod retry;
-pub mod sign;
-pub mod time;
-pub mod verify;
+mod sign;
+mod time;
+#[cfg(feature = "verify")]
+mod verify;
 
 pub use call::{Call, DeleteOutput, Step};
 pub use chain::CredentialsError;
@@ -81,6 +81,7 @@ pub use response::{
 pub use retry::{Decision, Outcome, RetryPolicy, TransportFailure};
 pub use sign::{Nonce, SignatureVersion, Signer, SigningContext};
 pub use time::{Timestamp, TimestampError};
+#[cfg(feature = "verify")]
 pub use verify::{verify_request, Verified, VerifyError};
 
 /// The product code of Simple Application Server.

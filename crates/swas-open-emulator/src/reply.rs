@@ -4,7 +4,6 @@ use bytes::Bytes;
 use http::header::{HeaderValue, CONNECTION, CONTENT_TYPE, HOST};
 use http::{Response, StatusCode};
 use http_body_util::Full;
-use swas_open_core::encode::percent_encode;
 use swas_open_core::response::RETRY_AFTER_HEADER;
 use swas_open_core::{ErrorCode, ServiceError, PRODUCT};
 
@@ -59,11 +58,18 @@ pub(crate) fn new_request_id() -> String {
         .to_ascii_uppercase()
 }
 
+/// Every byte but the unreserved ones (`A-Z a-z 0-9 - _ . ~`).
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// The troubleshooting link of `code`.
 pub(crate) fn recommend(code: &str) -> String {
     format!(
         "https://api.alibabacloud.com/troubleshoot?q={}&product={PRODUCT}",
-        percent_encode(code)
+        percent_encoding::utf8_percent_encode(code, QUERY_VALUE)
     )
 }
 

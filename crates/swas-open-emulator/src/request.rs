@@ -7,7 +7,6 @@ use http::request::Parts;
 use http::Uri;
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
-use swas_open_core::encode::percent_decode;
 
 /// How long a client may take to send a request body.
 pub(crate) const BODY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -73,12 +72,12 @@ pub(crate) fn head_size(parts: &Parts) -> usize {
     parts.method.as_str().len() + target + 12 + headers
 }
 
-/// The first value of query parameter `name`, decoded.
+/// The first value of query parameter `name`, decoded (an undecodable escape stays as it
+/// is).
 pub(crate) fn query_param(uri: &Uri, name: &str) -> Option<String> {
-    uri.query()?.split('&').find_map(|pair| {
-        let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (n == name).then(|| percent_decode(v, true).ok())?
-    })
+    form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 /// The action a request names (`x-acs-action`, else the `Action` query parameter) if it is a

@@ -4,34 +4,29 @@
 //!   order), `percentEncode(name)=percentEncode(value)` joined with `&`; an empty value stays
 //!   `Name=`.
 //! - StringToSign: `METHOD&%2F&percentEncode(CanonicalizedQueryString)`.
-//!
-//! ```
-//! use swas_open_core::sign::v1;
-//! let query = v1::canonical_query([("query", "test"), ("body", "test")]);
-//! assert_eq!(query, "body=test&query=test");
-//! let sts = v1::string_to_sign("GET", &query);
-//! assert_eq!(sts, "GET&%2F&body%3Dtest%26query%3Dtest");
-//! assert_eq!(v1::signature("secret", &sts), "XlUyV4sXjOuX5FnjUz9IF9tm5rU=");
-//! ```
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 
-use super::{assemble, push_param_bytes, Signer, SigningContext};
+use smallvec::SmallVec;
+
+use http::uri::PathAndQuery;
+
+use super::{assemble, base_headers, Signer, SigningContext};
 use crate::credentials::Credentials;
-use crate::encode::{is_unreserved, percent_encode_into};
+use crate::encode::{hex_upper, is_unreserved, percent_encode_bytes, QueryBuf};
 use crate::endpoint::Endpoint;
 use crate::input::DeleteCustomImage;
 use crate::{ACTION, API_VERSION};
 
 /// `SignatureMethod`.
-pub const SIGNATURE_METHOD: &str = "HMAC-SHA1";
+pub(crate) const SIGNATURE_METHOD: &str = "HMAC-SHA1";
 /// `SignatureVersion`.
-pub const SIGNATURE_VERSION: &str = "1.0";
+pub(crate) const SIGNATURE_VERSION: &str = "1.0";
 /// `Format` sent by this crate.
-pub const FORMAT: &str = "JSON";
+pub(crate) const FORMAT: &str = "JSON";
 
 /// The HMAC state keyed with `secret + "&"`.
 pub(crate) fn keyed_mac(secret: &str) -> Hmac<Sha1> {
@@ -41,29 +36,33 @@ pub(crate) fn keyed_mac(secret: &str) -> Hmac<Sha1> {
     Hmac::new_from_slice(&key).expect("HMAC takes keys of any size")
 }
 
+#[cfg(any(test, feature = "verify"))]
 /// The canonicalized query string of `params`, skipping any `Signature`; see
-/// [`super::canonical_query`].
-pub fn canonical_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+/// `super::canonical_query`.
+pub(crate) fn canonical_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     super::canonical_query(params.into_iter().filter(|(name, _)| *name != "Signature"))
 }
 
+#[cfg(any(test, feature = "verify"))]
 /// `METHOD&%2F&percentEncode(canonical_query)`.
-pub fn string_to_sign(method: &str, canonical_query: &str) -> String {
+pub(crate) fn string_to_sign(method: &str, canonical_query: &str) -> String {
     let mut out = String::with_capacity(method.len() + 4 + canonical_query.len() * 5 / 4);
     out.push_str(method);
     out.push_str("&%2F&");
-    percent_encode_into(&mut out, canonical_query);
+    crate::encode::percent_encode_into(&mut out, canonical_query);
     out
 }
 
 /// `Base64(HMAC-SHA1(secret + "&", string_to_sign))`.
-pub fn signature(secret: &str, string_to_sign: &str) -> String {
+#[cfg(test)]
+pub(crate) fn signature(secret: &str, string_to_sign: &str) -> String {
     let mut mac = keyed_mac(secret);
     mac.update(string_to_sign.as_bytes());
     STANDARD.encode(mac.finalize().into_bytes())
 }
 
 /// Checks a received `Signature` in constant time.
+#[cfg(feature = "verify")]
 pub(crate) fn verify(secret: &str, string_to_sign: &str, received: &str) -> bool {
     let Ok(received) = STANDARD.decode(received) else {
         return false;
@@ -100,21 +99,21 @@ struct Segment {
 impl Template {
     pub(crate) fn new(credentials: &Credentials) -> Self {
         let segment = |build: &dyn Fn(&mut DualQuery)| {
-            let mut d = DualQuery::continuing();
+            let mut d = DualQuery::default();
             build(&mut d);
             Segment {
-                query: d.query.into(),
-                string_to_sign: d.string_to_sign.into(),
+                query: d.query.as_slice().into(),
+                string_to_sign: d.string_to_sign.as_slice().into(),
             }
         };
         // Names in byte order: the query is canonical as written.
-        let mut head = DualQuery::with_capacity(64);
+        let mut head = DualQuery::whole();
         head.param("AccessKeyId", credentials.access_key_id());
         head.param("Action", ACTION);
         let mut mac = keyed_mac(credentials.secret().expose());
         mac.update(&head.string_to_sign);
         Self {
-            head: head.query.into(),
+            head: head.query.as_slice().into(),
             mac,
             client_token: segment(&|d| d.name("ClientToken")),
             format_image: segment(&|d| {
@@ -147,14 +146,7 @@ pub(super) fn sign_delete_custom_image(
     ctx: &SigningContext,
 ) -> http::Request<Vec<u8>> {
     let t = &signer.v1;
-    let variable = op.image_id().as_str().len()
-        + op.client_token().map_or(0, |t| t.as_str().len())
-        + t.security_token.as_ref().map_or(0, |s| s.query.len());
-    let mut d = DualQuery {
-        query: Vec::with_capacity(t.head.len() + 300 + variable * 3),
-        string_to_sign: Vec::with_capacity(300 + variable * 5),
-        first: false,
-    };
+    let mut d = DualQuery::default();
     d.query.extend_from_slice(&t.head);
     if let Some(token) = op.client_token() {
         d.segment(&t.client_token);
@@ -179,44 +171,38 @@ pub(super) fn sign_delete_custom_image(
     let n = STANDARD
         .encode_slice(mac.finalize().into_bytes(), &mut b64)
         .expect("20 bytes encode to 28");
-    let b64 = std::str::from_utf8(&b64[..n]).expect("base64 is ASCII");
     let mut q = d.query;
-    push_param_bytes(&mut q, "Signature", b64);
-
-    assemble(endpoint, q, signer.base_headers(endpoint, 0))
+    q.extend_from_slice(b"&Signature=");
+    percent_encode_bytes(&mut q, &b64[..n]);
+    // An exact-size buffer becomes the URI's bytes without another allocation. Every byte
+    // of the query is percent-encoded or unreserved, so it always parses.
+    let q = PathAndQuery::try_from(q.to_vec()).expect("encoded query is valid");
+    assemble(endpoint, q, base_headers(signer, endpoint, 0))
 }
 
 /// Builds the canonical query (`/?`-prefixed, as the request carries it) and the V1 string to
 /// sign side by side, in one pass over each value: the string to sign is the query
 /// percent-encoded once more, so `&` is `%26`, `=` is `%3D` and an escape `%XY` is `%25XY`.
+#[derive(Default)]
 struct DualQuery {
-    query: Vec<u8>,
-    string_to_sign: Vec<u8>,
+    /// On the stack: an ordinary request's query and string to sign fit, so signing
+    /// allocates neither.
+    query: QueryBuf,
+    string_to_sign: SmallVec<[u8; 1024]>,
     /// Whether the next parameter is the query's first (no `&` before it).
     first: bool,
 }
 
 impl DualQuery {
     /// A whole query: `/?` and `POST&%2F&` already written.
-    fn with_capacity(n: usize) -> Self {
-        let mut query = Vec::with_capacity(n);
-        query.extend_from_slice(b"/?");
-        let mut string_to_sign = Vec::with_capacity(n + n / 2);
-        string_to_sign.extend_from_slice(b"POST&%2F&");
-        Self {
-            query,
-            string_to_sign,
+    fn whole() -> Self {
+        let mut d = Self {
             first: true,
-        }
-    }
-
-    /// A stretch of the middle of a query: every parameter gets its `&`.
-    fn continuing() -> Self {
-        Self {
-            query: Vec::new(),
-            string_to_sign: Vec::new(),
-            first: false,
-        }
+            ..Self::default()
+        };
+        d.query.extend_from_slice(b"/?");
+        d.string_to_sign.extend_from_slice(b"POST&%2F&");
+        d
     }
 
     /// Appends `name=value`; `name` must be unreserved (the fixed names are).
@@ -247,14 +233,13 @@ impl DualQuery {
 
     /// Appends a value, encoded once in the query and twice in the string to sign.
     fn value(&mut self, value: &str) {
-        const HEX: &[u8; 16] = b"0123456789ABCDEF";
         let value = value.as_bytes();
         let mut run = 0;
         for (i, &b) in value.iter().enumerate() {
             if is_unreserved(b) {
                 continue;
             }
-            let (hi, lo) = (HEX[(b >> 4) as usize], HEX[(b & 0xF) as usize]);
+            let [hi, lo] = hex_upper(b);
             self.query.extend_from_slice(&value[run..i]);
             self.query.extend_from_slice(&[b'%', hi, lo]);
             self.string_to_sign.extend_from_slice(&value[run..i]);
@@ -274,15 +259,15 @@ mod tests {
     #[test]
     fn dual_query_matches_the_generic_construction() {
         let params = [("A", "x y*é"), ("B", ""), ("C", "2016-02-23T12:46:24Z")];
-        let mut d = DualQuery::with_capacity(8);
+        let mut d = DualQuery::whole();
         for (n, v) in params {
             d.param(n, v);
         }
         let generic = canonical_query(params);
         assert_eq!(&d.query[2..], generic.as_bytes());
         assert_eq!(
-            d.string_to_sign,
-            string_to_sign("POST", &generic).into_bytes()
+            d.string_to_sign.as_slice(),
+            string_to_sign("POST", &generic).as_bytes()
         );
     }
 }
