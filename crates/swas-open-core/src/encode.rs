@@ -6,11 +6,11 @@
 //! The signers' hot paths use the lookup table below (measured faster than a generic encoder
 //! on these short values); everything else uses `percent-encoding` with the same set.
 
+use crate::sign::buf::{Sink, StackBuf};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
-use smallvec::SmallVec;
 
 /// The buffer a query is built in: on the stack, as an ordinary request's query fits.
-pub(crate) type QueryBuf = SmallVec<[u8; 512]>;
+pub(crate) type QueryBuf = StackBuf<512>;
 
 /// Every byte but the unreserved ones, for `percent-encoding`.
 pub(crate) const ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
@@ -47,22 +47,22 @@ pub(crate) fn hex_upper(b: u8) -> [u8; 2] {
 
 /// Percent-encodes `input` onto the end of a byte buffer: unreserved runs are copied whole,
 /// so mostly-unreserved input costs a scan and a copy.
-pub(crate) fn percent_encode_bytes(out: &mut QueryBuf, input: &[u8]) {
+pub(crate) fn percent_encode_into_sink(out: &mut impl Sink, input: &[u8]) {
     let mut run = 0;
     for (i, &b) in input.iter().enumerate() {
         if UNRESERVED[b as usize] {
             continue;
         }
         let [hi, lo] = hex_upper(b);
-        out.extend_from_slice(&input[run..i]);
-        out.extend_from_slice(&[b'%', hi, lo]);
+        out.put(&input[run..i]);
+        out.put(&[b'%', hi, lo]);
         run = i + 1;
     }
-    out.extend_from_slice(&input[run..]);
+    out.put(&input[run..]);
 }
 
-#[cfg(any(test, feature = "verify"))]
 /// Percent-encodes `input` onto the end of `out`.
+#[cfg(any(test, feature = "verify"))]
 pub(crate) fn percent_encode_into(out: &mut String, input: &str) {
     out.extend(percent_encoding::utf8_percent_encode(input, ENCODE_SET));
 }
@@ -132,8 +132,8 @@ mod tests {
         /// The table encoder, the crate's encoder and the set agree, and decoding inverts them.
         #[test]
         fn encoders_agree_and_round_trip(s in "\\PC{0,40}|[\\x00-\\x7f]{0,40}") {
-            let mut bytes = QueryBuf::new();
-            percent_encode_bytes(&mut bytes, s.as_bytes());
+            let mut bytes = Vec::new();
+            percent_encode_into_sink(&mut bytes, s.as_bytes());
             let e = percent_encode(&s);
             prop_assert_eq!(std::str::from_utf8(&bytes).unwrap(), e.as_str());
             prop_assert_eq!(form_decode(&e).unwrap(), s.clone());

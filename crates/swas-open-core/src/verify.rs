@@ -255,10 +255,10 @@ fn parse_authorization(auth: &[u8]) -> Result<(&str, &str, &str), VerifyError> {
     }
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &'static HeaderName) -> Result<&'a str, VerifyError> {
+fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, VerifyError> {
     headers
         .get(name)
-        .ok_or(VerifyError::MissingParameter(name.as_str()))?
+        .ok_or(VerifyError::MissingParameter(name))?
         .to_str()
         .map_err(|_| VerifyError::Malformed(format!("header {name} is not visible ASCII")))
 }
@@ -272,9 +272,9 @@ fn verify_v3<B: AsRef<[u8]>>(
 ) -> Result<Verified, VerifyError> {
     let (access_key_id, signed_headers, signature) = parse_authorization(auth)?;
     let headers = request.headers();
-    let date = header(headers, &X_ACS_DATE)?;
-    let nonce = header(headers, &X_ACS_SIGNATURE_NONCE)?;
-    let content_sha256 = header(headers, &X_ACS_CONTENT_SHA256)?;
+    let date = header(headers, X_ACS_DATE)?;
+    let nonce = header(headers, X_ACS_SIGNATURE_NONCE)?;
+    let content_sha256 = header(headers, X_ACS_CONTENT_SHA256)?;
 
     // The names as the client listed them, lowercased, each once.
     let mut signed: Vec<String> = signed_headers
@@ -348,7 +348,7 @@ fn verify_v3<B: AsRef<[u8]>>(
             string_to_sign,
         });
     }
-    let optional = |name: &HeaderName| {
+    let optional = |name: &str| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -357,11 +357,11 @@ fn verify_v3<B: AsRef<[u8]>>(
     Ok(Verified {
         version: SignatureVersion::V3,
         access_key_id: access_key_id.to_owned(),
-        security_token: optional(&X_ACS_SECURITY_TOKEN),
+        security_token: optional(X_ACS_SECURITY_TOKEN),
         timestamp,
         nonce: nonce.to_owned(),
-        action: optional(&X_ACS_ACTION),
-        api_version: optional(&X_ACS_VERSION),
+        action: optional(X_ACS_ACTION),
+        api_version: optional(X_ACS_VERSION),
         string_to_sign,
         params,
     })

@@ -10,6 +10,7 @@
 //! vectors test them stage by stage, the verifier uses them, and property tests check that
 //! the fast DeleteCustomImage paths agree with them byte for byte.
 
+pub(crate) mod buf;
 pub(crate) mod v1;
 pub(crate) mod v3;
 
@@ -19,7 +20,7 @@ mod tests;
 use std::fmt;
 
 use hmac::{Hmac, KeyInit};
-use http::header::{HeaderName, InvalidHeaderValue, HOST, USER_AGENT};
+use http::header::{InvalidHeaderValue, CONTENT_LENGTH, HOST, USER_AGENT};
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use sha2::Sha256;
@@ -32,9 +33,17 @@ use crate::time::Timestamp;
 use crate::{ACTION, API_VERSION};
 
 /// `x-acs-action`.
-pub(crate) static X_ACS_ACTION: HeaderName = HeaderName::from_static("x-acs-action");
+pub(crate) const X_ACS_ACTION: &str = "x-acs-action";
 /// `x-acs-version`.
-pub(crate) static X_ACS_VERSION: HeaderName = HeaderName::from_static("x-acs-version");
+pub(crate) const X_ACS_VERSION: &str = "x-acs-version";
+
+/// The header named by one of the name constants, built at compile time.
+macro_rules! header_name {
+    ($name:expr) => {
+        const { ::http::header::HeaderName::from_static($name) }
+    };
+}
+pub(crate) use header_name;
 
 validated_string!(
     /// `SignatureNonce`: unique per request, 1 to 64 characters of `A-Z a-z 0-9 - _ . ~`
@@ -207,13 +216,12 @@ impl Signer {
 
     /// Builds and signs the request: `POST` to `endpoint` with an empty body.
     ///
-    /// The request is complete as a value: an absolute URI (scheme, authority, and the path
-    /// `/` with the signed query), the headers `host`, `user-agent`, `x-acs-action` and
-    /// `x-acs-version`, and for V3 the signed `x-acs-*` headers and `Authorization`. A client
-    /// built on `http` (hyper, ureq) sends it as it is. A sender writing HTTP/1.1 by hand
-    /// uses `uri().path_and_query()` as the request target, writes every header, and adds
-    /// `Content-Length: 0` itself (no framing header is part of the request, and none is
-    /// signed).
+    /// The request is complete: an absolute URI (scheme, authority, and the path `/` with
+    /// the signed query), the headers `host`, `user-agent`, `x-acs-action`, `x-acs-version`
+    /// and `content-length: 0`, and for V3 the signed `x-acs-*` headers and `Authorization`.
+    /// A client built on `http` (hyper, ureq) sends it as it is; a sender writing HTTP/1.1 by
+    /// hand writes `POST`, `uri().path_and_query()` as the request target, and every header
+    /// as it is.
     pub fn sign(
         &self,
         op: &DeleteCustomImage,
@@ -245,13 +253,17 @@ fn assemble(
     request
 }
 
-/// The headers every request carries, in that order, with room for `extra` more.
-fn base_headers(signer: &Signer, endpoint: &Endpoint, extra: usize) -> HeaderMap {
-    let mut headers = HeaderMap::with_capacity(4 + extra);
+/// The headers of a V1 request.
+fn v1_headers(signer: &Signer, endpoint: &Endpoint) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(5);
     headers.insert(HOST, endpoint.host_header().clone());
     headers.insert(USER_AGENT, signer.user_agent.clone());
-    headers.insert(&X_ACS_ACTION, HeaderValue::from_static(ACTION));
-    headers.insert(&X_ACS_VERSION, HeaderValue::from_static(API_VERSION));
+    headers.insert(header_name!(X_ACS_ACTION), HeaderValue::from_static(ACTION));
+    headers.insert(
+        header_name!(X_ACS_VERSION),
+        HeaderValue::from_static(API_VERSION),
+    );
+    headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
     headers
 }
 

@@ -45,8 +45,8 @@ fn percent_encode_vectors() {
     for c in cases {
         let input = s(&c["input"]);
         assert_eq!(percent_encode(input), s(&c["output"]), "{}", c["source"]);
-        let mut table = crate::encode::QueryBuf::new();
-        crate::encode::percent_encode_bytes(&mut table, input.as_bytes());
+        let mut table = Vec::new();
+        crate::encode::percent_encode_into_sink(&mut table, input.as_bytes());
         assert_eq!(table.as_slice(), s(&c["output"]).as_bytes());
     }
 }
@@ -132,6 +132,7 @@ fn v1_fast_signer_matches_delete_custom_image_vectors() {
         for h in ["host", "user-agent", "x-acs-action", "x-acs-version"] {
             assert!(req.headers().contains_key(h), "{h}");
         }
+        assert_eq!(req.headers()["content-length"], "0");
         assert_eq!(req.headers()["x-acs-action"], "DeleteCustomImage");
         assert_eq!(req.headers()["x-acs-version"], "2020-06-01");
 
@@ -280,6 +281,7 @@ fn v3_signed_headers_are_the_headers_sent() {
         };
         assert_eq!(sent.len(), expected_len, "{list}");
         assert!(!list.contains("user-agent"));
+        assert_eq!(req.headers()["content-length"], "0");
     }
 }
 
@@ -290,7 +292,8 @@ prop_compose! {
         token in proptest::option::of("[ -~]{1,64}"),
         id in "[A-Za-z0-9.]{1,24}",
         secret in "[!-~]{1,40}",
-        sts in proptest::option::of("[!-~]([ -~]{0,78}[!-~])?"),
+        // Long tokens take the signers' buffers past the stack.
+        sts in proptest::option::of(prop_oneof!["[!-~]([ -~]{0,78}[!-~])?", "[!-~]{600,2000}"]),
         unix in 0u64..4_102_444_800,
         nonce in "[A-Za-z0-9_.~-]{1,64}",
         v3 in any::<bool>(),

@@ -10,13 +10,12 @@ use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 
-use smallvec::SmallVec;
-
 use http::uri::PathAndQuery;
 
-use super::{assemble, base_headers, Signer, SigningContext};
+use super::buf::{Sink, StackBuf};
+use super::{assemble, v1_headers, Signer, SigningContext};
 use crate::credentials::Credentials;
-use crate::encode::{hex_upper, is_unreserved, percent_encode_bytes, QueryBuf};
+use crate::encode::{hex_upper, is_unreserved, percent_encode_into_sink, QueryBuf};
 use crate::endpoint::Endpoint;
 use crate::input::DeleteCustomImage;
 use crate::{ACTION, API_VERSION};
@@ -98,22 +97,22 @@ struct Segment {
 
 impl Template {
     pub(crate) fn new(credentials: &Credentials) -> Self {
-        let segment = |build: &dyn Fn(&mut DualQuery)| {
-            let mut d = DualQuery::default();
+        let segment = |build: &dyn Fn(&mut Owned)| {
+            let mut d = DualQuery::continuing(Vec::new(), Vec::new());
             build(&mut d);
             Segment {
-                query: d.query.as_slice().into(),
-                string_to_sign: d.string_to_sign.as_slice().into(),
+                query: d.query.into(),
+                string_to_sign: d.string_to_sign.into(),
             }
         };
         // Names in byte order: the query is canonical as written.
-        let mut head = DualQuery::whole();
+        let mut head = DualQuery::whole(Vec::new(), Vec::new());
         head.param("AccessKeyId", credentials.access_key_id());
         head.param("Action", ACTION);
         let mut mac = keyed_mac(credentials.secret().expose());
         mac.update(&head.string_to_sign);
         Self {
-            head: head.query.as_slice().into(),
+            head: head.query.into(),
             mac,
             client_token: segment(&|d| d.name("ClientToken")),
             format_image: segment(&|d| {
@@ -138,7 +137,7 @@ impl Template {
 }
 
 /// The fast path: fills the signer's [`Template`] with the input, nonce and timestamp,
-/// building the query and the string to sign side by side.
+/// building the query and the string to sign side by side, both on the stack.
 pub(super) fn sign_delete_custom_image(
     signer: &Signer,
     op: &DeleteCustomImage,
@@ -146,8 +145,10 @@ pub(super) fn sign_delete_custom_image(
     ctx: &SigningContext,
 ) -> http::Request<Vec<u8>> {
     let t = &signer.v1;
-    let mut d = DualQuery::default();
-    d.query.extend_from_slice(&t.head);
+    let mut query = QueryBuf::new();
+    let mut sts = StackBuf::<1024>::new();
+    query.put(&t.head);
+    let mut d = DualQuery::continuing(&mut query, &mut sts);
     if let Some(token) = op.client_token() {
         d.segment(&t.client_token);
         d.value(token.as_str());
@@ -166,43 +167,51 @@ pub(super) fn sign_delete_custom_image(
     d.segment(&t.api_version);
 
     let mut mac = t.mac.clone();
-    mac.update(&d.string_to_sign);
+    mac.update(sts.as_slice());
     let mut b64 = [0u8; 28];
     let n = STANDARD
         .encode_slice(mac.finalize().into_bytes(), &mut b64)
         .expect("20 bytes encode to 28");
-    let mut q = d.query;
-    q.extend_from_slice(b"&Signature=");
-    percent_encode_bytes(&mut q, &b64[..n]);
+    query.put(b"&Signature=");
+    percent_encode_into_sink(&mut query, &b64[..n]);
     // An exact-size buffer becomes the URI's bytes without another allocation. Every byte
     // of the query is percent-encoded or unreserved, so it always parses.
-    let q = PathAndQuery::try_from(q.to_vec()).expect("encoded query is valid");
-    assemble(endpoint, q, base_headers(signer, endpoint, 0))
+    let q = PathAndQuery::try_from(query.as_slice().to_vec()).expect("encoded query is valid");
+    assemble(endpoint, q, v1_headers(signer, endpoint))
 }
+
+/// A [`DualQuery`] building the template's stretches.
+type Owned = DualQuery<Vec<u8>, Vec<u8>>;
 
 /// Builds the canonical query (`/?`-prefixed, as the request carries it) and the V1 string to
 /// sign side by side, in one pass over each value: the string to sign is the query
 /// percent-encoded once more, so `&` is `%26`, `=` is `%3D` and an escape `%XY` is `%25XY`.
-#[derive(Default)]
-struct DualQuery {
-    /// On the stack: an ordinary request's query and string to sign fit, so signing
-    /// allocates neither.
-    query: QueryBuf,
-    string_to_sign: SmallVec<[u8; 1024]>,
+struct DualQuery<Q, S> {
+    query: Q,
+    string_to_sign: S,
     /// Whether the next parameter is the query's first (no `&` before it).
     first: bool,
 }
 
-impl DualQuery {
-    /// A whole query: `/?` and `POST&%2F&` already written.
-    fn whole() -> Self {
-        let mut d = Self {
+impl<Q: Sink, S: Sink> DualQuery<Q, S> {
+    /// A whole query: `/?` and `POST&%2F&` written first.
+    fn whole(mut query: Q, mut string_to_sign: S) -> Self {
+        query.put(b"/?");
+        string_to_sign.put(b"POST&%2F&");
+        Self {
+            query,
+            string_to_sign,
             first: true,
-            ..Self::default()
-        };
-        d.query.extend_from_slice(b"/?");
-        d.string_to_sign.extend_from_slice(b"POST&%2F&");
-        d
+        }
+    }
+
+    /// A stretch of the middle of a query: every parameter gets its `&`.
+    fn continuing(query: Q, string_to_sign: S) -> Self {
+        Self {
+            query,
+            string_to_sign,
+            first: false,
+        }
     }
 
     /// Appends `name=value`; `name` must be unreserved (the fixed names are).
@@ -215,20 +224,19 @@ impl DualQuery {
     fn name(&mut self, name: &str) {
         debug_assert!(name.bytes().all(is_unreserved));
         if !std::mem::take(&mut self.first) {
-            self.query.push(b'&');
-            self.string_to_sign.extend_from_slice(b"%26");
+            self.query.put(b"&");
+            self.string_to_sign.put(b"%26");
         }
-        self.query.extend_from_slice(name.as_bytes());
-        self.query.push(b'=');
-        self.string_to_sign.extend_from_slice(name.as_bytes());
-        self.string_to_sign.extend_from_slice(b"%3D");
+        self.query.put(name.as_bytes());
+        self.query.put(b"=");
+        self.string_to_sign.put(name.as_bytes());
+        self.string_to_sign.put(b"%3D");
     }
 
     /// Appends a prepared stretch.
     fn segment(&mut self, segment: &Segment) {
-        self.query.extend_from_slice(&segment.query);
-        self.string_to_sign
-            .extend_from_slice(&segment.string_to_sign);
+        self.query.put(&segment.query);
+        self.string_to_sign.put(&segment.string_to_sign);
     }
 
     /// Appends a value, encoded once in the query and twice in the string to sign.
@@ -240,15 +248,14 @@ impl DualQuery {
                 continue;
             }
             let [hi, lo] = hex_upper(b);
-            self.query.extend_from_slice(&value[run..i]);
-            self.query.extend_from_slice(&[b'%', hi, lo]);
-            self.string_to_sign.extend_from_slice(&value[run..i]);
-            self.string_to_sign
-                .extend_from_slice(&[b'%', b'2', b'5', hi, lo]);
+            self.query.put(&value[run..i]);
+            self.query.put(&[b'%', hi, lo]);
+            self.string_to_sign.put(&value[run..i]);
+            self.string_to_sign.put(&[b'%', b'2', b'5', hi, lo]);
             run = i + 1;
         }
-        self.query.extend_from_slice(&value[run..]);
-        self.string_to_sign.extend_from_slice(&value[run..]);
+        self.query.put(&value[run..]);
+        self.string_to_sign.put(&value[run..]);
     }
 }
 
@@ -259,15 +266,15 @@ mod tests {
     #[test]
     fn dual_query_matches_the_generic_construction() {
         let params = [("A", "x y*é"), ("B", ""), ("C", "2016-02-23T12:46:24Z")];
-        let mut d = DualQuery::whole();
+        let mut d = DualQuery::whole(Vec::new(), Vec::new());
         for (n, v) in params {
             d.param(n, v);
         }
         let generic = canonical_query(params);
         assert_eq!(&d.query[2..], generic.as_bytes());
         assert_eq!(
-            d.string_to_sign.as_slice(),
-            string_to_sign("POST", &generic).as_bytes()
+            d.string_to_sign,
+            string_to_sign("POST", &generic).into_bytes()
         );
     }
 }

@@ -12,14 +12,14 @@ use std::ops::Range;
 
 use bytes::Bytes;
 use hmac::Mac;
-use http::header::{HeaderName, AUTHORIZATION, HOST, USER_AGENT};
+use http::header::{HeaderName, AUTHORIZATION, CONTENT_LENGTH, HOST, USER_AGENT};
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
-use smallvec::SmallVec;
 
-use super::{assemble, Signer, SigningContext, X_ACS_ACTION, X_ACS_VERSION};
-use crate::encode::{hex_lower_into, percent_encode_bytes, QueryBuf};
+use super::buf::{Sink, StackBuf};
+use super::{assemble, header_name, Signer, SigningContext, X_ACS_ACTION, X_ACS_VERSION};
+use crate::encode::{hex_lower_into, percent_encode_into_sink, QueryBuf};
 use crate::endpoint::Endpoint;
 use crate::input::DeleteCustomImage;
 use crate::{ACTION, API_VERSION};
@@ -31,18 +31,15 @@ pub(crate) const EMPTY_PAYLOAD_SHA256: &str =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// `x-acs-date`.
-pub(crate) static X_ACS_DATE: HeaderName = HeaderName::from_static("x-acs-date");
+pub(crate) const X_ACS_DATE: &str = "x-acs-date";
 /// `x-acs-signature-nonce`.
-pub(crate) static X_ACS_SIGNATURE_NONCE: HeaderName =
-    HeaderName::from_static("x-acs-signature-nonce");
+pub(crate) const X_ACS_SIGNATURE_NONCE: &str = "x-acs-signature-nonce";
 /// `x-acs-content-sha256`.
-pub(crate) static X_ACS_CONTENT_SHA256: HeaderName =
-    HeaderName::from_static("x-acs-content-sha256");
+pub(crate) const X_ACS_CONTENT_SHA256: &str = "x-acs-content-sha256";
 /// `x-acs-security-token`.
-pub(crate) static X_ACS_SECURITY_TOKEN: HeaderName =
-    HeaderName::from_static("x-acs-security-token");
+pub(crate) const X_ACS_SECURITY_TOKEN: &str = "x-acs-security-token";
 /// `x-acs-accesskey-id`.
-pub(crate) static X_ACS_ACCESSKEY_ID: HeaderName = HeaderName::from_static("x-acs-accesskey-id");
+pub(crate) const X_ACS_ACCESSKEY_ID: &str = "x-acs-accesskey-id";
 
 #[cfg(any(test, feature = "verify"))]
 /// Canonical headers and the matching `SignedHeaders` list.
@@ -155,7 +152,7 @@ fn keyed_mac(secret: &str) -> hmac::Hmac<Sha256> {
 /// The fast path. The headers it signs are listed once, in canonical order; the canonical
 /// headers, `SignedHeaders` and the request's headers are all derived from that list. The
 /// query and the changing header values share one buffer, and the canonical request is
-/// built on the stack and hashed in one piece.
+/// written on the stack and hashed in one piece.
 pub(super) fn sign_delete_custom_image(
     signer: &Signer,
     op: &DeleteCustomImage,
@@ -167,26 +164,26 @@ pub(super) fn sign_delete_custom_image(
     let token = creds.security_token().map(|t| t.expose());
 
     let mut buf = QueryBuf::new();
-    buf.extend_from_slice(b"/?");
-    for (name, value) in op.params() {
+    buf.put(b"/?");
+    for (i, (name, value)) in op.params().enumerate() {
         // The parameter names are unreserved; only values need encoding.
-        if buf.len() > 2 {
-            buf.push(b'&');
+        if i > 0 {
+            buf.put(b"&");
         }
-        buf.extend_from_slice(name.as_bytes());
-        buf.push(b'=');
-        percent_encode_bytes(&mut buf, value.as_bytes());
+        buf.put(name.as_bytes());
+        buf.put(b"=");
+        percent_encode_into_sink(&mut buf, value.as_bytes());
     }
     let query_end = buf.len();
     let mut put = |value: &str| {
         let start = buf.len();
-        buf.extend_from_slice(value.as_bytes());
+        buf.put(value.as_bytes());
         start..buf.len()
     };
     let date = put(ctx.timestamp.as_str());
     let nonce = put(ctx.nonce.as_str());
     let sts = token.map(|t| (put(id), put(t)));
-    let shared = Bytes::from(buf.to_vec());
+    let shared = Bytes::from(buf.as_slice().to_vec());
     // Timestamps and nonces are validated ASCII; ids and tokens validated printable ASCII.
     let value = |r: Range<usize>| {
         HeaderValue::from_maybe_shared(shared.slice(r)).expect("validated header value")
@@ -202,17 +199,20 @@ pub(super) fn sign_delete_custom_image(
     // Sorted by name: this order is the canonical one.
     let signed: [(HeaderName, Option<HeaderValue>); 8] = [
         (HOST, Some(endpoint.host_header().clone())),
-        (X_ACS_ACCESSKEY_ID.clone(), id_value),
-        (X_ACS_ACTION.clone(), Some(HeaderValue::from_static(ACTION))),
+        (header_name!(X_ACS_ACCESSKEY_ID), id_value),
         (
-            X_ACS_CONTENT_SHA256.clone(),
+            header_name!(X_ACS_ACTION),
+            Some(HeaderValue::from_static(ACTION)),
+        ),
+        (
+            header_name!(X_ACS_CONTENT_SHA256),
             Some(HeaderValue::from_static(EMPTY_PAYLOAD_SHA256)),
         ),
-        (X_ACS_DATE.clone(), Some(value(date))),
-        (X_ACS_SECURITY_TOKEN.clone(), token_value),
-        (X_ACS_SIGNATURE_NONCE.clone(), Some(value(nonce))),
+        (header_name!(X_ACS_DATE), Some(value(date))),
+        (header_name!(X_ACS_SECURITY_TOKEN), token_value),
+        (header_name!(X_ACS_SIGNATURE_NONCE), Some(value(nonce))),
         (
-            X_ACS_VERSION.clone(),
+            header_name!(X_ACS_VERSION),
             Some(HeaderValue::from_static(API_VERSION)),
         ),
     ];
@@ -233,25 +233,28 @@ pub(super) fn sign_delete_custom_image(
         auth.push_str(name.as_str());
     }
 
-    let mut cr: SmallVec<[u8; 1024]> = SmallVec::new();
-    cr.extend_from_slice(b"POST\n/\n");
-    cr.extend_from_slice(&shared[2..query_end]);
-    cr.push(b'\n');
+    let mut cr = StackBuf::<1024>::new();
+    cr.put(b"POST\n/\n");
+    cr.put(&shared[2..query_end]);
+    cr.put(b"\n");
     for (name, value) in present() {
-        cr.extend_from_slice(name.as_str().as_bytes());
-        cr.push(b':');
-        cr.extend_from_slice(value.as_bytes());
-        cr.push(b'\n');
+        cr.put(name.as_str().as_bytes());
+        cr.put(b":");
+        cr.put(value.as_bytes());
+        cr.put(b"\n");
     }
-    cr.push(b'\n');
-    cr.extend_from_slice(&auth.as_bytes()[list_start..]);
-    cr.push(b'\n');
-    cr.extend_from_slice(EMPTY_PAYLOAD_SHA256.as_bytes());
+    cr.put(b"\n");
+    cr.put(&auth.as_bytes()[list_start..]);
+    cr.put(b"\n");
+    cr.put(EMPTY_PAYLOAD_SHA256.as_bytes());
 
     let mut sts = [0u8; ALGORITHM.len() + 1 + 64];
     sts[..ALGORITHM.len()].copy_from_slice(ALGORITHM.as_bytes());
     sts[ALGORITHM.len()] = b'\n';
-    hex_lower_into(&Sha256::digest(&cr), &mut sts[ALGORITHM.len() + 1..]);
+    hex_lower_into(
+        &Sha256::digest(cr.as_slice()),
+        &mut sts[ALGORITHM.len() + 1..],
+    );
     let mut mac = signer.v3_mac.clone();
     mac.update(&sts);
     let mut sig = [0u8; 64];
@@ -260,13 +263,14 @@ pub(super) fn sign_delete_custom_image(
     auth.push_str(std::str::from_utf8(&sig).expect("hex is ASCII"));
     debug_assert_eq!(auth.len(), auth.capacity());
 
-    let mut headers = HeaderMap::with_capacity(count + 2);
+    let mut headers = HeaderMap::with_capacity(count + 3);
     for (name, value) in signed {
         if let Some(value) = value {
             headers.insert(name, value);
         }
     }
     headers.insert(USER_AGENT, signer.user_agent.clone());
+    headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
     let mut auth = HeaderValue::try_from(auth).expect("validated header value");
     auth.set_sensitive(true);
     headers.insert(AUTHORIZATION, auth);
