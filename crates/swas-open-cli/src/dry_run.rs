@@ -25,7 +25,7 @@ pub fn run(
 ) -> Result<(), Failure> {
     let timestamp = match args.timestamp {
         Some(timestamp) => timestamp,
-        None => Timestamp::from_system_time(SystemTime::now())
+        None => Timestamp::try_from(SystemTime::now())
             .map_err(|e| Failure::NoAnswer(format!("the system clock is unusable: {e}")))?,
     };
     let nonce = match &args.nonce {

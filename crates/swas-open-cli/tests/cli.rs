@@ -367,7 +367,8 @@ fn dry_run_v1_prints_the_known_answer() {
         &lines[3..],
         [
             "x-acs-action: DeleteCustomImage",
-            "x-acs-version: 2020-06-01"
+            "x-acs-version: 2020-06-01",
+            "content-length: 0"
         ]
     );
     assert!(out.stderr.is_empty(), "{out:#?}");

@@ -174,7 +174,7 @@ impl<'a> Call<'a> {
             self.state = State::Waiting(until);
             return Action::Wait(until);
         }
-        let timestamp = match Timestamp::from_system_time(self.wall_at(now)) {
+        let timestamp = match Timestamp::try_from(self.wall_at(now)) {
             Ok(t) => t,
             Err(e) => {
                 let error = Error::config(format!("the system clock is unusable: {e}"));
@@ -288,7 +288,7 @@ impl<'a> Call<'a> {
         if self.skew_corrected || error.code() != Some(&ErrorCode::InvalidTimeStampExpired) {
             return None;
         }
-        let server = Timestamp::from_system_time(date?).ok()?.unix();
+        let server = Timestamp::try_from(date?).ok()?.unix();
         let offset = i64::try_from(server).ok()? - i64::try_from(sent.unix()).ok()?;
         Some(offset + self.config.state.clock_offset())
     }

@@ -198,6 +198,7 @@ impl Endpoint {
     }
 
     /// `host[:port]`, the value of the `host` header.
+    #[cfg(test)]
     pub(crate) fn authority(&self) -> &str {
         self.authority.as_str()
     }

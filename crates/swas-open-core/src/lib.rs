@@ -51,7 +51,7 @@
 //!   [`RetryPolicy`] and the client's [`RetryBudget`].
 //! - [`ClientBuilder`] and [`Config`]: the options every client shares, whatever its transport.
 //! - [`Error`]: the one error every client returns.
-//! - [`verify_request`]: the server's half, used by the emulator.
+//! - `verify_request` (feature `verify`): the server's half, used by the emulator.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -59,7 +59,7 @@ mod adaptive;
 mod call;
 mod config;
 pub mod credentials;
-pub mod encode;
+mod encode;
 pub mod endpoint;
 mod error;
 mod exchange;
@@ -68,9 +68,10 @@ mod metrics;
 mod network;
 pub mod response;
 mod retry;
-pub mod sign;
-pub mod time;
-pub mod verify;
+mod sign;
+mod time;
+#[cfg(feature = "verify")]
+mod verify;
 
 pub use call::Call;
 pub use config::{ClientBuilder, Config, FromConfig};
@@ -90,6 +91,7 @@ pub use response::{
 pub use retry::{RetryBudget, RetryPolicy, TransportFailure};
 pub use sign::{Nonce, SignatureVersion, Signer, SigningContext};
 pub use time::{Timestamp, TimestampError};
+#[cfg(feature = "verify")]
 pub use verify::{verify_request, Verified, VerifyError};
 
 /// The product code of Simple Application Server.

@@ -5,13 +5,21 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use ::time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
+
 /// A UTC instant with whole-second precision, between 1970-01-01 and 9999-12-31.
 ///
 /// ```
+/// use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// use swas_open_core::Timestamp;
 /// let t = Timestamp::from_unix(1_456_231_584).unwrap();
 /// assert_eq!(t.to_string(), "2016-02-23T12:46:24Z");
 /// assert_eq!(Timestamp::parse("2016-02-23T12:46:24Z").unwrap(), t);
+///
+/// // Clocks convert both ways (fractions of a second are dropped).
+/// let now = UNIX_EPOCH + Duration::from_millis(1_456_231_584_250);
+/// assert_eq!(Timestamp::try_from(now).unwrap(), t);
+/// assert_eq!(SystemTime::from(t), UNIX_EPOCH + Duration::from_secs(1_456_231_584));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp {
@@ -39,59 +47,75 @@ impl Timestamp {
         if secs > MAX_UNIX {
             return Err(TimestampError::OutOfRange);
         }
-        Ok(Self {
-            unix: secs,
-            text: format_utc(secs),
-        })
-    }
-
-    /// From a [`SystemTime`] (fractions of a second are dropped).
-    pub fn from_system_time(t: SystemTime) -> Result<Self, TimestampError> {
-        let secs = t
-            .duration_since(UNIX_EPOCH)
-            .map_err(|_| TimestampError::OutOfRange)?
-            .as_secs();
-        Self::from_unix(secs)
+        let at = i64::try_from(secs)
+            .ok()
+            .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+            .ok_or(TimestampError::OutOfRange)?;
+        let (year, month, day) = at.to_calendar_date();
+        let (hour, minute, second) = at.to_hms();
+        let mut text = *b"0000-00-00T00:00:00Z";
+        let mut put = |at: usize, width: usize, mut v: u32| {
+            for i in (0..width).rev() {
+                text[at + i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        // Years 1970..=9999 here, so always four digits.
+        put(0, 4, year.unsigned_abs());
+        put(5, 2, u32::from(u8::from(month)));
+        put(8, 2, u32::from(day));
+        put(11, 2, u32::from(hour));
+        put(14, 2, u32::from(minute));
+        put(17, 2, u32::from(second));
+        Ok(Self { unix: secs, text })
     }
 
     /// Parses `YYYY-MM-DDThh:mm:ssZ` strictly.
     pub fn parse(s: &str) -> Result<Self, TimestampError> {
         let b = s.as_bytes();
-        if b.len() != 20
-            || b[4] != b'-'
-            || b[7] != b'-'
-            || b[10] != b'T'
-            || b[13] != b':'
-            || b[16] != b':'
-            || b[19] != b'Z'
-        {
-            return Err(TimestampError::Format);
-        }
-        let num = |r: std::ops::Range<usize>| -> Result<u64, TimestampError> {
-            b[r].iter().try_fold(0u64, |acc, &d| {
+        let digits = |r: std::ops::Range<usize>| -> Result<u16, TimestampError> {
+            b[r].iter().try_fold(0u16, |acc, &d| {
                 if d.is_ascii_digit() {
-                    Ok(acc * 10 + u64::from(d - b'0'))
+                    Ok(acc * 10 + u16::from(d - b'0'))
                 } else {
                     Err(TimestampError::Format)
                 }
             })
         };
-        let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-        let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-        if year < 1970 {
-            return Err(TimestampError::OutOfRange);
-        }
-        if !(1..=12).contains(&month)
-            || day == 0
-            || day > days_in_month(year, month)
-            || hour > 23
-            || min > 59
-            || sec > 59
+        if b.len() != 20
+            || [
+                (4, b'-'),
+                (7, b'-'),
+                (10, b'T'),
+                (13, b':'),
+                (16, b':'),
+                (19, b'Z'),
+            ]
+            .iter()
+            .any(|&(at, sep)| b[at] != sep)
         {
             return Err(TimestampError::Format);
         }
-        let days = days_from_civil(year, month, day);
-        Self::from_unix(days * 86_400 + hour * 3600 + min * 60 + sec)
+        let year = digits(0..4)?;
+        if year < 1970 {
+            return Err(TimestampError::OutOfRange);
+        }
+        // Each field is at most two digits, so the narrowing casts below are exact.
+        let day = digits(8..10)? as u8;
+        let date = Month::try_from(digits(5..7)? as u8)
+            .and_then(|m| Date::from_calendar_date(i32::from(year), m, day));
+        let time = Time::from_hms(
+            digits(11..13)? as u8,
+            digits(14..16)? as u8,
+            digits(17..19)? as u8,
+        );
+        let (Ok(date), Ok(time)) = (date, time) else {
+            return Err(TimestampError::Format);
+        };
+        let unix = PrimitiveDateTime::new(date, time)
+            .assume_utc()
+            .unix_timestamp();
+        Self::from_unix(u64::try_from(unix).map_err(|_| TimestampError::OutOfRange)?)
     }
 
     /// Seconds since the Unix epoch.
@@ -104,10 +128,23 @@ impl Timestamp {
         // Only ASCII digits and separators are ever written into `text`.
         std::str::from_utf8(&self.text).unwrap_or("1970-01-01T00:00:00Z")
     }
+}
 
-    /// The distance between two instants, whichever is later.
-    pub fn abs_diff(&self, other: &Timestamp) -> Duration {
-        Duration::from_secs(self.unix.abs_diff(other.unix))
+impl TryFrom<SystemTime> for Timestamp {
+    type Error = TimestampError;
+    /// Whole seconds of `t` (the fraction is dropped); before 1970 or after 9999 is out of range.
+    fn try_from(t: SystemTime) -> Result<Self, TimestampError> {
+        let secs = t
+            .duration_since(UNIX_EPOCH)
+            .map_err(|_| TimestampError::OutOfRange)?
+            .as_secs();
+        Self::from_unix(secs)
+    }
+}
+
+impl From<Timestamp> for SystemTime {
+    fn from(t: Timestamp) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(t.unix)
     }
 }
 
@@ -122,58 +159,6 @@ impl std::str::FromStr for Timestamp {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::parse(s)
     }
-}
-
-fn is_leap(y: u64) -> bool {
-    (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400)
-}
-
-fn days_in_month(y: u64, m: u64) -> u64 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-// Howard Hinnant's days_from_civil / civil_from_days, restricted to years >= 1970.
-fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn format_utc(secs: u64) -> [u8; 20] {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    let mut t = *b"0000-00-00T00:00:00Z";
-    let mut put = |at: usize, width: usize, mut v: u64| {
-        for i in (0..width).rev() {
-            t[at + i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    put(0, 4, year);
-    put(5, 2, month);
-    put(8, 2, day);
-    put(11, 2, rem / 3600);
-    put(14, 2, rem % 3600 / 60);
-    put(17, 2, rem % 60);
-    t
 }
 
 #[cfg(test)]
@@ -218,6 +203,26 @@ mod tests {
         }
         assert_eq!(
             Timestamp::parse("1969-12-31T23:59:59Z"),
+            Err(TimestampError::OutOfRange)
+        );
+    }
+
+    #[test]
+    fn system_time_conversions() {
+        let t = Timestamp::from_unix(1_456_231_584).unwrap();
+        let clock = UNIX_EPOCH + Duration::new(1_456_231_584, 999_999_999);
+        assert_eq!(Timestamp::try_from(clock), Ok(t));
+        assert_eq!(
+            Timestamp::try_from(SystemTime::from(t)),
+            Ok(t),
+            "round trip"
+        );
+        assert_eq!(
+            Timestamp::try_from(UNIX_EPOCH - Duration::from_secs(1)),
+            Err(TimestampError::OutOfRange)
+        );
+        assert_eq!(
+            Timestamp::try_from(UNIX_EPOCH + Duration::from_secs(MAX_UNIX + 1)),
             Err(TimestampError::OutOfRange)
         );
     }

@@ -3,7 +3,8 @@
 //!
 //! V1 is verified over exactly the parameters received, query and form body together,
 //! including ones this crate never sends (such as the old SDKs' empty `SignatureType=`). V3 is
-//! verified over the headers the client listed in `SignedHeaders`, which must name `host` and
+//! verified over exactly the headers the client listed in `SignedHeaders`, whichever they are
+//! (the official SDKs also sign `accept` and `user-agent`); the list must name `host` and
 //! every `x-acs-*` header present. Signatures are compared in constant time.
 //!
 //! What needs state or a clock (the 15-minute window, nonce replay, STS token ownership) is the
@@ -26,13 +27,16 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::header::{HeaderName, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, Request};
 
 use crate::credentials::Secret;
-use crate::encode::percent_decode;
+use crate::encode::form_decode;
 use crate::response::ErrorCode;
-use crate::sign::{canonical_query, v1, v3, SignatureVersion};
+use crate::sign::v3::{
+    X_ACS_CONTENT_SHA256, X_ACS_DATE, X_ACS_SECURITY_TOKEN, X_ACS_SIGNATURE_NONCE,
+};
+use crate::sign::{canonical_query, v1, v3, SignatureVersion, X_ACS_ACTION, X_ACS_VERSION};
 use crate::time::Timestamp;
 
 /// What a verified request says, for the caller's checks and for the operation.
@@ -158,7 +162,7 @@ fn parse_pairs(s: &str) -> Result<Vec<(String, String)>, VerifyError> {
         .map(|pair| {
             let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
             let decode = |x: &str| {
-                percent_decode(x, true)
+                form_decode(x)
                     .map_err(|e| VerifyError::Malformed(format!("parameter encoding: {e}")))
             };
             Ok((decode(n)?, decode(v)?))
@@ -268,31 +272,39 @@ fn verify_v3<B: AsRef<[u8]>>(
 ) -> Result<Verified, VerifyError> {
     let (access_key_id, signed_headers, signature) = parse_authorization(auth)?;
     let headers = request.headers();
-    let date = header(headers, "x-acs-date")?;
-    let nonce = header(headers, "x-acs-signature-nonce")?;
-    let content_sha256 = header(headers, "x-acs-content-sha256")?;
+    let date = header(headers, X_ACS_DATE)?;
+    let nonce = header(headers, X_ACS_SIGNATURE_NONCE)?;
+    let content_sha256 = header(headers, X_ACS_CONTENT_SHA256)?;
 
-    let signed: Vec<&str> = signed_headers.split(';').collect();
-    if !signed.contains(&"host") {
+    // The names as the client listed them, lowercased, each once.
+    let mut signed: Vec<String> = signed_headers
+        .split(';')
+        .map(str::to_ascii_lowercase)
+        .collect();
+    signed.sort_unstable();
+    signed.dedup();
+    if !signed.iter().any(|n| n == "host") {
         return Err(VerifyError::IncompleteSignature(
             "SignedHeaders must include host".into(),
         ));
     }
-    if let Some(unsigned) = headers
-        .keys()
-        .map(|n| n.as_str())
-        .find(|n| n.starts_with("x-acs-") && !signed.contains(n))
-    {
+    if let Some(unsigned) = headers.keys().map(HeaderName::as_str).find(|n| {
+        n.starts_with("x-acs-") && signed.binary_search_by(|s| s.as_str().cmp(n)).is_err()
+    }) {
         return Err(VerifyError::IncompleteSignature(format!(
             "header {unsigned} is not in SignedHeaders"
         )));
     }
-    let mut pairs = Vec::new();
+    // Every header named, and only those; a repeated header contributes every value.
+    let mut pairs = Vec::with_capacity(signed.len());
     for name in &signed {
-        let values = headers.get_all(*name);
-        if values.iter().next().is_none() {
+        let values = HeaderName::try_from(name.as_str())
+            .ok()
+            .map(|n| headers.get_all(n).into_iter().collect::<Vec<_>>())
+            .unwrap_or_default();
+        if values.is_empty() {
             // HTTP/2 and absolute-form requests may carry the host only in the URI.
-            match (*name, request.uri().authority()) {
+            match (name.as_str(), request.uri().authority()) {
                 ("host", Some(authority)) => pairs.push(("host", authority.as_str())),
                 _ => {
                     return Err(VerifyError::IncompleteSignature(format!(
@@ -305,7 +317,7 @@ fn verify_v3<B: AsRef<[u8]>>(
             let value = value
                 .to_str()
                 .map_err(|_| VerifyError::Malformed(format!("header {name} is not ASCII")))?;
-            pairs.push((*name, value));
+            pairs.push((name.as_str(), value));
         }
     }
 
@@ -345,11 +357,11 @@ fn verify_v3<B: AsRef<[u8]>>(
     Ok(Verified {
         version: SignatureVersion::V3,
         access_key_id: access_key_id.to_owned(),
-        security_token: optional("x-acs-security-token"),
+        security_token: optional(X_ACS_SECURITY_TOKEN),
         timestamp,
         nonce: nonce.to_owned(),
-        action: optional("x-acs-action"),
-        api_version: optional("x-acs-version"),
+        action: optional(X_ACS_ACTION),
+        api_version: optional(X_ACS_VERSION),
         string_to_sign,
         params,
     })

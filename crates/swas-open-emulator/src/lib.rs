@@ -27,7 +27,7 @@
 //! // Point any client at `emulator.url()`; here, a request signed with the core and sent by hand.
 //! let signer = Signer::new(Credentials::new("my-access-key-id", "my-access-key-secret")?);
 //! let op = DeleteCustomImage::new("cn-hangzhou", "m-1")?;
-//! let now = Timestamp::from_system_time(std::time::SystemTime::now())?;
+//! let now = Timestamp::try_from(std::time::SystemTime::now())?;
 //! let ctx = SigningContext::new(now, Nonce::new("doc-example-nonce")?);
 //! let request = signer.sign(&op, &Endpoint::parse(&emulator.url())?, &ctx);
 //!

@@ -279,7 +279,7 @@ async fn v3_hand_built_with_a_form_body_and_unusual_casing() {
     let host = emu.addr().to_string();
     let (date, nonce) = (now(), nonce());
     let body = b"Extra=1";
-    let sha = sha256_hex(body);
+    let sha = support::sigref::v3::sha256_hex(body);
     let headers = [
         ("Host", host.as_str()),
         ("X-ACS-Action", "DeleteCustomImage"),

@@ -223,7 +223,7 @@ async fn clock_skew_moves_the_window_and_the_date() {
             REGION,
             "m-1",
             None,
-            Timestamp::from_system_time(date).unwrap(),
+            Timestamp::try_from(date).unwrap(),
             nonce(),
         );
         send(emu.addr(), &raw(&request)).await.unwrap().assert_ok();

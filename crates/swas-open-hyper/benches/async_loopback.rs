@@ -78,7 +78,7 @@ fn presign(
     n: usize,
     seq: &AtomicUsize,
 ) -> Vec<http::Request<Full<Bytes>>> {
-    let now = Timestamp::from_system_time(SystemTime::now()).expect("clock after 1970");
+    let now = Timestamp::try_from(SystemTime::now()).expect("clock after 1970");
     (0..n)
         .map(|_| {
             let i = seq.fetch_add(1, Ordering::Relaxed);

@@ -117,7 +117,7 @@ impl Setup {
 
     /// Requests for `inputs`, each signed now with its own nonce and ClientToken.
     fn presign(&self, inputs: &[DeleteCustomImage]) -> Vec<http::Request<Vec<u8>>> {
-        let now = Timestamp::from_system_time(SystemTime::now()).unwrap();
+        let now = Timestamp::try_from(SystemTime::now()).unwrap();
         inputs
             .iter()
             .enumerate()

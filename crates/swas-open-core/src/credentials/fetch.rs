@@ -571,7 +571,7 @@ fn duration_text(options: &RoleOptions) -> String {
 }
 
 fn timestamp(wall: SystemTime) -> Timestamp {
-    Timestamp::from_system_time(wall)
+    Timestamp::try_from(wall)
         .unwrap_or_else(|_| Timestamp::from_unix(0).expect("the epoch is a valid timestamp"))
 }
 
@@ -921,8 +921,8 @@ mod tests {
             .map(|kv| {
                 let (k, v) = kv.split_once('=').unwrap();
                 (
-                    crate::encode::percent_decode(k, true).unwrap(),
-                    crate::encode::percent_decode(v, true).unwrap(),
+                    crate::encode::form_decode(k).unwrap(),
+                    crate::encode::form_decode(v).unwrap(),
                 )
             })
             .collect()

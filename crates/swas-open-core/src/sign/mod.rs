@@ -3,18 +3,25 @@
 //! [`Signer`] holds everything that stays the same from one request to the next (credentials,
 //! keyed HMAC states, user agent); [`SigningContext`] holds what changes every attempt
 //! (timestamp and nonce). [`Signer::sign`] is a pure function of the two plus the input and
-//! endpoint, and returns an [`http::Request`] ready to send.
+//! endpoint.
 //!
-//! The modules [`v1`] and [`v3`] also expose the schemes' generic building blocks (canonical
+//! The modules `v1` and `v3` also hold the schemes' generic building blocks (canonical
 //! query, string to sign, signature) over arbitrary parameters: the published known-answer
 //! vectors test them stage by stage, the verifier uses them, and property tests check that
-//! the fast DeleteCustomImage path agrees with them byte for byte.
+//! the fast DeleteCustomImage paths agree with them byte for byte.
 
-pub mod v1;
-pub mod v3;
+pub(crate) mod buf;
+pub(crate) mod v1;
+pub(crate) mod v3;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
 
 use hmac::{Hmac, KeyInit};
-use http::header::{HeaderName, InvalidHeaderValue, HOST, USER_AGENT};
+use http::header::{InvalidHeaderValue, CONTENT_LENGTH, HOST, USER_AGENT};
+use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use sha2::Sha256;
 
@@ -26,9 +33,17 @@ use crate::time::Timestamp;
 use crate::{ACTION, API_VERSION};
 
 /// `x-acs-action`.
-pub const X_ACS_ACTION: HeaderName = HeaderName::from_static("x-acs-action");
+pub(crate) const X_ACS_ACTION: &str = "x-acs-action";
 /// `x-acs-version`.
-pub const X_ACS_VERSION: HeaderName = HeaderName::from_static("x-acs-version");
+pub(crate) const X_ACS_VERSION: &str = "x-acs-version";
+
+/// The header named by one of the name constants, built at compile time.
+macro_rules! header_name {
+    ($name:expr) => {
+        const { ::http::header::HeaderName::from_static($name) }
+    };
+}
+pub(crate) use header_name;
 
 validated_string!(
     /// `SignatureNonce`: unique per request, 1 to 64 characters of `A-Z a-z 0-9 - _ . ~`
@@ -50,13 +65,18 @@ impl Nonce {
     /// assert_eq!(n.as_str(), "1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f");
     /// ```
     pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
-        let mut hex = [0u8; 32];
-        crate::encode::hex_lower_into(&bytes, &mut hex);
-        Self(hex.iter().map(|&b| b as char).collect())
+        Self(hex::encode(bytes))
     }
 }
 
 /// Which signature scheme to use.
+///
+/// Parses from and prints as `v1` / `v3`:
+/// ```
+/// use swas_open_core::SignatureVersion;
+/// assert_eq!("V3".parse::<SignatureVersion>(), Ok(SignatureVersion::V3));
+/// assert_eq!(SignatureVersion::V1.to_string(), "v1");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum SignatureVersion {
@@ -82,6 +102,15 @@ impl std::str::FromStr for SignatureVersion {
     }
 }
 
+impl fmt::Display for SignatureVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SignatureVersion::V1 => "v1",
+            SignatureVersion::V3 => "v3",
+        })
+    }
+}
+
 /// The per-attempt inputs of a signature: when, and a value never used before.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -101,7 +130,7 @@ impl SigningContext {
 
 /// The user agent sent when none is configured:
 /// `AlibabaCloud (<os>; <arch>) Rust swas-open/<version> TeaDSL/2`.
-pub fn default_user_agent() -> String {
+pub(crate) fn default_user_agent() -> String {
     format!(
         "AlibabaCloud ({}; {}) Rust swas-open/{} TeaDSL/2",
         std::env::consts::OS,
@@ -136,8 +165,8 @@ pub struct Signer {
     v3_mac: Hmac<Sha256>,
 }
 
-impl std::fmt::Debug for Signer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Signer")
             .field("credentials", &self.credentials)
             .field("version", &self.version)
@@ -176,7 +205,7 @@ impl Signer {
     }
 
     /// The credentials this signer signs with.
-    pub fn credentials(&self) -> &Credentials {
+    pub(crate) fn credentials(&self) -> &Credentials {
         &self.credentials
     }
 
@@ -185,12 +214,14 @@ impl Signer {
         self.version
     }
 
-    /// The `user-agent` header value.
-    pub fn user_agent(&self) -> &HeaderValue {
-        &self.user_agent
-    }
-
-    /// Builds and signs the request: `POST /` to `endpoint`, empty body.
+    /// Builds and signs the request: `POST` to `endpoint` with an empty body.
+    ///
+    /// The request is complete: an absolute URI (scheme, authority, and the path `/` with
+    /// the signed query), the headers `host`, `user-agent`, `x-acs-action`, `x-acs-version`
+    /// and `content-length: 0`, and for V3 the signed `x-acs-*` headers and `Authorization`.
+    /// A client built on `http` (hyper, ureq) sends it as it is; a sender writing HTTP/1.1 by
+    /// hand writes `POST`, `uri().path_and_query()` as the request target, and every header
+    /// as it is.
     pub fn sign(
         &self,
         op: &DeleteCustomImage,
@@ -202,25 +233,18 @@ impl Signer {
             SignatureVersion::V3 => v3::sign_delete_custom_image(self, op, endpoint, ctx),
         }
     }
-
-    /// The headers every request carries, with room for `extra` more.
-    fn base_headers(&self, endpoint: &Endpoint, extra: usize) -> HeaderMap {
-        let mut headers = HeaderMap::with_capacity(4 + extra);
-        headers.insert(HOST, endpoint.host_header().clone());
-        headers.insert(USER_AGENT, self.user_agent.clone());
-        headers.insert(X_ACS_ACTION, HeaderValue::from_static(ACTION));
-        headers.insert(X_ACS_VERSION, HeaderValue::from_static(API_VERSION));
-        headers
-    }
 }
 
-/// Assembles the request from a `/?query` buffer and headers.
-fn assemble(endpoint: &Endpoint, path_and_query: Vec<u8>, headers: HeaderMap) -> Request<Vec<u8>> {
+/// Assembles the request from its `/?query` and headers.
+fn assemble(
+    endpoint: &Endpoint,
+    path_and_query: PathAndQuery,
+    headers: HeaderMap,
+) -> Request<Vec<u8>> {
     let mut parts = http::uri::Parts::default();
     parts.scheme = Some(endpoint.uri_scheme());
     parts.authority = Some(endpoint.uri_authority().clone());
-    // Every byte of the query is percent-encoded or unreserved, so it always parses.
-    parts.path_and_query = Some(path_and_query.try_into().expect("encoded query is valid"));
+    parts.path_and_query = Some(path_and_query);
     let uri = Uri::from_parts(parts).expect("scheme, authority and path are all set");
     let mut request = Request::new(Vec::new());
     *request.method_mut() = Method::POST;
@@ -229,42 +253,35 @@ fn assemble(endpoint: &Endpoint, path_and_query: Vec<u8>, headers: HeaderMap) ->
     request
 }
 
+/// The headers of a V1 request.
+fn v1_headers(signer: &Signer, endpoint: &Endpoint) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(5);
+    headers.insert(HOST, endpoint.host_header().clone());
+    headers.insert(USER_AGENT, signer.user_agent.clone());
+    headers.insert(header_name!(X_ACS_ACTION), HeaderValue::from_static(ACTION));
+    headers.insert(
+        header_name!(X_ACS_VERSION),
+        HeaderValue::from_static(API_VERSION),
+    );
+    headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+    headers
+}
+
+#[cfg(any(test, feature = "verify"))]
 /// The canonical query of both schemes: parameters sorted by raw name (byte order, then by
 /// value), `percentEncode(name)=percentEncode(value)` joined with `&`; an empty value stays
 /// `name=`.
-///
-/// ```
-/// let q = swas_open_core::sign::canonical_query([("b", "x y"), ("a", ""), ("B", "*")]);
-/// assert_eq!(q, "B=%2A&a=&b=x%20y");
-/// ```
-pub fn canonical_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+pub(crate) fn canonical_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut sorted: Vec<(&str, &str)> = params.into_iter().collect();
     sorted.sort_unstable();
     let mut out = String::with_capacity(sorted.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
     for (name, value) in sorted {
-        push_param(&mut out, name, value);
+        if !out.is_empty() {
+            out.push('&');
+        }
+        crate::encode::percent_encode_into(&mut out, name);
+        out.push('=');
+        crate::encode::percent_encode_into(&mut out, value);
     }
     out
-}
-
-/// Appends `name=percentEncode(value)` to a query being built, with `&` after the first.
-fn push_param(out: &mut String, name: &str, value: &str) {
-    if !out.is_empty() {
-        out.push('&');
-    }
-    crate::encode::percent_encode_into(out, name);
-    out.push('=');
-    crate::encode::percent_encode_into(out, value);
-}
-
-/// [`push_param`] for the fast paths' byte buffers, which start with `/?`. `name` must be
-/// unreserved already (the fixed parameter names are).
-fn push_param_bytes(out: &mut Vec<u8>, name: &str, value: &str) {
-    debug_assert!(name.bytes().all(crate::encode::is_unreserved));
-    if out.len() > 2 {
-        out.push(b'&');
-    }
-    out.extend_from_slice(name.as_bytes());
-    out.push(b'=');
-    crate::encode::percent_encode_bytes(out, value.as_bytes());
 }

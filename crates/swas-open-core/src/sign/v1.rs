@@ -4,34 +4,28 @@
 //!   order), `percentEncode(name)=percentEncode(value)` joined with `&`; an empty value stays
 //!   `Name=`.
 //! - StringToSign: `METHOD&%2F&percentEncode(CanonicalizedQueryString)`.
-//!
-//! ```
-//! use swas_open_core::sign::v1;
-//! let query = v1::canonical_query([("query", "test"), ("body", "test")]);
-//! assert_eq!(query, "body=test&query=test");
-//! let sts = v1::string_to_sign("GET", &query);
-//! assert_eq!(sts, "GET&%2F&body%3Dtest%26query%3Dtest");
-//! assert_eq!(v1::signature("secret", &sts), "XlUyV4sXjOuX5FnjUz9IF9tm5rU=");
-//! ```
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 
-use super::{assemble, push_param_bytes, Signer, SigningContext};
+use http::uri::PathAndQuery;
+
+use super::buf::{Sink, StackBuf};
+use super::{assemble, v1_headers, Signer, SigningContext};
 use crate::credentials::Credentials;
-use crate::encode::{is_unreserved, percent_encode_into};
+use crate::encode::{hex_upper, is_unreserved, percent_encode_into_sink, QueryBuf};
 use crate::endpoint::Endpoint;
 use crate::input::DeleteCustomImage;
 use crate::{ACTION, API_VERSION};
 
 /// `SignatureMethod`.
-pub const SIGNATURE_METHOD: &str = "HMAC-SHA1";
+pub(crate) const SIGNATURE_METHOD: &str = "HMAC-SHA1";
 /// `SignatureVersion`.
-pub const SIGNATURE_VERSION: &str = "1.0";
+pub(crate) const SIGNATURE_VERSION: &str = "1.0";
 /// `Format` sent by this crate.
-pub const FORMAT: &str = "JSON";
+pub(crate) const FORMAT: &str = "JSON";
 
 /// The HMAC state keyed with `secret + "&"`.
 pub(crate) fn keyed_mac(secret: &str) -> Hmac<Sha1> {
@@ -41,29 +35,33 @@ pub(crate) fn keyed_mac(secret: &str) -> Hmac<Sha1> {
     Hmac::new_from_slice(&key).expect("HMAC takes keys of any size")
 }
 
+#[cfg(any(test, feature = "verify"))]
 /// The canonicalized query string of `params`, skipping any `Signature`; see
-/// [`super::canonical_query`].
-pub fn canonical_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+/// `super::canonical_query`.
+pub(crate) fn canonical_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     super::canonical_query(params.into_iter().filter(|(name, _)| *name != "Signature"))
 }
 
+#[cfg(any(test, feature = "verify"))]
 /// `METHOD&%2F&percentEncode(canonical_query)`.
-pub fn string_to_sign(method: &str, canonical_query: &str) -> String {
+pub(crate) fn string_to_sign(method: &str, canonical_query: &str) -> String {
     let mut out = String::with_capacity(method.len() + 4 + canonical_query.len() * 5 / 4);
     out.push_str(method);
     out.push_str("&%2F&");
-    percent_encode_into(&mut out, canonical_query);
+    crate::encode::percent_encode_into(&mut out, canonical_query);
     out
 }
 
-/// `Base64(HMAC-SHA1(secret + "&", string_to_sign))`.
-pub fn signature(secret: &str, string_to_sign: &str) -> String {
+/// `Base64(HMAC-SHA1(secret + "&", string_to_sign))`: the generic form, which signs
+/// STS's AssumeRole (DeleteCustomImage has its own fast path).
+pub(crate) fn signature(secret: &str, string_to_sign: &str) -> String {
     let mut mac = keyed_mac(secret);
     mac.update(string_to_sign.as_bytes());
     STANDARD.encode(mac.finalize().into_bytes())
 }
 
 /// Checks a received `Signature` in constant time.
+#[cfg(feature = "verify")]
 pub(crate) fn verify(secret: &str, string_to_sign: &str, received: &str) -> bool {
     let Ok(received) = STANDARD.decode(received) else {
         return false;
@@ -99,8 +97,8 @@ struct Segment {
 
 impl Template {
     pub(crate) fn new(credentials: &Credentials) -> Self {
-        let segment = |build: &dyn Fn(&mut DualQuery)| {
-            let mut d = DualQuery::continuing();
+        let segment = |build: &dyn Fn(&mut Owned)| {
+            let mut d = DualQuery::continuing(Vec::new(), Vec::new());
             build(&mut d);
             Segment {
                 query: d.query.into(),
@@ -108,7 +106,7 @@ impl Template {
             }
         };
         // Names in byte order: the query is canonical as written.
-        let mut head = DualQuery::with_capacity(64);
+        let mut head = DualQuery::whole(Vec::new(), Vec::new());
         head.param("AccessKeyId", credentials.access_key_id());
         head.param("Action", ACTION);
         let mut mac = keyed_mac(credentials.secret().expose());
@@ -139,7 +137,7 @@ impl Template {
 }
 
 /// The fast path: fills the signer's [`Template`] with the input, nonce and timestamp,
-/// building the query and the string to sign side by side.
+/// building the query and the string to sign side by side, both on the stack.
 pub(super) fn sign_delete_custom_image(
     signer: &Signer,
     op: &DeleteCustomImage,
@@ -147,15 +145,10 @@ pub(super) fn sign_delete_custom_image(
     ctx: &SigningContext,
 ) -> http::Request<Vec<u8>> {
     let t = &signer.v1;
-    let variable = op.image_id().as_str().len()
-        + op.client_token().map_or(0, |t| t.as_str().len())
-        + t.security_token.as_ref().map_or(0, |s| s.query.len());
-    let mut d = DualQuery {
-        query: Vec::with_capacity(t.head.len() + 300 + variable * 3),
-        string_to_sign: Vec::with_capacity(300 + variable * 5),
-        first: false,
-    };
-    d.query.extend_from_slice(&t.head);
+    let mut query = QueryBuf::new();
+    let mut sts = StackBuf::<1024>::new();
+    query.put(&t.head);
+    let mut d = DualQuery::continuing(&mut query, &mut sts);
     if let Some(token) = op.client_token() {
         d.segment(&t.client_token);
         d.value(token.as_str());
@@ -174,35 +167,37 @@ pub(super) fn sign_delete_custom_image(
     d.segment(&t.api_version);
 
     let mut mac = t.mac.clone();
-    mac.update(&d.string_to_sign);
+    mac.update(sts.as_slice());
     let mut b64 = [0u8; 28];
     let n = STANDARD
         .encode_slice(mac.finalize().into_bytes(), &mut b64)
         .expect("20 bytes encode to 28");
-    let b64 = std::str::from_utf8(&b64[..n]).expect("base64 is ASCII");
-    let mut q = d.query;
-    push_param_bytes(&mut q, "Signature", b64);
-
-    assemble(endpoint, q, signer.base_headers(endpoint, 0))
+    query.put(b"&Signature=");
+    percent_encode_into_sink(&mut query, &b64[..n]);
+    // An exact-size buffer becomes the URI's bytes without another allocation. Every byte
+    // of the query is percent-encoded or unreserved, so it always parses.
+    let q = PathAndQuery::try_from(query.as_slice().to_vec()).expect("encoded query is valid");
+    assemble(endpoint, q, v1_headers(signer, endpoint))
 }
+
+/// A [`DualQuery`] building the template's stretches.
+type Owned = DualQuery<Vec<u8>, Vec<u8>>;
 
 /// Builds the canonical query (`/?`-prefixed, as the request carries it) and the V1 string to
 /// sign side by side, in one pass over each value: the string to sign is the query
 /// percent-encoded once more, so `&` is `%26`, `=` is `%3D` and an escape `%XY` is `%25XY`.
-struct DualQuery {
-    query: Vec<u8>,
-    string_to_sign: Vec<u8>,
+struct DualQuery<Q, S> {
+    query: Q,
+    string_to_sign: S,
     /// Whether the next parameter is the query's first (no `&` before it).
     first: bool,
 }
 
-impl DualQuery {
-    /// A whole query: `/?` and `POST&%2F&` already written.
-    fn with_capacity(n: usize) -> Self {
-        let mut query = Vec::with_capacity(n);
-        query.extend_from_slice(b"/?");
-        let mut string_to_sign = Vec::with_capacity(n + n / 2);
-        string_to_sign.extend_from_slice(b"POST&%2F&");
+impl<Q: Sink, S: Sink> DualQuery<Q, S> {
+    /// A whole query: `/?` and `POST&%2F&` written first.
+    fn whole(mut query: Q, mut string_to_sign: S) -> Self {
+        query.put(b"/?");
+        string_to_sign.put(b"POST&%2F&");
         Self {
             query,
             string_to_sign,
@@ -211,10 +206,10 @@ impl DualQuery {
     }
 
     /// A stretch of the middle of a query: every parameter gets its `&`.
-    fn continuing() -> Self {
+    fn continuing(query: Q, string_to_sign: S) -> Self {
         Self {
-            query: Vec::new(),
-            string_to_sign: Vec::new(),
+            query,
+            string_to_sign,
             first: false,
         }
     }
@@ -229,41 +224,38 @@ impl DualQuery {
     fn name(&mut self, name: &str) {
         debug_assert!(name.bytes().all(is_unreserved));
         if !std::mem::take(&mut self.first) {
-            self.query.push(b'&');
-            self.string_to_sign.extend_from_slice(b"%26");
+            self.query.put(b"&");
+            self.string_to_sign.put(b"%26");
         }
-        self.query.extend_from_slice(name.as_bytes());
-        self.query.push(b'=');
-        self.string_to_sign.extend_from_slice(name.as_bytes());
-        self.string_to_sign.extend_from_slice(b"%3D");
+        self.query.put(name.as_bytes());
+        self.query.put(b"=");
+        self.string_to_sign.put(name.as_bytes());
+        self.string_to_sign.put(b"%3D");
     }
 
     /// Appends a prepared stretch.
     fn segment(&mut self, segment: &Segment) {
-        self.query.extend_from_slice(&segment.query);
-        self.string_to_sign
-            .extend_from_slice(&segment.string_to_sign);
+        self.query.put(&segment.query);
+        self.string_to_sign.put(&segment.string_to_sign);
     }
 
     /// Appends a value, encoded once in the query and twice in the string to sign.
     fn value(&mut self, value: &str) {
-        const HEX: &[u8; 16] = b"0123456789ABCDEF";
         let value = value.as_bytes();
         let mut run = 0;
         for (i, &b) in value.iter().enumerate() {
             if is_unreserved(b) {
                 continue;
             }
-            let (hi, lo) = (HEX[(b >> 4) as usize], HEX[(b & 0xF) as usize]);
-            self.query.extend_from_slice(&value[run..i]);
-            self.query.extend_from_slice(&[b'%', hi, lo]);
-            self.string_to_sign.extend_from_slice(&value[run..i]);
-            self.string_to_sign
-                .extend_from_slice(&[b'%', b'2', b'5', hi, lo]);
+            let [hi, lo] = hex_upper(b);
+            self.query.put(&value[run..i]);
+            self.query.put(&[b'%', hi, lo]);
+            self.string_to_sign.put(&value[run..i]);
+            self.string_to_sign.put(&[b'%', b'2', b'5', hi, lo]);
             run = i + 1;
         }
-        self.query.extend_from_slice(&value[run..]);
-        self.string_to_sign.extend_from_slice(&value[run..]);
+        self.query.put(&value[run..]);
+        self.string_to_sign.put(&value[run..]);
     }
 }
 
@@ -274,7 +266,7 @@ mod tests {
     #[test]
     fn dual_query_matches_the_generic_construction() {
         let params = [("A", "x y*é"), ("B", ""), ("C", "2016-02-23T12:46:24Z")];
-        let mut d = DualQuery::with_capacity(8);
+        let mut d = DualQuery::whole(Vec::new(), Vec::new());
         for (n, v) in params {
             d.param(n, v);
         }

@@ -245,7 +245,7 @@ pub fn title_case(name: &str) -> String {
 }
 
 pub fn now() -> Timestamp {
-    Timestamp::from_system_time(SystemTime::now()).expect("clock after 1970")
+    Timestamp::try_from(SystemTime::now()).expect("clock after 1970")
 }
 
 /// A nonce never used before in this process.
@@ -570,5 +570,122 @@ pub async fn request(
 impl Resp {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// The signature schemes written out from the published algorithm, independently of the
+/// core, for requests no SDK would build.
+pub mod sigref {
+    use hmac::{KeyInit, Mac};
+
+    /// RFC 3986 unreserved bytes stay; every other byte is `%XY`.
+    pub fn percent_encode(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    char::from(b).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+
+    /// Sorted by raw name (then value), `enc(name)=enc(value)` joined with `&`.
+    pub fn canonical_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+        let mut sorted: Vec<_> = params.into_iter().collect();
+        sorted.sort_unstable();
+        sorted
+            .iter()
+            .map(|(n, v)| format!("{}={}", percent_encode(n), percent_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    pub mod v1 {
+        use super::*;
+        use base64::Engine;
+
+        pub fn canonical_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+            super::canonical_query(params.into_iter().filter(|(n, _)| *n != "Signature"))
+        }
+
+        pub fn string_to_sign(method: &str, canonical_query: &str) -> String {
+            format!("{method}&%2F&{}", percent_encode(canonical_query))
+        }
+
+        pub fn signature(secret: &str, string_to_sign: &str) -> String {
+            let mut mac =
+                hmac::Hmac::<sha1::Sha1>::new_from_slice(format!("{secret}&").as_bytes()).unwrap();
+            mac.update(string_to_sign.as_bytes());
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+        }
+    }
+
+    pub mod v3 {
+        use super::*;
+        use sha2::Digest;
+
+        pub struct CanonicalHeaders {
+            pub canonical: String,
+            pub signed: String,
+        }
+
+        /// Every header given: lowercase names, trimmed values, sorted; repeated names'
+        /// values sorted and joined with `,`.
+        pub fn canonical_headers<'a>(
+            headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+        ) -> CanonicalHeaders {
+            let mut map = std::collections::BTreeMap::<String, Vec<&str>>::new();
+            for (n, v) in headers {
+                map.entry(n.to_ascii_lowercase())
+                    .or_default()
+                    .push(v.trim());
+            }
+            let mut canonical = String::new();
+            for (n, vs) in &mut map {
+                vs.sort_unstable();
+                canonical.push_str(&format!("{n}:{}\n", vs.join(",")));
+            }
+            let signed = map.keys().cloned().collect::<Vec<_>>().join(";");
+            CanonicalHeaders { canonical, signed }
+        }
+
+        pub fn canonical_request(
+            method: &str,
+            uri: &str,
+            query: &str,
+            headers: &CanonicalHeaders,
+            hashed_payload: &str,
+        ) -> String {
+            [
+                method,
+                uri,
+                query,
+                &headers.canonical,
+                &headers.signed,
+                hashed_payload,
+            ]
+            .join("\n")
+        }
+
+        pub fn sha256_hex(bytes: &[u8]) -> String {
+            hex::encode(sha2::Sha256::digest(bytes))
+        }
+
+        pub fn string_to_sign(hashed_canonical_request: &str) -> String {
+            format!("ACS3-HMAC-SHA256\n{hashed_canonical_request}")
+        }
+
+        pub fn signature(secret: &str, string_to_sign: &str) -> String {
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+            mac.update(string_to_sign.as_bytes());
+            hex::encode(mac.finalize().into_bytes())
+        }
+
+        pub fn authorization(id: &str, signed_headers: &str, signature: &str) -> String {
+            format!(
+                "ACS3-HMAC-SHA256 Credential={id},SignedHeaders={signed_headers},Signature={signature}"
+            )
+        }
     }
 }
