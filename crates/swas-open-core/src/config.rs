@@ -421,8 +421,8 @@ impl FromConfig for Config {
 }
 
 impl Config {
-    /// The signer of the client's credentials when they are fixed (given to the builder, or
-    /// [`CredentialsProvider::fixed`]); `None` when a provider fetches them.
+    /// The signer of the client's credentials when they are fixed (given to the builder with
+    /// [`ClientBuilder::credentials`]); `None` when a provider fetches them.
     pub fn signer(&self) -> Option<&Signer> {
         self.credentials.fixed()
     }

@@ -60,10 +60,10 @@ mod call;
 mod config;
 pub mod credentials;
 mod encode;
-pub mod endpoint;
+mod endpoint;
 mod error;
 mod exchange;
-pub mod input;
+mod input;
 mod metrics;
 mod network;
 pub mod response;
@@ -75,10 +75,9 @@ mod verify;
 
 pub use call::Call;
 pub use config::{ClientBuilder, Config, FromConfig};
-pub use credentials::{
-    Credentials, CredentialsError, CredentialsProvider, CredentialsStep, Fetch, ProvideCredentials,
-    RoleOptions, Secret,
-};
+pub use credentials::cache::{CredentialsStep, Fetch};
+pub use credentials::chain::CredentialsError;
+pub use credentials::{Credentials, CredentialsProvider, ProvideCredentials, RoleOptions, Secret};
 pub use endpoint::{Endpoint, EndpointError, EndpointKind};
 pub use error::{BoxError, Error, ErrorKind, TimeoutKind};
 pub use exchange::{Action, Exchange, Outgoing};
@@ -86,7 +85,8 @@ pub use http;
 pub use input::{ClientToken, DeleteCustomImage, ImageId, InputError, RegionId};
 pub use network::Proxies;
 pub use response::{
-    parse_delete_custom_image, DeleteCustomImageOutput, ErrorCode, ParseError, ServiceError,
+    parse_delete_custom_image, DeleteCustomImageOutput, ErrorCode, ParseError, ParseErrorKind,
+    ServiceError,
 };
 pub use retry::{RetryBudget, RetryPolicy, TransportFailure};
 pub use sign::{Nonce, SignatureVersion, Signer, SigningContext};

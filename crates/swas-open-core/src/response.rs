@@ -49,7 +49,7 @@ use crate::input::ClientToken;
 pub const MAX_RESPONSE_BODY: usize = 1024 * 1024;
 
 /// The response header carrying a rate-limit hint, in milliseconds.
-pub const RETRY_AFTER_HEADER: &str = "x-acs-retry-after";
+pub(crate) const RETRY_AFTER_HEADER: &str = "x-acs-retry-after";
 
 /// The most characters of a body kept in [`ParseError::snippet`].
 const SNIPPET_CHARS: usize = 128;
@@ -327,7 +327,7 @@ impl ServiceError {
 
     /// Whether the error is transient: a retryable code (throttling, a used nonce, a
     /// server-side failure), or any 5xx status.
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         self.code.is_retryable() || self.status.is_server_error()
     }
 }

@@ -9,7 +9,7 @@
 //! the ini file, the ECS instance RAM role, a credentials URI), or one provider chosen
 //! explicitly (`AssumeRole`, `AssumeRoleWithOIDC`, the ECS RAM role, a credentials URI, your
 //! own [`ProvideCredentials`]). Each fetch is a sans-IO [`Exchange`](crate::Exchange)
-//! ([`Fetch`]) that the clients drive like a call; temporary credentials are cached, never
+//! ([`Fetch`](crate::Fetch)) that the clients drive like a call; temporary credentials are cached, never
 //! used with under 3 minutes left, and refreshed from 15 minutes before they expire, one
 //! refresh for all the calls that need it.
 //!
@@ -39,13 +39,13 @@ use std::time::{Duration, SystemTime};
 use crate::error::BoxError;
 use crate::input::{validated_string, Field, InputError, Rule, Violation};
 
-mod cache;
+pub(crate) mod cache;
 pub(crate) mod chain;
 mod fetch;
 
 pub(crate) use cache::CredentialsCache;
-pub use cache::{CredentialsStep, Fetch};
-pub use chain::CredentialsError;
+pub(crate) use cache::CredentialsStep;
+pub(crate) use chain::CredentialsError;
 use chain::{ChainSpec, EnvFn, ReadFn};
 use fetch::{Kind, OidcSpec, RoleSpec};
 
@@ -174,7 +174,7 @@ impl Credentials {
     }
 
     /// The AccessKey id (not a secret).
-    pub fn access_key_id(&self) -> &str {
+    pub(crate) fn access_key_id(&self) -> &str {
         self.access_key_id.as_str()
     }
 
@@ -184,7 +184,7 @@ impl Credentials {
     }
 
     /// The STS security token, if any.
-    pub fn security_token(&self) -> Option<&Secret> {
+    pub(crate) fn security_token(&self) -> Option<&Secret> {
         self.security_token.as_ref()
     }
 }
@@ -265,7 +265,7 @@ fn process_files() -> ReadFn {
 
 impl CredentialsProvider {
     /// These credentials, always.
-    pub fn fixed(credentials: Credentials) -> Self {
+    pub(crate) fn fixed(credentials: Credentials) -> Self {
         Self {
             kind: Kind::Fixed(credentials, "credentials given to the client".into()),
         }

@@ -196,7 +196,10 @@ impl Signer {
     }
 
     /// Appends ` <suffix>` to the user agent (e.g. an application name and version).
-    pub fn with_user_agent_suffix(mut self, suffix: &str) -> Result<Self, InvalidHeaderValue> {
+    pub(crate) fn with_user_agent_suffix(
+        mut self,
+        suffix: &str,
+    ) -> Result<Self, InvalidHeaderValue> {
         if !suffix.is_empty() {
             let ua = format!("{} {suffix}", default_user_agent());
             self.user_agent = HeaderValue::try_from(ua)?;
