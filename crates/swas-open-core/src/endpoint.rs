@@ -145,7 +145,7 @@ impl Endpoint {
     /// The public or VPC endpoint of `region`, by the published pattern
     /// (`swas.<region>.aliyuncs.com` or `swas-vpc.<region>.aliyuncs.com`); this is the one
     /// place that pattern is written.
-    pub(crate) fn for_region_kind(region: &RegionId, kind: EndpointKind) -> Self {
+    pub fn for_region_kind(region: &RegionId, kind: EndpointKind) -> Self {
         let prefix = match kind {
             EndpointKind::Public => "swas",
             EndpointKind::Vpc => "swas-vpc",

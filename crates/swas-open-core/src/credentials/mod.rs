@@ -174,7 +174,7 @@ impl Credentials {
     }
 
     /// The AccessKey id (not a secret).
-    pub(crate) fn access_key_id(&self) -> &str {
+    pub fn access_key_id(&self) -> &str {
         self.access_key_id.as_str()
     }
 
