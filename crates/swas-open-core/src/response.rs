@@ -25,7 +25,6 @@
 //!     Err(ErrorKind::Service(e)) => {
 //!         assert_eq!(e.code, ErrorCode::InvalidImageIdNotFound);
 //!         assert_eq!(e.request_id.as_deref(), Some("R1"));
-//!         assert!(!e.is_retryable());
 //!     }
 //!     other => panic!("unexpected: {other:?}"),
 //! }
