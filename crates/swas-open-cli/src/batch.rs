@@ -28,7 +28,7 @@ use swas_open_core::{
 use swas_open_ureq::Client;
 
 use crate::cli::DeleteArgs;
-use crate::delete::{client_builder, scheme_name, warn_if_unlisted};
+use crate::delete::{client_builder, warn_if_unlisted};
 use crate::emulator::Local;
 use crate::exit::{one_line, ErrorReport, Failure};
 use crate::{output, verbose};
@@ -99,7 +99,7 @@ pub fn run(args: &DeleteArgs) -> Result<(), Failure> {
             "DeleteCustomImage of {} image(s) in {region} to {endpoint}, signature {}, \
              {workers} at a time",
             inputs.len(),
-            scheme_name(args.signature_version),
+            args.signature_version,
         ));
     }
 

@@ -14,7 +14,6 @@ use swas_open_core::{
 };
 
 use crate::cli::BenchSignArgs;
-use crate::delete::scheme_name;
 use crate::exit::Failure;
 use crate::output;
 
@@ -50,7 +49,7 @@ pub fn sign(args: &BenchSignArgs) -> Result<(), Failure> {
         }
         ns_per_sign.sort_by(f64::total_cmp);
         let median = ns_per_sign[ROUNDS / 2];
-        output::stdout(&format!("{}: {median:.1} ns/sign", scheme_name(version)));
+        output::stdout(&format!("{}: {median:.1} ns/sign", version));
     }
     Ok(())
 }

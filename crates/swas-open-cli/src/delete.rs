@@ -1,7 +1,7 @@
 //! `swas delete-custom-image`: one DeleteCustomImage call, against the service or a local
 //! emulator, or a dry run that only signs (several images: see [`batch`]).
 
-use swas_open_core::{DeleteCustomImage, Endpoint, EndpointKind, RegionId, SignatureVersion};
+use swas_open_core::{DeleteCustomImage, Endpoint, EndpointKind, RegionId};
 use swas_open_ureq::{Client, ClientBuilder};
 
 use crate::cli::DeleteArgs;
@@ -108,13 +108,6 @@ pub fn client_builder(args: &DeleteArgs, local: Option<&Local>) -> Result<Client
     Ok(builder)
 }
 
-pub fn scheme_name(version: SignatureVersion) -> &'static str {
-    match version {
-        SignatureVersion::V3 => "v3",
-        _ => "v1",
-    }
-}
-
 fn call(
     args: &DeleteArgs,
     input: &DeleteCustomImage,
@@ -131,7 +124,7 @@ fn call(
                 .client_token()
                 .map(|t| format!(" ClientToken={t}"))
                 .unwrap_or_default(),
-            scheme_name(args.signature_version),
+            args.signature_version,
         ));
     }
     match client.delete_custom_image(input) {

@@ -280,7 +280,26 @@ impl ClientToken {
     /// assert_eq!(t.as_str(), "abababab-abab-4bab-abab-abababababab");
     /// ```
     pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
-        let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
+        Self::of(uuid::Builder::from_random_bytes(bytes).into_uuid())
+    }
+
+    /// A UUID version 4 token from the operating system's random source: the one place in
+    /// this crate that draws randomness, for callers who want to choose a call's token
+    /// before making it (so that they can repeat the call with it).
+    ///
+    /// ```
+    /// use swas_open_core::{ClientToken, DeleteCustomImage};
+    /// let token = ClientToken::random();
+    /// let input = DeleteCustomImage::new("cn-hangzhou", "m-1")?.with_client_token(token.clone())?;
+    /// assert_eq!(input.client_token(), Some(&token));
+    /// assert_ne!(ClientToken::random(), token);
+    /// # Ok::<(), swas_open_core::InputError>(())
+    /// ```
+    pub fn random() -> Self {
+        Self::of(uuid::Uuid::new_v4())
+    }
+
+    fn of(uuid: uuid::Uuid) -> Self {
         Self(
             uuid.hyphenated()
                 .encode_lower(&mut uuid::Uuid::encode_buffer())

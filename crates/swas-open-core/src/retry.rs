@@ -342,17 +342,10 @@ fn clamp_jitter(jitter: f64) -> f64 {
     }
 }
 
-/// `d * factor` for `factor` in `[0, 1]`, in integer nanoseconds so it cannot overflow
-/// or round above `d`.
+/// `d * factor` for `factor` in `[0, 1]`, never above `d`: float rounding near
+/// `Duration::MAX` can land past it, where `mul_f64` would panic.
 fn scale(d: Duration, factor: f64) -> Duration {
-    const ONE: f64 = (1u64 << 32) as f64;
-    // `factor` is in [0, 1], so this is in [0, 2^32]; `as` saturates anyway.
-    let fixed = (factor * ONE) as u64;
-    let nanos = d.as_nanos().saturating_mul(u128::from(fixed)) >> 32;
-    let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
-    // The remainder is below 10^9 and fits in u32.
-    let subsec = u32::try_from(nanos % 1_000_000_000).unwrap_or(0);
-    Duration::new(secs, subsec).min(d)
+    Duration::try_from_secs_f64(d.as_secs_f64() * factor).map_or(d, |scaled| scaled.min(d))
 }
 
 #[cfg(test)]
