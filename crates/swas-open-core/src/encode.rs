@@ -62,7 +62,6 @@ pub(crate) fn percent_encode_into_sink(out: &mut impl Sink, input: &[u8]) {
 }
 
 /// Percent-encodes `input` onto the end of `out`.
-#[cfg(any(test, feature = "verify"))]
 pub(crate) fn percent_encode_into(out: &mut String, input: &str) {
     out.extend(percent_encoding::utf8_percent_encode(input, ENCODE_SET));
 }

@@ -83,6 +83,8 @@ pub use error::{BoxError, Error, ErrorKind, TimeoutKind};
 pub use exchange::{Action, Exchange, Outgoing};
 pub use http;
 pub use input::{ClientToken, DeleteCustomImage, ImageId, InputError, RegionId};
+#[cfg(feature = "tls")]
+pub use network::extra_root_certificates;
 pub use network::Proxies;
 pub use response::{
     parse_delete_custom_image, DeleteCustomImageOutput, ErrorCode, ParseError, ParseErrorKind,

@@ -8,6 +8,63 @@ use std::path::Path;
 
 use crate::error::Error;
 
+/// The certificates a client trusts besides the built-in webpki roots (feature `tls`):
+/// those of [`ClientBuilder::add_root_certificate`](crate::ClientBuilder::add_root_certificate)
+/// and `SSL_CERT_FILE`, then, with [`native_roots`](crate::ClientBuilder::native_roots), the
+/// operating system's store. Both clients build their roots from this list.
+/// A bundle with a PEM block that
+/// does not decode, or without a single certificate rustls can take as a root, is a
+/// configuration error; other certificates rustls cannot take (a system bundle may hold a
+/// few) are skipped with a warning. So is the operating system's store, which is an error
+/// only when it yields nothing but errors.
+#[cfg(feature = "tls")]
+pub fn extra_root_certificates(
+    config: &crate::Config,
+) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, Error> {
+    use rustls::RootCertStore;
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+    let config_error = |m: String| -> Error { crate::ErrorKind::Config(m).into() };
+    let mut roots = Vec::new();
+    let mut check = RootCertStore::empty();
+    for (i, pem) in config.root_certificates.iter().enumerate() {
+        let n = i + 1;
+        let mut problem = None;
+        let before = roots.len();
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert
+                .map_err(|e| config_error(format!("root certificate bundle {n}: bad PEM: {e}")))?;
+            match check.add(cert.clone()) {
+                Ok(()) => roots.push(cert),
+                Err(e) => {
+                    tracing::warn!(bundle = n, error = %e, "skipping an unusable root certificate");
+                    problem.get_or_insert(e);
+                }
+            }
+        }
+        if roots.len() == before {
+            return Err(config_error(match problem {
+                Some(e) => format!("root certificate bundle {n}: no usable certificate ({e})"),
+                None => format!("root certificate bundle {n}: no PEM CERTIFICATE block"),
+            }));
+        }
+    }
+    if config.native_roots {
+        let native = rustls_native_certs::load_native_certs();
+        if native.certs.is_empty() {
+            if let Some(e) = native.errors.first() {
+                return Err(config_error(format!(
+                    "the operating system's certificate store cannot be read: {e}"
+                )));
+            }
+        }
+        let (added, skipped) = check.add_parsable_certificates(native.certs.iter().cloned());
+        tracing::debug!(added, skipped, "operating system roots");
+        roots.extend(native.certs);
+    }
+    Ok(roots)
+}
+
 /// `SSL_CERT_FILE`: a PEM file of certificates to trust besides the built-in roots.
 pub(crate) const ENV_SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 

@@ -6,55 +6,10 @@
 use std::sync::Arc;
 
 use rustls::{ClientConfig, RootCertStore};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
 use swas_open_core::{Config, Error, ErrorKind};
 
 fn config_error(message: String) -> Error {
     ErrorKind::Config(message).into()
-}
-
-/// The certificates to trust besides the built-in roots. A bundle with a PEM block that
-/// does not decode, or without a single certificate rustls can take as a root, is a
-/// configuration error; other certificates rustls cannot take (a system bundle may hold a
-/// few) are skipped with a warning. So is the operating system's store, which is an error
-/// only when it yields nothing but errors.
-fn add_extra_roots(config: &Config, store: &mut RootCertStore) -> Result<(), Error> {
-    for (i, pem) in config.root_certificates.iter().enumerate() {
-        let n = i + 1;
-        let mut problem = None;
-        let mut added = 0;
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert
-                .map_err(|e| config_error(format!("root certificate bundle {n}: bad PEM: {e}")))?;
-            match store.add(cert) {
-                Ok(()) => added += 1,
-                Err(e) => {
-                    tracing::warn!(bundle = n, error = %e, "skipping an unusable root certificate");
-                    problem.get_or_insert(e);
-                }
-            }
-        }
-        if added == 0 {
-            return Err(config_error(match problem {
-                Some(e) => format!("root certificate bundle {n}: no usable certificate ({e})"),
-                None => format!("root certificate bundle {n}: no PEM CERTIFICATE block"),
-            }));
-        }
-    }
-    if config.native_roots {
-        let native = rustls_native_certs::load_native_certs();
-        if native.certs.is_empty() {
-            if let Some(e) = native.errors.first() {
-                return Err(config_error(format!(
-                    "the operating system's certificate store cannot be read: {e}"
-                )));
-            }
-        }
-        let (added, skipped) = store.add_parsable_certificates(native.certs);
-        tracing::debug!(added, skipped, "operating system roots");
-    }
-    Ok(())
 }
 
 /// The client configuration for `config`: TLS 1.2 and 1.3 with the ring provider, host
@@ -63,7 +18,7 @@ pub(crate) fn client_config(config: &Config) -> Result<ClientConfig, Error> {
     let mut roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
-    add_extra_roots(config, &mut roots)?;
+    roots.add_parsable_certificates(swas_open_core::extra_root_certificates(config)?);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Ok(ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

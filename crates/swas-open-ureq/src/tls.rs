@@ -1,68 +1,16 @@
 //! The roots the blocking client trusts: the built-in webpki roots, the PEM bundles of the
-//! builder and `SSL_CERT_FILE`, and, when asked, the operating system's store.
+//! builder and `SSL_CERT_FILE`, and, when asked, the operating system's store, as the core's
+//! [`extra_root_certificates`](swas_open_core::extra_root_certificates) lists them.
 
 use std::sync::Arc;
 
-use rustls::RootCertStore;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
-use swas_open_core::{Config, Error, ErrorKind};
+use swas_open_core::{Config, Error};
 use ureq::tls::{Certificate, RootCerts};
-
-fn config_error(message: String) -> Error {
-    ErrorKind::Config(message).into()
-}
-
-/// The certificates to trust besides the built-in roots. A bundle with a PEM block that
-/// does not decode, or without a single certificate rustls can take as a root, is a
-/// configuration error; other certificates rustls cannot take (a system bundle may hold a
-/// few) are skipped with a warning. So is the operating system's store, which is an error
-/// only when it yields nothing but errors.
-pub(crate) fn extra_roots(config: &Config) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let mut roots = Vec::new();
-    let mut check = RootCertStore::empty();
-    for (i, pem) in config.root_certificates.iter().enumerate() {
-        let n = i + 1;
-        let mut problem = None;
-        let before = roots.len();
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert
-                .map_err(|e| config_error(format!("root certificate bundle {n}: bad PEM: {e}")))?;
-            match check.add(cert.clone()) {
-                Ok(()) => roots.push(cert),
-                Err(e) => {
-                    tracing::warn!(bundle = n, error = %e, "skipping an unusable root certificate");
-                    problem.get_or_insert(e);
-                }
-            }
-        }
-        if roots.len() == before {
-            return Err(config_error(match problem {
-                Some(e) => format!("root certificate bundle {n}: no usable certificate ({e})"),
-                None => format!("root certificate bundle {n}: no PEM CERTIFICATE block"),
-            }));
-        }
-    }
-    if config.native_roots {
-        let native = rustls_native_certs::load_native_certs();
-        if native.certs.is_empty() {
-            if let Some(e) = native.errors.first() {
-                return Err(config_error(format!(
-                    "the operating system's certificate store cannot be read: {e}"
-                )));
-            }
-        }
-        let (added, skipped) = check.add_parsable_certificates(native.certs.iter().cloned());
-        tracing::debug!(added, skipped, "operating system roots");
-        roots.extend(native.certs);
-    }
-    Ok(roots)
-}
 
 /// ureq's roots for `config`: its built-in webpki roots when nothing is added, else the
 /// same webpki roots (as certificates) followed by the added ones.
 pub(crate) fn root_certs(config: &Config) -> Result<RootCerts, Error> {
-    let extra = extra_roots(config)?;
+    let extra = swas_open_core::extra_root_certificates(config)?;
     if extra.is_empty() {
         return Ok(RootCerts::WebPki);
     }
@@ -77,6 +25,7 @@ pub(crate) fn root_certs(config: &Config) -> Result<RootCerts, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use swas_open_core::ErrorKind;
     use swas_open_core::{ClientBuilder, Credentials, FromConfig};
 
     struct Probe(Config);
@@ -108,7 +57,7 @@ mod tests {
                 "no usable certificate",
             ),
         ] {
-            let e = extra_roots(&config_with(pem)).unwrap_err();
+            let e = swas_open_core::extra_root_certificates(&config_with(pem)).unwrap_err();
             let m = e.to_string();
             assert!(matches!(e.kind(), ErrorKind::Config(_)), "{e:?}");
             assert!(m.contains("bundle 1") && m.contains(why), "{m}");
@@ -120,7 +69,7 @@ mod tests {
         let der = webpki_root_certs::TLS_SERVER_ROOT_CERTS[0].as_ref();
         let pem = pem_of(der);
         // `SSL_CERT_FILE`, when set, adds its own.
-        let extra = extra_roots(&config_with(pem.as_bytes())).unwrap();
+        let extra = swas_open_core::extra_root_certificates(&config_with(pem.as_bytes())).unwrap();
         assert_eq!(extra[0].as_ref(), der);
         match root_certs(&config_with(pem.as_bytes())).unwrap() {
             RootCerts::Specific(all) => {

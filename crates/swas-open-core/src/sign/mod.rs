@@ -270,7 +270,6 @@ fn v1_headers(signer: &Signer, endpoint: &Endpoint) -> HeaderMap {
     headers
 }
 
-#[cfg(any(test, feature = "verify"))]
 /// The canonical query of both schemes: parameters sorted by raw name (byte order, then by
 /// value), `percentEncode(name)=percentEncode(value)` joined with `&`; an empty value stays
 /// `name=`.

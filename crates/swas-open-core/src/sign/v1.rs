@@ -35,14 +35,12 @@ pub(crate) fn keyed_mac(secret: &str) -> Hmac<Sha1> {
     Hmac::new_from_slice(&key).expect("HMAC takes keys of any size")
 }
 
-#[cfg(any(test, feature = "verify"))]
 /// The canonicalized query string of `params`, skipping any `Signature`; see
 /// `super::canonical_query`.
 pub(crate) fn canonical_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     super::canonical_query(params.into_iter().filter(|(name, _)| *name != "Signature"))
 }
 
-#[cfg(any(test, feature = "verify"))]
 /// `METHOD&%2F&percentEncode(canonical_query)`.
 pub(crate) fn string_to_sign(method: &str, canonical_query: &str) -> String {
     let mut out = String::with_capacity(method.len() + 4 + canonical_query.len() * 5 / 4);
