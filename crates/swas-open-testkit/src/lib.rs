@@ -255,6 +255,7 @@ macro_rules! __suite {
         __scenario!(outage_without_a_budget_triples_the_load);
         __scenario!(adaptive_mode_calms_a_throttling_storm);
         __scenario!(a_failed_refresh_keeps_usable_credentials);
+        __scenario!(an_expired_token_answer_drops_the_cached_credentials);
     };
 }
 

@@ -1295,3 +1295,29 @@ pub fn a_failed_refresh_keeps_usable_credentials<D: Driver>(d: &D) {
     assert_eq!(stats.credentials_issued, 2);
     assert_eq!(stats.deletes, 3);
 }
+
+/// When the service answers `InvalidSecurityToken.Expired` to credentials the client still
+/// deems valid (its clock and the service's disagree, or they were revoked), that call
+/// fails, and the next one fetches new credentials instead of failing the same way.
+pub fn an_expired_token_answer_drops_the_cached_credentials<D: Driver>(d: &D) {
+    let (emu, client) = role_client::<D>(&["m-1", "m-2", "m-3"], Duration::from_secs(3600));
+    delete(d, &client, "m-1").expect("first call");
+    assert_eq!(emu.stats().sts_requests, 1);
+    emu.inject(Fault::error(400, "InvalidSecurityToken.Expired"));
+    let result = delete(d, &client, "m-2");
+    assert_eq!(
+        service_code(&result),
+        &ErrorCode::InvalidSecurityTokenExpired
+    );
+    assert_eq!(result.unwrap_err().attempts(), 1);
+    assert_eq!(
+        emu.stats().sts_requests,
+        1,
+        "the failed call fetches nothing"
+    );
+    delete(d, &client, "m-2").expect("signed with new credentials");
+    delete(d, &client, "m-3").expect("and those are cached");
+    let stats = emu.stats();
+    assert_eq!((stats.sts_requests, stats.credentials_issued), (2, 2));
+    assert_eq!(stats.deletes, 3);
+}
