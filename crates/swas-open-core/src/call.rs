@@ -234,6 +234,10 @@ impl<'a> Call<'a> {
         ) {
             scrub(&mut e.message, token.expose());
         }
+        if error.code() == Some(&ErrorCode::InvalidSecurityTokenExpired) {
+            // Whatever our clock says, the service no longer takes these credentials.
+            self.config.credentials.forget(self.signer);
+        }
         if let Some(offset) = self.skew_offset(&error, sent, date) {
             self.config.state.set_clock_offset(offset);
             self.skew_corrected = true;
@@ -749,6 +753,83 @@ mod tests {
         }
         let waited = waited.expect("throttling lowers the send rate until calls wait");
         assert!(waited > Duration::ZERO);
+    }
+
+    /// Credentials for an hour, a new key each time they are provided.
+    struct Counting(std::sync::atomic::AtomicU32);
+
+    impl crate::credentials::ProvideCredentials for Counting {
+        fn provide(&self) -> Result<(Credentials, Option<SystemTime>), crate::error::BoxError> {
+            let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let credentials =
+                Credentials::new(format!("STS.id-{n}"), "secret")?.with_security_token("token")?;
+            Ok((
+                credentials,
+                Some(SystemTime::now() + Duration::from_secs(3600)),
+            ))
+        }
+    }
+
+    /// Steps `config`'s credentials until they give a signer, running the fetches asked
+    /// for; returns the signer and how many fetches ran.
+    fn signer_of(config: &Config, now: Instant) -> (std::sync::Arc<Signer>, u32) {
+        use crate::credentials::CredentialsStep;
+        let mut seen = None;
+        let mut fetches = 0;
+        loop {
+            match config.credentials_step(now, SystemTime::now(), &mut seen, || [9; 32]) {
+                CredentialsStep::Sign(signer) => return (signer, fetches),
+                CredentialsStep::Fetch { mut fetch, .. } => {
+                    fetches += 1;
+                    assert!(matches!(fetch.next(now), Action::Done(())));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    /// Makes one call signed by `signer`, answered `status` with `body`.
+    fn call_answered(config: &Config, signer: &Signer, now: Instant, status: u16, body: &str) {
+        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+        let mut call = Call::new(config, signer, &input, [4; 32], now, SystemTime::now());
+        let _ = sent(&mut call, now);
+        call.receive(now, Ok(answer(status, body)));
+        assert!(matches!(call.next(now), Action::Done(_)));
+    }
+
+    #[test]
+    fn an_expired_token_answer_drops_the_cached_credentials() {
+        let config = ClientBuilder::<()>::new()
+            .credentials_provider(crate::credentials::CredentialsProvider::custom(Counting(
+                Default::default(),
+            )))
+            .retry_policy(RetryPolicy::new(1))
+            .resolve()
+            .unwrap();
+        let now = Instant::now();
+        let expired = r#"{"Code":"InvalidSecurityToken.Expired","Message":"The security token has expired."}"#;
+        let (first, fetches) = signer_of(&config, now);
+        assert_eq!(fetches, 1);
+        // Other errors keep the cache.
+        call_answered(
+            &config,
+            &first,
+            now,
+            404,
+            r#"{"Code":"InvalidImageId.NotFound"}"#,
+        );
+        call_answered(&config, &first, now, 503, BUSY);
+        let (same, fetches) = signer_of(&config, now);
+        assert_eq!((same.credentials(), fetches), (first.credentials(), 0));
+        // The service says the token expired: the next call fetches anew.
+        call_answered(&config, &first, now, 400, expired);
+        let (second, fetches) = signer_of(&config, now);
+        assert_eq!(fetches, 1);
+        assert_eq!(second.credentials().access_key_id(), "STS.id-1");
+        // A late answer to a call signed with the old credentials keeps the new ones.
+        call_answered(&config, &first, now, 400, expired);
+        let (kept, fetches) = signer_of(&config, now);
+        assert_eq!((kept.credentials(), fetches), (second.credentials(), 0));
     }
 
     #[test]

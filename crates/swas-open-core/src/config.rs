@@ -376,7 +376,7 @@ impl<C: FromConfig> ClientBuilder<C> {
 /// The resolved options a transport builds its client from, and the state its calls share.
 #[non_exhaustive]
 pub struct Config {
-    credentials: Arc<CredentialsCache>,
+    pub(crate) credentials: Arc<CredentialsCache>,
     pub(crate) endpoints: EndpointChoice,
     pub(crate) retry_policy: RetryPolicy,
     /// The bound on setting up a connection.

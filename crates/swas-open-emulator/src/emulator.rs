@@ -87,6 +87,7 @@ pub struct EmulatorBuilder {
     listen: SocketAddr,
     max_request_bytes: usize,
     log_requests: bool,
+    rate_limit: Option<u32>,
     tls: bool,
     tls_names: Vec<String>,
 }
@@ -113,6 +114,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("listen", &self.listen)
             .field("max_request_bytes", &self.max_request_bytes)
             .field("log_requests", &self.log_requests)
+            .field("rate_limit", &self.rate_limit)
             .field("tls", &self.tls)
             .field("tls_names", &self.tls_names)
             .finish_non_exhaustive()
@@ -135,6 +137,7 @@ impl Default for EmulatorBuilder {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             log_requests: false,
+            rate_limit: None,
             tls: false,
             tls_names: Vec::new(),
         }
@@ -254,6 +257,17 @@ impl EmulatorBuilder {
     /// `<METHOD> <action or -> <code or OK> <status> <latency ms>ms` (default off).
     pub fn log_requests(mut self, on: bool) -> Self {
         self.log_requests = on;
+        self
+    }
+
+    /// Throttles SWAS like a service over its quota: a token bucket holding `per_second`
+    /// tokens (full at start) and refilled at `per_second` tokens a second; a SWAS request
+    /// that finds it empty is answered 400 `Throttling.User` at once, before faults and
+    /// authentication (it takes no fault and deletes nothing), and counted in
+    /// [`Stats::throttled`](crate::Stats::throttled). `0` counts as 1. Default: no limit.
+    /// STS, IMDS and the credentials URI are never limited.
+    pub fn rate_limit(mut self, per_second: u32) -> Self {
+        self.rate_limit = Some(per_second);
         self
     }
 
@@ -450,6 +464,7 @@ impl EmulatorBuilder {
             clock,
             max_request_bytes: self.max_request_bytes,
             log_requests: self.log_requests,
+            rate_limit: self.rate_limit,
         };
         Ok((Arc::new(Shared::new(config, images)), tls))
     }

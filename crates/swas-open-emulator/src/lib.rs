@@ -62,7 +62,8 @@
 //!    URI, `/` with `Action` `AssumeRole` or `AssumeRoleWithOIDC` and `Version=2015-04-01`
 //!    (in the query, the form body, or `x-acs-action`/`x-acs-version`) STS; everything else
 //!    SWAS's. The rest of this list is SWAS's path; the other services are described below.
-//! 3. A queued [`Fault`] of the kinds that act before authentication.
+//! 3. Over the [`EmulatorBuilder::rate_limit`] -> 400 `Throttling.User` (no fault is taken).
+//!    Else a queued [`Fault`] of the kinds that act before authentication.
 //! 4. Any path but `/`, or a method other than `GET` and `POST` -> 404
 //!    `InvalidAction.NotFound`.
 //! 5. Authentication, in this order: missing signature parts -> `MissingParameter` or
@@ -189,7 +190,7 @@
 //! their connections are counted in [`Stats::connections`].
 //! - `GET /__emulator/state`: `{"images":{"cn-hangzhou":[{"image_id":"m-1","shared":false}]},
 //!   "stats":{"requests":0,"connections":1,"deletes":0,"sts_requests":0,"imds_requests":0,
-//!   "credentials_uri_requests":0,"credentials_issued":0},"pending_faults":0}`.
+//!   "credentials_uri_requests":0,"credentials_issued":0,"throttled":0},"pending_faults":0}`.
 //! - `POST /__emulator/faults`: one fault object or an array of them; answers
 //!   `{"queued":N,"pending_faults":M}`. Objects: `{"kind":"error","status":503,
 //!   "code":"ServiceUnavailable"}`, `{"kind":"throttling","retry_after_ms":1000}`,
@@ -208,7 +209,14 @@
 //! included), [`Stats::sts_requests`], [`Stats::imds_requests`] and
 //! [`Stats::credentials_uri_requests`] those of the other services the same way,
 //! [`Stats::credentials_issued`] the temporary credentials handed out, [`Stats::connections`]
-//! the TCP connections accepted, [`Stats::deletes`] the images actually removed.
+//! the TCP connections accepted, [`Stats::deletes`] the images actually removed,
+//! [`Stats::throttled`] the SWAS requests answered with a throttling error.
+//!
+//! # Rate limit
+//! [`EmulatorBuilder::rate_limit`] makes SWAS answer like a service over its quota: beyond a
+//! token bucket of `per_second` tokens refilled at `per_second` a second, requests get 400
+//! `Throttling.User` at once, before faults and authentication, so a test can watch how a
+//! client behaves in a throttling storm.
 //!
 //! # Log
 //! With [`EmulatorBuilder::log_requests`], one line per request on stderr:
@@ -238,6 +246,7 @@ mod issued;
 mod log;
 mod nonce;
 mod operation;
+mod rate;
 mod reply;
 mod request;
 mod server;
@@ -267,4 +276,7 @@ pub struct Stats {
     pub credentials_uri_requests: u64,
     /// Temporary credentials issued, by STS, IMDS and the credentials URI together.
     pub credentials_issued: u64,
+    /// SWAS requests answered with a throttling error: over the
+    /// [`EmulatorBuilder::rate_limit`], or by a [`Fault::throttling`].
+    pub throttled: u64,
 }

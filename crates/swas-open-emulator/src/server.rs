@@ -205,7 +205,12 @@ async fn answer(
     let route = Route::of(shared, &parts, complete);
     let service = route.service();
     shared.count_request(service);
-    let fault = shared.take_fault(service);
+    let limited = service == Service::Swas && shared.over_rate_limit(started);
+    let fault = if limited {
+        None
+    } else {
+        shared.take_fault(service)
+    };
     let log = shared
         .config
         .log_requests
@@ -229,8 +234,13 @@ async fn answer(
         Route::Imds(_) | Route::CredentialsUri => Ctx::new(&parts.headers, None),
     };
 
+    if service == Service::Swas && (limited || matches!(fault, Some(FaultKind::Throttling { .. })))
+    {
+        shared.count_throttled();
+    }
     let mut after = None;
     let early = match fault {
+        _ if limited => Some(Answer::coded(&ctx, ErrorCode::ThrottlingUser)),
         Some(FaultKind::Error { status, code }) => Some(error_answer(
             service,
             &ctx,

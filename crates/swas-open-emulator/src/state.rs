@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::HeaderValue;
 use swas_open_core::Secret;
@@ -13,6 +13,7 @@ use crate::fault::{Fault, FaultKind, FaultQueues, Service};
 use crate::idempotency::TokenStore;
 use crate::issued::{ImdsTokens, Issued, TemporaryKeys};
 use crate::nonce::NonceCache;
+use crate::rate::RateLimit;
 use crate::Stats;
 
 /// The clock requests' timestamps are checked against and `Date` headers come from.
@@ -59,6 +60,8 @@ pub(crate) struct Config {
     pub(crate) clock: Clock,
     pub(crate) max_request_bytes: usize,
     pub(crate) log_requests: bool,
+    /// SWAS requests accepted per second; `None` for no limit.
+    pub(crate) rate_limit: Option<u32>,
 }
 
 /// Images (region -> image id -> shared) and the answers remembered per ClientToken: locked
@@ -78,6 +81,7 @@ struct Counters {
     imds_requests: AtomicU64,
     credentials_uri_requests: AtomicU64,
     credentials_issued: AtomicU64,
+    throttled: AtomicU64,
 }
 
 pub(crate) struct Shared {
@@ -87,6 +91,7 @@ pub(crate) struct Shared {
     faults: Mutex<FaultQueues>,
     temporary: Mutex<TemporaryKeys>,
     imds_tokens: Mutex<ImdsTokens>,
+    rate_limit: Option<Mutex<RateLimit>>,
     counters: Counters,
 }
 
@@ -106,6 +111,7 @@ pub(crate) struct KnownKey {
 impl Shared {
     pub(crate) fn new(config: Config, images: BTreeMap<String, BTreeMap<String, bool>>) -> Self {
         Self {
+            rate_limit: config.rate_limit.map(|n| Mutex::new(RateLimit::new(n))),
             config,
             store: Mutex::new(Store {
                 images,
@@ -254,6 +260,19 @@ impl Shared {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Whether a SWAS request arriving at `now` is over the rate limit (always `false`
+    /// without one).
+    pub(crate) fn over_rate_limit(&self, now: Instant) -> bool {
+        self.rate_limit
+            .as_ref()
+            .is_some_and(|limit| !lock(limit).take(now))
+    }
+
+    /// Counts a SWAS request answered with a throttling error.
+    pub(crate) fn count_throttled(&self) {
+        self.counters.throttled.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn count_connection(&self) {
         self.counters.connections.fetch_add(1, Ordering::Relaxed);
     }
@@ -273,6 +292,7 @@ impl Shared {
             imds_requests: get(&c.imds_requests),
             credentials_uri_requests: get(&c.credentials_uri_requests),
             credentials_issued: get(&c.credentials_issued),
+            throttled: get(&c.throttled),
         }
     }
 }

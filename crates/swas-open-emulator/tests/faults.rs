@@ -5,7 +5,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::*;
-use swas_open_emulator::Fault;
+use swas_open_emulator::{Emulator, Fault};
 
 #[tokio::test]
 async fn error_fault_for_the_next_n_requests_before_authentication() {
@@ -246,4 +246,73 @@ async fn admin_fault_kinds_and_bad_bodies() {
             .status,
         400
     );
+}
+
+#[tokio::test]
+async fn rate_limit_throttles_beyond_the_bucket_and_counts() {
+    // One token a second: the first request passes, the next ones (sent well within that
+    // second) are throttled before authentication, and nothing is deleted by them.
+    let emu = Emulator::builder()
+        .access_key(AK, SECRET)
+        .image(REGION, "m-1")
+        .image(REGION, "m-2")
+        .rate_limit(1)
+        .start()
+        .await
+        .expect("emulator starts");
+    emu.inject(Fault::error(503, "ServiceUnavailable"));
+    send_signed(&emu, &v1(), "m-1", None)
+        .await
+        .assert_error(503, "ServiceUnavailable");
+    let throttled = send_signed(&emu, &v1(), "m-2", None).await;
+    throttled.assert_error(400, "Throttling.User");
+    assert_eq!(
+        throttled.json()["Message"],
+        "Request was denied due to request throttling."
+    );
+    assert_eq!(throttled.header("x-acs-retry-after"), None);
+    // Even an unknown key is throttled: the limit comes first, and takes no fault.
+    emu.inject(Fault::error(500, "InternalError"));
+    let s = signer("nobody", "x", None, swas_open_core::SignatureVersion::V3);
+    send_signed(&emu, &s, "m-2", None)
+        .await
+        .assert_error(400, "Throttling.User");
+    let state = get(&emu, "/__emulator/state", &[]).await.json();
+    assert_eq!(state["pending_faults"], 1);
+    assert!(emu.has_image(REGION, "m-2"));
+    let stats = emu.stats();
+    assert_eq!((stats.requests, stats.throttled, stats.deletes), (3, 2, 0));
+    // A second later the bucket has a token again: the queued fault, then a delete.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    send_signed(&emu, &v1(), "m-2", None)
+        .await
+        .assert_error(500, "InternalError");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    send_signed(&emu, &v1(), "m-2", None).await.assert_ok();
+    assert!(!emu.has_image(REGION, "m-2"));
+    // Injected throttling counts too (here it takes the place of the limit, a second on);
+    // the admin state shows the counter.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    emu.inject(Fault::throttling(10));
+    send_signed(&emu, &v1(), "m-1", None)
+        .await
+        .assert_error(400, "Throttling");
+    assert_eq!(emu.stats().throttled, 3);
+    let state = get(&emu, "/__emulator/state", &[]).await.json();
+    assert_eq!(state["stats"]["throttled"], 3);
+}
+
+#[tokio::test]
+async fn without_a_rate_limit_nothing_is_throttled() {
+    let emu = emulator(&[]).await;
+    for _ in 0..30 {
+        send_signed(&emu, &v1(), "m-none", None)
+            .await
+            .assert_error(404, "InvalidImageId.NotFound");
+    }
+    emu.inject(Fault::throttling(10));
+    send_signed(&emu, &v1(), "m-none", None)
+        .await
+        .assert_error(400, "Throttling");
+    assert_eq!(emu.stats().throttled, 1);
 }

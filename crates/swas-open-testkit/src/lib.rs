@@ -253,6 +253,9 @@ macro_rules! __suite {
         __scenario!(expired_timestamp_without_a_usable_date_is_left_alone);
         __scenario!(outage_is_bounded_by_the_retry_budget);
         __scenario!(outage_without_a_budget_triples_the_load);
+        __scenario!(adaptive_mode_calms_a_throttling_storm);
+        __scenario!(a_failed_refresh_keeps_usable_credentials);
+        __scenario!(an_expired_token_answer_drops_the_cached_credentials);
     };
 }
 

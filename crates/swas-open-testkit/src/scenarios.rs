@@ -1067,3 +1067,257 @@ pub fn outage_without_a_budget_triples_the_load<D: Driver>(d: &D) {
         assert_eq!(e.attempts(), 3, "{e:?}");
     }
 }
+
+/// The throttling storm: the emulator accepts [`STORM_RATE`] SWAS requests a second (a
+/// bucket of one second's worth, full at the start) and answers the rest `Throttling.User`;
+/// [`STORM_CALLS`] deletes run through one client, [`STORM_CONCURRENCY`] at once.
+const STORM_RATE: u32 = 20;
+const STORM_CALLS: usize = 40;
+const STORM_CONCURRENCY: usize = 10;
+/// How often the emulator's counters are sampled during a storm.
+const STORM_SAMPLE: Duration = Duration::from_millis(50);
+
+/// The storm's retry policy, the same with and without adaptive mode: enough attempts that
+/// no call gives up (without adaptive mode a call's attempt succeeds about one time in
+/// twenty, so 500 attempts leave a chance of about 1e-11 per call), short full-jitter waits
+/// (5 ms doubling up to 50 ms), and no retry budget, which would otherwise end the storm by
+/// failing calls (a throttled retry costs 5 tokens of 500).
+fn storm_policy(adaptive: bool) -> swas_open_core::RetryPolicy {
+    quick_retries(500).with_budget(None).with_adaptive(adaptive)
+}
+
+/// What the emulator saw of one storm.
+struct Storm {
+    /// SWAS requests, throttled ones included.
+    requests: u64,
+    /// Requests answered `Throttling.User`.
+    throttled: u64,
+    /// Requests a second from the first throttled answer to the end (the sampling interval
+    /// in which throttling began included).
+    throttled_phase_rate: f64,
+    /// The highest attempt count of any call.
+    most_attempts: u32,
+    elapsed: Duration,
+    /// Requests in each half second of the run.
+    per_half_second: Vec<u64>,
+}
+
+/// Runs the storm with or without adaptive mode; every call must succeed.
+fn storm<D: Driver>(d: &D, adaptive: bool) -> Storm {
+    let emu = emulator_builder(&[])
+        .rate_limit(STORM_RATE)
+        .start_blocking()
+        .expect("emulator starts");
+    let ids = image_ids(STORM_CALLS);
+    for id in &ids {
+        emu.add_image(REGION, id, false);
+    }
+    let client = build::<D>(builder(&emu).retry_policy(storm_policy(adaptive)));
+    let started = Instant::now();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (results, mut samples) = thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let mut samples = vec![(Duration::ZERO, emu.stats())];
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                thread::sleep(STORM_SAMPLE);
+                samples.push((started.elapsed(), emu.stats()));
+            }
+            samples
+        });
+        let results = d.delete_all(&client, inputs(&ids), STORM_CONCURRENCY);
+        done.store(true, std::sync::atomic::Ordering::Release);
+        (results, sampler.join().expect("sampler"))
+    });
+    let elapsed = started.elapsed();
+    let stats = emu.stats();
+    samples.push((elapsed, stats));
+    let mode = if adaptive { "on" } else { "off" };
+    let mut most_attempts = 0;
+    for r in &results {
+        match r {
+            Ok(out) => most_attempts = most_attempts.max(out.attempts),
+            Err(e) => panic!("a call failed in the storm (adaptive {mode}): {e:?}"),
+        }
+    }
+    assert_eq!(stats.deletes, STORM_CALLS as u64, "adaptive {mode}");
+    assert_eq!(
+        stats.requests,
+        stats.deletes + stats.throttled,
+        "adaptive {mode}"
+    );
+
+    // The sample before the first one that shows throttling: the phase starts there.
+    let first = samples
+        .iter()
+        .position(|(_, s)| s.throttled > 0)
+        .expect("the storm throttled");
+    let (from, at) = samples[first.saturating_sub(1)];
+    let span = elapsed.saturating_sub(from).as_secs_f64().max(1e-3);
+    let throttled_phase_rate = (stats.requests - at.requests) as f64 / span;
+    let mut per_half_second = Vec::new();
+    let mut last = 0;
+    for step in 1.. {
+        let edge = Duration::from_millis(500 * step);
+        let upto = samples
+            .iter()
+            .take_while(|(t, _)| *t <= edge)
+            .last()
+            .map_or(0, |(_, s)| s.requests);
+        per_half_second.push(upto - last);
+        last = upto;
+        if edge >= elapsed {
+            break;
+        }
+    }
+    let storm = Storm {
+        requests: stats.requests,
+        throttled: stats.throttled,
+        throttled_phase_rate,
+        most_attempts,
+        elapsed,
+        per_half_second,
+    };
+    eprintln!(
+        "throttling storm, adaptive {mode}: {} calls at concurrency {} against {} requests/s: \
+         {} requests, {} throttled, {:.0} requests/s while throttled, at most {} attempts a \
+         call, {:?}; requests per half second {:?}",
+        STORM_CALLS,
+        STORM_CONCURRENCY,
+        STORM_RATE,
+        storm.requests,
+        storm.throttled,
+        storm.throttled_phase_rate,
+        storm.most_attempts,
+        storm.elapsed,
+        storm.per_half_second,
+    );
+    storm
+}
+
+/// Adaptive mode in a throttling storm: the client lowers its own send rate to about what
+/// the service accepts, every call still succeeds, and far fewer requests are throttled
+/// than by the same run without adaptive mode (both numbers are printed).
+pub fn adaptive_mode_calms_a_throttling_storm<D: Driver>(d: &D) {
+    let plain = storm(d, false);
+    let adaptive = storm(d, true);
+    // Far fewer throttled answers: a quarter at most (in practice a few percent).
+    assert!(
+        adaptive.throttled * 4 < plain.throttled,
+        "throttled answers: {} with adaptive mode, {} without",
+        adaptive.throttled,
+        plain.throttled
+    );
+    // While throttled, the adaptive client sends at about the service's rate; the plain one
+    // keeps retrying many times faster.
+    assert!(
+        adaptive.throttled_phase_rate * 3.0 < plain.throttled_phase_rate,
+        "requests/s while throttled: {:.1} with adaptive mode, {:.1} without",
+        adaptive.throttled_phase_rate,
+        plain.throttled_phase_rate
+    );
+    assert!(
+        adaptive.throttled_phase_rate < 2.0 * f64::from(STORM_RATE),
+        "{:.1} requests/s while throttled",
+        adaptive.throttled_phase_rate
+    );
+}
+
+/// A role the refresh scenarios assume with the plain test key.
+const REFRESH_ROLE: &str = "acs:ram::123456789012:role/refresh";
+
+/// An emulator whose STS lets the plain key assume [`REFRESH_ROLE`], issuing credentials
+/// for `lifetime`, holding `images`; and a client of `D` that gets its credentials from that
+/// role, one attempt a call.
+fn role_client<D: Driver>(images: &[&str], lifetime: Duration) -> (Emulator, D::Client) {
+    let emu = emulator_builder(images)
+        .role(swas_open_emulator::Role::new(REFRESH_ROLE))
+        .credential_lifetime(lifetime)
+        .start_blocking()
+        .expect("emulator starts");
+    let mut options = swas_open_core::RoleOptions::default();
+    options.sts_endpoint = Some(emu.url());
+    let provider = swas_open_core::CredentialsProvider::ram_role_arn(
+        Credentials::new(ID, SECRET).expect("valid credentials"),
+        REFRESH_ROLE,
+        options,
+    );
+    let client = build::<D>(
+        ClientBuilder::new()
+            .credentials_provider(provider)
+            .endpoint(&emu.url())
+            .retry_policy(quick_retries(1)),
+    );
+    (emu, client)
+}
+
+/// Waits (a bounded while) until the emulator has counted `n` STS requests.
+fn wait_for_sts_requests(emu: &Emulator, n: u64) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while emu.stats().sts_requests < n {
+        assert!(
+            Instant::now() < until,
+            "{} STS requests, expected {n}",
+            emu.stats().sts_requests
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A refresh that fails while the cached credentials are still usable costs no call: the
+/// call signs with the cached ones, and so do the next calls (the failed refresh is tried
+/// again only 10 s later).
+pub fn a_failed_refresh_keeps_usable_credentials<D: Driver>(d: &D) {
+    use swas_open_emulator::Service;
+    // Credentials issued for 12 s are under the 3-minute floor: the first call fetches
+    // twice, then (the provider only issues short ones) uses them for half their life and
+    // starts a refresh ahead of time, in the background, on the same step. That third STS
+    // request meets an outage; the first two pass (a zero delay is no fault).
+    let (emu, client) = role_client::<D>(&["m-1", "m-2", "m-3"], Duration::from_secs(12));
+    emu.inject(Fault::delay(Duration::ZERO).on(Service::Sts).times(2));
+    emu.inject(Fault::error(503, "ServiceUnavailable").on(Service::Sts));
+    let out = delete(d, &client, "m-1").expect("signed with the credentials of the 2nd fetch");
+    assert_eq!(out.attempts, 1);
+    wait_for_sts_requests(&emu, 3);
+    assert_eq!(
+        clear_faults(&emu),
+        0,
+        "the refresh took the outage's answer"
+    );
+    for image in ["m-2", "m-3"] {
+        let out = delete(d, &client, image).expect("still signed with the cached credentials");
+        assert_eq!(out.attempts, 1);
+    }
+    let stats = emu.stats();
+    assert_eq!(
+        stats.sts_requests, 3,
+        "no second refresh right after a failure"
+    );
+    assert_eq!(stats.credentials_issued, 2);
+    assert_eq!(stats.deletes, 3);
+}
+
+/// When the service answers `InvalidSecurityToken.Expired` to credentials the client still
+/// deems valid (its clock and the service's disagree, or they were revoked), that call
+/// fails, and the next one fetches new credentials instead of failing the same way.
+pub fn an_expired_token_answer_drops_the_cached_credentials<D: Driver>(d: &D) {
+    let (emu, client) = role_client::<D>(&["m-1", "m-2", "m-3"], Duration::from_secs(3600));
+    delete(d, &client, "m-1").expect("first call");
+    assert_eq!(emu.stats().sts_requests, 1);
+    emu.inject(Fault::error(400, "InvalidSecurityToken.Expired"));
+    let result = delete(d, &client, "m-2");
+    assert_eq!(
+        service_code(&result),
+        &ErrorCode::InvalidSecurityTokenExpired
+    );
+    assert_eq!(result.unwrap_err().attempts(), 1);
+    assert_eq!(
+        emu.stats().sts_requests,
+        1,
+        "the failed call fetches nothing"
+    );
+    delete(d, &client, "m-2").expect("signed with new credentials");
+    delete(d, &client, "m-3").expect("and those are cached");
+    let stats = emu.stats();
+    assert_eq!((stats.sts_requests, stats.credentials_issued), (2, 2));
+    assert_eq!(stats.deletes, 3);
+}

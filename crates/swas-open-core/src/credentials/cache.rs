@@ -291,6 +291,20 @@ impl CredentialsCache {
         }
     }
 
+    /// Drops the cached credentials if they are `signer`'s: the service answered
+    /// `InvalidSecurityToken.Expired` to them, so the next call fetches anew. Credentials
+    /// refreshed since are kept; fixed ones are not cached, so there is nothing to drop.
+    pub(crate) fn forget(&self, signer: &Signer) {
+        let mut state = self.lock();
+        if state
+            .entry
+            .as_ref()
+            .is_some_and(|e| e.signer.credentials() == signer.credentials())
+        {
+            state.entry = None;
+        }
+    }
+
     fn abandon(&self) {
         let mut state = self.lock();
         state.in_flight = false;
