@@ -426,6 +426,12 @@ mod tests {
             .unwrap()
     }
 
+    /// A call of `m-1` in `cn-hangzhou` by `config`'s client, started at `now` and `wall`.
+    fn begin(config: &Config, seed: [u8; 32], now: Instant, wall: SystemTime) -> Call<'_> {
+        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+        Call::new(config, config.signer().unwrap(), &input, seed, now, wall)
+    }
+
     fn answer(status: u16, body: &str) -> http::Response<String> {
         http::Response::builder()
             .status(status)
@@ -445,35 +451,13 @@ mod tests {
     #[test]
     fn same_seed_same_requests() {
         let config = config(ClientBuilder::new());
-        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
         let (now, wall) = (
             Instant::now(),
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         );
-        let mut a = Call::new(
-            &config,
-            config.signer().unwrap(),
-            &input,
-            [1; 32],
-            now,
-            wall,
-        );
-        let mut b = Call::new(
-            &config,
-            config.signer().unwrap(),
-            &input,
-            [1; 32],
-            now,
-            wall,
-        );
-        let mut c = Call::new(
-            &config,
-            config.signer().unwrap(),
-            &input,
-            [2; 32],
-            now,
-            wall,
-        );
+        let mut a = begin(&config, [1; 32], now, wall);
+        let mut b = begin(&config, [1; 32], now, wall);
+        let mut c = begin(&config, [2; 32], now, wall);
         let (ra, rb, rc) = (sent(&mut a, now), sent(&mut b, now), sent(&mut c, now));
         assert_eq!(ra.uri(), rb.uri());
         assert_ne!(ra.uri(), rc.uri());
@@ -484,16 +468,8 @@ mod tests {
     #[test]
     fn retries_keep_the_token_and_change_the_nonce() {
         let config = config(ClientBuilder::new());
-        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
         let now = Instant::now();
-        let mut call = Call::new(
-            &config,
-            config.signer().unwrap(),
-            &input,
-            [3; 32],
-            now,
-            SystemTime::now(),
-        );
+        let mut call = begin(&config, [3; 32], now, SystemTime::now());
         let first = sent(&mut call, now);
         call.receive(now, Ok(answer(503, BUSY)));
         let Action::Wait(until) = call.next(now) else {
@@ -539,16 +515,8 @@ mod tests {
                 .deadline(Duration::from_millis(50))
                 .retry_policy(RetryPolicy::new(3).with_base_delay(Duration::from_secs(10))),
         );
-        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
         let now = Instant::now();
-        let mut call = Call::new(
-            &config,
-            config.signer().unwrap(),
-            &input,
-            [0xff; 32],
-            now,
-            SystemTime::now(),
-        );
+        let mut call = begin(&config, [0xff; 32], now, SystemTime::now());
         let Action::Send(out) = call.next(now) else {
             panic!()
         };
@@ -572,17 +540,9 @@ mod tests {
     #[test]
     fn clock_skew_is_corrected_once_and_remembered() {
         let config = config(ClientBuilder::new().max_attempts(1));
-        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
         let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let now = Instant::now();
-        let mut call = Call::new(
-            &config,
-            config.signer().unwrap(),
-            &input,
-            [5; 32],
-            now,
-            wall,
-        );
+        let mut call = begin(&config, [5; 32], now, wall);
         let _ = sent(&mut call, now);
         let expired = http::Response::builder()
             .status(400)
@@ -617,16 +577,8 @@ mod tests {
     fn skew_without_a_usable_date_is_left_alone() {
         for date in [None, Some("garbage")] {
             let config = config(ClientBuilder::new());
-            let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
             let now = Instant::now();
-            let mut call = Call::new(
-                &config,
-                config.signer().unwrap(),
-                &input,
-                [5; 32],
-                now,
-                SystemTime::now(),
-            );
+            let mut call = begin(&config, [5; 32], now, SystemTime::now());
             let _ = sent(&mut call, now);
             let mut response = http::Response::builder().status(400);
             if let Some(d) = date {
@@ -653,16 +605,8 @@ mod tests {
             .max_attempts(1)
             .resolve()
             .unwrap();
-        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
         let now = Instant::now();
-        let mut call = Call::new(
-            &config,
-            config.signer().unwrap(),
-            &input,
-            [0; 32],
-            now,
-            SystemTime::now(),
-        );
+        let mut call = begin(&config, [0; 32], now, SystemTime::now());
         let _ = sent(&mut call, now);
         let twice = percent_encode(&percent_encode("tok en/+="));
         let body = format!(
@@ -687,16 +631,8 @@ mod tests {
         let config = config(
             ClientBuilder::new().retry_policy(RetryPolicy::new(5).with_budget(Some(budget))),
         );
-        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
         let now = Instant::now();
-        let mut call = Call::new(
-            &config,
-            config.signer().unwrap(),
-            &input,
-            [9; 32],
-            now,
-            SystemTime::now(),
-        );
+        let mut call = begin(&config, [9; 32], now, SystemTime::now());
         let _ = sent(&mut call, now);
         call.receive(now, Ok(answer(503, BUSY)));
         let Action::Wait(until) = call.next(now) else {
@@ -710,14 +646,7 @@ mod tests {
         assert!(e.retry_budget_exhausted());
         assert_eq!(e.attempts(), 2);
         // A success puts a token back, but one is not a retry's worth.
-        let mut ok = Call::new(
-            &config,
-            config.signer().unwrap(),
-            &input,
-            [8; 32],
-            now,
-            SystemTime::now(),
-        );
+        let mut ok = begin(&config, [8; 32], now, SystemTime::now());
         let _ = sent(&mut ok, now);
         ok.receive(now, Ok(answer(200, r#"{"RequestId":"R"}"#)));
         assert!(matches!(ok.next(now), Action::Done(Ok(_))));
@@ -728,20 +657,12 @@ mod tests {
     fn adaptive_mode_makes_calls_wait_after_throttling() {
         let config =
             config(ClientBuilder::new().retry_policy(RetryPolicy::new(1).with_adaptive(true)));
-        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
         let start = Instant::now();
         let throttled = r#"{"Code":"Throttling.User","Message":"slow down"}"#;
         let mut waited = None;
         for i in 0..200u32 {
             let now = start + Duration::from_millis(u64::from(i) * 10);
-            let mut call = Call::new(
-                &config,
-                config.signer().unwrap(),
-                &input,
-                [i as u8; 32],
-                now,
-                SystemTime::now(),
-            );
+            let mut call = begin(&config, [i as u8; 32], now, SystemTime::now());
             match call.next(now) {
                 Action::Send(_) => call.receive(now, Ok(answer(400, throttled))),
                 Action::Wait(until) => {

@@ -587,20 +587,13 @@ mod tests {
     use super::*;
     use crate::error::ErrorKind;
 
-    struct Probe(Config);
-    impl FromConfig for Probe {
-        fn from_config(config: Config) -> Result<Self, Error> {
-            Ok(Probe(config))
-        }
-    }
-
-    fn builder() -> ClientBuilder<Probe> {
+    fn builder() -> ClientBuilder<Config> {
         ClientBuilder::new().credentials(Credentials::new("id", "secret").unwrap())
     }
 
-    fn endpoint_of(b: ClientBuilder<Probe>, region: &str) -> String {
+    fn endpoint_of(b: ClientBuilder<Config>, region: &str) -> String {
         let input = DeleteCustomImage::new(region, "m-1").unwrap();
-        b.build().unwrap().0.endpoints.for_input(&input).to_string()
+        b.build().unwrap().endpoints.for_input(&input).to_string()
     }
 
     #[test]
@@ -637,7 +630,7 @@ mod tests {
 
     #[test]
     fn defaults_and_errors() {
-        let c = builder().build().unwrap().0;
+        let c = builder().build().unwrap();
         assert_eq!(c.connect_timeout, Duration::from_secs(5));
         assert_eq!(c.read_timeout, Duration::from_secs(10));
         assert_eq!(c.deadline, None);
@@ -646,9 +639,9 @@ mod tests {
             c.signer().unwrap().signature_version(),
             SignatureVersion::V1
         );
-        let c = builder().max_attempts(0).build().unwrap().0;
+        let c = builder().max_attempts(0).build().unwrap();
         assert_eq!(c.retry_policy.max_attempts, 1);
-        let kind = |b: ClientBuilder<Probe>| b.build().err().map(Error::into_kind);
+        let kind = |b: ClientBuilder<Config>| b.build().err().map(Error::into_kind);
         assert!(matches!(
             kind(builder().endpoint("ftp://x")),
             Some(ErrorKind::Endpoint(_))

@@ -385,3 +385,33 @@ mod tests {
         }
     }
 }
+
+#[cfg(all(test, feature = "tls"))]
+mod tls_tests {
+    use crate::{ClientBuilder, Config, Credentials, ErrorKind};
+
+    #[test]
+    fn garbage_roots_are_refused_with_their_bundle_number() {
+        for (pem, why) in [
+            (&b"not a certificate"[..], "no PEM CERTIFICATE block"),
+            (
+                b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+                "bad PEM",
+            ),
+            (
+                b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+                "no usable certificate",
+            ),
+        ] {
+            let config = ClientBuilder::<Config>::new()
+                .credentials(Credentials::new("id", "secret").unwrap())
+                .add_root_certificate(pem)
+                .build()
+                .unwrap();
+            let e = super::extra_root_certificates(&config).unwrap_err();
+            let m = e.to_string();
+            assert!(matches!(e.kind(), ErrorKind::Config(_)), "{e:?}");
+            assert!(m.contains("bundle 1") && m.contains(why), "{m}");
+        }
+    }
+}

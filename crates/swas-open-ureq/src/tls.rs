@@ -25,43 +25,14 @@ pub(crate) fn root_certs(config: &Config) -> Result<RootCerts, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use swas_open_core::ErrorKind;
-    use swas_open_core::{ClientBuilder, Credentials, FromConfig};
-
-    struct Probe(Config);
-    impl FromConfig for Probe {
-        fn from_config(config: Config) -> Result<Self, Error> {
-            Ok(Probe(config))
-        }
-    }
+    use swas_open_core::{ClientBuilder, Credentials};
 
     fn config_with(pem: &[u8]) -> Config {
-        ClientBuilder::<Probe>::new()
+        ClientBuilder::<Config>::new()
             .credentials(Credentials::new("id", "secret").unwrap())
             .add_root_certificate(pem)
             .build()
             .unwrap()
-            .0
-    }
-
-    #[test]
-    fn garbage_is_refused_with_its_bundle_number() {
-        for (pem, why) in [
-            (&b"not a certificate"[..], "no PEM CERTIFICATE block"),
-            (
-                b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
-                "bad PEM",
-            ),
-            (
-                b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-                "no usable certificate",
-            ),
-        ] {
-            let e = swas_open_core::extra_root_certificates(&config_with(pem)).unwrap_err();
-            let m = e.to_string();
-            assert!(matches!(e.kind(), ErrorKind::Config(_)), "{e:?}");
-            assert!(m.contains("bundle 1") && m.contains(why), "{m}");
-        }
     }
 
     #[test]
