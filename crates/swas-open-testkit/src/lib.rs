@@ -24,6 +24,7 @@ use swas_open_core::{
 };
 use swas_open_emulator::{Emulator, EmulatorBuilder};
 
+pub mod creds;
 pub mod scenarios;
 mod server;
 mod trace;

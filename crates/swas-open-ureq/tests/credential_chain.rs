@@ -4,85 +4,20 @@
 //! the environment refuses any test that would leave the metadata service at its real
 //! address.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use swas_open_core::{CredentialsError, CredentialsProvider, RoleOptions};
-use swas_open_emulator::{Emulator, Fault, Role, Service};
+use swas_open_emulator::{Emulator, Fault, Service};
+use swas_open_testkit::creds::*;
 use swas_open_ureq::{Client, Credentials, DeleteCustomImage, Error, ErrorKind};
 
-const REGION: &str = "cn-hangzhou";
-const ROLE: &str = "acs:ram::123456789012:role/deleter";
-const OIDC_PROVIDER: &str = "acs:ram::123456789012:oidc-provider/ack";
-const OIDC_TOKEN: &str = "oidc-jwt-secret-0707";
-const AK: (&str, &str) = ("LTAI-long-term", "long-term-secret-0808");
-
 fn emulator(v2_only: bool) -> Emulator {
-    Emulator::builder()
-        .access_key(AK.0, AK.1)
-        .role(Role::new(ROLE))
-        .role(Role::new("acs:ram::123456789012:role/guarded").external_id("ext-1"))
-        .oidc_token(ROLE, OIDC_PROVIDER, OIDC_TOKEN)
-        .instance_role("web-role")
+    credential_services()
         .imds_v2_only(v2_only)
-        .credentials_uri("/creds")
         .start_blocking()
         .unwrap()
-}
-
-/// A temporary HOME, removed on drop.
-struct Home(PathBuf);
-
-impl Home {
-    fn new() -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "swas-ureq-cred-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(dir.join(".aliyun")).unwrap();
-        std::fs::create_dir_all(dir.join(".alibabacloud")).unwrap();
-        Home(dir)
-    }
-
-    fn write(&self, rel: &str, text: &str) -> PathBuf {
-        let path = self.0.join(rel);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The chain over `vars` and HOME only. The guard: a chain that would ask the real metadata
-/// service fails the test.
-fn chain(home: &Home, profile: Option<&str>, vars: &[(&str, String)]) -> CredentialsProvider {
-    let mut map: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    map.insert("HOME".into(), home.0.display().to_string());
-    assert!(
-        map.contains_key("ALIBABA_CLOUD_IMDS_ENDPOINT")
-            || map
-                .get("ALIBABA_CLOUD_ECS_METADATA_DISABLED")
-                .map(String::as_str)
-                == Some("true"),
-        "this chain would reach the real metadata service"
-    );
-    CredentialsProvider::from_environment(
-        profile,
-        move |k| map.get(k).cloned(),
-        |p: &Path| std::fs::read_to_string(p),
-    )
 }
 
 fn delete(emu: &Emulator, provider: CredentialsProvider) -> Result<Client, Error> {
