@@ -245,6 +245,11 @@ pub struct EmulatorArgs {
     )]
     pub clock_skew: i64,
 
+    /// Throttle DeleteCustomImage past this many requests a second (a token bucket holding
+    /// one second's worth): the rest get 400 Throttling.User, as a service over its quota
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate_limit: Option<u32>,
+
     /// Serve HTTPS with a certificate generated at start for localhost, 127.0.0.1, ::1 and
     /// every --tls-name, signed by a CA generated with it
     #[arg(long)]
@@ -325,12 +330,15 @@ mod tests {
             "-1200",
             "--tls-name",
             "swas.test",
+            "--rate-limit",
+            "20",
         ])
         .unwrap();
         let Command::Emulator(args) = cli.command else {
             panic!("not the emulator")
         };
         assert_eq!(args.clock_skew, -1200);
+        assert_eq!(args.rate_limit, Some(20));
         assert!(args.access_keys.is_empty());
         assert!(Cli::try_parse_from(["swas", "emulator"]).is_err());
         assert!(

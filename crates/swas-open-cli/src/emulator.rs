@@ -94,6 +94,9 @@ pub fn run(args: &EmulatorArgs) -> Result<(), Failure> {
     if let Some(lifetime) = args.credential_lifetime {
         builder = builder.credential_lifetime(lifetime);
     }
+    if let Some(per_second) = args.rate_limit {
+        builder = builder.rate_limit(per_second);
+    }
     if args.tls || args.tls_ca_out.is_some() {
         builder = builder.tls();
     }
