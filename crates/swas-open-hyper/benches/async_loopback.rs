@@ -4,9 +4,9 @@
 //! `cargo bench -p swas-open-hyper --bench async_loopback` prints a table: requests per second,
 //! latency percentiles and connections opened during the measured slices, per side and
 //! concurrency. `ratio` is the SDK's throughput over bare hyper's over the whole run;
-//! `median` is the median of that ratio over pairs of slices run back to back, which a burst
-//! of load elsewhere on the machine moves less. The target is at least 0.90 at every
-//! concurrency.
+//! `min`, `median` and `max` are taken over that ratio for pairs of slices run back to back;
+//! the median is the figure a burst of load elsewhere on the machine moves least. The target
+//! is a median of at least 0.95 at every concurrency.
 //!
 //! # Equal work on both sides
 //! - Both send the same request: `POST /?<V1-signed query>` with an empty body, the same
@@ -25,6 +25,19 @@
 //!   another runtime.
 //!   Each configuration warms up both sides first; then the sides take turns in short
 //!   slices, so a burst of load elsewhere on the machine falls on both.
+//!
+//! # CPU time per request
+//! Throughput at c=1 measures the machine as much as the client: each request waits for the
+//! emulator's threads to be scheduled. A second table holds still: the CPU time each side
+//! spends per request. The clients run on a current-thread runtime on the bench's main
+//! thread (connection tasks, timers and I/O included), the emulators on threads of their
+//! own, so that thread's CPU time is the client side's alone. Sides alternate in rounds;
+//! each round also times, on the same thread, the core's signing of the same request and
+//! parsing of the same 404 answer (`sign+parse`, the work the pre-signed bare side skips),
+//! and a third side, `bare+timeouts`: bare hyper-util with the two `tokio::time::timeout`s
+//! (answer head, body) the client puts around every request. Printed: min/median/max over
+//! the rounds of each side's CPU µs per request, of the ratio sdk/bare, and of what the
+//! client adds beyond signing and parsing, `sdk - bare - sign+parse`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -35,7 +48,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as PooledClient;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use swas_open_core::{
-    ClientToken, Credentials, DeleteCustomImage, Endpoint, Nonce, Signer, SigningContext, Timestamp,
+    parse_delete_custom_image, ClientToken, Credentials, DeleteCustomImage, Endpoint, Nonce,
+    Signer, SigningContext, Timestamp,
 };
 use swas_open_emulator::Emulator;
 use swas_open_hyper::{Client, ErrorKind};
@@ -45,9 +59,9 @@ const SECRET: &str = "bench-access-key-secret";
 const REGION: &str = "cn-hangzhou";
 const CONCURRENCIES: [usize; 3] = [1, 16, 128];
 /// Requests per side and concurrency, measured.
-const REQUESTS: usize = 5_000;
+const REQUESTS: usize = 10_000;
 /// The measured requests are sent in this many slices, alternating sides.
-const SLICES: usize = 10;
+const SLICES: usize = 20;
 const WARM_UP: usize = 500;
 
 type Bare = PooledClient<HttpConnector, Full<Bytes>>;
@@ -172,6 +186,37 @@ async fn bare_round(
     round
 }
 
+/// Bare hyper-util with the timeouts the client puts around each request: one on the
+/// answer's head, one on its body.
+async fn bare_timeouts_round(
+    emu: &Emulator,
+    client: &Bare,
+    requests: Vec<http::Request<Full<Bytes>>>,
+    c: usize,
+) -> Round {
+    const READ: Duration = Duration::from_secs(10);
+    let client = client.clone();
+    let before = emu.stats().connections;
+    let mut round = run(requests, c, move |request| {
+        let client = client.clone();
+        async move {
+            let response = tokio::time::timeout(READ, client.request(request))
+                .await
+                .expect("in time")
+                .expect("bare request");
+            assert_eq!(response.status(), 404);
+            let body = tokio::time::timeout(READ, response.into_body().collect())
+                .await
+                .expect("in time")
+                .expect("bare body");
+            std::hint::black_box(body.to_bytes());
+        }
+    })
+    .await;
+    round.connections = emu.stats().connections - before;
+    round
+}
+
 async fn sdk_round(
     emu: &Emulator,
     client: &Client,
@@ -226,6 +271,176 @@ fn emulator() -> Emulator {
         .expect("emulator starts")
 }
 
+/// min, median and max.
+fn spread(values: &mut [f64]) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    (
+        values[0],
+        values[values.len() / 2],
+        values[values.len() - 1],
+    )
+}
+
+/// Thread CPU time of `f`, in microseconds per request over `n`.
+fn cpu_us<T>(n: usize, f: impl FnOnce() -> T) -> f64 {
+    let start = cpu_time::ThreadTime::now();
+    std::hint::black_box(f());
+    start.elapsed().as_secs_f64() * 1e6 / n as f64
+}
+
+/// What the CPU-time rounds share.
+struct CpuBench<'a> {
+    bare_emu: &'a Emulator,
+    sdk_emu: &'a Emulator,
+    signer: &'a Signer,
+    endpoint: &'a Endpoint,
+    bare_seq: &'a AtomicUsize,
+    sdk_seq: &'a AtomicUsize,
+}
+
+impl CpuBench<'_> {
+    fn signed(&self, n: usize) -> Vec<http::Request<Full<Bytes>>> {
+        presign(self.signer, self.endpoint, n, self.bare_seq)
+    }
+
+    fn inputs(&self, n: usize) -> Vec<DeleteCustomImage> {
+        (0..n)
+            .map(|_| absent(self.sdk_seq.fetch_add(1, Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// `n` signs of a request like the client's and parses of the emulator's 404 answer.
+    fn sign_parse(&self, n: usize, answer: &http::Response<Vec<u8>>) -> f64 {
+        let op = absent(0)
+            .with_client_token(ClientToken::from_random_bytes(rand::random()))
+            .expect("a ClientToken is valid");
+        let token = op.client_token().expect("set above").clone();
+        let ctx = SigningContext::new(
+            Timestamp::try_from(SystemTime::now()).expect("clock after 1970"),
+            Nonce::from_random_bytes(rand::random()),
+        );
+        cpu_us(n, || {
+            for _ in 0..n {
+                std::hint::black_box(self.signer.sign(
+                    std::hint::black_box(&op),
+                    self.endpoint,
+                    &ctx,
+                ));
+                let parsed = parse_delete_custom_image(std::hint::black_box(answer), &token);
+                assert!(parsed.is_err());
+                std::hint::black_box(parsed.err());
+            }
+        })
+    }
+
+    /// Interleaved rounds at each concurrency on a current-thread runtime; prints the table.
+    fn run(&self, quick: bool) {
+        let (rounds, per_round) = if quick { (2, 50) } else { (15, 1_000) };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        println!(
+            "thread CPU time per request, client side only (current-thread runtime), {rounds} interleaved rounds of {per_round}; min / median / max"
+        );
+        println!(
+            "{:>11} | {:<30} | {:>8} | {:>8} | {:>8}",
+            "concurrency", "figure", "min", "median", "max"
+        );
+        for c in CONCURRENCIES {
+            // Fresh clients per concurrency, built in the runtime they run on.
+            let (bare, bare_t, sdk) = runtime.block_on(async {
+                let sdk = Client::builder()
+                    .credentials(Credentials::new(ID, SECRET).expect("credentials"))
+                    .endpoint(&self.sdk_emu.url())
+                    .build()
+                    .expect("client");
+                (bare_client(), bare_client(), sdk)
+            });
+            let warm = 200.max(c);
+            runtime.block_on(bare_round(self.bare_emu, &bare, self.signed(warm), c));
+            runtime.block_on(bare_timeouts_round(
+                self.bare_emu,
+                &bare_t,
+                self.signed(warm),
+                c,
+            ));
+            runtime.block_on(sdk_round(self.sdk_emu, &sdk, self.inputs(warm), c));
+            let answer = runtime.block_on(async {
+                let request = self.signed(1).pop().expect("one request");
+                let (parts, body) = bare.request(request).await.expect("answer").into_parts();
+                let body = body.collect().await.expect("body").to_bytes().to_vec();
+                http::Response::from_parts(parts, body)
+            });
+
+            let mut figures: [Vec<f64>; 7] = Default::default();
+            for round in 0..rounds {
+                let mut plain = Some(self.signed(per_round));
+                let mut timed = Some(self.signed(per_round));
+                let mut ops = Some(self.inputs(per_round));
+                let mut cpu = [0.0; 4];
+                // Rotate which side goes first.
+                for k in 0..4 {
+                    let side = (round + k) % 4;
+                    cpu[side] = match side {
+                        0 => {
+                            let requests = plain.take().expect("once");
+                            cpu_us(per_round, || {
+                                runtime.block_on(bare_round(self.bare_emu, &bare, requests, c))
+                            })
+                        }
+                        1 => {
+                            let requests = timed.take().expect("once");
+                            cpu_us(per_round, || {
+                                runtime.block_on(bare_timeouts_round(
+                                    self.bare_emu,
+                                    &bare_t,
+                                    requests,
+                                    c,
+                                ))
+                            })
+                        }
+                        2 => {
+                            let ops = ops.take().expect("once");
+                            cpu_us(per_round, || {
+                                runtime.block_on(sdk_round(self.sdk_emu, &sdk, ops, c))
+                            })
+                        }
+                        _ => self.sign_parse(per_round, &answer),
+                    };
+                }
+                let [bare, timeouts, sdk, sign_parse] = cpu;
+                for (figure, value) in figures.iter_mut().zip([
+                    sdk,
+                    bare,
+                    timeouts,
+                    sign_parse,
+                    sdk / bare,
+                    sdk - bare - sign_parse,
+                    sdk - timeouts - sign_parse,
+                ]) {
+                    figure.push(value);
+                }
+            }
+            for (label, values) in [
+                "sdk (us)",
+                "bare (us)",
+                "bare+timeouts (us)",
+                "sign+parse (us)",
+                "sdk / bare",
+                "sdk - bare - sign+parse (us)",
+                "sdk - bare+timeouts - s+p (us)",
+            ]
+            .into_iter()
+            .zip(figures.iter_mut())
+            {
+                let (min, median, max) = spread(values);
+                println!("{c:>11} | {label:<30} | {min:>8.3} | {median:>8.3} | {max:>8.3}");
+            }
+        }
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` does not: then run a smoke pass.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -252,8 +467,17 @@ fn main() {
         per_slice * slices
     );
     println!(
-        "{:>11} | {:>4} | {:>10} | {:>8} | {:>8} | {:>11} | {:>6} | {:>6}",
-        "concurrency", "side", "req/s", "p50 ms", "p99 ms", "connections", "ratio", "median"
+        "{:>11} | {:>4} | {:>10} | {:>8} | {:>8} | {:>11} | {:>6} | {:>6} | {:>6} | {:>6}",
+        "concurrency",
+        "side",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "connections",
+        "ratio",
+        "min",
+        "median",
+        "max"
     );
     runtime.block_on(async {
         for c in CONCURRENCIES {
@@ -292,17 +516,21 @@ fn main() {
                 .zip(&sdk_slices)
                 .map(|(b, s)| s.rps() / b.rps())
                 .collect();
-            pair_ratios.sort_by(f64::total_cmp);
-            let median = pair_ratios[pair_ratios.len() / 2];
+            let (min, median, max) = spread(&mut pair_ratios);
             let (b, s) = (&total(bare_slices), &total(sdk_slices));
             for (side, r) in [("bare", b), ("sdk", s)] {
-                let (ratio, median) = if side == "sdk" {
-                    (format!("{:.3}", s.rps() / b.rps()), format!("{median:.3}"))
+                let (ratio, min, median, max) = if side == "sdk" {
+                    (
+                        format!("{:.3}", s.rps() / b.rps()),
+                        format!("{min:.3}"),
+                        format!("{median:.3}"),
+                        format!("{max:.3}"),
+                    )
                 } else {
-                    (String::new(), String::new())
+                    Default::default()
                 };
                 println!(
-                    "{c:>11} | {side:>4} | {:>10.0} | {:>8} | {:>8} | {:>11} | {ratio:>6} | {median:>6}",
+                    "{c:>11} | {side:>4} | {:>10.0} | {:>8} | {:>8} | {:>11} | {ratio:>6} | {min:>6} | {median:>6} | {max:>6}",
                     r.rps(),
                     ms(r.percentile(0.50)),
                     ms(r.percentile(0.99)),
@@ -311,6 +539,15 @@ fn main() {
             }
         }
     });
+    CpuBench {
+        bare_emu: &bare_emu,
+        sdk_emu: &sdk_emu,
+        signer: &signer,
+        endpoint: &endpoint,
+        bare_seq: &bare_seq,
+        sdk_seq: &sdk_seq,
+    }
+    .run(quick);
     for (side, emu) in [("bare", &bare_emu), ("sdk", &sdk_emu)] {
         let stats = emu.stats();
         println!(

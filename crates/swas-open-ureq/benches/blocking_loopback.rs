@@ -16,6 +16,21 @@
 //! token, as the emulator rejects a replayed nonce), so the difference between the two is
 //! what the client adds per call: signing, randomness, the call driver, body capping and
 //! parsing. At the end of each scenario the ratio of the mean per-call times is printed.
+//!
+//! # CPU time per call
+//! Wall time on loopback measures the machine as much as the client (a round trip is either
+//! short or long depending on where the scheduler puts the emulator). The calling thread's
+//! CPU time does not wait for a core: the client and both bare agents run entirely on the
+//! calling thread (ureq is blocking), the emulator on threads of its own. Each scenario
+//! therefore also runs interleaved rounds measuring, on the calling thread:
+//! - `client`, `bare`, `bare+timeouts`: CPU time per call of each side;
+//! - `sign+parse`: the core's signing of the same request (`Signer::sign`) and parsing of the
+//!   same answer (`parse_delete_custom_image`), the work the client must do that the bare
+//!   agents' pre-signed requests skip.
+//!
+//! It prints min/median/max over the rounds of each figure, of the per-round ratio
+//! client/bare, and of what the client adds beyond signing and parsing: `client - bare -
+//! sign+parse` (and the same against the bare agent with the client's timeouts).
 
 use std::cell::Cell;
 use std::hint::black_box;
@@ -25,7 +40,8 @@ use std::time::{Duration, Instant, SystemTime};
 use criterion::{criterion_group, criterion_main, Criterion};
 use swas_open_core::response::MAX_RESPONSE_BODY;
 use swas_open_core::{
-    ClientToken, Credentials, DeleteCustomImage, Endpoint, Nonce, Signer, SigningContext, Timestamp,
+    parse_delete_custom_image, ClientToken, Credentials, DeleteCustomImage, Endpoint, Nonce,
+    Signer, SigningContext, Timestamp,
 };
 use swas_open_emulator::Emulator;
 use swas_open_ureq::{Client, RetryPolicy};
@@ -135,18 +151,24 @@ impl Setup {
     }
 
     fn bare_send(&self, agent: &ureq::Agent, request: http::Request<Vec<u8>>) -> u16 {
-        let response = agent.run(request).unwrap();
-        let status = response.status().as_u16();
-        let mut body = Vec::new();
-        response
-            .into_body()
-            .into_with_config()
+        let response = self.bare_response(agent, request);
+        black_box(response.body());
+        response.status().as_u16()
+    }
+
+    fn bare_response(
+        &self,
+        agent: &ureq::Agent,
+        request: http::Request<Vec<u8>>,
+    ) -> http::Response<Vec<u8>> {
+        let (parts, body) = agent.run(request).unwrap().into_parts();
+        let mut bytes = Vec::new();
+        body.into_with_config()
             .limit(MAX_RESPONSE_BODY as u64)
             .reader()
-            .read_to_end(&mut body)
+            .read_to_end(&mut bytes)
             .unwrap();
-        black_box(&body);
-        status
+        http::Response::from_parts(parts, bytes)
     }
 }
 
@@ -173,10 +195,14 @@ fn time_bare(setup: &Setup, agent: &ureq::Agent, iters: u64, present: bool) -> D
     start.elapsed()
 }
 
-fn scenario(c: &mut Criterion, setup: &Setup, name: &str, present: bool) {
+fn scenario(c: &mut Criterion, setup: &Setup, name: &str, present: bool, profiling: bool) {
     let (client_tally, bare_tally, configured_tally) =
         (Tally::default(), Tally::default(), Tally::default());
     let mut group = c.benchmark_group(name);
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     group.bench_function("client", |b| {
         b.iter_custom(|iters| {
             let elapsed = time_client(setup, iters, present);
@@ -199,6 +225,9 @@ fn scenario(c: &mut Criterion, setup: &Setup, name: &str, present: bool) {
         })
     });
     group.finish();
+    if profiling {
+        return;
+    }
     let (client, bare, configured) = (
         client_tally.per_call(),
         bare_tally.per_call(),
@@ -244,10 +273,124 @@ fn scenario(c: &mut Criterion, setup: &Setup, name: &str, present: bool) {
     }
 }
 
+/// Thread CPU time of `f`, per call over `calls`, in microseconds.
+fn cpu_per_call(calls: u64, f: impl FnOnce()) -> f64 {
+    let start = cpu_time::ThreadTime::now();
+    f();
+    start.elapsed().as_secs_f64() * 1e6 / calls as f64
+}
+
+/// `calls` signs of the scenario's request and parses of its answer: the work a bare agent
+/// sending pre-signed requests skips.
+fn time_sign_parse(setup: &Setup, calls: u64, present: bool) -> f64 {
+    let input = setup
+        .images(1, false)
+        .pop()
+        .unwrap()
+        .with_client_token(ClientToken::from_random_bytes(rand::random()))
+        .unwrap();
+    let token = input.client_token().unwrap().clone();
+    // The answer the emulator gives this scenario's requests, taken from the emulator.
+    let request = setup.presign(&setup.images(1, present)).pop().unwrap();
+    let answer = setup.bare_response(&setup.bare, request);
+    let ctx = SigningContext::new(
+        Timestamp::try_from(SystemTime::now()).unwrap(),
+        Nonce::from_random_bytes(rand::random()),
+    );
+    cpu_per_call(calls, || {
+        for _ in 0..calls {
+            black_box(setup.signer.sign(black_box(&input), &setup.endpoint, &ctx));
+            let parsed = parse_delete_custom_image(black_box(&answer), &token);
+            assert_eq!(parsed.is_ok(), present);
+            black_box(parsed.ok());
+        }
+    })
+}
+
+/// min, median and max.
+fn spread(values: &mut [f64]) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    (
+        values[0],
+        values[values.len() / 2],
+        values[values.len() - 1],
+    )
+}
+
+/// Interleaved rounds of thread CPU time per call: client, bare agents, sign+parse.
+fn cpu_rounds(setup: &Setup, name: &str, present: bool) {
+    const ROUNDS: usize = 21;
+    const BATCH: u64 = 400;
+    let mut figures: [Vec<f64>; 8] = Default::default();
+    for _ in 0..ROUNDS {
+        let inputs = setup.images(BATCH, present);
+        let bare = setup.presign(&setup.images(BATCH, present));
+        let configured = setup.presign(&setup.images(BATCH, present));
+        let client = cpu_per_call(BATCH, || {
+            for input in &inputs {
+                let result = setup.client.delete_custom_image(input);
+                assert_eq!(result.is_ok(), present, "{result:?}");
+                black_box(result.ok());
+            }
+        });
+        let bare = cpu_per_call(BATCH, || {
+            for request in bare {
+                black_box(setup.bare_send(&setup.bare, request));
+            }
+        });
+        let configured = cpu_per_call(BATCH, || {
+            for request in configured {
+                black_box(setup.bare_send(&setup.bare_configured, request));
+            }
+        });
+        let sign_parse = time_sign_parse(setup, BATCH, present);
+        for (figure, value) in figures.iter_mut().zip([
+            client,
+            bare,
+            configured,
+            sign_parse,
+            client / bare,
+            client / configured,
+            client - bare - sign_parse,
+            client - configured - sign_parse,
+        ]) {
+            figure.push(value);
+        }
+    }
+    println!("{name}: thread CPU time per call, {ROUNDS} interleaved rounds of {BATCH} calls (min / median / max):");
+    for (label, values) in [
+        "client (us)",
+        "bare ureq (us)",
+        "bare ureq with the client's timeouts (us)",
+        "sign+parse (us)",
+        "client / bare",
+        "client / bare with timeouts",
+        "client - bare - sign+parse (us)",
+        "client - bare with timeouts - sign+parse (us)",
+    ]
+    .into_iter()
+    .zip(figures.iter_mut())
+    {
+        let (min, median, max) = spread(values);
+        println!("{name}:   {label:<46} {min:>7.3} / {median:>7.3} / {max:>7.3}");
+    }
+}
+
 fn loopback(c: &mut Criterion) {
     let setup = Setup::new();
-    scenario(c, &setup, "delete", true);
-    scenario(c, &setup, "not_found", false);
+    // Under `--profile-time` criterion runs only the selected function, and so do we, so
+    // that a profiler sees one side.
+    let profiling = std::env::args().any(|a| a == "--profile-time");
+    for (name, present) in [("delete", true), ("not_found", false)] {
+        scenario(c, &setup, name, present, profiling);
+        if !profiling {
+            cpu_rounds(&setup, name, present);
+        }
+    }
+    if profiling {
+        // To turn a profile's samples into time per call.
+        println!("emulator requests: {}", setup.emu.stats().requests);
+    }
     setup.emu.shutdown();
 }
 

@@ -457,3 +457,151 @@ mod tests {
         );
     }
 }
+
+/// The round trips a busy client pays for credentials, counted over a simulated hour from the
+/// cache's own rules: the clock is simulated, so the counts are exact and do not depend on
+/// the machine.
+#[cfg(test)]
+mod busy_client {
+    use super::*;
+    use crate::credentials::{Credentials, CredentialsProvider, ProvideCredentials};
+    use crate::BoxError;
+    use std::collections::VecDeque;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+    /// How long a fetch (one STS or metadata round trip) takes in the simulation.
+    const LATENCY: Duration = Duration::from_millis(50);
+
+    /// Issues credentials living `lifetime` from the simulated wall clock, and remembers
+    /// each set's expiration (the access key id is the set's index).
+    struct Sts {
+        wall: Arc<Mutex<SystemTime>>,
+        lifetime: Duration,
+        issued: Arc<Mutex<Vec<SystemTime>>>,
+    }
+
+    impl ProvideCredentials for Sts {
+        fn provide(&self) -> Result<(Credentials, Option<SystemTime>), BoxError> {
+            let expires = *self.wall.lock().unwrap() + self.lifetime;
+            let mut issued = self.issued.lock().unwrap();
+            let id = format!("STS.{}", issued.len());
+            issued.push(expires);
+            let credentials = Credentials::new(id, "secret")?.with_security_token("token")?;
+            Ok((credentials, Some(expires)))
+        }
+    }
+
+    #[derive(Debug, PartialEq, Eq)]
+    struct Tally {
+        /// Fetches (round trips to the provider) started in the hour.
+        fetches: usize,
+        /// Calls that had to wait for a fetch before signing.
+        waited: u64,
+        calls: u64,
+    }
+
+    /// `rate` calls per second for an hour against credentials living `lifetime`. Every call
+    /// steps the cache as a client does; a fetch ends `LATENCY` after it starts, and the calls
+    /// waiting for it step again then. Each signature is checked to have used credentials with
+    /// at least `MIN_LEFT` to go.
+    fn simulate(rate: u64, lifetime: Duration) -> Tally {
+        let wall0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+        let base = Instant::now();
+        let wall = Arc::new(Mutex::new(wall0));
+        let issued = Arc::new(Mutex::new(Vec::new()));
+        let provider = CredentialsProvider::custom(Sts {
+            wall: wall.clone(),
+            lifetime,
+            issued: issued.clone(),
+        });
+        let cache =
+            Arc::new(CredentialsCache::new(provider.kind, SignatureVersion::V1, None).unwrap());
+        let mut fetches = 0;
+        // Fetches under way (when they end), and the calls waiting for one.
+        let mut pending: VecDeque<(Instant, Fetch)> = VecDeque::new();
+        let mut waiting: u64 = 0;
+        let mut tally = Tally {
+            fetches: 0,
+            waited: 0,
+            calls: 0,
+        };
+        let signs = |signer: &Signer, now: Instant| {
+            let id = signer.credentials().access_key_id();
+            let set: usize = id["STS.".len()..].parse().unwrap();
+            let expires = issued.lock().unwrap()[set];
+            let left = expires
+                .duration_since(wall0 + (now - base))
+                .unwrap_or_default();
+            assert!(left >= MIN_LEFT, "signed with {left:?} left");
+        };
+        // One caller's steps at `now`: true when it signed, false when it waits.
+        let mut step = |now: Instant, pending: &mut VecDeque<(Instant, Fetch)>| -> bool {
+            let mut seen = None;
+            match cache.step(now, wall0 + (now - base), &mut seen, || [7; 32]) {
+                CredentialsStep::Sign(signer) => {
+                    signs(&signer, now);
+                    true
+                }
+                CredentialsStep::Fetch { fetch, meanwhile } => {
+                    fetches += 1;
+                    pending.push_back((now + LATENCY, fetch));
+                    meanwhile.inspect(|s| signs(s, now)).is_some()
+                }
+                CredentialsStep::Wait => false,
+                CredentialsStep::Failed(e) => panic!("{e}"),
+            }
+        };
+        let interval = Duration::from_secs(1) / rate as u32;
+        let mut now = base;
+        while now < base + HOUR {
+            while let Some((at, _)) = pending.front() {
+                if *at > now {
+                    break;
+                }
+                let (at, mut fetch) = pending.pop_front().unwrap();
+                *wall.lock().unwrap() = wall0 + (at - base);
+                assert!(matches!(fetch.next(at), Action::Done(())));
+                for _ in 0..std::mem::take(&mut waiting) {
+                    assert!(
+                        step(at, &mut pending),
+                        "a waiting call signs once the fetch ends"
+                    );
+                }
+            }
+            tally.calls += 1;
+            if !step(now, &mut pending) {
+                waiting += 1;
+                tally.waited += 1;
+            }
+            now += interval;
+        }
+        tally.fetches = fetches;
+        tally
+    }
+
+    #[test]
+    fn one_fetch_per_credential_set_whatever_the_call_rate() {
+        // One-hour credentials (AssumeRole's default): refreshed 15 minutes before expiry, so
+        // the initial fetch and one refresh at 45 minutes; only the calls of the first fetch's
+        // 50 ms wait.
+        let hour = simulate(1_000, Duration::from_secs(3600));
+        assert_eq!(
+            hour,
+            Tally {
+                fetches: 2,
+                waited: 50,
+                calls: 3_600_000
+            }
+        );
+        // 15-minute credentials (STS's minimum): refreshed half-way through their life, every
+        // 7.5 minutes: 8 fetches in the hour.
+        let quarter = simulate(1_000, Duration::from_secs(15 * 60));
+        assert_eq!(quarter.fetches, 8);
+        assert_eq!(quarter.waited, 50);
+        // The count does not depend on the call rate.
+        for rate in [1, 100] {
+            assert_eq!(simulate(rate, Duration::from_secs(3600)).fetches, 2);
+            assert_eq!(simulate(rate, Duration::from_secs(15 * 60)).fetches, 8);
+        }
+    }
+}

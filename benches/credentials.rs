@@ -1,0 +1,156 @@
+//! What a call pays for its credentials when they are cached, beside a static key.
+//!
+//! - `core/static`, `core/cached`: `Config::credentials_step` at the current time (both clocks
+//!   read, as a client does each call) for a client built with a fixed key, and for one whose
+//!   provider issued credentials expiring in an hour, fetched once before timing.
+//! - `blocking/static`, `blocking/cached`: the blocking client's `signer()`, the first thing
+//!   each call does (the step under the client's refresh lock).
+//! - `async/static`, `async/cached` (feature `async`): the async client's `signer()`, polled
+//!   once by hand (it completes at once when the credentials are cached).
+//!
+//! The figure asked for is `cached - static`: the price of a provider over a key given to the
+//! client, on a call that finds the credentials cached (target: under 100 ns). The round trips
+//! a busy client pays for refreshes are counted by a unit test of the core's cache
+//! (`busy_client`), over a simulated hour.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant, SystemTime};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use swas_open::sans_io::{
+    Action, BoxError, ClientBuilder, Config, Credentials, CredentialsProvider, CredentialsStep,
+    Exchange, ProvideCredentials,
+};
+
+/// A provider whose credentials expire an hour after each fetch.
+struct HourLong;
+
+impl ProvideCredentials for HourLong {
+    fn provide(&self) -> Result<(Credentials, Option<SystemTime>), BoxError> {
+        let credentials = Credentials::new("STS.bench", "bench-secret")?
+            .with_security_token("bench-security-token")?;
+        Ok((
+            credentials,
+            Some(SystemTime::now() + Duration::from_secs(3600)),
+        ))
+    }
+}
+
+fn fixed() -> Credentials {
+    Credentials::new("bench-id", "bench-secret").unwrap()
+}
+
+/// A configuration whose provider has fetched once: its credentials are cached.
+fn cached_config() -> Config {
+    let config = ClientBuilder::<Config>::new()
+        .credentials_provider(CredentialsProvider::custom(HourLong))
+        .endpoint("http://127.0.0.1:9")
+        .build()
+        .unwrap();
+    let mut seen = None;
+    match config.credentials_step(Instant::now(), SystemTime::now(), &mut seen, || [0; 32]) {
+        CredentialsStep::Fetch {
+            mut fetch,
+            meanwhile: None,
+        } => assert!(matches!(fetch.next(Instant::now()), Action::Done(()))),
+        other => panic!("expected the first fetch, got {other:?}"),
+    }
+    assert!(matches!(step(&config), CredentialsStep::Sign(_)));
+    config
+}
+
+fn step(config: &Config) -> CredentialsStep {
+    let mut seen = None;
+    config.credentials_step(Instant::now(), SystemTime::now(), &mut seen, || {
+        unreachable!("no refresh while cached")
+    })
+}
+
+fn core(c: &mut Criterion) {
+    let fixed = ClientBuilder::<Config>::new()
+        .credentials(fixed())
+        .endpoint("http://127.0.0.1:9")
+        .build()
+        .unwrap();
+    let cached = cached_config();
+    let mut g = c.benchmark_group("credentials/core");
+    short(&mut g);
+    g.bench_function("static", |b| b.iter(|| step(black_box(&fixed))));
+    g.bench_function("cached", |b| b.iter(|| step(black_box(&cached))));
+    g.finish();
+}
+
+fn blocking(c: &mut Criterion) {
+    use swas_open::blocking::Client;
+    let fixed = Client::builder()
+        .credentials(fixed())
+        .endpoint("http://127.0.0.1:9")
+        .build()
+        .unwrap();
+    let cached = Client::builder()
+        .credentials_provider(CredentialsProvider::custom(HourLong))
+        .endpoint("http://127.0.0.1:9")
+        .build()
+        .unwrap();
+    cached.signer().unwrap();
+    let mut g = c.benchmark_group("credentials/blocking");
+    short(&mut g);
+    g.bench_function("static", |b| b.iter(|| black_box(&fixed).signer().unwrap()));
+    g.bench_function("cached", |b| {
+        b.iter(|| black_box(&cached).signer().unwrap())
+    });
+    g.finish();
+}
+
+#[cfg(feature = "async")]
+fn asynchronous(c: &mut Criterion) {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+    use swas_open::asynchronous::Client;
+
+    // The clients are built and primed in a runtime (a fetch runs in a task); the timed
+    // polls need none, as a cached signer is ready at the first poll.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (fixed, cached) = runtime.block_on(async {
+        let fixed = Client::builder()
+            .credentials(fixed())
+            .endpoint("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        let cached = Client::builder()
+            .credentials_provider(CredentialsProvider::custom(HourLong))
+            .endpoint("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        cached.signer().await.unwrap();
+        (fixed, cached)
+    });
+    let once = |client: &Client| {
+        let mut cx = Context::from_waker(Waker::noop());
+        match pin!(client.signer()).poll(&mut cx) {
+            Poll::Ready(signer) => signer.unwrap(),
+            Poll::Pending => panic!("a cached signer is ready at once"),
+        }
+    };
+    let _entered = runtime.enter();
+    let mut g = c.benchmark_group("credentials/async");
+    short(&mut g);
+    g.bench_function("static", |b| b.iter(|| once(black_box(&fixed))));
+    g.bench_function("cached", |b| b.iter(|| once(black_box(&cached))));
+    g.finish();
+}
+
+#[cfg(not(feature = "async"))]
+fn asynchronous(_: &mut Criterion) {}
+
+fn short<M: criterion::measurement::Measurement>(g: &mut criterion::BenchmarkGroup<'_, M>) {
+    g.warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2));
+}
+
+criterion_group!(benches, core, blocking, asynchronous);
+criterion_main!(benches);
