@@ -137,10 +137,18 @@ impl Client {
         input: &DeleteCustomImage,
     ) -> Result<DeleteCustomImageOutput, Error> {
         let config = &self.inner.config;
-        let signer = self.signer()?;
+        // Fixed credentials need no cache: no lock, no clock reading.
+        let fetched;
+        let signer = match config.signer() {
+            Some(fixed) => fixed,
+            None => {
+                fetched = self.signer()?;
+                &*fetched
+            }
+        };
         let call = Call::new(
             config,
-            &signer,
+            signer,
             input,
             rand::random(),
             Instant::now(),
