@@ -332,7 +332,7 @@ impl Exchange for Call<'_> {
             .err()
             .and_then(Error::code)
             .is_some_and(is_throttling);
-        self.config.state.record_answer(now, throttled);
+        self.config.state.record_answer(now, sent_at, throttled);
         match parsed {
             Ok(request_id) => {
                 self.config.state.refund_success();

@@ -481,10 +481,12 @@ impl SharedState {
     }
 
     /// Runs `f` on the adaptive limiter, with `now` in seconds on its clock.
+    /// Runs `f` on the adaptive limiter with a reading of its clock (seconds since its
+    /// first use).
     fn with_limiter<T>(
         &self,
         now: Instant,
-        f: impl FnOnce(&mut RateLimiter, f64) -> T,
+        f: impl FnOnce(&mut RateLimiter, &dyn Fn(Instant) -> f64) -> T,
     ) -> Option<T> {
         let mut guard = self
             .limiter
@@ -493,21 +495,19 @@ impl SharedState {
             .unwrap_or_else(PoisonError::into_inner);
         let (base, limiter) = &mut *guard;
         let base = *base.get_or_insert(now);
-        Some(f(
-            limiter,
-            now.saturating_duration_since(base).as_secs_f64(),
-        ))
+        let clock = move |at: Instant| at.saturating_duration_since(base).as_secs_f64();
+        Some(f(limiter, &clock))
     }
 
     /// A send token at `now`, or how long to wait for one (adaptive mode only).
     pub(crate) fn acquire_send(&self, now: Instant) -> Result<(), Duration> {
-        self.with_limiter(now, |l, t| l.acquire(t))
+        self.with_limiter(now, |l, clock| l.acquire(clock(now)))
             .unwrap_or(Ok(()))
     }
 
-    /// Tells the adaptive limiter about an answer.
-    pub(crate) fn record_answer(&self, now: Instant, throttled: bool) {
-        self.with_limiter(now, |l, t| l.update(throttled, t));
+    /// Tells the adaptive limiter about the answer, at `now`, to a request sent at `sent`.
+    pub(crate) fn record_answer(&self, now: Instant, sent: Instant, throttled: bool) {
+        self.with_limiter(now, |l, clock| l.update(throttled, clock(now), clock(sent)));
     }
 
     pub(crate) fn clock_offset(&self) -> i64 {
