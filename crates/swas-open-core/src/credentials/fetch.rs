@@ -447,8 +447,26 @@ impl EcsMachine {
         }
     }
 
+    /// After a read with the token failed: the same read once more without it (IMDSv1),
+    /// unless v1 is disabled; the official Python SDK does the same, for metadata services
+    /// that hand out tokens they then refuse.
+    fn retry_without_token(&mut self, reply: &Option<Reply>) -> Option<Next> {
+        let failed = !matches!(reply, Some(Ok((status, _))) if *status == StatusCode::OK);
+        if !failed || self.spec.v1_disabled || self.token.is_none() {
+            return None;
+        }
+        tracing::debug!("a metadata read with the IMDSv2 token failed; retrying with IMDSv1");
+        self.token = None;
+        Some(self.after_token())
+    }
+
     fn next(&mut self) -> Next {
         let reply = self.reply.take();
+        if matches!(self.stage, EcsStage::RoleSent | EcsStage::CredentialsSent) {
+            if let Some(retry) = self.retry_without_token(&reply) {
+                return retry;
+            }
+        }
         match self.stage {
             EcsStage::Token => {
                 self.stage = EcsStage::TokenSent;
@@ -912,6 +930,36 @@ mod tests {
             }
         });
         assert!(r.unwrap_err().to_string().contains("not \"Success\""));
+    }
+
+    #[test]
+    fn imds_read_refused_with_the_token_is_retried_without_it() {
+        let answer = |o: &Outgoing| match (
+            o.request.method().as_str(),
+            o.request
+                .headers()
+                .contains_key("x-aliyun-ecs-metadata-token"),
+        ) {
+            ("PUT", _) => ok("tok-1"),
+            ("GET", true) => Ok((StatusCode::UNAUTHORIZED, Vec::new())),
+            ("GET", false) => ok(FLAT),
+            other => panic!("{other:?}"),
+        };
+        let (r, sent) = run_with(&ecs(false, Some("web")), wall(), answer);
+        assert_eq!(r.unwrap().credentials.access_key_id(), "STS.imds");
+        assert_eq!(sent.len(), 3, "token, read with it, read without it");
+        // Only once, and never with v1 disabled.
+        let (r, sent) = run_with(&ecs(true, Some("web")), wall(), answer);
+        assert!(r.is_err());
+        assert_eq!(sent.len(), 2);
+        let (r, sent) = run_with(&ecs(false, Some("web")), wall(), |o| {
+            match o.request.method().as_str() {
+                "PUT" => ok("tok-1"),
+                _ => Ok((StatusCode::NOT_FOUND, Vec::new())),
+            }
+        });
+        assert!(r.is_err());
+        assert_eq!(sent.len(), 3);
     }
 
     fn form(o: &Outgoing) -> Vec<(String, String)> {
