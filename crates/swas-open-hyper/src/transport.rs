@@ -30,8 +30,10 @@ use crate::tls;
 pub(crate) const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The most idle connections kept per host. Every connection in use returns to the pool
-/// while there is room, so as long as at most this many calls run at once, sequential and
-/// concurrent calls reuse connections instead of opening new ones.
+/// while there is room, so as long as at most this many calls run at once, calls reuse
+/// connections rather than opening new ones. On a multi-thread runtime a call that starts
+/// right after another ended can still open a second connection: hyper-util hands the
+/// finished one back to the pool on its connection task, which may not have run yet.
 pub(crate) const POOL_MAX_IDLE_PER_HOST: usize = 128;
 
 /// The pooled HTTP(S) client with the per-attempt time bounds.
