@@ -120,7 +120,7 @@ impl<'a> Call<'a> {
     }
 
     /// The `ClientToken` every attempt carries.
-    pub fn client_token(&self) -> &ClientToken {
+    pub(crate) fn client_token(&self) -> &ClientToken {
         self.input
             .client_token()
             .expect("Call::new always sets a client token")

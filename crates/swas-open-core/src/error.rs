@@ -130,7 +130,7 @@ impl Error {
     }
 
     /// The service error, if the service answered with one.
-    pub fn service_error(&self) -> Option<&ServiceError> {
+    pub(crate) fn service_error(&self) -> Option<&ServiceError> {
         match &self.kind {
             ErrorKind::Service(e) => Some(e),
             _ => None,

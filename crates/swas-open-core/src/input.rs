@@ -271,15 +271,8 @@ validated_string!(
 );
 
 impl ClientToken {
-    /// A UUID version 4 token made from 16 random bytes the caller supplies (the core draws
-    /// no randomness itself).
-    ///
-    /// ```
-    /// use swas_open_core::ClientToken;
-    /// let t = ClientToken::from_random_bytes([0xab; 16]);
-    /// assert_eq!(t.as_str(), "abababab-abab-4bab-abab-abababababab");
-    /// ```
-    pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
+    /// A UUID version 4 token made from 16 random bytes (a call draws them from its seed).
+    pub(crate) fn from_random_bytes(bytes: [u8; 16]) -> Self {
         Self::of(uuid::Builder::from_random_bytes(bytes).into_uuid())
     }
 
@@ -315,7 +308,8 @@ impl ClientToken {
 /// let op = DeleteCustomImage::new("cn-hangzhou", "m-demo")?.with_client_token("token-1")?;
 /// assert_eq!(op.region_id().as_str(), "cn-hangzhou");
 /// assert_eq!(op.client_token().map(|t| t.as_str()), Some("token-1"));
-/// let again = op.clone().with_client_token(ClientToken::from_random_bytes([7; 16]))?;
+/// let token = ClientToken::new("07070707-0707-4707-8707-070707070707")?;
+/// let again = op.clone().with_client_token(token)?;
 /// assert_eq!(again.client_token().map(|t| t.as_str()), Some("07070707-0707-4707-8707-070707070707"));
 /// assert!(DeleteCustomImage::new("cn-hangzhou", "m demo").is_err());
 /// # Ok::<(), swas_open_core::InputError>(())
@@ -385,6 +379,15 @@ impl DeleteCustomImage {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_token_from_random_bytes_is_a_v4_uuid() {
+        let t = ClientToken::from_random_bytes([0xab; 16]);
+        assert_eq!(t.as_str(), "abababab-abab-4bab-abab-abababababab");
+        let t = ClientToken::from_random_bytes([7; 16]);
+        assert_eq!(t.as_str(), "07070707-0707-4707-8707-070707070707");
+    }
+
     use super::*;
 
     #[test]

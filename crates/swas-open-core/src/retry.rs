@@ -262,11 +262,6 @@ impl RetryPolicy {
         self
     }
 
-    /// A policy of a single attempt.
-    pub fn no_retries() -> Self {
-        Self::new(1)
-    }
-
     /// Decides what follows attempt number `attempt` (1-based) that ended with `outcome`.
     ///
     /// `idempotent` says whether the request carries a `ClientToken` (the same on every
@@ -376,7 +371,7 @@ mod tests {
         assert_eq!(RetryPolicy::new(0).max_attempts, 1);
         assert_eq!(RetryPolicy::new(5).max_attempts, 5);
         assert_eq!(RetryPolicy::new(5).base_delay, MS(100));
-        assert_eq!(RetryPolicy::no_retries().max_attempts, 1);
+        assert_eq!(RetryPolicy::new(1).max_attempts, 1);
         let p = RetryPolicy::new(4)
             .with_base_delay(MS(10))
             .with_max_delay(MS(50));
@@ -512,7 +507,7 @@ mod tests {
         assert_eq!(p.decide(3, &dns, true, 0.5), Decision::Stop);
         assert_eq!(p.decide(u32::MAX, &dns, true, 0.5), Decision::Stop);
         assert_eq!(
-            RetryPolicy::no_retries().decide(1, &dns, true, 0.5),
+            RetryPolicy::new(1).decide(1, &dns, true, 0.5),
             Decision::Stop
         );
         let zero = RetryPolicy {

@@ -109,7 +109,7 @@ fn service_error() -> impl Strategy<Value = ServiceError> {
 }
 
 fn token() -> ClientToken {
-    ClientToken::from_random_bytes([9; 16])
+    ClientToken::new("123e4567-e89b-42d3-a456-426655440000").unwrap()
 }
 
 /// What the parser answered, in a comparable form.

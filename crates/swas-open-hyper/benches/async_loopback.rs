@@ -96,9 +96,8 @@ fn presign(
     (0..n)
         .map(|_| {
             let i = seq.fetch_add(1, Ordering::Relaxed);
-            let bytes: [u8; 16] = rand::random();
             let op = absent(i)
-                .with_client_token(ClientToken::from_random_bytes(bytes))
+                .with_client_token(ClientToken::random())
                 .expect("a ClientToken is valid");
             let ctx = SigningContext::new(now, Nonce::from_random_bytes(rand::random()));
             let (parts, body) = signer.sign(&op, endpoint, &ctx).into_parts();
@@ -312,7 +311,7 @@ impl CpuBench<'_> {
     /// `n` signs of a request like the client's and parses of the emulator's 404 answer.
     fn sign_parse(&self, n: usize, answer: &http::Response<Vec<u8>>) -> f64 {
         let op = absent(0)
-            .with_client_token(ClientToken::from_random_bytes(rand::random()))
+            .with_client_token(ClientToken::random())
             .expect("a ClientToken is valid");
         let token = op.client_token().expect("set above").clone();
         let ctx = SigningContext::new(

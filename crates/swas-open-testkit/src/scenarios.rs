@@ -197,7 +197,9 @@ pub fn not_found_is_a_service_error_with_every_field<D: Driver>(d: &D) {
         let result = delete(d, &client, "m-absent");
         assert_eq!(service_code(&result), &ErrorCode::InvalidImageIdNotFound);
         let e = result.unwrap_err();
-        let service = e.service_error().unwrap();
+        let ErrorKind::Service(service) = e.kind() else {
+            panic!("expected a service error: {e:?}")
+        };
         assert_eq!(service.status, 404);
         assert!(service.request_id.is_some());
         assert!(service.host_id.is_some());
@@ -962,7 +964,9 @@ pub fn expired_timestamp_without_a_usable_date_is_left_alone<D: Driver>(d: &D) {
                 "{date:?}"
             );
             let e = result.unwrap_err();
-            let service = e.service_error().unwrap();
+            let ErrorKind::Service(service) = e.kind() else {
+                panic!("expected a service error: {e:?}")
+            };
             assert_eq!(service.status, 400);
             assert_eq!(
                 service.message,

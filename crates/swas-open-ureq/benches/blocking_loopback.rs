@@ -88,7 +88,7 @@ impl Setup {
         let client = Client::builder()
             .credentials(Credentials::new(ID, SECRET).unwrap())
             .endpoint(&emu.url())
-            .retry_policy(RetryPolicy::no_retries())
+            .retry_policy(RetryPolicy::new(1))
             .build()
             .unwrap();
         let bare = ureq::Agent::config_builder()
@@ -138,10 +138,9 @@ impl Setup {
             .iter()
             .enumerate()
             .map(|(i, input)| {
-                let bytes: [u8; 16] = rand::random();
                 let input = input
                     .clone()
-                    .with_client_token(ClientToken::from_random_bytes(bytes))
+                    .with_client_token(ClientToken::random())
                     .unwrap();
                 let nonce = Nonce::new(format!("bare-{}-{i}", self.next_id.get())).unwrap();
                 let ctx = SigningContext::new(now, nonce);
@@ -287,7 +286,7 @@ fn time_sign_parse(setup: &Setup, calls: u64, present: bool) -> f64 {
         .images(1, false)
         .pop()
         .unwrap()
-        .with_client_token(ClientToken::from_random_bytes(rand::random()))
+        .with_client_token(ClientToken::random())
         .unwrap();
     let token = input.client_token().unwrap().clone();
     // The answer the emulator gives this scenario's requests, taken from the emulator.
