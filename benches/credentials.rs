@@ -43,7 +43,7 @@ fn fixed() -> Credentials {
 /// A configuration whose provider has fetched once: its credentials are cached.
 fn cached_config() -> Config {
     let config = ClientBuilder::<Config>::new()
-        .credentials_provider(CredentialsProvider::custom(HourLong))
+        .credentials(CredentialsProvider::custom(HourLong))
         .endpoint("http://127.0.0.1:9")
         .build()
         .unwrap();
@@ -88,7 +88,7 @@ fn blocking(c: &mut Criterion) {
         .build()
         .unwrap();
     let cached = Client::builder()
-        .credentials_provider(CredentialsProvider::custom(HourLong))
+        .credentials(CredentialsProvider::custom(HourLong))
         .endpoint("http://127.0.0.1:9")
         .build()
         .unwrap();
@@ -122,7 +122,7 @@ fn asynchronous(c: &mut Criterion) {
             .build()
             .unwrap();
         let cached = Client::builder()
-            .credentials_provider(CredentialsProvider::custom(HourLong))
+            .credentials(CredentialsProvider::custom(HourLong))
             .endpoint("http://127.0.0.1:9")
             .build()
             .unwrap();

@@ -71,7 +71,7 @@ fn fixture(version: SignatureVersion) -> Fixture {
         .unwrap();
     let endpoint = Endpoint::for_region(op.region_id());
     let ctx = SigningContext::new(
-        Timestamp::parse("2026-11-28T12:46:24Z").unwrap(),
+        "2026-11-28T12:46:24Z".parse::<Timestamp>().unwrap(),
         Nonce::new("3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf").unwrap(),
     );
     Fixture {

@@ -65,7 +65,7 @@ impl Opts {
             b = b.read_timeout(t);
         }
         if let Some(n) = self.max_attempts {
-            b = b.max_attempts(n);
+            b = b.retry_policy(swas_open::sans_io::RetryPolicy::new(n));
         }
         b
     }

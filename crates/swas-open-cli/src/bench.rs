@@ -22,9 +22,9 @@ pub const ROUNDS: usize = 7;
 
 /// Prints `v1: <ns> ns/sign` and `v3: <ns> ns/sign`.
 pub fn sign(args: &BenchSignArgs) -> Result<(), Failure> {
-    let timestamp = Timestamp::parse("2016-02-23T12:46:24Z")
+    let timestamp = "2016-02-23T12:46:24Z".parse::<Timestamp>()
         .map_err(|e| Failure::NoAnswer(format!("benchmark timestamp: {e}")))?;
-    let endpoint = Endpoint::parse("swas.cn-hangzhou.aliyuncs.com")?;
+    let endpoint = "swas.cn-hangzhou.aliyuncs.com".parse::<Endpoint>()?;
     for version in [SignatureVersion::V1, SignatureVersion::V3] {
         let signer = Signer::new(Credentials::new("bench-access-key-id", "bench-secret")?)
             .with_signature_version(version);

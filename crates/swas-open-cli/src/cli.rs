@@ -302,7 +302,7 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
 }
 
 fn parse_timestamp(s: &str) -> Result<Timestamp, String> {
-    Timestamp::parse(s).map_err(|e| e.to_string())
+    s.parse::<Timestamp>().map_err(|e| e.to_string())
 }
 
 fn parse_nonce(s: &str) -> Result<Nonce, String> {

@@ -92,7 +92,7 @@ pub fn client_builder(args: &DeleteArgs, local: Option<&Local>) -> Result<Client
         builder = builder.read_timeout(timeout);
     }
     if let Some(attempts) = args.max_attempts {
-        builder = builder.max_attempts(attempts);
+        builder = builder.retry_policy(swas_open_core::RetryPolicy::new(attempts));
     }
     for path in &args.ca_files {
         let pem = std::fs::read(path).map_err(|e| {

@@ -88,7 +88,7 @@ mod tests {
         let signer = Signer::new(creds).with_signature_version(version);
         let op = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
         let ctx = SigningContext::new(
-            Timestamp::parse("2016-02-23T12:46:24Z").unwrap(),
+            "2016-02-23T12:46:24Z".parse::<Timestamp>().unwrap(),
             Nonce::new("n-1").unwrap(),
         );
         let endpoint = Endpoint::for_region(op.region_id());

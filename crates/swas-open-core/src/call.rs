@@ -539,7 +539,7 @@ mod tests {
 
     #[test]
     fn clock_skew_is_corrected_once_and_remembered() {
-        let config = config(ClientBuilder::new().max_attempts(1));
+        let config = config(ClientBuilder::new().retry_policy(RetryPolicy::new(1)));
         let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let now = Instant::now();
         let mut call = begin(&config, [5; 32], now, wall);
@@ -602,7 +602,7 @@ mod tests {
             .unwrap();
         let config = ClientBuilder::<()>::new()
             .credentials(creds)
-            .max_attempts(1)
+            .retry_policy(RetryPolicy::new(1))
             .resolve()
             .unwrap();
         let now = Instant::now();
@@ -721,7 +721,7 @@ mod tests {
     #[test]
     fn an_expired_token_answer_drops_the_cached_credentials() {
         let config = ClientBuilder::<()>::new()
-            .credentials_provider(crate::credentials::CredentialsProvider::custom(Counting(
+            .credentials(crate::credentials::CredentialsProvider::custom(Counting(
                 Default::default(),
             )))
             .retry_policy(RetryPolicy::new(1))

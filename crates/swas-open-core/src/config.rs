@@ -55,7 +55,7 @@ pub trait FromConfig: Sized {
 /// The options of a client; every one has a default, so `builder().build()` works once
 /// credentials can be found.
 ///
-/// Defaults: credentials from the default chain ([`CredentialsProvider::default_chain`]), the public endpoint of
+/// Defaults: credentials from the default chain ([`CredentialsProvider::default`]), the public endpoint of
 /// each input's region, signature V1, connect timeout 5 s, read timeout 10 s, no deadline,
 /// [`RetryPolicy::default`] (3 attempts), the built-in (webpki) roots plus `SSL_CERT_FILE`,
 /// and the proxies of the environment ([`Proxies`]).
@@ -153,19 +153,13 @@ impl<C> ClientBuilder<C> {
         Self::default()
     }
 
-    /// Signs with these credentials (an AccessKey pair, optionally with an STS token).
-    /// Without them (or a [`credentials_provider`](Self::credentials_provider)), the client
+    /// Where the credentials come from: fixed [`Credentials`] (an AccessKey pair, optionally
+    /// with an STS token), or a [`CredentialsProvider`] (an STS role, OIDC, the ECS RAM role,
+    /// a credentials URI, the default chain, or your own), whose credentials are fetched at
+    /// the first call, cached, and refreshed before they expire. Without this, the client
     /// uses the default credential chain.
-    pub fn credentials(mut self, credentials: Credentials) -> Self {
-        self.credentials = Some(CredentialsProvider::fixed(credentials));
-        self
-    }
-
-    /// Takes the credentials from this provider: the default chain, an STS role, the ECS
-    /// RAM role, a credentials URI, or your own. They are fetched at the first call, cached,
-    /// and refreshed before they expire.
-    pub fn credentials_provider(mut self, provider: CredentialsProvider) -> Self {
-        self.credentials = Some(provider);
+    pub fn credentials(mut self, source: impl Into<CredentialsProvider>) -> Self {
+        self.credentials = Some(source.into());
         self
     }
 
@@ -231,12 +225,6 @@ impl<C> ClientBuilder<C> {
     /// exponential backoff from 100 ms, capped at 20 s.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry_policy = policy;
-        self
-    }
-
-    /// Sets the policy's number of attempts, the first included (0 counts as 1).
-    pub fn max_attempts(mut self, attempts: u32) -> Self {
-        self.retry_policy.max_attempts = attempts.max(1);
         self
     }
 
@@ -332,7 +320,7 @@ impl<C> ClientBuilder<C> {
                 |k| std::env::var(k).ok(),
                 |p| std::fs::read_to_string(p),
             ),
-            (None, None) => CredentialsProvider::default_chain(),
+            (None, None) => CredentialsProvider::default(),
         };
         if let Some(suffix) = &self.user_agent_suffix {
             // Checked here, with throwaway credentials, so a bad suffix fails the build.
@@ -639,7 +627,7 @@ mod tests {
             c.signer().unwrap().signature_version(),
             SignatureVersion::V1
         );
-        let c = builder().max_attempts(0).build().unwrap();
+        let c = builder().retry_policy(RetryPolicy::new(0)).build().unwrap();
         assert_eq!(c.retry_policy.max_attempts, 1);
         let kind = |b: ClientBuilder<Config>| b.build().err().map(Error::into_kind);
         assert!(matches!(

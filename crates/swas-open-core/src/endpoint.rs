@@ -125,7 +125,7 @@ pub enum EndpointError {
 ///     Endpoint::for_region_kind(&region, EndpointKind::Vpc).host(),
 ///     "swas-vpc.cn-hangzhou.aliyuncs.com"
 /// );
-/// let local = Endpoint::parse("http://127.0.0.1:8080/")?;
+/// let local: Endpoint = "http://127.0.0.1:8080/".parse()?;
 /// assert_eq!(local.to_string(), "http://127.0.0.1:8080");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -157,7 +157,7 @@ impl Endpoint {
 
     /// Parses `https://host[:port]`, `http://host[:port]` or a bare `host[:port]` (HTTPS).
     /// A single trailing `/` is accepted.
-    pub fn parse(url: &str) -> Result<Self, EndpointError> {
+    pub(crate) fn parse(url: &str) -> Result<Self, EndpointError> {
         let (scheme, rest) = match url.split_once("://") {
             Some((s, rest)) if s.eq_ignore_ascii_case("https") => (Scheme::Https, rest),
             Some((s, rest)) if s.eq_ignore_ascii_case("http") => (Scheme::Http, rest),

@@ -22,7 +22,7 @@
 //! let signer = Signer::new(Credentials::new("testid", "testsecret")?);
 //! let endpoint = Endpoint::for_region(input.region_id());
 //! let ctx = SigningContext::new(
-//!     Timestamp::parse("2016-02-23T12:46:24Z")?,
+//!     "2016-02-23T12:46:24Z".parse::<Timestamp>()?,
 //!     Nonce::new("3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf")?,
 //! );
 //! let request = signer.sign(&input, &endpoint, &ctx);

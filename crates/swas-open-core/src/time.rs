@@ -12,9 +12,8 @@ use ::time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 /// ```
 /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// use swas_open_core::Timestamp;
-/// let t = Timestamp::from_unix(1_456_231_584).unwrap();
+/// let t: Timestamp = "2016-02-23T12:46:24Z".parse().unwrap();
 /// assert_eq!(t.to_string(), "2016-02-23T12:46:24Z");
-/// assert_eq!(Timestamp::parse("2016-02-23T12:46:24Z").unwrap(), t);
 ///
 /// // Clocks convert both ways (fractions of a second are dropped).
 /// let now = UNIX_EPOCH + Duration::from_millis(1_456_231_584_250);
@@ -43,7 +42,7 @@ const MAX_UNIX: u64 = 253_402_300_799; // 9999-12-31T23:59:59Z
 
 impl Timestamp {
     /// From seconds since the Unix epoch.
-    pub fn from_unix(secs: u64) -> Result<Self, TimestampError> {
+    pub(crate) fn from_unix(secs: u64) -> Result<Self, TimestampError> {
         if secs > MAX_UNIX {
             return Err(TimestampError::OutOfRange);
         }
@@ -71,7 +70,7 @@ impl Timestamp {
     }
 
     /// Parses `YYYY-MM-DDThh:mm:ssZ` strictly.
-    pub fn parse(s: &str) -> Result<Self, TimestampError> {
+    pub(crate) fn parse(s: &str) -> Result<Self, TimestampError> {
         let b = s.as_bytes();
         let digits = |r: std::ops::Range<usize>| -> Result<u16, TimestampError> {
             b[r].iter().try_fold(0u16, |acc, &d| {
@@ -119,12 +118,12 @@ impl Timestamp {
     }
 
     /// Seconds since the Unix epoch.
-    pub fn unix(&self) -> u64 {
+    pub(crate) fn unix(&self) -> u64 {
         self.unix
     }
 
     /// The wire form, `YYYY-MM-DDThh:mm:ssZ`.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         // Only ASCII digits and separators are ever written into `text`.
         std::str::from_utf8(&self.text).unwrap_or("1970-01-01T00:00:00Z")
     }

@@ -2,6 +2,8 @@
 //! the core's verifier), then the timestamp window, nonce replay, STS token ownership and the
 //! expiry of temporary credentials. SWAS and STS's `AssumeRole` share it.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use bytes::Bytes;
 use http::Request;
 use swas_open_core::{verify_request, ErrorCode, Verified};
@@ -29,13 +31,16 @@ pub(crate) fn authenticate(
     };
 
     let now = shared.now_unix();
-    if verified.timestamp.unix().abs_diff(now) > WINDOW_SECS {
+    let signed_at = SystemTime::from(verified.timestamp)
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if signed_at.abs_diff(now) > WINDOW_SECS {
         return Err(Answer::coded(ctx, ErrorCode::InvalidTimeStampExpired));
     }
     if !shared.fresh_nonce(
         &verified.access_key_id,
         &verified.nonce,
-        verified.timestamp.unix(),
+        signed_at,
     ) {
         return Err(Answer::coded(ctx, ErrorCode::SignatureNonceUsed));
     }

@@ -29,7 +29,7 @@
 //! let op = DeleteCustomImage::new("cn-hangzhou", "m-1")?;
 //! let now = Timestamp::try_from(std::time::SystemTime::now())?;
 //! let ctx = SigningContext::new(now, Nonce::new("doc-example-nonce")?);
-//! let request = signer.sign(&op, &Endpoint::parse(&emulator.url())?, &ctx);
+//! let request = signer.sign(&op, &emulator.url().parse::<Endpoint>()?, &ctx);
 //!
 //! let mut stream = std::net::TcpStream::connect(emulator.addr())?;
 //! write!(

@@ -57,7 +57,7 @@ fn signed_at(requests: &[Value]) -> SystemTime {
         })
         .collect();
     assert!(dates.windows(2).all(|w| w[0] == w[1]), "{dates:?}");
-    SystemTime::from(Timestamp::parse(dates[0]).unwrap())
+    SystemTime::from(dates[0].parse::<Timestamp>().unwrap())
 }
 
 /// An emulator with the fixture's keys (one plain, one STS), its clock pinned to when the

@@ -277,7 +277,7 @@ async fn v3_with_mixed_case_header_names() {
 async fn v3_hand_built_with_a_form_body_and_unusual_casing() {
     let emu = emulator(&["m-1"]).await;
     let host = emu.addr().to_string();
-    let (date, nonce) = (now(), nonce());
+    let (date, nonce) = (now().to_string(), nonce());
     let body = b"Extra=1";
     let sha = support::sigref::v3::sha256_hex(body);
     let headers = [

@@ -457,7 +457,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let endpoint = Endpoint::parse(&bare_emu.url()).expect("emulator url");
+    let endpoint = bare_emu.url().parse::<Endpoint>().expect("emulator url");
     let signer = Signer::new(Credentials::new(ID, SECRET).expect("credentials"));
     let (bare_seq, sdk_seq) = (AtomicUsize::new(0), AtomicUsize::new(0));
 

@@ -105,7 +105,7 @@ impl Client {
     ///     .endpoint("http://127.0.0.1:8080")
     ///     .signature_version(SignatureVersion::V3)
     ///     .read_timeout(Duration::from_secs(3))
-    ///     .max_attempts(5)
+    ///     .retry_policy(RetryPolicy::new(5))
     ///     .build()?;
     /// # drop(client);
     /// # Ok::<(), Box<dyn std::error::Error>>(())

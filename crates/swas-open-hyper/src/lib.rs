@@ -26,9 +26,8 @@
 //! ```
 //!
 //! # Credentials
-//! Static credentials ([`ClientBuilder::credentials`]), any provider
-//! ([`ClientBuilder::credentials_provider`]: an STS role, OIDC/RRSA, the instance's RAM role,
-//! a credentials URI, or your own), a named profile of the aliyun CLI's config file
+//! Static credentials or any provider ([`ClientBuilder::credentials`]: an STS role,
+//! OIDC/RRSA, the instance's RAM role, a credentials URI, or your own), a named profile of the aliyun CLI's config file
 //! ([`ClientBuilder::profile`], every mode the README lists), or by default the official
 //! chain: environment variables, OIDC, the aliyun CLI's config file, the
 //! `~/.alibabacloud/credentials` ini file, the ECS instance RAM role, a credentials URI.

@@ -21,7 +21,7 @@ async fn delete(emu: &Emulator, provider: CredentialsProvider) -> Result<Client,
     let image = format!("m-{}", N.fetch_add(1, Ordering::Relaxed));
     emu.add_image(REGION, &image, false);
     let client = Client::builder()
-        .credentials_provider(provider)
+        .credentials(provider)
         .endpoint(&emu.url())
         .build()?;
     client
@@ -113,7 +113,7 @@ async fn one_refresh_for_a_hundred_calls_even_when_waiters_are_dropped() {
     options.sts_endpoint = Some(emu.url());
     let source = Credentials::new(AK.0, AK.1).unwrap();
     let client = Client::builder()
-        .credentials_provider(CredentialsProvider::ram_role_arn(
+        .credentials(CredentialsProvider::ram_role_arn(
             source.clone(),
             ROLE,
             options.clone(),

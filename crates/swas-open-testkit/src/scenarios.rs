@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use swas_open_core::response::{ParseError, ParseErrorKind};
 use swas_open_core::{
     ClientBuilder, Credentials, DeleteCustomImage, DeleteCustomImageOutput, Error, ErrorCode,
-    ErrorKind, SignatureVersion, TimeoutKind, TransportFailure,
+    ErrorKind, RetryPolicy, SignatureVersion, TimeoutKind, TransportFailure,
 };
 use swas_open_emulator::{Emulator, Fault};
 
@@ -274,7 +274,7 @@ pub fn unavailable_twice_then_success<D: Driver>(d: &D) {
 pub fn retries_stop_at_max_attempts<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(unavailable().times(5));
-    let client = build::<D>(builder(&emu).max_attempts(2));
+    let client = build::<D>(builder(&emu).retry_policy(RetryPolicy::new(2)));
     let result = delete(d, &client, "m-1");
     assert_eq!(service_code(&result), &ErrorCode::ServiceUnavailable);
     let e = result.unwrap_err();
@@ -316,7 +316,7 @@ pub fn commit_then_drop_replays_the_first_answer<D: Driver>(d: &D) {
 pub fn commit_then_drop_without_retries_is_a_reset<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(Fault::drop_after_commit());
-    let client = build::<D>(builder(&emu).max_attempts(1));
+    let client = build::<D>(builder(&emu).retry_policy(RetryPolicy::new(1)));
     let result = delete(d, &client, "m-1");
     assert_transport(&result, TransportFailure::Reset);
     let e = result.unwrap_err();
@@ -333,7 +333,7 @@ pub fn read_timeout_fires<D: Driver>(d: &D) {
     let client = build::<D>(
         builder(&emu)
             .read_timeout(Duration::from_millis(200))
-            .max_attempts(1),
+            .retry_policy(RetryPolicy::new(1)),
     );
     let result = delete(d, &client, "m-1");
     assert_eq!(
@@ -368,7 +368,7 @@ pub fn a_retry_that_would_pass_the_deadline_is_not_made<D: Driver>(d: &D) {
 pub fn html_page_is_a_parse_error_with_its_status<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(Fault::html(502));
-    let once = build::<D>(builder(&emu).max_attempts(1));
+    let once = build::<D>(builder(&emu).retry_policy(RetryPolicy::new(1)));
     let e = parse_error(delete(d, &once, "m-1"));
     assert_eq!(e.status, 502);
     assert_eq!(e.kind, ParseErrorKind::NotJson);
@@ -389,7 +389,7 @@ pub fn html_page_is_a_parse_error_with_its_status<D: Driver>(d: &D) {
 pub fn truncated_body_is_a_parse_error_when_no_retry_is_left<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(Fault::truncated());
-    let client = build::<D>(builder(&emu).max_attempts(1));
+    let client = build::<D>(builder(&emu).retry_policy(RetryPolicy::new(1)));
     let result = delete(d, &client, "m-1");
     let token = result.as_ref().unwrap_err().client_token().cloned();
     assert!(token.is_some());
@@ -495,7 +495,7 @@ fn oversized_answer(len: usize) -> Vec<u8> {
 
 pub fn oversized_body_is_capped<D: Driver>(d: &D) {
     let server = CannedServer::start(oversized_answer(2 * 1024 * 1024));
-    let client = build::<D>(builder_for(&server.url()).max_attempts(1));
+    let client = build::<D>(builder_for(&server.url()).retry_policy(RetryPolicy::new(1)));
     let e = parse_error(delete(d, &client, "m-1"));
     assert_eq!(e.status, 200);
     assert_eq!(e.kind, ParseErrorKind::TooLarge);
@@ -514,7 +514,7 @@ pub fn oversized_chunked_body_is_capped<D: Driver>(d: &D) {
     }
     answer.extend_from_slice(b"0\r\n\r\n");
     let server = CannedServer::start(answer);
-    let client = build::<D>(builder_for(&server.url()).max_attempts(1));
+    let client = build::<D>(builder_for(&server.url()).retry_policy(RetryPolicy::new(1)));
     let e = parse_error(delete(d, &client, "m-1"));
     assert_eq!(e.status, 500);
     assert_eq!(e.kind, ParseErrorKind::TooLarge);
@@ -523,7 +523,7 @@ pub fn oversized_chunked_body_is_capped<D: Driver>(d: &D) {
 pub fn redirects_are_not_followed<D: Driver>(d: &D) {
     let answer = "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     let server = CannedServer::start(answer);
-    let once = build::<D>(builder_for(&server.url()).max_attempts(1));
+    let once = build::<D>(builder_for(&server.url()).retry_policy(RetryPolicy::new(1)));
     assert_eq!(parse_error(delete(d, &once, "m-1")).status, 302);
     assert_eq!(server.requests(), 1);
     // An answer that is not the service's is asked again (the ClientToken makes it safe),
@@ -558,7 +558,7 @@ pub fn unknown_host_is_a_dns_failure<D: Driver>(d: &D) {
     let client = build::<D>(
         builder_for("http://swas-open-test.invalid:8080")
             .connect_timeout(Duration::from_secs(3))
-            .max_attempts(1),
+            .retry_policy(RetryPolicy::new(1)),
     );
     let result = delete(d, &client, "m-1");
     assert!(
@@ -593,7 +593,7 @@ pub fn connect_timeout_fires<D: Driver>(d: &D) {
         builder_for(&format!("http://{addr}"))
             .connect_timeout(Duration::from_millis(300))
             .read_timeout(Duration::from_secs(5))
-            .max_attempts(1),
+            .retry_policy(RetryPolicy::new(1)),
     );
     let result = delete(d, &client, "m-1");
     assert_eq!(
@@ -613,7 +613,7 @@ pub fn https_endpoint_speaks_tls<D: Driver>(d: &D) {
     let client = build::<D>(
         builder(&emu)
             .endpoint(&emu.url().replace("http://", "https://"))
-            .max_attempts(1),
+            .retry_policy(RetryPolicy::new(1)),
     );
     let result = delete(d, &client, "m-1");
     assert!(
@@ -714,14 +714,14 @@ pub fn no_secret_in_any_error_or_debug_output<D: Driver>(d: &D) {
         printed(&mut outputs, delete(d, &client, "m-absent"));
     }
     emu.inject(Fault::html(502));
-    let once = build::<D>(builder(&emu).max_attempts(1));
+    let once = build::<D>(builder(&emu).retry_policy(RetryPolicy::new(1)));
     printed(&mut outputs, delete(d, &once, "m-1"));
     emu.inject(Fault::delay(Duration::from_secs(1)));
     let impatient = build::<D>(
         builder(&emu)
             .credentials(temporary_credentials())
             .read_timeout(Duration::from_millis(100))
-            .max_attempts(1),
+            .retry_policy(RetryPolicy::new(1)),
     );
     printed(&mut outputs, delete(d, &impatient, "m-1"));
     outputs.push(format!(
@@ -752,7 +752,7 @@ pub fn no_secret_with_temporary_credentials<D: Driver>(d: &D) {
                 .credentials(temporary_credentials())
                 .signature_version(version)
                 .read_timeout(Duration::from_millis(100))
-                .max_attempts(1),
+                .retry_policy(RetryPolicy::new(1)),
         );
         errors.push(delete(d, &client, "m-1").unwrap_err());
         emu.inject(Fault::html(502));
@@ -1250,7 +1250,7 @@ fn role_client<D: Driver>(images: &[&str], lifetime: Duration) -> (Emulator, D::
     );
     let client = build::<D>(
         ClientBuilder::new()
-            .credentials_provider(provider)
+            .credentials(provider)
             .endpoint(&emu.url())
             .retry_policy(quick_retries(1)),
     );

@@ -107,7 +107,7 @@ impl Setup {
             .new_agent();
         Self {
             bare_configured,
-            endpoint: Endpoint::parse(&emu.url()).unwrap(),
+            endpoint: emu.url().parse::<Endpoint>().unwrap(),
             signer: Signer::new(Credentials::new(ID, SECRET).unwrap()),
             emu,
             client,

@@ -25,7 +25,7 @@ use crate::transport::{self, Limits};
 ///     .connect_timeout(Duration::from_secs(2))
 ///     .read_timeout(Duration::from_secs(5))
 ///     .deadline(Duration::from_secs(30))
-///     .max_attempts(5)
+///     .retry_policy(RetryPolicy::new(5))
 ///     .user_agent_suffix("my-app/1.0")
 ///     .build()?;
 /// # drop(client);

@@ -25,7 +25,7 @@ fn delete(emu: &Emulator, provider: CredentialsProvider) -> Result<Client, Error
     let image = format!("m-{}", N.fetch_add(1, Ordering::Relaxed));
     emu.add_image(REGION, &image, false);
     let client = Client::builder()
-        .credentials_provider(provider)
+        .credentials(provider)
         .endpoint(&emu.url())
         .build()?;
     client.delete_custom_image(&DeleteCustomImage::new(REGION, &image)?)?;
@@ -297,7 +297,7 @@ fn one_refresh_for_a_hundred_concurrent_calls_and_short_credentials_are_refreshe
     options.sts_endpoint = Some(emu.url());
     let source = Credentials::new(AK.0, AK.1).unwrap();
     let client = Client::builder()
-        .credentials_provider(CredentialsProvider::ram_role_arn(
+        .credentials(CredentialsProvider::ram_role_arn(
             source.clone(),
             ROLE,
             options.clone(),

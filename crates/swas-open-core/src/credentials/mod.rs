@@ -240,8 +240,8 @@ pub trait ProvideCredentials: Send + Sync {
 }
 
 /// Where a client's credentials come from. Give one to
-/// [`ClientBuilder::credentials_provider`](crate::ClientBuilder::credentials_provider);
-/// without one, a client uses [`CredentialsProvider::default_chain`].
+/// [`ClientBuilder::credentials`](crate::ClientBuilder::credentials);
+/// without one, a client uses the default chain ([`CredentialsProvider::default`]).
 #[derive(Clone)]
 pub struct CredentialsProvider {
     pub(crate) kind: Kind,
@@ -269,14 +269,6 @@ impl CredentialsProvider {
         Self {
             kind: Kind::Fixed(credentials, "credentials given to the client".into()),
         }
-    }
-
-    /// The default chain over this process's environment and files: environment variables,
-    /// OIDC, the aliyun CLI config file, the ini file, the ECS instance RAM role, the
-    /// credentials URI (see the crate's README for each). The first provider that supplies
-    /// credentials is kept for the client's life.
-    pub fn default_chain() -> Self {
-        Self::chain_with(None, process_env(), process_files())
     }
 
     /// The default chain (`profile` `None`) or one profile of the aliyun CLI config file,
@@ -364,6 +356,16 @@ impl CredentialsProvider {
         Self {
             kind: Kind::Custom(Arc::new(provider)),
         }
+    }
+}
+
+/// The default chain over this process's environment and files: environment variables,
+/// OIDC, the aliyun CLI config file, the ini file, the ECS instance RAM role, the
+/// credentials URI (see the crate's README for each). The first provider that supplies
+/// credentials is kept for the client's life.
+impl Default for CredentialsProvider {
+    fn default() -> Self {
+        Self::chain_with(None, process_env(), process_files())
     }
 }
 

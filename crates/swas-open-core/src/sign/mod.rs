@@ -150,7 +150,7 @@ pub(crate) fn default_user_agent() -> String {
 /// let signer = Signer::new(Credentials::new("testid", "testsecret")?)
 ///     .with_signature_version(SignatureVersion::V3);
 /// let op = DeleteCustomImage::new("cn-hangzhou", "m-1")?;
-/// let ctx = SigningContext::new(Timestamp::from_unix(1_698_315_752)?, Nonce::new("n-1")?);
+/// let ctx = SigningContext::new(Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_698_315_752))?, Nonce::new("n-1")?);
 /// let req = signer.sign(&op, &Endpoint::for_region(op.region_id()), &ctx);
 /// let auth = req.headers()["authorization"].to_str()?;
 /// assert!(auth.starts_with("ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=host;"));

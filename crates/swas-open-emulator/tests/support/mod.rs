@@ -256,7 +256,7 @@ pub fn nonce() -> Nonce {
 }
 
 pub fn endpoint(emulator: &Emulator) -> Endpoint {
-    Endpoint::parse(&emulator.url()).expect("emulator url")
+    emulator.url().parse::<Endpoint>().expect("emulator url")
 }
 
 /// A signer for `id`/`secret` (and an STS token).
@@ -320,7 +320,7 @@ pub fn v1_common(action: &str) -> Vec<(String, String)> {
     .map(|(n, v)| (n.to_owned(), v.to_owned()))
     .chain([
         ("SignatureNonce".to_owned(), nonce().as_str().to_owned()),
-        ("Timestamp".to_owned(), now().as_str().to_owned()),
+        ("Timestamp".to_owned(), now().to_string()),
     ])
     .collect()
 }
@@ -484,7 +484,7 @@ impl TestClock {
     }
 
     pub fn timestamp(&self) -> Timestamp {
-        Timestamp::from_unix(self.unix()).expect("valid time")
+        Timestamp::try_from(self.source()()).expect("valid time")
     }
 
     /// The closure for `EmulatorBuilder::clock`.
@@ -503,11 +503,13 @@ pub fn sts_common(action: &str, id: &str, timestamp: &Timestamp) -> Vec<(String,
         ("SignatureMethod", "HMAC-SHA1"),
         ("SignatureVersion", "1.0"),
         ("Version", "2015-04-01"),
-        ("Timestamp", timestamp.as_str()),
     ]
     .into_iter()
     .map(|(n, v)| (n.to_owned(), v.to_owned()))
-    .chain([("SignatureNonce".to_owned(), nonce().as_str().to_owned())])
+    .chain([
+        ("Timestamp".to_owned(), timestamp.to_string()),
+        ("SignatureNonce".to_owned(), nonce().as_str().to_owned()),
+    ])
     .collect()
 }
 
