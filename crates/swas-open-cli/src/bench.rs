@@ -22,7 +22,8 @@ pub const ROUNDS: usize = 7;
 
 /// Prints `v1: <ns> ns/sign` and `v3: <ns> ns/sign`.
 pub fn sign(args: &BenchSignArgs) -> Result<(), Failure> {
-    let timestamp = "2016-02-23T12:46:24Z".parse::<Timestamp>()
+    let timestamp = "2016-02-23T12:46:24Z"
+        .parse::<Timestamp>()
         .map_err(|e| Failure::NoAnswer(format!("benchmark timestamp: {e}")))?;
     let endpoint = "swas.cn-hangzhou.aliyuncs.com".parse::<Endpoint>()?;
     for version in [SignatureVersion::V1, SignatureVersion::V3] {

@@ -160,6 +160,16 @@ mod tests {
         t
     }
 
+    /// A fresh limiter after `seconds` of unthrottled answers at 100 a second, then one
+    /// throttle: the limiter, the time, and the rate after the cut.
+    fn throttled_after(seconds: f64) -> (RateLimiter, f64, f64) {
+        let mut l = RateLimiter::default();
+        let t = run(&mut l, 0.0, seconds, 100.0, false);
+        l.update(true, t, t);
+        let cut = l.fill_rate();
+        (l, t, cut)
+    }
+
     #[test]
     fn unlimited_until_throttled() {
         let mut l = RateLimiter::default();
@@ -172,10 +182,7 @@ mod tests {
 
     #[test]
     fn throttling_cuts_the_rate_and_success_restores_it() {
-        let mut l = RateLimiter::default();
-        let t = run(&mut l, 0.0, 3.0, 100.0, false);
-        l.update(true, t, t);
-        let cut = l.fill_rate();
+        let (mut l, t, cut) = throttled_after(3.0);
         assert!(cut < 100.0 * BETA + 1.0, "{cut}");
         assert!(cut > 10.0, "{cut}");
         // Calls now wait for tokens.
@@ -195,11 +202,8 @@ mod tests {
 
     #[test]
     fn an_early_throttle_keeps_the_rate_near_what_was_sent() {
-        let mut l = RateLimiter::default();
         // 30 answers in the first 0.3 s, before any bucket closes, then a throttle.
-        let t = run(&mut l, 0.0, 0.3, 100.0, false);
-        l.update(true, t, t);
-        let cut = l.fill_rate();
+        let (_, _, cut) = throttled_after(0.3);
         assert!(cut > 30.0 && cut <= 100.0 * BETA, "{cut}");
     }
 

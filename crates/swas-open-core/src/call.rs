@@ -448,6 +448,12 @@ mod tests {
 
     const BUSY: &str = r#"{"Code":"ServiceUnavailable","Message":"busy"}"#;
 
+    /// Answers the attempt in flight with a 503 at `now`; what the call does next.
+    fn busy(call: &mut Call<'_>, now: Instant) -> Action<Result<DeleteCustomImageOutput, Error>> {
+        call.receive(now, Ok(answer(503, BUSY)));
+        call.next(now)
+    }
+
     #[test]
     fn same_seed_same_requests() {
         let config = config(ClientBuilder::new());
@@ -471,8 +477,7 @@ mod tests {
         let now = Instant::now();
         let mut call = begin(&config, [3; 32], now, SystemTime::now());
         let first = sent(&mut call, now);
-        call.receive(now, Ok(answer(503, BUSY)));
-        let Action::Wait(until) = call.next(now) else {
+        let Action::Wait(until) = busy(&mut call, now) else {
             panic!("expected a wait")
         };
         assert!(matches!(call.next(now), Action::Wait(u) if u == until));
@@ -493,13 +498,11 @@ mod tests {
             param(&first, "SignatureNonce="),
             param(&second, "SignatureNonce=")
         );
-        call.receive(until, Ok(answer(503, BUSY)));
-        let Action::Wait(until) = call.next(until) else {
+        let Action::Wait(until) = busy(&mut call, until) else {
             panic!("expected a wait")
         };
         let _ = sent(&mut call, until);
-        call.receive(until, Ok(answer(503, BUSY)));
-        let Action::Done(Err(e)) = call.next(until) else {
+        let Action::Done(Err(e)) = busy(&mut call, until) else {
             panic!("expected the last error")
         };
         assert_eq!(e.attempts(), 3);
@@ -513,7 +516,10 @@ mod tests {
         let config = config(
             ClientBuilder::new()
                 .deadline(Duration::from_millis(50))
-                .retry_policy(RetryPolicy::new(3).with_base_delay(Duration::from_secs(10))),
+                .retry_policy(RetryPolicy {
+                    base_delay: Duration::from_secs(10),
+                    ..RetryPolicy::new(3)
+                }),
         );
         let now = Instant::now();
         let mut call = begin(&config, [0xff; 32], now, SystemTime::now());
@@ -628,19 +634,18 @@ mod tests {
             capacity: 5,
             ..Default::default()
         };
-        let config = config(
-            ClientBuilder::new().retry_policy(RetryPolicy::new(5).with_budget(Some(budget))),
-        );
+        let config = config(ClientBuilder::new().retry_policy(RetryPolicy {
+            budget: Some(budget),
+            ..RetryPolicy::new(5)
+        }));
         let now = Instant::now();
         let mut call = begin(&config, [9; 32], now, SystemTime::now());
         let _ = sent(&mut call, now);
-        call.receive(now, Ok(answer(503, BUSY)));
-        let Action::Wait(until) = call.next(now) else {
+        let Action::Wait(until) = busy(&mut call, now) else {
             panic!("the first retry is paid for")
         };
         let _ = sent(&mut call, until);
-        call.receive(until, Ok(answer(503, BUSY)));
-        let Action::Done(Err(e)) = call.next(until) else {
+        let Action::Done(Err(e)) = busy(&mut call, until) else {
             panic!("the second is not")
         };
         assert!(e.retry_budget_exhausted());
@@ -655,8 +660,10 @@ mod tests {
 
     #[test]
     fn adaptive_mode_makes_calls_wait_after_throttling() {
-        let config =
-            config(ClientBuilder::new().retry_policy(RetryPolicy::new(1).with_adaptive(true)));
+        let config = config(ClientBuilder::new().retry_policy(RetryPolicy {
+            adaptive: true,
+            ..RetryPolicy::new(1)
+        }));
         let start = Instant::now();
         let throttled = r#"{"Code":"Throttling.User","Message":"slow down"}"#;
         let mut waited = None;

@@ -305,7 +305,7 @@ impl<C> ClientBuilder<C> {
         let root_certificates = network::root_certificates(&self.root_certificates, env, read)?;
         let region = self.region.as_deref().map(RegionId::new).transpose()?;
         let endpoints = match (&self.endpoint, region) {
-            (Some(url), _) => EndpointChoice::Explicit(Endpoint::parse(url)?),
+            (Some(url), _) => EndpointChoice::Explicit(url.parse::<Endpoint>()?),
             (None, Some(region)) => EndpointChoice::Region {
                 endpoint: Endpoint::for_region_kind(&region, self.endpoint_kind),
                 region,

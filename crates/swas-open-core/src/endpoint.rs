@@ -1,6 +1,7 @@
 //! Where requests go: the regional endpoint table, or an explicit URL.
 
 use std::fmt;
+use std::str::FromStr;
 
 use http::uri::{Authority, Scheme as UriScheme};
 use http::HeaderValue;
@@ -152,23 +153,7 @@ impl Endpoint {
         };
         let host = format!("{prefix}.{}.aliyuncs.com", region.as_str());
         // A RegionId holds only [a-z0-9-], so the host always parses.
-        Self::from_parts(Scheme::Https, &host).expect("region hosts are valid authorities")
-    }
-
-    /// Parses `https://host[:port]`, `http://host[:port]` or a bare `host[:port]` (HTTPS).
-    /// A single trailing `/` is accepted.
-    pub(crate) fn parse(url: &str) -> Result<Self, EndpointError> {
-        let (scheme, rest) = match url.split_once("://") {
-            Some((s, rest)) if s.eq_ignore_ascii_case("https") => (Scheme::Https, rest),
-            Some((s, rest)) if s.eq_ignore_ascii_case("http") => (Scheme::Http, rest),
-            Some(_) => return Err(EndpointError::Scheme(url.to_owned())),
-            None => (Scheme::Https, url),
-        };
-        let rest = rest.strip_suffix('/').unwrap_or(rest);
-        if rest.contains(['/', '?', '#', '@']) {
-            return Err(EndpointError::Extra(url.to_owned()));
-        }
-        Self::from_parts(scheme, rest).ok_or_else(|| EndpointError::Authority(url.to_owned()))
+        Endpoint::from_parts(Scheme::Https, &host).expect("region hosts are valid authorities")
     }
 
     fn from_parts(scheme: Scheme, authority: &str) -> Option<Self> {
@@ -231,10 +216,23 @@ impl fmt::Debug for Endpoint {
     }
 }
 
-impl std::str::FromStr for Endpoint {
+impl FromStr for Endpoint {
     type Err = EndpointError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
+
+    /// Parses `https://host[:port]`, `http://host[:port]` or a bare `host[:port]` (HTTPS).
+    /// A single trailing `/` is accepted.
+    fn from_str(url: &str) -> Result<Self, EndpointError> {
+        let (scheme, rest) = match url.split_once("://") {
+            Some((s, rest)) if s.eq_ignore_ascii_case("https") => (Scheme::Https, rest),
+            Some((s, rest)) if s.eq_ignore_ascii_case("http") => (Scheme::Http, rest),
+            Some(_) => return Err(EndpointError::Scheme(url.to_owned())),
+            None => (Scheme::Https, url),
+        };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.contains(['/', '?', '#', '@']) {
+            return Err(EndpointError::Extra(url.to_owned()));
+        }
+        Endpoint::from_parts(scheme, rest).ok_or_else(|| EndpointError::Authority(url.to_owned()))
     }
 }
 
@@ -244,14 +242,14 @@ mod tests {
 
     #[test]
     fn parses_and_rejects() {
-        let e = Endpoint::parse("swas.cn-beijing.aliyuncs.com").unwrap();
+        let e = Endpoint::from_str("swas.cn-beijing.aliyuncs.com").unwrap();
         assert_eq!(e.scheme(), Scheme::Https);
         assert_eq!(e.authority(), "swas.cn-beijing.aliyuncs.com");
-        let e = Endpoint::parse("HTTP://localhost:9000/").unwrap();
+        let e = Endpoint::from_str("HTTP://localhost:9000/").unwrap();
         assert_eq!((e.scheme(), e.host()), (Scheme::Http, "localhost"));
         assert_eq!(e.authority(), "localhost:9000");
         assert_eq!(e.to_string(), "http://localhost:9000");
-        let e = Endpoint::parse("http://[::1]:9000").unwrap();
+        let e = Endpoint::from_str("http://[::1]:9000").unwrap();
         assert_eq!(e.authority(), "[::1]:9000");
         for bad in [
             "ftp://x",
@@ -263,7 +261,7 @@ mod tests {
             "https://x:",
             "",
         ] {
-            assert!(Endpoint::parse(bad).is_err(), "{bad}");
+            assert!(Endpoint::from_str(bad).is_err(), "{bad}");
         }
     }
 

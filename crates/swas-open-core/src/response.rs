@@ -643,57 +643,23 @@ mod tests {
     #[test]
     fn wire_spellings_and_table_values() {
         use ErrorCode::*;
+        #[rustfmt::skip]
         let cases: &[(ErrorCode, &str, u16, bool)] = &[
             (CustomImageInShare, "CustomImageInShare", 400, false),
-            (
-                InvalidImageIdNotFound,
-                "InvalidImageId.NotFound",
-                404,
-                false,
-            ),
+            (InvalidImageIdNotFound, "InvalidImageId.NotFound", 404, false),
             (InternalError, "InternalError", 500, true),
             (MissingParameter, "MissingParameter", 400, false),
             (InvalidParameter, "InvalidParameter", 400, false),
             (IncompleteSignature, "IncompleteSignature", 400, false),
             (SignatureDoesNotMatch, "SignatureDoesNotMatch", 400, false),
-            (
-                InvalidAccessKeyIdNotFound,
-                "InvalidAccessKeyId.NotFound",
-                404,
-                false,
-            ),
-            (
-                InvalidAccessKeyIdInactive,
-                "InvalidAccessKeyId.Inactive",
-                400,
-                false,
-            ),
-            (
-                InvalidTimeStampExpired,
-                "InvalidTimeStamp.Expired",
-                400,
-                false,
-            ),
+            (InvalidAccessKeyIdNotFound, "InvalidAccessKeyId.NotFound", 404, false),
+            (InvalidAccessKeyIdInactive, "InvalidAccessKeyId.Inactive", 400, false),
+            (InvalidTimeStampExpired, "InvalidTimeStamp.Expired", 400, false),
             (IllegalTimestamp, "IllegalTimestamp", 400, false),
             (SignatureNonceUsed, "SignatureNonceUsed", 400, true),
-            (
-                InvalidSecurityTokenExpired,
-                "InvalidSecurityToken.Expired",
-                400,
-                false,
-            ),
-            (
-                InvalidSecurityTokenMalformed,
-                "InvalidSecurityToken.Malformed",
-                400,
-                false,
-            ),
-            (
-                InvalidSecurityTokenMismatchWithAccessKey,
-                "InvalidSecurityToken.MismatchWithAccessKey",
-                400,
-                false,
-            ),
+            (InvalidSecurityTokenExpired, "InvalidSecurityToken.Expired", 400, false),
+            (InvalidSecurityTokenMalformed, "InvalidSecurityToken.Malformed", 400, false),
+            (InvalidSecurityTokenMismatchWithAccessKey, "InvalidSecurityToken.MismatchWithAccessKey", 400, false),
             (ForbiddenRam, "Forbidden.RAM", 403, false),
             (Forbidden, "Forbidden", 403, false),
             (ForbiddenRiskControl, "Forbidden.RiskControl", 403, false),
@@ -704,12 +670,7 @@ mod tests {
             (ServiceUnavailable, "ServiceUnavailable", 503, true),
             (InvalidActionNotFound, "InvalidAction.NotFound", 404, false),
             (InvalidVersion, "InvalidVersion", 400, false),
-            (
-                IdempotentParameterMismatch,
-                "IdempotentParameterMismatch",
-                400,
-                false,
-            ),
+            (IdempotentParameterMismatch, "IdempotentParameterMismatch", 400, false),
             (RequestEntityTooLarge, "RequestEntityTooLarge", 413, false),
         ];
         assert_eq!(cases.len(), ErrorCode::known().count());

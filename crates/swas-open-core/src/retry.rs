@@ -47,11 +47,14 @@ use crate::response::{ErrorCode, ServiceError};
 /// use std::time::Duration;
 /// use swas_open_core::{RetryBudget, RetryPolicy};
 ///
-/// let policy = RetryPolicy::new(5)
-///     .with_base_delay(Duration::from_millis(50))
-///     .with_budget(Some(RetryBudget { capacity: 100, ..RetryBudget::default() }));
+/// let mut policy = RetryPolicy::new(5);
+/// policy.base_delay = Duration::from_millis(50);
+/// policy.budget = Some(RetryBudget { capacity: 100, ..RetryBudget::default() });
+/// policy.adaptive = true;
 /// assert_eq!(policy.max_attempts, 5);
-/// let unbounded = RetryPolicy::default().with_budget(None); // no budget: every retry allowed
+///
+/// let mut unbounded = RetryPolicy::default();
+/// unbounded.budget = None; // no budget: every retry allowed
 /// # drop(unbounded);
 /// ```
 ///
@@ -238,30 +241,6 @@ impl RetryPolicy {
         }
     }
 
-    /// Sets the base delay.
-    pub fn with_base_delay(mut self, d: Duration) -> Self {
-        self.base_delay = d;
-        self
-    }
-
-    /// Sets the delay cap.
-    pub fn with_max_delay(mut self, d: Duration) -> Self {
-        self.max_delay = d;
-        self
-    }
-
-    /// Turns adaptive mode on or off (see [`RetryPolicy::adaptive`]).
-    pub fn with_adaptive(mut self, on: bool) -> Self {
-        self.adaptive = on;
-        self
-    }
-
-    /// Sets the retry budget (`None`: no budget).
-    pub fn with_budget(mut self, budget: Option<RetryBudget>) -> Self {
-        self.budget = budget;
-        self
-    }
-
     /// Decides what follows attempt number `attempt` (1-based) that ended with `outcome`.
     ///
     /// `idempotent` says whether the request carries a `ClientToken` (the same on every
@@ -372,10 +351,10 @@ mod tests {
         assert_eq!(RetryPolicy::new(5).max_attempts, 5);
         assert_eq!(RetryPolicy::new(5).base_delay, MS(100));
         assert_eq!(RetryPolicy::new(1).max_attempts, 1);
-        let p = RetryPolicy::new(4)
-            .with_base_delay(MS(10))
-            .with_max_delay(MS(50));
-        assert_eq!((p.base_delay, p.max_delay), (MS(10), MS(50)));
+        assert_eq!(
+            RetryPolicy::new(4).max_delay,
+            RetryPolicy::default().max_delay
+        );
     }
 
     #[test]
@@ -519,9 +498,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps() {
-        let p = RetryPolicy::new(100)
-            .with_base_delay(MS(100))
-            .with_max_delay(MS(1000));
+        let p = RetryPolicy {
+            base_delay: MS(100),
+            max_delay: MS(1000),
+            ..RetryPolicy::new(100)
+        };
         assert_eq!(p.backoff(1, 1.0), MS(100));
         assert_eq!(p.backoff(2, 1.0), MS(200));
         assert_eq!(p.backoff(3, 1.0), MS(400));
@@ -538,9 +519,11 @@ mod tests {
         for attempt in [31, 32, 33, 64, 1000, u32::MAX] {
             assert_eq!(p.backoff(attempt, 1.0), p.max_delay, "{attempt}");
         }
-        let huge = RetryPolicy::new(2)
-            .with_base_delay(Duration::MAX)
-            .with_max_delay(Duration::MAX);
+        let huge = RetryPolicy {
+            base_delay: Duration::MAX,
+            max_delay: Duration::MAX,
+            ..RetryPolicy::new(2)
+        };
         assert_eq!(huge.backoff(1000, 1.0), Duration::MAX);
         assert!(huge.backoff(1000, 0.999_999) <= Duration::MAX);
         assert_eq!(huge.backoff(1, 0.0), Duration::ZERO);
@@ -614,9 +597,11 @@ mod tests {
         base_ms in proptest::prelude::any::<u64>(),
         max_ms in proptest::prelude::any::<u64>(),
     ) {
-        let policy = RetryPolicy::new(5)
-            .with_base_delay(Duration::from_millis(base_ms))
-            .with_max_delay(Duration::from_millis(max_ms));
+        let policy = RetryPolicy {
+            base_delay: Duration::from_millis(base_ms),
+            max_delay: Duration::from_millis(max_ms),
+            ..RetryPolicy::new(5)
+        };
         proptest::prop_assert!(policy.backoff(attempt, jitter) <= policy.max_delay);
     }
 

@@ -3,6 +3,7 @@
 //! Callers read the clock (`SystemTime::now()`) and hand the value in; the core only converts.
 
 use std::fmt;
+use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ::time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
@@ -69,8 +70,47 @@ impl Timestamp {
         Ok(Self { unix: secs, text })
     }
 
+    /// Seconds since the Unix epoch.
+    pub(crate) fn unix(&self) -> u64 {
+        self.unix
+    }
+
+    /// The wire form, `YYYY-MM-DDThh:mm:ssZ`.
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written into `text`.
+        std::str::from_utf8(&self.text).unwrap_or("1970-01-01T00:00:00Z")
+    }
+}
+
+impl TryFrom<SystemTime> for Timestamp {
+    type Error = TimestampError;
+    /// Whole seconds of `t` (the fraction is dropped); before 1970 or after 9999 is out of range.
+    fn try_from(t: SystemTime) -> Result<Self, TimestampError> {
+        let secs = t
+            .duration_since(UNIX_EPOCH)
+            .map_err(|_| TimestampError::OutOfRange)?
+            .as_secs();
+        Self::from_unix(secs)
+    }
+}
+
+impl From<Timestamp> for SystemTime {
+    fn from(t: Timestamp) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(t.unix)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = TimestampError;
+
     /// Parses `YYYY-MM-DDThh:mm:ssZ` strictly.
-    pub(crate) fn parse(s: &str) -> Result<Self, TimestampError> {
+    fn from_str(s: &str) -> Result<Self, TimestampError> {
         let b = s.as_bytes();
         let digits = |r: std::ops::Range<usize>| -> Result<u16, TimestampError> {
             b[r].iter().try_fold(0u16, |acc, &d| {
@@ -116,48 +156,6 @@ impl Timestamp {
             .unix_timestamp();
         Self::from_unix(u64::try_from(unix).map_err(|_| TimestampError::OutOfRange)?)
     }
-
-    /// Seconds since the Unix epoch.
-    pub(crate) fn unix(&self) -> u64 {
-        self.unix
-    }
-
-    /// The wire form, `YYYY-MM-DDThh:mm:ssZ`.
-    pub(crate) fn as_str(&self) -> &str {
-        // Only ASCII digits and separators are ever written into `text`.
-        std::str::from_utf8(&self.text).unwrap_or("1970-01-01T00:00:00Z")
-    }
-}
-
-impl TryFrom<SystemTime> for Timestamp {
-    type Error = TimestampError;
-    /// Whole seconds of `t` (the fraction is dropped); before 1970 or after 9999 is out of range.
-    fn try_from(t: SystemTime) -> Result<Self, TimestampError> {
-        let secs = t
-            .duration_since(UNIX_EPOCH)
-            .map_err(|_| TimestampError::OutOfRange)?
-            .as_secs();
-        Self::from_unix(secs)
-    }
-}
-
-impl From<Timestamp> for SystemTime {
-    fn from(t: Timestamp) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(t.unix)
-    }
-}
-
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Timestamp {
-    type Err = TimestampError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
 }
 
 #[cfg(test)]
@@ -175,7 +173,7 @@ mod tests {
         ] {
             let t = Timestamp::from_unix(unix).unwrap();
             assert_eq!(t.as_str(), text);
-            assert_eq!(Timestamp::parse(text).unwrap().unix(), unix);
+            assert_eq!(Timestamp::from_str(text).unwrap().unix(), unix);
         }
         assert_eq!(
             Timestamp::from_unix(MAX_UNIX + 1),
@@ -198,10 +196,10 @@ mod tests {
             "2016-02-2xT12:46:24Z",
             "１０１6-02-23T12:46:24Z",
         ] {
-            assert!(Timestamp::parse(bad).is_err(), "{bad}");
+            assert!(Timestamp::from_str(bad).is_err(), "{bad}");
         }
         assert_eq!(
-            Timestamp::parse("1969-12-31T23:59:59Z"),
+            Timestamp::from_str("1969-12-31T23:59:59Z"),
             Err(TimestampError::OutOfRange)
         );
     }
@@ -230,7 +228,7 @@ mod tests {
     fn every_day_round_trips() {
         for day in 0..(200 * 366) {
             let t = Timestamp::from_unix(day * 86_400 + 3661).unwrap();
-            assert_eq!(Timestamp::parse(t.as_str()).unwrap(), t);
+            assert_eq!(Timestamp::from_str(t.as_str()).unwrap(), t);
         }
     }
 }

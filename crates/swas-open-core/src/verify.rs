@@ -15,7 +15,7 @@
 //!     Signer, SigningContext, Timestamp, VerifyError};
 //! let signer = Signer::new(Credentials::new("testid", "testsecret")?);
 //! let op = DeleteCustomImage::new("cn-hangzhou", "m-1")?;
-//! let ctx = SigningContext::new(Timestamp::from_unix(1_700_000_000)?, Nonce::new("n1")?);
+//! let ctx = SigningContext::new("2023-11-14T22:13:20Z".parse::<Timestamp>()?, Nonce::new("n1")?);
 //! let request = signer.sign(&op, &Endpoint::for_region(op.region_id()), &ctx);
 //!
 //! let ok = verify_request(&request, |id| (id == "testid").then(|| Secret::access_key_secret("testsecret").unwrap()))?;
@@ -205,7 +205,9 @@ fn verify_v1(
             v1::SIGNATURE_VERSION
         )));
     }
-    let timestamp = Timestamp::parse(timestamp).map_err(|_| VerifyError::IllegalTimestamp)?;
+    let timestamp = timestamp
+        .parse::<Timestamp>()
+        .map_err(|_| VerifyError::IllegalTimestamp)?;
     let secret = secret_for(access_key_id).ok_or(VerifyError::UnknownAccessKey)?;
     let query = v1::canonical_query(params.iter().map(|(n, v)| (n.as_str(), v.as_str())));
     let string_to_sign = v1::string_to_sign(method, &query);
@@ -321,7 +323,9 @@ fn verify_v3<B: AsRef<[u8]>>(
         }
     }
 
-    let timestamp = Timestamp::parse(date).map_err(|_| VerifyError::IllegalTimestamp)?;
+    let timestamp = date
+        .parse::<Timestamp>()
+        .map_err(|_| VerifyError::IllegalTimestamp)?;
     if !content_sha256.eq_ignore_ascii_case(&v3::sha256_hex(request.body().as_ref())) {
         return Err(VerifyError::ContentHashMismatch);
     }

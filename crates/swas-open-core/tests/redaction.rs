@@ -22,7 +22,10 @@ fn secret_never_formatted() {
     let mut outputs = vec![formatted(&creds), formatted(creds.secret())];
     outputs.push(creds.secret().to_string());
     let op = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
-    let ctx = SigningContext::new(Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1)).unwrap(), Nonce::new("n").unwrap());
+    let ctx = SigningContext::new(
+        Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1)).unwrap(),
+        Nonce::new("n").unwrap(),
+    );
     for version in [SignatureVersion::V1, SignatureVersion::V3] {
         let signer = Signer::new(creds.clone()).with_signature_version(version);
         outputs.push(formatted(&signer));

@@ -37,11 +37,7 @@ pub(crate) fn authenticate(
     if signed_at.abs_diff(now) > WINDOW_SECS {
         return Err(Answer::coded(ctx, ErrorCode::InvalidTimeStampExpired));
     }
-    if !shared.fresh_nonce(
-        &verified.access_key_id,
-        &verified.nonce,
-        signed_at,
-    ) {
+    if !shared.fresh_nonce(&verified.access_key_id, &verified.nonce, signed_at) {
         return Err(Answer::coded(ctx, ErrorCode::SignatureNonceUsed));
     }
     let received = verified.security_token.as_deref().filter(|t| !t.is_empty());

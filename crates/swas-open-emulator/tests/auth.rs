@@ -92,7 +92,9 @@ async fn wrong_secret_v3() {
 #[tokio::test]
 async fn key_is_checked_before_signature_and_signature_before_time() {
     let emu = emulator(&["m-1"]).await;
-    let old = Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_500_000_000)).unwrap();
+    let old =
+        Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_500_000_000))
+            .unwrap();
     // The delete of m-1, signed by `s` at `old`.
     let signed_long_ago = |s: &Signer| raw(&signed_at(&emu, s, REGION, "m-1", None, old, nonce()));
     let s = signer("nobody", "x", None, SignatureVersion::V1);

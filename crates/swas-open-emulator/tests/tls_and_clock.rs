@@ -155,7 +155,8 @@ async fn every_answer_carries_a_date_from_the_emulator_clock() {
             REGION,
             image,
             None,
-            Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(FIXED)).unwrap(),
+            Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(FIXED))
+                .unwrap(),
             nonce(),
         ))
     };
@@ -205,7 +206,8 @@ async fn clock_skew_moves_the_window_and_the_date() {
             REGION,
             "m-1",
             None,
-            Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(FIXED)).unwrap(),
+            Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(FIXED))
+                .unwrap(),
             nonce(),
         );
         let refused = send(emu.addr(), &raw(&request)).await.unwrap();

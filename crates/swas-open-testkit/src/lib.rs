@@ -112,9 +112,17 @@ pub fn emulator_with(n: usize) -> Emulator {
 /// A retry policy of `max_attempts` with short waits (the default budget), so tests that
 /// retry stay quick.
 pub fn quick_retries(max_attempts: u32) -> RetryPolicy {
-    RetryPolicy::new(max_attempts)
-        .with_base_delay(Duration::from_millis(5))
-        .with_max_delay(Duration::from_millis(50))
+    let mut policy = RetryPolicy::new(max_attempts);
+    policy.base_delay = Duration::from_millis(5);
+    policy.max_delay = Duration::from_millis(50);
+    policy
+}
+
+/// [`quick_retries`] with no retry budget: every retry allowed.
+pub fn quick_retries_without_budget(max_attempts: u32) -> RetryPolicy {
+    let mut policy = quick_retries(max_attempts);
+    policy.budget = None;
+    policy
 }
 
 /// A builder for client `C` aimed at `endpoint` with the plain test key and the default

@@ -15,8 +15,8 @@ use swas_open_emulator::{Emulator, Fault};
 
 use crate::{
     builder, builder_for, capture, clear_faults, emulator, emulator_builder, emulator_with,
-    image_ids, input, quick_retries, temporary_credentials, CannedServer, Driver, ID, REGION,
-    SECRET, SHARED_IMAGE, STS_ID, STS_SECRET, STS_TOKEN,
+    image_ids, input, quick_retries, quick_retries_without_budget, temporary_credentials,
+    CannedServer, Driver, ID, REGION, SECRET, SHARED_IMAGE, STS_ID, STS_SECRET, STS_TOKEN,
 };
 
 type CallResult = Result<DeleteCustomImageOutput, Error>;
@@ -1057,7 +1057,7 @@ pub fn outage_is_bounded_by_the_retry_budget<D: Driver>(d: &D) {
 
 pub fn outage_without_a_budget_triples_the_load<D: Driver>(d: &D) {
     let emu = emulator_with(OUTAGE_CALLS);
-    let client = build::<D>(builder(&emu).retry_policy(quick_retries(3).with_budget(None)));
+    let client = build::<D>(builder(&emu).retry_policy(quick_retries_without_budget(3)));
     let started = Instant::now();
     let (errors, requests) = outage(d, &emu, &client);
     eprintln!(
@@ -1087,7 +1087,9 @@ const STORM_SAMPLE: Duration = Duration::from_millis(50);
 /// (5 ms doubling up to 50 ms), and no retry budget, which would otherwise end the storm by
 /// failing calls (a throttled retry costs 5 tokens of 500).
 fn storm_policy(adaptive: bool) -> swas_open_core::RetryPolicy {
-    quick_retries(500).with_budget(None).with_adaptive(adaptive)
+    let mut policy = quick_retries_without_budget(500);
+    policy.adaptive = adaptive;
+    policy
 }
 
 /// What the emulator saw of one storm.

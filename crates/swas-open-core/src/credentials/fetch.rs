@@ -793,19 +793,9 @@ fn credentials_of(
         .and_then(|c| c.with_security_token(token))
         .map_err(invalid)?;
     let expiration = match c.expiration {
-        Some(e) => Some(
-            std::time::UNIX_EPOCH
-                + Duration::from_secs(
-                    Timestamp::parse(&e)
-                        .map_err(|_| {
-                            CredentialsError::provider(
-                                label,
-                                format!("Expiration {e:?} is not a time"),
-                            )
-                        })?
-                        .unix(),
-                ),
-        ),
+        Some(e) => Some(SystemTime::from(e.parse::<Timestamp>().map_err(|_| {
+            CredentialsError::provider(label, format!("Expiration {e:?} is not a time"))
+        })?)),
         None if need_expiration => {
             return Err(CredentialsError::provider(
                 label,

@@ -147,7 +147,8 @@ impl fmt::Display for Secret {
 /// assert!(!format!("{c:?}").contains("s3cret"));
 /// # Ok::<(), swas_open_core::InputError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+/// `Debug` shows the id; the secret and the token print as `***`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
     access_key_id: AccessKeyId,
     secret: Secret,
@@ -186,16 +187,6 @@ impl Credentials {
     /// The STS security token, if any.
     pub(crate) fn security_token(&self) -> Option<&Secret> {
         self.security_token.as_ref()
-    }
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret", &self.secret)
-            .field("security_token", &self.security_token)
-            .finish()
     }
 }
 

@@ -102,7 +102,7 @@ fn delete_vector_inputs(c: &Value) -> (Signer, DeleteCustomImage, SigningContext
         .with_client_token(s(&p["ClientToken"]))
         .unwrap();
     let ctx = SigningContext::new(
-        Timestamp::parse(s(&p["Timestamp"])).unwrap(),
+        s(&p["Timestamp"]).parse::<Timestamp>().unwrap(),
         Nonce::new(s(&p["SignatureNonce"])).unwrap(),
     );
     (Signer::new(creds), op, ctx)
@@ -214,10 +214,10 @@ fn v3_fast_signer_matches_delete_custom_image_vector() {
         .with_client_token(s(&q["ClientToken"]))
         .unwrap();
     let ctx = SigningContext::new(
-        Timestamp::parse(s(&h["x-acs-date"])).unwrap(),
+        s(&h["x-acs-date"]).parse::<Timestamp>().unwrap(),
         Nonce::new(s(&h["x-acs-signature-nonce"])).unwrap(),
     );
-    let endpoint = Endpoint::parse(s(&h["host"])).unwrap();
+    let endpoint = s(&h["host"]).parse::<Endpoint>().unwrap();
     let req = signer.sign(&op, &endpoint, &ctx);
     let auth = req.headers()["authorization"].to_str().unwrap();
     assert_eq!(
@@ -465,7 +465,7 @@ mod verify {
             // The clock a caller checks the window with is the request's own.
             assert_eq!(
                 ok.timestamp,
-                Timestamp::parse("2026-11-28T21:55:41Z").unwrap()
+                "2026-11-28T21:55:41Z".parse::<Timestamp>().unwrap()
             );
             if sdk == "legacy-v1" {
                 assert_eq!(ok.param("SignatureType"), Some(""));
