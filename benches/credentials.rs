@@ -42,7 +42,7 @@ fn fixed() -> Credentials {
 
 /// A configuration whose provider has fetched once: its credentials are cached.
 fn cached_config() -> Config {
-    let config = ClientBuilder::<Config>::new()
+    let config = ClientBuilder::<Config>::default()
         .credentials(CredentialsProvider::custom(HourLong))
         .endpoint("http://127.0.0.1:9")
         .build()
@@ -67,7 +67,7 @@ fn step(config: &Config) -> CredentialsStep {
 }
 
 fn core(c: &mut Criterion) {
-    let fixed = ClientBuilder::<Config>::new()
+    let fixed = ClientBuilder::<Config>::default()
         .credentials(fixed())
         .endpoint("http://127.0.0.1:9")
         .build()

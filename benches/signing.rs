@@ -24,8 +24,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use swas_open::sans_io::{
-    parse_delete_custom_image, Credentials, DeleteCustomImage, Endpoint, Nonce, SignatureVersion,
-    Signer, SigningContext, Timestamp,
+    parse_delete_custom_image, Credentials, DeleteCustomImage, Endpoint, EndpointKind, Nonce,
+    SignatureVersion, Signer, SigningContext, Timestamp,
 };
 
 struct Counting;
@@ -69,7 +69,7 @@ fn fixture(version: SignatureVersion) -> Fixture {
         .unwrap()
         .with_client_token("123e4567-e89b-12d3-a456-426655440000")
         .unwrap();
-    let endpoint = Endpoint::for_region(op.region_id());
+    let endpoint = Endpoint::for_region(op.region_id(), EndpointKind::Public);
     let ctx = SigningContext::new(
         "2026-11-28T12:46:24Z".parse::<Timestamp>().unwrap(),
         Nonce::new("3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf").unwrap(),

@@ -21,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .start_blocking()?;
     emulator.inject(Fault::error(503, ErrorCode::ServiceUnavailable.as_str()));
 
-    let config = ClientBuilder::<Config>::new()
+    let config = ClientBuilder::<Config>::default()
         .credentials(Credentials::new("demo-id", "demo-secret")?)
         .endpoint(&emulator.url())
         .build()?;

@@ -86,7 +86,7 @@ fn proxy_variables() {
         assert_eq!(tunnels(&proxy), before + 3, "{kind:?}");
         assert_eq!(other.seen().connections, 0, "{kind:?}");
 
-        // NO_PROXY bypasses it; the builder's proxy and no_proxies() override it.
+        // NO_PROXY bypasses it; the builder's proxy and no_proxy("*") override it.
         let direct = [
             ("HTTPS_PROXY", proxy.url()),
             ("NO_PROXY", "localhost,127.0.0.1".into()),

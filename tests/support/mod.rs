@@ -59,7 +59,7 @@ impl Opts {
             b = b.no_proxy(list);
         }
         if self.no_proxies {
-            b = b.no_proxies();
+            b = b.no_proxy("*");
         }
         if let Some(t) = self.read_timeout {
             b = b.read_timeout(t);

@@ -101,7 +101,7 @@ pub fn client_builder(args: &DeleteArgs, local: Option<&Local>) -> Result<Client
         builder = builder.add_root_certificate(pem);
     }
     match args.proxy.as_deref() {
-        Some("none") => builder = builder.no_proxies(),
+        Some("none") => builder = builder.no_proxy("*"),
         Some(url) => builder = builder.proxy(url),
         None => {}
     }

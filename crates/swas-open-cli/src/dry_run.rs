@@ -91,7 +91,7 @@ mod tests {
             "2016-02-23T12:46:24Z".parse::<Timestamp>().unwrap(),
             Nonce::new("n-1").unwrap(),
         );
-        let endpoint = Endpoint::for_region(op.region_id());
+        let endpoint = Endpoint::for_region(op.region_id(), swas_open_core::EndpointKind::Public);
         render(&signer.sign(&op, &endpoint, &ctx))
     }
 

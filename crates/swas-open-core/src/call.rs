@@ -28,7 +28,7 @@ use crate::{ACTION, PRODUCT};
 /// use std::time::{Duration, Instant, SystemTime};
 /// use swas_open_core::{Action, Call, ClientBuilder, Credentials, DeleteCustomImage, Exchange};
 ///
-/// let config = ClientBuilder::<()>::new()
+/// let config = ClientBuilder::<()>::default()
 ///     .credentials(Credentials::new("id", "secret")?)
 ///     .resolve()?;
 /// let input = DeleteCustomImage::new("cn-hangzhou", "m-1")?;
@@ -456,7 +456,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_requests() {
-        let config = config(ClientBuilder::new());
+        let config = config(ClientBuilder::default());
         let (now, wall) = (
             Instant::now(),
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
@@ -473,7 +473,7 @@ mod tests {
 
     #[test]
     fn retries_keep_the_token_and_change_the_nonce() {
-        let config = config(ClientBuilder::new());
+        let config = config(ClientBuilder::default());
         let now = Instant::now();
         let mut call = begin(&config, [3; 32], now, SystemTime::now());
         let first = sent(&mut call, now);
@@ -514,7 +514,7 @@ mod tests {
     #[test]
     fn a_wait_past_the_deadline_returns_the_error() {
         let config = config(
-            ClientBuilder::new()
+            ClientBuilder::default()
                 .deadline(Duration::from_millis(50))
                 .retry_policy(RetryPolicy {
                     base_delay: Duration::from_secs(10),
@@ -545,7 +545,7 @@ mod tests {
 
     #[test]
     fn clock_skew_is_corrected_once_and_remembered() {
-        let config = config(ClientBuilder::new().retry_policy(RetryPolicy::new(1)));
+        let config = config(ClientBuilder::default().retry_policy(RetryPolicy::new(1)));
         let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let now = Instant::now();
         let mut call = begin(&config, [5; 32], now, wall);
@@ -582,7 +582,7 @@ mod tests {
     #[test]
     fn skew_without_a_usable_date_is_left_alone() {
         for date in [None, Some("garbage")] {
-            let config = config(ClientBuilder::new());
+            let config = config(ClientBuilder::default());
             let now = Instant::now();
             let mut call = begin(&config, [5; 32], now, SystemTime::now());
             let _ = sent(&mut call, now);
@@ -606,7 +606,7 @@ mod tests {
             .unwrap()
             .with_security_token("tok en/+=")
             .unwrap();
-        let config = ClientBuilder::<()>::new()
+        let config = ClientBuilder::<()>::default()
             .credentials(creds)
             .retry_policy(RetryPolicy::new(1))
             .resolve()
@@ -634,7 +634,7 @@ mod tests {
             capacity: 5,
             ..Default::default()
         };
-        let config = config(ClientBuilder::new().retry_policy(RetryPolicy {
+        let config = config(ClientBuilder::default().retry_policy(RetryPolicy {
             budget: Some(budget),
             ..RetryPolicy::new(5)
         }));
@@ -660,7 +660,7 @@ mod tests {
 
     #[test]
     fn adaptive_mode_makes_calls_wait_after_throttling() {
-        let config = config(ClientBuilder::new().retry_policy(RetryPolicy {
+        let config = config(ClientBuilder::default().retry_policy(RetryPolicy {
             adaptive: true,
             ..RetryPolicy::new(1)
         }));
@@ -727,7 +727,7 @@ mod tests {
 
     #[test]
     fn an_expired_token_answer_drops_the_cached_credentials() {
-        let config = ClientBuilder::<()>::new()
+        let config = ClientBuilder::<()>::default()
             .credentials(crate::credentials::CredentialsProvider::custom(Counting(
                 Default::default(),
             )))

@@ -43,7 +43,7 @@ pub trait FromConfig: Sized {
 ///     }
 /// }
 ///
-/// let probe = ClientBuilder::<Probe>::new()
+/// let probe = ClientBuilder::<Probe>::default()
 ///     .credentials(Credentials::new("id", "secret")?)
 ///     .signature_version(SignatureVersion::V3)
 ///     .build()?;
@@ -124,6 +124,7 @@ impl<C> std::fmt::Debug for ClientBuilder<C> {
     }
 }
 
+/// A builder with the defaults (see the type's documentation).
 impl<C> Default for ClientBuilder<C> {
     fn default() -> Self {
         Self {
@@ -148,11 +149,6 @@ impl<C> Default for ClientBuilder<C> {
 }
 
 impl<C> ClientBuilder<C> {
-    /// A builder with the defaults.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// Where the credentials come from: fixed [`Credentials`] (an AccessKey pair, optionally
     /// with an STS token), or a [`CredentialsProvider`] (an STS role, OIDC, the ECS RAM role,
     /// a credentials URI, the default chain, or your own), whose credentials are fetched at
@@ -270,14 +266,10 @@ impl<C> ClientBuilder<C> {
     /// Reaches these hosts directly, instead of those of `NO_PROXY`: curl's syntax, a
     /// comma-separated list of host names (each also matching its subdomains), IP
     /// addresses, CIDR blocks, or `*` for all. An empty list bypasses nothing.
+    /// `no_proxy("*")` turns proxies off whatever the environment says (the proxy
+    /// variables are then not read at all) and undoes [`proxy`](Self::proxy).
     pub fn no_proxy(mut self, list: &str) -> Self {
         self.no_proxy = Some(list.to_owned());
-        self
-    }
-
-    /// Uses no proxy at all, whatever the environment says (undoes [`proxy`](Self::proxy)).
-    pub fn no_proxies(mut self) -> Self {
-        self.proxy = ProxyChoice::Off;
         self
     }
 
@@ -307,7 +299,7 @@ impl<C> ClientBuilder<C> {
         let endpoints = match (&self.endpoint, region) {
             (Some(url), _) => EndpointChoice::Explicit(url.parse::<Endpoint>()?),
             (None, Some(region)) => EndpointChoice::Region {
-                endpoint: Endpoint::for_region_kind(&region, self.endpoint_kind),
+                endpoint: Endpoint::for_region(&region, self.endpoint_kind),
                 region,
                 kind: self.endpoint_kind,
             },
@@ -401,7 +393,7 @@ impl std::fmt::Debug for Config {
 }
 
 /// A core-only user builds the configuration itself and drives [`Call`](crate::Call)s
-/// with a transport of their own: `ClientBuilder::<Config>::new()...build()`.
+/// with a transport of their own: `ClientBuilder::<Config>::default()...build()`.
 impl FromConfig for Config {
     fn from_config(config: Config) -> Result<Self, Error> {
         Ok(config)
@@ -554,7 +546,7 @@ impl EndpointChoice {
             }
             EndpointChoice::PerInput(kind) => {
                 warn_if_unlisted(input.region_id(), *kind);
-                Endpoint::for_region_kind(input.region_id(), *kind)
+                Endpoint::for_region(input.region_id(), *kind)
             }
         }
     }
@@ -576,7 +568,7 @@ mod tests {
     use crate::error::ErrorKind;
 
     fn builder() -> ClientBuilder<Config> {
-        ClientBuilder::new().credentials(Credentials::new("id", "secret").unwrap())
+        ClientBuilder::default().credentials(Credentials::new("id", "secret").unwrap())
     }
 
     fn endpoint_of(b: ClientBuilder<Config>, region: &str) -> String {
@@ -676,8 +668,13 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("http://***@mine:8080"), "{shown}");
 
-        let c = b.no_proxies().resolve_in(&env, &read).unwrap();
+        let c = b.no_proxy("*").resolve_in(&env, &read).unwrap();
         assert_eq!((c.proxies.http, c.proxies.https), (None, None));
+        // With every host bypassed, the proxy variables are not read, so a bad one is moot.
+        let bad_env = |name: &str| (name == "HTTPS_PROXY").then(|| "ftp://x".to_owned());
+        let c = builder().no_proxy("*").resolve_in(&bad_env, &read).unwrap();
+        assert_eq!(c.proxies.https, None);
+        assert!(builder().resolve_in(&bad_env, &read).is_err());
         let bad = builder()
             .proxy("ftp://x")
             .resolve_in(&env, &read)

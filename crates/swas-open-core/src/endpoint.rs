@@ -121,9 +121,9 @@ pub enum EndpointError {
 /// ```
 /// use swas_open_core::{Endpoint, EndpointKind, RegionId};
 /// let region = RegionId::new("cn-hangzhou")?;
-/// assert_eq!(Endpoint::for_region(&region).to_string(), "https://swas.cn-hangzhou.aliyuncs.com");
+/// assert_eq!(Endpoint::for_region(&region, EndpointKind::Public).to_string(), "https://swas.cn-hangzhou.aliyuncs.com");
 /// assert_eq!(
-///     Endpoint::for_region_kind(&region, EndpointKind::Vpc).host(),
+///     Endpoint::for_region(&region, EndpointKind::Vpc).host(),
 ///     "swas-vpc.cn-hangzhou.aliyuncs.com"
 /// );
 /// let local: Endpoint = "http://127.0.0.1:8080/".parse()?;
@@ -138,15 +138,10 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// The public endpoint of `region`.
-    pub fn for_region(region: &RegionId) -> Self {
-        Self::for_region_kind(region, EndpointKind::Public)
-    }
-
     /// The public or VPC endpoint of `region`, by the published pattern
     /// (`swas.<region>.aliyuncs.com` or `swas-vpc.<region>.aliyuncs.com`); this is the one
     /// place that pattern is written.
-    pub fn for_region_kind(region: &RegionId, kind: EndpointKind) -> Self {
+    pub fn for_region(region: &RegionId, kind: EndpointKind) -> Self {
         let prefix = match kind {
             EndpointKind::Public => "swas",
             EndpointKind::Vpc => "swas-vpc",
@@ -272,7 +267,7 @@ mod tests {
         assert!(!EndpointKind::Vpc.is_listed(&r));
         let new = RegionId::new("xx-new-9").unwrap();
         assert_eq!(
-            Endpoint::for_region(&new).host(),
+            Endpoint::for_region(&new, EndpointKind::Public).host(),
             "swas.xx-new-9.aliyuncs.com"
         );
     }

@@ -10,8 +10,8 @@
 //! # One call, step by step
 //! ```
 //! use swas_open_core::{
-//!     parse_delete_custom_image, Credentials, DeleteCustomImage, Endpoint, Nonce, Signer,
-//!     SigningContext, Timestamp,
+//!     parse_delete_custom_image, Credentials, DeleteCustomImage, Endpoint, EndpointKind, Nonce,
+//!     Signer, SigningContext, Timestamp,
 //! };
 //!
 //! // 1. Validated input: errors name the field and the rule.
@@ -20,7 +20,7 @@
 //!
 //! // 2. Sign: time and nonce are inputs, so this is a pure function.
 //! let signer = Signer::new(Credentials::new("testid", "testsecret")?);
-//! let endpoint = Endpoint::for_region(input.region_id());
+//! let endpoint = Endpoint::for_region(input.region_id(), EndpointKind::Public);
 //! let ctx = SigningContext::new(
 //!     "2016-02-23T12:46:24Z".parse::<Timestamp>()?,
 //!     Nonce::new("3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf")?,

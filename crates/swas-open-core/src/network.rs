@@ -105,8 +105,6 @@ pub(crate) enum ProxyChoice {
     /// Read `HTTPS_PROXY`, `HTTP_PROXY` and `ALL_PROXY` (the default).
     #[default]
     Environment,
-    /// No proxy at all, whatever the environment says.
-    Off,
     /// This proxy for every endpoint.
     Url(String),
 }
@@ -115,7 +113,6 @@ impl fmt::Debug for ProxyChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ProxyChoice::Environment => f.write_str("Environment"),
-            ProxyChoice::Off => f.write_str("Off"),
             ProxyChoice::Url(url) => f.debug_tuple("Url").field(&redact(url)).finish(),
         }
     }
@@ -133,8 +130,8 @@ fn first(env: &dyn Fn(&str) -> Option<String>, names: &[&str]) -> Option<(String
 impl Proxies {
     /// Resolves the builder's choice against the environment `env`.
     ///
-    /// Each builder option replaces its own variables: [`ProxyChoice::Url`] or
-    /// [`ProxyChoice::Off`] the proxy variables, `no_proxy` the `NO_PROXY` variable. The
+    /// Each builder option replaces its own variables: [`ProxyChoice::Url`] the proxy
+    /// variables, `no_proxy` the `NO_PROXY` variable. The
     /// variables are read as curl reads them, the lowercase name before the uppercase one:
     /// `https_proxy`/`HTTPS_PROXY` for HTTPS endpoints, `http_proxy`/`HTTP_PROXY` for HTTP
     /// endpoints, `all_proxy`/`ALL_PROXY` for either when its own is unset, and
@@ -146,12 +143,22 @@ impl Proxies {
         no_proxy: Option<&str>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, Error> {
+        let no_proxy = match no_proxy {
+            Some(list) => Some(list.trim().to_owned()),
+            None => first(env, &["no_proxy", "NO_PROXY"]).map(|(_, v)| v),
+        }
+        .filter(|list| !list.is_empty());
+        // `*` matches every host, IP addresses included, as in curl: no proxy at all, and
+        // the proxy variables are not even read.
+        let everything = no_proxy
+            .as_deref()
+            .is_some_and(|list| list.split(',').any(|entry| entry.trim() == "*"));
         let (http, https) = match choice {
-            ProxyChoice::Off => (None, None),
             ProxyChoice::Url(url) => {
                 let url = checked("the proxy", url.trim())?;
                 (Some(url.clone()), Some(url))
             }
+            ProxyChoice::Environment if everything => (None, None),
             ProxyChoice::Environment => {
                 let cgi = env("REQUEST_METHOD").is_some();
                 let http_names: &[&str] = if cgi {
@@ -170,15 +177,6 @@ impl Proxies {
                 (check(http)?, check(https)?)
             }
         };
-        let no_proxy = match no_proxy {
-            Some(list) => Some(list.trim().to_owned()),
-            None => first(env, &["no_proxy", "NO_PROXY"]).map(|(_, v)| v),
-        }
-        .filter(|list| !list.is_empty());
-        // `*` matches every host, IP addresses included, as in curl: no proxy at all.
-        let everything = no_proxy
-            .as_deref()
-            .is_some_and(|list| list.split(',').any(|entry| entry.trim() == "*"));
         let (http, https) = if everything {
             (None, None)
         } else {
@@ -301,9 +299,11 @@ mod tests {
         assert_eq!(p.https.as_deref(), Some("http://mine:8080"));
         assert_eq!(p.http.as_deref(), Some("http://mine:8080"));
         assert_eq!(p.no_proxy.as_deref(), Some("env.example"));
-        let p = Proxies::resolve(&ProxyChoice::Off, Some("mine.example"), &env).unwrap();
-        assert_eq!((p.http, p.https), (None, None));
+        let p = Proxies::resolve(&ProxyChoice::Environment, Some("mine.example"), &env).unwrap();
+        assert_eq!(p.https.as_deref(), Some("http://env:1"));
         assert_eq!(p.no_proxy.as_deref(), Some("mine.example"));
+        let p = Proxies::resolve(&ProxyChoice::Environment, Some("*"), &env).unwrap();
+        assert_eq!((p.http, p.https), (None, None));
         let p = Proxies::resolve(&ProxyChoice::Environment, Some(""), &env).unwrap();
         assert_eq!(p.no_proxy, None);
         let p = Proxies::resolve(&url, Some("example.com, *"), &env).unwrap();
@@ -403,7 +403,7 @@ mod tls_tests {
                 "no usable certificate",
             ),
         ] {
-            let config = ClientBuilder::<Config>::new()
+            let config = ClientBuilder::<Config>::default()
                 .credentials(Credentials::new("id", "secret").unwrap())
                 .add_root_certificate(pem)
                 .build()

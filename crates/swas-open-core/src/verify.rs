@@ -11,12 +11,12 @@
 //! caller's: [`Verified`] carries the timestamp, nonce and token for it.
 //!
 //! ```
-//! use swas_open_core::{verify_request, Credentials, DeleteCustomImage, Endpoint, Nonce, Secret,
+//! use swas_open_core::{verify_request, Credentials, DeleteCustomImage, Endpoint, EndpointKind, Nonce, Secret,
 //!     Signer, SigningContext, Timestamp, VerifyError};
 //! let signer = Signer::new(Credentials::new("testid", "testsecret")?);
 //! let op = DeleteCustomImage::new("cn-hangzhou", "m-1")?;
 //! let ctx = SigningContext::new("2023-11-14T22:13:20Z".parse::<Timestamp>()?, Nonce::new("n1")?);
-//! let request = signer.sign(&op, &Endpoint::for_region(op.region_id()), &ctx);
+//! let request = signer.sign(&op, &Endpoint::for_region(op.region_id(), EndpointKind::Public), &ctx);
 //!
 //! let ok = verify_request(&request, |id| (id == "testid").then(|| Secret::access_key_secret("testsecret").unwrap()))?;
 //! assert_eq!(ok.param("ImageId"), Some("m-1"));

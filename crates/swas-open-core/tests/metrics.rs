@@ -48,7 +48,7 @@ fn run(config: &Config, answers: &[(u16, &str)]) {
 fn calls_attempts_retries_and_latencies_are_recorded() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
-    let config = ClientBuilder::<Config>::new()
+    let config = ClientBuilder::<Config>::default()
         .credentials(
             Credentials::new("id", "top-secret-value")
                 .unwrap()

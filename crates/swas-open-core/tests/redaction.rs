@@ -3,7 +3,7 @@
 
 use swas_open_core::{
     Action, ClientBuilder, Credentials, CredentialsProvider, CredentialsStep, DeleteCustomImage,
-    Endpoint, Exchange, Nonce, SignatureVersion, Signer, SigningContext, Timestamp,
+    Endpoint, EndpointKind, Exchange, Nonce, SignatureVersion, Signer, SigningContext, Timestamp,
 };
 
 const SECRET: &str = "Sup3rS3cretValue";
@@ -29,7 +29,11 @@ fn secret_never_formatted() {
     for version in [SignatureVersion::V1, SignatureVersion::V3] {
         let signer = Signer::new(creds.clone()).with_signature_version(version);
         outputs.push(formatted(&signer));
-        let req = signer.sign(&op, &Endpoint::for_region(op.region_id()), &ctx);
+        let req = signer.sign(
+            &op,
+            &Endpoint::for_region(op.region_id(), EndpointKind::Public),
+            &ctx,
+        );
         outputs.push(formatted(&req));
         if version == SignatureVersion::V3 {
             // The token travels in a header marked sensitive, so debug output hides it.
@@ -59,7 +63,7 @@ fn secret_never_formatted() {
         },
         move |_| Ok(text.clone()),
     );
-    let config = ClientBuilder::<()>::new()
+    let config = ClientBuilder::<()>::default()
         .credentials(provider)
         .resolve()
         .unwrap();

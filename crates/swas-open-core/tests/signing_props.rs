@@ -5,8 +5,8 @@ use proptest::prelude::*;
 #[cfg(feature = "verify")]
 use swas_open_core::{verify_request, Secret, VerifyError};
 use swas_open_core::{
-    ClientToken, Credentials, DeleteCustomImage, Endpoint, Nonce, SignatureVersion, Signer,
-    SigningContext, Timestamp,
+    ClientToken, Credentials, DeleteCustomImage, Endpoint, EndpointKind, Nonce, SignatureVersion,
+    Signer, SigningContext, Timestamp,
 };
 
 fn token_ok(s: &str) -> bool {
@@ -104,7 +104,7 @@ proptest! {
         (signer, op, ctx, _secret, version, _sts) in valid_inputs(),
         which in 0usize..4,
     ) {
-        let endpoint = Endpoint::for_region(op.region_id());
+        let endpoint = Endpoint::for_region(op.region_id(), EndpointKind::Public);
         let sig = |r: &http::Request<Vec<u8>>| match version {
             SignatureVersion::V1 => r.uri().query().unwrap().rsplit_once("&Signature=").unwrap().1.to_owned(),
             _ => r.headers()["authorization"].to_str().unwrap().to_owned(),

@@ -5,7 +5,7 @@ use http::header::{HeaderValue, CONNECTION, CONTENT_TYPE, HOST};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 use serde::Serialize;
-use swas_open_core::{Endpoint, ErrorCode, RegionId, PRODUCT};
+use swas_open_core::{Endpoint, EndpointKind, ErrorCode, RegionId, PRODUCT};
 
 const JSON: &str = "application/json;charset=utf-8";
 const HTML: &str = "text/html";
@@ -40,7 +40,9 @@ impl Ctx {
     /// For SWAS: `HostId` is the `Host` received, else the region's public endpoint.
     pub(crate) fn new(headers: &http::HeaderMap, region: Option<&str>) -> Self {
         let fallback = match region.and_then(|r| RegionId::new(r).ok()) {
-            Some(r) => Endpoint::for_region(&r).host().to_owned(),
+            Some(r) => Endpoint::for_region(&r, EndpointKind::Public)
+                .host()
+                .to_owned(),
             None => "swas.aliyuncs.com".to_owned(),
         };
         Self::with(headers, fallback, PRODUCT)

@@ -98,7 +98,7 @@ impl Client {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use swas_open_hyper::{Client, Credentials, SignatureVersion};
+    /// use swas_open_hyper::{Client, Credentials, RetryPolicy, SignatureVersion};
     ///
     /// let client = Client::builder()
     ///     .credentials(Credentials::new("id", "secret")?)
@@ -111,7 +111,7 @@ impl Client {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn builder() -> ClientBuilder {
-        ClientBuilder::new()
+        ClientBuilder::default()
     }
 
     /// Deletes a custom image, retrying as the [`RetryPolicy`](swas_open_core::RetryPolicy)

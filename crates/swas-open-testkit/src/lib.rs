@@ -128,7 +128,7 @@ pub fn quick_retries_without_budget(max_attempts: u32) -> RetryPolicy {
 /// A builder for client `C` aimed at `endpoint` with the plain test key and the default
 /// retry policy.
 pub fn builder_for<C>(endpoint: &str) -> ClientBuilder<C> {
-    ClientBuilder::new()
+    ClientBuilder::default()
         .credentials(Credentials::new(ID, SECRET).expect("valid credentials"))
         .endpoint(endpoint)
 }

@@ -644,11 +644,11 @@ pub fn builder_rejects_bad_configuration<D: Driver>(_: &D) {
             .build()
             .unwrap_err()
     };
-    let err = build(ClientBuilder::new().endpoint("ftp://example.com"));
+    let err = build(ClientBuilder::default().endpoint("ftp://example.com"));
     assert!(matches!(err.kind(), ErrorKind::Endpoint(_)), "{err:?}");
-    let err = build(ClientBuilder::new().region("CN Hangzhou"));
+    let err = build(ClientBuilder::default().region("CN Hangzhou"));
     assert!(matches!(err.kind(), ErrorKind::InvalidInput(_)), "{err:?}");
-    let err = build(ClientBuilder::new().user_agent_suffix("bad\nvalue"));
+    let err = build(ClientBuilder::default().user_agent_suffix("bad\nvalue"));
     assert!(matches!(err.kind(), ErrorKind::Config(_)), "{err:?}");
 }
 
@@ -659,7 +659,7 @@ pub fn region_fixes_the_endpoint_unless_one_is_given<D: Driver>(d: &D) {
     delete(d, &client, "m-1").unwrap();
     assert!(format!("{client:?}").contains(&emu.url()));
     let client = build::<D>(
-        ClientBuilder::new()
+        ClientBuilder::default()
             .credentials(Credentials::new(ID, SECRET).unwrap())
             .region("cn-beijing"),
     );
@@ -1251,7 +1251,7 @@ fn role_client<D: Driver>(images: &[&str], lifetime: Duration) -> (Emulator, D::
         options,
     );
     let client = build::<D>(
-        ClientBuilder::new()
+        ClientBuilder::default()
             .credentials(provider)
             .endpoint(&emu.url())
             .retry_policy(quick_retries(1)),

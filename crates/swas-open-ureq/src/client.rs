@@ -17,7 +17,7 @@ use crate::transport::{self, Limits};
 ///
 /// ```
 /// use std::time::Duration;
-/// use swas_open_ureq::{Client, Credentials, SignatureVersion};
+/// use swas_open_ureq::{Client, Credentials, RetryPolicy, SignatureVersion};
 /// let client = Client::builder()
 ///     .credentials(Credentials::new("id", "secret")?)
 ///     .region("cn-hangzhou")
@@ -104,7 +104,7 @@ impl Client {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn builder() -> ClientBuilder {
-        ClientBuilder::new()
+        ClientBuilder::default()
     }
 
     /// Deletes a custom image, retrying as the [`RetryPolicy`](swas_open_core::RetryPolicy)

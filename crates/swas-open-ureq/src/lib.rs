@@ -49,8 +49,8 @@
 //!   are never followed (a 3xx is an unparseable answer); bodies longer than
 //!   [`MAX_RESPONSE_BODY`] are refused with [`ParseErrorKind::TooLarge`] after reading at
 //!   most that many bytes.
-//! - Proxies: [`proxy`](ClientBuilder::proxy), [`no_proxy`](ClientBuilder::no_proxy) and
-//!   [`no_proxies`](ClientBuilder::no_proxies), else `HTTPS_PROXY`, `HTTP_PROXY`,
+//! - Proxies: [`proxy`](ClientBuilder::proxy) and [`no_proxy`](ClientBuilder::no_proxy)
+//!   (`"*"` turns proxies off), else `HTTPS_PROXY`, `HTTP_PROXY`,
 //!   `ALL_PROXY` and `NO_PROXY` as curl reads them ([`swas_open_core::Proxies`]), with the
 //!   same decisions as the async client (hyper-util's matcher). ureq's own reading of the
 //!   variables is off. Requests go through `CONNECT` tunnels, plain HTTP ones too (ureq

@@ -28,7 +28,7 @@ mod tests {
     use swas_open_core::{ClientBuilder, Credentials};
 
     fn config_with(pem: &[u8]) -> Config {
-        ClientBuilder::<Config>::new()
+        ClientBuilder::<Config>::default()
             .credentials(Credentials::new("id", "secret").unwrap())
             .add_root_certificate(pem)
             .build()

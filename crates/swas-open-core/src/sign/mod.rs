@@ -145,13 +145,13 @@ pub(crate) fn default_user_agent() -> String {
 /// not on every request.
 ///
 /// ```
-/// use swas_open_core::{Credentials, DeleteCustomImage, Endpoint, Nonce, SignatureVersion,
+/// use swas_open_core::{Credentials, DeleteCustomImage, Endpoint, EndpointKind, Nonce, SignatureVersion,
 ///     Signer, SigningContext, Timestamp};
 /// let signer = Signer::new(Credentials::new("testid", "testsecret")?)
 ///     .with_signature_version(SignatureVersion::V3);
 /// let op = DeleteCustomImage::new("cn-hangzhou", "m-1")?;
 /// let ctx = SigningContext::new(Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_698_315_752))?, Nonce::new("n-1")?);
-/// let req = signer.sign(&op, &Endpoint::for_region(op.region_id()), &ctx);
+/// let req = signer.sign(&op, &Endpoint::for_region(op.region_id(), EndpointKind::Public), &ctx);
 /// let auth = req.headers()["authorization"].to_str()?;
 /// assert!(auth.starts_with("ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=host;"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -13,7 +13,7 @@ use sha1::Sha1;
 
 use super::{canonical_query, v1, v3, Nonce, SignatureVersion, Signer, SigningContext};
 use crate::encode::{form_decode, percent_encode};
-use crate::{Credentials, DeleteCustomImage, Endpoint, Timestamp};
+use crate::{Credentials, DeleteCustomImage, Endpoint, EndpointKind, Timestamp};
 
 fn fixtures() -> Value {
     serde_json::from_str(include_str!("../../tests/fixtures/signing.json"))
@@ -117,7 +117,7 @@ fn v1_fast_signer_matches_delete_custom_image_vectors() {
             continue;
         }
         let (signer, op, ctx) = delete_vector_inputs(c);
-        let endpoint = Endpoint::for_region(op.region_id());
+        let endpoint = Endpoint::for_region(op.region_id(), EndpointKind::Public);
         let req = signer.sign(&op, &endpoint, &ctx);
         assert_eq!(req.method(), http::Method::POST);
         assert_eq!(req.uri().path(), "/");
@@ -257,7 +257,11 @@ fn v3_signed_headers_are_the_headers_sent() {
     let sts = plain.clone().with_security_token("token").unwrap();
     for creds in [plain, sts] {
         let signer = Signer::new(creds).with_signature_version(SignatureVersion::V3);
-        let req = signer.sign(&op, &Endpoint::for_region(op.region_id()), &ctx);
+        let req = signer.sign(
+            &op,
+            &Endpoint::for_region(op.region_id(), EndpointKind::Public),
+            &ctx,
+        );
         let auth = req.headers()["authorization"].to_str().unwrap();
         let list = auth
             .split_once("SignedHeaders=")
@@ -342,7 +346,7 @@ proptest! {
 
     #[test]
     fn fast_signer_agrees_with_the_generic_construction((signer, op, ctx, secret) in valid_inputs()) {
-        let endpoint = Endpoint::for_region(op.region_id());
+        let endpoint = Endpoint::for_region(op.region_id(), EndpointKind::Public);
         let req = signer.sign(&op, &endpoint, &ctx);
         let query = req.uri().query().unwrap();
         match signer.signature_version() {
