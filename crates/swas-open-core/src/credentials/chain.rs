@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 
-use super::fetch::{EcsSpec, Kind, OidcSpec, RoleSpec};
+use super::fetch::{EcsSpec, Kind, OidcSpec, RoleSpec, StsRole};
 use super::{Credentials, RoleOptions};
 use crate::input::InputError;
 
@@ -313,13 +313,15 @@ fn oidc_from_env(
         ..RoleOptions::default()
     };
     Ok(Some(Kind::Oidc(Arc::new(OidcSpec {
-        role_arn: role,
+        role: StsRole {
+            role_arn: role,
+            options,
+            sts: sts_endpoint(None, env),
+            label: "OIDC (environment)".into(),
+        },
         provider_arn: provider,
         token_file: PathBuf::from(file),
-        sts: sts_endpoint(None, env),
-        options,
         read: read.clone(),
-        label: "OIDC (environment)".into(),
     }))))
 }
 
@@ -461,10 +463,12 @@ fn profile_kind(
         }
         Ok(Kind::Role(Arc::new(RoleSpec {
             source,
-            role_arn: p.ram_role_arn.clone(),
-            options: role_options(),
-            sts: sts(),
-            label: label.clone(),
+            role: StsRole {
+                role_arn: p.ram_role_arn.clone(),
+                options: role_options(),
+                sts: sts(),
+                label: label.clone(),
+            },
         })))
     };
     match p.mode.as_str() {
@@ -497,13 +501,15 @@ fn profile_kind(
                 }
             }
             Ok(Kind::Oidc(Arc::new(OidcSpec {
-                role_arn: p.ram_role_arn.clone(),
+                role: StsRole {
+                    role_arn: p.ram_role_arn.clone(),
+                    options: role_options(),
+                    sts: sts(),
+                    label,
+                },
                 provider_arn: p.oidc_provider_arn.clone(),
                 token_file: PathBuf::from(&p.oidc_token_file),
-                sts: sts(),
-                options: role_options(),
                 read: read.clone(),
-                label,
             })))
         }
         "CredentialsURI" => {
@@ -612,20 +618,24 @@ fn ini_profile(
                 .map_err(invalid)?;
             Kind::Role(Arc::new(RoleSpec {
                 source: Kind::Fixed(source, label.clone()),
+                role: StsRole {
+                    role_arn: require("role_arn")?,
+                    options: options(),
+                    sts: sts_endpoint(None, env),
+                    label,
+                },
+            }))
+        }
+        "oidc_role_arn" => Kind::Oidc(Arc::new(OidcSpec {
+            role: StsRole {
                 role_arn: require("role_arn")?,
                 options: options(),
                 sts: sts_endpoint(None, env),
                 label,
-            }))
-        }
-        "oidc_role_arn" => Kind::Oidc(Arc::new(OidcSpec {
-            role_arn: require("role_arn")?,
+            },
             provider_arn: require("oidc_provider_arn")?,
             token_file: PathBuf::from(require("oidc_token_file_path")?),
-            sts: sts_endpoint(None, env),
-            options: options(),
             read: read.clone(),
-            label,
         })),
         other => {
             return Err(config_error(format!(
@@ -712,8 +722,8 @@ pub(crate) mod tests {
         let Ok(Kind::Role(role)) = kind_of("role") else {
             panic!()
         };
-        assert_eq!(role.sts, "http://127.0.0.1:9");
-        assert_eq!(role.options.external_id.as_deref(), Some("ext"));
+        assert_eq!(role.role.sts, "http://127.0.0.1:9");
+        assert_eq!(role.role.options.external_id.as_deref(), Some("ext"));
         let Ok(Kind::Role(chained)) = kind_of("chained") else {
             panic!()
         };
@@ -731,7 +741,7 @@ pub(crate) mod tests {
         let Ok(Kind::Oidc(oidc)) = kind_of("oidc") else {
             panic!()
         };
-        assert_eq!(oidc.sts, "https://sts.cn-beijing.aliyuncs.com");
+        assert_eq!(oidc.role.sts, "https://sts.cn-beijing.aliyuncs.com");
         assert!(matches!(
             kind_of("sso"),
             Err(CredentialsError::UnsupportedMode { .. })

@@ -55,8 +55,14 @@ impl Kind {
         match self {
             Kind::Fixed(_, label) => label.clone(),
             Kind::Custom(_) => "custom provider".into(),
-            Kind::Role(r) => format!("RAM role {} (AssumeRole, {})", r.role_arn, r.label),
-            Kind::Oidc(o) => format!("RAM role {} (AssumeRoleWithOIDC, {})", o.role_arn, o.label),
+            Kind::Role(r) => format!(
+                "RAM role {} (AssumeRole, {})",
+                r.role.role_arn, r.role.label
+            ),
+            Kind::Oidc(o) => format!(
+                "RAM role {} (AssumeRoleWithOIDC, {})",
+                o.role.role_arn, o.role.label
+            ),
             Kind::Ecs(e) => e.label.clone(),
             Kind::Uri(_) => "credentials URI".into(),
             Kind::Chain(c) => match &c.profile {
@@ -121,9 +127,9 @@ impl Kind {
     }
 }
 
-/// `AssumeRole` with the credentials of `source`.
-pub(crate) struct RoleSpec {
-    pub(crate) source: Kind,
+/// What `AssumeRole` and `AssumeRoleWithOIDC` share: the role to assume, the request's
+/// options, STS's base URL, and where the provider was configured (for its label).
+pub(crate) struct StsRole {
     pub(crate) role_arn: String,
     pub(crate) options: RoleOptions,
     /// STS's base URL.
@@ -131,15 +137,31 @@ pub(crate) struct RoleSpec {
     pub(crate) label: String,
 }
 
+impl StsRole {
+    /// A role given to the client in code: STS from `options`, else the environment.
+    pub(crate) fn given(role_arn: &str, options: RoleOptions) -> Self {
+        let env = |name: &str| std::env::var(name).ok();
+        Self {
+            role_arn: role_arn.to_owned(),
+            sts: super::chain::sts_endpoint(options.sts_endpoint.as_deref(), &env),
+            options,
+            label: "given to the client".into(),
+        }
+    }
+}
+
+/// `AssumeRole` with the credentials of `source`.
+pub(crate) struct RoleSpec {
+    pub(crate) source: Kind,
+    pub(crate) role: StsRole,
+}
+
 /// `AssumeRoleWithOIDC` with the token in `token_file` (read on every fetch).
 pub(crate) struct OidcSpec {
-    pub(crate) role_arn: String,
+    pub(crate) role: StsRole,
     pub(crate) provider_arn: String,
     pub(crate) token_file: PathBuf,
-    pub(crate) sts: String,
-    pub(crate) options: RoleOptions,
     pub(crate) read: ReadFn,
-    pub(crate) label: String,
 }
 
 /// The instance RAM role over the metadata service.
@@ -628,21 +650,22 @@ fn sts_post(base: &str, params: &[(&str, &str)]) -> Outgoing {
 
 /// `AssumeRole`, signed with the V1 signer: POST with every parameter in the form body.
 fn assume_role(spec: &RoleSpec, source: &Credentials, ctx: &mut Ctx<'_>) -> Outgoing {
+    let role = &spec.role;
     let ts = timestamp(ctx.wall);
-    let session = session_name(&spec.options, &ts);
-    let duration = duration_text(&spec.options);
+    let session = session_name(&role.options, &ts);
+    let duration = duration_text(&role.options);
     let mut bytes = [0; 16];
     ctx.rng.fill_bytes(&mut bytes);
     let nonce = Nonce::from_random_bytes(bytes);
     let mut params = sts_common(
         "AssumeRole",
-        &spec.role_arn,
-        &spec.options,
+        &role.role_arn,
+        &role.options,
         ts.as_str(),
         &session,
         &duration,
     );
-    if let Some(external) = &spec.options.external_id {
+    if let Some(external) = &role.options.external_id {
         params.push(("ExternalId", external));
     }
     params.push(("AccessKeyId", source.access_key_id()));
@@ -655,25 +678,26 @@ fn assume_role(spec: &RoleSpec, source: &Credentials, ctx: &mut Ctx<'_>) -> Outg
     let string_to_sign = v1::string_to_sign("POST", &v1::canonical_query(params.iter().copied()));
     let signature = v1::signature(source.secret().expose(), &string_to_sign);
     params.push(("Signature", &signature));
-    sts_post(&spec.sts, &params)
+    sts_post(&role.sts, &params)
 }
 
 /// `AssumeRoleWithOIDC`: unsigned.
 fn assume_role_with_oidc(spec: &OidcSpec, token: &str, ctx: &mut Ctx<'_>) -> Outgoing {
+    let role = &spec.role;
     let ts = timestamp(ctx.wall);
-    let session = session_name(&spec.options, &ts);
-    let duration = duration_text(&spec.options);
+    let session = session_name(&role.options, &ts);
+    let duration = duration_text(&role.options);
     let mut params = sts_common(
         "AssumeRoleWithOIDC",
-        &spec.role_arn,
-        &spec.options,
+        &role.role_arn,
+        &role.options,
         ts.as_str(),
         &session,
         &duration,
     );
     params.push(("OIDCProviderArn", &spec.provider_arn));
     params.push(("OIDCToken", token));
-    sts_post(&spec.sts, &params)
+    sts_post(&role.sts, &params)
 }
 
 #[derive(Deserialize)]
@@ -982,10 +1006,12 @@ mod tests {
         };
         let kind = Kind::Role(Arc::new(RoleSpec {
             source: Kind::Fixed(source, "s".into()),
-            role_arn: "acs:ram::1:role/r".into(),
-            options,
-            sts: "http://127.0.0.1:9".into(),
-            label: "t".into(),
+            role: StsRole {
+                role_arn: "acs:ram::1:role/r".into(),
+                options,
+                sts: "http://127.0.0.1:9".into(),
+                label: "t".into(),
+            },
         }));
         let (r, sent) = run_with(&kind, wall(), |_| ok(STS_OK));
         assert_eq!(r.unwrap().credentials.access_key_id(), "STS.role");
@@ -1019,13 +1045,15 @@ mod tests {
         let token = Arc::new(Mutex::new("jwt-1".to_owned()));
         let shared = token.clone();
         let kind = Kind::Oidc(Arc::new(OidcSpec {
-            role_arn: "acs:ram::1:role/o".into(),
+            role: StsRole {
+                role_arn: "acs:ram::1:role/o".into(),
+                options: RoleOptions::default(),
+                sts: "http://127.0.0.1:9".into(),
+                label: "t".into(),
+            },
             provider_arn: "acs:ram::1:oidc-provider/p".into(),
             token_file: "/var/run/token".into(),
-            sts: "http://127.0.0.1:9".into(),
-            options: RoleOptions::default(),
             read: Arc::new(move |_: &Path| Ok(shared.lock().unwrap().clone())),
-            label: "t".into(),
         }));
         for expected in ["jwt-1", "jwt-2"] {
             *token.lock().unwrap() = expected.into();

@@ -47,7 +47,7 @@ pub(crate) use cache::CredentialsCache;
 pub(crate) use cache::CredentialsStep;
 pub(crate) use chain::CredentialsError;
 use chain::{ChainSpec, EnvFn, ReadFn};
-use fetch::{Kind, OidcSpec, RoleSpec};
+use fetch::{Kind, OidcSpec, RoleSpec, StsRole};
 
 validated_string!(
     /// An AccessKey id: 1 to 128 printable ASCII characters other than `,` `;` `=` and space
@@ -287,15 +287,10 @@ impl CredentialsProvider {
     /// `AssumeRole` of `role_arn`, signed with `source` (a long-term key, or STS credentials
     /// with their token).
     pub fn ram_role_arn(source: Credentials, role_arn: &str, options: RoleOptions) -> Self {
-        let env = process_env();
-        let sts = chain::sts_endpoint(options.sts_endpoint.as_deref(), &*env);
         Self {
             kind: Kind::Role(Arc::new(RoleSpec {
                 source: Kind::Fixed(source, "source credentials".into()),
-                role_arn: role_arn.to_owned(),
-                options,
-                sts,
-                label: "given to the client".into(),
+                role: StsRole::given(role_arn, options),
             })),
         }
     }
@@ -308,17 +303,12 @@ impl CredentialsProvider {
         token_file: impl Into<PathBuf>,
         options: RoleOptions,
     ) -> Self {
-        let env = process_env();
-        let sts = chain::sts_endpoint(options.sts_endpoint.as_deref(), &*env);
         Self {
             kind: Kind::Oidc(Arc::new(OidcSpec {
-                role_arn: role_arn.to_owned(),
+                role: StsRole::given(role_arn, options),
                 provider_arn: provider_arn.to_owned(),
                 token_file: token_file.into(),
-                sts,
-                options,
                 read: process_files(),
-                label: "given to the client".into(),
             })),
         }
     }
