@@ -6,10 +6,8 @@ mod support;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use support::{run, run_with_stdin, scratch, swas_with_key, Output, ID, SECRET};
+use support::{run, run_with_stdin, scratch, swas_with_key, Output, ID, REGION, SECRET};
 use swas_open_emulator::{Emulator, Fault};
-
-const REGION: &str = "cn-hangzhou";
 
 /// An emulator accepting the test key and holding `images` in [`REGION`] (`:shared` marks
 /// a shared one).

@@ -9,9 +9,8 @@ use std::net::TcpStream;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
-use support::{run, scratch, swas, EmulatorChild};
+use support::{delete_args, run, scratch, swas, EmulatorChild};
 
-const REGION: &str = "cn-hangzhou";
 const ROLE: &str = "acs:ram::1234567890123456:role/pod-role";
 const PROVIDER: &str = "acs:ram::1234567890123456:oidc-provider/ack-rrsa";
 const JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjbGkifQ.hidden-jwt-signature";
@@ -63,15 +62,7 @@ fn delete_with(url: &str, creds: &Value, image: &str) -> support::Output {
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", field("AccessKeyId"))
         .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", field("AccessKeySecret"))
         .env("ALIBABA_CLOUD_SECURITY_TOKEN", field("SecurityToken"))
-        .args([
-            "delete-custom-image",
-            "--region-id",
-            REGION,
-            "--image-id",
-            image,
-            "--endpoint",
-            url,
-        ]))
+        .args(delete_args(url, image, &[])))
 }
 
 #[test]
@@ -185,17 +176,7 @@ fn tls_writes_the_ca_before_printing_an_https_address() {
     let out = run(swas()
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", support::ID)
         .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", support::SECRET)
-        .args([
-            "delete-custom-image",
-            "--region-id",
-            REGION,
-            "--image-id",
-            "m-1",
-            "--max-attempts",
-            "1",
-            "--endpoint",
-            &emulator.url,
-        ]))
+        .args(delete_args(&emulator.url, "m-1", &["--max-attempts", "1"])))
     .expect(3);
     assert!(out.stdout.is_empty());
 }
