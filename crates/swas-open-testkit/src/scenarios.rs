@@ -1,6 +1,7 @@
 //! The scenarios: each a function of a [`Driver`], run against real sockets.
 //!
-//! Every public function here is one test of [`suite!`](crate::suite); helpers are private.
+//! Every public function here is one test of [`suite!`](crate::suite), and so is every
+//! credential scenario of [`creds`](crate::creds), re-exported here; helpers are private.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
@@ -17,6 +18,11 @@ use crate::{
     builder, builder_for, capture, clear_faults, emulator, emulator_builder, emulator_with,
     image_ids, input, quick_retries, temporary_credentials, CannedServer, Driver, ID, REGION,
     SECRET, SHARED_IMAGE, STS_ID, STS_SECRET, STS_TOKEN,
+};
+
+pub use crate::creds::{
+    chain_order_pinning_and_errors, every_config_file_mode_end_to_end,
+    explicit_providers_and_ini_file, imds_v2_only_and_v1_fallback, short_credentials_are_refreshed,
 };
 
 type CallResult = Result<DeleteCustomImageOutput, Error>;
