@@ -29,7 +29,7 @@ pub mod scenarios;
 mod server;
 mod trace;
 
-pub use server::{clear_faults, CannedServer};
+pub use server::{clear_faults, CannedServer, Loopback};
 pub use trace::{capture, Entry};
 
 /// The plain AccessKey id the emulator knows.
