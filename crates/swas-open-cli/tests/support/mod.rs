@@ -82,6 +82,21 @@ pub fn swas_with_key(id: &str, secret: &str) -> Command {
     command
 }
 
+/// `swas emulator FLAGS` for each of `flag_sets`: each is refused as a usage error (exit 2)
+/// with nothing on stdout. Returns what each printed.
+#[track_caller]
+pub fn emulator_refuses(flag_sets: &[&[&str]]) -> Vec<Output> {
+    flag_sets
+        .iter()
+        .map(|flags| {
+            let out = run(swas().arg("emulator").args(*flags));
+            assert_eq!(out.code, 2, "{flags:?}: {out:#?}");
+            assert!(out.stdout.is_empty(), "{flags:?}");
+            out
+        })
+        .collect()
+}
+
 /// What a finished `swas` printed, and how it exited.
 #[derive(Debug)]
 pub struct Output {
