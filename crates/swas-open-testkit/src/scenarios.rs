@@ -3,6 +3,7 @@
 //! Every public function here is one test of [`suite!`](crate::suite), and so is every
 //! credential scenario of [`creds`](crate::creds), re-exported here; helpers are private.
 
+use std::fmt;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use swas_open_core::response::{ParseError, ParseErrorKind};
 use swas_open_core::{
     ClientBuilder, Credentials, DeleteCustomImage, DeleteCustomImageOutput, Error, ErrorCode,
-    ErrorKind, SignatureVersion, TimeoutKind, TransportFailure,
+    ErrorKind, ServiceError, SignatureVersion, TimeoutKind, TransportFailure,
 };
 use swas_open_emulator::{Emulator, Fault};
 
@@ -49,14 +50,24 @@ fn unavailable() -> Fault {
     Fault::error(503, ErrorCode::ServiceUnavailable)
 }
 
-/// The service error code a call failed with.
+/// The error of a call that must have failed with the service error `code`; `context` says
+/// which case of a scenario it was.
 #[track_caller]
-fn service_code(result: &CallResult) -> &ErrorCode {
-    match result {
-        Err(e) => e
-            .code()
-            .unwrap_or_else(|| panic!("expected a service error, got {e:?}")),
-        Ok(out) => panic!("expected a service error, got {out:?}"),
+fn refused_with(result: CallResult, code: ErrorCode, context: impl fmt::Debug) -> Error {
+    let e = match result {
+        Err(e) => e,
+        Ok(out) => panic!("{context:?}: expected {code:?}, got {out:?}"),
+    };
+    assert_eq!(e.code(), Some(&code), "{context:?}: {e:?}");
+    e
+}
+
+/// The service error a call failed with.
+#[track_caller]
+fn service_error(e: &Error) -> &ServiceError {
+    match e.kind() {
+        ErrorKind::Service(service) => service,
+        _ => panic!("expected a service error: {e:?}"),
     }
 }
 
@@ -201,11 +212,8 @@ pub fn not_found_is_a_service_error_with_every_field<D: Driver>(d: &D) {
     for version in VERSIONS {
         let client = build::<D>(builder(&emu).signature_version(version));
         let result = delete(d, &client, "m-absent");
-        assert_eq!(service_code(&result), &ErrorCode::InvalidImageIdNotFound);
-        let e = result.unwrap_err();
-        let ErrorKind::Service(service) = e.kind() else {
-            panic!("expected a service error: {e:?}")
-        };
+        let e = refused_with(result, ErrorCode::InvalidImageIdNotFound, version);
+        let service = service_error(&e);
         assert_eq!(service.status, 404);
         assert!(service.request_id.is_some());
         assert!(service.host_id.is_some());
@@ -220,7 +228,7 @@ pub fn not_found_is_a_service_error_with_every_field<D: Driver>(d: &D) {
 pub fn shared_image_is_refused<D: Driver>(d: &D) {
     let emu = emulator(&[]);
     let result = delete(d, &client::<D>(&emu), SHARED_IMAGE);
-    assert_eq!(service_code(&result), &ErrorCode::CustomImageInShare);
+    refused_with(result, ErrorCode::CustomImageInShare, SHARED_IMAGE);
     assert!(emu.has_image(REGION, SHARED_IMAGE));
     assert_eq!(emu.stats().requests, 1);
 }
@@ -234,12 +242,7 @@ pub fn wrong_secret_does_not_match<D: Driver>(d: &D) {
                 .signature_version(version),
         );
         let result = delete(d, &client, "m-1");
-        assert_eq!(
-            service_code(&result),
-            &ErrorCode::SignatureDoesNotMatch,
-            "{version:?}"
-        );
-        let e = result.unwrap_err();
+        let e = refused_with(result, ErrorCode::SignatureDoesNotMatch, version);
         let shown = format!("{e} {e:?}");
         assert!(!shown.contains("not-the-secret"), "{shown}");
     }
@@ -282,8 +285,7 @@ pub fn retries_stop_at_max_attempts<D: Driver>(d: &D) {
     emu.inject(unavailable().times(5));
     let client = build::<D>(builder(&emu).max_attempts(2));
     let result = delete(d, &client, "m-1");
-    assert_eq!(service_code(&result), &ErrorCode::ServiceUnavailable);
-    let e = result.unwrap_err();
+    let e = refused_with(result, ErrorCode::ServiceUnavailable, "two attempts");
     assert_eq!(e.attempts(), 2);
     assert!(!e.retry_budget_exhausted());
     assert_eq!(emu.stats().requests, 2);
@@ -293,8 +295,8 @@ pub fn gives_up_after_max_attempts<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(Fault::error(500, ErrorCode::InternalError).times(5));
     let result = delete(d, &client::<D>(&emu), "m-1");
-    assert_eq!(service_code(&result), &ErrorCode::InternalError);
-    assert_eq!(result.unwrap_err().attempts(), 3);
+    let e = refused_with(result, ErrorCode::InternalError, "three attempts");
+    assert_eq!(e.attempts(), 3);
     assert_eq!(emu.stats().requests, 3);
     assert!(emu.has_image(REGION, "m-1"));
 }
@@ -366,7 +368,7 @@ pub fn a_retry_that_would_pass_the_deadline_is_not_made<D: Driver>(d: &D) {
     let client = build::<D>(builder(&emu).deadline(Duration::from_secs(2)));
     let started = Instant::now();
     let result = delete(d, &client, "m-1");
-    assert_eq!(service_code(&result), &ErrorCode::Throttling);
+    refused_with(result, ErrorCode::Throttling, "a hint past the deadline");
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(emu.stats().requests, 1);
 }
@@ -964,15 +966,8 @@ pub fn expired_timestamp_without_a_usable_date_is_left_alone<D: Driver>(d: &D) {
                     .retry_policy(quick_retries(3)),
             );
             let result = delete(d, &client, "m-1");
-            assert_eq!(
-                service_code(&result),
-                &ErrorCode::InvalidTimeStampExpired,
-                "{date:?}"
-            );
-            let e = result.unwrap_err();
-            let ErrorKind::Service(service) = e.kind() else {
-                panic!("expected a service error: {e:?}")
-            };
+            let e = refused_with(result, ErrorCode::InvalidTimeStampExpired, date);
+            let service = service_error(&e);
             assert_eq!(service.status, 400);
             assert_eq!(
                 service.message,
@@ -1318,11 +1313,8 @@ pub fn an_expired_token_answer_drops_the_cached_credentials<D: Driver>(d: &D) {
     assert_eq!(emu.stats().sts_requests, 1);
     emu.inject(Fault::error(400, "InvalidSecurityToken.Expired"));
     let result = delete(d, &client, "m-2");
-    assert_eq!(
-        service_code(&result),
-        &ErrorCode::InvalidSecurityTokenExpired
-    );
-    assert_eq!(result.unwrap_err().attempts(), 1);
+    let e = refused_with(result, ErrorCode::InvalidSecurityTokenExpired, "m-2");
+    assert_eq!(e.attempts(), 1);
     assert_eq!(
         emu.stats().sts_requests,
         1,
