@@ -25,6 +25,7 @@ use swas_open_core::{
 use swas_open_emulator::{Emulator, EmulatorBuilder};
 
 pub mod creds;
+pub mod figures;
 pub mod scenarios;
 mod server;
 mod trace;
