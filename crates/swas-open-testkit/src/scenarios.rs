@@ -80,11 +80,14 @@ fn parse_error(result: CallResult) -> ParseError {
     }
 }
 
-/// Asserts that a call failed with a timeout of `kind`, and returns the limit it hit.
+/// Asserts that a call failed with a timeout of `kind` at `limit`.
 #[track_caller]
-fn expect_timeout(result: &CallResult, kind: TimeoutKind) -> Duration {
+fn assert_timeout(result: &CallResult, kind: TimeoutKind, limit: Duration) {
     match result.as_ref().map_err(Error::kind) {
-        Err(ErrorKind::Timeout { kind: k, limit }) if *k == kind => *limit,
+        Err(ErrorKind::Timeout {
+            kind: k,
+            limit: hit,
+        }) if *k == kind => assert_eq!(*hit, limit),
         other => panic!("expected a {kind:?} timeout, got {other:?}"),
     }
 }
@@ -344,10 +347,7 @@ pub fn read_timeout_fires<D: Driver>(d: &D) {
             .max_attempts(1),
     );
     let result = delete(d, &client, "m-1");
-    assert_eq!(
-        expect_timeout(&result, TimeoutKind::Read),
-        Duration::from_millis(200)
-    );
+    assert_timeout(&result, TimeoutKind::Read, Duration::from_millis(200));
 }
 
 pub fn deadline_bounds_the_call<D: Driver>(d: &D) {
@@ -355,10 +355,7 @@ pub fn deadline_bounds_the_call<D: Driver>(d: &D) {
     emu.inject(Fault::delay(Duration::from_secs(2)));
     let client = build::<D>(builder(&emu).deadline(Duration::from_millis(200)));
     let result = delete(d, &client, "m-1");
-    assert_eq!(
-        expect_timeout(&result, TimeoutKind::Deadline),
-        Duration::from_millis(200)
-    );
+    assert_timeout(&result, TimeoutKind::Deadline, Duration::from_millis(200));
     assert_eq!(emu.stats().requests, 1);
 }
 
@@ -465,30 +462,38 @@ pub fn calls_from_many_threads_or_tasks<D: Driver>(d: &D) {
     assert_eq!(emu.stats().deletes, 8);
 }
 
-pub fn faults_among_concurrent_calls_are_retried<D: Driver>(d: &D) {
+/// A hundred calls, `concurrency` at once, through one client of `attempts` attempts, while
+/// `fault` is pending for the first `faults` requests: every call succeeds, each fault costs
+/// exactly one retry, and every image is deleted once.
+fn concurrent_calls_outlast<D: Driver>(
+    d: &D,
+    fault: Fault,
+    faults: u32,
+    attempts: u32,
+    concurrency: usize,
+) {
     let ids = image_ids(100);
     let emu = emulator_with(100);
-    emu.inject(unavailable().times(10));
-    // Any one call may meet every fault: with 11 attempts it still ends with a success.
-    let client = build::<D>(builder(&emu).retry_policy(quick_retries(11)));
-    let results = d.delete_all(&client, inputs(&ids), 100);
+    emu.inject(fault.times(faults as usize));
+    let client = build::<D>(builder(&emu).retry_policy(quick_retries(attempts)));
+    let results = d.delete_all(&client, inputs(&ids), concurrency);
     assert_no_failures(&results);
-    assert_eq!(retries(&results), 10);
+    assert_eq!(retries(&results), faults);
     let stats = emu.stats();
-    assert_eq!((stats.deletes, stats.requests), (100, 110));
+    assert_eq!(
+        (stats.deletes, stats.requests),
+        (100, 100 + u64::from(faults))
+    );
+}
+
+pub fn faults_among_concurrent_calls_are_retried<D: Driver>(d: &D) {
+    // Any one call may meet every fault: with 11 attempts it still ends with a success.
+    concurrent_calls_outlast(d, unavailable(), 10, 11, 100);
 }
 
 pub fn dropped_connections_under_load<D: Driver>(d: &D) {
-    let ids = image_ids(100);
-    let emu = emulator_with(100);
-    emu.inject(Fault::drop_after_commit().times(5));
-    let client = build::<D>(builder(&emu).retry_policy(quick_retries(6)));
-    let results = d.delete_all(&client, inputs(&ids), 32);
-    assert_no_failures(&results);
     // Each committed-then-dropped delete is replayed by its ClientToken, never repeated.
-    assert_eq!(retries(&results), 5);
-    let stats = emu.stats();
-    assert_eq!((stats.deletes, stats.requests), (100, 105));
+    concurrent_calls_outlast(d, Fault::drop_after_commit(), 5, 6, 32);
 }
 
 /// A 200 answer whose body is `len` bytes of `x`.
@@ -604,10 +609,7 @@ pub fn connect_timeout_fires<D: Driver>(d: &D) {
             .max_attempts(1),
     );
     let result = delete(d, &client, "m-1");
-    assert_eq!(
-        expect_timeout(&result, TimeoutKind::Connect),
-        Duration::from_millis(300)
-    );
+    assert_timeout(&result, TimeoutKind::Connect, Duration::from_millis(300));
     drop(socket);
     for filler in fillers {
         let _ = filler.join();
