@@ -987,12 +987,15 @@ pub fn expired_timestamp_without_a_usable_date_is_left_alone<D: Driver>(d: &D) {
 const OUTAGE_CALLS: usize = 1_000;
 const OUTAGE_CONCURRENCY: usize = 100;
 
-/// Runs [`OUTAGE_CALLS`] deletes through one client while every request is answered 503;
-/// returns the errors and the requests the emulator counted.
-fn outage<D: Driver>(d: &D, emu: &Emulator, client: &D::Client) -> (Vec<Error>, u64) {
+/// Runs [`OUTAGE_CALLS`] deletes through one client while every request is answered 503,
+/// and reports how many requests that took, and how long, for the outage `what`; returns the
+/// errors and the requests the emulator counted.
+fn outage<D: Driver>(d: &D, emu: &Emulator, client: &D::Client, what: &str) -> (Vec<Error>, u64) {
     emu.inject(unavailable().times(1_000_000));
     let ids = image_ids(OUTAGE_CALLS);
+    let started = Instant::now();
     let results = d.delete_all(client, inputs(&ids), OUTAGE_CONCURRENCY);
+    let elapsed = started.elapsed();
     let errors: Vec<Error> = results
         .into_iter()
         .map(|r| r.expect_err("no call succeeds in an outage"))
@@ -1008,6 +1011,11 @@ fn outage<D: Driver>(d: &D, emu: &Emulator, client: &D::Client) -> (Vec<Error>, 
         stats.requests,
         "every request was an attempt of one call"
     );
+    eprintln!(
+        "outage {what}: {} requests for {OUTAGE_CALLS} calls at concurrency \
+         {OUTAGE_CONCURRENCY}, {elapsed:?}",
+        stats.requests
+    );
     (errors, stats.requests)
 }
 
@@ -1015,13 +1023,7 @@ pub fn outage_is_bounded_by_the_retry_budget<D: Driver>(d: &D) {
     let emu = emulator_with(OUTAGE_CALLS);
     // Three quick attempts and the default budget: 500 tokens, 5 a retry, 1 back a success.
     let client = client::<D>(&emu);
-    let started = Instant::now();
-    let (errors, requests) = outage(d, &emu, &client);
-    eprintln!(
-        "outage with the retry budget: {requests} requests for {OUTAGE_CALLS} calls at \
-         concurrency {OUTAGE_CONCURRENCY}, {:?}",
-        started.elapsed()
-    );
+    let (errors, requests) = outage(d, &emu, &client, "with the retry budget");
     assert!(requests <= 1_100, "{requests} requests");
     let mut refused = 0;
     for e in &errors {
@@ -1061,13 +1063,7 @@ pub fn outage_is_bounded_by_the_retry_budget<D: Driver>(d: &D) {
 pub fn outage_without_a_budget_triples_the_load<D: Driver>(d: &D) {
     let emu = emulator_with(OUTAGE_CALLS);
     let client = build::<D>(builder(&emu).retry_policy(quick_retries(3).with_budget(None)));
-    let started = Instant::now();
-    let (errors, requests) = outage(d, &emu, &client);
-    eprintln!(
-        "outage without a retry budget: {requests} requests for {OUTAGE_CALLS} calls at \
-         concurrency {OUTAGE_CONCURRENCY}, {:?}",
-        started.elapsed()
-    );
+    let (errors, requests) = outage(d, &emu, &client, "without a retry budget");
     assert_eq!(requests, 3 * OUTAGE_CALLS as u64);
     for e in &errors {
         assert!(!e.retry_budget_exhausted(), "{e:?}");
