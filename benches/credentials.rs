@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use criterion::{criterion_group, criterion_main, Criterion};
 use swas_open::sans_io::{
     Action, BoxError, ClientBuilder, Config, Credentials, CredentialsProvider, CredentialsStep,
-    Exchange, ProvideCredentials,
+    Exchange, FromConfig, ProvideCredentials,
 };
 
 /// A provider whose credentials expire an hour after each fetch.
@@ -36,17 +36,20 @@ impl ProvideCredentials for HourLong {
     }
 }
 
-fn fixed() -> Credentials {
-    Credentials::new("bench-id", "bench-secret").unwrap()
+/// Two clients (or configurations) of type `C`: one with a fixed key, one with the
+/// [`HourLong`] provider, which has not fetched yet.
+fn static_and_provided<C: FromConfig>() -> (C, C) {
+    let builder = || ClientBuilder::<C>::default().endpoint("http://127.0.0.1:9");
+    let fixed = Credentials::new("bench-id", "bench-secret").unwrap();
+    let provider = CredentialsProvider::custom(HourLong);
+    (
+        builder().credentials(fixed).build().unwrap(),
+        builder().credentials(provider).build().unwrap(),
+    )
 }
 
-/// A configuration whose provider has fetched once: its credentials are cached.
-fn cached_config() -> Config {
-    let config = ClientBuilder::<Config>::default()
-        .credentials(CredentialsProvider::custom(HourLong))
-        .endpoint("http://127.0.0.1:9")
-        .build()
-        .unwrap();
+/// The configuration's provider fetches once: its credentials are then cached.
+fn prime(config: &Config) {
     let mut seen = None;
     match config.credentials_step(Instant::now(), SystemTime::now(), &mut seen, || [0; 32]) {
         CredentialsStep::Fetch {
@@ -55,8 +58,7 @@ fn cached_config() -> Config {
         } => assert!(matches!(fetch.next(Instant::now()), Action::Done(()))),
         other => panic!("expected the first fetch, got {other:?}"),
     }
-    assert!(matches!(step(&config), CredentialsStep::Sign(_)));
-    config
+    assert!(matches!(step(config), CredentialsStep::Sign(_)));
 }
 
 fn step(config: &Config) -> CredentialsStep {
@@ -67,12 +69,8 @@ fn step(config: &Config) -> CredentialsStep {
 }
 
 fn core(c: &mut Criterion) {
-    let fixed = ClientBuilder::<Config>::default()
-        .credentials(fixed())
-        .endpoint("http://127.0.0.1:9")
-        .build()
-        .unwrap();
-    let cached = cached_config();
+    let (fixed, cached) = static_and_provided::<Config>();
+    prime(&cached);
     let mut g = c.benchmark_group("credentials/core");
     short(&mut g);
     g.bench_function("static", |b| b.iter(|| step(black_box(&fixed))));
@@ -82,16 +80,7 @@ fn core(c: &mut Criterion) {
 
 fn blocking(c: &mut Criterion) {
     use swas_open::blocking::Client;
-    let fixed = Client::builder()
-        .credentials(fixed())
-        .endpoint("http://127.0.0.1:9")
-        .build()
-        .unwrap();
-    let cached = Client::builder()
-        .credentials(CredentialsProvider::custom(HourLong))
-        .endpoint("http://127.0.0.1:9")
-        .build()
-        .unwrap();
+    let (fixed, cached) = static_and_provided::<Client>();
     cached.signer().unwrap();
     let mut g = c.benchmark_group("credentials/blocking");
     short(&mut g);
@@ -116,16 +105,7 @@ fn asynchronous(c: &mut Criterion) {
         .build()
         .unwrap();
     let (fixed, cached) = runtime.block_on(async {
-        let fixed = Client::builder()
-            .credentials(fixed())
-            .endpoint("http://127.0.0.1:9")
-            .build()
-            .unwrap();
-        let cached = Client::builder()
-            .credentials(CredentialsProvider::custom(HourLong))
-            .endpoint("http://127.0.0.1:9")
-            .build()
-            .unwrap();
+        let (fixed, cached) = static_and_provided::<Client>();
         cached.signer().await.unwrap();
         (fixed, cached)
     });

@@ -4,7 +4,11 @@
 mod support;
 
 use support::proxy::{Policy, Proxy};
-use support::{plain_emulator, shown, tls_emulator, Client, Kind, Opts, KINDS};
+use support::{
+    assert_one_connection, failure, open_proxy, plain_emulator, shown, tls_emulator,
+    transport_kind, Client, Kind, Opts, KINDS,
+};
+use swas_open::emulator::Emulator;
 use swas_open::sans_io::{ErrorKind, TransportFailure};
 
 const PASSWORD: &str = "pr0xy-s3cret-pw";
@@ -17,11 +21,7 @@ fn client(kind: Kind, opts: &Opts) -> Client {
 fn https_goes_through_a_connect_tunnel_and_reuses_it() {
     for kind in KINDS {
         let emulator = tls_emulator(2);
-        let proxy = Proxy::start(Policy::Open);
-        let opts = Opts {
-            proxy: Some(proxy.url()),
-            ..Opts::for_emulator(&emulator)
-        };
+        let (proxy, opts) = open_proxy(&emulator);
         let c = client(kind, &opts);
         c.delete("cn-hangzhou", "m-1").unwrap();
         c.delete("cn-hangzhou", "m-2").unwrap();
@@ -30,8 +30,7 @@ fn https_goes_through_a_connect_tunnel_and_reuses_it() {
         assert_eq!(seen.tunnels, vec![target], "{kind:?}");
         assert_eq!(seen.connections, 1, "{kind:?}");
         assert!(seen.absolute.is_empty(), "{kind:?}");
-        let stats = emulator.stats();
-        assert_eq!((stats.deletes, stats.connections), (2, 1), "{kind:?}");
+        assert_one_connection(&emulator, 2, kind);
     }
 }
 
@@ -39,11 +38,7 @@ fn https_goes_through_a_connect_tunnel_and_reuses_it() {
 fn plain_http_goes_through_the_proxy() {
     for kind in KINDS {
         let emulator = plain_emulator(1);
-        let proxy = Proxy::start(Policy::Open);
-        let opts = Opts {
-            proxy: Some(proxy.url()),
-            ..Opts::for_emulator(&emulator)
-        };
+        let (proxy, opts) = open_proxy(&emulator);
         client(kind, &opts).delete("cn-hangzhou", "m-1").unwrap();
         let seen = proxy.seen();
         let authority = format!("127.0.0.1:{}", emulator.addr().port());
@@ -72,9 +67,8 @@ fn no_proxy_reaches_the_host_directly() {
         let lists = ["127.0.0.1", "example.com, 127.0.0.0/8", "*"];
         for (i, list) in lists.into_iter().enumerate() {
             let opts = Opts {
-                proxy: Some(proxy.url()),
                 no_proxy: Some(list.into()),
-                ..Opts::for_emulator(&emulator)
+                ..Opts::for_emulator(&emulator).via(proxy.url())
             };
             let image = format!("m-{}", i + 1);
             client(kind, &opts).delete("cn-hangzhou", &image).unwrap();
@@ -85,27 +79,29 @@ fn no_proxy_reaches_the_host_directly() {
         // A list that names other hosts leaves this one proxied.
         let emulator = tls_emulator(1);
         let opts = Opts {
-            proxy: Some(proxy.url()),
             no_proxy: Some("example.com, 10.0.0.0/8".into()),
-            ..Opts::for_emulator(&emulator)
+            ..Opts::for_emulator(&emulator).via(proxy.url())
         };
         client(kind, &opts).delete("cn-hangzhou", "m-1").unwrap();
         assert_eq!(proxy.seen().tunnels.len(), 1, "{kind:?}");
     }
 }
 
+/// A proxy that asks for alice's Basic credentials, and options that send them to it.
+fn alice_proxy(emulator: &Emulator) -> (Proxy, Opts) {
+    let proxy = Proxy::start(Policy::Basic {
+        user: "alice".into(),
+        password: PASSWORD.into(),
+    });
+    let opts = Opts::for_emulator(emulator).via(proxy.url_with("alice", PASSWORD));
+    (proxy, opts)
+}
+
 #[test]
 fn basic_credentials_are_sent_and_never_shown() {
     for kind in KINDS {
         let emulator = tls_emulator(1);
-        let proxy = Proxy::start(Policy::Basic {
-            user: "alice".into(),
-            password: PASSWORD.into(),
-        });
-        let opts = Opts {
-            proxy: Some(proxy.url_with("alice", PASSWORD)),
-            ..Opts::for_emulator(&emulator)
-        };
+        let (proxy, opts) = alice_proxy(&emulator);
         let c = client(kind, &opts);
         assert!(!c.debug().contains(PASSWORD), "{kind:?}: {}", c.debug());
         c.delete("cn-hangzhou", "m-1").unwrap();
@@ -115,24 +111,14 @@ fn basic_credentials_are_sent_and_never_shown() {
         assert!(seen.authorizations[0].starts_with("Basic "), "{kind:?}");
 
         // The wrong password: a clear refusal that names neither password.
-        let opts = Opts {
-            proxy: Some(proxy.url_with("alice", "wrong-pw-123")),
-            max_attempts: Some(1),
-            ..Opts::for_emulator(&emulator)
-        };
+        let opts = Opts::for_emulator(&emulator)
+            .via(proxy.url_with("alice", "wrong-pw-123"))
+            .attempts(1);
         let c = client(kind, &opts);
         let e = c.delete("cn-hangzhou", "m-1").unwrap_err();
         let text = shown(&e);
-        assert!(
-            matches!(
-                e.kind(),
-                ErrorKind::Transport {
-                    kind: TransportFailure::Connect,
-                    ..
-                }
-            ),
-            "{kind:?}: {text}"
-        );
+        let failed = transport_kind(&e);
+        assert_eq!(failed, Some(TransportFailure::Connect), "{kind:?}: {text}");
         assert!(text.contains("407"), "{kind:?}: {text}");
         assert!(
             !text.contains(PASSWORD) && !text.contains("wrong-pw-123"),
@@ -150,26 +136,12 @@ fn basic_credentials_are_sent_and_never_shown() {
 fn plain_http_credentials_reach_the_proxy_only() {
     for kind in KINDS {
         let emulator = plain_emulator(1);
-        let proxy = Proxy::start(Policy::Basic {
-            user: "alice".into(),
-            password: PASSWORD.into(),
-        });
-        let opts = Opts {
-            proxy: Some(proxy.url_with("alice", PASSWORD)),
-            ..Opts::for_emulator(&emulator)
-        };
+        let (proxy, opts) = alice_proxy(&emulator);
         client(kind, &opts).delete("cn-hangzhou", "m-1").unwrap();
         assert_eq!(proxy.seen().refused, 0, "{kind:?}");
 
-        let opts = Opts {
-            proxy: Some(proxy.url()),
-            max_attempts: Some(1),
-            ..Opts::for_emulator(&emulator)
-        };
-        let e = client(kind, &opts)
-            .delete("cn-hangzhou", "m-2")
-            .unwrap_err();
-        let text = shown(&e);
+        let opts = Opts::for_emulator(&emulator).via(proxy.url()).attempts(1);
+        let (e, text) = failure(kind, &opts, "m-2");
         assert!(e.is_no_answer() && text.contains("407"), "{kind:?}: {text}");
     }
 }
@@ -179,25 +151,10 @@ fn a_refusing_proxy_gives_a_clear_error() {
     for kind in KINDS {
         let emulator = tls_emulator(1);
         let proxy = Proxy::start(Policy::Deny);
-        let opts = Opts {
-            proxy: Some(proxy.url()),
-            max_attempts: Some(1),
-            ..Opts::for_emulator(&emulator)
-        };
-        let e = client(kind, &opts)
-            .delete("cn-hangzhou", "m-1")
-            .unwrap_err();
-        let text = shown(&e);
-        assert!(
-            matches!(
-                e.kind(),
-                ErrorKind::Transport {
-                    kind: TransportFailure::Connect,
-                    ..
-                }
-            ),
-            "{kind:?}: {text}"
-        );
+        let opts = Opts::for_emulator(&emulator).via(proxy.url()).attempts(1);
+        let (e, text) = failure(kind, &opts, "m-1");
+        let failed = transport_kind(&e);
+        assert_eq!(failed, Some(TransportFailure::Connect), "{kind:?}: {text}");
         assert!(text.contains("proxy"), "{kind:?}: {text}");
         match kind {
             Kind::Async => assert!(text.contains("refused the CONNECT tunnel"), "{text}"),
@@ -216,25 +173,12 @@ fn an_unreachable_proxy_is_a_connect_failure() {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let opts = Opts {
-            proxy: Some(format!("http://u:{PASSWORD}@127.0.0.1:{closed}")),
-            max_attempts: Some(2),
-            ..Opts::for_emulator(&emulator)
-        };
-        let e = client(kind, &opts)
-            .delete("cn-hangzhou", "m-1")
-            .unwrap_err();
-        let text = shown(&e);
-        assert!(
-            matches!(
-                e.kind(),
-                ErrorKind::Transport {
-                    kind: TransportFailure::Connect,
-                    ..
-                }
-            ),
-            "{kind:?}: {text}"
-        );
+        let opts = Opts::for_emulator(&emulator)
+            .via(format!("http://u:{PASSWORD}@127.0.0.1:{closed}"))
+            .attempts(2);
+        let (e, text) = failure(kind, &opts, "m-1");
+        let failed = transport_kind(&e);
+        assert_eq!(failed, Some(TransportFailure::Connect), "{kind:?}: {text}");
         assert_eq!(
             e.attempts(),
             2,
@@ -248,11 +192,10 @@ fn an_unreachable_proxy_is_a_connect_failure() {
 fn no_proxies_and_bad_urls() {
     for kind in KINDS {
         let emulator = tls_emulator(1);
-        let proxy = Proxy::start(Policy::Open);
+        let (proxy, opts) = open_proxy(&emulator);
         let opts = Opts {
-            proxy: Some(proxy.url()),
             no_proxies: true,
-            ..Opts::for_emulator(&emulator)
+            ..opts
         };
         client(kind, &opts).delete("cn-hangzhou", "m-1").unwrap();
         assert_eq!(proxy.seen().connections, 0, "{kind:?}");
@@ -261,10 +204,7 @@ fn no_proxies_and_bad_urls() {
             format!("socks5://u:{PASSWORD}@127.0.0.1:1080"),
             "http://".to_owned(),
         ] {
-            let opts = Opts {
-                proxy: Some(url),
-                ..Opts::for_emulator(&emulator)
-            };
+            let opts = Opts::for_emulator(&emulator).via(url);
             let e = Client::build(kind, &opts).err().unwrap();
             assert!(matches!(e.kind(), ErrorKind::Config(_)), "{kind:?}: {e:?}");
             assert!(!shown(&e).contains(PASSWORD), "{}", shown(&e));

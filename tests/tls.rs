@@ -6,50 +6,51 @@ mod support;
 
 use std::time::Duration;
 
-use support::proxy::{Policy, Proxy};
-use support::{shown, tls_emulator, Client, Kind, Opts, KINDS};
-use swas_open::emulator::Fault;
+use support::{
+    assert_one_connection, failure, open_proxy, tls_emulator, transport_kind, Client, Kind, Opts,
+    KINDS,
+};
+use swas_open::emulator::{Emulator, Fault};
 use swas_open::sans_io::{ErrorCode, ErrorKind, TimeoutKind, TransportFailure};
 
 fn client(kind: Kind, opts: &Opts) -> Client {
     Client::build(kind, opts).unwrap()
 }
 
-fn transport_kind(e: &swas_open::Error) -> Option<TransportFailure> {
-    match e.kind() {
-        ErrorKind::Transport { kind, .. } => Some(*kind),
-        _ => None,
-    }
-}
-
-#[test]
-fn success_and_service_error_over_tls() {
+/// Runs `f` against each client, built with the default options for a fresh HTTPS
+/// emulator holding `images` images.
+fn each_client(images: usize, f: impl Fn(Kind, &Emulator, &Client)) {
     for kind in KINDS {
-        let emulator = tls_emulator(1);
-        assert!(emulator.url().starts_with("https://"));
-        let c = client(kind, &Opts::for_emulator(&emulator));
-        let out = c.delete("cn-hangzhou", "m-1").unwrap();
-        assert_eq!(out.attempts, 1, "{kind:?}");
-        assert!(!emulator.has_image("cn-hangzhou", "m-1"));
-        let e = c.delete("cn-hangzhou", "m-shared").unwrap_err();
-        assert_eq!(
-            e.code(),
-            Some(&ErrorCode::CustomImageInShare),
-            "{kind:?}: {e}"
+        let emulator = tls_emulator(images);
+        f(
+            kind,
+            &emulator,
+            &client(kind, &Opts::for_emulator(&emulator)),
         );
     }
 }
 
 #[test]
+fn success_and_service_error_over_tls() {
+    each_client(1, |kind, emulator, c| {
+        assert!(emulator.url().starts_with("https://"));
+        let out = c.delete("cn-hangzhou", "m-1").unwrap();
+        assert_eq!(out.attempts, 1, "{kind:?}");
+        assert!(!emulator.has_image("cn-hangzhou", "m-1"));
+        let e = c.delete("cn-hangzhou", "m-shared").unwrap_err();
+        let code = e.code();
+        assert_eq!(code, Some(&ErrorCode::CustomImageInShare), "{kind:?}: {e}");
+    });
+}
+
+#[test]
 fn retry_after_commit_then_drop_over_tls() {
-    for kind in KINDS {
-        let emulator = tls_emulator(1);
-        let c = client(kind, &Opts::for_emulator(&emulator));
+    each_client(1, |kind, emulator, c| {
         emulator.inject(Fault::drop_after_commit());
         let out = c.delete("cn-hangzhou", "m-1").unwrap();
         assert_eq!(out.attempts, 2, "{kind:?}");
         assert_eq!(emulator.stats().deletes, 1, "{kind:?}");
-    }
+    });
 }
 
 #[test]
@@ -58,8 +59,7 @@ fn read_timeout_over_tls() {
         let emulator = tls_emulator(1);
         let opts = Opts {
             read_timeout: Some(Duration::from_millis(200)),
-            max_attempts: Some(1),
-            ..Opts::for_emulator(&emulator)
+            ..Opts::for_emulator(&emulator).attempts(1)
         };
         let c = client(kind, &opts);
         emulator.inject(Fault::delay(Duration::from_millis(1500)));
@@ -79,15 +79,12 @@ fn read_timeout_over_tls() {
 
 #[test]
 fn one_connection_serves_sequential_calls() {
-    for kind in KINDS {
-        let emulator = tls_emulator(3);
-        let c = client(kind, &Opts::for_emulator(&emulator));
+    each_client(3, |kind, emulator, c| {
         for i in 1..=3 {
             c.delete("cn-hangzhou", &format!("m-{i}")).unwrap();
         }
-        let stats = emulator.stats();
-        assert_eq!((stats.deletes, stats.connections), (3, 1), "{kind:?}");
-    }
+        assert_one_connection(emulator, 3, kind);
+    });
 }
 
 #[test]
@@ -106,16 +103,10 @@ fn unknown_ca_is_a_tls_failure_and_not_retried() {
                 ca_pem,
                 ..Opts::for_emulator(&emulator)
             };
-            let e = client(kind, &opts)
-                .delete("cn-hangzhou", "m-1")
-                .unwrap_err();
-            assert_eq!(
-                transport_kind(&e),
-                Some(TransportFailure::Tls),
-                "{kind:?}: {e:?}"
-            );
+            let (e, text) = failure(kind, &opts, "m-1");
+            let failed = transport_kind(&e);
+            assert_eq!(failed, Some(TransportFailure::Tls), "{kind:?}: {e:?}");
             assert_eq!(e.attempts(), 1, "{kind:?}");
-            let text = shown(&e);
             assert!(text.contains("Tls"), "{kind:?}: {text}");
             assert!(
                 text.contains("invalid peer certificate"),
@@ -135,21 +126,14 @@ fn wrong_host_name_is_a_tls_failure() {
     // hijacked DNS entry.
     for kind in KINDS {
         let emulator = tls_emulator(1);
-        let proxy = Proxy::start(Policy::Open);
+        let (proxy, opts) = open_proxy(&emulator);
         let opts = Opts {
             endpoint: format!("https://swas.wrong-name.test:{}", emulator.addr().port()),
-            proxy: Some(proxy.url()),
-            ..Opts::for_emulator(&emulator)
+            ..opts
         };
-        let e = client(kind, &opts)
-            .delete("cn-hangzhou", "m-1")
-            .unwrap_err();
-        assert_eq!(
-            transport_kind(&e),
-            Some(TransportFailure::Tls),
-            "{kind:?}: {e:?}"
-        );
-        let text = shown(&e);
+        let (e, text) = failure(kind, &opts, "m-1");
+        let failed = transport_kind(&e);
+        assert_eq!(failed, Some(TransportFailure::Tls), "{kind:?}: {e:?}");
         assert!(text.contains("NotValidForName"), "{kind:?}: {text}");
         assert_eq!(proxy.seen().tunnels.len(), 1, "{kind:?}");
         assert_eq!(emulator.stats().requests, 0);

@@ -5,12 +5,13 @@
 
 pub mod proxy;
 
+use proxy::{Policy, Proxy};
 use std::error::Error as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use swas_open::emulator::Emulator;
-use swas_open::sans_io::ClientBuilder;
+use swas_open::sans_io::{ClientBuilder, ErrorKind, TransportFailure};
 use swas_open::{Credentials, DeleteCustomImage, DeleteCustomImageOutput, Error};
 
 /// Which client.
@@ -42,6 +43,22 @@ impl Opts {
             endpoint: emulator.url(),
             ca_pem: emulator.ca_pem().map(str::to_owned),
             ..Opts::default()
+        }
+    }
+
+    /// These options, through the proxy at `url`.
+    pub fn via(self, url: impl Into<String>) -> Self {
+        Opts {
+            proxy: Some(url.into()),
+            ..self
+        }
+    }
+
+    /// These options, with at most `n` attempts.
+    pub fn attempts(self, n: u32) -> Self {
+        Opts {
+            max_attempts: Some(n),
+            ..self
         }
     }
 
@@ -113,6 +130,39 @@ impl Client {
             Client::Blocking(c) => format!("{c:?}"),
             Client::Async(c, _) => format!("{c:?}"),
         }
+    }
+}
+
+/// Builds the client of `kind` from `opts` and deletes `image` of `cn-hangzhou`, which
+/// must fail; returns the error and [`shown`] of it.
+pub fn failure(kind: Kind, opts: &Opts, image: &str) -> (Error, String) {
+    let e = Client::build(kind, opts)
+        .unwrap()
+        .delete("cn-hangzhou", image)
+        .unwrap_err();
+    let text = shown(&e);
+    (e, text)
+}
+
+/// An open proxy, and the options for `emulator` through it.
+pub fn open_proxy(emulator: &Emulator) -> (Proxy, Opts) {
+    let proxy = Proxy::start(Policy::Open);
+    let opts = Opts::for_emulator(emulator).via(proxy.url());
+    (proxy, opts)
+}
+
+/// `emulator` served exactly `deletes` deletes, all over one connection.
+pub fn assert_one_connection(emulator: &Emulator, deletes: u64, kind: Kind) {
+    let stats = emulator.stats();
+    let seen = (stats.deletes, stats.connections);
+    assert_eq!(seen, (deletes, 1), "{kind:?}: (deletes, connections)");
+}
+
+/// The transport failure `e` is, if it is one.
+pub fn transport_kind(e: &Error) -> Option<TransportFailure> {
+    match e.kind() {
+        ErrorKind::Transport { kind, .. } => Some(*kind),
+        _ => None,
     }
 }
 

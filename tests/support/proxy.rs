@@ -4,12 +4,12 @@
 //! test can name any host without a resolver, and nothing leaves the machine.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
 use base64::Engine;
+use swas_open_testkit::Loopback;
 
 /// How the proxy treats requests.
 #[derive(Debug, Clone, Default)]
@@ -39,53 +39,33 @@ pub struct Seen {
 }
 
 pub struct Proxy {
-    addr: SocketAddr,
+    listener: Loopback,
     seen: Arc<Mutex<Seen>>,
-    stop: Arc<AtomicBool>,
 }
 
 impl Proxy {
     pub fn start(policy: Policy) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Seen::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s, st) = (seen.clone(), stop.clone());
-        thread::spawn(move || {
-            for conn in listener.incoming() {
-                if st.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(conn) = conn else { continue };
-                s.lock().unwrap().connections += 1;
-                let (s, policy) = (s.clone(), policy.clone());
-                thread::spawn(move || {
-                    let _ = serve(conn, &policy, &s);
-                });
-            }
+        let s = seen.clone();
+        let listener = Loopback::start(move |conn| {
+            s.lock().unwrap().connections += 1;
+            let _ = serve(conn, &policy, &s);
         });
-        Proxy { addr, seen, stop }
+        Proxy { listener, seen }
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.listener.addr())
     }
 
     /// `http://USER:PASSWORD@127.0.0.1:PORT`.
     pub fn url_with(&self, user: &str, password: &str) -> String {
-        format!("http://{user}:{password}@{}", self.addr)
+        format!("http://{user}:{password}@{}", self.listener.addr())
     }
 
     pub fn seen(&self) -> Seen {
         self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr); // wakes the accept loop
     }
 }
 

@@ -342,7 +342,7 @@ fn success_line(image_id: &str, client_token: &str, request_id: &str, attempts: 
 /// the attempts; and which of the two it was.
 fn error_line(image_id: &str, e: &Error) -> (String, Outcome) {
     let (service, error, outcome) = match e.kind() {
-        ErrorKind::Service(s) => (Some(ErrorReport::new(s)), None, Outcome::ServiceError),
+        ErrorKind::Service(s) => (Some(ErrorReport(s)), None, Outcome::ServiceError),
         _ => (None, Some(error_chain(e)), Outcome::NoAnswer),
     };
     let line = Line {
@@ -381,7 +381,7 @@ fn error_chain(e: &Error) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use swas_open_core::{ErrorCode, ServiceError, TimeoutKind};
+    use swas_open_core::TimeoutKind;
 
     fn json(line: &str) -> serde_json::Value {
         serde_json::from_str(line).unwrap()
@@ -422,12 +422,7 @@ mod tests {
 
     #[test]
     fn a_service_error_line_has_every_field() {
-        let mut e = ServiceError::new(
-            http::StatusCode::NOT_FOUND,
-            ErrorCode::InvalidImageIdNotFound,
-            "The specified ImageId does not exist.",
-        );
-        e.request_id = Some("R2".into());
+        let e = crate::exit::tests::not_found("R2");
         let (line, outcome) = error_line("m-2", &Error::from(ErrorKind::Service(Box::new(e))));
         assert_eq!(outcome, Outcome::ServiceError);
         assert_eq!(

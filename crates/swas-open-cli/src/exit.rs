@@ -8,7 +8,7 @@
 
 use std::io::Write;
 
-use serde::Serialize;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use swas_open_core::{CredentialsError, EndpointError, Error, ErrorKind, InputError, ServiceError};
 
 /// Why a command failed.
@@ -112,35 +112,31 @@ impl From<CredentialsError> for Failure {
     }
 }
 
-/// The error fields the service sent, in the order it sends them, plus the HTTP status.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ErrorReport<'a> {
-    code: &'a str,
-    message: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    host_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    recommend: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    access_denied_detail: Option<&'a serde_json::Value>,
-    http_status: u16,
-}
+/// The error fields the service sent, `Code` and `Message` first, then the optional ones it
+/// sent, then the HTTP status: the CLI's report of a service error.
+pub struct ErrorReport<'a>(pub &'a ServiceError);
 
-impl<'a> ErrorReport<'a> {
-    /// Every field of `e`.
-    pub fn new(e: &'a ServiceError) -> Self {
-        ErrorReport {
-            code: e.code.as_str(),
-            message: &e.message,
-            request_id: e.request_id.as_deref(),
-            host_id: e.host_id.as_deref(),
-            recommend: e.recommend.as_deref(),
-            access_denied_detail: e.access_denied_detail.as_ref(),
-            http_status: e.status.as_u16(),
+impl Serialize for ErrorReport<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let optional = [
+            ("RequestId", e.request_id.as_deref()),
+            ("HostId", e.host_id.as_deref()),
+            ("Recommend", e.recommend.as_deref()),
+        ];
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("Code", e.code.as_str())?;
+        map.serialize_entry("Message", &e.message)?;
+        for (name, value) in optional {
+            if let Some(value) = value {
+                map.serialize_entry(name, value)?;
+            }
         }
+        if let Some(detail) = &e.access_denied_detail {
+            map.serialize_entry("AccessDeniedDetail", detail)?;
+        }
+        map.serialize_entry("HttpStatus", &e.status.as_u16())?;
+        map.end()
     }
 }
 
@@ -148,7 +144,7 @@ impl<'a> ErrorReport<'a> {
 /// fields the service did not send are left out.
 pub fn service_error_json(e: &ServiceError) -> String {
     // Strings, a number and a JSON value always serialize.
-    serde_json::to_string(&ErrorReport::new(e))
+    serde_json::to_string(&ErrorReport(e))
         .unwrap_or_else(|_| format!("{{\"Code\":{:?}}}", e.code.as_str()))
 }
 
@@ -162,18 +158,24 @@ pub fn one_line(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use swas_open_core::ErrorCode;
 
-    #[test]
-    fn service_error_keeps_every_field_in_order() {
+    /// The service's answer for an image that does not exist, with this RequestId.
+    pub(crate) fn not_found(request_id: &str) -> ServiceError {
         let mut e = ServiceError::new(
             http::StatusCode::NOT_FOUND,
             ErrorCode::InvalidImageIdNotFound,
             "The specified ImageId does not exist.",
         );
-        e.request_id = Some("R1".into());
+        e.request_id = Some(request_id.into());
+        e
+    }
+
+    #[test]
+    fn service_error_keeps_every_field_in_order() {
+        let mut e = not_found("R1");
         e.host_id = Some("swas.cn-hangzhou.aliyuncs.com".into());
         e.recommend = Some("https://example.invalid/r".into());
         assert_eq!(

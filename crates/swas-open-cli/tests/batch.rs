@@ -6,10 +6,8 @@ mod support;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use support::{run, run_with_stdin, scratch, swas_with_key, Output, ID, SECRET};
+use support::{run, run_with_stdin, scratch, swas_with_key, Output, ID, REGION, SECRET};
 use swas_open_emulator::{Emulator, Fault};
-
-const REGION: &str = "cn-hangzhou";
 
 /// An emulator accepting the test key and holding `images` in [`REGION`] (`:shared` marks
 /// a shared one).
@@ -217,6 +215,25 @@ fn a_service_error_exits_1_and_no_answer_exits_3() {
     assert!(emu.has_image(REGION, "m-a"));
 }
 
+/// stderr names each refused id in order, one line each starting as in `starts`, then says
+/// that nothing was sent.
+#[track_caller]
+fn refused_ids(out: &Output, starts: &[&str]) {
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), starts.len() + 1, "{out:#?}");
+    for (line, start) in lines.iter().zip(starts) {
+        assert!(
+            line.starts_with(start),
+            "{line} does not start with {start}"
+        );
+    }
+    let summary = format!(
+        "swas: {} invalid image id(s); nothing was sent",
+        starts.len()
+    );
+    assert_eq!(lines[starts.len()], summary);
+}
+
 #[test]
 fn invalid_ids_are_all_reported_and_nothing_is_sent() {
     let emu = emulator(&["m-1"]);
@@ -237,24 +254,15 @@ fn invalid_ids_are_all_reported_and_nothing_is_sent() {
     )))
     .expect(2);
     assert!(out.stdout.is_empty(), "{out:#?}");
-    let lines: Vec<&str> = out.stderr.lines().collect();
-    assert_eq!(lines.len(), 4, "{out:#?}");
-    assert!(
-        lines[0].starts_with("swas: \"m 2\": invalid ImageId"),
-        "{}",
-        lines[0]
+    let too_long = format!("swas: \"{long}\": invalid ImageId: 129 characters");
+    refused_ids(
+        &out,
+        &[
+            "swas: \"m 2\": invalid ImageId",
+            &too_long,
+            "swas: \"\": invalid ImageId",
+        ],
     );
-    assert!(
-        lines[1].contains("invalid ImageId: 129 characters"),
-        "{}",
-        lines[1]
-    );
-    assert!(
-        lines[2].starts_with("swas: \"\": invalid ImageId"),
-        "{}",
-        lines[2]
-    );
-    assert_eq!(lines[3], "swas: 3 invalid image id(s); nothing was sent");
 
     let file = scratch("batch-invalid").join("ids.txt");
     std::fs::write(&file, "m-1\n\nm\t3\n  m-4  \nm/5 6\n").unwrap();
@@ -263,17 +271,9 @@ fn invalid_ids_are_all_reported_and_nothing_is_sent() {
         &["--image-ids-from", file.to_str().unwrap()],
     )))
     .expect(2);
-    let lines: Vec<&str> = out.stderr.lines().collect();
-    assert_eq!(lines.len(), 3, "{out:#?}");
-    assert!(
-        lines[0].starts_with("swas: line 3: \"m\\t3\": "),
-        "{}",
-        lines[0]
-    );
-    assert!(
-        lines[1].starts_with("swas: line 5: \"m/5 6\": "),
-        "{}",
-        lines[1]
+    refused_ids(
+        &out,
+        &["swas: line 3: \"m\\t3\": ", "swas: line 5: \"m/5 6\": "],
     );
 
     // A bad region is reported once, not once per id.

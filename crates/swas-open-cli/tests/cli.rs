@@ -5,34 +5,15 @@ mod support;
 
 use serde_json::Value;
 use support::{
-    run, scratch, swas, swas_with_key, EmulatorChild, ID, SECRET, STS_ID, STS_SECRET, STS_TOKEN,
-    WRONG_SECRET,
+    delete_args, delete_command, emulator_refuses, run, scratch, swas, swas_with_key,
+    EmulatorChild, ID, REGION, SECRET, STS_ID, STS_SECRET, STS_TOKEN, WRONG_SECRET,
 };
 
-const REGION: &str = "cn-hangzhou";
 const VECTOR_IMAGE: &str = "m-2zehv38jjmwva1ee****";
 const VECTOR_TOKEN: &str = "123e4567-e89b-12d3-a456-426655440000";
 
 const V1_REQUEST_LINE: &str = "POST https://swas.cn-hangzhou.aliyuncs.com/?AccessKeyId=testid&Action=DeleteCustomImage&ClientToken=123e4567-e89b-12d3-a456-426655440000&Format=JSON&ImageId=m-2zehv38jjmwva1ee%2A%2A%2A%2A&RegionId=cn-hangzhou&SignatureMethod=HMAC-SHA1&SignatureNonce=3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf&SignatureVersion=1.0&Timestamp=2016-02-23T12%3A46%3A24Z&Version=2020-06-01&Signature=pHkmGF6UsUWmR2zuoI4pomnKg9Q%3D";
 const V3_AUTHORIZATION: &str = "authorization: ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version,Signature=5757b2af3a2eefa71c05d2be119c1140ced26e490af2941c714d45c658ec7e5a";
-
-/// `delete-custom-image --region-id REGION --image-id IMAGE` plus `extra`.
-fn delete_command<'a>(region: &'a str, image: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "delete-custom-image",
-        "--region-id",
-        region,
-        "--image-id",
-        image,
-    ];
-    args.extend_from_slice(extra);
-    args
-}
-
-/// `delete-custom-image --region-id cn-hangzhou --image-id IMAGE --endpoint URL` plus `extra`.
-fn delete_args<'a>(url: &'a str, image: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    delete_command(REGION, image, &[&["--endpoint", url], extra].concat())
-}
 
 /// The one-line JSON on stdout of a success: exactly `{"RequestId":"..."}`.
 #[track_caller]
@@ -470,23 +451,13 @@ fn dry_run_with_the_emulator_signs_with_a_throwaway_key() {
 #[test]
 fn emulator_rejects_bad_specs_without_showing_secrets() {
     let cases: [&[&str]; 5] = [
-        &["emulator"],
-        &["emulator", "--access-key", "only-an-id"],
-        &["emulator", "--access-key", "id:s3cret with space"],
-        &["emulator", "--access-key", "id:secret", "--image", "CN:m-1"],
-        &[
-            "emulator",
-            "--access-key",
-            "id:secret",
-            "--listen",
-            "not-an-address",
-        ],
+        &[],
+        &["--access-key", "only-an-id"],
+        &["--access-key", "id:s3cret with space"],
+        &["--access-key", "id:secret", "--image", "CN:m-1"],
+        &["--access-key", "id:secret", "--listen", "not-an-address"],
     ];
-    for args in cases {
-        let out = run(swas().args(args));
-        assert_eq!(out.code, 2, "{args:?}: {out:#?}");
-        assert!(out.stdout.is_empty(), "{args:?}");
-    }
+    emulator_refuses(&cases);
     let out = run(swas().args(["emulator", "--access-key", "id:s3cret with space"])).expect(2);
     assert!(out.one_stderr_line().contains("\"id\""), "{out:#?}");
 }

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{run, scratch, swas_with_key, EmulatorChild, ID, SECRET};
+use support::{delete_args, run, scratch, swas_with_key, EmulatorChild, ID, SECRET};
 
 const PROXY_PASSWORD: &str = "cli-proxy-pw-31337";
 
@@ -19,20 +19,9 @@ fn tls_emulator(name: &str, images: &[&str]) -> (EmulatorChild, String) {
     (EmulatorChild::start(&args), ca)
 }
 
+/// [`delete_args`] with a single attempt, plus `extra`.
 fn delete<'a>(url: &'a str, image: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "delete-custom-image",
-        "--region-id",
-        "cn-hangzhou",
-        "--image-id",
-        image,
-        "--endpoint",
-        url,
-        "--max-attempts",
-        "1",
-    ];
-    args.extend_from_slice(extra);
-    args
+    delete_args(url, image, &[&["--max-attempts", "1"], extra].concat())
 }
 
 /// A port nothing listens on.

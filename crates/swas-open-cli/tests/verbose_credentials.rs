@@ -6,10 +6,10 @@
 mod support;
 
 use support::{
-    run, scratch, swas, swas_with_key, EmulatorChild, ID, SECRET, STS_ID, STS_SECRET, STS_TOKEN,
+    delete_args, run, scratch, swas, swas_with_key, EmulatorChild, ID, SECRET, STS_ID, STS_SECRET,
+    STS_TOKEN,
 };
 
-const REGION: &str = "cn-hangzhou";
 const ROLE: &str = "acs:ram::123456789012:role/deleter";
 
 /// The one stderr line of the `credentials obtained` event.
@@ -97,18 +97,11 @@ fn verbose_names_the_provider_of_each_profile_mode_and_never_a_secret() {
             // The metadata service is the emulator's, never the real one.
             .env("ALIBABA_CLOUD_IMDS_ENDPOINT", url)
             .env_remove("ALIBABA_CLOUD_ECS_METADATA_DISABLED")
-            .args([
-                "delete-custom-image",
-                "--region-id",
-                REGION,
-                "--image-id",
-                image,
-                "--endpoint",
+            .args(delete_args(
                 url,
-                "--profile",
-                profile,
-                "--verbose",
-            ]))
+                image,
+                &["--profile", profile, "--verbose"],
+            )))
         .expect(0);
         let line = provider_line(&out.stderr);
         assert!(line.contains(expected.as_str()), "{profile}: {line}");
@@ -123,17 +116,9 @@ fn verbose_names_the_provider_of_each_profile_mode_and_never_a_secret() {
 #[test]
 fn verbose_names_the_environment_when_the_chain_finds_keys_there() {
     let emulator = EmulatorChild::start(&["--image", "cn-hangzhou:m-1"]);
-    let out = run(swas_with_key(ID, SECRET).args([
-        "delete-custom-image",
-        "--region-id",
-        REGION,
-        "--image-id",
-        "m-1",
-        "--endpoint",
-        &emulator.url,
-        "--verbose",
-    ]))
-    .expect(0);
+    let out =
+        run(swas_with_key(ID, SECRET).args(delete_args(&emulator.url, "m-1", &["--verbose"])))
+            .expect(0);
     let line = provider_line(&out.stderr);
     assert!(line.contains("provider=environment"), "{line}");
 }

@@ -93,35 +93,25 @@ fn calls_attempts_retries_and_latencies_are_recorded() {
                 DebugValue::Gauge(_) => (key.kind(), usize::MAX),
             })
     };
-    assert_eq!(
-        value("swas_open_attempts_total", &[]),
-        Some((MetricKind::Counter, 3))
-    );
-    assert_eq!(
-        value("swas_open_retries_total", &[]),
-        Some((MetricKind::Counter, 1))
-    );
-    assert_eq!(
-        value("swas_open_calls_total", &[("outcome", "ok")]),
-        Some((MetricKind::Counter, 1))
-    );
-    assert_eq!(
-        value(
-            "swas_open_calls_total",
-            &[
-                ("outcome", "error"),
-                ("error_type", "InvalidImageId.NotFound")
-            ]
+    let (counter, histogram) = (MetricKind::Counter, MetricKind::Histogram);
+    let not_found = [
+        ("outcome", "error"),
+        ("error_type", "InvalidImageId.NotFound"),
+    ];
+    let expected: [(&str, &[(&str, &str)], _); 6] = [
+        ("swas_open_attempts_total", &[], (counter, 3)),
+        ("swas_open_retries_total", &[], (counter, 1)),
+        ("swas_open_calls_total", &[("outcome", "ok")], (counter, 1)),
+        ("swas_open_calls_total", &not_found, (counter, 1)),
+        ("swas_open_attempt_duration_seconds", &[], (histogram, 3)),
+        (
+            "swas_open_call_duration_seconds",
+            &[("outcome", "ok")],
+            (histogram, 1),
         ),
-        Some((MetricKind::Counter, 1))
-    );
-    assert_eq!(
-        value("swas_open_attempt_duration_seconds", &[]),
-        Some((MetricKind::Histogram, 3))
-    );
-    assert_eq!(
-        value("swas_open_call_duration_seconds", &[("outcome", "ok")]),
-        Some((MetricKind::Histogram, 1))
-    );
+    ];
+    for (name, labels, recorded) in expected {
+        assert_eq!(value(name, labels), Some(recorded), "{name} {labels:?}");
+    }
     assert_eq!(value("swas_open_retry_budget_refusals_total", &[]), None);
 }

@@ -16,10 +16,7 @@ async fn missing_signature_parts() {
     let unsigned = format!(
         "POST /?RegionId={REGION}&ImageId=m-1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
     );
-    send(emu.addr(), unsigned.as_bytes())
-        .await
-        .unwrap()
-        .assert_error(400, "MissingParameter");
+    refused(&emu, unsigned.as_bytes(), 400, "MissingParameter").await;
     // V1 without a nonce.
     p.retain(|(n, _)| n != "SignatureNonce");
     let resp = post_v1(&emu, &p).await;
@@ -38,10 +35,7 @@ async fn missing_signature_parts() {
     let request = signed(&emu, &v3(), "m-1", None);
     let text = String::from_utf8(raw(&request)).unwrap();
     let broken = text.replace("ACS3-HMAC-SHA256 Credential=", "ACS3-HMAC-SHA256 Cred=");
-    send(emu.addr(), broken.as_bytes())
-        .await
-        .unwrap()
-        .assert_error(400, "IncompleteSignature");
+    refused(&emu, broken.as_bytes(), 400, "IncompleteSignature").await;
     assert!(emu.has_image(REGION, "m-1"));
 }
 
@@ -82,10 +76,7 @@ async fn wrong_secret_v3() {
     let tampered = String::from_utf8(raw(&request))
         .unwrap()
         .replace("ImageId=m-1", "ImageId=m-2");
-    send(emu.addr(), tampered.as_bytes())
-        .await
-        .unwrap()
-        .assert_error(400, "SignatureDoesNotMatch");
+    refused(&emu, tampered.as_bytes(), 400, "SignatureDoesNotMatch").await;
     assert!(emu.has_image(REGION, "m-1"));
 }
 
@@ -96,21 +87,24 @@ async fn key_is_checked_before_signature_and_signature_before_time() {
         Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_500_000_000))
             .unwrap();
     // The delete of m-1, signed by `s` at `old`.
-    let signed_long_ago = |s: &Signer| raw(&signed_at(&emu, s, REGION, "m-1", None, old, nonce()));
+    let signed_long_ago = |s: &Signer| delete_at(&emu, s, "m-1", old);
     let s = signer("nobody", "x", None, SignatureVersion::V1);
-    send(emu.addr(), &signed_long_ago(&s))
-        .await
-        .unwrap()
-        .assert_error(404, "InvalidAccessKeyId.NotFound");
+    refused(
+        &emu,
+        &signed_long_ago(&s),
+        404,
+        "InvalidAccessKeyId.NotFound",
+    )
+    .await;
     let s = signer(AK, "wrong", None, SignatureVersion::V1);
-    send(emu.addr(), &signed_long_ago(&s))
-        .await
-        .unwrap()
-        .assert_error(400, "SignatureDoesNotMatch");
-    send(emu.addr(), &signed_long_ago(&v1()))
-        .await
-        .unwrap()
-        .assert_error(400, "InvalidTimeStamp.Expired");
+    refused(&emu, &signed_long_ago(&s), 400, "SignatureDoesNotMatch").await;
+    refused(
+        &emu,
+        &signed_long_ago(&v1()),
+        400,
+        "InvalidTimeStamp.Expired",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -163,15 +157,9 @@ async fn replayed_nonce() {
         let resp = send(emu.addr(), &raw(&first)).await.unwrap();
         assert_ne!(resp.code(), "SignatureNonceUsed");
         // The very same request again, then the same nonce on another request.
-        send(emu.addr(), &raw(&first))
-            .await
-            .unwrap()
-            .assert_error(400, "SignatureNonceUsed");
+        refused(&emu, &raw(&first), 400, "SignatureNonceUsed").await;
         let other = signed_at(&emu, &s, REGION, "m-2", None, now(), n);
-        send(emu.addr(), &raw(&other))
-            .await
-            .unwrap()
-            .assert_error(400, "SignatureNonceUsed");
+        refused(&emu, &raw(&other), 400, "SignatureNonceUsed").await;
     }
     assert!(emu.has_image(REGION, "m-2"));
     assert_eq!(emu.stats().deletes, 1);
@@ -247,15 +235,9 @@ async fn wrong_path_or_method_is_not_an_action() {
     let emu = emulator(&["m-1"]).await;
     let request = String::from_utf8(raw(&signed(&emu, &v1(), "m-1", None))).unwrap();
     let other_path = request.replacen("POST /?", "POST /v2/?", 1);
-    send(emu.addr(), other_path.as_bytes())
-        .await
-        .unwrap()
-        .assert_error(404, "InvalidAction.NotFound");
+    refused(&emu, other_path.as_bytes(), 404, "InvalidAction.NotFound").await;
     let put = request.replacen("POST /?", "PUT /?", 1);
-    send(emu.addr(), put.as_bytes())
-        .await
-        .unwrap()
-        .assert_error(404, "InvalidAction.NotFound");
+    refused(&emu, put.as_bytes(), 404, "InvalidAction.NotFound").await;
     assert!(emu.has_image(REGION, "m-1"));
 }
 

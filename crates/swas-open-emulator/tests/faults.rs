@@ -5,13 +5,22 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::*;
+use swas_open_core::Signer;
 use swas_open_emulator::{Emulator, Fault};
+
+/// An emulator holding `m-1` with `fault` pending, and its answer to the delete of `m-1`
+/// signed by `signer`, with `token` as its ClientToken.
+async fn first_answer(fault: Fault, signer: &Signer, token: Option<&str>) -> (Emulator, Resp) {
+    let emu = emulator(&["m-1"]).await;
+    emu.inject(fault);
+    let resp = send_signed(&emu, signer, "m-1", token).await;
+    (emu, resp)
+}
 
 #[tokio::test]
 async fn error_fault_for_the_next_n_requests_before_authentication() {
-    let emu = emulator(&["m-1"]).await;
-    emu.inject(Fault::error(503, "ServiceUnavailable").times(2));
-    let resp = send_signed(&emu, &v1(), "m-1", None).await;
+    let fault = Fault::error(503, "ServiceUnavailable").times(2);
+    let (emu, resp) = first_answer(fault, &v1(), None).await;
     resp.assert_error(503, "ServiceUnavailable");
     let body = resp.json();
     assert_eq!(
@@ -58,9 +67,7 @@ async fn faults_apply_in_order() {
 
 #[tokio::test]
 async fn throttling_carries_retry_after() {
-    let emu = emulator(&["m-1"]).await;
-    emu.inject(Fault::throttling(1500));
-    let resp = send_signed(&emu, &v3(), "m-1", None).await;
+    let (emu, resp) = first_answer(Fault::throttling(1500), &v3(), None).await;
     resp.assert_error(400, "Throttling");
     assert_eq!(resp.header("x-acs-retry-after"), Some("1500"));
     assert!(emu.has_image(REGION, "m-1"));
@@ -104,9 +111,7 @@ async fn drop_after_commit_deletes_then_closes_without_answer() {
 
 #[tokio::test]
 async fn html_page_like_a_proxy() {
-    let emu = emulator(&["m-1"]).await;
-    emu.inject(Fault::html(502));
-    let resp = send_signed(&emu, &v1(), "m-1", None).await;
+    let (emu, resp) = first_answer(Fault::html(502), &v1(), None).await;
     assert_eq!(resp.status, 502);
     assert_eq!(resp.header("content-type"), Some("text/html"));
     let body = String::from_utf8(resp.body.clone()).unwrap();
@@ -119,9 +124,7 @@ async fn html_page_like_a_proxy() {
 
 #[tokio::test]
 async fn truncated_body_after_commit() {
-    let emu = emulator(&["m-1"]).await;
-    emu.inject(Fault::truncated());
-    let resp = send_signed(&emu, &v1(), "m-1", Some("tok-trunc")).await;
+    let (emu, resp) = first_answer(Fault::truncated(), &v1(), Some("tok-trunc")).await;
     assert_eq!(resp.status, 200);
     assert!(
         resp.body.starts_with(b"{\"RequestId\":\""),

@@ -15,6 +15,13 @@ const TTL: &str = "X-aliyun-ecs-metadata-token-ttl-seconds";
 const TOKEN: &str = "X-aliyun-ecs-metadata-token";
 const CLOCK: u64 = 1_700_000_000;
 
+/// [`start`] on a test clock at [`CLOCK`].
+async fn started(v2_only: bool) -> (TestClock, Emulator) {
+    let clock = TestClock::at(CLOCK);
+    let emu = start(&clock, v2_only).await;
+    (clock, emu)
+}
+
 async fn start(clock: &TestClock, v2_only: bool) -> Emulator {
     Emulator::builder()
         .access_key(AK, SECRET)
@@ -35,22 +42,18 @@ async fn token(emu: &Emulator, ttl: &str) -> Resp {
 
 /// Deletes `image` with `creds`, signed at the clock's time.
 async fn delete_with(emu: &Emulator, creds: &TempCreds, image: &str, clock: &TestClock) -> Resp {
-    let request = signed_at(
+    let request = delete_at(
         emu,
         &creds.signer(SignatureVersion::V1),
-        REGION,
         image,
-        None,
         clock.timestamp(),
-        nonce(),
     );
-    send(emu.addr(), &raw(&request)).await.unwrap()
+    send(emu.addr(), &request).await.unwrap()
 }
 
 #[tokio::test]
 async fn v2_token_then_role_then_credentials() {
-    let clock = TestClock::at(CLOCK);
-    let emu = start(&clock, true).await;
+    let (clock, emu) = started(true).await;
     let t = token(&emu, "21600").await;
     assert_eq!(t.status, 200);
     assert!(t.header("content-type").unwrap().starts_with("text/plain"));
@@ -112,8 +115,7 @@ async fn v2_only_refuses_reads_without_a_token_and_any_mode_refuses_bad_tokens()
 
 #[tokio::test]
 async fn token_ttl_bounds_and_wrong_routes() {
-    let clock = TestClock::at(CLOCK);
-    let emu = start(&clock, false).await;
+    let (_, emu) = started(false).await;
     for bad in ["0", "21601", "soon", ""] {
         assert_eq!(token(&emu, bad).await.status, 400, "ttl {bad:?}");
     }
@@ -144,8 +146,7 @@ async fn token_ttl_bounds_and_wrong_routes() {
 
 #[tokio::test]
 async fn credentials_uri_serves_usable_credentials() {
-    let clock = TestClock::at(CLOCK);
-    let emu = start(&clock, false).await;
+    let (clock, emu) = started(false).await;
     let url = emu.credentials_uri().expect("configured");
     assert_eq!(url, format!("http://{}/credentials", emu.addr()));
     let resp = get(&emu, "/credentials", &[]).await;
@@ -182,8 +183,7 @@ async fn credentials_uri_serves_usable_credentials() {
 
 #[tokio::test]
 async fn issued_credentials_expire_on_the_emulator_clock() {
-    let clock = TestClock::at(CLOCK);
-    let emu = start(&clock, false).await;
+    let (clock, emu) = started(false).await;
     emu.inject(Fault::expires_in(Duration::from_secs(30)).on(Service::CredentialsUri));
     let creds = TempCreds::from_json(&get(&emu, "/credentials", &[]).await.json());
     assert_eq!(creds.expiration, "2023-11-14T22:13:50Z");
@@ -197,8 +197,7 @@ async fn issued_credentials_expire_on_the_emulator_clock() {
 
 #[tokio::test]
 async fn faults_on_imds_and_the_credentials_uri() {
-    let clock = TestClock::at(CLOCK);
-    let emu = start(&clock, false).await;
+    let (_, emu) = started(false).await;
     emu.inject(Fault::error(500, ErrorCode::InternalError).on(Service::Imds));
     emu.inject(Fault::expires_in(Duration::from_secs(1)).on(Service::Imds));
     emu.inject(Fault::throttling(250).on(Service::CredentialsUri));
@@ -234,8 +233,7 @@ async fn faults_on_imds_and_the_credentials_uri() {
 
 #[tokio::test]
 async fn counters_count_every_concurrent_request_once() {
-    let clock = TestClock::at(CLOCK);
-    let emu = start(&clock, false).await;
+    let (_, emu) = started(false).await;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..100 {
         let emu = emu.clone();

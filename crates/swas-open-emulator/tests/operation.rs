@@ -238,10 +238,7 @@ async fn v1_signature_over_the_method_used() {
     let p = v1_delete("m-1");
     let get = v1_raw(&emu, "GET", &p, SECRET);
     let post = [b"POST".as_slice(), &get[3..]].concat();
-    send(emu.addr(), &post)
-        .await
-        .unwrap()
-        .assert_error(400, "SignatureDoesNotMatch");
+    refused(&emu, &post, 400, "SignatureDoesNotMatch").await;
 }
 
 #[tokio::test]
@@ -279,7 +276,7 @@ async fn v3_hand_built_with_a_form_body_and_unusual_casing() {
     let host = emu.addr().to_string();
     let (date, nonce) = (now().to_string(), nonce());
     let body = b"Extra=1";
-    let sha = support::sigref::v3::sha256_hex(body);
+    let sha = sha256_hex(body);
     let headers = [
         ("Host", host.as_str()),
         ("X-ACS-Action", "DeleteCustomImage"),

@@ -116,10 +116,7 @@ async fn oversized_chunked_body_and_query() {
         request.extend_from_slice(format!("{:x}\r\n{}\r\n", 8192, "b".repeat(8192)).as_bytes());
     }
     request.extend_from_slice(b"0\r\n\r\n");
-    send(emu.addr(), &request)
-        .await
-        .unwrap()
-        .assert_error(413, "RequestEntityTooLarge");
+    refused(&emu, &request, 413, "RequestEntityTooLarge").await;
     // Headers over the limit (a request target over 65,534 bytes gets hyper's bare 414).
     let request = String::from_utf8(raw(&signed(&emu, &v1(), "m-1", None))).unwrap();
     let padded = request.replacen(
@@ -127,10 +124,7 @@ async fn oversized_chunked_body_and_query() {
         &format!("\r\nx-padding: {}\r\n", "p".repeat(70 * 1024)),
         1,
     );
-    send(emu.addr(), padded.as_bytes())
-        .await
-        .unwrap()
-        .assert_error(413, "RequestEntityTooLarge");
+    refused(&emu, padded.as_bytes(), 413, "RequestEntityTooLarge").await;
     still_serves(&emu, "m-after-big").await;
 }
 

@@ -96,16 +96,8 @@ async fn assume_role_issues_credentials_that_swas_accepts() {
     assert_eq!(stats.requests, 0, "STS calls are not SWAS requests");
 
     for (version, image) in [(SignatureVersion::V1, "m-1"), (SignatureVersion::V3, "m-2")] {
-        let request = signed_at(
-            &emu,
-            &creds.signer(version),
-            REGION,
-            image,
-            None,
-            clock.timestamp(),
-            nonce(),
-        );
-        send(emu.addr(), &raw(&request)).await.unwrap().assert_ok();
+        let request = delete_at(&emu, &creds.signer(version), image, clock.timestamp());
+        send(emu.addr(), &request).await.unwrap().assert_ok();
     }
     assert_eq!(emu.stats().deletes, 2);
 }
@@ -178,69 +170,79 @@ async fn assume_role_authentication_errors() {
 async fn assume_role_parameter_errors_in_order() {
     let clock = TestClock::at(CLOCK);
     let emu = start(&clock).await;
-    type Case = (Vec<(String, String)>, u16, &'static str);
-    let cases: Vec<Case> = vec![
+    let duration = |seconds| [("DurationSeconds", seconds)];
+    // The role, the parameters set, the one left out, and the error expected.
+    type Case<'a> = (
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        Option<&'a str>,
+        u16,
+        &'a str,
+    );
+    let cases: [Case; 11] = [
+        (ROLE, &[], Some("RoleArn"), 400, "MissingParameter"),
         (
-            {
-                let mut p = assume_role(&clock, ROLE, &[]);
-                p.retain(|(n, _)| n != "RoleArn");
-                p
-            },
-            400,
-            "MissingParameter",
-        ),
-        (
-            assume_role(&clock, "acs:ram::12:user/alice", &[]),
+            "acs:ram::12:user/alice",
+            &[],
+            None,
             400,
             "InvalidParameter.RoleArn",
         ),
+        (ROLE, &[], Some("RoleSessionName"), 400, "MissingParameter"),
         (
-            {
-                let mut p = assume_role(&clock, ROLE, &[]);
-                p.retain(|(n, _)| n != "RoleSessionName");
-                p
-            },
-            400,
-            "MissingParameter",
-        ),
-        (
-            assume_role(&clock, ROLE, &[("RoleSessionName", "a*b")]),
+            ROLE,
+            &[("RoleSessionName", "a*b")],
+            None,
             400,
             "InvalidParameter.RoleSessionName",
         ),
         (
-            assume_role(&clock, ROLE, &[("Policy", "{not json")]),
+            ROLE,
+            &[("Policy", "{not json")],
+            None,
             400,
             "InvalidParameter.PolicyGrammar",
         ),
         (
-            assume_role(&clock, "acs:ram::1234567890123456:role/nobody", &[]),
+            "acs:ram::1234567890123456:role/nobody",
+            &[],
+            None,
             404,
             "EntityNotExist.Role",
         ),
         (
-            assume_role(&clock, ROLE, &[("DurationSeconds", "899")]),
+            ROLE,
+            &duration("899"),
+            None,
             400,
             "InvalidParameter.DurationSeconds",
         ),
         (
-            assume_role(&clock, ROLE, &[("DurationSeconds", "3601")]),
+            ROLE,
+            &duration("3601"),
+            None,
             400,
             "InvalidParameter.DurationSeconds",
         ),
         (
-            assume_role(&clock, ROLE, &[("DurationSeconds", "an hour")]),
+            ROLE,
+            &duration("an hour"),
+            None,
             400,
             "InvalidParameter.DurationSeconds",
         ),
-        (assume_role(&clock, GUARDED, &[]), 403, "NoPermission"),
+        (GUARDED, &[], None, 403, "NoPermission"),
         (
-            assume_role(&clock, GUARDED, &[("ExternalId", "ext-0000")]),
+            GUARDED,
+            &[("ExternalId", "ext-0000")],
+            None,
             403,
             "NoPermission",
         ),
     ];
-    for (params, status, code) in cases {
+    for (role, set, left_out, status, code) in cases {
+        let mut params = assume_role(&clock, role, set);
+        params.retain(|(n, _)| Some(n.as_str()) != left_out);
         sts(&emu, "POST", &params, SECRET)
             .await
             .assert_error(status, code);
@@ -275,37 +277,32 @@ async fn issued_credentials_expire_and_keep_their_own_token() {
     .await;
     let creds = TempCreds::from_json(&resp.json()["Credentials"]);
     let delete = |creds: &TempCreds, image: &str| {
-        raw(&signed_at(
+        delete_at(
             &emu,
             &creds.signer(SignatureVersion::V1),
-            REGION,
             image,
-            None,
             clock.timestamp(),
-            nonce(),
-        ))
+        )
     };
     // Another credential's token, or none, is a mismatch.
     let mut stolen = creds.clone();
     stolen.token = "CAISsomebody-else".to_owned();
-    send(emu.addr(), &delete(&stolen, "m-1"))
-        .await
-        .unwrap()
-        .assert_error(400, "InvalidSecurityToken.MismatchWithAccessKey");
-    let unsigned_token = signer(&creds.id, &creds.secret, None, SignatureVersion::V1);
-    let request = signed_at(
+    refused(
         &emu,
-        &unsigned_token,
-        REGION,
-        "m-1",
-        None,
-        clock.timestamp(),
-        nonce(),
-    );
-    send(emu.addr(), &raw(&request))
-        .await
-        .unwrap()
-        .assert_error(400, "InvalidSecurityToken.MismatchWithAccessKey");
+        &delete(&stolen, "m-1"),
+        400,
+        "InvalidSecurityToken.MismatchWithAccessKey",
+    )
+    .await;
+    let unsigned_token = signer(&creds.id, &creds.secret, None, SignatureVersion::V1);
+    let request = delete_at(&emu, &unsigned_token, "m-1", clock.timestamp());
+    refused(
+        &emu,
+        &request,
+        400,
+        "InvalidSecurityToken.MismatchWithAccessKey",
+    )
+    .await;
 
     clock.advance(899);
     send(emu.addr(), &delete(&creds, "m-1"))
@@ -386,16 +383,13 @@ async fn oidc_issues_credentials_for_the_registered_token_only() {
         "acs:ram::1234567890123456:assumed-role/pod-role/pod-session"
     );
     let creds = TempCreds::from_json(&v["Credentials"]);
-    let request = signed_at(
+    let request = delete_at(
         &emu,
         &creds.signer(SignatureVersion::V3),
-        REGION,
         "m-1",
-        None,
         clock.timestamp(),
-        nonce(),
     );
-    send(emu.addr(), &raw(&request)).await.unwrap().assert_ok();
+    send(emu.addr(), &request).await.unwrap().assert_ok();
 
     let with = |name: &'static str, value: &'static str| {
         let mut p: Vec<(&str, &str)> = base.iter().copied().filter(|(n, _)| *n != name).collect();
@@ -508,6 +502,6 @@ async fn faults_on_sts() {
 }
 
 async fn send_signed_at(emu: &Emulator, image: &str, clock: &TestClock) -> Resp {
-    let request = signed_at(emu, &v1(), REGION, image, None, clock.timestamp(), nonce());
-    send(emu.addr(), &raw(&request)).await.unwrap()
+    let request = delete_at(emu, &v1(), image, clock.timestamp());
+    send(emu.addr(), &request).await.unwrap()
 }

@@ -149,16 +149,13 @@ async fn every_answer_carries_a_date_from_the_emulator_clock() {
         .unwrap();
     let expected = "Tue, 14 Nov 2023 22:13:20 GMT";
     let at = |image: &str| {
-        raw(&signed_at(
+        delete_at(
             &emu,
             &v1(),
-            REGION,
             image,
-            None,
             Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(FIXED))
                 .unwrap(),
-            nonce(),
-        ))
+        )
     };
     let ok = send(emu.addr(), &at("m-1")).await.unwrap();
     ok.assert_ok();
@@ -200,17 +197,14 @@ async fn clock_skew_moves_the_window_and_the_date() {
             .unwrap();
         let emulator_time = FIXED.checked_add_signed(skew).unwrap();
         // A client on the unskewed clock is 20 minutes off: refused, with the emulator's Date.
-        let request = signed_at(
+        let request = delete_at(
             &emu,
             &v1(),
-            REGION,
             "m-1",
-            None,
             Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(FIXED))
                 .unwrap(),
-            nonce(),
         );
-        let refused = send(emu.addr(), &raw(&request)).await.unwrap();
+        let refused = send(emu.addr(), &request).await.unwrap();
         refused.assert_error(400, "InvalidTimeStamp.Expired");
         let date = httpdate::parse_http_date(refused.header("date").unwrap()).unwrap();
         assert_eq!(
@@ -219,16 +213,8 @@ async fn clock_skew_moves_the_window_and_the_date() {
             "skew {skew}"
         );
         // Signed with the time the Date header told, it succeeds.
-        let request = signed_at(
-            &emu,
-            &v1(),
-            REGION,
-            "m-1",
-            None,
-            Timestamp::try_from(date).unwrap(),
-            nonce(),
-        );
-        send(emu.addr(), &raw(&request)).await.unwrap().assert_ok();
+        let request = delete_at(&emu, &v1(), "m-1", Timestamp::try_from(date).unwrap());
+        send(emu.addr(), &request).await.unwrap().assert_ok();
     }
 }
 

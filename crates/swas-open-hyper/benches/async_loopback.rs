@@ -53,6 +53,7 @@ use swas_open_core::{
 };
 use swas_open_emulator::Emulator;
 use swas_open_hyper::{Client, ErrorKind};
+use swas_open_testkit::figures::{spread, Figures};
 
 const ID: &str = "bench-access-key-id";
 const SECRET: &str = "bench-access-key-secret";
@@ -127,13 +128,22 @@ impl Round {
     }
 }
 
-/// Runs `work` over `items` on `concurrency` tasks (task `t` takes items `t`, `t + c`, ...).
-async fn run<T, F, Fut>(items: Vec<T>, concurrency: usize, work: F) -> Round
+/// Runs `work` over `items` with its own clone of `client` each, on `concurrency` tasks (task
+/// `t` takes items `t`, `t + c`, ...), and counts the connections `emu` accepted meanwhile.
+async fn run<C, T, F, Fut>(
+    emu: &Emulator,
+    client: &C,
+    items: Vec<T>,
+    concurrency: usize,
+    work: F,
+) -> Round
 where
+    C: Clone + Send + 'static,
     T: Send + 'static,
-    F: Fn(T) -> Fut + Clone + Send + 'static,
+    F: Fn(C, T) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
+    let before = emu.stats().connections;
     let mut lanes: Vec<Vec<T>> = (0..concurrency).map(|_| Vec::new()).collect();
     for (i, item) in items.into_iter().enumerate() {
         lanes[i % concurrency].push(item);
@@ -141,12 +151,12 @@ where
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for lane in lanes {
-        let work = work.clone();
+        let (work, client) = (work.clone(), client.clone());
         tasks.spawn(async move {
             let mut latencies = Vec::with_capacity(lane.len());
             for item in lane {
                 let t = Instant::now();
-                work(item).await;
+                work(client.clone(), item).await;
                 latencies.push(t.elapsed());
             }
             latencies
@@ -159,7 +169,7 @@ where
     Round {
         wall: started.elapsed(),
         latencies,
-        connections: 0,
+        connections: emu.stats().connections - before,
     }
 }
 
@@ -169,20 +179,19 @@ async fn bare_round(
     requests: Vec<http::Request<Full<Bytes>>>,
     c: usize,
 ) -> Round {
-    let client = client.clone();
-    let before = emu.stats().connections;
-    let mut round = run(requests, c, move |request| {
-        let client = client.clone();
-        async move {
+    run(
+        emu,
+        client,
+        requests,
+        c,
+        |client: Bare, request| async move {
             let response = client.request(request).await.expect("bare request");
             assert_eq!(response.status(), 404);
             let body = response.into_body().collect().await.expect("bare body");
             std::hint::black_box(body.to_bytes());
-        }
-    })
-    .await;
-    round.connections = emu.stats().connections - before;
-    round
+        },
+    )
+    .await
 }
 
 /// Bare hyper-util with the timeouts the client puts around each request: one on the
@@ -194,11 +203,12 @@ async fn bare_timeouts_round(
     c: usize,
 ) -> Round {
     const READ: Duration = Duration::from_secs(10);
-    let client = client.clone();
-    let before = emu.stats().connections;
-    let mut round = run(requests, c, move |request| {
-        let client = client.clone();
-        async move {
+    run(
+        emu,
+        client,
+        requests,
+        c,
+        |client: Bare, request| async move {
             let response = tokio::time::timeout(READ, client.request(request))
                 .await
                 .expect("in time")
@@ -209,11 +219,9 @@ async fn bare_timeouts_round(
                 .expect("in time")
                 .expect("bare body");
             std::hint::black_box(body.to_bytes());
-        }
-    })
-    .await;
-    round.connections = emu.stats().connections - before;
-    round
+        },
+    )
+    .await
 }
 
 async fn sdk_round(
@@ -222,24 +230,17 @@ async fn sdk_round(
     inputs: Vec<DeleteCustomImage>,
     c: usize,
 ) -> Round {
-    let client = client.clone();
-    let before = emu.stats().connections;
-    let mut round = run(inputs, c, move |input| {
-        let client = client.clone();
-        async move {
-            match client
-                .delete_custom_image(&input)
-                .await
-                .map_err(swas_open_hyper::Error::into_kind)
-            {
-                Err(ErrorKind::Service(e)) if e.status == 404 => {}
-                other => panic!("unexpected outcome: {other:?}"),
-            }
+    run(emu, client, inputs, c, |client: Client, input| async move {
+        match client
+            .delete_custom_image(&input)
+            .await
+            .map_err(swas_open_hyper::Error::into_kind)
+        {
+            Err(ErrorKind::Service(e)) if e.status == 404 => {}
+            other => panic!("unexpected outcome: {other:?}"),
         }
     })
-    .await;
-    round.connections = emu.stats().connections - before;
-    round
+    .await
 }
 
 /// The slices of one side as one round: their wall times added, their latencies pooled.
@@ -268,16 +269,6 @@ fn emulator() -> Emulator {
         .access_key(ID, SECRET)
         .start_blocking()
         .expect("emulator starts")
-}
-
-/// min, median and max.
-fn spread(values: &mut [f64]) -> (f64, f64, f64) {
-    values.sort_by(f64::total_cmp);
-    (
-        values[0],
-        values[values.len() / 2],
-        values[values.len() - 1],
-    )
 }
 
 /// Thread CPU time of `f`, in microseconds per request over `n`.
@@ -372,7 +363,15 @@ impl CpuBench<'_> {
                 http::Response::from_parts(parts, body)
             });
 
-            let mut figures: [Vec<f64>; 7] = Default::default();
+            let mut figures = Figures::new([
+                "sdk (us)",
+                "bare (us)",
+                "bare+timeouts (us)",
+                "sign+parse (us)",
+                "sdk / bare",
+                "sdk - bare - sign+parse (us)",
+                "sdk - bare+timeouts - s+p (us)",
+            ]);
             for round in 0..rounds {
                 let mut plain = Some(self.signed(per_round));
                 let mut timed = Some(self.signed(per_round));
@@ -409,7 +408,7 @@ impl CpuBench<'_> {
                     };
                 }
                 let [bare, timeouts, sdk, sign_parse] = cpu;
-                for (figure, value) in figures.iter_mut().zip([
+                figures.push([
                     sdk,
                     bare,
                     timeouts,
@@ -417,23 +416,9 @@ impl CpuBench<'_> {
                     sdk / bare,
                     sdk - bare - sign_parse,
                     sdk - timeouts - sign_parse,
-                ]) {
-                    figure.push(value);
-                }
+                ]);
             }
-            for (label, values) in [
-                "sdk (us)",
-                "bare (us)",
-                "bare+timeouts (us)",
-                "sign+parse (us)",
-                "sdk / bare",
-                "sdk - bare - sign+parse (us)",
-                "sdk - bare+timeouts - s+p (us)",
-            ]
-            .into_iter()
-            .zip(figures.iter_mut())
-            {
-                let (min, median, max) = spread(values);
+            for (label, (min, median, max)) in figures.spreads() {
                 println!("{c:>11} | {label:<30} | {min:>8.3} | {median:>8.3} | {max:>8.3}");
             }
         }

@@ -25,11 +25,12 @@ use swas_open_core::{
 use swas_open_emulator::{Emulator, EmulatorBuilder};
 
 pub mod creds;
+pub mod figures;
 pub mod scenarios;
 mod server;
 mod trace;
 
-pub use server::{clear_faults, CannedServer};
+pub use server::{clear_faults, CannedServer, Loopback};
 pub use trace::{capture, Entry};
 
 /// The plain AccessKey id the emulator knows.
@@ -265,17 +266,25 @@ macro_rules! __suite {
         __scenario!(adaptive_mode_calms_a_throttling_storm);
         __scenario!(a_failed_refresh_keeps_usable_credentials);
         __scenario!(an_expired_token_answer_drops_the_cached_credentials);
+        __scenario!(every_config_file_mode_end_to_end);
+        __scenario!(explicit_providers_and_ini_file);
+        __scenario!(chain_order_pinning_and_errors);
+        __scenario!(imds_v2_only_and_v1_fallback);
+        __scenario!(short_credentials_are_refreshed);
     };
 }
 
 #[cfg(test)]
 mod tests {
-    /// Every public scenario is in the list of [`suite!`], and the list names nothing else.
+    /// Every public scenario (of `scenarios.rs`, and the credential ones of `creds.rs`) is in
+    /// the list of [`suite!`], and the list names nothing else.
     #[test]
     fn the_suite_lists_every_scenario() {
-        let scenarios: Vec<&str> = include_str!("scenarios.rs")
-            .lines()
+        let scenarios: Vec<&str> = [include_str!("scenarios.rs"), include_str!("creds.rs")]
+            .iter()
+            .flat_map(|file| file.lines())
             .filter_map(|l| l.strip_prefix("pub fn "))
+            .filter(|l| l.ends_with(": &D) {"))
             .map(|l| l.split(['<', '(']).next().unwrap_or_default())
             .collect();
         let listed: Vec<&str> = include_str!("lib.rs")

@@ -1,7 +1,9 @@
 //! The scenarios: each a function of a [`Driver`], run against real sockets.
 //!
-//! Every public function here is one test of [`suite!`](crate::suite); helpers are private.
+//! Every public function here is one test of [`suite!`](crate::suite), and so is every
+//! credential scenario of [`creds`](crate::creds), re-exported here; helpers are private.
 
+use std::fmt;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -9,7 +11,7 @@ use std::time::{Duration, Instant};
 use swas_open_core::response::{ParseError, ParseErrorKind};
 use swas_open_core::{
     ClientBuilder, Credentials, DeleteCustomImage, DeleteCustomImageOutput, Error, ErrorCode,
-    ErrorKind, RetryPolicy, SignatureVersion, TimeoutKind, TransportFailure,
+    ErrorKind, RetryPolicy, ServiceError, SignatureVersion, TimeoutKind, TransportFailure,
 };
 use swas_open_emulator::{Emulator, Fault};
 
@@ -17,6 +19,11 @@ use crate::{
     builder, builder_for, capture, clear_faults, emulator, emulator_builder, emulator_with,
     image_ids, input, quick_retries, quick_retries_without_budget, temporary_credentials,
     CannedServer, Driver, ID, REGION, SECRET, SHARED_IMAGE, STS_ID, STS_SECRET, STS_TOKEN,
+};
+
+pub use crate::creds::{
+    chain_order_pinning_and_errors, every_config_file_mode_end_to_end,
+    explicit_providers_and_ini_file, imds_v2_only_and_v1_fallback, short_credentials_are_refreshed,
 };
 
 type CallResult = Result<DeleteCustomImageOutput, Error>;
@@ -43,14 +50,24 @@ fn unavailable() -> Fault {
     Fault::error(503, ErrorCode::ServiceUnavailable)
 }
 
-/// The service error code a call failed with.
+/// The error of a call that must have failed with the service error `code`; `context` says
+/// which case of a scenario it was.
 #[track_caller]
-fn service_code(result: &CallResult) -> &ErrorCode {
-    match result {
-        Err(e) => e
-            .code()
-            .unwrap_or_else(|| panic!("expected a service error, got {e:?}")),
-        Ok(out) => panic!("expected a service error, got {out:?}"),
+fn refused_with(result: CallResult, code: ErrorCode, context: impl fmt::Debug) -> Error {
+    let e = match result {
+        Err(e) => e,
+        Ok(out) => panic!("{context:?}: expected {code:?}, got {out:?}"),
+    };
+    assert_eq!(e.code(), Some(&code), "{context:?}: {e:?}");
+    e
+}
+
+/// The service error a call failed with.
+#[track_caller]
+fn service_error(e: &Error) -> &ServiceError {
+    match e.kind() {
+        ErrorKind::Service(service) => service,
+        _ => panic!("expected a service error: {e:?}"),
     }
 }
 
@@ -63,11 +80,14 @@ fn parse_error(result: CallResult) -> ParseError {
     }
 }
 
-/// Asserts that a call failed with a timeout of `kind`, and returns the limit it hit.
+/// Asserts that a call failed with a timeout of `kind` at `limit`.
 #[track_caller]
-fn expect_timeout(result: &CallResult, kind: TimeoutKind) -> Duration {
+fn assert_timeout(result: &CallResult, kind: TimeoutKind, limit: Duration) {
     match result.as_ref().map_err(Error::kind) {
-        Err(ErrorKind::Timeout { kind: k, limit }) if *k == kind => *limit,
+        Err(ErrorKind::Timeout {
+            kind: k,
+            limit: hit,
+        }) if *k == kind => assert_eq!(*hit, limit),
         other => panic!("expected a {kind:?} timeout, got {other:?}"),
     }
 }
@@ -195,11 +215,8 @@ pub fn not_found_is_a_service_error_with_every_field<D: Driver>(d: &D) {
     for version in VERSIONS {
         let client = build::<D>(builder(&emu).signature_version(version));
         let result = delete(d, &client, "m-absent");
-        assert_eq!(service_code(&result), &ErrorCode::InvalidImageIdNotFound);
-        let e = result.unwrap_err();
-        let ErrorKind::Service(service) = e.kind() else {
-            panic!("expected a service error: {e:?}")
-        };
+        let e = refused_with(result, ErrorCode::InvalidImageIdNotFound, version);
+        let service = service_error(&e);
         assert_eq!(service.status, 404);
         assert!(service.request_id.is_some());
         assert!(service.host_id.is_some());
@@ -214,7 +231,7 @@ pub fn not_found_is_a_service_error_with_every_field<D: Driver>(d: &D) {
 pub fn shared_image_is_refused<D: Driver>(d: &D) {
     let emu = emulator(&[]);
     let result = delete(d, &client::<D>(&emu), SHARED_IMAGE);
-    assert_eq!(service_code(&result), &ErrorCode::CustomImageInShare);
+    refused_with(result, ErrorCode::CustomImageInShare, SHARED_IMAGE);
     assert!(emu.has_image(REGION, SHARED_IMAGE));
     assert_eq!(emu.stats().requests, 1);
 }
@@ -228,12 +245,7 @@ pub fn wrong_secret_does_not_match<D: Driver>(d: &D) {
                 .signature_version(version),
         );
         let result = delete(d, &client, "m-1");
-        assert_eq!(
-            service_code(&result),
-            &ErrorCode::SignatureDoesNotMatch,
-            "{version:?}"
-        );
-        let e = result.unwrap_err();
+        let e = refused_with(result, ErrorCode::SignatureDoesNotMatch, version);
         let shown = format!("{e} {e:?}");
         assert!(!shown.contains("not-the-secret"), "{shown}");
     }
@@ -276,8 +288,7 @@ pub fn retries_stop_at_max_attempts<D: Driver>(d: &D) {
     emu.inject(unavailable().times(5));
     let client = build::<D>(builder(&emu).retry_policy(RetryPolicy::new(2)));
     let result = delete(d, &client, "m-1");
-    assert_eq!(service_code(&result), &ErrorCode::ServiceUnavailable);
-    let e = result.unwrap_err();
+    let e = refused_with(result, ErrorCode::ServiceUnavailable, "two attempts");
     assert_eq!(e.attempts(), 2);
     assert!(!e.retry_budget_exhausted());
     assert_eq!(emu.stats().requests, 2);
@@ -287,8 +298,8 @@ pub fn gives_up_after_max_attempts<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(Fault::error(500, ErrorCode::InternalError).times(5));
     let result = delete(d, &client::<D>(&emu), "m-1");
-    assert_eq!(service_code(&result), &ErrorCode::InternalError);
-    assert_eq!(result.unwrap_err().attempts(), 3);
+    let e = refused_with(result, ErrorCode::InternalError, "three attempts");
+    assert_eq!(e.attempts(), 3);
     assert_eq!(emu.stats().requests, 3);
     assert!(emu.has_image(REGION, "m-1"));
 }
@@ -336,10 +347,7 @@ pub fn read_timeout_fires<D: Driver>(d: &D) {
             .retry_policy(RetryPolicy::new(1)),
     );
     let result = delete(d, &client, "m-1");
-    assert_eq!(
-        expect_timeout(&result, TimeoutKind::Read),
-        Duration::from_millis(200)
-    );
+    assert_timeout(&result, TimeoutKind::Read, Duration::from_millis(200));
 }
 
 pub fn deadline_bounds_the_call<D: Driver>(d: &D) {
@@ -347,10 +355,7 @@ pub fn deadline_bounds_the_call<D: Driver>(d: &D) {
     emu.inject(Fault::delay(Duration::from_secs(2)));
     let client = build::<D>(builder(&emu).deadline(Duration::from_millis(200)));
     let result = delete(d, &client, "m-1");
-    assert_eq!(
-        expect_timeout(&result, TimeoutKind::Deadline),
-        Duration::from_millis(200)
-    );
+    assert_timeout(&result, TimeoutKind::Deadline, Duration::from_millis(200));
     assert_eq!(emu.stats().requests, 1);
 }
 
@@ -360,7 +365,7 @@ pub fn a_retry_that_would_pass_the_deadline_is_not_made<D: Driver>(d: &D) {
     let client = build::<D>(builder(&emu).deadline(Duration::from_secs(2)));
     let started = Instant::now();
     let result = delete(d, &client, "m-1");
-    assert_eq!(service_code(&result), &ErrorCode::Throttling);
+    refused_with(result, ErrorCode::Throttling, "a hint past the deadline");
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(emu.stats().requests, 1);
 }
@@ -457,30 +462,38 @@ pub fn calls_from_many_threads_or_tasks<D: Driver>(d: &D) {
     assert_eq!(emu.stats().deletes, 8);
 }
 
-pub fn faults_among_concurrent_calls_are_retried<D: Driver>(d: &D) {
+/// A hundred calls, `concurrency` at once, through one client of `attempts` attempts, while
+/// `fault` is pending for the first `faults` requests: every call succeeds, each fault costs
+/// exactly one retry, and every image is deleted once.
+fn concurrent_calls_outlast<D: Driver>(
+    d: &D,
+    fault: Fault,
+    faults: u32,
+    attempts: u32,
+    concurrency: usize,
+) {
     let ids = image_ids(100);
     let emu = emulator_with(100);
-    emu.inject(unavailable().times(10));
-    // Any one call may meet every fault: with 11 attempts it still ends with a success.
-    let client = build::<D>(builder(&emu).retry_policy(quick_retries(11)));
-    let results = d.delete_all(&client, inputs(&ids), 100);
+    emu.inject(fault.times(faults as usize));
+    let client = build::<D>(builder(&emu).retry_policy(quick_retries(attempts)));
+    let results = d.delete_all(&client, inputs(&ids), concurrency);
     assert_no_failures(&results);
-    assert_eq!(retries(&results), 10);
+    assert_eq!(retries(&results), faults);
     let stats = emu.stats();
-    assert_eq!((stats.deletes, stats.requests), (100, 110));
+    assert_eq!(
+        (stats.deletes, stats.requests),
+        (100, 100 + u64::from(faults))
+    );
+}
+
+pub fn faults_among_concurrent_calls_are_retried<D: Driver>(d: &D) {
+    // Any one call may meet every fault: with 11 attempts it still ends with a success.
+    concurrent_calls_outlast(d, unavailable(), 10, 11, 100);
 }
 
 pub fn dropped_connections_under_load<D: Driver>(d: &D) {
-    let ids = image_ids(100);
-    let emu = emulator_with(100);
-    emu.inject(Fault::drop_after_commit().times(5));
-    let client = build::<D>(builder(&emu).retry_policy(quick_retries(6)));
-    let results = d.delete_all(&client, inputs(&ids), 32);
-    assert_no_failures(&results);
     // Each committed-then-dropped delete is replayed by its ClientToken, never repeated.
-    assert_eq!(retries(&results), 5);
-    let stats = emu.stats();
-    assert_eq!((stats.deletes, stats.requests), (100, 105));
+    concurrent_calls_outlast(d, Fault::drop_after_commit(), 5, 6, 32);
 }
 
 /// A 200 answer whose body is `len` bytes of `x`.
@@ -596,10 +609,7 @@ pub fn connect_timeout_fires<D: Driver>(d: &D) {
             .retry_policy(RetryPolicy::new(1)),
     );
     let result = delete(d, &client, "m-1");
-    assert_eq!(
-        expect_timeout(&result, TimeoutKind::Connect),
-        Duration::from_millis(300)
-    );
+    assert_timeout(&result, TimeoutKind::Connect, Duration::from_millis(300));
     drop(socket);
     for filler in fillers {
         let _ = filler.join();
@@ -958,15 +968,8 @@ pub fn expired_timestamp_without_a_usable_date_is_left_alone<D: Driver>(d: &D) {
                     .retry_policy(quick_retries(3)),
             );
             let result = delete(d, &client, "m-1");
-            assert_eq!(
-                service_code(&result),
-                &ErrorCode::InvalidTimeStampExpired,
-                "{date:?}"
-            );
-            let e = result.unwrap_err();
-            let ErrorKind::Service(service) = e.kind() else {
-                panic!("expected a service error: {e:?}")
-            };
+            let e = refused_with(result, ErrorCode::InvalidTimeStampExpired, date);
+            let service = service_error(&e);
             assert_eq!(service.status, 400);
             assert_eq!(
                 service.message,
@@ -984,12 +987,15 @@ pub fn expired_timestamp_without_a_usable_date_is_left_alone<D: Driver>(d: &D) {
 const OUTAGE_CALLS: usize = 1_000;
 const OUTAGE_CONCURRENCY: usize = 100;
 
-/// Runs [`OUTAGE_CALLS`] deletes through one client while every request is answered 503;
-/// returns the errors and the requests the emulator counted.
-fn outage<D: Driver>(d: &D, emu: &Emulator, client: &D::Client) -> (Vec<Error>, u64) {
+/// Runs [`OUTAGE_CALLS`] deletes through one client while every request is answered 503,
+/// and reports how many requests that took, and how long, for the outage `what`; returns the
+/// errors and the requests the emulator counted.
+fn outage<D: Driver>(d: &D, emu: &Emulator, client: &D::Client, what: &str) -> (Vec<Error>, u64) {
     emu.inject(unavailable().times(1_000_000));
     let ids = image_ids(OUTAGE_CALLS);
+    let started = Instant::now();
     let results = d.delete_all(client, inputs(&ids), OUTAGE_CONCURRENCY);
+    let elapsed = started.elapsed();
     let errors: Vec<Error> = results
         .into_iter()
         .map(|r| r.expect_err("no call succeeds in an outage"))
@@ -1005,6 +1011,11 @@ fn outage<D: Driver>(d: &D, emu: &Emulator, client: &D::Client) -> (Vec<Error>, 
         stats.requests,
         "every request was an attempt of one call"
     );
+    eprintln!(
+        "outage {what}: {} requests for {OUTAGE_CALLS} calls at concurrency \
+         {OUTAGE_CONCURRENCY}, {elapsed:?}",
+        stats.requests
+    );
     (errors, stats.requests)
 }
 
@@ -1012,13 +1023,7 @@ pub fn outage_is_bounded_by_the_retry_budget<D: Driver>(d: &D) {
     let emu = emulator_with(OUTAGE_CALLS);
     // Three quick attempts and the default budget: 500 tokens, 5 a retry, 1 back a success.
     let client = client::<D>(&emu);
-    let started = Instant::now();
-    let (errors, requests) = outage(d, &emu, &client);
-    eprintln!(
-        "outage with the retry budget: {requests} requests for {OUTAGE_CALLS} calls at \
-         concurrency {OUTAGE_CONCURRENCY}, {:?}",
-        started.elapsed()
-    );
+    let (errors, requests) = outage(d, &emu, &client, "with the retry budget");
     assert!(requests <= 1_100, "{requests} requests");
     let mut refused = 0;
     for e in &errors {
@@ -1058,13 +1063,7 @@ pub fn outage_is_bounded_by_the_retry_budget<D: Driver>(d: &D) {
 pub fn outage_without_a_budget_triples_the_load<D: Driver>(d: &D) {
     let emu = emulator_with(OUTAGE_CALLS);
     let client = build::<D>(builder(&emu).retry_policy(quick_retries_without_budget(3)));
-    let started = Instant::now();
-    let (errors, requests) = outage(d, &emu, &client);
-    eprintln!(
-        "outage without a retry budget: {requests} requests for {OUTAGE_CALLS} calls at \
-         concurrency {OUTAGE_CONCURRENCY}, {:?}",
-        started.elapsed()
-    );
+    let (errors, requests) = outage(d, &emu, &client, "without a retry budget");
     assert_eq!(requests, 3 * OUTAGE_CALLS as u64);
     for e in &errors {
         assert!(!e.retry_budget_exhausted(), "{e:?}");
@@ -1314,11 +1313,8 @@ pub fn an_expired_token_answer_drops_the_cached_credentials<D: Driver>(d: &D) {
     assert_eq!(emu.stats().sts_requests, 1);
     emu.inject(Fault::error(400, "InvalidSecurityToken.Expired"));
     let result = delete(d, &client, "m-2");
-    assert_eq!(
-        service_code(&result),
-        &ErrorCode::InvalidSecurityTokenExpired
-    );
-    assert_eq!(result.unwrap_err().attempts(), 1);
+    let e = refused_with(result, ErrorCode::InvalidSecurityTokenExpired, "m-2");
+    assert_eq!(e.attempts(), 1);
     assert_eq!(
         emu.stats().sts_requests,
         1,

@@ -9,62 +9,79 @@ use std::thread;
 
 use swas_open_emulator::Emulator;
 
-/// A loopback HTTP server answering every request with the same bytes, then closing the
-/// connection: for answers the emulator never gives (too large, a redirect, a `Date` that is
-/// missing or garbage). Stops when dropped.
+/// A listener on a free loopback port that hands every connection to a handler, each on a
+/// thread of its own, until it is dropped: the accept loop of the test servers.
 #[derive(Debug)]
-pub struct CannedServer {
+pub struct Loopback {
     addr: SocketAddr,
-    requests: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
 }
 
-impl CannedServer {
-    /// Starts serving `answer` on a free port.
-    pub fn start(answer: impl Into<Vec<u8>>) -> Self {
-        let answer: Arc<[u8]> = answer.into().into();
+impl Loopback {
+    /// Binds a free port and starts handing its connections to `handle`.
+    pub fn start(handle: impl Fn(TcpStream) + Send + Sync + 'static) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
-        let requests = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (count, stopped) = (requests.clone(), stop.clone());
+        let (stopped, handle) = (stop.clone(), Arc::new(handle));
         thread::spawn(move || {
             for stream in listener.incoming() {
                 if stopped.load(Ordering::Acquire) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let (answer, count) = (answer.clone(), count.clone());
-                thread::spawn(move || {
-                    // A client that gives up early (at its body cap) closes: a failed write
-                    // is expected then.
-                    let _ = answer_one(stream, &answer, &count);
-                });
+                let handle = handle.clone();
+                thread::spawn(move || handle(stream));
             }
         });
-        Self {
-            addr,
-            requests,
-            stop,
-        }
+        Self { addr, stop }
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for Loopback {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+/// A loopback HTTP server answering every request with the same bytes, then closing the
+/// connection: for answers the emulator never gives (too large, a redirect, a `Date` that is
+/// missing or garbage). Stops when dropped.
+#[derive(Debug)]
+pub struct CannedServer {
+    listener: Loopback,
+    requests: Arc<AtomicU64>,
+}
+
+impl CannedServer {
+    /// Starts serving `answer` on a free port.
+    pub fn start(answer: impl Into<Vec<u8>>) -> Self {
+        let answer: Arc<[u8]> = answer.into().into();
+        let requests = Arc::new(AtomicU64::new(0));
+        let count = requests.clone();
+        let listener = Loopback::start(move |stream| {
+            // A client that gives up early (at its body cap) closes: a failed write is
+            // expected then.
+            let _ = answer_one(stream, &answer, &count);
+        });
+        Self { listener, requests }
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.listener.addr())
     }
 
     /// Requests whose head arrived in full.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Acquire)
-    }
-}
-
-impl Drop for CannedServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        // Wake the accept loop so it sees the flag.
-        let _ = TcpStream::connect(self.addr);
     }
 }
 

@@ -44,6 +44,7 @@ use swas_open_core::{
     Signer, SigningContext, Timestamp,
 };
 use swas_open_emulator::Emulator;
+use swas_open_testkit::figures::Figures;
 use swas_open_ureq::{Client, RetryPolicy};
 
 const REGION: &str = "cn-hangzhou";
@@ -306,21 +307,20 @@ fn time_sign_parse(setup: &Setup, calls: u64, present: bool) -> f64 {
     })
 }
 
-/// min, median and max.
-fn spread(values: &mut [f64]) -> (f64, f64, f64) {
-    values.sort_by(f64::total_cmp);
-    (
-        values[0],
-        values[values.len() / 2],
-        values[values.len() - 1],
-    )
-}
-
 /// Interleaved rounds of thread CPU time per call: client, bare agents, sign+parse.
 fn cpu_rounds(setup: &Setup, name: &str, present: bool) {
     const ROUNDS: usize = 21;
     const BATCH: u64 = 400;
-    let mut figures: [Vec<f64>; 8] = Default::default();
+    let mut figures = Figures::new([
+        "client (us)",
+        "bare ureq (us)",
+        "bare ureq with the client's timeouts (us)",
+        "sign+parse (us)",
+        "client / bare",
+        "client / bare with timeouts",
+        "client - bare - sign+parse (us)",
+        "client - bare with timeouts - sign+parse (us)",
+    ]);
     for _ in 0..ROUNDS {
         let inputs = setup.images(BATCH, present);
         let bare = setup.presign(&setup.images(BATCH, present));
@@ -343,7 +343,7 @@ fn cpu_rounds(setup: &Setup, name: &str, present: bool) {
             }
         });
         let sign_parse = time_sign_parse(setup, BATCH, present);
-        for (figure, value) in figures.iter_mut().zip([
+        figures.push([
             client,
             bare,
             configured,
@@ -352,25 +352,10 @@ fn cpu_rounds(setup: &Setup, name: &str, present: bool) {
             client / configured,
             client - bare - sign_parse,
             client - configured - sign_parse,
-        ]) {
-            figure.push(value);
-        }
+        ]);
     }
     println!("{name}: thread CPU time per call, {ROUNDS} interleaved rounds of {BATCH} calls (min / median / max):");
-    for (label, values) in [
-        "client (us)",
-        "bare ureq (us)",
-        "bare ureq with the client's timeouts (us)",
-        "sign+parse (us)",
-        "client / bare",
-        "client / bare with timeouts",
-        "client - bare - sign+parse (us)",
-        "client - bare with timeouts - sign+parse (us)",
-    ]
-    .into_iter()
-    .zip(figures.iter_mut())
-    {
-        let (min, median, max) = spread(values);
+    for (label, (min, median, max)) in figures.spreads() {
         println!("{name}:   {label:<46} {min:>7.3} / {median:>7.3} / {max:>7.3}");
     }
 }

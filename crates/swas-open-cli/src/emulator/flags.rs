@@ -106,13 +106,27 @@ pub(crate) fn parse_oidc_spec(s: &str) -> Result<(String, String, String), Strin
 mod tests {
     use super::*;
 
+    /// `parse` refuses every spec of `bad`, and its refusal of `leaky` does not show `secret`.
+    #[track_caller]
+    fn refuses<T: std::fmt::Debug>(
+        parse: fn(&str) -> Result<T, String>,
+        bad: &[&str],
+        (leaky, secret): (&str, &str),
+    ) {
+        for bad in bad {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        let err = parse(leaky).unwrap_err();
+        assert!(!err.contains(secret), "{err}");
+    }
+
     #[test]
     fn access_key_specs() {
         assert_eq!(
             parse_access_key_spec("id:se:cr:et").unwrap(),
             ("id".into(), "se".into(), Some("cr:et".into()))
         );
-        for bad in [
+        let bad = [
             "",
             "id",
             ":secret",
@@ -120,11 +134,8 @@ mod tests {
             "id:sec ret",
             "id:secret:",
             "i d:s",
-        ] {
-            assert!(parse_access_key_spec(bad).is_err(), "{bad}");
-        }
-        let err = parse_access_key_spec("id:top secret").unwrap_err();
-        assert!(!err.contains("top"), "{err}");
+        ];
+        refuses(parse_access_key_spec, &bad, ("id:top secret", "top"));
     }
 
     #[test]
@@ -157,17 +168,15 @@ mod tests {
         );
         assert!(!shown.contains("top-secret-ext"), "{shown}");
         assert!(parse_role_spec("acs:ram::1:role/r").is_ok());
-        for bad in [
+        let bad = [
             "",
             ",external-id=x",
             "acs:ram::1:role/r,external-id=",
             "acs:ram::1:role/r,max-duration=soon",
             "acs:ram::1:role/r,colour=blue",
-        ] {
-            assert!(parse_role_spec(bad).is_err(), "{bad}");
-        }
-        let err = parse_role_spec("acs:ram::1:role/r,typo=hidden-value").unwrap_err();
-        assert!(!err.contains("hidden-value"), "{err}");
+        ];
+        let leaky = ("acs:ram::1:role/r,typo=hidden-value", "hidden-value");
+        refuses(parse_role_spec, &bad, leaky);
     }
 
     #[test]
@@ -178,11 +187,8 @@ mod tests {
             (role.as_str(), provider.as_str(), token.as_str()),
             ("acs:ram::1:role/r", "acs:ram::1:oidc-provider/p", "eyJ.a,b")
         );
-        for bad in ["", "r", "r,p", ",p,t", "r,,t", "r,p,"] {
-            assert!(parse_oidc_spec(bad).is_err(), "{bad}");
-        }
-        let err = parse_oidc_spec("r,p,bad\ttoken-hidden").unwrap_err();
-        assert!(!err.contains("hidden"), "{err}");
+        let bad = ["", "r", "r,p", ",p,t", "r,,t", "r,p,"];
+        refuses(parse_oidc_spec, &bad, ("r,p,bad\ttoken-hidden", "hidden"));
     }
 
     #[test]

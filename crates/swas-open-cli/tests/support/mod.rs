@@ -23,6 +23,27 @@ pub const STS_ID: &str = "STS.test-id";
 pub const STS_SECRET: &str = "sts-secret-0815";
 pub const STS_TOKEN: &str = "sts-token-zq9/x+y";
 
+/// The region the tests delete in.
+pub const REGION: &str = "cn-hangzhou";
+
+/// `delete-custom-image --region-id REGION --image-id IMAGE` plus `extra`.
+pub fn delete_command<'a>(region: &'a str, image: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "delete-custom-image",
+        "--region-id",
+        region,
+        "--image-id",
+        image,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// `delete-custom-image --region-id cn-hangzhou --image-id IMAGE --endpoint URL` plus `extra`.
+pub fn delete_args<'a>(url: &'a str, image: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    delete_command(REGION, image, &[&["--endpoint", url], extra].concat())
+}
+
 /// Strings that must never appear in anything `swas` prints.
 pub const SECRETS: &[&str] = &[
     SECRET,
@@ -59,6 +80,21 @@ pub fn swas_with_key(id: &str, secret: &str) -> Command {
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", id)
         .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret);
     command
+}
+
+/// `swas emulator FLAGS` for each of `flag_sets`: each is refused as a usage error (exit 2)
+/// with nothing on stdout. Returns what each printed.
+#[track_caller]
+pub fn emulator_refuses(flag_sets: &[&[&str]]) -> Vec<Output> {
+    flag_sets
+        .iter()
+        .map(|flags| {
+            let out = run(swas().arg("emulator").args(*flags));
+            assert_eq!(out.code, 2, "{flags:?}: {out:#?}");
+            assert!(out.stdout.is_empty(), "{flags:?}");
+            out
+        })
+        .collect()
 }
 
 /// What a finished `swas` printed, and how it exited.

@@ -611,8 +611,10 @@ fn duration_text(options: &RoleOptions) -> String {
 }
 
 fn timestamp(wall: SystemTime) -> Timestamp {
-    Timestamp::try_from(wall)
-        .unwrap_or_else(|_| Timestamp::from_unix(0).expect("the epoch is a valid timestamp"))
+    Timestamp::try_from(wall).unwrap_or_else(|_| {
+        Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(0))
+            .expect("the epoch is a valid timestamp")
+    })
 }
 
 /// A POST of `params` as a form to STS.

@@ -252,7 +252,10 @@ fn v3_fast_signer_matches_delete_custom_image_vector() {
 #[test]
 fn v3_signed_headers_are_the_headers_sent() {
     let op = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
-    let ctx = SigningContext::new(Timestamp::from_unix(0).unwrap(), Nonce::new("n").unwrap());
+    let ctx = SigningContext::new(
+        Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(0)).unwrap(),
+        Nonce::new("n").unwrap(),
+    );
     let plain = Credentials::new("id", "secret").unwrap();
     let sts = plain.clone().with_security_token("token").unwrap();
     for creds in [plain, sts] {
@@ -310,7 +313,7 @@ prop_compose! {
         if let Some(t) = token {
             op = op.with_client_token(t).unwrap();
         }
-        let ctx = SigningContext::new(Timestamp::from_unix(unix).unwrap(), Nonce::new(nonce).unwrap());
+        let ctx = SigningContext::new(Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix)).unwrap(), Nonce::new(nonce).unwrap());
         let version = if v3 { SignatureVersion::V3 } else { SignatureVersion::V1 };
         (Signer::new(creds).with_signature_version(version), op, ctx, secret)
     }

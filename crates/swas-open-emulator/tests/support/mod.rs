@@ -1,6 +1,6 @@
 //! Test support: a minimal HTTP/1.1 client over raw TCP, requests signed by the core's
-//! `Signer`, and an independent hand-written V1/V3 signer for requests the core would never
-//! build.
+//! `Signer`, and an independent hand-written V1/V3 signer, written from the published
+//! algorithm rather than from the core, for requests the core would never build.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -180,6 +180,14 @@ pub async fn send(addr: SocketAddr, raw: &[u8]) -> std::io::Result<Resp> {
     Conn::open(addr).await.exchange(raw).await
 }
 
+/// Sends `raw` to `emulator`, which must refuse it with `status` and `code`; returns the
+/// answer.
+pub async fn refused(emulator: &Emulator, raw: &[u8], status: u16, code: &str) -> Resp {
+    let resp = send(emulator.addr(), raw).await.expect("an answer");
+    resp.assert_error(status, code);
+    resp
+}
+
 /// Sends a DeleteCustomImage of `image` signed by `signer` (with ClientToken `token`) on a
 /// new connection, and reads the answer.
 pub async fn send_signed(
@@ -298,6 +306,25 @@ pub fn signed_at(
     )
 }
 
+/// The raw delete of `image` in [`REGION`], signed by `signer` at `timestamp` with a fresh
+/// nonce and no ClientToken.
+pub fn delete_at(
+    emulator: &Emulator,
+    signer: &Signer,
+    image: &str,
+    timestamp: Timestamp,
+) -> Vec<u8> {
+    raw(&signed_at(
+        emulator,
+        signer,
+        REGION,
+        image,
+        None,
+        timestamp,
+        nonce(),
+    ))
+}
+
 pub fn v1() -> Signer {
     signer(AK, SECRET, None, SignatureVersion::V1)
 }
@@ -371,12 +398,9 @@ pub fn v1_signature(secret: &str, string_to_sign: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
+/// Lowercase hex of SHA-256 of `data`.
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex(&sha2::Sha256::digest(data))
+    hex::encode(sha2::Sha256::digest(data))
 }
 
 /// `params` and their V1 `Signature` for `method` and `secret`, as a canonical query.
@@ -450,7 +474,7 @@ pub fn v3_authorization(
     let string_to_sign = format!("ACS3-HMAC-SHA256\n{}", sha256_hex(request.as_bytes()));
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(string_to_sign.as_bytes());
-    let signature = hex(&mac.finalize().into_bytes());
+    let signature = hex::encode(mac.finalize().into_bytes());
     format!("ACS3-HMAC-SHA256 Credential={AK},SignedHeaders={signed},Signature={signature}")
 }
 
@@ -572,122 +596,5 @@ pub async fn request(
 impl Resp {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// The signature schemes written out from the published algorithm, independently of the
-/// core, for requests no SDK would build.
-pub mod sigref {
-    use hmac::{KeyInit, Mac};
-
-    /// RFC 3986 unreserved bytes stay; every other byte is `%XY`.
-    pub fn percent_encode(s: &str) -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    char::from(b).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    }
-
-    /// Sorted by raw name (then value), `enc(name)=enc(value)` joined with `&`.
-    pub fn canonical_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-        let mut sorted: Vec<_> = params.into_iter().collect();
-        sorted.sort_unstable();
-        sorted
-            .iter()
-            .map(|(n, v)| format!("{}={}", percent_encode(n), percent_encode(v)))
-            .collect::<Vec<_>>()
-            .join("&")
-    }
-
-    pub mod v1 {
-        use super::*;
-        use base64::Engine;
-
-        pub fn canonical_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-            super::canonical_query(params.into_iter().filter(|(n, _)| *n != "Signature"))
-        }
-
-        pub fn string_to_sign(method: &str, canonical_query: &str) -> String {
-            format!("{method}&%2F&{}", percent_encode(canonical_query))
-        }
-
-        pub fn signature(secret: &str, string_to_sign: &str) -> String {
-            let mut mac =
-                hmac::Hmac::<sha1::Sha1>::new_from_slice(format!("{secret}&").as_bytes()).unwrap();
-            mac.update(string_to_sign.as_bytes());
-            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-        }
-    }
-
-    pub mod v3 {
-        use super::*;
-        use sha2::Digest;
-
-        pub struct CanonicalHeaders {
-            pub canonical: String,
-            pub signed: String,
-        }
-
-        /// Every header given: lowercase names, trimmed values, sorted; repeated names'
-        /// values sorted and joined with `,`.
-        pub fn canonical_headers<'a>(
-            headers: impl IntoIterator<Item = (&'a str, &'a str)>,
-        ) -> CanonicalHeaders {
-            let mut map = std::collections::BTreeMap::<String, Vec<&str>>::new();
-            for (n, v) in headers {
-                map.entry(n.to_ascii_lowercase())
-                    .or_default()
-                    .push(v.trim());
-            }
-            let mut canonical = String::new();
-            for (n, vs) in &mut map {
-                vs.sort_unstable();
-                canonical.push_str(&format!("{n}:{}\n", vs.join(",")));
-            }
-            let signed = map.keys().cloned().collect::<Vec<_>>().join(";");
-            CanonicalHeaders { canonical, signed }
-        }
-
-        pub fn canonical_request(
-            method: &str,
-            uri: &str,
-            query: &str,
-            headers: &CanonicalHeaders,
-            hashed_payload: &str,
-        ) -> String {
-            [
-                method,
-                uri,
-                query,
-                &headers.canonical,
-                &headers.signed,
-                hashed_payload,
-            ]
-            .join("\n")
-        }
-
-        pub fn sha256_hex(bytes: &[u8]) -> String {
-            hex::encode(sha2::Sha256::digest(bytes))
-        }
-
-        pub fn string_to_sign(hashed_canonical_request: &str) -> String {
-            format!("ACS3-HMAC-SHA256\n{hashed_canonical_request}")
-        }
-
-        pub fn signature(secret: &str, string_to_sign: &str) -> String {
-            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-            mac.update(string_to_sign.as_bytes());
-            hex::encode(mac.finalize().into_bytes())
-        }
-
-        pub fn authorization(id: &str, signed_headers: &str, signature: &str) -> String {
-            format!(
-                "ACS3-HMAC-SHA256 Credential={id},SignedHeaders={signed_headers},Signature={signature}"
-            )
-        }
     }
 }
