@@ -351,9 +351,12 @@ impl Exchange for Call<'_> {
                 self.conclude(now, Ok(output));
             }
             Err(e) => {
+                // Only a refused timestamp needs the service's clock.
+                let refused_time = e.code() == Some(&ErrorCode::InvalidTimeStampExpired);
                 let date = response
                     .headers()
                     .get(http::header::DATE)
+                    .filter(|_| refused_time)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| httpdate::parse_http_date(v).ok());
                 self.on_failure(now, sent, date, e);

@@ -38,6 +38,15 @@
 //! (answer head, body) the client puts around every request. Printed: min/median/max over
 //! the rounds of each side's CPU µs per request, of the ratio sdk/bare, and of what the
 //! client adds beyond signing and parsing, `sdk - bare - sign+parse`.
+//!
+//! # Instructions per request
+//! With `SWAS_BENCH_SIDE` set (`sdk`, `bare`, `bare_timeouts` or `sign_parse`), the bench
+//! runs `SWAS_BENCH_CALLS` requests (default 200) of that side at concurrency
+//! `SWAS_BENCH_CONCURRENCY` (default 1) on the current-thread runtime, inside one function,
+//! `measured`, and exits. Under `valgrind --tool=callgrind --collect-atstart=no
+//! --toggle-collect='*measured*'` the count covers the client side only (the emulators run on
+//! threads of their own); two runs with different request counts give instructions per
+//! request without the set-up. BENCHMARKS.md has the commands and the figures.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -310,17 +319,66 @@ impl CpuBench<'_> {
             Nonce::from_random_bytes(rand::random()),
         );
         cpu_us(n, || {
-            for _ in 0..n {
-                std::hint::black_box(self.signer.sign(
-                    std::hint::black_box(&op),
-                    self.endpoint,
-                    &ctx,
-                ));
-                let parsed = parse_delete_custom_image(std::hint::black_box(answer), &token);
-                assert!(parsed.is_err());
-                std::hint::black_box(parsed.err());
-            }
+            measured(|| {
+                for _ in 0..n {
+                    std::hint::black_box(self.signer.sign(
+                        std::hint::black_box(&op),
+                        self.endpoint,
+                        &ctx,
+                    ));
+                    let parsed = parse_delete_custom_image(std::hint::black_box(answer), &token);
+                    assert!(parsed.is_err());
+                    std::hint::black_box(parsed.err());
+                }
+            })
         })
+    }
+
+    /// One side's requests inside [`measured`], for callgrind (see the crate docs).
+    fn instructions(&self, side: &str, calls: usize, c: usize) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (bare, sdk) = runtime.block_on(async {
+            let sdk = Client::builder()
+                .credentials(Credentials::new(ID, SECRET).expect("credentials"))
+                .endpoint(&self.sdk_emu.url())
+                .build()
+                .expect("client");
+            (bare_client(), sdk)
+        });
+        // Warm both sides (connections, lazy statics) outside the count.
+        runtime.block_on(bare_round(self.bare_emu, &bare, self.signed(c), c));
+        runtime.block_on(bare_timeouts_round(self.bare_emu, &bare, self.signed(c), c));
+        runtime.block_on(sdk_round(self.sdk_emu, &sdk, self.inputs(c), c));
+        match side {
+            "bare" => {
+                let requests = self.signed(calls);
+                measured(|| runtime.block_on(bare_round(self.bare_emu, &bare, requests, c)));
+            }
+            "bare_timeouts" => {
+                let requests = self.signed(calls);
+                measured(|| {
+                    runtime.block_on(bare_timeouts_round(self.bare_emu, &bare, requests, c))
+                });
+            }
+            "sdk" => {
+                let ops = self.inputs(calls);
+                measured(|| runtime.block_on(sdk_round(self.sdk_emu, &sdk, ops, c)));
+            }
+            "sign_parse" => {
+                let answer = runtime.block_on(async {
+                    let request = self.signed(1).pop().expect("one request");
+                    let (parts, body) = bare.request(request).await.expect("answer").into_parts();
+                    let body = body.collect().await.expect("body").to_bytes().to_vec();
+                    http::Response::from_parts(parts, body)
+                });
+                let _ = self.sign_parse(calls, &answer);
+            }
+            other => panic!("unknown side {other:?}"),
+        }
+        println!("{side}: {calls} requests at concurrency {c}");
     }
 
     /// Interleaved rounds at each concurrency on a current-thread runtime; prints the table.
@@ -425,7 +483,37 @@ impl CpuBench<'_> {
     }
 }
 
+/// The requests whose instructions callgrind counts: never inlined, so that
+/// `--toggle-collect='*measured*'` finds it.
+#[inline(never)]
+fn measured<T>(f: impl FnOnce() -> T) -> T {
+    f()
+}
+
 fn main() {
+    if let Ok(side) = std::env::var("SWAS_BENCH_SIDE") {
+        let var = |name: &str, default: usize| {
+            std::env::var(name).map_or(default, |v| v.parse().expect("a number"))
+        };
+        let (bare_emu, sdk_emu) = (emulator(), emulator());
+        let endpoint = bare_emu.url().parse::<Endpoint>().expect("emulator url");
+        let signer = Signer::new(Credentials::new(ID, SECRET).expect("credentials"));
+        let (bare_seq, sdk_seq) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        CpuBench {
+            bare_emu: &bare_emu,
+            sdk_emu: &sdk_emu,
+            signer: &signer,
+            endpoint: &endpoint,
+            bare_seq: &bare_seq,
+            sdk_seq: &sdk_seq,
+        }
+        .instructions(
+            &side,
+            var("SWAS_BENCH_CALLS", 200),
+            var("SWAS_BENCH_CONCURRENCY", 1),
+        );
+        return;
+    }
     // `cargo bench` passes `--bench`; `cargo test --benches` does not: then run a smoke pass.
     let quick = !std::env::args().any(|a| a == "--bench");
     let (requests, slices, warm_up) = if quick {

@@ -153,11 +153,14 @@ impl Client {
                 &*fetched
             }
         };
+        // One bulk draw: `rand::random::<[u8; 32]>()` would draw the bytes one at a time.
+        let mut seed = [0; 32];
+        rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
         let call = Call::new(
             config,
             signer,
             input,
-            rand::random(),
+            seed,
             Instant::now(),
             SystemTime::now(),
         );

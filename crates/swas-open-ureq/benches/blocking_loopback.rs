@@ -31,6 +31,16 @@
 //! It prints min/median/max over the rounds of each figure, of the per-round ratio
 //! client/bare, and of what the client adds beyond signing and parsing: `client - bare -
 //! sign+parse` (and the same against the bare agent with the client's timeouts).
+//!
+//! # Instructions per call
+//! CPU time still carries the machine's load. Instruction counts do not: with
+//! `SWAS_BENCH_SIDE` set (`client`, `bare`, `bare_timeouts` or `sign_parse`), the bench runs
+//! `SWAS_BENCH_CALLS` calls (default 200) of that side in `SWAS_BENCH_SCENARIO` (`delete` or
+//! `not_found`, the default) inside one function, `measured`, and exits. Run under
+//! `valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*measured*'`, the
+//! count covers those calls on the calling thread only (the emulator's threads never enter
+//! `measured`); two runs with different call counts give instructions per call without the
+//! set-up. BENCHMARKS.md has the commands and the figures.
 
 use std::cell::Cell;
 use std::hint::black_box;
@@ -298,12 +308,14 @@ fn time_sign_parse(setup: &Setup, calls: u64, present: bool) -> f64 {
         Nonce::from_random_bytes(rand::random()),
     );
     cpu_per_call(calls, || {
-        for _ in 0..calls {
-            black_box(setup.signer.sign(black_box(&input), &setup.endpoint, &ctx));
-            let parsed = parse_delete_custom_image(black_box(&answer), &token);
-            assert_eq!(parsed.is_ok(), present);
-            black_box(parsed.ok());
-        }
+        measured(|| {
+            for _ in 0..calls {
+                black_box(setup.signer.sign(black_box(&input), &setup.endpoint, &ctx));
+                let parsed = parse_delete_custom_image(black_box(&answer), &token);
+                assert_eq!(parsed.is_ok(), present);
+                black_box(parsed.ok());
+            }
+        })
     })
 }
 
@@ -360,8 +372,68 @@ fn cpu_rounds(setup: &Setup, name: &str, present: bool) {
     }
 }
 
+/// The calls whose instructions callgrind counts (see the crate docs): never inlined, so
+/// that `--toggle-collect='*measured*'` finds it.
+#[inline(never)]
+fn measured(f: impl FnOnce()) {
+    f()
+}
+
+/// Runs one side's calls inside [`measured`], when `SWAS_BENCH_SIDE` asks for it.
+fn instructions(setup: &Setup, side: &str) {
+    let var = |name: &str| std::env::var(name).ok();
+    let calls = var("SWAS_BENCH_CALLS").map_or(200, |n| n.parse().expect("a number of calls"));
+    let present = match var("SWAS_BENCH_SCENARIO").as_deref() {
+        Some("delete") => true,
+        Some("not_found") | None => false,
+        Some(other) => panic!("unknown scenario {other:?}"),
+    };
+    // A first call of each kind outside the count: connections, lazy statics.
+    time_client(setup, 1, present);
+    time_bare(setup, &setup.bare, 1, present);
+    time_bare(setup, &setup.bare_configured, 1, present);
+    match side {
+        "client" => {
+            let inputs = setup.images(calls, present);
+            measured(|| {
+                for input in &inputs {
+                    black_box(setup.client.delete_custom_image(input).ok());
+                }
+            });
+        }
+        "bare" | "bare_timeouts" => {
+            let agent = if side == "bare" {
+                &setup.bare
+            } else {
+                &setup.bare_configured
+            };
+            let requests = setup.presign(&setup.images(calls, present));
+            measured(|| {
+                for request in requests {
+                    black_box(setup.bare_send(agent, request));
+                }
+            });
+        }
+        "sign_parse" => {
+            // `time_sign_parse` prepares outside the count and measures inside.
+            let _ = time_sign_parse(setup, calls, present);
+        }
+        other => panic!("unknown side {other:?}"),
+    }
+    println!(
+        "{side}: {calls} calls ({}), {} emulator requests in all",
+        if present { "delete" } else { "not_found" },
+        setup.emu.stats().requests
+    );
+}
+
 fn loopback(c: &mut Criterion) {
     let setup = Setup::new();
+    if let Ok(side) = std::env::var("SWAS_BENCH_SIDE") {
+        instructions(&setup, &side);
+        setup.emu.shutdown();
+        std::process::exit(0);
+    }
     // Under `--profile-time` criterion runs only the selected function, and so do we, so
     // that a profiler sees one side.
     let profiling = std::env::args().any(|a| a == "--profile-time");

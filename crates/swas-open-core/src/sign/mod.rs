@@ -61,11 +61,21 @@ impl Nonce {
     /// 32 lowercase hex characters from 16 random bytes the caller supplies.
     ///
     /// ```
-    /// let n = swas_open_core::Nonce::from_random_bytes([0x1f; 16]);
+    /// use swas_open_core::Nonce;
+    /// let n = Nonce::from_random_bytes([0x1f; 16]);
     /// assert_eq!(n.as_str(), "1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f");
+    /// let bytes = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xa, 0xb, 0xc, 0xd, 0xe, 0xff];
+    /// assert_eq!(Nonce::from_random_bytes(bytes).as_str(), "000102030405060708090a0b0c0d0eff");
     /// ```
     pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
-        Self(hex::encode(bytes))
+        // The 32 lowercase hex digits of the bytes, in order.
+        let mut text = uuid::Uuid::encode_buffer();
+        Self(
+            uuid::Uuid::from_bytes(bytes)
+                .simple()
+                .encode_lower(&mut text)
+                .to_owned(),
+        )
     }
 }
 
