@@ -15,7 +15,9 @@ use http::uri::PathAndQuery;
 use super::buf::{Sink, StackBuf};
 use super::{assemble, v1_headers, Signer, SigningContext};
 use crate::credentials::Credentials;
-use crate::encode::{hex_upper, is_unreserved, percent_encode_into_sink, QueryBuf};
+use crate::encode::{
+    all_unreserved, encode_once, hex_upper, is_unreserved, percent_encode_into_sink, QueryBuf,
+};
 use crate::endpoint::Endpoint;
 use crate::input::DeleteCustomImage;
 use crate::{ACTION, API_VERSION};
@@ -161,7 +163,7 @@ pub(super) fn sign_delete_custom_image(
     d.segment(&t.method_nonce);
     d.value(ctx.nonce.as_str());
     d.segment(&t.version_timestamp);
-    d.value(ctx.timestamp.as_str());
+    d.timestamp(ctx.timestamp.as_str());
     d.segment(&t.api_version);
 
     let mut mac = t.mac.clone();
@@ -237,24 +239,59 @@ impl<Q: Sink, S: Sink> DualQuery<Q, S> {
         self.string_to_sign.put(&segment.string_to_sign);
     }
 
+    /// Appends a timestamp, `YYYY-MM-DDThh:mm:ssZ`: its two colons are the only bytes to
+    /// escape, so both encodings are built with fixed-size copies.
+    fn timestamp(&mut self, timestamp: &str) {
+        let t = match <&[u8; 20]>::try_from(timestamp.as_bytes()) {
+            Ok(t) if t[13] == b':' && t[16] == b':' => t,
+            _ => return self.value(timestamp),
+        };
+        let mut query = [0; 24];
+        query[..13].copy_from_slice(&t[..13]);
+        query[13..16].copy_from_slice(b"%3A");
+        query[16..18].copy_from_slice(&t[14..16]);
+        query[18..21].copy_from_slice(b"%3A");
+        query[21..].copy_from_slice(&t[17..]);
+        let mut sts = [0; 28];
+        sts[..13].copy_from_slice(&t[..13]);
+        sts[13..18].copy_from_slice(b"%253A");
+        sts[18..20].copy_from_slice(&t[14..16]);
+        sts[20..25].copy_from_slice(b"%253A");
+        sts[25..].copy_from_slice(&t[17..]);
+        self.query.put(&query);
+        self.string_to_sign.put(&sts);
+    }
+
     /// Appends a value, encoded once in the query and twice in the string to sign.
     fn value(&mut self, value: &str) {
         let value = value.as_bytes();
-        let mut run = 0;
-        for (i, &b) in value.iter().enumerate() {
-            if is_unreserved(b) {
-                continue;
-            }
-            let [hi, lo] = hex_upper(b);
-            self.query.put(&value[run..i]);
-            self.query.put(&[b'%', hi, lo]);
-            self.string_to_sign.put(&value[run..i]);
-            self.string_to_sign.put(&[b'%', b'2', b'5', hi, lo]);
-            run = i + 1;
+        if all_unreserved(value) {
+            self.query.put(value);
+            self.string_to_sign.put(value);
+            return;
         }
-        self.query.put(&value[run..]);
-        self.string_to_sign.put(&value[run..]);
+        self.query
+            .write_with(3 * value.len(), |out| encode_once(value, out));
+        self.string_to_sign
+            .write_with(5 * value.len(), |out| encode_twice(value, out));
     }
+}
+
+/// Percent-encodes `input` twice into `out`, which has room for five bytes per input
+/// byte (`%XY` becomes `%25XY`); returns the bytes written.
+fn encode_twice(input: &[u8], out: &mut [u8]) -> usize {
+    let mut n = 0;
+    for &b in input {
+        if is_unreserved(b) {
+            out[n] = b;
+            n += 1;
+        } else {
+            let [hi, lo] = hex_upper(b);
+            out[n..n + 5].copy_from_slice(&[b'%', b'2', b'5', hi, lo]);
+            n += 5;
+        }
+    }
+    n
 }
 
 #[cfg(test)]
