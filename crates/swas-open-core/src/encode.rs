@@ -77,19 +77,21 @@ pub(crate) fn all_unreserved(input: &[u8]) -> bool {
     reserved == 0
 }
 
-/// Percent-encodes `input` into `out`, which has room for three bytes per input byte;
-/// returns the bytes written.
+/// Percent-encodes `input` into `out`, each escape written as `escape` and two uppercase
+/// hex digits (`%XY`; `%25XY` for a value encoded twice, as in the V1 string to sign).
+/// `out` has room for `escape.len() + 2` bytes per input byte; returns the bytes written.
 #[inline]
-pub(crate) fn encode_once(input: &[u8], out: &mut [u8]) -> usize {
+pub(crate) fn encode_into(input: &[u8], out: &mut [u8], escape: &[u8]) -> usize {
     let mut n = 0;
     for &b in input {
         if is_unreserved(b) {
             out[n] = b;
             n += 1;
         } else {
-            let [hi, lo] = hex_upper(b);
-            out[n..n + 3].copy_from_slice(&[b'%', hi, lo]);
-            n += 3;
+            out[n..n + escape.len()].copy_from_slice(escape);
+            n += escape.len();
+            out[n..n + 2].copy_from_slice(&hex_upper(b));
+            n += 2;
         }
     }
     n
@@ -101,7 +103,7 @@ pub(crate) fn percent_encode_into_sink(out: &mut impl Sink, input: &[u8]) {
     if all_unreserved(input) {
         out.put(input);
     } else {
-        out.write_with(3 * input.len(), |free| encode_once(input, free));
+        out.write_with(3 * input.len(), |free| encode_into(input, free, b"%"));
     }
 }
 

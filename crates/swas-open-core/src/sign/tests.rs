@@ -97,15 +97,25 @@ fn delete_vector_inputs(c: &Value) -> (Signer, DeleteCustomImage, SigningContext
     if let Some(token) = p.get("SecurityToken") {
         creds = creds.with_security_token(s(token)).unwrap();
     }
-    let op = DeleteCustomImage::new(s(&p["RegionId"]), s(&p["ImageId"]))
+    let (op, ctx) = delete_vector_request(p, s(&p["Timestamp"]), s(&p["SignatureNonce"]));
+    (Signer::new(creds), op, ctx)
+}
+
+/// A vector's DeleteCustomImage input (from its query parameters) and signing context.
+fn delete_vector_request(
+    query: &Value,
+    timestamp: &str,
+    nonce: &str,
+) -> (DeleteCustomImage, SigningContext) {
+    let op = DeleteCustomImage::new(s(&query["RegionId"]), s(&query["ImageId"]))
         .unwrap()
-        .with_client_token(s(&p["ClientToken"]))
+        .with_client_token(s(&query["ClientToken"]))
         .unwrap();
     let ctx = SigningContext::new(
-        Timestamp::parse(s(&p["Timestamp"])).unwrap(),
-        Nonce::new(s(&p["SignatureNonce"])).unwrap(),
+        Timestamp::parse(timestamp).unwrap(),
+        Nonce::new(nonce).unwrap(),
     );
-    (Signer::new(creds), op, ctx)
+    (op, ctx)
 }
 
 #[test]
@@ -209,14 +219,7 @@ fn v3_fast_signer_matches_delete_custom_image_vector() {
     let h = &c["headers"];
     let signer = Signer::new(Credentials::new(s(&c["access_key_id"]), s(&c["secret"])).unwrap())
         .with_signature_version(SignatureVersion::V3);
-    let op = DeleteCustomImage::new(s(&q["RegionId"]), s(&q["ImageId"]))
-        .unwrap()
-        .with_client_token(s(&q["ClientToken"]))
-        .unwrap();
-    let ctx = SigningContext::new(
-        Timestamp::parse(s(&h["x-acs-date"])).unwrap(),
-        Nonce::new(s(&h["x-acs-signature-nonce"])).unwrap(),
-    );
+    let (op, ctx) = delete_vector_request(q, s(&h["x-acs-date"]), s(&h["x-acs-signature-nonce"]));
     let endpoint = Endpoint::parse(s(&h["host"])).unwrap();
     let req = signer.sign(&op, &endpoint, &ctx);
     let auth = req.headers()["authorization"].to_str().unwrap();
@@ -285,32 +288,9 @@ fn v3_signed_headers_are_the_headers_sent() {
     }
 }
 
-prop_compose! {
-    fn valid_inputs()(
-        region in "[a-z0-9-]{1,20}",
-        image in "[^\\s\\p{Cc}]{1,40}",
-        token in proptest::option::of("[ -~]{1,64}"),
-        id in "[A-Za-z0-9.]{1,24}",
-        secret in "[!-~]{1,40}",
-        // Long tokens take the signers' buffers past the stack.
-        sts in proptest::option::of(prop_oneof!["[!-~]([ -~]{0,78}[!-~])?", "[!-~]{600,2000}"]),
-        unix in 0u64..4_102_444_800,
-        nonce in "[A-Za-z0-9_.~-]{1,64}",
-        v3 in any::<bool>(),
-    ) -> (Signer, DeleteCustomImage, SigningContext, String) {
-        let mut creds = Credentials::new(id, secret.clone()).unwrap();
-        if let Some(t) = sts {
-            creds = creds.with_security_token(t).unwrap();
-        }
-        let mut op = DeleteCustomImage::new(region, image).unwrap();
-        if let Some(t) = token {
-            op = op.with_client_token(t).unwrap();
-        }
-        let ctx = SigningContext::new(Timestamp::from_unix(unix).unwrap(), Nonce::new(nonce).unwrap());
-        let version = if v3 { SignatureVersion::V3 } else { SignatureVersion::V1 };
-        (Signer::new(creds).with_signature_version(version), op, ctx, secret)
-    }
-}
+#[path = "../../tests/support/signing_inputs.rs"]
+mod signing_inputs;
+use signing_inputs::valid_inputs;
 
 proptest! {
     #[test]
@@ -341,7 +321,7 @@ proptest! {
     }
 
     #[test]
-    fn fast_signer_agrees_with_the_generic_construction((signer, op, ctx, secret) in valid_inputs()) {
+    fn fast_signer_agrees_with_the_generic_construction((signer, op, ctx, secret, _, _) in valid_inputs()) {
         let endpoint = Endpoint::for_region(op.region_id());
         let req = signer.sign(&op, &endpoint, &ctx);
         let query = req.uri().query().unwrap();

@@ -16,7 +16,7 @@ use super::buf::{Sink, StackBuf};
 use super::{assemble, v1_headers, Signer, SigningContext};
 use crate::credentials::Credentials;
 use crate::encode::{
-    all_unreserved, encode_once, hex_upper, is_unreserved, percent_encode_into_sink, QueryBuf,
+    all_unreserved, encode_into, is_unreserved, percent_encode_into_sink, QueryBuf,
 };
 use crate::endpoint::Endpoint;
 use crate::input::DeleteCustomImage;
@@ -242,24 +242,23 @@ impl<Q: Sink, S: Sink> DualQuery<Q, S> {
     /// Appends a timestamp, `YYYY-MM-DDThh:mm:ssZ`: its two colons are the only bytes to
     /// escape, so both encodings are built with fixed-size copies.
     fn timestamp(&mut self, timestamp: &str) {
-        let t = match <&[u8; 20]>::try_from(timestamp.as_bytes()) {
-            Ok(t) if t[13] == b':' && t[16] == b':' => t,
-            _ => return self.value(timestamp),
-        };
-        let mut query = [0; 24];
-        query[..13].copy_from_slice(&t[..13]);
-        query[13..16].copy_from_slice(b"%3A");
-        query[16..18].copy_from_slice(&t[14..16]);
-        query[18..21].copy_from_slice(b"%3A");
-        query[21..].copy_from_slice(&t[17..]);
-        let mut sts = [0; 28];
-        sts[..13].copy_from_slice(&t[..13]);
-        sts[13..18].copy_from_slice(b"%253A");
-        sts[18..20].copy_from_slice(&t[14..16]);
-        sts[20..25].copy_from_slice(b"%253A");
-        sts[25..].copy_from_slice(&t[17..]);
-        self.query.put(&query);
-        self.string_to_sign.put(&sts);
+        /// The timestamp with each colon written as `colon`.
+        fn escaped<const N: usize>(t: &[u8; 20], colon: &[u8]) -> [u8; N] {
+            let mut out = [0; N];
+            let mut at = 0;
+            for part in [&t[..13], colon, &t[14..16], colon, &t[17..]] {
+                out[at..at + part.len()].copy_from_slice(part);
+                at += part.len();
+            }
+            out
+        }
+        match <&[u8; 20]>::try_from(timestamp.as_bytes()) {
+            Ok(t) if t[13] == b':' && t[16] == b':' => {
+                self.query.put(&escaped::<24>(t, b"%3A"));
+                self.string_to_sign.put(&escaped::<28>(t, b"%253A"));
+            }
+            _ => self.value(timestamp),
+        }
     }
 
     /// Appends a value, encoded once in the query and twice in the string to sign.
@@ -271,27 +270,10 @@ impl<Q: Sink, S: Sink> DualQuery<Q, S> {
             return;
         }
         self.query
-            .write_with(3 * value.len(), |out| encode_once(value, out));
+            .write_with(3 * value.len(), |out| encode_into(value, out, b"%"));
         self.string_to_sign
-            .write_with(5 * value.len(), |out| encode_twice(value, out));
+            .write_with(5 * value.len(), |out| encode_into(value, out, b"%25"));
     }
-}
-
-/// Percent-encodes `input` twice into `out`, which has room for five bytes per input
-/// byte (`%XY` becomes `%25XY`); returns the bytes written.
-fn encode_twice(input: &[u8], out: &mut [u8]) -> usize {
-    let mut n = 0;
-    for &b in input {
-        if is_unreserved(b) {
-            out[n] = b;
-            n += 1;
-        } else {
-            let [hi, lo] = hex_upper(b);
-            out[n..n + 5].copy_from_slice(&[b'%', b'2', b'5', hi, lo]);
-            n += 5;
-        }
-    }
-    n
 }
 
 #[cfg(test)]
