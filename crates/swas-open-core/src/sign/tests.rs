@@ -795,3 +795,24 @@ mod verify {
         }
     }
 }
+
+/// The user agent built at compile time names the platform and the crate's version, and is
+/// what both schemes send.
+#[test]
+fn default_user_agent_is_sent_by_both_schemes() {
+    let expected = format!(
+        "AlibabaCloud ({}; {}) Rust swas-open/{} TeaDSL/2",
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(super::default_user_agent(), expected);
+    let op = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+    let ctx = SigningContext::new(Timestamp::from_unix(0).unwrap(), Nonce::new("n").unwrap());
+    for version in [SignatureVersion::V1, SignatureVersion::V3] {
+        let signer =
+            Signer::new(Credentials::new("id", "secret").unwrap()).with_signature_version(version);
+        let req = signer.sign(&op, &Endpoint::for_region(op.region_id()), &ctx);
+        assert_eq!(req.headers()["user-agent"], expected.as_str(), "{version}");
+    }
+}

@@ -167,30 +167,25 @@ enum Signed {
 
 /// The headers this crate signs, sorted by name (this order is the canonical one): the one
 /// list that the canonical headers, `SignedHeaders` and the request's headers all derive
-/// from. `value` gives each header its value, or `None` where it is not sent.
+/// from. `visit` sees each header in turn, with what its value is.
 #[inline(always)]
-fn signed_headers<V>(mut value: impl FnMut(Signed) -> Option<V>) -> [(HeaderName, Option<V>); 8] {
+fn signed_headers(mut visit: impl FnMut(HeaderName, Signed)) {
     macro_rules! fixed {
         ($text:expr) => {
             Signed::Fixed(const { HeaderValue::from_static($text) })
         };
     }
-    [
-        (HOST, value(Signed::Host)),
-        (header_name!(X_ACS_ACCESSKEY_ID), value(Signed::AccessKeyId)),
-        (header_name!(X_ACS_ACTION), value(fixed!(ACTION))),
-        (
-            header_name!(X_ACS_CONTENT_SHA256),
-            value(fixed!(EMPTY_PAYLOAD_SHA256)),
-        ),
-        (header_name!(X_ACS_DATE), value(Signed::Date)),
-        (
-            header_name!(X_ACS_SECURITY_TOKEN),
-            value(Signed::SecurityToken),
-        ),
-        (header_name!(X_ACS_SIGNATURE_NONCE), value(Signed::Nonce)),
-        (header_name!(X_ACS_VERSION), value(fixed!(API_VERSION))),
-    ]
+    visit(HOST, Signed::Host);
+    visit(header_name!(X_ACS_ACCESSKEY_ID), Signed::AccessKeyId);
+    visit(header_name!(X_ACS_ACTION), fixed!(ACTION));
+    visit(
+        header_name!(X_ACS_CONTENT_SHA256),
+        fixed!(EMPTY_PAYLOAD_SHA256),
+    );
+    visit(header_name!(X_ACS_DATE), Signed::Date);
+    visit(header_name!(X_ACS_SECURITY_TOKEN), Signed::SecurityToken);
+    visit(header_name!(X_ACS_SIGNATURE_NONCE), Signed::Nonce);
+    visit(header_name!(X_ACS_VERSION), fixed!(API_VERSION));
 }
 
 /// What stays the same from one V3 request to the next for a signer, prepared once from
@@ -222,13 +217,11 @@ impl Template {
     pub(crate) fn new(credentials: &Credentials) -> Self {
         let id = credentials.access_key_id();
         let token = credentials.security_token().map(|t| t.expose());
-        let signed: Vec<(HeaderName, Signed)> = signed_headers(|v| match v {
-            Signed::AccessKeyId | Signed::SecurityToken if token.is_none() => None,
-            v => Some(v),
-        })
-        .into_iter()
-        .filter_map(|(name, v)| Some((name, v?)))
-        .collect();
+        let mut signed: Vec<(HeaderName, Signed)> = Vec::new();
+        signed_headers(|name, v| match v {
+            Signed::AccessKeyId | Signed::SecurityToken if token.is_none() => {}
+            v => signed.push((name, v)),
+        });
         debug_assert!(signed.windows(2).all(|w| w[0].0.as_str() < w[1].0.as_str()));
 
         let list = signed
@@ -342,22 +335,24 @@ pub(super) fn sign_delete_custom_image(
     let value = |r: Range<usize>| {
         HeaderValue::from_maybe_shared(shared.slice(r)).expect("validated header value")
     };
-    let signed = signed_headers(|v| {
-        Some(match v {
+    let mut headers = HeaderMap::with_capacity(t.signed + 3);
+    signed_headers(|name, v| {
+        let value = match v {
             Signed::Host => endpoint.host_header().clone(),
-            Signed::AccessKeyId => t.sts.as_ref()?.0.clone(),
             Signed::Fixed(value) => value,
             Signed::Date => value(date.clone()),
-            Signed::SecurityToken => t.sts.as_ref()?.1.clone(),
             Signed::Nonce => value(nonce.clone()),
-        })
+            Signed::AccessKeyId => match &t.sts {
+                Some((id, _)) => id.clone(),
+                None => return,
+            },
+            Signed::SecurityToken => match &t.sts {
+                Some((_, token)) => token.clone(),
+                None => return,
+            },
+        };
+        headers.insert(name, value);
     });
-    let mut headers = HeaderMap::with_capacity(t.signed + 3);
-    for (name, value) in signed {
-        if let Some(value) = value {
-            headers.insert(name, value);
-        }
-    }
     headers.insert(USER_AGENT, signer.user_agent.clone());
     headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
     let mut auth = value(auth_start..shared.len());
