@@ -199,8 +199,8 @@ fn signing_cpu(c: &mut Criterion<ThreadCpu>) {
 /// A routine measured by name.
 type Routine<'a> = (&'static str, Box<dyn Fn() + 'a>);
 
-/// The signing routines, each beside its floor and the two parts of the signer's time that
-/// it cannot shed: its own cryptography and returning an `http::Request`.
+/// The signing routines, per scheme: the signer, its floor, and the two parts of the
+/// signer's time that it cannot shed (its own cryptography, returning an `http::Request`).
 fn routines<'a>(
     v1f: &'a Fixture,
     v3f: &'a Fixture,
@@ -352,7 +352,8 @@ fn interleaved(routines: &[Routine<'_>]) {
         .collect();
     println!("interleaved, {rounds} rounds of {CALLS} calls, thread CPU ns per call: min / p25 / median (x floor)");
     for (i, (name, _)) in routines.iter().enumerate() {
-        let floor = &stats[if name.ends_with("v3") { 5 } else { 1 }];
+        // Each scheme's routines come in fours, the floor second.
+        let floor = &stats[i / 4 * 4 + 1];
         let [min, p25, p50] = stats[i];
         println!(
             "  {name:26} {min:7.0} ({:.2}x) {p25:7.0} ({:.2}x) {p50:7.0} ({:.2}x)",
