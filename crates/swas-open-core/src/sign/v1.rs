@@ -20,6 +20,7 @@ use crate::encode::{
 };
 use crate::endpoint::Endpoint;
 use crate::input::DeleteCustomImage;
+use crate::time::Timestamp;
 use crate::{ACTION, API_VERSION};
 
 /// `SignatureMethod`.
@@ -163,7 +164,7 @@ pub(super) fn sign_delete_custom_image(
     d.segment(&t.method_nonce);
     d.value(ctx.nonce.as_str());
     d.segment(&t.version_timestamp);
-    d.timestamp(ctx.timestamp.as_str());
+    d.timestamp(&ctx.timestamp);
     d.segment(&t.api_version);
 
     let mut mac = t.mac.clone();
@@ -239,9 +240,11 @@ impl<Q: Sink, S: Sink> DualQuery<Q, S> {
         self.string_to_sign.put(&segment.string_to_sign);
     }
 
-    /// Appends a timestamp, `YYYY-MM-DDThh:mm:ssZ`: its two colons are the only bytes to
-    /// escape, so both encodings are built with fixed-size copies.
-    fn timestamp(&mut self, timestamp: &str) {
+    /// Appends a timestamp, `YYYY-MM-DDThh:mm:ssZ` (digits and `-`, `T`, `:`, `Z` only):
+    /// its two colons are the only bytes to escape, so both encodings are built with
+    /// fixed-size copies.
+    fn timestamp(&mut self, timestamp: &Timestamp) {
+        let timestamp = timestamp.as_str();
         /// The timestamp with each colon written as `colon`.
         fn escaped<const N: usize>(t: &[u8; 20], colon: &[u8]) -> [u8; N] {
             let mut out = [0; N];
