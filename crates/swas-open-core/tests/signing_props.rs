@@ -5,8 +5,8 @@ use proptest::prelude::*;
 #[cfg(feature = "verify")]
 use swas_open_core::{verify_request, Secret, VerifyError};
 use swas_open_core::{
-    ClientToken, Credentials, DeleteCustomImage, Endpoint, EndpointKind, Nonce, SignatureVersion,
-    Signer, SigningContext, Timestamp,
+    ClientToken, DeleteCustomImage, Endpoint, EndpointKind, Nonce, SignatureVersion,
+    SigningContext, Timestamp,
 };
 
 fn token_ok(s: &str) -> bool {
@@ -14,31 +14,13 @@ fn token_ok(s: &str) -> bool {
     (1..=64).contains(&n) && s.chars().all(|c| c.is_ascii() && !c.is_ascii_control())
 }
 
-prop_compose! {
-    fn valid_inputs()(
-        region in "[a-z0-9-]{1,20}",
-        image in "[^\\s\\p{Cc}]{1,40}",
-        token in proptest::option::of("[ -~]{1,64}"),
-        id in "[A-Za-z0-9.]{1,24}",
-        secret in "[!-~]{1,40}",
-        sts in proptest::option::of("[!-~]([ -~]{0,78}[!-~])?"),
-        unix in 0u64..4_102_444_800,
-        nonce in "[A-Za-z0-9_.~-]{1,64}",
-        v3 in any::<bool>(),
-    ) -> (Signer, DeleteCustomImage, SigningContext, String, SignatureVersion, Option<String>) {
-        let mut creds = Credentials::new(id, secret.clone()).unwrap();
-        if let Some(t) = &sts {
-            creds = creds.with_security_token(t.clone()).unwrap();
-        }
-        let mut op = DeleteCustomImage::new(region, image).unwrap();
-        if let Some(t) = token {
-            op = op.with_client_token(t).unwrap();
-        }
-        let ctx = SigningContext::new(Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix)).unwrap(), Nonce::new(nonce).unwrap());
-        let version = if v3 { SignatureVersion::V3 } else { SignatureVersion::V1 };
-        (Signer::new(creds).with_signature_version(version), op, ctx, secret, version, sts)
-    }
+mod support {
+    pub(crate) use swas_open_core::{
+        Credentials, DeleteCustomImage, Nonce, SignatureVersion, Signer, SigningContext, Timestamp,
+    };
+    pub(crate) mod signing_inputs;
 }
+use support::signing_inputs::valid_inputs;
 
 #[cfg(feature = "verify")]
 fn lookup(secret: &str) -> impl FnOnce(&str) -> Option<Secret> + '_ {

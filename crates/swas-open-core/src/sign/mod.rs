@@ -19,11 +19,9 @@ mod tests;
 
 use std::fmt;
 
-use hmac::{Hmac, KeyInit};
 use http::header::{InvalidHeaderValue, CONTENT_LENGTH, HOST, USER_AGENT};
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
-use sha2::Sha256;
 
 use crate::credentials::Credentials;
 use crate::endpoint::Endpoint;
@@ -141,13 +139,49 @@ impl SigningContext {
 /// The user agent sent when none is configured:
 /// `AlibabaCloud (<os>; <arch>) Rust swas-open/<version> TeaDSL/2`.
 pub(crate) fn default_user_agent() -> String {
-    format!(
-        "AlibabaCloud ({}; {}) Rust swas-open/{} TeaDSL/2",
-        std::env::consts::OS,
-        std::env::consts::ARCH,
-        env!("CARGO_PKG_VERSION")
-    )
+    DEFAULT_USER_AGENT.to_owned()
 }
+
+/// [`default_user_agent`], built at compile time: as a static header value it is sent
+/// without touching a reference count.
+const DEFAULT_USER_AGENT: &str = {
+    const PARTS: [&str; 7] = [
+        "AlibabaCloud (",
+        std::env::consts::OS,
+        "; ",
+        std::env::consts::ARCH,
+        ") Rust swas-open/",
+        env!("CARGO_PKG_VERSION"),
+        " TeaDSL/2",
+    ];
+    const LEN: usize = {
+        let (mut len, mut i) = (0, 0);
+        while i < PARTS.len() {
+            len += PARTS[i].len();
+            i += 1;
+        }
+        len
+    };
+    const BYTES: [u8; LEN] = {
+        let mut out = [0; LEN];
+        let (mut at, mut i) = (0, 0);
+        while i < PARTS.len() {
+            let part = PARTS[i].as_bytes();
+            let mut j = 0;
+            while j < part.len() {
+                out[at] = part[j];
+                at += 1;
+                j += 1;
+            }
+            i += 1;
+        }
+        out
+    };
+    match std::str::from_utf8(&BYTES) {
+        Ok(ua) => ua,
+        Err(_) => panic!("the user agent is ASCII"),
+    }
+};
 
 /// Signs DeleteCustomImage requests for one set of credentials.
 ///
@@ -172,7 +206,7 @@ pub struct Signer {
     version: SignatureVersion,
     user_agent: HeaderValue,
     v1: v1::Template,
-    v3_mac: Hmac<Sha256>,
+    v3: v3::Template,
 }
 
 impl fmt::Debug for Signer {
@@ -188,14 +222,12 @@ impl fmt::Debug for Signer {
 impl Signer {
     /// A V1 signer with the default user agent.
     pub fn new(credentials: Credentials) -> Self {
-        let secret = credentials.secret().expose();
         Self {
             v1: v1::Template::new(&credentials),
-            v3_mac: Hmac::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any size"),
+            v3: v3::Template::new(&credentials),
             credentials,
             version: SignatureVersion::V1,
-            user_agent: HeaderValue::try_from(default_user_agent())
-                .expect("the default user agent is ASCII"),
+            user_agent: HeaderValue::from_static(DEFAULT_USER_AGENT),
         }
     }
 
@@ -211,7 +243,7 @@ impl Signer {
         suffix: &str,
     ) -> Result<Self, InvalidHeaderValue> {
         if !suffix.is_empty() {
-            let ua = format!("{} {suffix}", default_user_agent());
+            let ua = format!("{DEFAULT_USER_AGENT} {suffix}");
             self.user_agent = HeaderValue::try_from(ua)?;
         }
         Ok(self)

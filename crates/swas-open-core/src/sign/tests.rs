@@ -24,6 +24,13 @@ fn s(v: &Value) -> &str {
     v.as_str().expect("string field")
 }
 
+/// The fixture's vectors of one kind, checked to be all that were published.
+fn published<'a>(f: &'a Value, kind: &str, count: usize) -> &'a [Value] {
+    let cases = f[kind].as_array().expect("an array of vectors");
+    assert_eq!(cases.len(), count, "{kind}");
+    cases
+}
+
 fn pairs(v: &Value) -> Vec<(&str, &str)> {
     v.as_object()
         .expect("object")
@@ -69,9 +76,7 @@ fn hmac_sha1_raw_vectors() {
 #[test]
 fn v1_vectors_stage_by_stage() {
     let f = fixtures();
-    let cases = f["v1_rpc_hmac_sha1"].as_array().unwrap();
-    assert_eq!(cases.len(), 9);
-    for c in cases {
+    for c in published(&f, "v1_rpc_hmac_sha1", 9) {
         let params = pairs(&c["params"]);
         let query = v1::canonical_query(params.iter().copied());
         if let Some(expected) = c.get("canonical_query") {
@@ -97,15 +102,25 @@ fn delete_vector_inputs(c: &Value) -> (Signer, DeleteCustomImage, SigningContext
     if let Some(token) = p.get("SecurityToken") {
         creds = creds.with_security_token(s(token)).unwrap();
     }
-    let op = DeleteCustomImage::new(s(&p["RegionId"]), s(&p["ImageId"]))
+    let (op, ctx) = delete_vector_request(p, s(&p["Timestamp"]), s(&p["SignatureNonce"]));
+    (Signer::new(creds), op, ctx)
+}
+
+/// A vector's DeleteCustomImage input (from its query parameters) and signing context.
+fn delete_vector_request(
+    query: &Value,
+    timestamp: &str,
+    nonce: &str,
+) -> (DeleteCustomImage, SigningContext) {
+    let op = DeleteCustomImage::new(s(&query["RegionId"]), s(&query["ImageId"]))
         .unwrap()
-        .with_client_token(s(&p["ClientToken"]))
+        .with_client_token(s(&query["ClientToken"]))
         .unwrap();
     let ctx = SigningContext::new(
-        s(&p["Timestamp"]).parse::<Timestamp>().unwrap(),
-        Nonce::new(s(&p["SignatureNonce"])).unwrap(),
+        timestamp.parse::<Timestamp>().unwrap(),
+        Nonce::new(nonce).unwrap(),
     );
-    (Signer::new(creds), op, ctx)
+    (op, ctx)
 }
 
 #[test]
@@ -156,9 +171,7 @@ fn v1_fast_signer_matches_delete_custom_image_vectors() {
 #[test]
 fn v3_vectors_stage_by_stage() {
     let f = fixtures();
-    let cases = f["v3_acs3_hmac_sha256"].as_array().unwrap();
-    assert_eq!(cases.len(), 4);
-    for c in cases {
+    for c in published(&f, "v3_acs3_hmac_sha256", 4) {
         let query = canonical_query(pairs(&c["query"]));
         let header_pairs: Vec<(&str, &str)> = match c.get("headers") {
             Some(h) => pairs(h),
@@ -209,14 +222,7 @@ fn v3_fast_signer_matches_delete_custom_image_vector() {
     let h = &c["headers"];
     let signer = Signer::new(Credentials::new(s(&c["access_key_id"]), s(&c["secret"])).unwrap())
         .with_signature_version(SignatureVersion::V3);
-    let op = DeleteCustomImage::new(s(&q["RegionId"]), s(&q["ImageId"]))
-        .unwrap()
-        .with_client_token(s(&q["ClientToken"]))
-        .unwrap();
-    let ctx = SigningContext::new(
-        s(&h["x-acs-date"]).parse::<Timestamp>().unwrap(),
-        Nonce::new(s(&h["x-acs-signature-nonce"])).unwrap(),
-    );
+    let (op, ctx) = delete_vector_request(q, s(&h["x-acs-date"]), s(&h["x-acs-signature-nonce"]));
     let endpoint = s(&h["host"]).parse::<Endpoint>().unwrap();
     let req = signer.sign(&op, &endpoint, &ctx);
     let auth = req.headers()["authorization"].to_str().unwrap();
@@ -292,32 +298,9 @@ fn v3_signed_headers_are_the_headers_sent() {
     }
 }
 
-prop_compose! {
-    fn valid_inputs()(
-        region in "[a-z0-9-]{1,20}",
-        image in "[^\\s\\p{Cc}]{1,40}",
-        token in proptest::option::of("[ -~]{1,64}"),
-        id in "[A-Za-z0-9.]{1,24}",
-        secret in "[!-~]{1,40}",
-        // Long tokens take the signers' buffers past the stack.
-        sts in proptest::option::of(prop_oneof!["[!-~]([ -~]{0,78}[!-~])?", "[!-~]{600,2000}"]),
-        unix in 0u64..4_102_444_800,
-        nonce in "[A-Za-z0-9_.~-]{1,64}",
-        v3 in any::<bool>(),
-    ) -> (Signer, DeleteCustomImage, SigningContext, String) {
-        let mut creds = Credentials::new(id, secret.clone()).unwrap();
-        if let Some(t) = sts {
-            creds = creds.with_security_token(t).unwrap();
-        }
-        let mut op = DeleteCustomImage::new(region, image).unwrap();
-        if let Some(t) = token {
-            op = op.with_client_token(t).unwrap();
-        }
-        let ctx = SigningContext::new(Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix)).unwrap(), Nonce::new(nonce).unwrap());
-        let version = if v3 { SignatureVersion::V3 } else { SignatureVersion::V1 };
-        (Signer::new(creds).with_signature_version(version), op, ctx, secret)
-    }
-}
+#[path = "../../tests/support/signing_inputs.rs"]
+mod signing_inputs;
+use signing_inputs::valid_inputs;
 
 proptest! {
     #[test]
@@ -348,7 +331,7 @@ proptest! {
     }
 
     #[test]
-    fn fast_signer_agrees_with_the_generic_construction((signer, op, ctx, secret) in valid_inputs()) {
+    fn fast_signer_agrees_with_the_generic_construction((signer, op, ctx, secret, _, _) in valid_inputs()) {
         let endpoint = Endpoint::for_region(op.region_id(), EndpointKind::Public);
         let req = signer.sign(&op, &endpoint, &ctx);
         let query = req.uri().query().unwrap();
@@ -817,5 +800,33 @@ mod verify {
             }
             prop_assert!(verify_request(&build(&free), key(&secret)).is_ok());
         }
+    }
+}
+
+/// The user agent built at compile time names the platform and the crate's version, and is
+/// what both schemes send.
+#[test]
+fn default_user_agent_is_sent_by_both_schemes() {
+    let expected = format!(
+        "AlibabaCloud ({}; {}) Rust swas-open/{} TeaDSL/2",
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(super::default_user_agent(), expected);
+    let op = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+    let ctx = SigningContext::new(
+        Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(0)).unwrap(),
+        Nonce::new("n").unwrap(),
+    );
+    for version in [SignatureVersion::V1, SignatureVersion::V3] {
+        let signer =
+            Signer::new(Credentials::new("id", "secret").unwrap()).with_signature_version(version);
+        let req = signer.sign(
+            &op,
+            &Endpoint::for_region(op.region_id(), EndpointKind::Public),
+            &ctx,
+        );
+        assert_eq!(req.headers()["user-agent"], expected.as_str(), "{version}");
     }
 }

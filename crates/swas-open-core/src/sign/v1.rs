@@ -15,9 +15,12 @@ use http::uri::PathAndQuery;
 use super::buf::{Sink, StackBuf};
 use super::{assemble, v1_headers, Signer, SigningContext};
 use crate::credentials::Credentials;
-use crate::encode::{hex_upper, is_unreserved, percent_encode_into_sink, QueryBuf};
+use crate::encode::{
+    all_unreserved, encode_into, is_unreserved, percent_encode_into_sink, QueryBuf,
+};
 use crate::endpoint::Endpoint;
 use crate::input::DeleteCustomImage;
+use crate::time::Timestamp;
 use crate::{ACTION, API_VERSION};
 
 /// `SignatureMethod`.
@@ -161,7 +164,7 @@ pub(super) fn sign_delete_custom_image(
     d.segment(&t.method_nonce);
     d.value(ctx.nonce.as_str());
     d.segment(&t.version_timestamp);
-    d.value(ctx.timestamp.as_str());
+    d.timestamp(&ctx.timestamp);
     d.segment(&t.api_version);
 
     let mut mac = t.mac.clone();
@@ -237,23 +240,42 @@ impl<Q: Sink, S: Sink> DualQuery<Q, S> {
         self.string_to_sign.put(&segment.string_to_sign);
     }
 
+    /// Appends a timestamp, `YYYY-MM-DDThh:mm:ssZ` (digits and `-`, `T`, `:`, `Z` only):
+    /// its two colons are the only bytes to escape, so both encodings are built with
+    /// fixed-size copies.
+    fn timestamp(&mut self, timestamp: &Timestamp) {
+        let timestamp = timestamp.as_str();
+        /// The timestamp with each colon written as `colon`.
+        fn escaped<const N: usize>(t: &[u8; 20], colon: &[u8]) -> [u8; N] {
+            let mut out = [0; N];
+            let mut at = 0;
+            for part in [&t[..13], colon, &t[14..16], colon, &t[17..]] {
+                out[at..at + part.len()].copy_from_slice(part);
+                at += part.len();
+            }
+            out
+        }
+        match <&[u8; 20]>::try_from(timestamp.as_bytes()) {
+            Ok(t) if t[13] == b':' && t[16] == b':' => {
+                self.query.put(&escaped::<24>(t, b"%3A"));
+                self.string_to_sign.put(&escaped::<28>(t, b"%253A"));
+            }
+            _ => self.value(timestamp),
+        }
+    }
+
     /// Appends a value, encoded once in the query and twice in the string to sign.
     fn value(&mut self, value: &str) {
         let value = value.as_bytes();
-        let mut run = 0;
-        for (i, &b) in value.iter().enumerate() {
-            if is_unreserved(b) {
-                continue;
-            }
-            let [hi, lo] = hex_upper(b);
-            self.query.put(&value[run..i]);
-            self.query.put(&[b'%', hi, lo]);
-            self.string_to_sign.put(&value[run..i]);
-            self.string_to_sign.put(&[b'%', b'2', b'5', hi, lo]);
-            run = i + 1;
+        if all_unreserved(value) {
+            self.query.put(value);
+            self.string_to_sign.put(value);
+            return;
         }
-        self.query.put(&value[run..]);
-        self.string_to_sign.put(&value[run..]);
+        self.query
+            .write_with(3 * value.len(), |out| encode_into(value, out, b"%"));
+        self.string_to_sign
+            .write_with(5 * value.len(), |out| encode_into(value, out, b"%25"));
     }
 }
 

@@ -11,7 +11,7 @@
 use std::ops::Range;
 
 use bytes::Bytes;
-use hmac::Mac;
+use hmac::{Hmac, Mac};
 use http::header::{HeaderName, AUTHORIZATION, CONTENT_LENGTH, HOST, USER_AGENT};
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue};
@@ -19,7 +19,8 @@ use sha2::{Digest, Sha256};
 
 use super::buf::{Sink, StackBuf};
 use super::{assemble, header_name, Signer, SigningContext, X_ACS_ACTION, X_ACS_VERSION};
-use crate::encode::{hex_lower_into, percent_encode_into_sink, QueryBuf};
+use crate::credentials::Credentials;
+use crate::encode::{hex_lower_into, percent_encode_into_sink};
 use crate::endpoint::Endpoint;
 use crate::input::DeleteCustomImage;
 use crate::{ACTION, API_VERSION};
@@ -144,27 +145,156 @@ pub(crate) fn verify(secret: &str, string_to_sign: &str, received_hex: &str) -> 
     mac.verify_slice(&received).is_ok()
 }
 
-#[cfg(any(test, feature = "verify"))]
-fn keyed_mac(secret: &str) -> hmac::Hmac<Sha256> {
+fn keyed_mac(secret: &str) -> Hmac<Sha256> {
     hmac::KeyInit::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any size")
 }
 
-/// The fast path. The headers it signs are listed once, in canonical order; the canonical
-/// headers, `SignedHeaders` and the request's headers are all derived from that list. The
-/// query and the changing header values share one buffer, and the canonical request is
-/// written on the stack and hashed in one piece.
+/// A signed header's value, as [`signed_headers`] names it.
+enum Signed {
+    /// The endpoint's host.
+    Host,
+    /// The access key id (sent with an STS token only).
+    AccessKeyId,
+    /// The same for every request (built at compile time).
+    Fixed(HeaderValue),
+    /// The attempt's timestamp.
+    Date,
+    /// The STS token, if any.
+    SecurityToken,
+    /// The attempt's nonce.
+    Nonce,
+}
+
+/// The headers this crate signs, sorted by name (this order is the canonical one): the one
+/// list that the canonical headers, `SignedHeaders` and the request's headers all derive
+/// from. `visit` sees each header in turn, with what its value is.
+#[inline(always)]
+fn signed_headers(mut visit: impl FnMut(HeaderName, Signed)) {
+    macro_rules! fixed {
+        ($text:expr) => {
+            Signed::Fixed(const { HeaderValue::from_static($text) })
+        };
+    }
+    visit(HOST, Signed::Host);
+    visit(header_name!(X_ACS_ACCESSKEY_ID), Signed::AccessKeyId);
+    visit(header_name!(X_ACS_ACTION), fixed!(ACTION));
+    visit(
+        header_name!(X_ACS_CONTENT_SHA256),
+        fixed!(EMPTY_PAYLOAD_SHA256),
+    );
+    visit(header_name!(X_ACS_DATE), Signed::Date);
+    visit(header_name!(X_ACS_SECURITY_TOKEN), Signed::SecurityToken);
+    visit(header_name!(X_ACS_SIGNATURE_NONCE), Signed::Nonce);
+    visit(header_name!(X_ACS_VERSION), fixed!(API_VERSION));
+}
+
+/// What stays the same from one V3 request to the next for a signer, prepared once from
+/// [`signed_headers`]: every stretch of the canonical request between the values that
+/// change, `SignedHeaders`, the head of `Authorization`, the STS headers' values, and the
+/// HMAC state keyed with the secret that has already absorbed the string to sign's first
+/// line.
+#[derive(Clone)]
+pub(crate) struct Template {
+    mac: Hmac<Sha256>,
+    /// `x-acs-accesskey-id` and `x-acs-security-token`, with an STS token only.
+    sts: Option<(HeaderValue, HeaderValue)>,
+    /// How many headers are signed.
+    signed: usize,
+    /// `\nhost:` (the canonical request's headers start with `host`).
+    before_host: Box<[u8]>,
+    /// From after the host to `x-acs-date:`.
+    before_date: Box<[u8]>,
+    /// From after the date to `x-acs-signature-nonce:`.
+    before_nonce: Box<[u8]>,
+    /// From after the nonce to the end: the last headers, `SignedHeaders` and the hashed
+    /// payload.
+    tail: Box<[u8]>,
+    /// `ACS3-HMAC-SHA256 Credential=<id>,SignedHeaders=<list>,Signature=`.
+    authorization_head: Box<[u8]>,
+}
+
+impl Template {
+    pub(crate) fn new(credentials: &Credentials) -> Self {
+        let id = credentials.access_key_id();
+        let token = credentials.security_token().map(|t| t.expose());
+        let mut signed: Vec<(HeaderName, Signed)> = Vec::new();
+        signed_headers(|name, v| match v {
+            Signed::AccessKeyId | Signed::SecurityToken if token.is_none() => {}
+            v => signed.push((name, v)),
+        });
+        debug_assert!(signed.windows(2).all(|w| w[0].0.as_str() < w[1].0.as_str()));
+
+        let list = signed
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect::<Vec<_>>()
+            .join(";");
+        // The canonical headers, cut where a value changes from one request to the next.
+        let mut stretches: Vec<Vec<u8>> = vec![Vec::new()];
+        for (name, v) in &signed {
+            let current = stretches.last_mut().expect("never empty");
+            current.push(b'\n');
+            current.extend_from_slice(name.as_str().as_bytes());
+            current.push(b':');
+            match v {
+                Signed::Fixed(value) => current.extend_from_slice(value.as_bytes()),
+                Signed::AccessKeyId => current.extend_from_slice(id.as_bytes()),
+                Signed::SecurityToken => {
+                    current.extend_from_slice(token.unwrap_or_default().as_bytes())
+                }
+                Signed::Host | Signed::Date | Signed::Nonce => stretches.push(Vec::new()),
+            }
+        }
+        let tail = stretches.last_mut().expect("never empty");
+        tail.extend_from_slice(b"\n\n");
+        tail.extend_from_slice(list.as_bytes());
+        tail.push(b'\n');
+        tail.extend_from_slice(EMPTY_PAYLOAD_SHA256.as_bytes());
+        let [before_host, before_date, before_nonce, tail]: [Vec<u8>; 4] = stretches
+            .try_into()
+            .expect("host, date and nonce cut the headers in four");
+
+        let mut mac = keyed_mac(credentials.secret().expose());
+        mac.update(ALGORITHM.as_bytes());
+        mac.update(b"\n");
+        // Key ids and tokens are validated printable ASCII.
+        let sts = token.map(|token| {
+            let mut token = HeaderValue::try_from(token).expect("validated header value");
+            token.set_sensitive(true);
+            let id = HeaderValue::try_from(id).expect("validated header value");
+            (id, token)
+        });
+        Self {
+            mac,
+            sts,
+            signed: signed.len(),
+            before_host: before_host.into(),
+            before_date: before_date.into(),
+            before_nonce: before_nonce.into(),
+            tail: tail.into(),
+            authorization_head: format!(
+                "{ALGORITHM} Credential={id},SignedHeaders={list},Signature="
+            )
+            .into_bytes()
+            .into(),
+        }
+    }
+}
+
+/// The fast path: fills the signer's [`Template`] in one buffer, which holds, in order,
+/// `POST\n` and the URI's `/?query`, the rest of the canonical request (whose date and
+/// nonce are the header values), then `Authorization`. The canonical request is hashed in
+/// place (its `/?` read as `/\n`), and the URI and the three changing header values are
+/// slices of the one buffer.
 pub(super) fn sign_delete_custom_image(
     signer: &Signer,
     op: &DeleteCustomImage,
     endpoint: &Endpoint,
     ctx: &SigningContext,
 ) -> http::Request<Vec<u8>> {
-    let creds = &signer.credentials;
-    let id = creds.access_key_id();
-    let token = creds.security_token().map(|t| t.expose());
-
-    let mut buf = QueryBuf::new();
-    buf.put(b"/?");
+    let t = &signer.v3;
+    let mut buf = StackBuf::<1024>::new();
+    buf.put(b"POST\n/?");
     for (i, (name, value)) in op.params().enumerate() {
         // The parameter names are unreserved; only values need encoding.
         if i > 0 {
@@ -175,106 +305,63 @@ pub(super) fn sign_delete_custom_image(
         percent_encode_into_sink(&mut buf, value.as_bytes());
     }
     let query_end = buf.len();
-    let mut put = |value: &str| {
+    let mut put_value = |before: &[u8], value: &[u8]| {
+        buf.put(before);
         let start = buf.len();
-        buf.put(value.as_bytes());
+        buf.put(value);
         start..buf.len()
     };
-    let date = put(ctx.timestamp.as_str());
-    let nonce = put(ctx.nonce.as_str());
-    let sts = token.map(|t| (put(id), put(t)));
+    put_value(&t.before_host, endpoint.host_header().as_bytes());
+    let date = put_value(&t.before_date, ctx.timestamp.as_str().as_bytes());
+    let nonce = put_value(&t.before_nonce, ctx.nonce.as_str().as_bytes());
+    buf.put(&t.tail);
+
+    let mut hasher = Sha256::new();
+    hasher.update(b"POST\n/\n");
+    hasher.update(&buf.as_slice()[PATH_AT + 2..]);
+    let mut hashed = [0u8; 64];
+    hex_lower_into(&hasher.finalize(), &mut hashed);
+    let mut mac = t.mac.clone();
+    mac.update(&hashed);
+    let auth_start = buf.len();
+    buf.put(&t.authorization_head);
+    buf.write_with(64, |out| {
+        hex_lower_into(&mac.finalize().into_bytes(), &mut out[..64]);
+        64
+    });
+
     let shared = Bytes::from(buf.as_slice().to_vec());
-    // Timestamps and nonces are validated ASCII; ids and tokens validated printable ASCII.
+    // Timestamps and nonces are validated ASCII; `Authorization` is ASCII by construction.
     let value = |r: Range<usize>| {
         HeaderValue::from_maybe_shared(shared.slice(r)).expect("validated header value")
     };
-    let (id_value, token_value) = match sts {
-        Some((i, t)) => {
-            let mut t = value(t);
-            t.set_sensitive(true);
-            (Some(value(i)), Some(t))
-        }
-        None => (None, None),
-    };
-    // Sorted by name: this order is the canonical one.
-    let signed: [(HeaderName, Option<HeaderValue>); 8] = [
-        (HOST, Some(endpoint.host_header().clone())),
-        (header_name!(X_ACS_ACCESSKEY_ID), id_value),
-        (
-            header_name!(X_ACS_ACTION),
-            Some(HeaderValue::from_static(ACTION)),
-        ),
-        (
-            header_name!(X_ACS_CONTENT_SHA256),
-            Some(HeaderValue::from_static(EMPTY_PAYLOAD_SHA256)),
-        ),
-        (header_name!(X_ACS_DATE), Some(value(date))),
-        (header_name!(X_ACS_SECURITY_TOKEN), token_value),
-        (header_name!(X_ACS_SIGNATURE_NONCE), Some(value(nonce))),
-        (
-            header_name!(X_ACS_VERSION),
-            Some(HeaderValue::from_static(API_VERSION)),
-        ),
-    ];
-    let present = || signed.iter().filter_map(|(n, v)| Some((n, v.as_ref()?)));
-
-    let (count, names_len) = present().fold((0, 0), |(c, l), (n, _)| (c + 1, l + n.as_str().len()));
-    let list_len = names_len + count - 1;
-    let mut auth = String::with_capacity(ALGORITHM.len() + 38 + id.len() + list_len + 64);
-    auth.push_str(ALGORITHM);
-    auth.push_str(" Credential=");
-    auth.push_str(id);
-    auth.push_str(",SignedHeaders=");
-    let list_start = auth.len();
-    for (i, (name, _)) in present().enumerate() {
-        if i > 0 {
-            auth.push(';');
-        }
-        auth.push_str(name.as_str());
-    }
-
-    let mut cr = StackBuf::<1024>::new();
-    cr.put(b"POST\n/\n");
-    cr.put(&shared[2..query_end]);
-    cr.put(b"\n");
-    for (name, value) in present() {
-        cr.put(name.as_str().as_bytes());
-        cr.put(b":");
-        cr.put(value.as_bytes());
-        cr.put(b"\n");
-    }
-    cr.put(b"\n");
-    cr.put(&auth.as_bytes()[list_start..]);
-    cr.put(b"\n");
-    cr.put(EMPTY_PAYLOAD_SHA256.as_bytes());
-
-    let mut sts = [0u8; ALGORITHM.len() + 1 + 64];
-    sts[..ALGORITHM.len()].copy_from_slice(ALGORITHM.as_bytes());
-    sts[ALGORITHM.len()] = b'\n';
-    hex_lower_into(
-        &Sha256::digest(cr.as_slice()),
-        &mut sts[ALGORITHM.len() + 1..],
-    );
-    let mut mac = signer.v3_mac.clone();
-    mac.update(&sts);
-    let mut sig = [0u8; 64];
-    hex_lower_into(&mac.finalize().into_bytes(), &mut sig);
-    auth.push_str(",Signature=");
-    auth.push_str(std::str::from_utf8(&sig).expect("hex is ASCII"));
-    debug_assert_eq!(auth.len(), auth.capacity());
-
-    let mut headers = HeaderMap::with_capacity(count + 3);
-    for (name, value) in signed {
-        if let Some(value) = value {
-            headers.insert(name, value);
-        }
-    }
+    let mut headers = HeaderMap::with_capacity(t.signed + 3);
+    signed_headers(|name, v| {
+        let value = match v {
+            Signed::Host => endpoint.host_header().clone(),
+            Signed::Fixed(value) => value,
+            Signed::Date => value(date.clone()),
+            Signed::Nonce => value(nonce.clone()),
+            Signed::AccessKeyId => match &t.sts {
+                Some((id, _)) => id.clone(),
+                None => return,
+            },
+            Signed::SecurityToken => match &t.sts {
+                Some((_, token)) => token.clone(),
+                None => return,
+            },
+        };
+        headers.insert(name, value);
+    });
     headers.insert(USER_AGENT, signer.user_agent.clone());
     headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-    let mut auth = HeaderValue::try_from(auth).expect("validated header value");
+    let mut auth = value(auth_start..shared.len());
     auth.set_sensitive(true);
     headers.insert(AUTHORIZATION, auth);
-    let q =
-        PathAndQuery::from_maybe_shared(shared.slice(..query_end)).expect("encoded query is valid");
+    let q = PathAndQuery::from_maybe_shared(shared.slice(PATH_AT..query_end))
+        .expect("encoded query is valid");
     assemble(endpoint, q, headers)
 }
+
+/// Where `/?` starts in the fast path's buffer, after `POST\n`.
+const PATH_AT: usize = 5;
