@@ -491,27 +491,29 @@ fn measured<T>(f: impl FnOnce() -> T) -> T {
 }
 
 fn main() {
+    // One emulator per side, both receiving the same sequence of requests: their nonce and
+    // token tables grow (and pause to resize) at the same points of each side's run.
+    let (bare_emu, sdk_emu) = (emulator(), emulator());
+    let endpoint = bare_emu.url().parse::<Endpoint>().expect("emulator url");
+    let signer = Signer::new(Credentials::new(ID, SECRET).expect("credentials"));
+    let (bare_seq, sdk_seq) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let cpu = CpuBench {
+        bare_emu: &bare_emu,
+        sdk_emu: &sdk_emu,
+        signer: &signer,
+        endpoint: &endpoint,
+        bare_seq: &bare_seq,
+        sdk_seq: &sdk_seq,
+    };
     if let Ok(side) = std::env::var("SWAS_BENCH_SIDE") {
         let var = |name: &str, default: usize| {
             std::env::var(name).map_or(default, |v| v.parse().expect("a number"))
         };
-        let (bare_emu, sdk_emu) = (emulator(), emulator());
-        let endpoint = bare_emu.url().parse::<Endpoint>().expect("emulator url");
-        let signer = Signer::new(Credentials::new(ID, SECRET).expect("credentials"));
-        let (bare_seq, sdk_seq) = (AtomicUsize::new(0), AtomicUsize::new(0));
-        CpuBench {
-            bare_emu: &bare_emu,
-            sdk_emu: &sdk_emu,
-            signer: &signer,
-            endpoint: &endpoint,
-            bare_seq: &bare_seq,
-            sdk_seq: &sdk_seq,
-        }
-        .instructions(
-            &side,
+        let (calls, c) = (
             var("SWAS_BENCH_CALLS", 200),
             var("SWAS_BENCH_CONCURRENCY", 1),
         );
+        cpu.instructions(&side, calls, c);
         return;
     }
     // `cargo bench` passes `--bench`; `cargo test --benches` does not: then run a smoke pass.
@@ -523,17 +525,10 @@ fn main() {
     };
     let per_slice = requests / slices;
 
-    // One emulator per side, both receiving the same sequence of requests: their nonce and
-    // token tables grow (and pause to resize) at the same points of each side's run.
-    let (bare_emu, sdk_emu) = (emulator(), emulator());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let endpoint = bare_emu.url().parse::<Endpoint>().expect("emulator url");
-    let signer = Signer::new(Credentials::new(ID, SECRET).expect("credentials"));
-    let (bare_seq, sdk_seq) = (AtomicUsize::new(0), AtomicUsize::new(0));
-
     println!(
         "loopback: {} requests per side and concurrency, in {slices} alternating slices; sdk: swas-open-hyper Client (V1 signing per call); bare: hyper-util, pre-signed requests",
         per_slice * slices
@@ -611,15 +606,7 @@ fn main() {
             }
         }
     });
-    CpuBench {
-        bare_emu: &bare_emu,
-        sdk_emu: &sdk_emu,
-        signer: &signer,
-        endpoint: &endpoint,
-        bare_seq: &bare_seq,
-        sdk_seq: &sdk_seq,
-    }
-    .run(quick);
+    cpu.run(quick);
     for (side, emu) in [("bare", &bare_emu), ("sdk", &sdk_emu)] {
         let stats = emu.stats();
         println!(
