@@ -43,7 +43,7 @@
 //!   [`ClientToken`]); errors name the field and the rule.
 //! - [`Credentials`], whose secret and token never print, and the [`CredentialsProvider`]s
 //!   that obtain them (the default chain, STS roles, the ECS RAM role, a credentials URI),
-//!   cached and refreshed ([`credentials`]).
+//!   cached and refreshed.
 //! - [`Endpoint`]: region to endpoint, or an explicit URL.
 //! - [`Signer`] and [`SigningContext`]: RPC signature V1 (HMAC-SHA1) and ACS3-HMAC-SHA256 (V3).
 //! - [`parse_delete_custom_image`]: typed results and [`ServiceError`]s.
@@ -58,7 +58,7 @@
 mod adaptive;
 mod call;
 mod config;
-pub mod credentials;
+mod credentials;
 mod encode;
 mod endpoint;
 mod error;
@@ -66,7 +66,7 @@ mod exchange;
 mod input;
 mod metrics;
 mod network;
-pub mod response;
+mod response;
 mod retry;
 mod sign;
 mod time;
@@ -88,7 +88,7 @@ pub use network::extra_root_certificates;
 pub use network::Proxies;
 pub use response::{
     parse_delete_custom_image, DeleteCustomImageOutput, ErrorCode, ParseError, ParseErrorKind,
-    ServiceError,
+    ServiceError, MAX_RESPONSE_BODY,
 };
 pub use retry::{RetryBudget, RetryPolicy, TransportFailure};
 pub use sign::{Nonce, SignatureVersion, Signer, SigningContext};

@@ -1,35 +1,4 @@
 //! Typed results and service errors of `DeleteCustomImage`.
-//!
-//! [`parse_delete_custom_image`] turns an [`http::Response`] into either a
-//! [`DeleteCustomImageOutput`] or an [`Error`]:
-//!
-//! - a 2xx answer whose JSON object carries a non-empty `RequestId` is a success;
-//! - any other answer whose JSON object carries a `Code` is a [`ServiceError`]
-//!   ([`ErrorKind::Service`]), matched on its [`ErrorCode`] rather than on its HTTP status;
-//! - everything else (an empty body, a proxy's HTML page, truncated JSON, a body over
-//!   [`MAX_RESPONSE_BODY`], JSON without the expected field) is a [`ParseError`]
-//!   ([`ErrorKind::Parse`]) that keeps the status and a short, log-safe snippet of the body.
-//!
-//! Field names are accepted in PascalCase (`RequestId`, `Code`, ...) and in lower camel case
-//! (`requestId`, `code`, ...); when both are present, PascalCase wins. A value of the wrong
-//! JSON type is treated as absent, and a key repeated within the object keeps its last value.
-//!
-//! ```
-//! use swas_open_core::{parse_delete_custom_image, ClientToken, ErrorCode, ErrorKind};
-//!
-//! let token = ClientToken::new("token-1")?;
-//! let response = http::Response::builder()
-//!     .status(404)
-//!     .body(r#"{"RequestId":"R1","Code":"InvalidImageId.NotFound","Message":"The specified ImageId does not exist."}"#)?;
-//! match parse_delete_custom_image(&response, &token).map_err(|e| e.into_kind()) {
-//!     Err(ErrorKind::Service(e)) => {
-//!         assert_eq!(e.code, ErrorCode::InvalidImageIdNotFound);
-//!         assert_eq!(e.request_id.as_deref(), Some("R1"));
-//!     }
-//!     other => panic!("unexpected: {other:?}"),
-//! }
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 use std::borrow::Cow;
 use std::fmt;
@@ -413,11 +382,39 @@ fn snippet(body: &[u8]) -> String {
         .collect()
 }
 
-/// Parses the answer to one DeleteCustomImage request that carried `client_token`.
+/// Parses the answer to one DeleteCustomImage request that carried `client_token`. Never
+/// panics.
 ///
-/// A 2xx answer with a non-empty `RequestId` is a success (one attempt); a non-2xx answer
-/// with a `Code` is an [`ErrorKind::Service`] (its `retry_after` read from the
-/// `x-acs-retry-after` header); anything else is an [`ErrorKind::Parse`]. Never panics.
+/// It turns an [`http::Response`] into either a [`DeleteCustomImageOutput`] or an [`Error`]:
+///
+/// - a 2xx answer whose JSON object carries a non-empty `RequestId` is a success;
+/// - any other answer whose JSON object carries a `Code` is a [`ServiceError`]
+///   ([`ErrorKind::Service`], its `retry_after` read from the `x-acs-retry-after` header),
+///   matched on its [`ErrorCode`] rather than on its HTTP status;
+/// - everything else (an empty body, a proxy's HTML page, truncated JSON, a body over
+///   [`MAX_RESPONSE_BODY`], JSON without the expected field) is a [`ParseError`]
+///   ([`ErrorKind::Parse`]) that keeps the status and a short, log-safe snippet of the body.
+///
+/// Field names are accepted in PascalCase (`RequestId`, `Code`, ...) and in lower camel case
+/// (`requestId`, `code`, ...); when both are present, PascalCase wins. A value of the wrong
+/// JSON type is treated as absent, and a key repeated within the object keeps its last value.
+///
+/// ```
+/// use swas_open_core::{parse_delete_custom_image, ClientToken, ErrorCode, ErrorKind};
+///
+/// let token = ClientToken::new("token-1")?;
+/// let response = http::Response::builder()
+///     .status(404)
+///     .body(r#"{"RequestId":"R1","Code":"InvalidImageId.NotFound","Message":"The specified ImageId does not exist."}"#)?;
+/// match parse_delete_custom_image(&response, &token).map_err(|e| e.into_kind()) {
+///     Err(ErrorKind::Service(e)) => {
+///         assert_eq!(e.code, ErrorCode::InvalidImageIdNotFound);
+///         assert_eq!(e.request_id.as_deref(), Some("R1"));
+///     }
+///     other => panic!("unexpected: {other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn parse_delete_custom_image<B: AsRef<[u8]>>(
     response: &http::Response<B>,
     client_token: &ClientToken,

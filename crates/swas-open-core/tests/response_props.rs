@@ -7,9 +7,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde_json::Value;
-use swas_open_core::response::{
-    parse_delete_custom_image, ParseErrorKind, ServiceError, MAX_RESPONSE_BODY,
-};
+use swas_open_core::{parse_delete_custom_image, ParseErrorKind, ServiceError, MAX_RESPONSE_BODY};
 use swas_open_core::{ClientToken, Error, ErrorCode, ErrorKind};
 
 fn response(status: u16, body: Vec<u8>) -> http::Response<Vec<u8>> {

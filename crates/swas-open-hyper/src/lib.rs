@@ -125,8 +125,8 @@
 //! `metrics` feature, calls, attempts, retries, retry-budget refusals and latencies are
 //! recorded through the `metrics` facade (names in the README's "In production" section).
 //!
-//! [`MAX_RESPONSE_BODY`]: swas_open_core::response::MAX_RESPONSE_BODY
-//! [`ParseErrorKind::TooLarge`]: swas_open_core::response::ParseErrorKind::TooLarge
+//! [`MAX_RESPONSE_BODY`]: swas_open_core::MAX_RESPONSE_BODY
+//! [`ParseErrorKind::TooLarge`]: swas_open_core::ParseErrorKind::TooLarge
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

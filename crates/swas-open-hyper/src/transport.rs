@@ -18,8 +18,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as PooledClient;
 use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use swas_open_core::response::{ParseError, ParseErrorKind, MAX_RESPONSE_BODY};
 use swas_open_core::{BoxError, Config, Error, ErrorKind, Outgoing, TimeoutKind, TransportFailure};
+use swas_open_core::{ParseError, ParseErrorKind, MAX_RESPONSE_BODY};
 
 use crate::proxy::{self, ProxyConnector, ProxyError, ProxyStream};
 use crate::tls;

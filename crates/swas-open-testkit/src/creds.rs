@@ -1,6 +1,6 @@
 //! What the credential tests of both clients share: the emulator's roles and keys, a
 //! temporary HOME, a default chain over a scrubbed environment that refuses to leave the
-//! metadata service at its real address, and the credential scenarios of [`suite!`]
+//! metadata service at its real address, and the credential scenarios of [`suite!`](crate::suite)
 //! (crate::suite): every provider kind and config-file mode end to end, over real sockets,
 //! with the emulator playing STS, the metadata service, the credentials URI and SWAS.
 

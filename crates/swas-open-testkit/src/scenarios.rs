@@ -8,11 +8,11 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use swas_open_core::response::{ParseError, ParseErrorKind};
 use swas_open_core::{
     ClientBuilder, Credentials, DeleteCustomImage, DeleteCustomImageOutput, Error, ErrorCode,
     ErrorKind, RetryPolicy, ServiceError, SignatureVersion, TimeoutKind, TransportFailure,
 };
+use swas_open_core::{ParseError, ParseErrorKind};
 use swas_open_emulator::{Emulator, Fault};
 
 use crate::{

@@ -48,7 +48,7 @@ use std::io::Read;
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use swas_open_core::response::MAX_RESPONSE_BODY;
+use swas_open_core::MAX_RESPONSE_BODY;
 use swas_open_core::{
     parse_delete_custom_image, ClientToken, Credentials, DeleteCustomImage, Endpoint, Nonce,
     Signer, SigningContext, Timestamp,

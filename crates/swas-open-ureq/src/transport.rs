@@ -5,8 +5,8 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use swas_open_core::response::{ParseError, ParseErrorKind, MAX_RESPONSE_BODY};
 use swas_open_core::{Config, Error, ErrorKind, Outgoing, TimeoutKind, TransportFailure};
+use swas_open_core::{ParseError, ParseErrorKind, MAX_RESPONSE_BODY};
 use ureq::tls::{TlsConfig, TlsProvider};
 use ureq::Timeout;
 

@@ -1,34 +1,4 @@
 //! Credentials, and the providers that obtain them.
-//!
-//! [`Credentials`] are an AccessKey pair, optionally with an STS security token. The secret
-//! and the token live in [`Secret`], whose `Debug` and `Display` print `***`: no formatted
-//! output of this crate (credentials, requests' debug, errors) can show them.
-//!
-//! A [`CredentialsProvider`] says where a client's credentials come from: fixed ones, the
-//! default chain (the official SDKs' order: environment, OIDC, the aliyun CLI config file,
-//! the ini file, the ECS instance RAM role, a credentials URI), or one provider chosen
-//! explicitly (`AssumeRole`, `AssumeRoleWithOIDC`, the ECS RAM role, a credentials URI, your
-//! own [`ProvideCredentials`]). Each fetch is a sans-IO [`Exchange`](crate::Exchange)
-//! ([`Fetch`](crate::Fetch)) that the clients drive like a call; temporary credentials are cached, never
-//! used with under 3 minutes left, and refreshed from 15 minutes before they expire, one
-//! refresh for all the calls that need it.
-//!
-//! ```
-//! use std::time::Duration;
-//! use swas_open_core::{Credentials, CredentialsProvider, RoleOptions};
-//!
-//! let mut options = RoleOptions::default();
-//! options.external_id = Some("abcd1234".into());
-//! options.duration = Some(Duration::from_secs(900));
-//! options.sts_endpoint = Some("sts.cn-hangzhou.aliyuncs.com".into());
-//! let provider = CredentialsProvider::ram_role_arn(
-//!     Credentials::new("LTAI-id", "secret")?,
-//!     "acs:ram::123456789012:role/deleter",
-//!     options,
-//! );
-//! assert!(format!("{provider:?}").contains("role/deleter"));
-//! # Ok::<(), swas_open_core::InputError>(())
-//! ```
 
 use std::fmt;
 use std::io;
@@ -230,9 +200,35 @@ pub trait ProvideCredentials: Send + Sync {
     fn provide(&self) -> Result<(Credentials, Option<SystemTime>), BoxError>;
 }
 
-/// Where a client's credentials come from. Give one to
-/// [`ClientBuilder::credentials`](crate::ClientBuilder::credentials);
-/// without one, a client uses the default chain ([`CredentialsProvider::default`]).
+/// Where a client's credentials come from: fixed ones, the default chain (the official
+/// SDKs' order: environment, OIDC, the aliyun CLI config file, the ini file, the ECS
+/// instance RAM role, a credentials URI), or one provider chosen explicitly (`AssumeRole`,
+/// `AssumeRoleWithOIDC`, the ECS RAM role, a credentials URI, your own
+/// [`ProvideCredentials`]). Give one to
+/// [`ClientBuilder::credentials`](crate::ClientBuilder::credentials); without one, a client
+/// uses the default chain ([`CredentialsProvider::default`]).
+///
+/// Each fetch is a sans-IO [`Exchange`](crate::Exchange) ([`Fetch`](crate::Fetch)) that the
+/// clients drive like a call; temporary credentials are cached, never used with under 3
+/// minutes left, and refreshed from 15 minutes before they expire, one refresh for all the
+/// calls that need it.
+///
+/// ```
+/// use std::time::Duration;
+/// use swas_open_core::{Credentials, CredentialsProvider, RoleOptions};
+///
+/// let mut options = RoleOptions::default();
+/// options.external_id = Some("abcd1234".into());
+/// options.duration = Some(Duration::from_secs(900));
+/// options.sts_endpoint = Some("sts.cn-hangzhou.aliyuncs.com".into());
+/// let provider = CredentialsProvider::ram_role_arn(
+///     Credentials::new("LTAI-id", "secret")?,
+///     "acs:ram::123456789012:role/deleter",
+///     options,
+/// );
+/// assert!(format!("{provider:?}").contains("role/deleter"));
+/// # Ok::<(), swas_open_core::InputError>(())
+/// ```
 #[derive(Clone)]
 pub struct CredentialsProvider {
     pub(crate) kind: Kind,
