@@ -2,8 +2,10 @@
 //! lets SWAS accept them until they expire, and IMDS session tokens.
 
 use std::collections::HashMap;
+use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
+use swas_open_core::Timestamp;
 
 /// How long an expired temporary key is still recognised (so a late request gets
 /// `InvalidSecurityToken.Expired` rather than `InvalidAccessKeyId.NotFound`), in seconds.
@@ -20,15 +22,13 @@ fn random_hex(n: usize) -> String {
         .collect()
 }
 
-/// `YYYY-MM-DDThh:mm:ssZ`, as STS, IMDS and credentials URIs write `Expiration`.
+/// `YYYY-MM-DDThh:mm:ssZ`, as STS, IMDS and credentials URIs write `Expiration` (the core's
+/// [`Timestamp`] form); past year 9999, the last second of it.
 pub(crate) fn iso8601(unix: u64) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    i64::try_from(unix)
-        .ok()
-        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-        .and_then(|t| t.format(format).ok())
-        .unwrap_or_else(|| "9999-12-31T23:59:59Z".to_owned())
+    UNIX_EPOCH
+        .checked_add(Duration::from_secs(unix))
+        .and_then(|t| Timestamp::try_from(t).ok())
+        .map_or_else(|| "9999-12-31T23:59:59Z".to_owned(), |t| t.to_string())
 }
 
 /// One set of temporary credentials.
@@ -141,6 +141,9 @@ mod tests {
     fn expiration_format() {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
         assert_eq!(iso8601(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(iso8601(253_402_300_799), "9999-12-31T23:59:59Z");
+        assert_eq!(iso8601(253_402_300_800), "9999-12-31T23:59:59Z");
+        assert_eq!(iso8601(u64::MAX), "9999-12-31T23:59:59Z");
     }
 
     #[test]
