@@ -5,7 +5,7 @@ use http::header::{HeaderValue, CONNECTION, CONTENT_TYPE, HOST};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 use serde::Serialize;
-use swas_open_core::{Endpoint, EndpointKind, ErrorCode, RegionId, PRODUCT};
+use swas_open_core::{Endpoint, EndpointKind, ErrorCode, RegionId, ServiceError, PRODUCT};
 
 const JSON: &str = "application/json;charset=utf-8";
 const HTML: &str = "text/html";
@@ -86,17 +86,6 @@ const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUM
 fn recommend(code: &str, product: &str) -> String {
     let code = percent_encoding::utf8_percent_encode(code, QUERY_VALUE);
     format!("https://api.alibabacloud.com/troubleshoot?q={code}&product={product}")
-}
-
-/// The error body the service (and STS) sends.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ErrorBody<'a> {
-    request_id: &'a str,
-    host_id: &'a str,
-    code: &'a str,
-    message: &'a str,
-    recommend: &'a str,
 }
 
 /// `{"RequestId": ...}`.
@@ -186,19 +175,22 @@ impl Answer {
         }
     }
 
-    /// A JSON error body with every field the service sends.
+    /// A JSON error body with every field the service (and STS) sends: `RequestId`,
+    /// `HostId`, `Code`, `Message`, `Recommend`, written by the core's [`ServiceError`].
     pub(crate) fn error(ctx: &Ctx, status: StatusCode, code: ErrorCode, message: &str) -> Self {
-        let body = ErrorBody {
-            request_id: &ctx.request_id,
-            host_id: &ctx.host_id,
-            code: code.as_str(),
-            message,
-            recommend: &recommend(code.as_str(), ctx.product),
-        };
+        let wire_code = code.as_str().to_owned();
+        let mut error = ServiceError::new(status, code, message);
+        error.request_id = Some(ctx.request_id.clone());
+        error.host_id = Some(ctx.host_id.clone());
+        error.recommend = Some(recommend(&wire_code, ctx.product));
         Self {
             status,
-            code: Some(code.as_str().to_owned()),
-            ..Self::json(ctx, &body)
+            body: Bytes::from(error.to_json_body()),
+            code: Some(wire_code),
+            request_id: error.request_id,
+            retry_after_ms: None,
+            content_type: JSON,
+            close: false,
         }
     }
 
@@ -275,6 +267,27 @@ mod tests {
             v["Recommend"],
             "https://api.alibabacloud.com/troubleshoot?q=InvalidImageId.NotFound&product=swas-open"
         );
+    }
+
+    #[test]
+    fn error_body_fields_are_in_the_service_order() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        let ctx = Ctx::sts(&headers);
+        let a = Answer::error(
+            &ctx,
+            StatusCode::FORBIDDEN,
+            ErrorCode::from("NoPermission"),
+            "no",
+        );
+        let expected = format!(
+            r#"{{"RequestId":"{}","HostId":"127.0.0.1:8080","Code":"NoPermission","Message":"no","Recommend":"https://api.alibabacloud.com/troubleshoot?q=NoPermission&product=Sts"}}"#,
+            ctx.request_id
+        );
+        assert_eq!(std::str::from_utf8(&a.body).unwrap(), expected);
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+        assert_eq!(a.outcome(), "NoPermission");
+        assert_eq!(a.request_id.as_deref(), Some(ctx.request_id.as_str()));
     }
 
     #[test]
