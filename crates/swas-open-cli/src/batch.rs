@@ -28,7 +28,7 @@ use swas_open_core::{
 use swas_open_ureq::Client;
 
 use crate::cli::DeleteArgs;
-use crate::delete::{client_builder, warn_if_unlisted};
+use crate::delete::{client_config, warn_if_unlisted};
 use crate::emulator::Local;
 use crate::exit::{one_line, ErrorReport, Failure};
 use crate::{output, verbose};
@@ -89,7 +89,7 @@ pub fn run(args: &DeleteArgs) -> Result<(), Failure> {
     } else {
         None
     };
-    let config = client_builder(args, local.as_ref())?.resolve()?;
+    let config = client_config(args, local.as_ref())?;
     let endpoint = config.endpoint_for(&inputs[0]);
     warn_if_unlisted(args, local.as_ref(), &region, &endpoint);
     let client = Client::from_config(config)?;

@@ -1,8 +1,8 @@
 //! `swas delete-custom-image`: one DeleteCustomImage call, against the service or a local
 //! emulator, or a dry run that only signs (several images: see [`batch`]).
 
-use swas_open_core::{DeleteCustomImage, Endpoint, EndpointKind, RegionId};
-use swas_open_ureq::{Client, ClientBuilder};
+use swas_open_core::{Config, DeleteCustomImage, Endpoint, EndpointKind, FromConfig, RegionId};
+use swas_open_ureq::Client;
 
 use crate::cli::DeleteArgs;
 use crate::emulator::Local;
@@ -30,23 +30,19 @@ pub fn run(args: &DeleteArgs) -> Result<(), Failure> {
     } else {
         None
     };
-    let builder = client_builder(args, local.as_ref())?;
-    let config = builder.clone().resolve()?;
+    let config = client_config(args, local.as_ref())?;
     let endpoint = config.endpoint_for(&input);
     warn_if_unlisted(args, local.as_ref(), input.region_id(), &endpoint);
     if args.dry_run {
-        match config.signer() {
-            Some(signer) => dry_run::run(args, &input, &endpoint, signer),
-            // Credentials that a provider fetches (an STS role, the instance's RAM role, a
-            // credentials URI): fetched now, the DeleteCustomImage request is not sent.
-            None => {
-                let signer = builder.build()?.signer()?;
-                dry_run::run(args, &input, &endpoint, &signer)
-            }
+        if let Some(signer) = config.signer() {
+            return dry_run::run(args, &input, &endpoint, signer);
         }
-    } else {
-        call(args, &input, &endpoint, builder)
+        // Credentials that a provider fetches (an STS role, the instance's RAM role, a
+        // credentials URI): fetched now, the DeleteCustomImage request is not sent.
+        let signer = Client::from_config(config)?.signer()?;
+        return dry_run::run(args, &input, &endpoint, &signer);
     }
+    call(args, &input, &endpoint, &Client::from_config(config)?)
 }
 
 /// Warns when the endpoint was derived from a region the published table does not list.
@@ -64,9 +60,10 @@ pub fn warn_if_unlisted(
     }
 }
 
-/// The client's options: the emulator's throwaway key with `--emulator`, else the profile
-/// given or the default credential chain. Fails when a `--ca-file` cannot be read.
-pub fn client_builder(args: &DeleteArgs, local: Option<&Local>) -> Result<ClientBuilder, Failure> {
+/// The client's options, resolved once: the emulator's throwaway key with `--emulator`, else
+/// the profile given or the default credential chain. Fails when a `--ca-file` cannot be
+/// read or an option is invalid.
+pub fn client_config(args: &DeleteArgs, local: Option<&Local>) -> Result<Config, Failure> {
     let mut builder = Client::builder()
         .signature_version(args.signature_version)
         .user_agent_suffix(USER_AGENT_SUFFIX);
@@ -105,16 +102,15 @@ pub fn client_builder(args: &DeleteArgs, local: Option<&Local>) -> Result<Client
         Some(url) => builder = builder.proxy(url),
         None => {}
     }
-    Ok(builder)
+    Ok(builder.resolve()?)
 }
 
 fn call(
     args: &DeleteArgs,
     input: &DeleteCustomImage,
     endpoint: &Endpoint,
-    builder: ClientBuilder,
+    client: &Client,
 ) -> Result<(), Failure> {
-    let client = builder.build()?;
     if args.verbose {
         output::note(&format!(
             "DeleteCustomImage RegionId={} ImageId={}{} to {endpoint}, signature {}",
