@@ -2,8 +2,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -297,17 +299,13 @@ impl EmulatorBuilder {
         let listen = self.listen;
         let (shared, tls) = self.into_parts()?;
         let listener = TcpListener::bind(listen).await?;
-        let addr = listener.local_addr()?;
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let (done_tx, done_rx) = watch::channel(false);
-        let server_shared = shared.clone();
-        let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
-        tokio::spawn(async move {
-            server::serve(listener, server_shared, acceptor, stop_rx).await;
-            let _ = done_tx.send(true);
-        });
-        let ca_pem = tls.map(|t| t.ca_pem);
-        Ok(Emulator::new(shared, addr, ca_pem, stop_tx, done_rx, None))
+        Emulator::launch(shared, tls, listener, |serve, done| {
+            tokio::spawn(async move {
+                serve.await;
+                let _ = done.send(true);
+            });
+            Ok(None)
+        })
     }
 
     /// Starts the emulator on a runtime of its own, on a thread of its own: for blocking code
@@ -317,7 +315,6 @@ impl EmulatorBuilder {
         let (shared, tls) = self.into_parts()?;
         let listener = std::net::TcpListener::bind(listen)?;
         listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("swas-emulator-worker")
@@ -327,26 +324,16 @@ impl EmulatorBuilder {
             let _context = runtime.enter();
             TcpListener::from_std(listener)?
         };
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let (done_tx, done_rx) = watch::channel(false);
-        let server_shared = shared.clone();
-        let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
-        let thread = std::thread::Builder::new()
-            .name("swas-emulator".to_owned())
-            .spawn(move || {
-                runtime.block_on(server::serve(listener, server_shared, acceptor, stop_rx));
-                drop(runtime);
-                let _ = done_tx.send(true);
-            })?;
-        let ca_pem = tls.map(|t| t.ca_pem);
-        Ok(Emulator::new(
-            shared,
-            addr,
-            ca_pem,
-            stop_tx,
-            done_rx,
-            Some(thread),
-        ))
+        Emulator::launch(shared, tls, listener, |serve, done| {
+            let thread = std::thread::Builder::new()
+                .name("swas-emulator".to_owned())
+                .spawn(move || {
+                    runtime.block_on(serve);
+                    drop(runtime);
+                    let _ = done.send(true);
+                })?;
+            Ok(Some(thread))
+        })
     }
 
     fn into_parts(self) -> io::Result<(Arc<Shared>, Option<Tls>)> {
@@ -519,15 +506,28 @@ impl fmt::Debug for Emulator {
 }
 
 impl Emulator {
-    fn new(
+    /// Serves `listener` until stopped: `spawn` runs the server future (on a task, or on a
+    /// thread of its own whose handle it returns) and sends `true` on the sender once it has
+    /// ended.
+    fn launch(
         shared: Arc<Shared>,
-        addr: SocketAddr,
-        ca_pem: Option<String>,
-        stop: watch::Sender<bool>,
-        done: watch::Receiver<bool>,
-        thread: Option<std::thread::JoinHandle<()>>,
-    ) -> Self {
-        Self {
+        tls: Option<Tls>,
+        listener: TcpListener,
+        spawn: impl FnOnce(
+            Pin<Box<dyn Future<Output = ()> + Send>>,
+            watch::Sender<bool>,
+        ) -> io::Result<Option<std::thread::JoinHandle<()>>>,
+    ) -> io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let (stop, stop_rx) = watch::channel(false);
+        let (done_tx, done) = watch::channel(false);
+        let (acceptor, ca_pem) = match tls {
+            Some(tls) => (Some(tls.acceptor), Some(tls.ca_pem)),
+            None => (None, None),
+        };
+        let serve = server::serve(listener, shared.clone(), acceptor, stop_rx);
+        let thread = spawn(Box::pin(serve), done_tx)?;
+        Ok(Self {
             inner: Arc::new(Inner {
                 shared,
                 addr,
@@ -536,7 +536,7 @@ impl Emulator {
                 done,
                 thread: Mutex::new(thread),
             }),
-        }
+        })
     }
 
     /// A builder with no keys, no images, no roles, the system clock, plain HTTP on
