@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
-use swas_open_core::Timestamp;
+use swas_open_core::{Secret, Timestamp};
 
 /// How long an expired temporary key is still recognised (so a late request gets
 /// `InvalidSecurityToken.Expired` rather than `InvalidAccessKeyId.NotFound`), in seconds.
@@ -58,7 +58,7 @@ impl Issued {
 
 /// A temporary key as SWAS checks it.
 pub(crate) struct TemporaryKey {
-    pub(crate) secret: String,
+    pub(crate) secret: Secret,
     pub(crate) security_token: String,
     pub(crate) expires_at: u64,
 }
@@ -70,7 +70,11 @@ pub(crate) struct TemporaryKeys {
 }
 
 impl TemporaryKeys {
+    /// Remembers `issued` (a secret the core would refuse is never issued: random hex).
     pub(crate) fn insert(&mut self, issued: &Issued, now: u64) {
+        let Ok(secret) = Secret::access_key_secret(issued.access_key_secret.as_str()) else {
+            return;
+        };
         if self.keys.len() >= KEY_CAPACITY {
             self.keys
                 .retain(|_, k| k.expires_at.saturating_add(KEEP_EXPIRED_SECS) >= now);
@@ -89,7 +93,7 @@ impl TemporaryKeys {
         self.keys.insert(
             issued.access_key_id.clone(),
             TemporaryKey {
-                secret: issued.access_key_secret.clone(),
+                secret,
                 security_token: issued.security_token.clone(),
                 expires_at: issued.expires_at,
             },

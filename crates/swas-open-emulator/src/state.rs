@@ -50,7 +50,7 @@ pub(crate) struct Config {
     /// Role ARN -> role.
     pub(crate) roles: HashMap<String, RoleConfig>,
     /// (role ARN, OIDC provider ARN) -> the tokens accepted.
-    pub(crate) oidc_tokens: HashMap<(String, String), Vec<Secret>>,
+    pub(crate) oidc_tokens: HashMap<(String, String), Vec<String>>,
     pub(crate) instance_role: Option<String>,
     pub(crate) imds_v2_only: bool,
     /// The credentials URI route's path, if served.
@@ -159,7 +159,7 @@ impl Shared {
         let temporary = lock(&self.temporary);
         let t = temporary.get(access_key_id)?;
         Some(KnownKey {
-            secret: Secret::access_key_secret(t.secret.as_str()).ok()?,
+            secret: t.secret.clone(),
             security_token: Some(t.security_token.clone()),
             expires_at: Some(t.expires_at),
         })
