@@ -380,7 +380,7 @@ impl EmulatorBuilder {
                 },
             );
         }
-        let mut oidc_tokens: HashMap<(String, String), Vec<Secret>> = HashMap::new();
+        let mut oidc_tokens: HashMap<(String, String), Vec<String>> = HashMap::new();
         for (role, provider, token) in self.oidc_tokens {
             if sts::parse_role_arn(&role).is_none() {
                 return Err(invalid(format!(
@@ -392,7 +392,7 @@ impl EmulatorBuilder {
                     "OIDC provider {provider:?}: expected acs:ram::<account>:oidc-provider/<name>"
                 )));
             }
-            let token = Secret::security_token(token)
+            Secret::security_token(token.as_str())
                 .map_err(|e| invalid(format!("OIDC token for {role:?}: {e}")))?;
             oidc_tokens.entry((role, provider)).or_default().push(token);
         }

@@ -253,7 +253,7 @@ fn assume<'a>(
                 .oidc_tokens
                 .get(&(arn.to_owned(), provider.to_owned()))
                 .ok_or(StsError::OidcProviderNotFound)?;
-            if !tokens.iter().any(|t| t.expose() == token) {
+            if !tokens.iter().any(|t| t == token) {
                 return Err(StsError::OidcToken);
             }
             Some(role)
