@@ -38,9 +38,9 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     /// For SWAS: `HostId` is the `Host` received, else the region's public endpoint.
-    pub(crate) fn new(headers: &http::HeaderMap, region: Option<&str>) -> Self {
-        let fallback = match region.and_then(|r| RegionId::new(r).ok()) {
-            Some(r) => Endpoint::for_region(&r, EndpointKind::Public)
+    pub(crate) fn new(headers: &http::HeaderMap, region: Option<&RegionId>) -> Self {
+        let fallback = match region {
+            Some(r) => Endpoint::for_region(r, EndpointKind::Public)
                 .host()
                 .to_owned(),
             None => "swas.aliyuncs.com".to_owned(),
@@ -255,7 +255,8 @@ mod tests {
 
     #[test]
     fn error_body_has_every_field() {
-        let ctx = Ctx::new(&http::HeaderMap::new(), Some("cn-hangzhou"));
+        let region = RegionId::new("cn-hangzhou").unwrap();
+        let ctx = Ctx::new(&http::HeaderMap::new(), Some(&region));
         let a = Answer::coded(&ctx, ErrorCode::InvalidImageIdNotFound);
         assert_eq!(a.status, StatusCode::NOT_FOUND);
         let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();

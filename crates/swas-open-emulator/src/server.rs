@@ -226,9 +226,9 @@ async fn answer(
     };
     let ctx = match &route {
         Route::Swas => {
-            let region = request::query_param(&parts.uri, "RegionId")
-                .filter(|r| RegionId::new(r.as_str()).is_ok());
-            Ctx::new(&parts.headers, region.as_deref())
+            let region =
+                request::query_param(&parts.uri, "RegionId").and_then(|r| RegionId::new(r).ok());
+            Ctx::new(&parts.headers, region.as_ref())
         }
         Route::Sts(..) => Ctx::sts(&parts.headers),
         Route::Imds(_) | Route::CredentialsUri => Ctx::new(&parts.headers, None),
