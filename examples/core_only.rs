@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .access_key("demo-id", "demo-secret")
         .image("cn-hangzhou", "m-demo")
         .start_blocking()?;
-    emulator.inject(Fault::error(503, ErrorCode::ServiceUnavailable.as_str()));
+    emulator.inject(Fault::error(503, ErrorCode::ServiceUnavailable));
 
     let config = ClientBuilder::<Config>::default()
         .credentials(Credentials::new("demo-id", "demo-secret")?)

@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .image("cn-hangzhou", "m-2")
         .start_blocking()?;
     emulator.inject(Fault::throttling(20));
-    emulator.inject(Fault::error(500, ErrorCode::InternalError.as_str()));
+    emulator.inject(Fault::error(500, ErrorCode::InternalError));
 
     let client = Client::builder()
         .credentials(Credentials::new("demo-id", "demo-secret")?)

@@ -9,7 +9,6 @@ use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{Method, Response, StatusCode};
 use http_body_util::Full;
 use serde::{Deserialize, Serialize};
-use swas_open_core::ErrorCode;
 
 use crate::fault::{Fault, Service};
 use crate::state::Shared;
@@ -226,7 +225,7 @@ impl TryFrom<FaultBody> for Fault {
                 if code.is_empty() {
                     return Err("an error fault needs a non-empty \"code\"".to_owned());
                 }
-                Fault::error(status(s)?, ErrorCode::from(code.as_str()))
+                Fault::error(status(s)?, code)
             }
             KindBody::Throttling { retry_after_ms } => Fault::throttling(retry_after_ms),
             KindBody::Delay { ms } => Fault::delay(Duration::from_millis(ms)),
@@ -279,6 +278,7 @@ fn parse_image(body: &[u8]) -> Result<Image, String> {
 mod tests {
     use super::*;
     use crate::fault::FaultKind;
+    use swas_open_core::ErrorCode;
 
     #[test]
     fn fault_bodies() {
