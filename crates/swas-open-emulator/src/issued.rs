@@ -38,9 +38,13 @@ pub(crate) struct Issued {
     pub(crate) access_key_id: String,
     pub(crate) access_key_secret: String,
     pub(crate) security_token: String,
-    pub(crate) expiration: String,
-    #[serde(skip)]
+    /// Unix seconds; written as `Expiration`, `YYYY-MM-DDThh:mm:ssZ`.
+    #[serde(rename = "Expiration", serialize_with = "expiration")]
     pub(crate) expires_at: u64,
+}
+
+fn expiration<S: serde::Serializer>(expires_at: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&iso8601(*expires_at))
 }
 
 impl Issued {
@@ -50,7 +54,6 @@ impl Issued {
             access_key_id: format!("STS.{}", &random_hex(1)[..24]),
             access_key_secret: random_hex(1),
             security_token: format!("CAIS{}", random_hex(4)),
-            expiration: iso8601(expires_at),
             expires_at,
         }
     }
@@ -167,6 +170,7 @@ mod tests {
             assert!(json[field].is_string(), "{field}: {json}");
         }
         assert_eq!(json.as_object().unwrap().len(), 4);
+        assert_eq!(json["Expiration"], "1970-01-01T00:00:10Z");
     }
 
     #[test]
