@@ -32,12 +32,8 @@ impl Action {
     /// The STS action a request names (parameter `Action` or header `x-acs-action`, with
     /// version `2015-04-01` the same way), if any.
     pub(crate) fn of(headers: &http::HeaderMap, params: &[(String, String)]) -> Option<Self> {
-        let named = |param: &str, header: &str| {
-            params
-                .iter()
-                .find(|(n, _)| n == param)
-                .map(|(_, v)| v.as_str())
-                .or_else(|| headers.get(header).and_then(|v| v.to_str().ok()))
+        let named = |name: &str, header: &str| {
+            param(params, name).or_else(|| headers.get(header).and_then(|v| v.to_str().ok()))
         };
         if named("Version", "x-acs-version") != Some(VERSION) {
             return None;
@@ -174,6 +170,14 @@ fn parse_arn<'a>(arn: &'a str, kind: &str) -> Option<(&'a str, &'a str)> {
     (valid_name && valid_account).then_some((account, name))
 }
 
+/// The first value of parameter `name`.
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
 fn valid_session_name(name: &str) -> bool {
     (2..=64).contains(&name.len())
         && name
@@ -209,30 +213,25 @@ fn assume<'a>(
     action: Action,
     params: &'a [(String, String)],
 ) -> Result<(&'a str, &'a str, &'a str, u64), StsError> {
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    };
-    let arn = param("RoleArn").ok_or(StsError::Missing("RoleArn"))?;
+    // An empty parameter counts as absent.
+    let given = |name: &str| param(params, name).filter(|v| !v.is_empty());
+    let arn = given("RoleArn").ok_or(StsError::Missing("RoleArn"))?;
     let (account, role_name) = parse_role_arn(arn).ok_or(StsError::RoleArn)?;
-    let session = match (param("RoleSessionName"), action) {
+    let session = match (given("RoleSessionName"), action) {
         (Some(s), _) if valid_session_name(s) => s,
         (Some(_), _) => return Err(StsError::RoleSessionName),
         (None, Action::AssumeRole) => return Err(StsError::Missing("RoleSessionName")),
         (None, Action::AssumeRoleWithOidc) => "oidc-session",
     };
-    if param("Policy").is_some_and(|p| serde_json::from_str::<serde_json::Value>(p).is_err()) {
+    if given("Policy").is_some_and(|p| serde_json::from_str::<serde_json::Value>(p).is_err()) {
         return Err(StsError::PolicyGrammar);
     }
     let config = &shared.config;
     let role = match action {
         Action::AssumeRole => config.roles.get(arn).cloned(),
         Action::AssumeRoleWithOidc => {
-            let provider = param("OIDCProviderArn").ok_or(StsError::Missing("OIDCProviderArn"))?;
-            let token = param("OIDCToken").ok_or(StsError::Missing("OIDCToken"))?;
+            let provider = given("OIDCProviderArn").ok_or(StsError::Missing("OIDCProviderArn"))?;
+            let token = given("OIDCToken").ok_or(StsError::Missing("OIDCToken"))?;
             if !is_oidc_provider_arn(provider) {
                 return Err(StsError::OidcProviderArn);
             }
@@ -261,7 +260,7 @@ fn assume<'a>(
     };
     let role = role.ok_or_else(|| StsError::RoleNotFound(arn.to_owned()))?;
     let max = role.max_duration_secs;
-    let duration = match param("DurationSeconds") {
+    let duration = match given("DurationSeconds") {
         None => DEFAULT_DURATION_SECS,
         Some(d) => d
             .parse::<u64>()
@@ -272,7 +271,7 @@ fn assume<'a>(
     }
     if action == Action::AssumeRole {
         if let Some(expected) = &role.external_id {
-            if param("ExternalId") != Some(expected.as_str()) {
+            if given("ExternalId") != Some(expected.as_str()) {
                 return Err(StsError::ExternalId);
             }
         }
