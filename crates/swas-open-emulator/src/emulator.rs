@@ -366,10 +366,11 @@ impl EmulatorBuilder {
                     role.arn
                 )));
             }
-            if role.max_duration_secs < 900 {
+            if role.max_duration_secs < sts::MIN_DURATION_SECS {
                 return Err(invalid(format!(
-                    "role {:?}: the maximum session duration must be at least 900 seconds",
-                    role.arn
+                    "role {:?}: the maximum session duration must be at least {} seconds",
+                    role.arn,
+                    sts::MIN_DURATION_SECS
                 )));
             }
             roles.insert(

@@ -17,7 +17,7 @@ use crate::state::{RoleConfig, Shared};
 /// The STS API version requests must name to be routed here.
 pub(crate) const VERSION: &str = "2015-04-01";
 /// The shortest session STS grants, in seconds.
-const MIN_DURATION_SECS: u64 = 900;
+pub(crate) const MIN_DURATION_SECS: u64 = 900;
 /// The session length when `DurationSeconds` is absent, and a role's default maximum.
 pub(crate) const DEFAULT_DURATION_SECS: u64 = 3600;
 
