@@ -143,6 +143,8 @@ impl std::fmt::Debug for CredentialsCache {
 }
 
 impl CredentialsCache {
+    /// Fails on a user-agent suffix that is not a valid header value, whatever the provider:
+    /// checked on the fixed credentials, or on throwaway ones when they are fetched later.
     pub(crate) fn new(
         kind: Kind,
         version: SignatureVersion,
@@ -155,8 +157,14 @@ impl CredentialsCache {
             fixed: None,
             state: Mutex::new(State::default()),
         };
-        if let Kind::Fixed(credentials, _) = &cache.kind {
-            cache.fixed = Some(Arc::new(cache.signer_of(credentials.clone())?));
+        match &cache.kind {
+            Kind::Fixed(credentials, _) => {
+                cache.fixed = Some(Arc::new(cache.signer_of(credentials.clone())?));
+            }
+            _ if cache.suffix.is_some() => {
+                cache.signer_of(super::Credentials::new("id", "secret")?)?;
+            }
+            _ => {}
         }
         Ok(cache)
     }
