@@ -355,11 +355,11 @@ pub struct Config {
     pub(crate) deadline: Option<Duration>,
     pub(crate) state: Arc<SharedState>,
     /// PEM bundles to trust besides the built-in roots: those of
-    /// [`ClientBuilder::add_root_certificate`], then `SSL_CERT_FILE`'s. The transport
-    /// parses them when it builds its client.
-    pub root_certificates: Vec<Vec<u8>>,
+    /// [`ClientBuilder::add_root_certificate`], then `SSL_CERT_FILE`'s. A transport gets
+    /// them parsed from [`extra_root_certificates`](crate::extra_root_certificates).
+    pub(crate) root_certificates: Vec<Vec<u8>>,
     /// Whether to trust the operating system's store as well ([`ClientBuilder::native_roots`]).
-    pub native_roots: bool,
+    pub(crate) native_roots: bool,
     /// The proxies, resolved from the builder and the environment.
     pub proxies: Proxies,
 }
