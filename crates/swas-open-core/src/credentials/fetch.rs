@@ -612,8 +612,7 @@ fn duration_text(options: &RoleOptions) -> String {
 
 fn timestamp(wall: SystemTime) -> Timestamp {
     Timestamp::try_from(wall).unwrap_or_else(|_| {
-        Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(0))
-            .expect("the epoch is a valid timestamp")
+        Timestamp::try_from(std::time::UNIX_EPOCH).expect("the epoch is a valid timestamp")
     })
 }
 
