@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::adaptive::RateLimiter;
-use crate::credentials::{Credentials, CredentialsCache, CredentialsProvider, CredentialsStep};
+use crate::credentials::{CredentialsCache, CredentialsProvider, CredentialsStep};
 use crate::endpoint::{Endpoint, EndpointKind};
 use crate::error::Error;
 use crate::input::{DeleteCustomImage, RegionId};
@@ -149,8 +149,8 @@ impl<C> Default for ClientBuilder<C> {
 }
 
 impl<C> ClientBuilder<C> {
-    /// Where the credentials come from: fixed [`Credentials`] (an AccessKey pair, optionally
-    /// with an STS token), or a [`CredentialsProvider`] (an STS role, OIDC, the ECS RAM role,
+    /// Where the credentials come from: fixed [`Credentials`](crate::Credentials) (an
+    /// AccessKey pair, optionally with an STS token), or a [`CredentialsProvider`] (an STS role, OIDC, the ECS RAM role,
     /// a credentials URI, the default chain, or your own), whose credentials are fetched at
     /// the first call, cached, and refreshed before they expire. Without this, the client
     /// uses the default credential chain.
@@ -314,17 +314,6 @@ impl<C> ClientBuilder<C> {
             ),
             (None, None) => CredentialsProvider::default(),
         };
-        if let Some(suffix) = &self.user_agent_suffix {
-            // Checked here, with throwaway credentials, so a bad suffix fails the build.
-            let probe = Credentials::new("id", "secret").map_err(Error::from)?;
-            Signer::new(probe)
-                .with_user_agent_suffix(suffix)
-                .map_err(|_| {
-                    Error::config(format!(
-                        "user agent suffix {suffix:?} is not a valid header value"
-                    ))
-                })?;
-        }
         let credentials = CredentialsCache::new(
             provider.kind,
             self.signature_version,
@@ -366,11 +355,11 @@ pub struct Config {
     pub(crate) deadline: Option<Duration>,
     pub(crate) state: Arc<SharedState>,
     /// PEM bundles to trust besides the built-in roots: those of
-    /// [`ClientBuilder::add_root_certificate`], then `SSL_CERT_FILE`'s. The transport
-    /// parses them when it builds its client.
-    pub root_certificates: Vec<Vec<u8>>,
+    /// [`ClientBuilder::add_root_certificate`], then `SSL_CERT_FILE`'s. A transport gets
+    /// them parsed from [`extra_root_certificates`](crate::extra_root_certificates).
+    pub(crate) root_certificates: Vec<Vec<u8>>,
     /// Whether to trust the operating system's store as well ([`ClientBuilder::native_roots`]).
-    pub native_roots: bool,
+    pub(crate) native_roots: bool,
     /// The proxies, resolved from the builder and the environment.
     pub proxies: Proxies,
 }
@@ -460,7 +449,6 @@ impl SharedState {
         }
     }
 
-    /// Runs `f` on the adaptive limiter, with `now` in seconds on its clock.
     /// Runs `f` on the adaptive limiter with a reading of its clock (seconds since its
     /// first use).
     fn with_limiter<T>(
@@ -565,6 +553,7 @@ fn warn_if_unlisted(region: &RegionId, kind: EndpointKind) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::credentials::Credentials;
     use crate::error::ErrorKind;
 
     fn builder() -> ClientBuilder<Config> {

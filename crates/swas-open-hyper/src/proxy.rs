@@ -38,13 +38,23 @@ pub(crate) fn matcher(settings: &swas_open_core::Proxies) -> Option<Arc<Matcher>
     Some(Arc::new(m.build()))
 }
 
-/// The `Proxy-Authorization` value for a plain-HTTP request to `uri` that goes through a
-/// proxy with credentials (a tunnel sends its own with the `CONNECT`).
-pub(crate) fn absolute_form_auth(matcher: &Matcher, uri: &Uri) -> Option<HeaderValue> {
+/// The proxy a plain-HTTP request to `uri` goes to in absolute form, when it goes through
+/// one: its host and port (to name it), and the `Proxy-Authorization` value of its
+/// credentials, if it has any. `None` for HTTPS (a tunnel sends its own credentials with
+/// the `CONNECT`) and for hosts reached directly.
+pub(crate) fn absolute_form(matcher: &Matcher, uri: &Uri) -> Option<(String, Option<HeaderValue>)> {
     if uri.scheme_str() != Some("http") {
         return None;
     }
-    matcher.intercept(uri)?.basic_auth().cloned()
+    let intercept = matcher.intercept(uri)?;
+    Some((authority(intercept.uri()), intercept.basic_auth().cloned()))
+}
+
+/// A proxy's host and port: never its credentials.
+fn authority(proxy: &Uri) -> String {
+    proxy
+        .authority()
+        .map_or_else(String::new, ToString::to_string)
 }
 
 /// Why a proxy did not carry the request. Names the proxy by host and port only: its
@@ -168,10 +178,7 @@ impl tower_service::Service<Uri> for ProxyConnector {
                 })
             });
         };
-        let proxy = intercept
-            .uri()
-            .authority()
-            .map_or_else(String::new, ToString::to_string);
+        let proxy = authority(intercept.uri());
         if dst.scheme_str() == Some("https") {
             let mut tunnel = Tunnel::new(intercept.uri().clone(), self.http.clone());
             if let Some(auth) = intercept.basic_auth() {
@@ -216,7 +223,7 @@ mod tests {
         settings.https = settings.http.clone();
         settings.no_proxy = Some("direct.example".into());
         let m = matcher(&settings).unwrap();
-        let auth = |uri: &str| absolute_form_auth(&m, &uri.parse().unwrap());
+        let auth = |uri: &str| absolute_form(&m, &uri.parse().unwrap()).and_then(|(_, a)| a);
         assert_eq!(
             auth("http://swas.example/").unwrap(),
             HeaderValue::from_static("Basic dXNlcjpwdw==")
@@ -224,6 +231,8 @@ mod tests {
         assert!(auth("http://swas.example/").unwrap().is_sensitive());
         assert_eq!(auth("https://swas.example/"), None);
         assert_eq!(auth("http://direct.example/"), None);
+        let proxy = absolute_form(&m, &"http://swas.example/".parse().unwrap()).map(|(p, _)| p);
+        assert_eq!(proxy.as_deref(), Some("proxy:3128"));
         assert!(matcher(&swas_open_core::Proxies::default()).is_none());
     }
 

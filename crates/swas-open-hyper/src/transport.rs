@@ -36,12 +36,12 @@ pub(crate) const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// finished one back to the pool on its connection task, which may not have run yet.
 pub(crate) const POOL_MAX_IDLE_PER_HOST: usize = 128;
 
-/// The pooled HTTP(S) client with the per-attempt time bounds.
+/// The pooled HTTP(S) client, with its connect bound and its proxies.
 #[derive(Clone)]
 pub(crate) struct Transport {
     client: PooledClient<TimedConnector, Full<Bytes>>,
+    /// The client's connect bound: a request with another one is bounded here as a whole.
     connect_timeout: Duration,
-    read_timeout: Duration,
     /// Which requests go through a proxy, when any can.
     proxies: Option<Arc<Matcher>>,
 }
@@ -50,7 +50,6 @@ impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transport")
             .field("connect_timeout", &self.connect_timeout)
-            .field("read_timeout", &self.read_timeout)
             .field("proxied", &self.proxies.is_some())
             .finish_non_exhaustive()
     }
@@ -62,7 +61,7 @@ impl Transport {
     /// proxies of `config` ([`proxy`]); redirects are never followed (hyper-util's client
     /// has no redirect logic).
     pub(crate) fn new(config: &Config) -> Result<Self, Error> {
-        let (connect_timeout, read_timeout) = (config.connect_timeout, config.read_timeout);
+        let connect_timeout = config.connect_timeout;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -92,7 +91,6 @@ impl Transport {
         Ok(Self {
             client,
             connect_timeout,
-            read_timeout,
             proxies,
         })
     }
@@ -108,24 +106,20 @@ impl Transport {
         let deadline = outgoing.deadline;
         let exchange = async {
             let (mut parts, body) = outgoing.request.into_parts();
-            let via_proxy = self.proxies.as_deref().and_then(|m| {
-                m.intercept(&parts.uri)
-                    .filter(|_| parts.uri.scheme_str() == Some("http"))
-                    .map(|i| {
-                        i.uri()
-                            .authority()
-                            .map_or_else(String::new, ToString::to_string)
-                    })
-            });
-            if let Some(auth) = self
+            // One look at the proxy list: for a plain-HTTP request sent to a proxy, its
+            // name (for a refusal) and its credentials.
+            let proxied = self
                 .proxies
                 .as_deref()
-                .and_then(|m| proxy::absolute_form_auth(m, &parts.uri))
-            {
-                parts
-                    .headers
-                    .insert(http::header::PROXY_AUTHORIZATION, auth);
-            }
+                .and_then(|m| proxy::absolute_form(m, &parts.uri));
+            let via_proxy = proxied.map(|(proxy, auth)| {
+                if let Some(auth) = auth {
+                    parts
+                        .headers
+                        .insert(http::header::PROXY_AUTHORIZATION, auth);
+                }
+                proxy
+            });
             let request = Request::from_parts(parts, Full::new(Bytes::from(body)));
             let response = bounded(read, deadline, self.client.request(request))
                 .await?

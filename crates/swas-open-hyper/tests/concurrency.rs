@@ -6,17 +6,26 @@ mod common;
 
 use std::time::Duration;
 
-use common::*;
+use common::delete_all;
 use swas_open_emulator::{Emulator, Fault};
 use swas_open_hyper::{Client, DeleteCustomImage};
-use swas_open_testkit::image_ids;
+use swas_open_testkit::{builder, emulator_builder, image_ids, input, REGION};
 
+/// An emulator knowing the test keys and holding `ids` in [`REGION`], on the current
+/// runtime.
 async fn emulator_with(ids: &[String]) -> Emulator {
-    let emu = emulator(&[]).await;
+    let emu = emulator_builder(&[])
+        .start()
+        .await
+        .expect("emulator starts");
     for id in ids {
         emu.add_image(REGION, id, false);
     }
     emu
+}
+
+fn client(emu: &Emulator) -> Client {
+    builder(emu).build().expect("client builds")
 }
 
 fn inputs(ids: &[String]) -> Vec<DeleteCustomImage> {

@@ -10,7 +10,7 @@ use swas_open_core::{
     Exchange, FromConfig, Signer,
 };
 
-use crate::transport::{self, Limits};
+use crate::transport;
 
 /// Options of a [`Client`]: the builder every client of this SDK shares, with its defaults
 /// (see [`swas_open_core::ClientBuilder`]).
@@ -55,8 +55,6 @@ pub struct Client {
 
 struct Inner {
     agent: transport::Agent,
-    /// The agent's own time bounds.
-    limits: Limits,
     config: Config,
     /// Wakes the callers waiting for a credentials refresh when it ends.
     refreshed: (Mutex<()>, Condvar),
@@ -75,14 +73,9 @@ impl fmt::Debug for Client {
 
 impl FromConfig for Client {
     fn from_config(config: Config) -> Result<Self, Error> {
-        let limits = Limits {
-            connect: config.connect_timeout,
-            read: config.read_timeout,
-        };
         Ok(Client {
             inner: Arc::new(Inner {
-                agent: transport::Agent::new(&config, limits)?,
-                limits,
+                agent: transport::Agent::new(&config)?,
                 config,
                 refreshed: (Mutex::new(()), Condvar::new()),
             }),
@@ -212,11 +205,10 @@ impl Client {
 
     /// Runs an exchange to its end: the one loop every request of this client goes through.
     fn drive<X: Exchange>(&self, mut exchange: X) -> X::Output {
-        let Inner { agent, limits, .. } = &*self.inner;
         loop {
             match exchange.next(Instant::now()) {
                 Action::Send(outgoing) => {
-                    let outcome = transport::send(agent, *limits, outgoing);
+                    let outcome = transport::send(&self.inner.agent, outgoing);
                     exchange.receive(Instant::now(), outcome);
                 }
                 Action::Wait(until) => {

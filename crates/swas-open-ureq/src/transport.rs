@@ -15,9 +15,9 @@ use crate::tls;
 
 /// The time bounds of one attempt, kept to name the one that was hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Limits {
-    pub(crate) connect: Duration,
-    pub(crate) read: Duration,
+struct Limits {
+    connect: Duration,
+    read: Duration,
 }
 
 impl Limits {
@@ -29,9 +29,13 @@ impl Limits {
     }
 }
 
-/// The ureq agent of a client and the proxies its requests may go through.
+/// The ureq agent of a client, its own time bounds, and the proxies its requests may go
+/// through.
 pub(crate) struct Agent {
     agent: ureq::Agent,
+    /// The client's bounds, which the agent applies to every request it is not told
+    /// otherwise about.
+    defaults: Limits,
     proxies: Option<Proxies>,
 }
 
@@ -45,7 +49,11 @@ impl Agent {
     /// request, pooled connection or not, and a lookup with a timeout runs on a new thread,
     /// which cost 15 times the rest of a call on loopback. The system resolver's own
     /// timeouts and the call's deadline bound it.
-    pub(crate) fn new(config: &Config, limits: Limits) -> Result<Self, Error> {
+    pub(crate) fn new(config: &Config) -> Result<Self, Error> {
+        let limits = Limits {
+            connect: config.connect_timeout,
+            read: config.read_timeout,
+        };
         let tls = TlsConfig::builder()
             .provider(TlsProvider::Rustls)
             .root_certs(tls::root_certs(config)?)
@@ -65,19 +73,16 @@ impl Agent {
             .new_agent();
         Ok(Self {
             agent,
+            defaults: limits,
             proxies: Proxies::new(&config.proxies)?,
         })
     }
 }
 
 /// Sends one attempt and reads the whole answer, at most [`MAX_RESPONSE_BODY`] bytes of
-/// it. `defaults` are the agent's own bounds: other bounds, a deadline or a proxy are set
-/// on the request (which copies the agent's configuration, so it is only paid for then).
-pub(crate) fn send(
-    agent: &Agent,
-    defaults: Limits,
-    outgoing: Outgoing,
-) -> Result<http::Response<Vec<u8>>, Error> {
+/// it. Bounds other than the agent's own, a deadline or a proxy are set on the request
+/// (which copies the agent's configuration, so it is only paid for then).
+pub(crate) fn send(agent: &Agent, outgoing: Outgoing) -> Result<http::Response<Vec<u8>>, Error> {
     let limits = Limits::of(&outgoing);
     let left = outgoing
         .deadline
@@ -86,7 +91,7 @@ pub(crate) fn send(
         .proxies
         .as_ref()
         .and_then(|p| p.for_uri(outgoing.request.uri()));
-    let request = if limits != defaults || left.is_some() || proxy.is_some() {
+    let request = if limits != agent.defaults || left.is_some() || proxy.is_some() {
         agent
             .agent
             .configure_request(outgoing.request)
@@ -130,7 +135,7 @@ pub(crate) fn send(
 /// Timeouts name the bound that was hit (the call turns one past its deadline into the
 /// deadline's); every other failure keeps ureq's error as its source and is classed by
 /// whether the request can have reached the service.
-pub(crate) fn map_error(error: ureq::Error, limits: Limits) -> Error {
+fn map_error(error: ureq::Error, limits: Limits) -> Error {
     let kind = match &error {
         ureq::Error::Timeout(t) => return timeout(*t, limits),
         ureq::Error::Io(e) if is_rustls(e) => TransportFailure::Tls,

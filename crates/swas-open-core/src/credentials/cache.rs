@@ -14,22 +14,22 @@ use crate::exchange::{Action, Exchange};
 use crate::sign::{SignatureVersion, Signer};
 
 /// A call never signs with credentials this close to their expiration.
-pub(crate) const MIN_LEFT: Duration = Duration::from_secs(3 * 60);
+const MIN_LEFT: Duration = Duration::from_secs(3 * 60);
 /// A refresh starts this long before expiration (or half-way through a shorter lifetime).
-pub(crate) const AHEAD: Duration = Duration::from_secs(15 * 60);
+const AHEAD: Duration = Duration::from_secs(15 * 60);
 /// After a failed refresh, while the cached credentials are still usable, the next try waits
 /// this long.
-pub(crate) const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
 
 /// Whether credentials expiring at `expires` may sign at `now`.
-pub(crate) fn usable(now: Instant, expires: Instant, min_left: Duration) -> bool {
+fn usable(now: Instant, expires: Instant, min_left: Duration) -> bool {
     expires.checked_duration_since(now).unwrap_or_default() >= min_left && expires > now
 }
 
 /// When to start refreshing credentials fetched at `fetched` that expire at `expires`: 15
 /// minutes before expiry, or half-way through a lifetime under 30 minutes, and in any case
 /// before they stop being usable.
-pub(crate) fn refresh_at(fetched: Instant, expires: Instant) -> Instant {
+fn refresh_at(fetched: Instant, expires: Instant) -> Instant {
     let lifetime = expires.saturating_duration_since(fetched);
     let ahead = expires.checked_sub(AHEAD).unwrap_or(fetched);
     let half = fetched + lifetime / 2;
@@ -42,7 +42,7 @@ pub(crate) fn refresh_at(fetched: Instant, expires: Instant) -> Instant {
 
 /// What a caller does with the cache as it stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Decision {
+enum Decision {
     /// Sign with the cached credentials.
     Use,
     /// Sign with them, and start the refresh ahead of time.
@@ -55,7 +55,7 @@ pub(crate) enum Decision {
 
 /// The timing rules as one pure function. `cached`: the cached credentials' expiration
 /// (`None`: they never expire), when to refresh them, and how much life they must have left.
-pub(crate) fn decide(
+fn decide(
     now: Instant,
     cached: Option<(Option<Instant>, Instant, Duration)>,
     in_flight: bool,
@@ -143,6 +143,8 @@ impl std::fmt::Debug for CredentialsCache {
 }
 
 impl CredentialsCache {
+    /// Fails on a user-agent suffix that is not a valid header value, whatever the provider:
+    /// checked on the fixed credentials, or on throwaway ones when they are fetched later.
     pub(crate) fn new(
         kind: Kind,
         version: SignatureVersion,
@@ -155,8 +157,14 @@ impl CredentialsCache {
             fixed: None,
             state: Mutex::new(State::default()),
         };
-        if let Kind::Fixed(credentials, _) = &cache.kind {
-            cache.fixed = Some(Arc::new(cache.signer_of(credentials.clone())?));
+        match &cache.kind {
+            Kind::Fixed(credentials, _) => {
+                cache.fixed = Some(Arc::new(cache.signer_of(credentials.clone())?));
+            }
+            _ if cache.suffix.is_some() => {
+                cache.signer_of(super::Credentials::new("id", "secret")?)?;
+            }
+            _ => {}
         }
         Ok(cache)
     }
@@ -182,7 +190,7 @@ impl CredentialsCache {
     }
 
     /// Where the credentials in use came from, once obtained.
-    pub(crate) fn source(&self) -> Option<String> {
+    fn source(&self) -> Option<String> {
         match &self.kind {
             Kind::Fixed(_, label) => Some(label.clone()),
             _ => self.lock().entry.as_ref().map(|e| e.source.clone()),

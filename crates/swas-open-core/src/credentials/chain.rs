@@ -446,14 +446,11 @@ fn profile_kind(
         let explicit = non_empty(Some(p.sts_endpoint.clone()));
         match (explicit, non_empty(Some(p.sts_region.clone()))) {
             (Some(e), _) => base_url(&e, "https"),
-            (None, Some(region)) => {
-                let region = region.clone();
-                sts_endpoint(None, &|k: &str| match k {
-                    ENV_STS_REGION => Some(region.clone()),
-                    ENV_STS_ENDPOINT => None,
-                    other => env(other),
-                })
-            }
+            (None, Some(region)) => sts_endpoint(None, &|k: &str| match k {
+                ENV_STS_REGION => Some(region.clone()),
+                ENV_STS_ENDPOINT => None,
+                other => env(other),
+            }),
             (None, None) => sts_endpoint(None, env),
         }
     };

@@ -612,8 +612,7 @@ fn duration_text(options: &RoleOptions) -> String {
 
 fn timestamp(wall: SystemTime) -> Timestamp {
     Timestamp::try_from(wall).unwrap_or_else(|_| {
-        Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(0))
-            .expect("the epoch is a valid timestamp")
+        Timestamp::try_from(std::time::UNIX_EPOCH).expect("the epoch is a valid timestamp")
     })
 }
 
@@ -754,7 +753,7 @@ fn parse_sts(label: &str, reply: Reply) -> Result<Fetched, CredentialsError> {
         Some(StsAnswer {
             credentials: Some(c),
             ..
-        }) if status.is_success() => credentials_of(label, c, true),
+        }) if status.is_success() => credentials_of(label, c),
         Some(StsAnswer { code, message, .. }) => Err(CredentialsError::provider(
             label,
             format!(
@@ -796,14 +795,12 @@ fn parse_flat(label: &str, reply: Reply, require_code: bool) -> Result<Fetched, 
             ))
         }
     }
-    credentials_of(label, flat, true)
+    credentials_of(label, flat)
 }
 
-fn credentials_of(
-    label: &str,
-    c: Flat,
-    need_expiration: bool,
-) -> Result<Fetched, CredentialsError> {
+/// The credentials of an answer, which must have every field: the services that answer
+/// this way only ever issue temporary credentials.
+fn credentials_of(label: &str, c: Flat) -> Result<Fetched, CredentialsError> {
     let field = |v: Option<String>, name: &str| {
         v.filter(|v| !v.is_empty())
             .ok_or_else(|| CredentialsError::provider(label, format!("the answer has no {name}")))
@@ -818,21 +815,15 @@ fn credentials_of(
     let credentials = Credentials::new(id, secret)
         .and_then(|c| c.with_security_token(token))
         .map_err(invalid)?;
-    let expiration = match c.expiration {
-        Some(e) => Some(SystemTime::from(e.parse::<Timestamp>().map_err(|_| {
-            CredentialsError::provider(label, format!("Expiration {e:?} is not a time"))
-        })?)),
-        None if need_expiration => {
-            return Err(CredentialsError::provider(
-                label,
-                "the answer has no Expiration",
-            ))
-        }
-        None => None,
-    };
+    let expiration = c
+        .expiration
+        .ok_or_else(|| CredentialsError::provider(label, "the answer has no Expiration"))?;
+    let expiration = expiration.parse::<Timestamp>().map_err(|_| {
+        CredentialsError::provider(label, format!("Expiration {expiration:?} is not a time"))
+    })?;
     Ok(Fetched {
         credentials,
-        expiration,
+        expiration: Some(SystemTime::from(expiration)),
         source: label.to_owned(),
     })
 }
