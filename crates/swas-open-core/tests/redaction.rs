@@ -19,8 +19,8 @@ fn secret_never_formatted() {
         .unwrap()
         .with_security_token(TOKEN)
         .unwrap();
-    let mut outputs = vec![formatted(&creds), formatted(creds.secret())];
-    outputs.push(creds.secret().to_string());
+    let secret = swas_open_core::Secret::access_key_secret(SECRET).unwrap();
+    let mut outputs = vec![formatted(&creds), formatted(&secret), secret.to_string()];
     let op = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
     let ctx = SigningContext::new(
         Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1)).unwrap(),

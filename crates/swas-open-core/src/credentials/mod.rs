@@ -37,7 +37,6 @@ validated_string!(
 /// use swas_open_core::Secret;
 /// let s = Secret::access_key_secret("hunter2").unwrap();
 /// assert_eq!(format!("{s} {s:?}"), "*** ***");
-/// assert_eq!(s.expose(), "hunter2");
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -91,7 +90,7 @@ impl Secret {
     }
 
     /// The secret itself. Call it only where the secret is used, never to print it.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -150,7 +149,7 @@ impl Credentials {
     }
 
     /// The AccessKey secret.
-    pub fn secret(&self) -> &Secret {
+    pub(crate) fn secret(&self) -> &Secret {
         &self.secret
     }
 
@@ -366,6 +365,13 @@ mod tests {
             .with_security_token("tok\nen")
             .unwrap_err();
         assert!(!format!("{e} {e:?}").contains("tok"));
+    }
+
+    #[test]
+    fn a_secret_is_exposed_only_on_request() {
+        let s = Secret::access_key_secret("hunter2").unwrap();
+        assert_eq!(format!("{s} {s:?}"), "*** ***");
+        assert_eq!(s.expose(), "hunter2");
     }
 
     #[test]
