@@ -1,4 +1,6 @@
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use http::HeaderValue;
 
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -158,8 +160,13 @@ impl<'a> Call<'a> {
         corrected.unwrap_or(local)
     }
 
+    /// Whether `t` is at or past the call's deadline.
+    fn past_deadline(&self, t: Instant) -> bool {
+        self.deadline.is_some_and(|d| t >= d)
+    }
+
     fn attempt(&mut self, now: Instant) -> Action<Result<DeleteCustomImageOutput, Error>> {
-        if self.deadline.is_some_and(|d| now >= d) {
+        if self.past_deadline(now) {
             let error = self.deadline_error();
             return self.finish(now, Err(error));
         }
@@ -167,7 +174,7 @@ impl<'a> Call<'a> {
             // Adaptive mode: the client is sending faster than the service accepts.
             crate::metrics::throttle_wait(wait);
             let until = now.checked_add(wait).unwrap_or(now);
-            if self.deadline.is_some_and(|d| until >= d) {
+            if self.past_deadline(until) {
                 let error = self.deadline_error();
                 return self.finish(now, Err(error));
             }
@@ -202,9 +209,8 @@ impl<'a> Call<'a> {
         now: Instant,
         result: Result<DeleteCustomImageOutput, Error>,
     ) -> Action<Result<DeleteCustomImageOutput, Error>> {
-        crate::metrics::call(now.saturating_duration_since(self.start.0), &result);
-        self.state = State::Finished(None);
-        Action::Done(result)
+        self.conclude(now, result);
+        self.next(now)
     }
 
     /// Ends the call at `now` with `result` (returned by the next [`Exchange::next`]).
@@ -220,12 +226,13 @@ impl<'a> Call<'a> {
         )
     }
 
-    /// Handles a failed attempt that was signed at `sent`: retry, correct the clock, or stop.
+    /// Handles a failed attempt that was signed at `sent` (`date` is the answer's `date`
+    /// header, if any): retry, correct the clock, or stop.
     fn on_failure(
         &mut self,
         now: Instant,
         sent: Timestamp,
-        date: Option<SystemTime>,
+        date: Option<&HeaderValue>,
         mut error: Error,
     ) {
         if let (Some(e), Some(token)) = (
@@ -246,7 +253,7 @@ impl<'a> Call<'a> {
             self.state = State::Ready;
             return;
         }
-        if self.deadline.is_some_and(|d| now >= d) && error.transport_failure().is_some() {
+        if self.past_deadline(now) && error.transport_failure().is_some() {
             // The attempt was cut short by the call's deadline, whichever bound it reported.
             error = self.deadline_error();
         }
@@ -263,18 +270,13 @@ impl<'a> Call<'a> {
         });
         let mut budget_exhausted = false;
         if let Decision::Retry { after } = decision {
-            let until = now.checked_add(after);
-            let in_time = match (until, self.deadline) {
-                (Some(until), Some(deadline)) => until < deadline,
-                (until, None) => until.is_some(),
-                (None, Some(_)) => false,
-            };
-            let timed_out = matches!(error.kind(), ErrorKind::Timeout { .. });
-            if in_time {
+            // A retry that cannot start before the deadline is not made.
+            if let Some(until) = now.checked_add(after).filter(|&u| !self.past_deadline(u)) {
+                let timed_out = matches!(error.kind(), ErrorKind::Timeout { .. });
                 if self.config.state.try_spend_retry(timed_out) {
                     crate::metrics::retry();
                     trace_attempt(self.attempts, &error, "retry", Some(after));
-                    self.state = State::Waiting(until.unwrap_or(now));
+                    self.state = State::Waiting(until);
                     return;
                 }
                 crate::metrics::budget_refusal();
@@ -287,12 +289,19 @@ impl<'a> Call<'a> {
     }
 
     /// The clock offset to correct by, when the service refused the attempt's timestamp and
-    /// said what its own clock read: `date - sent`, in whole seconds. Once per call.
-    fn skew_offset(&self, error: &Error, sent: Timestamp, date: Option<SystemTime>) -> Option<i64> {
+    /// said what its own clock read (an HTTP `date`): `date - sent`, in whole seconds. Once
+    /// per call.
+    fn skew_offset(
+        &self,
+        error: &Error,
+        sent: Timestamp,
+        date: Option<&HeaderValue>,
+    ) -> Option<i64> {
         if self.skew_corrected || error.code() != Some(&ErrorCode::InvalidTimeStampExpired) {
             return None;
         }
-        let server = Timestamp::try_from(date?).ok()?.unix();
+        let server = httpdate::parse_http_date(date?.to_str().ok()?).ok()?;
+        let server = server.duration_since(UNIX_EPOCH).ok()?.as_secs();
         let offset = i64::try_from(server).ok()? - i64::try_from(sent.unix()).ok()?;
         Some(offset + self.config.state.clock_offset())
     }
@@ -351,14 +360,7 @@ impl Exchange for Call<'_> {
                 self.conclude(now, Ok(output));
             }
             Err(e) => {
-                // Only a refused timestamp needs the service's clock.
-                let refused_time = e.code() == Some(&ErrorCode::InvalidTimeStampExpired);
-                let date = response
-                    .headers()
-                    .get(http::header::DATE)
-                    .filter(|_| refused_time)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| httpdate::parse_http_date(v).ok());
+                let date = response.headers().get(http::header::DATE);
                 self.on_failure(now, sent, date, e);
             }
         }
