@@ -80,6 +80,12 @@ impl Timestamp {
         // Only ASCII digits and separators are ever written into `text`.
         std::str::from_utf8(&self.text).unwrap_or("1970-01-01T00:00:00Z")
     }
+
+    /// The wire form as its 20 bytes: digits, with `-` at 4 and 7, `T` at 10, `:` at 13
+    /// and 16 and `Z` at 19.
+    pub(crate) fn as_bytes(&self) -> &[u8; 20] {
+        &self.text
+    }
 }
 
 impl TryFrom<SystemTime> for Timestamp {
@@ -111,7 +117,9 @@ impl FromStr for Timestamp {
 
     /// Parses `YYYY-MM-DDThh:mm:ssZ` strictly.
     fn from_str(s: &str) -> Result<Self, TimestampError> {
-        let b = s.as_bytes();
+        let Ok(b) = <&[u8; 20]>::try_from(s.as_bytes()) else {
+            return Err(TimestampError::Format);
+        };
         let digits = |r: std::ops::Range<usize>| -> Result<u16, TimestampError> {
             b[r].iter().try_fold(0u16, |acc, &d| {
                 if d.is_ascii_digit() {
@@ -121,17 +129,16 @@ impl FromStr for Timestamp {
                 }
             })
         };
-        if b.len() != 20
-            || [
-                (4, b'-'),
-                (7, b'-'),
-                (10, b'T'),
-                (13, b':'),
-                (16, b':'),
-                (19, b'Z'),
-            ]
-            .iter()
-            .any(|&(at, sep)| b[at] != sep)
+        if [
+            (4, b'-'),
+            (7, b'-'),
+            (10, b'T'),
+            (13, b':'),
+            (16, b':'),
+            (19, b'Z'),
+        ]
+        .iter()
+        .any(|&(at, sep)| b[at] != sep)
         {
             return Err(TimestampError::Format);
         }
@@ -154,7 +161,11 @@ impl FromStr for Timestamp {
         let unix = PrimitiveDateTime::new(date, time)
             .assume_utc()
             .unix_timestamp();
-        Self::from_unix(u64::try_from(unix).map_err(|_| TimestampError::OutOfRange)?)
+        // A valid text of a year from 1970 to 9999 is already the wire form.
+        Ok(Self {
+            unix: u64::try_from(unix).map_err(|_| TimestampError::OutOfRange)?,
+            text: *b,
+        })
     }
 }
 

@@ -241,10 +241,9 @@ impl<Q: Sink, S: Sink> DualQuery<Q, S> {
     }
 
     /// Appends a timestamp, `YYYY-MM-DDThh:mm:ssZ` (digits and `-`, `T`, `:`, `Z` only):
-    /// its two colons are the only bytes to escape, so both encodings are built with
-    /// fixed-size copies.
+    /// its two colons, at 13 and 16, are the only bytes to escape, so both encodings are
+    /// built with fixed-size copies.
     fn timestamp(&mut self, timestamp: &Timestamp) {
-        let timestamp = timestamp.as_str();
         /// The timestamp with each colon written as `colon`.
         fn escaped<const N: usize>(t: &[u8; 20], colon: &[u8]) -> [u8; N] {
             let mut out = [0; N];
@@ -255,13 +254,9 @@ impl<Q: Sink, S: Sink> DualQuery<Q, S> {
             }
             out
         }
-        match <&[u8; 20]>::try_from(timestamp.as_bytes()) {
-            Ok(t) if t[13] == b':' && t[16] == b':' => {
-                self.query.put(&escaped::<24>(t, b"%3A"));
-                self.string_to_sign.put(&escaped::<28>(t, b"%253A"));
-            }
-            _ => self.value(timestamp),
-        }
+        let t = timestamp.as_bytes();
+        self.query.put(&escaped::<24>(t, b"%3A"));
+        self.string_to_sign.put(&escaped::<28>(t, b"%253A"));
     }
 
     /// Appends a value, encoded once in the query and twice in the string to sign.
