@@ -6,14 +6,11 @@
 //! The signers' hot paths use the lookup table below (measured faster than a generic encoder
 //! on these short values); everything else uses `percent-encoding` with the same set.
 
-use crate::sign::buf::{Sink, StackBuf};
+use crate::sign::buf::Sink;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
-/// The buffer a query is built in: on the stack, as an ordinary request's query fits.
-pub(crate) type QueryBuf = StackBuf<512>;
-
 /// Every byte but the unreserved ones, for `percent-encoding`.
-pub(crate) const ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
+const ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
@@ -41,7 +38,7 @@ static UNRESERVED: [bool; 256] = {
 
 /// The two uppercase hex digits of `b`.
 #[inline]
-pub(crate) fn hex_upper(b: u8) -> [u8; 2] {
+fn hex_upper(b: u8) -> [u8; 2] {
     [HEX[(b >> 4) as usize], HEX[(b & 0xF) as usize]]
 }
 

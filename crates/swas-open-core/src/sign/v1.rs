@@ -15,9 +15,7 @@ use http::uri::PathAndQuery;
 use super::buf::{Sink, StackBuf};
 use super::{assemble, v1_headers, Signer, SigningContext};
 use crate::credentials::Credentials;
-use crate::encode::{
-    all_unreserved, encode_into, is_unreserved, percent_encode_into_sink, QueryBuf,
-};
+use crate::encode::{all_unreserved, encode_into, is_unreserved, percent_encode_into_sink};
 use crate::endpoint::Endpoint;
 use crate::input::DeleteCustomImage;
 use crate::time::Timestamp;
@@ -146,7 +144,8 @@ pub(super) fn sign_delete_custom_image(
     ctx: &SigningContext,
 ) -> http::Request<Vec<u8>> {
     let t = &signer.v1;
-    let mut query = QueryBuf::new();
+    // On the stack: an ordinary request's query and string to sign fit.
+    let mut query = StackBuf::<512>::new();
     let mut sts = StackBuf::<1024>::new();
     query.put(&t.head);
     let mut d = DualQuery::continuing(&mut query, &mut sts);
