@@ -361,7 +361,7 @@ pub struct ParseError {
 
 impl ParseError {
     /// A parse error for `body`, keeping a log-safe snippet of it.
-    pub fn new(status: StatusCode, kind: ParseErrorKind, body: &[u8]) -> Self {
+    pub(crate) fn new(status: StatusCode, kind: ParseErrorKind, body: &[u8]) -> Self {
         Self {
             status,
             kind,

@@ -18,8 +18,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as PooledClient;
 use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use swas_open_core::{BoxError, Config, Error, ErrorKind, Outgoing, TimeoutKind, TransportFailure};
-use swas_open_core::{ParseError, ParseErrorKind, MAX_RESPONSE_BODY};
+use swas_open_core::MAX_RESPONSE_BODY;
+use swas_open_core::{BoxError, Config, Error, Outgoing, TimeoutKind, TransportFailure};
 
 use crate::proxy::{self, ProxyConnector, ProxyError, ProxyStream};
 use crate::tls;
@@ -134,7 +134,7 @@ impl Transport {
                 }
             }
             let (parts, body) = response.into_parts();
-            let body = bounded(read, deadline, read_capped(body, parts.status)).await??;
+            let body = bounded(read, deadline, read_capped(body)).await??;
             Ok(Response::from_parts(parts, body))
         };
         if outgoing.connect_timeout == self.connect_timeout {
@@ -163,10 +163,10 @@ async fn bounded<F: Future>(
         .map_err(|_| Error::timeout(TimeoutKind::Read, read))
 }
 
-/// Reads the body, refusing it once it exceeds [`MAX_RESPONSE_BODY`]: the error keeps the
-/// status and the start of the body, and the rest is never read (the connection is dropped
-/// rather than drained).
-async fn read_capped(mut body: Incoming, status: StatusCode) -> Result<Bytes, Error> {
+/// Reads the body, stopping one byte past [`MAX_RESPONSE_BODY`]: that is enough for the core
+/// to refuse it as too large, and the rest is never read (the connection is dropped rather
+/// than drained).
+async fn read_capped(mut body: Incoming) -> Result<Bytes, Error> {
     let mut first: Option<Bytes> = None;
     let mut buf = BytesMut::new();
     while let Some(frame) = body.frame().await {
@@ -175,13 +175,11 @@ async fn read_capped(mut body: Incoming, status: StatusCode) -> Result<Bytes, Er
         };
         let held = first.as_ref().map_or(0, Bytes::len) + buf.len();
         if held + data.len() > MAX_RESPONSE_BODY {
-            let mut head = BytesMut::with_capacity(MAX_RESPONSE_BODY);
+            let mut head = BytesMut::with_capacity(MAX_RESPONSE_BODY + 1);
             head.extend_from_slice(first.as_deref().unwrap_or_default());
             head.extend_from_slice(&buf);
-            head.extend_from_slice(&data[..MAX_RESPONSE_BODY - held]);
-            return Err(
-                ErrorKind::Parse(ParseError::new(status, ParseErrorKind::TooLarge, &head)).into(),
-            );
+            head.extend_from_slice(&data[..=MAX_RESPONSE_BODY - held]);
+            return Ok(head.freeze());
         }
         // Most answers arrive in one frame: keep it without copying.
         match first.take() {

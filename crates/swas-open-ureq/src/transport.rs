@@ -5,8 +5,8 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use swas_open_core::{Config, Error, ErrorKind, Outgoing, TimeoutKind, TransportFailure};
-use swas_open_core::{ParseError, ParseErrorKind, MAX_RESPONSE_BODY};
+use swas_open_core::MAX_RESPONSE_BODY;
+use swas_open_core::{Config, Error, Outgoing, TimeoutKind, TransportFailure};
 use ureq::tls::{TlsConfig, TlsProvider};
 use ureq::Timeout;
 
@@ -113,19 +113,17 @@ pub(crate) fn send(agent: &Agent, outgoing: Outgoing) -> Result<http::Response<V
         .unwrap_or(0)
         .min(MAX_RESPONSE_BODY);
     let mut bytes = Vec::with_capacity(capacity);
+    // One byte past the cap is enough for the core to refuse the body as too large; the
+    // rest is never read (the connection is closed rather than drained).
+    let cap = MAX_RESPONSE_BODY as u64 + 1;
     let read = body
         .into_with_config()
-        .limit(MAX_RESPONSE_BODY as u64)
+        .limit(cap)
         .reader()
+        .take(cap)
         .read_to_end(&mut bytes);
     match read.map_err(ureq::Error::from) {
         Ok(_) => Ok(http::Response::from_parts(parts, bytes)),
-        Err(ureq::Error::BodyExceedsLimit(_)) => Err(ErrorKind::Parse(ParseError::new(
-            parts.status,
-            ParseErrorKind::TooLarge,
-            &bytes,
-        ))
-        .into()),
         Err(e) => Err(map_error(e, limits)),
     }
 }
@@ -186,6 +184,7 @@ mod tests {
     use super::*;
     use std::error::Error as _;
     use std::io;
+    use swas_open_core::ErrorKind;
 
     const LIMITS: Limits = Limits {
         connect: Duration::from_secs(5),
