@@ -95,7 +95,7 @@ impl Transport {
         })
     }
 
-    /// Sends one attempt and reads its answer, at most [`MAX_RESPONSE_BODY`] bytes.
+    /// Sends one attempt and reads its answer, at most one byte past [`MAX_RESPONSE_BODY`].
     ///
     /// Waiting for the status and headers (a pooled or new connection included) and reading
     /// the body each get the attempt's read budget, cut short by its deadline. A connect

@@ -3,7 +3,7 @@
 //!
 //! All protocol work (validation, signing, parsing, the retry policy) happens in
 //! [`swas_open_core`]; this crate only moves bytes: it sends each signed request, reads the
-//! answer (at most [`MAX_RESPONSE_BODY`] bytes) and hands it back to the core's call driver.
+//! answer (at most one byte past [`MAX_RESPONSE_BODY`]) and hands it back to the core's call driver.
 //!
 //! ```no_run
 //! use swas_open_ureq::{Client, Credentials, DeleteCustomImage};
@@ -48,7 +48,7 @@
 //! - Error statuses come back as answers (their body holds the service error); redirects
 //!   are never followed (a 3xx is an unparseable answer); bodies longer than
 //!   [`MAX_RESPONSE_BODY`] are refused with [`ParseErrorKind::TooLarge`] after reading at
-//!   most that many bytes.
+//!   most one byte more.
 //! - Proxies: [`proxy`](ClientBuilder::proxy) and [`no_proxy`](ClientBuilder::no_proxy)
 //!   (`"*"` turns proxies off), else `HTTPS_PROXY`, `HTTP_PROXY`,
 //!   `ALL_PROXY` and `NO_PROXY` as curl reads them ([`swas_open_core::Proxies`]), with the
