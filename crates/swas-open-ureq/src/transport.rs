@@ -80,8 +80,9 @@ impl Agent {
 }
 
 /// Sends one attempt and reads the whole answer, at most one byte past
-/// [`MAX_RESPONSE_BODY`] of it. Bounds other than the agent's own, a deadline or a proxy are set on the request
-/// (which copies the agent's configuration, so it is only paid for then).
+/// [`MAX_RESPONSE_BODY`] of it. Bounds other than the agent's own, a deadline or a proxy
+/// are set on the request (which copies the agent's configuration, so it is only paid for
+/// then).
 pub(crate) fn send(agent: &Agent, outgoing: Outgoing) -> Result<http::Response<Vec<u8>>, Error> {
     let limits = Limits::of(&outgoing);
     let left = outgoing
