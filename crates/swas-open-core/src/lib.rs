@@ -83,9 +83,9 @@ pub use error::{BoxError, Error, ErrorKind, TimeoutKind};
 pub use exchange::{Action, Exchange, Outgoing};
 pub use http;
 pub use input::{ClientToken, DeleteCustomImage, ImageId, InputError, RegionId};
-#[cfg(feature = "tls")]
-pub use network::extra_root_certificates;
 pub use network::Proxies;
+#[cfg(feature = "tls")]
+pub use network::{crypto_provider, extra_root_certificates};
 pub use response::{
     parse_delete_custom_image, DeleteCustomImageOutput, ErrorCode, ParseError, ParseErrorKind,
     ServiceError, MAX_RESPONSE_BODY,

@@ -8,6 +8,17 @@ use std::path::Path;
 
 use crate::error::Error;
 
+/// The TLS crypto provider of both clients: rustls with *ring*, chosen explicitly (never the
+/// process default). *ring* builds with a plain C compiler where aws-lc-rs needs more, and
+/// serves every TLS 1.2 and 1.3 suite the service offers; it has no post-quantum key
+/// exchange, which is why rustls 0.23.48 deprecates its constructor. The choice lives here
+/// alone.
+#[cfg(feature = "tls")]
+pub fn crypto_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    #[allow(deprecated)]
+    std::sync::Arc::new(rustls::crypto::ring::default_provider())
+}
+
 /// The certificates a client trusts besides the built-in webpki roots (feature `tls`):
 /// those of [`ClientBuilder::add_root_certificate`](crate::ClientBuilder::add_root_certificate)
 /// and `SSL_CERT_FILE`, then, with [`native_roots`](crate::ClientBuilder::native_roots), the

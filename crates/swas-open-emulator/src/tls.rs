@@ -61,7 +61,11 @@ pub(crate) fn generate(names: &[String], listen_ip: IpAddr) -> io::Result<Tls> {
 
     let chain: Vec<CertificateDer<'static>> = vec![leaf_cert.der().clone(), ca_cert.der().clone()];
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    let mut config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+    // *ring*, as the clients use (see `swas_open_core::crypto_provider`); the emulator does
+    // not take the core's `tls` feature for this one line.
+    #[allow(deprecated)]
+    let provider = Arc::new(ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| io::Error::other(e.to_string()))?
         .with_no_client_auth()

@@ -24,7 +24,9 @@ fn connector(ca_pem: Option<&str>) -> TlsConnector {
             roots.add(cert.expect("PEM")).expect("a CA certificate");
         }
     }
-    let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+    #[allow(deprecated)] // *ring*, as the clients use; see `swas_open_core::crypto_provider`.
+    let provider = Arc::new(ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)

@@ -3,8 +3,6 @@
 //! bundles of the builder and `SSL_CERT_FILE`, and, when asked, the operating system's
 //! store. The blocking client trusts the same set, by the same rules.
 
-use std::sync::Arc;
-
 use rustls::{ClientConfig, RootCertStore};
 use swas_open_core::{Config, Error, ErrorKind};
 
@@ -19,7 +17,7 @@ pub(crate) fn client_config(config: &Config) -> Result<ClientConfig, Error> {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
     roots.add_parsable_certificates(swas_open_core::extra_root_certificates(config)?);
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = swas_open_core::crypto_provider();
     Ok(ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| config_error(format!("TLS configuration: {e}")))?

@@ -2,7 +2,6 @@
 //! onto the core's [`Error`].
 
 use std::io::Read;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use swas_open_core::MAX_RESPONSE_BODY;
@@ -57,7 +56,7 @@ impl Agent {
         let tls = TlsConfig::builder()
             .provider(TlsProvider::Rustls)
             .root_certs(tls::root_certs(config)?)
-            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .unversioned_rustls_crypto_provider(swas_open_core::crypto_provider())
             .build();
         let agent = ureq::Agent::config_builder()
             .tls_config(tls)
