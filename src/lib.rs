@@ -30,24 +30,29 @@
 
 /// The sans-IO core: signing, parsing, the call state machine, the shared client builder.
 /// (Named so that it does not shadow the standard `::core`.)
+#[doc(inline)]
 pub use swas_open_core as sans_io;
 pub use swas_open_core::{
-    ClientToken, Credentials, DeleteCustomImage, DeleteCustomImageOutput, EndpointKind, Error,
-    ErrorCode, ErrorKind, InputError, RetryBudget, RetryPolicy, ServiceError, SignatureVersion,
-    TimeoutKind, TransportFailure,
+    BoxError, ClientToken, Credentials, CredentialsError, CredentialsProvider, DeleteCustomImage,
+    DeleteCustomImageOutput, Endpoint, EndpointError, EndpointKind, Error, ErrorCode, ErrorKind,
+    InputError, ProvideCredentials, RetryBudget, RetryPolicy, RoleOptions, ServiceError,
+    SignatureVersion, TimeoutKind, TransportFailure,
 };
 
 /// The blocking client on `ureq`.
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+#[doc(inline)]
 pub use swas_open_ureq as blocking;
 
 /// The async client on `hyper` and `tokio`.
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+#[doc(inline)]
 pub use swas_open_hyper as asynchronous;
 
 /// The local emulator.
 #[cfg(feature = "emulator")]
 #[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
+#[doc(inline)]
 pub use swas_open_emulator as emulator;
