@@ -78,9 +78,13 @@ fn oidc_credentials_from_the_emulator_delete_an_image() {
     ]);
     let form = format!(
         "Action=AssumeRoleWithOIDC&Version=2015-04-01&Format=JSON&DurationSeconds=7200\
-         &RoleArn={}&OIDCProviderArn={}&OIDCToken={JWT}&RoleSessionName=cli",
+         &RoleArn={}&OIDCProviderArn={}&OIDCToken={JWT}&RoleSessionName=cli&Timestamp={}",
         ROLE.replace(':', "%3A").replace('/', "%2F"),
         PROVIDER.replace(':', "%3A").replace('/', "%2F"),
+        swas_open_core::Timestamp::try_from(SystemTime::now())
+            .unwrap()
+            .to_string()
+            .replace(':', "%3A"),
     );
     let (status, headers, body) = http(
         &emulator.url,

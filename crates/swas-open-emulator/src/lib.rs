@@ -241,6 +241,7 @@ mod auth;
 mod emulator;
 mod fault;
 mod idempotency;
+mod images_file;
 mod imds;
 mod issued;
 mod log;

@@ -9,6 +9,7 @@ use swas_open_core::{Endpoint, EndpointKind, ErrorCode, RegionId, ServiceError, 
 
 const JSON: &str = "application/json;charset=utf-8";
 const HTML: &str = "text/html";
+const XML: &str = "text/xml;charset=utf-8";
 pub(crate) const TEXT: &str = "text/plain";
 /// The header carrying a throttled request's retry hint, in milliseconds.
 const RETRY_AFTER: &str = "x-acs-retry-after";
@@ -223,6 +224,20 @@ impl Answer {
         self
     }
 
+    /// The same answer with its JSON object body written as XML under `root`, as the RPC
+    /// services answer `Format=XML` (`<root><Field>value</Field>...</root>`, nested objects
+    /// as nested elements). A body that is not a JSON object is left as it is.
+    pub(crate) fn into_xml(mut self, root: &str) -> Self {
+        let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(&self.body) else {
+            return self;
+        };
+        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+        write_xml(&mut xml, root, &serde_json::Value::Object(fields));
+        self.body = Bytes::from(xml);
+        self.content_type = XML;
+        self
+    }
+
     /// The log's outcome column.
     pub(crate) fn outcome(&self) -> &str {
         self.code.as_deref().unwrap_or("OK")
@@ -249,9 +264,75 @@ impl Answer {
     }
 }
 
+/// Appends `<name>value</name>`, objects as nested elements, arrays as repeated elements.
+fn write_xml(out: &mut String, name: &str, value: &serde_json::Value) {
+    use serde_json::Value;
+    if let Value::Array(items) = value {
+        items.iter().for_each(|item| write_xml(out, name, item));
+        return;
+    }
+    out.push('<');
+    out.push_str(name);
+    out.push('>');
+    match value {
+        Value::Object(fields) => fields.iter().for_each(|(n, v)| write_xml(out, n, v)),
+        Value::String(text) => escape_xml(out, text),
+        Value::Null => {}
+        other => escape_xml(out, &other.to_string()),
+    }
+    out.push_str("</");
+    out.push_str(name);
+    out.push('>');
+}
+
+fn escape_xml(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xml_bodies() {
+        let ctx = Ctx::sts(&http::HeaderMap::new());
+        let a = Answer::error(
+            &ctx,
+            StatusCode::FORBIDDEN,
+            ErrorCode::from("NoPermission"),
+            "a <b> & 'c' \"d\"",
+        )
+        .into_xml("Error");
+        let body = std::str::from_utf8(&a.body).unwrap();
+        assert!(
+            body.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error>"),
+            "{body}"
+        );
+        assert!(body.contains("<Code>NoPermission</Code>"), "{body}");
+        assert!(
+            body.contains("<Message>a &lt;b&gt; &amp; &apos;c&apos; &quot;d&quot;</Message>"),
+            "{body}"
+        );
+        assert!(body.ends_with("</Error>"), "{body}");
+        assert_eq!(a.content_type, XML);
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+        let nested = Answer::json(&ctx, &serde_json::json!({"A": {"B": 1, "C": [true, null]}}))
+            .into_xml("R");
+        assert!(std::str::from_utf8(&nested.body)
+            .unwrap()
+            .ends_with("<R><A><B>1</B><C>true</C><C></C></A></R>"));
+        let html = Answer::html(StatusCode::BAD_GATEWAY);
+        assert_eq!(html.clone().into_xml("R").body, html.body);
+    }
 
     #[test]
     fn error_body_has_every_field() {

@@ -175,7 +175,9 @@ async fn idempotent_replay_of_an_error_answer() {
 async fn client_token_with_other_parameters_is_a_mismatch() {
     let emu = Emulator::builder()
         .access_key(AK, SECRET)
+        .access_key("same-account-ak", "same-account-secret")
         .access_key("other-ak", "other-secret")
+        .key_account("other-ak", "222")
         .image(REGION, "m-1")
         .image(REGION, "m-2")
         .start()
@@ -188,14 +190,18 @@ async fn client_token_with_other_parameters_is_a_mismatch() {
         .await
         .assert_error(400, "IdempotentParameterMismatch");
     assert!(emu.has_image(REGION, "m-2"));
-    // Tokens are scoped per AccessKey id.
-    let other = signer(
-        "other-ak",
-        "other-secret",
-        None,
-        swas_open_core::SignatureVersion::V1,
-    );
-    send_signed(&emu, &other, "m-2", Some("tok"))
+    // Tokens are scoped per account: another key of the same (default) account is the same
+    // caller, a key of another account a new one.
+    let key = |id, secret| signer(id, secret, None, swas_open_core::SignatureVersion::V1);
+    send_signed(
+        &emu,
+        &key("same-account-ak", "same-account-secret"),
+        "m-2",
+        Some("tok"),
+    )
+    .await
+    .assert_error(400, "IdempotentParameterMismatch");
+    send_signed(&emu, &key("other-ak", "other-secret"), "m-2", Some("tok"))
         .await
         .assert_ok();
     assert_eq!(emu.stats().deletes, 2);
