@@ -226,7 +226,8 @@ impl Answer {
 
     /// The same answer with its JSON object body written as XML under `root`, as the RPC
     /// services answer `Format=XML` (`<root><Field>value</Field>...</root>`, nested objects
-    /// as nested elements). A body that is not a JSON object is left as it is.
+    /// as nested elements, fields in alphabetical order). A body that is not a JSON object is
+    /// left as it is.
     pub(crate) fn into_xml(mut self, root: &str) -> Self {
         let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(&self.body) else {
             return self;

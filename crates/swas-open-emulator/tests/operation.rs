@@ -306,3 +306,64 @@ async fn v3_hand_built_with_a_form_body_and_unusual_casing() {
     bytes.extend_from_slice(body);
     send(emu.addr(), &bytes).await.unwrap().assert_ok();
 }
+
+/// A file in the temporary directory, removed when dropped.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn with(contents: &str) -> TempFile {
+        let path = std::env::temp_dir().join(format!(
+            "swas-emulator-images-{}.txt",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::write(&path, contents).unwrap();
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn images_load_from_a_file() {
+    let mut text = String::from("# fixtures\n");
+    for i in 0..2_000 {
+        text.push_str(&format!("{REGION}:m-{i}\n"));
+    }
+    text.push_str("cn-beijing:m-shared:shared\n");
+    let file = TempFile::with(&text);
+    let emu = Emulator::builder()
+        .access_key(AK, SECRET)
+        .image(REGION, "m-extra")
+        .images_from(&file.0)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(emu.images(REGION).len(), 2_001);
+    send_signed(&emu, &v1(), "m-1999", None).await.assert_ok();
+    let shared = signed_at(&emu, &v1(), "cn-beijing", "m-shared", None, now(), nonce());
+    send(emu.addr(), &raw(&shared))
+        .await
+        .unwrap()
+        .assert_error(400, "CustomImageInShare");
+
+    let bad = TempFile::with(&format!("{REGION}:m-1\n\n{REGION}:m 2\n"));
+    let e = Emulator::builder()
+        .access_key(AK, SECRET)
+        .images_from(&bad.0)
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(e.to_string().contains(": line 3: "), "{e}");
+    let e = Emulator::builder()
+        .access_key(AK, SECRET)
+        .images_from(std::env::temp_dir())
+        .start()
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not a regular file"), "{e}");
+}
