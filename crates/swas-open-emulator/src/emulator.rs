@@ -714,8 +714,9 @@ impl Emulator {
     }
 
     /// `http://HOST:PORT` (`https://` with [`EmulatorBuilder::tls`]), the endpoint to point
-    /// clients at: SWAS, STS (`ALIBABA_CLOUD_STS_ENDPOINT`) and IMDS
-    /// (`ALIBABA_CLOUD_IMDS_ENDPOINT`) alike.
+    /// clients at: SWAS, STS and IMDS alike (for this project's clients,
+    /// `ALIBABA_CLOUD_STS_ENDPOINT` and `ALIBABA_CLOUD_IMDS_ENDPOINT`; see
+    /// [`Emulator::imds_url`] for clients that need the metadata service over plain HTTP).
     pub fn url(&self) -> String {
         let scheme = if self.inner.ca_pem.is_some() {
             "https"
