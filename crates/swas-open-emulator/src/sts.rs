@@ -238,47 +238,40 @@ pub(crate) fn handle(
     request: &Request<Bytes>,
     params: &[(String, String)],
 ) -> Answer {
-    let answer = answer(shared, ctx, action, request, params);
-    if param(params, "Format").is_some_and(|f| f.eq_ignore_ascii_case("xml")) {
-        let root = match (answer.code.is_some(), action) {
-            (true, _) => "Error",
-            (false, Action::AssumeRole) => "AssumeRoleResponse",
-            (false, Action::AssumeRoleWithOidc) => "AssumeRoleWithOIDCResponse",
-        };
-        answer.into_xml(root)
-    } else {
-        answer
-    }
-}
-
-fn answer(
-    shared: &Shared,
-    ctx: &Ctx,
-    action: Action,
-    request: &Request<Bytes>,
-    params: &[(String, String)],
-) -> Answer {
-    // Whose request it is: a key's account for AssumeRole (`None`: the unnamed default
-    // account, trusted by every role); OIDC callers are the token's, checked against the role.
-    let caller = match action {
-        Action::AssumeRole => match auth::authenticate(shared, ctx, request) {
-            Ok(authenticated) => authenticated.account,
-            Err(answer) => return answer,
-        },
-        Action::AssumeRoleWithOidc => {
-            if let Err(e) = check_timestamp(shared, params) {
-                return e.answer(ctx);
+    let answer = 'answer: {
+        // Whose request it is: a key's account for AssumeRole (`None`: the unnamed default
+        // account, trusted by every role); OIDC callers are the token's, checked against the
+        // role.
+        let caller = match action {
+            Action::AssumeRole => match auth::authenticate(shared, ctx, request) {
+                Ok(authenticated) => authenticated.account,
+                Err(answer) => break 'answer answer,
+            },
+            Action::AssumeRoleWithOidc => {
+                if let Err(e) = check_timestamp(shared, params) {
+                    break 'answer e.answer(ctx);
+                }
+                None
             }
-            None
+        };
+        match assume(shared, action, params, caller.as_deref()) {
+            Ok((role, session, account, duration)) => {
+                let lifetime = Duration::from_secs(duration);
+                let issued = shared.issue(Service::Sts, lifetime, Some(account));
+                Answer::json(ctx, &success(ctx, &issued, role, session, account))
+            }
+            Err(e) => e.answer(ctx),
         }
     };
-    match assume(shared, action, params, caller.as_deref()) {
-        Ok((role, session, account, duration)) => {
-            let issued = shared.issue(Service::Sts, Duration::from_secs(duration), Some(account));
-            Answer::json(ctx, &success(ctx, &issued, role, session, account))
-        }
-        Err(e) => e.answer(ctx),
+    if !param(params, "Format").is_some_and(|f| f.eq_ignore_ascii_case("xml")) {
+        return answer;
     }
+    let root = match (answer.code.is_some(), action) {
+        (true, _) => "Error",
+        (false, Action::AssumeRole) => "AssumeRoleResponse",
+        (false, Action::AssumeRoleWithOidc) => "AssumeRoleWithOIDCResponse",
+    };
+    answer.into_xml(root)
 }
 
 /// `Timestamp` present, well formed and within the window: the unsigned
