@@ -9,8 +9,8 @@ use swas_open_core::{Credentials, DeleteCustomImage, ImageId, RegionId};
 use swas_open_emulator::Emulator;
 
 use self::flags::{
-    parse_access_key_spec, parse_image_spec, parse_key_account_spec, parse_oidc_provider_spec,
-    parse_oidc_spec, parse_role_spec,
+    parse_access_key_spec, parse_key_account_spec, parse_oidc_provider_spec, parse_oidc_spec,
+    parse_role_spec,
 };
 use crate::cli::EmulatorArgs;
 use crate::exit::Failure;
@@ -86,10 +86,7 @@ pub fn run(args: &EmulatorArgs) -> Result<(), Failure> {
         builder = builder.images_from(path);
     }
     for spec in &args.images {
-        builder = match parse_image_spec(spec).map_err(Failure::Usage)? {
-            (region, image, false) => builder.image(&region, &image),
-            (region, image, true) => builder.shared_image(&region, &image),
-        };
+        builder = builder.image_spec(spec);
     }
     for spec in &args.roles {
         builder = builder.role(parse_role_spec(spec).map_err(Failure::Usage)?);

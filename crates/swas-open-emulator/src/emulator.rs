@@ -93,6 +93,7 @@ pub struct EmulatorBuilder {
     key_accounts: Vec<(String, String)>,
     account: Option<String>,
     images: Vec<(String, String, bool)>,
+    image_specs: Vec<String>,
     images_from: Vec<PathBuf>,
     roles: Vec<Role>,
     oidc_tokens: Vec<(String, String, String)>,
@@ -126,6 +127,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("key_accounts", &self.key_accounts)
             .field("account", &self.account)
             .field("images", &self.images)
+            .field("image_specs", &self.image_specs)
             .field("images_from", &self.images_from)
             .field("roles", &self.roles)
             .field("oidc_tokens", &oidc)
@@ -153,6 +155,7 @@ impl Default for EmulatorBuilder {
             key_accounts: Vec::new(),
             account: None,
             images: Vec::new(),
+            image_specs: Vec::new(),
             images_from: Vec::new(),
             roles: Vec::new(),
             oidc_tokens: Vec::new(),
@@ -223,6 +226,14 @@ impl EmulatorBuilder {
     pub fn shared_image(mut self, region: &str, image_id: &str) -> Self {
         self.images
             .push((region.to_owned(), image_id.to_owned(), true));
+        self
+    }
+
+    /// Adds the image `spec` describes, `REGION:IMAGE_ID` or `REGION:IMAGE_ID:shared` (the
+    /// form of `swas emulator --image` and of [`EmulatorBuilder::images_from`]'s lines);
+    /// starting fails if it is malformed.
+    pub fn image_spec(mut self, spec: &str) -> Self {
+        self.image_specs.push(spec.to_owned());
         self
     }
 
@@ -478,6 +489,11 @@ impl EmulatorBuilder {
         }
         let mut images: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
         for (region, image, shared) in self.images {
+            images.entry(region).or_default().insert(image, shared);
+        }
+        for spec in &self.image_specs {
+            let (region, image, shared) = images_file::parse_line(spec)
+                .map_err(|e| invalid(format!("image {spec:?}: {e}")))?;
             images.entry(region).or_default().insert(image, shared);
         }
         for path in &self.images_from {

@@ -338,6 +338,7 @@ async fn images_load_from_a_file() {
     let emu = Emulator::builder()
         .access_key(AK, SECRET)
         .image(REGION, "m-extra")
+        .image_spec("cn-beijing:m-spec:shared")
         .images_from(&file.0)
         .start()
         .await
@@ -359,6 +360,17 @@ async fn images_load_from_a_file() {
         .unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
     assert!(e.to_string().contains(": line 3: "), "{e}");
+    assert_eq!(emu.images("cn-beijing"), ["m-shared", "m-spec"]);
+    let e = Emulator::builder()
+        .image_spec("cn-hangzhou:m-1:public")
+        .start()
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("image \"cn-hangzhou:m-1:public\": "),
+        "{e}"
+    );
     let e = Emulator::builder()
         .access_key(AK, SECRET)
         .images_from(std::env::temp_dir())

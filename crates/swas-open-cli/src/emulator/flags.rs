@@ -1,9 +1,10 @@
-//! The values of `swas emulator`'s flags that carry several fields (keys, images, roles,
-//! OIDC tokens), parsed after clap so that an error message never echoes a secret.
+//! The values of `swas emulator`'s flags that carry several fields (keys, key accounts,
+//! roles, OIDC tokens and providers), parsed after clap so that an error message never
+//! echoes a secret. Images (`--image`) are parsed by the emulator's builder.
 
 use std::time::Duration;
 
-use swas_open_core::{ImageId, RegionId, Secret};
+use swas_open_core::Secret;
 use swas_open_emulator::Role;
 
 /// Parses `ID:SECRET[:STS_TOKEN]` into the id, the secret and the optional STS token.
@@ -37,24 +38,6 @@ pub(crate) fn parse_access_key_spec(s: &str) -> Result<(String, String, Option<S
         Secret::security_token(token).map_err(|e| format!("access key {id:?}: {e}"))?;
     }
     Ok((id.to_owned(), secret.to_owned(), token.map(str::to_owned)))
-}
-
-/// Parses `REGION:IMAGE_ID[:shared]` into the region, the image id and whether the image is
-/// shared (a shared image cannot be deleted).
-pub(crate) fn parse_image_spec(s: &str) -> Result<(String, String, bool), String> {
-    const FORM: &str = "expected REGION:IMAGE_ID or REGION:IMAGE_ID:shared";
-    let mut parts = s.split(':');
-    let (Some(region), Some(image)) = (parts.next(), parts.next()) else {
-        return Err(format!("image {s:?}: {FORM}"));
-    };
-    let shared = match (parts.next(), parts.next()) {
-        (None, _) => false,
-        (Some("shared"), None) => true,
-        _ => return Err(format!("image {s:?}: {FORM}")),
-    };
-    RegionId::new(region).map_err(|e| format!("image {s:?}: {e}"))?;
-    ImageId::new(image).map_err(|e| format!("image {s:?}: {e}"))?;
-    Ok((region.to_owned(), image.to_owned(), shared))
 }
 
 /// Parses `ARN[,external-id=ID][,max-duration=SECS][,trust-account=ACCOUNT]...` into a role.
@@ -229,12 +212,6 @@ mod tests {
             parse_access_key_spec("STS.ak:sk:tok").unwrap().2.as_deref(),
             Some("tok")
         );
-        assert_eq!(
-            parse_image_spec("cn-hangzhou:m-1").unwrap(),
-            ("cn-hangzhou".to_owned(), "m-1".to_owned(), false)
-        );
-        assert!(parse_image_spec("cn-hangzhou:m-2:shared").unwrap().2);
-        assert!(parse_image_spec("cn-hangzhou:m-3:public").is_err());
     }
 
     #[test]
@@ -278,20 +255,6 @@ mod tests {
         let e =
             parse_oidc_spec("acs:ram::1:role/r acs:ram::1:oidc-provider/p hidden-jwt").unwrap_err();
         assert!(!e.contains("hidden"), "{e}");
-    }
-
-    #[test]
-    fn image_specs() {
-        for bad in [
-            "",
-            "cn-hangzhou",
-            "cn-hangzhou:",
-            "CN:m-1",
-            "r:m 1",
-            "r:m:shared:x",
-        ] {
-            assert!(parse_image_spec(bad).is_err(), "{bad}");
-        }
     }
 
     proptest::proptest! {
