@@ -201,3 +201,36 @@ async fn accounts_must_be_digits_and_keys_known() {
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{e}");
     }
 }
+
+/// The case the per-account scope is for: the answer is lost, the credentials are refreshed
+/// (a new AccessKey id), and the retry with the same token gets the first answer.
+#[tokio::test]
+async fn a_retry_after_a_refresh_gets_the_lost_answer() {
+    let emu = builder().start().await.unwrap();
+    let before = session(&emu).await;
+    emu.inject(swas_open_emulator::Fault::drop_after_commit());
+    let lost = send(
+        emu.addr(),
+        &raw(&signed(
+            &emu,
+            &before.signer(SignatureVersion::V3),
+            "m-1",
+            Some("tok"),
+        )),
+    )
+    .await;
+    assert!(lost.is_err(), "the answer was dropped: {lost:?}");
+    assert!(!emu.has_image(REGION, "m-1"), "the delete happened");
+
+    let after = session(&emu).await;
+    assert_ne!(after.id, before.id);
+    let retry = send_signed(
+        &emu,
+        &after.signer(SignatureVersion::V3),
+        "m-1",
+        Some("tok"),
+    )
+    .await;
+    retry.assert_ok();
+    assert_eq!(emu.stats().deletes, 1);
+}
