@@ -299,9 +299,11 @@ async fn answer(
         }
     };
     let must_close = body.must_close();
-    let mut answer = match early {
-        Some(answer) => answer,
-        None => dispatch(shared, &ctx, parts, body, route),
+    let mut answer = match (early, &route) {
+        // An injected error is written as the caller asked, as STS's own errors are.
+        (Some(answer), Route::Sts(_, params)) if sts::wants_xml(params) => answer.into_xml("Error"),
+        (Some(answer), _) => answer,
+        (None, _) => dispatch(shared, &ctx, parts, body, route),
     };
     answer.close |= must_close;
     match after {

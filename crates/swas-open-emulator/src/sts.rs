@@ -263,7 +263,7 @@ pub(crate) fn handle(
             Err(e) => e.answer(ctx),
         }
     };
-    if !param(params, "Format").is_some_and(|f| f.eq_ignore_ascii_case("xml")) {
+    if !wants_xml(params) {
         return answer;
     }
     let root = match (answer.code.is_some(), action) {
@@ -272,6 +272,11 @@ pub(crate) fn handle(
         (false, Action::AssumeRoleWithOidc) => "AssumeRoleWithOIDCResponse",
     };
     answer.into_xml(root)
+}
+
+/// Whether the caller asked for XML (`Format=XML`, any case).
+pub(crate) fn wants_xml(params: &[(String, String)]) -> bool {
+    param(params, "Format").is_some_and(|f| f.eq_ignore_ascii_case("xml"))
 }
 
 /// `Timestamp` present, well formed and within the window: the unsigned

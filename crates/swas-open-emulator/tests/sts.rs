@@ -660,6 +660,14 @@ async fn format_xml_is_answered_in_xml() {
         "{}",
         resp.text()
     );
+    emu.inject(Fault::throttling(250).on(Service::Sts));
+    let resp = sts(&emu, "POST", &bad, SECRET).await;
+    assert_eq!(resp.status, 400);
+    assert!(
+        resp.text().contains("<Code>Throttling</Code>"),
+        "{}",
+        resp.text()
+    );
     let mut unsigned = assume_role(&clock, ROLE, &[]);
     set(&mut unsigned, "Format", "XML");
     let resp = sts(&emu, "POST", &unsigned, "wrong-secret").await;
