@@ -225,15 +225,15 @@ impl Answer {
     }
 
     /// The same answer with its JSON object body written as XML under `root`, as the RPC
-    /// services answer `Format=XML` (`<root><Field>value</Field>...</root>`, nested objects
-    /// as nested elements, fields in alphabetical order). A body that is not a JSON object is
-    /// left as it is.
+    /// services answer `Format=XML` (`<root><Field>value</Field>...</root>`, fields in the
+    /// order of the JSON, nested objects as nested elements, arrays as repeated elements). A
+    /// body that is not a JSON object is left as it is.
     pub(crate) fn into_xml(mut self, root: &str) -> Self {
-        let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(&self.body) else {
+        let Ok(fields @ Node::Fields(_)) = serde_json::from_slice::<Node>(&self.body) else {
             return self;
         };
         let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-        write_xml(&mut xml, root, &serde_json::Value::Object(fields));
+        fields.write_xml(&mut xml, root);
         self.body = Bytes::from(xml);
         self.content_type = XML;
         self
@@ -265,25 +265,80 @@ impl Answer {
     }
 }
 
-/// Appends `<name>value</name>`, objects as nested elements, arrays as repeated elements.
-fn write_xml(out: &mut String, name: &str, value: &serde_json::Value) {
-    use serde_json::Value;
-    if let Value::Array(items) = value {
-        items.iter().for_each(|item| write_xml(out, name, item));
-        return;
+/// A JSON value with its object's fields in the order they were written (which
+/// `serde_json::Value` does not keep), for [`Answer::into_xml`].
+enum Node {
+    Fields(Vec<(String, Node)>),
+    Items(Vec<Node>),
+    Text(String),
+    Null,
+}
+
+impl Node {
+    /// Appends `<name>value</name>`, objects as nested elements, arrays as repeated elements.
+    fn write_xml(&self, out: &mut String, name: &str) {
+        if let Node::Items(items) = self {
+            items.iter().for_each(|item| item.write_xml(out, name));
+            return;
+        }
+        out.push('<');
+        out.push_str(name);
+        out.push('>');
+        match self {
+            Node::Fields(fields) => fields.iter().for_each(|(n, v)| v.write_xml(out, n)),
+            Node::Text(text) => escape_xml(out, text),
+            Node::Items(_) | Node::Null => {}
+        }
+        out.push_str("</");
+        out.push_str(name);
+        out.push('>');
     }
-    out.push('<');
-    out.push_str(name);
-    out.push('>');
-    match value {
-        Value::Object(fields) => fields.iter().for_each(|(n, v)| write_xml(out, n, v)),
-        Value::String(text) => escape_xml(out, text),
-        Value::Null => {}
-        other => escape_xml(out, &other.to_string()),
+}
+
+impl<'de> serde::Deserialize<'de> for Node {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{MapAccess, SeqAccess, Visitor};
+        struct NodeVisitor;
+        impl<'de> Visitor<'de> for NodeVisitor {
+            type Value = Node;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
+                Ok(Node::Text(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
+                Ok(Node::Text(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
+                Ok(Node::Text(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
+                Ok(Node::Text(v.to_string()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Node, E> {
+                Ok(Node::Text(v.to_owned()))
+            }
+            fn visit_unit<E>(self) -> Result<Node, E> {
+                Ok(Node::Null)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Node::Items(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(field) = map.next_entry()? {
+                    fields.push(field);
+                }
+                Ok(Node::Fields(fields))
+            }
+        }
+        d.deserialize_any(NodeVisitor)
     }
-    out.push_str("</");
-    out.push_str(name);
-    out.push('>');
 }
 
 fn escape_xml(out: &mut String, text: &str) {
@@ -331,6 +386,11 @@ mod tests {
         assert!(std::str::from_utf8(&nested.body)
             .unwrap()
             .ends_with("<R><A><B>1</B><C>true</C><C></C></A></R>"));
+        // Fields keep the order written: the service's error order.
+        let body = std::str::from_utf8(&a.body).unwrap();
+        let at = |tag: &str| body.find(tag).unwrap();
+        assert!(at("<RequestId>") < at("<HostId>") && at("<HostId>") < at("<Code>"));
+        assert!(at("<Code>") < at("<Message>") && at("<Message>") < at("<Recommend>"));
         let html = Answer::html(StatusCode::BAD_GATEWAY);
         assert_eq!(html.clone().into_xml("R").body, html.body);
     }
