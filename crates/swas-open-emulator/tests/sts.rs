@@ -656,7 +656,8 @@ async fn format_xml_is_answered_in_xml() {
     let resp = sts(&emu, "POST", &bad, SECRET).await;
     assert_eq!(resp.status, 404);
     assert!(
-        resp.text().contains("<Error><RequestId>") && resp.text().contains("<Code>EntityNotExist.Role</Code>"),
+        resp.text().contains("<Error><RequestId>")
+            && resp.text().contains("<Code>EntityNotExist.Role</Code>"),
         "{}",
         resp.text()
     );
