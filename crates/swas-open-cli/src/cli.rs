@@ -68,9 +68,16 @@ pub enum Command {
                       credentials URI, and SWAS accepts the temporary credentials they issue \
                       until they expire.\n\n\
                       The first line on stdout is `listening on http://HOST:PORT` (https with \
-                      --tls); then one line per request on stderr: method, action, outcome, \
-                      status, latency. Point ALIBABA_CLOUD_STS_ENDPOINT and \
-                      ALIBABA_CLOUD_IMDS_ENDPOINT at the same URL."
+                      --tls), then with --imds-listen `listening on http://HOST:PORT` for the \
+                      metadata listener; then one line per request on stderr: method, action, \
+                      outcome, status, latency.\n\n\
+                      This tool's own clients read ALIBABA_CLOUD_STS_ENDPOINT (STS), \
+                      ALIBABA_CLOUD_IMDS_ENDPOINT (instance metadata) and \
+                      ALIBABA_CLOUD_CREDENTIALS_URI: point them at the URLs printed. Alibaba's \
+                      official credential libraries read neither of the first two: they take \
+                      the STS endpoint in code (always HTTPS: use --tls and trust the CA) and \
+                      reach the metadata service at http://100.100.100.200 only; the README's \
+                      section on testing code that uses Alibaba's official SDKs has recipes."
     )]
     Emulator(EmulatorArgs),
     /// Measure how fast requests are signed
@@ -205,16 +212,50 @@ pub struct EmulatorArgs {
     #[arg(long = "image", value_name = "REGION:IMAGE_ID[:shared]")]
     pub images: Vec<String>,
 
+    /// Hold the images listed in FILE, one REGION:IMAGE_ID[:shared] a line (blank lines and
+    /// # comments skipped; a regular file of at most 64 MiB) (repeatable)
+    #[arg(long = "images-from", value_name = "FILE")]
+    pub images_from: Vec<PathBuf>,
+
+    /// The default account: of every --access-key that names none (see --key-account) and
+    /// of the instance (instance metadata and credentials URI credentials). ClientTokens
+    /// are remembered per account; AssumeRole by a key of a named account may assume only
+    /// that account's roles (or roles that trust it) [default: one unnamed account, trusted
+    /// by every role]
+    #[arg(long, value_name = "ACCOUNT")]
+    pub account: Option<String>,
+
+    /// Put the --access-key ID in ACCOUNT instead of the default account (repeatable)
+    #[arg(long = "key-account", value_name = "ID=ACCOUNT")]
+    pub key_accounts: Vec<String>,
+
     /// Let STS's AssumeRole (signed by an --access-key) assume this RAM role (repeatable):
     /// ARN is acs:ram::ACCOUNT:role/NAME; external-id makes the call send exactly that
-    /// ExternalId; max-duration bounds DurationSeconds [default: 3600]
-    #[arg(long = "role", value_name = "ARN[,external-id=ID][,max-duration=SECS]")]
+    /// ExternalId; max-duration bounds DurationSeconds [default: 3600]; trust-account lets
+    /// keys of another account assume it (repeatable)
+    #[arg(
+        long = "role",
+        value_name = "ARN[,external-id=ID][,max-duration=SECS][,trust-account=ACCOUNT]"
+    )]
     pub roles: Vec<String>,
 
     /// Let STS's AssumeRoleWithOIDC assume ROLE_ARN with this token from the OIDC provider
     /// PROVIDER_ARN (acs:ram::ACCOUNT:oidc-provider/NAME) (repeatable)
     #[arg(long = "oidc-token", value_name = "ROLE_ARN,PROVIDER_ARN,TOKEN")]
     pub oidc_tokens: Vec<String>,
+
+    /// Hold the OIDC provider's tokens to these claims: a JWT whose iss is URL and whose aud
+    /// names one of the audiences (repeatable). Any JWT-shaped token is checked for expiry
+    #[arg(
+        long = "oidc-provider",
+        value_name = "PROVIDER_ARN[,issuer=URL][,audience=ID]..."
+    )]
+    pub oidc_providers: Vec<String>,
+
+    /// Also serve the instance metadata service alone on ADDR, in plain HTTP whatever --tls
+    /// says (as official clients reach it), sharing the credentials issued
+    #[arg(long, value_name = "ADDR")]
+    pub imds_listen: Option<SocketAddr>,
 
     /// Serve this RAM role's credentials over the instance metadata service, at
     /// /latest/meta-data/ram/security-credentials/NAME (tokens from PUT /latest/api/token)

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use swas_open_core::{Credentials, DeleteCustomImage, ImageId, RegionId};
 use swas_open_emulator::Emulator;
 
-use self::flags::{parse_access_key_spec, parse_image_spec, parse_oidc_spec, parse_role_spec};
+use self::flags::{
+    parse_access_key_spec, parse_key_account_spec, parse_oidc_provider_spec, parse_oidc_spec,
+    parse_role_spec,
+};
 use crate::cli::EmulatorArgs;
 use crate::exit::Failure;
 
@@ -72,11 +75,18 @@ pub fn run(args: &EmulatorArgs) -> Result<(), Failure> {
             (id, secret, Some(token)) => builder.sts_access_key(&id, &secret, &token),
         };
     }
+    if let Some(account) = &args.account {
+        builder = builder.account(account);
+    }
+    for spec in &args.key_accounts {
+        let (id, account) = parse_key_account_spec(spec).map_err(Failure::Usage)?;
+        builder = builder.key_account(&id, &account);
+    }
+    for path in &args.images_from {
+        builder = builder.images_from(path);
+    }
     for spec in &args.images {
-        builder = match parse_image_spec(spec).map_err(Failure::Usage)? {
-            (region, image, false) => builder.image(&region, &image),
-            (region, image, true) => builder.shared_image(&region, &image),
-        };
+        builder = builder.image_spec(spec);
     }
     for spec in &args.roles {
         builder = builder.role(parse_role_spec(spec).map_err(Failure::Usage)?);
@@ -84,6 +94,15 @@ pub fn run(args: &EmulatorArgs) -> Result<(), Failure> {
     for spec in &args.oidc_tokens {
         let (role, provider, token) = parse_oidc_spec(spec).map_err(Failure::Usage)?;
         builder = builder.oidc_token(&role, &provider, &token);
+    }
+    for spec in &args.oidc_providers {
+        let (provider, issuer, audiences) =
+            parse_oidc_provider_spec(spec).map_err(Failure::Usage)?;
+        let audiences: Vec<&str> = audiences.iter().map(String::as_str).collect();
+        builder = builder.oidc_provider(&provider, issuer.as_deref(), &audiences);
+    }
+    if let Some(addr) = args.imds_listen {
+        builder = builder.imds_listen(addr);
     }
     if let Some(name) = &args.instance_role {
         builder = builder.instance_role(name).imds_v2_only(args.imds_v2_only);
@@ -109,9 +128,9 @@ pub fn run(args: &EmulatorArgs) -> Result<(), Failure> {
         io::ErrorKind::AddrInUse
         | io::ErrorKind::AddrNotAvailable
         | io::ErrorKind::PermissionDenied => {
-            Failure::Usage(format!("cannot listen on {}: {e}", args.listen))
+            Failure::Usage(format!("cannot listen on {}: {e}", listening(args)))
         }
-        _ => Failure::NoAnswer(format!("cannot listen on {}: {e}", args.listen)),
+        _ => Failure::NoAnswer(format!("cannot listen on {}: {e}", listening(args))),
     })?;
 
     // Whoever started us reads the CA file once the listening line is out: write it first,
@@ -126,7 +145,12 @@ pub fn run(args: &EmulatorArgs) -> Result<(), Failure> {
     }
     // Whoever started us reads this line to learn the port: write it whole, then flush.
     let mut stdout = io::stdout().lock();
+    // The main line first, then the metadata listener's.
     writeln!(stdout, "listening on {}", emulator.url())
+        .and_then(|()| match emulator.imds_url() {
+            Some(url) => writeln!(stdout, "listening on {url}"),
+            None => Ok(()),
+        })
         .and_then(|()| stdout.flush())
         .map_err(|e| Failure::NoAnswer(format!("cannot write to stdout: {e}")))?;
     drop(stdout);
@@ -135,6 +159,14 @@ pub fn run(args: &EmulatorArgs) -> Result<(), Failure> {
     // `emulator` handle, whose drop would stop it) alive.
     loop {
         std::thread::park();
+    }
+}
+
+/// The address(es) asked for, for an error binding them.
+fn listening(args: &EmulatorArgs) -> String {
+    match args.imds_listen {
+        Some(imds) => format!("{} or {imds}", args.listen),
+        None => args.listen.to_string(),
     }
 }
 

@@ -78,9 +78,13 @@ fn oidc_credentials_from_the_emulator_delete_an_image() {
     ]);
     let form = format!(
         "Action=AssumeRoleWithOIDC&Version=2015-04-01&Format=JSON&DurationSeconds=7200\
-         &RoleArn={}&OIDCProviderArn={}&OIDCToken={JWT}&RoleSessionName=cli",
+         &RoleArn={}&OIDCProviderArn={}&OIDCToken={JWT}&RoleSessionName=cli&Timestamp={}",
         ROLE.replace(':', "%3A").replace('/', "%2F"),
         PROVIDER.replace(':', "%3A").replace('/', "%2F"),
+        swas_open_core::Timestamp::try_from(SystemTime::now())
+            .unwrap()
+            .to_string()
+            .replace(':', "%3A"),
     );
     let (status, headers, body) = http(
         &emulator.url,
@@ -235,7 +239,106 @@ fn bad_credential_flags_exit_2_without_showing_secrets() {
         "--tls",
         "--tls-name",
         "--tls-ca-out",
+        "--imds-listen",
+        "--images-from",
+        "--account",
+        "--key-account",
+        "--oidc-provider",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
+    // The help says who reads the endpoint variables, and who does not.
+    let long_help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        long_help.contains("official credential libraries read neither"),
+        "{help}"
+    );
+}
+
+#[test]
+fn a_refused_key_never_shows_its_secret() {
+    let cases: [&[&str]; 4] = [
+        &["--access-key", "ID s3cret with space"],
+        &["--access-key", "ID=s3cret with space"],
+        &["--access-key", "ID s3cret with space:token"],
+        &[
+            "--oidc-token",
+            "acs:ram::1:role/r acs:ram::1:oidc-provider/p s3cret with space",
+        ],
+    ];
+    for (flags, out) in cases.iter().zip(emulator_refuses(&cases)) {
+        assert!(!out.stderr.contains("s3cret"), "{flags:?}: {}", out.stderr);
+        assert!(!out.stderr.is_empty(), "{flags:?}: no message");
+    }
+}
+
+/// The emulator as official clients need it: HTTPS for the service, plain HTTP for the
+/// metadata service on a listener of its own, images from a file; the CLI takes the
+/// instance's credentials from the metadata listener and deletes every image over HTTPS.
+#[test]
+fn metadata_listener_and_images_file_feed_a_batch_delete_over_https() {
+    use std::io::BufRead;
+    const IMAGES: usize = 2_000;
+    let dir = scratch("emulator-imds-listen");
+    let images: String = (0..IMAGES)
+        .map(|i| format!("cn-hangzhou:m-file-{i}\n"))
+        .collect();
+    let ids: String = (0..IMAGES).map(|i| format!("m-file-{i}\n")).collect();
+    let (images_file, ids_file, ca) = (
+        dir.join("images.txt"),
+        dir.join("ids.txt"),
+        dir.join("ca.pem"),
+    );
+    std::fs::write(&images_file, images).unwrap();
+    std::fs::write(&ids_file, ids).unwrap();
+    let _ = std::fs::remove_file(&ca);
+
+    let mut child = swas()
+        .args(["emulator", "--listen", "127.0.0.1:0"])
+        .args(["--imds-listen", "127.0.0.1:0", "--instance-role", "EcsRole"])
+        .arg("--images-from")
+        .arg(&images_file)
+        .arg("--tls-ca-out")
+        .arg(&ca)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let child = Kill(child);
+    let mut url = || {
+        let line = lines.next().expect("a line").expect("UTF-8");
+        line.strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected line {line:?}"))
+            .to_owned()
+    };
+    let (main, imds) = (url(), url());
+    assert!(main.starts_with("https://127.0.0.1:"), "{main}");
+    assert!(imds.starts_with("http://127.0.0.1:"), "{imds}");
+
+    let out = run(swas()
+        .env_remove("ALIBABA_CLOUD_ECS_METADATA_DISABLED")
+        .env("ALIBABA_CLOUD_ECS_METADATA", "EcsRole")
+        .env("ALIBABA_CLOUD_IMDS_ENDPOINT", &imds)
+        .args(["delete-custom-image", "--region-id", "cn-hangzhou"])
+        .arg("--image-ids-from")
+        .arg(&ids_file)
+        .args(["--endpoint", &main, "--concurrency", "16"])
+        .arg("--ca-file")
+        .arg(&ca))
+    .expect(0);
+    assert_eq!(out.stdout.lines().count(), IMAGES, "{}", out.stderr);
+    assert!(
+        out.stdout.lines().all(|l| l.contains("RequestId")),
+        "{}",
+        out.stdout
+    );
+    drop(child);
 }

@@ -44,7 +44,9 @@ pub(crate) fn handle(
         (&Method::POST, "faults") => match parse_faults(body) {
             Ok(faults) => {
                 let queued = faults.len();
-                faults.into_iter().for_each(|f| shared.inject(f));
+                if let Err(full) = shared.inject(faults) {
+                    return error(StatusCode::TOO_MANY_REQUESTS, full.to_string());
+                }
                 let pending_faults = shared.pending_faults();
                 reply(
                     StatusCode::OK,

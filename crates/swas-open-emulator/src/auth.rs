@@ -5,18 +5,26 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::Request;
+use http::{Request, StatusCode};
 use swas_open_core::{verify_request, ErrorCode, Verified};
 
+use crate::nonce::Fresh;
 use crate::reply::{Answer, Ctx};
 use crate::state::{KnownKey, Shared, WINDOW_SECS};
+
+/// A request whose signature, timestamp, nonce and token passed.
+pub(crate) struct Authenticated {
+    pub(crate) request: Verified,
+    /// The account the signing key belongs to (`None`: the unnamed default account).
+    pub(crate) account: Option<String>,
+}
 
 /// The verified request, or the error answer.
 pub(crate) fn authenticate(
     shared: &Shared,
     ctx: &Ctx,
     request: &Request<Bytes>,
-) -> Result<Verified, Answer> {
+) -> Result<Authenticated, Answer> {
     let mut known: Option<KnownKey> = None;
     let verified = verify_request(request, |id| {
         known = shared.key(id);
@@ -37,8 +45,18 @@ pub(crate) fn authenticate(
     if signed_at.abs_diff(now) > WINDOW_SECS {
         return Err(Answer::coded(ctx, ErrorCode::InvalidTimeStampExpired));
     }
-    if !shared.fresh_nonce(&verified.access_key_id, &verified.nonce, signed_at) {
-        return Err(Answer::coded(ctx, ErrorCode::SignatureNonceUsed));
+    match shared.fresh_nonce(&verified.access_key_id, &verified.nonce, signed_at) {
+        Fresh::Yes => {}
+        Fresh::Replay => return Err(Answer::coded(ctx, ErrorCode::SignatureNonceUsed)),
+        Fresh::Full => {
+            return Err(Answer::error(
+                ctx,
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::ServiceUnavailable,
+                "Too many requests inside the timestamp window to remember every nonce; \
+                 retry once older requests have left the window.",
+            ))
+        }
     }
     let received = verified.security_token.as_deref().filter(|t| !t.is_empty());
     if key.security_token.as_deref() != received {
@@ -50,5 +68,8 @@ pub(crate) fn authenticate(
     if key.expires_at.is_some_and(|at| now >= at) {
         return Err(Answer::coded(ctx, ErrorCode::InvalidSecurityTokenExpired));
     }
-    Ok(verified)
+    Ok(Authenticated {
+        request: verified,
+        account: key.account,
+    })
 }

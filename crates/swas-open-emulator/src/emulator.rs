@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -14,9 +15,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::fault::Fault;
-use crate::state::{Clock, Config, Key, RoleConfig, Shared};
+use crate::server::Scope;
+use crate::state::{Clock, Config, Key, OidcProviderConfig, RoleConfig, Shared};
 use crate::tls::{self, Tls};
-use crate::{admin, imds, server, sts, Stats};
+use crate::{admin, images_file, imds, server, sts, Stats};
 
 /// The default request size limit: 64 KiB.
 const DEFAULT_MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -37,6 +39,7 @@ pub struct Role {
     arn: String,
     external_id: Option<String>,
     max_duration_secs: u64,
+    trusted_accounts: Vec<String>,
 }
 
 impl fmt::Debug for Role {
@@ -45,6 +48,7 @@ impl fmt::Debug for Role {
             .field("arn", &self.arn)
             .field("external_id", &self.external_id.as_ref().map(|_| "***"))
             .field("max_duration_secs", &self.max_duration_secs)
+            .field("trusted_accounts", &self.trusted_accounts)
             .finish()
     }
 }
@@ -57,6 +61,7 @@ impl Role {
             arn: arn.to_owned(),
             external_id: None,
             max_duration_secs: sts::DEFAULT_DURATION_SECS,
+            trusted_accounts: Vec::new(),
         }
     }
 
@@ -71,15 +76,29 @@ impl Role {
         self.max_duration_secs = max.as_secs();
         self
     }
+
+    /// Lets principals of `account` (digits) assume the role too, as a trust policy naming
+    /// another account does (repeatable). Without it, `AssumeRole` by a caller of a known
+    /// account other than the role's is refused with 403 `NoPermission`.
+    pub fn trust_account(mut self, account: &str) -> Self {
+        self.trusted_accounts.push(account.to_owned());
+        self
+    }
 }
 
 /// Configures an [`Emulator`]; see [`Emulator::builder`].
 #[must_use = "a builder does nothing until started"]
 pub struct EmulatorBuilder {
     keys: Vec<(String, String, Option<String>)>,
+    key_accounts: Vec<(String, String)>,
+    account: Option<String>,
     images: Vec<(String, String, bool)>,
+    image_specs: Vec<String>,
+    images_from: Vec<PathBuf>,
     roles: Vec<Role>,
     oidc_tokens: Vec<(String, String, String)>,
+    oidc_providers: Vec<(String, Option<String>, Vec<String>)>,
+    imds_listen: Option<SocketAddr>,
     instance_role: Option<String>,
     imds_v2_only: bool,
     credentials_uri: Option<String>,
@@ -105,9 +124,15 @@ impl fmt::Debug for EmulatorBuilder {
             .collect();
         f.debug_struct("EmulatorBuilder")
             .field("access_key_ids", &ids)
+            .field("key_accounts", &self.key_accounts)
+            .field("account", &self.account)
             .field("images", &self.images)
+            .field("image_specs", &self.image_specs)
+            .field("images_from", &self.images_from)
             .field("roles", &self.roles)
-            .field("oidc_providers", &oidc)
+            .field("oidc_tokens", &oidc)
+            .field("oidc_providers", &self.oidc_providers)
+            .field("imds_listen", &self.imds_listen)
             .field("instance_role", &self.instance_role)
             .field("imds_v2_only", &self.imds_v2_only)
             .field("credentials_uri", &self.credentials_uri)
@@ -127,9 +152,15 @@ impl Default for EmulatorBuilder {
     fn default() -> Self {
         Self {
             keys: Vec::new(),
+            key_accounts: Vec::new(),
+            account: None,
             images: Vec::new(),
+            image_specs: Vec::new(),
+            images_from: Vec::new(),
             roles: Vec::new(),
             oidc_tokens: Vec::new(),
+            oidc_providers: Vec::new(),
+            imds_listen: None,
             instance_role: None,
             imds_v2_only: false,
             credentials_uri: None,
@@ -165,6 +196,25 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Puts the key `id` (registered with [`EmulatorBuilder::access_key`] or
+    /// [`EmulatorBuilder::sts_access_key`]) in `account` (digits) instead of the default
+    /// account: its `AssumeRole` calls may assume only that account's roles (and those that
+    /// [trust](Role::trust_account) it), and its `ClientToken`s are remembered apart from
+    /// other accounts'.
+    pub fn key_account(mut self, id: &str, account: &str) -> Self {
+        self.key_accounts.push((id.to_owned(), account.to_owned()));
+        self
+    }
+
+    /// The default account (digits): of every key that names none, and of the instance,
+    /// whose IMDS and credentials URI credentials belong to it. Unset, the default account
+    /// is unnamed: one account for idempotency, and trusted by every role (as before
+    /// accounts were checked).
+    pub fn account(mut self, account: &str) -> Self {
+        self.account = Some(account.to_owned());
+        self
+    }
+
     /// Adds a custom image that can be deleted.
     pub fn image(mut self, region: &str, image_id: &str) -> Self {
         self.images
@@ -179,8 +229,26 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Lets STS's `AssumeRole` (signed by any known key) and `AssumeRoleWithOIDC` (with a
-    /// registered token) assume this role.
+    /// Adds the image `spec` describes, `REGION:IMAGE_ID` or `REGION:IMAGE_ID:shared` (the
+    /// form of `swas emulator --image` and of [`EmulatorBuilder::images_from`]'s lines);
+    /// starting fails if it is malformed.
+    pub fn image_spec(mut self, spec: &str) -> Self {
+        self.image_specs.push(spec.to_owned());
+        self
+    }
+
+    /// Adds the images listed in the file at `path`, read when the emulator starts: one
+    /// `REGION:IMAGE_ID` or `REGION:IMAGE_ID:shared` a line (blank lines and lines starting
+    /// with `#` are skipped). The file must be a regular file of at most 64 MiB, with lines
+    /// of at most 1,024 bytes; starting fails with the line number of the first bad line.
+    pub fn images_from(mut self, path: impl Into<PathBuf>) -> Self {
+        self.images_from.push(path.into());
+        self
+    }
+
+    /// Lets STS's `AssumeRole` (signed by a key of the role's account, or of an account it
+    /// [trusts](Role::trust_account)) and `AssumeRoleWithOIDC` (with a registered token)
+    /// assume this role.
     pub fn role(mut self, role: Role) -> Self {
         self.roles.push(role);
         self
@@ -195,6 +263,35 @@ impl EmulatorBuilder {
             provider_arn.to_owned(),
             token.to_owned(),
         ));
+        self
+    }
+
+    /// Registers what the OIDC provider `provider_arn`'s tokens must carry: `issuer` as
+    /// `iss` (if given) and one of `audiences` in `aud` (if any). Tokens for it must then
+    /// be JWT-shaped; a wrong issuer is refused with 401
+    /// `AuthenticationFail.OIDCToken.Invalid`, a wrong audience with 401
+    /// `AuthenticationFail.OIDCToken.AudienceNotMatch`.
+    pub fn oidc_provider(
+        mut self,
+        provider_arn: &str,
+        issuer: Option<&str>,
+        audiences: &[&str],
+    ) -> Self {
+        self.oidc_providers.push((
+            provider_arn.to_owned(),
+            issuer.map(str::to_owned),
+            audiences.iter().map(|a| (*a).to_owned()).collect(),
+        ));
+        self
+    }
+
+    /// Also listens on `addr` for the instance metadata service alone, in plain HTTP
+    /// whatever [`EmulatorBuilder::tls`] says, as the real one is reached at
+    /// `http://100.100.100.200`; it shares everything else (credentials it issues are
+    /// accepted on the main listener). Anything but `/latest/...` is answered 404 there.
+    /// See [`Emulator::imds_url`].
+    pub fn imds_listen(mut self, addr: SocketAddr) -> Self {
+        self.imds_listen = Some(addr);
         self
     }
 
@@ -296,10 +393,14 @@ impl EmulatorBuilder {
     /// provider ARN, credentials URI path or TLS name is not valid, or with the error of
     /// binding the address.
     pub async fn start(self) -> io::Result<Emulator> {
-        let listen = self.listen;
+        let (listen, imds_listen) = (self.listen, self.imds_listen);
         let (shared, tls) = self.into_parts()?;
         let listener = TcpListener::bind(listen).await?;
-        Emulator::launch(shared, tls, listener, |serve, done| {
+        let imds = match imds_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
+        Emulator::launch(shared, tls, listener, imds, |serve, done| {
             tokio::spawn(async move {
                 serve.await;
                 let _ = done.send(true);
@@ -311,20 +412,28 @@ impl EmulatorBuilder {
     /// Starts the emulator on a runtime of its own, on a thread of its own: for blocking code
     /// and plain `#[test]`s. Returns once it is listening.
     pub fn start_blocking(self) -> io::Result<Emulator> {
-        let listen = self.listen;
+        let (listen, imds_listen) = (self.listen, self.imds_listen);
         let (shared, tls) = self.into_parts()?;
-        let listener = std::net::TcpListener::bind(listen)?;
-        listener.set_nonblocking(true)?;
+        let bind = |addr: SocketAddr| {
+            let listener = std::net::TcpListener::bind(addr)?;
+            listener.set_nonblocking(true)?;
+            Ok::<_, io::Error>(listener)
+        };
+        let listener = bind(listen)?;
+        let imds = imds_listen.map(bind).transpose()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("swas-emulator-worker")
             .enable_all()
             .build()?;
-        let listener = {
+        let (listener, imds) = {
             let _context = runtime.enter();
-            TcpListener::from_std(listener)?
+            (
+                TcpListener::from_std(listener)?,
+                imds.map(TcpListener::from_std).transpose()?,
+            )
         };
-        Emulator::launch(shared, tls, listener, |serve, done| {
+        Emulator::launch(shared, tls, listener, imds, |serve, done| {
             let thread = std::thread::Builder::new()
                 .name("swas-emulator".to_owned())
                 .spawn(move || {
@@ -338,6 +447,28 @@ impl EmulatorBuilder {
 
     fn into_parts(self) -> io::Result<(Arc<Shared>, Option<Tls>)> {
         let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
+        let account = |what: &str, account: &str| {
+            if sts::valid_account(account) {
+                Ok(account.to_owned())
+            } else {
+                Err(invalid(format!(
+                    "{what}: account {account:?}: expected digits"
+                )))
+            }
+        };
+        let default_account = match &self.account {
+            Some(a) => Some(account("default account", a)?),
+            None => None,
+        };
+        let mut key_accounts: HashMap<String, String> = HashMap::new();
+        for (id, a) in &self.key_accounts {
+            if !self.keys.iter().any(|(known, _, _)| known == id) {
+                return Err(invalid(format!(
+                    "account of access key {id:?}: no such access key"
+                )));
+            }
+            key_accounts.insert(id.clone(), account(&format!("access key {id:?}"), a)?);
+        }
         let mut keys = HashMap::new();
         for (id, secret, token) in self.keys {
             let secret = Secret::access_key_secret(secret)
@@ -346,17 +477,29 @@ impl EmulatorBuilder {
                 Secret::security_token(token.as_str())
                     .map_err(|e| invalid(format!("access key {id:?}: {e}")))?;
             }
+            let account = key_accounts.remove(&id);
             keys.insert(
                 id,
                 Key {
                     secret,
                     security_token: token,
+                    account,
                 },
             );
         }
         let mut images: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
         for (region, image, shared) in self.images {
             images.entry(region).or_default().insert(image, shared);
+        }
+        for spec in &self.image_specs {
+            let (region, image, shared) = images_file::parse_line(spec)
+                .map_err(|e| invalid(format!("image {spec:?}: {e}")))?;
+            images.entry(region).or_default().insert(image, shared);
+        }
+        for path in &self.images_from {
+            for (region, image, shared) in images_file::read(path)? {
+                images.entry(region).or_default().insert(image, shared);
+            }
         }
         let mut roles = HashMap::new();
         for role in self.roles {
@@ -373,11 +516,15 @@ impl EmulatorBuilder {
                     sts::MIN_DURATION_SECS
                 )));
             }
+            for trusted in &role.trusted_accounts {
+                account(&format!("role {:?}", role.arn), trusted)?;
+            }
             roles.insert(
                 role.arn,
                 RoleConfig {
                     external_id: role.external_id,
                     max_duration_secs: role.max_duration_secs,
+                    trusted_accounts: role.trusted_accounts,
                 },
             );
         }
@@ -396,6 +543,15 @@ impl EmulatorBuilder {
             Secret::security_token(token.as_str())
                 .map_err(|e| invalid(format!("OIDC token for {role:?}: {e}")))?;
             oidc_tokens.entry((role, provider)).or_default().push(token);
+        }
+        let mut oidc_providers = HashMap::new();
+        for (provider, issuer, audiences) in self.oidc_providers {
+            if !sts::is_oidc_provider_arn(&provider) {
+                return Err(invalid(format!(
+                    "OIDC provider {provider:?}: expected acs:ram::<account>:oidc-provider/<name>"
+                )));
+            }
+            oidc_providers.insert(provider, OidcProviderConfig { issuer, audiences });
         }
         if let Some(name) = &self.instance_role {
             let valid = !name.is_empty()
@@ -445,6 +601,8 @@ impl EmulatorBuilder {
             keys,
             roles,
             oidc_tokens,
+            oidc_providers,
+            account: default_account,
             instance_role: self.instance_role,
             imds_v2_only: self.imds_v2_only,
             credentials_uri: self.credentials_uri,
@@ -469,6 +627,7 @@ pub struct Emulator {
 struct Inner {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    imds_addr: Option<SocketAddr>,
     ca_pem: Option<String>,
     stop: watch::Sender<bool>,
     done: watch::Receiver<bool>,
@@ -507,31 +666,50 @@ impl fmt::Debug for Emulator {
 }
 
 impl Emulator {
-    /// Serves `listener` until stopped: `spawn` runs the server future (on a task, or on a
-    /// thread of its own whose handle it returns) and sends `true` on the sender once it has
-    /// ended.
+    /// Serves `listener` (and `imds`, metadata only, in plain HTTP) until stopped: `spawn`
+    /// runs the server future (on a task, or on a thread of its own whose handle it returns)
+    /// and sends `true` on the sender once it has ended.
     fn launch(
         shared: Arc<Shared>,
         tls: Option<Tls>,
         listener: TcpListener,
+        imds: Option<TcpListener>,
         spawn: impl FnOnce(
             Pin<Box<dyn Future<Output = ()> + Send>>,
             watch::Sender<bool>,
         ) -> io::Result<Option<std::thread::JoinHandle<()>>>,
     ) -> io::Result<Self> {
         let addr = listener.local_addr()?;
+        let imds_addr = imds.as_ref().map(TcpListener::local_addr).transpose()?;
         let (stop, stop_rx) = watch::channel(false);
         let (done_tx, done) = watch::channel(false);
         let (acceptor, ca_pem) = match tls {
             Some(tls) => (Some(tls.acceptor), Some(tls.ca_pem)),
             None => (None, None),
         };
-        let serve = server::serve(listener, shared.clone(), acceptor, stop_rx);
+        let main = server::serve(
+            listener,
+            shared.clone(),
+            acceptor,
+            Scope::All,
+            stop_rx.clone(),
+        );
+        let metadata =
+            imds.map(|l| server::serve(l, shared.clone(), None, Scope::Metadata, stop_rx));
+        let serve = async move {
+            match metadata {
+                Some(metadata) => {
+                    tokio::join!(main, metadata);
+                }
+                None => main.await,
+            }
+        };
         let thread = spawn(Box::pin(serve), done_tx)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 shared,
                 addr,
+                imds_addr,
                 ca_pem,
                 stop,
                 done,
@@ -552,8 +730,9 @@ impl Emulator {
     }
 
     /// `http://HOST:PORT` (`https://` with [`EmulatorBuilder::tls`]), the endpoint to point
-    /// clients at: SWAS, STS (`ALIBABA_CLOUD_STS_ENDPOINT`) and IMDS
-    /// (`ALIBABA_CLOUD_IMDS_ENDPOINT`) alike.
+    /// clients at: SWAS, STS and IMDS alike (for this project's clients,
+    /// `ALIBABA_CLOUD_STS_ENDPOINT` and `ALIBABA_CLOUD_IMDS_ENDPOINT`; see
+    /// [`Emulator::imds_url`] for clients that need the metadata service over plain HTTP).
     pub fn url(&self) -> String {
         let scheme = if self.inner.ca_pem.is_some() {
             "https"
@@ -561,6 +740,18 @@ impl Emulator {
             "http"
         };
         format!("{scheme}://{}", self.inner.addr)
+    }
+
+    /// The address of the metadata-only listener, when started with
+    /// [`EmulatorBuilder::imds_listen`] (with the actual port when started on port 0).
+    pub fn imds_addr(&self) -> Option<SocketAddr> {
+        self.inner.imds_addr
+    }
+
+    /// `http://HOST:PORT` of the metadata-only listener (always plain HTTP), when started with
+    /// [`EmulatorBuilder::imds_listen`]: the value for `ALIBABA_CLOUD_IMDS_ENDPOINT`.
+    pub fn imds_url(&self) -> Option<String> {
+        self.inner.imds_addr.map(|addr| format!("http://{addr}"))
     }
 
     /// The PEM of the CA that signed the server certificate, when serving HTTPS: the root a
@@ -575,9 +766,11 @@ impl Emulator {
         Some(format!("{}{path}", self.url()))
     }
 
-    /// Queues a fault for the next request(s); see [`Fault`].
-    pub fn inject(&self, fault: Fault) {
-        self.inner.shared.inject(fault);
+    /// Queues a fault for the next request(s); see [`Fault`]. Returns `false`, queuing
+    /// nothing, when the queue is full: 10,000 faults, or 1 MiB of them (error codes
+    /// included), over every service.
+    pub fn inject(&self, fault: Fault) -> bool {
+        self.inner.shared.inject(vec![fault]).is_ok()
     }
 
     /// Adds an image (or changes whether it is shared).

@@ -178,17 +178,58 @@ impl Fault {
     }
 }
 
-/// The queues of pending faults, one per service.
+/// The most faults queued at once, over every service.
+pub(crate) const MAX_QUEUED: usize = 10_000;
+/// The most bytes queued faults may take at once (a fixed cost each, plus their codes).
+pub(crate) const MAX_QUEUED_BYTES: usize = 1 << 20;
+
+/// What one queued fault costs, roughly.
+fn cost(fault: &Fault) -> usize {
+    let code = match &fault.kind {
+        FaultKind::Error { code, .. } => code.as_str().len(),
+        _ => 0,
+    };
+    64 + code
+}
+
+/// The queue is full: in entries ([`MAX_QUEUED`]) or bytes ([`MAX_QUEUED_BYTES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the fault queue is full ({MAX_QUEUED} faults or {MAX_QUEUED_BYTES} bytes); \
+     let requests take some or clear it first"
+)]
+pub(crate) struct QueueFull;
+
+/// The queues of pending faults, one per service, bounded in entries and bytes.
 #[derive(Debug, Default)]
 pub(crate) struct FaultQueues {
     queues: [VecDeque<Fault>; 4],
+    bytes: usize,
 }
 
 impl FaultQueues {
-    pub(crate) fn push(&mut self, fault: Fault) {
-        if fault.times > 0 {
+    /// Queues every fault of `faults`, or none of them when they would not all fit.
+    pub(crate) fn push_all(&mut self, faults: Vec<Fault>) -> Result<(), QueueFull> {
+        let faults: Vec<Fault> = faults.into_iter().filter(|f| f.times > 0).collect();
+        let entries = self.queues.iter().map(VecDeque::len).sum::<usize>() + faults.len();
+        let bytes = faults
+            .iter()
+            .map(cost)
+            .fold(self.bytes, usize::saturating_add);
+        if entries > MAX_QUEUED || bytes > MAX_QUEUED_BYTES {
+            return Err(QueueFull);
+        }
+        self.bytes = bytes;
+        for fault in faults {
             self.queues[fault.service.index()].push_back(fault);
         }
+        Ok(())
+    }
+
+    /// Queues `fault`, unless the queue is full.
+    #[cfg(test)]
+    pub(crate) fn push(&mut self, fault: Fault) -> Result<(), QueueFull> {
+        self.push_all(vec![fault])
     }
 
     /// The fault for a request of `service` arriving now, if any: an `expires_in` fault at the
@@ -216,23 +257,31 @@ impl FaultQueues {
         if !wanted(&front.kind) {
             return None;
         }
-        front.times -= 1;
+        front.times = front.times.saturating_sub(1);
         if front.times == 0 {
-            queue.pop_front().map(|f| f.kind)
+            let fault = queue.pop_front()?;
+            self.bytes = self.bytes.saturating_sub(cost(&fault));
+            Some(fault.kind)
         } else {
             Some(front.kind.clone())
         }
     }
 
-    /// Requests still to be affected, counting repeats, over every service.
+    /// Requests still to be affected, counting repeats, over every service (at most
+    /// `usize::MAX`: `times` may be anything).
     pub(crate) fn pending(&self) -> usize {
-        self.queues.iter().flatten().map(|f| f.times).sum()
+        self.queues
+            .iter()
+            .flatten()
+            .map(|f| f.times)
+            .fold(0, usize::saturating_add)
     }
 
     /// Drops every pending fault; returns how many requests they would have affected.
     pub(crate) fn clear(&mut self) -> usize {
         let n = self.pending();
         self.queues.iter_mut().for_each(VecDeque::clear);
+        self.bytes = 0;
         n
     }
 }
@@ -244,9 +293,10 @@ mod tests {
     #[test]
     fn faults_apply_in_order_with_counts() {
         let mut q = FaultQueues::default();
-        q.push(Fault::error(503, ErrorCode::ServiceUnavailable).times(2));
-        q.push(Fault::truncated().times(0));
-        q.push(Fault::html(502));
+        q.push(Fault::error(503, ErrorCode::ServiceUnavailable).times(2))
+            .unwrap();
+        q.push(Fault::truncated().times(0)).unwrap();
+        q.push(Fault::html(502)).unwrap();
         assert_eq!(q.pending(), 3);
         for _ in 0..2 {
             assert!(matches!(
@@ -256,7 +306,7 @@ mod tests {
         }
         assert_eq!(q.take(Service::Swas), Some(FaultKind::Html { status: 502 }));
         assert_eq!(q.take(Service::Swas), None);
-        q.push(Fault::truncated());
+        q.push(Fault::truncated()).unwrap();
         assert_eq!(q.clear(), 1);
         assert_eq!(q.take(Service::Swas), None);
     }
@@ -264,9 +314,10 @@ mod tests {
     #[test]
     fn queues_are_per_service_and_expiry_waits_for_an_issuing_request() {
         let mut q = FaultQueues::default();
-        q.push(Fault::expires_in(Duration::from_secs(5)).on(Service::Imds));
-        q.push(Fault::html(500).on(Service::Imds));
-        q.push(Fault::truncated().on(Service::Sts));
+        q.push(Fault::expires_in(Duration::from_secs(5)).on(Service::Imds))
+            .unwrap();
+        q.push(Fault::html(500).on(Service::Imds)).unwrap();
+        q.push(Fault::truncated().on(Service::Sts)).unwrap();
         assert_eq!(q.take(Service::Swas), None);
         // A request that issues nothing leaves the expiry fault at the front.
         assert_eq!(q.take(Service::Imds), None);
@@ -276,5 +327,43 @@ mod tests {
         assert_eq!(q.take_expiry(Service::Sts), None);
         assert_eq!(q.take(Service::Sts), Some(FaultKind::Truncated));
         assert_eq!(q.pending(), 0);
+    }
+
+    #[test]
+    fn counts_never_overflow() {
+        let mut q = FaultQueues::default();
+        q.push(Fault::truncated().times(usize::MAX)).unwrap();
+        q.push(Fault::html(502).times(usize::MAX)).unwrap();
+        assert_eq!(q.pending(), usize::MAX);
+        assert_eq!(q.take(Service::Swas), Some(FaultKind::Truncated));
+        assert_eq!(q.clear(), usize::MAX);
+    }
+
+    #[test]
+    fn bounded_in_entries_and_bytes() {
+        let mut q = FaultQueues::default();
+        for _ in 0..MAX_QUEUED {
+            q.push(Fault::truncated()).unwrap();
+        }
+        assert_eq!(q.push(Fault::truncated()), Err(QueueFull));
+        q.clear();
+        let big = ErrorCode::from("X".repeat(60 * 1024).as_str());
+        let mut queued = 0;
+        while q.push(Fault::error(500, big.clone())).is_ok() {
+            queued += 1;
+        }
+        assert!(
+            queued * 60 * 1024 <= MAX_QUEUED_BYTES && queued > 10,
+            "{queued}"
+        );
+        // All or nothing: a batch that does not fit queues none of its faults.
+        q.clear();
+        let batch = vec![Fault::truncated(); MAX_QUEUED + 1];
+        assert_eq!(q.push_all(batch), Err(QueueFull));
+        assert_eq!(q.pending(), 0);
+        // Taking a fault frees its room.
+        q.push(Fault::error(500, big.clone())).unwrap();
+        assert!(q.take(Service::Swas).is_some());
+        assert_eq!(q.bytes, 0);
     }
 }

@@ -124,7 +124,11 @@ pub(crate) fn handle(shared: &Shared, ctx: &Ctx, route: &Route, headers: &Header
     match route {
         Route::RoleName => text(StatusCode::OK, role, None),
         Route::Credentials(asked) if asked == role => {
-            let issued = shared.issue(Service::Imds, DEFAULT_LIFETIME);
+            let issued = shared.issue(
+                Service::Imds,
+                DEFAULT_LIFETIME,
+                shared.config.account.as_deref(),
+            );
             let body = ImdsCredentials {
                 issued: &issued,
                 last_updated: iso8601(shared.now_unix()),
@@ -136,7 +140,7 @@ pub(crate) fn handle(shared: &Shared, ctx: &Ctx, route: &Route, headers: &Header
     }
 }
 
-fn not_found() -> Answer {
+pub(crate) fn not_found() -> Answer {
     text(StatusCode::NOT_FOUND, "404 - Not Found", Some("NotFound"))
 }
 
@@ -158,7 +162,11 @@ pub(crate) fn credentials_uri(shared: &Shared, ctx: &Ctx, method: &Method) -> An
             Some("MethodNotAllowed"),
         );
     }
-    let issued = shared.issue(Service::CredentialsUri, DEFAULT_LIFETIME);
+    let issued = shared.issue(
+        Service::CredentialsUri,
+        DEFAULT_LIFETIME,
+        shared.config.account.as_deref(),
+    );
     Answer::json(
         ctx,
         &UriCredentials {

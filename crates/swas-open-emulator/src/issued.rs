@@ -64,6 +64,8 @@ pub(crate) struct TemporaryKey {
     pub(crate) secret: Secret,
     pub(crate) security_token: String,
     pub(crate) expires_at: u64,
+    /// The assumed role's account, or the instance's (`None`: the unnamed default).
+    pub(crate) account: Option<String>,
 }
 
 /// Temporary keys by id, kept until an hour past their expiry, at most [`KEY_CAPACITY`].
@@ -73,8 +75,9 @@ pub(crate) struct TemporaryKeys {
 }
 
 impl TemporaryKeys {
-    /// Remembers `issued` (a secret the core would refuse is never issued: random hex).
-    pub(crate) fn insert(&mut self, issued: &Issued, now: u64) {
+    /// Remembers `issued`, credentials of `account` (a secret the core would refuse is never
+    /// issued: random hex).
+    pub(crate) fn insert(&mut self, issued: &Issued, account: Option<&str>, now: u64) {
         let Ok(secret) = Secret::access_key_secret(issued.access_key_secret.as_str()) else {
             return;
         };
@@ -99,6 +102,7 @@ impl TemporaryKeys {
                 secret,
                 security_token: issued.security_token.clone(),
                 expires_at: issued.expires_at,
+                account: account.map(str::to_owned),
             },
         );
     }
@@ -177,9 +181,9 @@ mod tests {
     fn temporary_keys_are_bounded() {
         let mut keys = TemporaryKeys::default();
         let first = Issued::new(5);
-        keys.insert(&first, 0);
+        keys.insert(&first, None, 0);
         for i in 0..KEY_CAPACITY as u64 {
-            keys.insert(&Issued::new(100 + i), 0);
+            keys.insert(&Issued::new(100 + i), None, 0);
         }
         assert_eq!(keys.keys.len(), KEY_CAPACITY);
         assert!(keys.get(&first.access_key_id).is_none());

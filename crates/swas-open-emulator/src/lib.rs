@@ -81,13 +81,18 @@
 //!    shared image -> 400 `CustomImageInShare`; else the image is deleted: 200
 //!    `{"RequestId":"..."}`.
 //!
-//! A `ClientToken` makes the call idempotent, per AccessKey id: sent again with the same
-//! operation parameters, the first answer (same status, body and `RequestId`, errors
-//! included) comes back and nothing is done again; with other parameters, 400
-//! `IdempotentParameterMismatch`. The last 100,000 tokens are remembered.
+//! A `ClientToken` makes the call idempotent, per account (not per AccessKey id: temporary
+//! credentials get a new id at every refresh): sent again with the same operation
+//! parameters, the first answer (same status, body and `RequestId`, errors included) comes
+//! back and nothing is done again; with other parameters, 400 `IdempotentParameterMismatch`.
+//! The last 100,000 tokens (or 64 MiB of them) are remembered. A long-term key belongs to
+//! [`EmulatorBuilder::account`] unless [`EmulatorBuilder::key_account`] names another;
+//! STS credentials to the assumed role's account; IMDS and credentials URI credentials to
+//! [`EmulatorBuilder::account`]. Unset, the default account is one unnamed account.
 //!
-//! Nonces are remembered until their request's timestamp leaves the 15-minute window, so a
-//! replay is always caught; at most 200,000 at once.
+//! Nonces are remembered (as 32-byte digests) until their request's timestamp leaves the
+//! 15-minute window, so a replay is always caught; at most 500,000 at once, past which new
+//! signed requests get 503 `ServiceUnavailable` until older ones leave the window.
 //!
 //! `HostId` is the `Host` header received (else `swas.<region>.aliyuncs.com`); `Recommend` is
 //! `https://api.alibabacloud.com/troubleshoot?q=<Code>&product=swas-open`; request ids are
@@ -103,17 +108,28 @@
 //! `RoleSessionName` missing -> `MissingParameter`, not 2 to 64 of `[A-Za-z0-9.@_-]` -> 400
 //! `InvalidParameter.RoleSessionName`; `Policy` not JSON -> 400
 //! `InvalidParameter.PolicyGrammar`; a role not registered with [`EmulatorBuilder::role`] ->
-//! 404 `EntityNotExist.Role`; `DurationSeconds` (default 3600) outside 900..=the role's
-//! maximum -> 400 `InvalidParameter.DurationSeconds`; the role's `ExternalId` not sent
-//! exactly -> 403 `NoPermission`.
+//! 404 `EntityNotExist.Role`; a caller of a named account other than the role's, which the
+//! role does not [trust](Role::trust_account) -> 403 `NoPermission`; `DurationSeconds`
+//! (default 3600) outside 900..=the role's maximum -> 400 `InvalidParameter.DurationSeconds`;
+//! the role's `ExternalId` not sent exactly -> 403 `NoPermission`.
 //!
-//! `AssumeRoleWithOIDC` is unsigned: `RoleArn`, `OIDCProviderArn` and `OIDCToken` missing ->
+//! `AssumeRoleWithOIDC` is unsigned, but its `Timestamp` is checked as a signed call's:
+//! missing -> 400 `MissingParameter`, malformed -> 400 `IllegalTimestamp`, more than 15
+//! minutes from the emulator's clock -> 400 `InvalidTimeStamp.Expired`. Then `RoleArn`,
+//! `RoleSessionName` as above; `OIDCProviderArn` and `OIDCToken` missing ->
 //! `MissingParameter`; a malformed provider ARN -> 400 `InvalidParameter.OIDCProviderArn`; a
 //! role with neither a registered token nor a [`Role`] -> 404 `EntityNotExist.Role`; no token
 //! registered for that role and provider -> 401 `AuthenticationFail.NoPermission`; another
-//! token -> 401 `AuthenticationFail.OIDCToken.Invalid`; then `DurationSeconds` as above.
+//! token -> 401 `AuthenticationFail.OIDCToken.Invalid`; a JWT-shaped token (three
+//! base64url parts, a JSON object in the middle) whose `exp` has passed -> 401
+//! `AuthenticationFail.OIDCToken.Expired`; for a provider registered with
+//! [`EmulatorBuilder::oidc_provider`], a token that is not JWT-shaped or whose `iss` differs
+//! -> 401 `AuthenticationFail.OIDCToken.Invalid`, whose `aud` names none of the audiences ->
+//! 401 `AuthenticationFail.OIDCToken.AudienceNotMatch`; then `DurationSeconds` as above.
 //!
-//! Both answer 200 `{"RequestId","AssumedRoleUser":{"Arn","AssumedRoleId"},"Credentials":
+//! With `Format=XML` (any case), both answer in XML (`text/xml`), errors included: the JSON
+//! fields below as elements, under `AssumeRoleResponse`, `AssumeRoleWithOIDCResponse` or
+//! `Error`. Both answer 200 `{"RequestId","AssumedRoleUser":{"Arn","AssumedRoleId"},"Credentials":
 //! {"AccessKeyId":"STS.…","AccessKeySecret","SecurityToken","Expiration":
 //! "YYYY-MM-DDThh:mm:ssZ"}}`. Errors have SWAS's body with `product=Sts` in `Recommend`.
 //!
@@ -129,6 +145,11 @@
 //! A read with an `X-aliyun-ecs-metadata-token` that is unknown or expired -> 401; without
 //! one, in [`EmulatorBuilder::imds_v2_only`] mode -> 403. No instance role, another role name
 //! or another path -> 404; another method -> 405.
+//!
+//! [`EmulatorBuilder::imds_listen`] adds a second listener, always plain HTTP, serving these
+//! routes alone (anything else is 404 there), for clients that reach the metadata service
+//! over HTTP and everything else over HTTPS; its credentials are accepted on the main
+//! listener.
 //!
 //! # The credential services, from blocking code
 //! ```
@@ -150,7 +171,8 @@
 //!     .instance_role("EcsRole")
 //!     .credentials_uri("/credentials")
 //!     .start_blocking()?;
-//! // ALIBABA_CLOUD_STS_ENDPOINT and ALIBABA_CLOUD_IMDS_ENDPOINT: emulator.url();
+//! // This project's clients: ALIBABA_CLOUD_STS_ENDPOINT and ALIBABA_CLOUD_IMDS_ENDPOINT:
+//! // emulator.url();
 //! // ALIBABA_CLOUD_CREDENTIALS_URI: the route below.
 //! assert_eq!(
 //!     emulator.credentials_uri().as_deref(),
@@ -192,7 +214,8 @@
 //!   "stats":{"requests":0,"connections":1,"deletes":0,"sts_requests":0,"imds_requests":0,
 //!   "credentials_uri_requests":0,"credentials_issued":0,"throttled":0},"pending_faults":0}`.
 //! - `POST /__emulator/faults`: one fault object or an array of them; answers
-//!   `{"queued":N,"pending_faults":M}`. Objects: `{"kind":"error","status":503,
+//!   `{"queued":N,"pending_faults":M}`, or 429 when they would not all fit the queue (10,000
+//!   faults or 1 MiB; then none is queued). Objects: `{"kind":"error","status":503,
 //!   "code":"ServiceUnavailable"}`, `{"kind":"throttling","retry_after_ms":1000}`,
 //!   `{"kind":"delay","ms":200}`, `{"kind":"drop_after_commit"}`,
 //!   `{"kind":"html","status":502}` (status optional), `{"kind":"truncated"}`,
@@ -241,6 +264,7 @@ mod auth;
 mod emulator;
 mod fault;
 mod idempotency;
+mod images_file;
 mod imds;
 mod issued;
 mod log;

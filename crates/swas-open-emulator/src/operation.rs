@@ -3,6 +3,7 @@
 use http::StatusCode;
 use swas_open_core::{ClientToken, ErrorCode, ImageId, RegionId, Verified, ACTION, API_VERSION};
 
+use crate::auth::Authenticated;
 use crate::idempotency::{Fingerprint, Lookup};
 use crate::reply::{Answer, Ctx};
 use crate::state::Shared;
@@ -25,7 +26,8 @@ const PROTOCOL_PARAMS: &[&str] = &[
 ];
 
 /// Answers an authenticated request.
-pub(crate) fn handle(shared: &Shared, ctx: &Ctx, request: &Verified) -> Answer {
+pub(crate) fn handle(shared: &Shared, ctx: &Ctx, authenticated: &Authenticated) -> Answer {
+    let request = &authenticated.request;
     match request.action.as_deref() {
         None | Some("") => return missing(ctx, "Action"),
         Some(ACTION) => {}
@@ -49,22 +51,24 @@ pub(crate) fn handle(shared: &Shared, ctx: &Ctx, request: &Verified) -> Answer {
     let Some(token) = token else {
         return delete(shared, &mut store.images, ctx, request);
     };
-    let mut fingerprint: Fingerprint = request
+    let operation: Vec<(String, String)> = request
         .params
         .iter()
         .filter(|(n, _)| !PROTOCOL_PARAMS.contains(&n.as_str()))
         .cloned()
         .collect();
-    fingerprint.sort_unstable();
-    let id = &request.access_key_id;
-    match store.tokens.lookup(id, token.as_str(), &fingerprint) {
+    let fingerprint = Fingerprint::of(&operation);
+    // Per account: a retry signed with refreshed credentials (a new AccessKey id) is the
+    // same caller.
+    let account = authenticated.account.as_deref();
+    match store.tokens.lookup(account, token.as_str(), fingerprint) {
         Lookup::Replay(answer) => answer,
         Lookup::Mismatch => Answer::coded(ctx, ErrorCode::IdempotentParameterMismatch),
         Lookup::New => {
             let answer = delete(shared, &mut store.images, ctx, request);
             store
                 .tokens
-                .record(id, token.as_str(), fingerprint, answer.clone());
+                .record(account, token.as_str(), fingerprint, answer.clone());
             answer
         }
     }

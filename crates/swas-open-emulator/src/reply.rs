@@ -9,6 +9,7 @@ use swas_open_core::{Endpoint, EndpointKind, ErrorCode, RegionId, ServiceError, 
 
 const JSON: &str = "application/json;charset=utf-8";
 const HTML: &str = "text/html";
+const XML: &str = "text/xml;charset=utf-8";
 pub(crate) const TEXT: &str = "text/plain";
 /// The header carrying a throttled request's retry hint, in milliseconds.
 const RETRY_AFTER: &str = "x-acs-retry-after";
@@ -223,6 +224,21 @@ impl Answer {
         self
     }
 
+    /// The same answer with its JSON object body written as XML under `root`, as the RPC
+    /// services answer `Format=XML` (`<root><Field>value</Field>...</root>`, fields in the
+    /// order of the JSON, nested objects as nested elements, arrays as repeated elements). A
+    /// body that is not a JSON object is left as it is.
+    pub(crate) fn into_xml(mut self, root: &str) -> Self {
+        let Ok(fields @ Node::Fields(_)) = serde_json::from_slice::<Node>(&self.body) else {
+            return self;
+        };
+        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+        fields.write_xml(&mut xml, root);
+        self.body = Bytes::from(xml);
+        self.content_type = XML;
+        self
+    }
+
     /// The log's outcome column.
     pub(crate) fn outcome(&self) -> &str {
         self.code.as_deref().unwrap_or("OK")
@@ -249,9 +265,135 @@ impl Answer {
     }
 }
 
+/// A JSON value with its object's fields in the order they were written (which
+/// `serde_json::Value` does not keep), for [`Answer::into_xml`].
+enum Node {
+    Fields(Vec<(String, Node)>),
+    Items(Vec<Node>),
+    Text(String),
+    Null,
+}
+
+impl Node {
+    /// Appends `<name>value</name>`, objects as nested elements, arrays as repeated elements.
+    fn write_xml(&self, out: &mut String, name: &str) {
+        if let Node::Items(items) = self {
+            items.iter().for_each(|item| item.write_xml(out, name));
+            return;
+        }
+        out.push('<');
+        out.push_str(name);
+        out.push('>');
+        match self {
+            Node::Fields(fields) => fields.iter().for_each(|(n, v)| v.write_xml(out, n)),
+            Node::Text(text) => escape_xml(out, text),
+            Node::Items(_) | Node::Null => {}
+        }
+        out.push_str("</");
+        out.push_str(name);
+        out.push('>');
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Node {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{MapAccess, SeqAccess, Visitor};
+        struct NodeVisitor;
+        impl<'de> Visitor<'de> for NodeVisitor {
+            type Value = Node;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
+                Ok(Node::Text(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
+                Ok(Node::Text(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
+                Ok(Node::Text(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
+                Ok(Node::Text(v.to_string()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Node, E> {
+                Ok(Node::Text(v.to_owned()))
+            }
+            fn visit_unit<E>(self) -> Result<Node, E> {
+                Ok(Node::Null)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Node::Items(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(field) = map.next_entry()? {
+                    fields.push(field);
+                }
+                Ok(Node::Fields(fields))
+            }
+        }
+        d.deserialize_any(NodeVisitor)
+    }
+}
+
+fn escape_xml(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xml_bodies() {
+        let ctx = Ctx::sts(&http::HeaderMap::new());
+        let a = Answer::error(
+            &ctx,
+            StatusCode::FORBIDDEN,
+            ErrorCode::from("NoPermission"),
+            "a <b> & 'c' \"d\"",
+        )
+        .into_xml("Error");
+        let body = std::str::from_utf8(&a.body).unwrap();
+        assert!(
+            body.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error>"),
+            "{body}"
+        );
+        assert!(body.contains("<Code>NoPermission</Code>"), "{body}");
+        assert!(
+            body.contains("<Message>a &lt;b&gt; &amp; &apos;c&apos; &quot;d&quot;</Message>"),
+            "{body}"
+        );
+        assert!(body.ends_with("</Error>"), "{body}");
+        assert_eq!(a.content_type, XML);
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+        let nested = Answer::json(&ctx, &serde_json::json!({"A": {"B": 1, "C": [true, null]}}))
+            .into_xml("R");
+        assert!(std::str::from_utf8(&nested.body)
+            .unwrap()
+            .ends_with("<R><A><B>1</B><C>true</C><C></C></A></R>"));
+        // Fields keep the order written: the service's error order.
+        let body = std::str::from_utf8(&a.body).unwrap();
+        let at = |tag: &str| body.find(tag).unwrap();
+        assert!(at("<RequestId>") < at("<HostId>") && at("<HostId>") < at("<Code>"));
+        assert!(at("<Code>") < at("<Message>") && at("<Message>") < at("<Recommend>"));
+        let html = Answer::html(StatusCode::BAD_GATEWAY);
+        assert_eq!(html.clone().into_xml("R").body, html.body);
+    }
 
     #[test]
     fn error_body_has_every_field() {

@@ -41,11 +41,21 @@ async fn stopping(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
+/// What a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Every service and the admin routes.
+    All,
+    /// The instance metadata service alone (`/latest/...`); anything else is 404.
+    Metadata,
+}
+
 /// Accepts connections until shutdown, then lets them finish (within [`GRACE`]).
 pub(crate) async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
     tls: Option<TlsAcceptor>,
+    scope: Scope,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
@@ -60,12 +70,12 @@ pub(crate) async fn serve(
                     let _ = stream.set_nodelay(true);
                     let (shared, shutdown) = (shared.clone(), shutdown.clone());
                     match tls.clone() {
-                        None => connections.spawn(connection(TokioIo::new(stream), shared, shutdown)),
+                        None => connections.spawn(connection(TokioIo::new(stream), shared, scope, shutdown)),
                         Some(acceptor) => connections.spawn(async move {
                             // A handshake that fails or stalls ends the connection, nothing else.
                             let handshake = tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream));
                             if let Ok(Ok(stream)) = handshake.await {
-                                connection(TokioIo::new(stream), shared, shutdown).await;
+                                connection(TokioIo::new(stream), shared, scope, shutdown).await;
                             }
                         }),
                     };
@@ -82,12 +92,16 @@ pub(crate) async fn serve(
     }
 }
 
-async fn connection<I>(io: I, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>)
-where
+async fn connection<I>(
+    io: I,
+    shared: Arc<Shared>,
+    scope: Scope,
+    mut shutdown: watch::Receiver<bool>,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let limit = shared.config.max_request_bytes;
-    let service = service_fn(move |request| handle(shared.clone(), request));
+    let service = service_fn(move |request| handle(shared.clone(), scope, request));
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -110,9 +124,21 @@ where
 /// Answers one request, with a `Date` from the emulator's clock.
 async fn handle(
     shared: Arc<Shared>,
+    scope: Scope,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Dropped> {
-    let mut response = answer(&shared, request).await?;
+    let mut response =
+        if scope == Scope::Metadata && !request.uri().path().starts_with(imds::PREFIX) {
+            let mut response = imds::not_found().into_response();
+            // The body is left unread.
+            response.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+            response
+        } else {
+            answer(&shared, request).await?
+        };
     response.headers_mut().insert(DATE, shared.http_date());
     Ok(response)
 }
@@ -273,9 +299,11 @@ async fn answer(
         }
     };
     let must_close = body.must_close();
-    let mut answer = match early {
-        Some(answer) => answer,
-        None => dispatch(shared, &ctx, parts, body, route),
+    let mut answer = match (early, &route) {
+        // An injected error is written as the caller asked, as STS's own errors are.
+        (Some(answer), Route::Sts(_, params)) if sts::wants_xml(params) => answer.into_xml("Error"),
+        (Some(answer), _) => answer,
+        (None, _) => dispatch(shared, &ctx, parts, body, route),
     };
     answer.close |= must_close;
     match after {
@@ -333,7 +361,7 @@ fn dispatch(shared: &Shared, ctx: &Ctx, parts: Parts, body: Body, route: Route) 
             }
             let request = Request::from_parts(parts, body);
             match auth::authenticate(shared, ctx, &request) {
-                Ok(verified) => operation::handle(shared, ctx, &verified),
+                Ok(authenticated) => operation::handle(shared, ctx, &authenticated),
                 Err(answer) => answer,
             }
         }

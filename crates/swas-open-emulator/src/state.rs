@@ -9,10 +9,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use http::HeaderValue;
 use swas_open_core::Secret;
 
-use crate::fault::{Fault, FaultKind, FaultQueues, Service};
+use crate::fault::{Fault, FaultKind, FaultQueues, QueueFull, Service};
 use crate::idempotency::TokenStore;
 use crate::issued::{ImdsTokens, Issued, TemporaryKeys};
-use crate::nonce::NonceCache;
+use crate::nonce::{Fresh, NonceCache};
 use crate::rate::RateLimit;
 use crate::Stats;
 
@@ -21,10 +21,13 @@ pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// How far a request's timestamp may be from the emulator's clock, in seconds.
 pub(crate) const WINDOW_SECS: u64 = 15 * 60;
-/// The most nonces remembered at once.
-pub(crate) const NONCE_CAPACITY: usize = 200_000;
+/// The most nonces remembered at once (as 32-byte digests, about 150 bytes each with their
+/// indexes): past it, new signed requests are refused until older nonces leave the window.
+pub(crate) const NONCE_CAPACITY: usize = 500_000;
 /// The most ClientTokens remembered at once.
 pub(crate) const TOKEN_CAPACITY: usize = 100_000;
+/// The most bytes of remembered answers (tokens, accounts and bodies) at once.
+pub(crate) const TOKEN_BYTES: usize = 64 << 20;
 /// How long IMDS and the credentials URI's credentials last unless configured otherwise.
 pub(crate) const DEFAULT_LIFETIME: Duration = Duration::from_secs(6 * 3600);
 
@@ -33,6 +36,8 @@ pub(crate) struct Key {
     pub(crate) secret: Secret,
     /// The STS token requests signed with this key must carry.
     pub(crate) security_token: Option<String>,
+    /// The account the key belongs to; `None`: the default account.
+    pub(crate) account: Option<String>,
 }
 
 /// A RAM role that `AssumeRole` and `AssumeRoleWithOIDC` may assume.
@@ -42,6 +47,17 @@ pub(crate) struct RoleConfig {
     pub(crate) external_id: Option<String>,
     /// The largest `DurationSeconds` accepted.
     pub(crate) max_duration_secs: u64,
+    /// Accounts other than the role's own whose principals may assume it.
+    pub(crate) trusted_accounts: Vec<String>,
+}
+
+/// What a test registered of an OIDC provider: the claims its tokens must carry.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OidcProviderConfig {
+    /// The `iss` required, if any.
+    pub(crate) issuer: Option<String>,
+    /// The `aud` values accepted (one must match), if any.
+    pub(crate) audiences: Vec<String>,
 }
 
 /// Fixed at start.
@@ -51,8 +67,13 @@ pub(crate) struct Config {
     pub(crate) roles: HashMap<String, RoleConfig>,
     /// (role ARN, OIDC provider ARN) -> the tokens accepted.
     pub(crate) oidc_tokens: HashMap<(String, String), Vec<String>>,
+    /// OIDC provider ARN -> the claims its tokens must carry.
+    pub(crate) oidc_providers: HashMap<String, OidcProviderConfig>,
     pub(crate) instance_role: Option<String>,
     pub(crate) imds_v2_only: bool,
+    /// The default account: of keys that name none, and of the instance (IMDS and
+    /// credentials URI credentials). `None`: unnamed, and trusted by every role.
+    pub(crate) account: Option<String>,
     /// The credentials URI route's path, if served.
     pub(crate) credentials_uri: Option<String>,
     /// Overrides the lifetime of every credential issued.
@@ -100,12 +121,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// What a key lookup found: the secret, the token requests must carry, and for temporary
-/// credentials their expiry (Unix seconds).
+/// What a key lookup found: the secret, the token requests must carry, for temporary
+/// credentials their expiry (Unix seconds), and the account the key belongs to (`None`: the
+/// unnamed default account).
 pub(crate) struct KnownKey {
     pub(crate) secret: Secret,
     pub(crate) security_token: Option<String>,
     pub(crate) expires_at: Option<u64>,
+    pub(crate) account: Option<String>,
 }
 
 impl Shared {
@@ -115,7 +138,7 @@ impl Shared {
             config,
             store: Mutex::new(Store {
                 images,
-                tokens: TokenStore::new(TOKEN_CAPACITY),
+                tokens: TokenStore::new(TOKEN_CAPACITY, TOKEN_BYTES),
             }),
             nonces: Mutex::new(NonceCache::new(NONCE_CAPACITY)),
             faults: Mutex::new(FaultQueues::default()),
@@ -154,6 +177,7 @@ impl Shared {
                 secret: k.secret.clone(),
                 security_token: k.security_token.clone(),
                 expires_at: None,
+                account: k.account.clone().or_else(|| self.config.account.clone()),
             });
         }
         let temporary = lock(&self.temporary);
@@ -162,13 +186,19 @@ impl Shared {
             secret: t.secret.clone(),
             security_token: Some(t.security_token.clone()),
             expires_at: Some(t.expires_at),
+            account: t.account.clone(),
         })
     }
 
-    /// Issues temporary credentials for `service` that SWAS (and STS) accept until they
-    /// expire: after `lifetime`, unless an `expires_in` fault or the emulator's configured
-    /// lifetime says otherwise.
-    pub(crate) fn issue(&self, service: Service, lifetime: Duration) -> Issued {
+    /// Issues temporary credentials of `account` for `service` that SWAS (and STS) accept
+    /// until they expire: after `lifetime`, unless an `expires_in` fault or the emulator's
+    /// configured lifetime says otherwise.
+    pub(crate) fn issue(
+        &self,
+        service: Service,
+        lifetime: Duration,
+        account: Option<&str>,
+    ) -> Issued {
         let lifetime = lock(&self.faults)
             .take_expiry(service)
             .or(self.config.credential_lifetime)
@@ -176,7 +206,7 @@ impl Shared {
         let now = self.now_unix();
         let secs = lifetime.as_secs() + u64::from(lifetime.subsec_nanos() > 0);
         let issued = Issued::new(now.saturating_add(secs));
-        lock(&self.temporary).insert(&issued, now);
+        lock(&self.temporary).insert(&issued, account, now);
         self.counters
             .credentials_issued
             .fetch_add(1, Ordering::Relaxed);
@@ -194,8 +224,8 @@ impl Shared {
         lock(&self.imds_tokens).is_valid(token, self.now_unix())
     }
 
-    /// Records a nonce; `false` when it was used already.
-    pub(crate) fn fresh_nonce(&self, access_key_id: &str, nonce: &str, timestamp: u64) -> bool {
+    /// Records a nonce, unless it was used already or too many are remembered.
+    pub(crate) fn fresh_nonce(&self, access_key_id: &str, nonce: &str, timestamp: u64) -> Fresh {
         let now = self.now_unix();
         lock(&self.nonces).insert(
             access_key_id,
@@ -205,8 +235,9 @@ impl Shared {
         )
     }
 
-    pub(crate) fn inject(&self, fault: Fault) {
-        lock(&self.faults).push(fault);
+    /// Queues every fault of `faults`, or none when they would not all fit.
+    pub(crate) fn inject(&self, faults: Vec<Fault>) -> Result<(), QueueFull> {
+        lock(&self.faults).push_all(faults)
     }
 
     pub(crate) fn take_fault(&self, service: Service) -> Option<FaultKind> {

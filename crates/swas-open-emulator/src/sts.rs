@@ -1,18 +1,20 @@
 //! STS: `AssumeRole` (V1- or V3-signed by a known key) and `AssumeRoleWithOIDC` (unsigned),
 //! both issuing temporary credentials that the SWAS half then accepts.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use serde::Serialize;
-use swas_open_core::ErrorCode;
+use swas_open_core::{ErrorCode, Timestamp};
 
 use crate::auth;
 use crate::fault::Service;
 use crate::issued::Issued;
 use crate::reply::{Answer, Ctx};
-use crate::state::{RoleConfig, Shared};
+use crate::state::{OidcProviderConfig, RoleConfig, Shared, WINDOW_SECS};
 
 /// The STS API version requests must name to be routed here.
 pub(crate) const VERSION: &str = "2015-04-01";
@@ -77,14 +79,21 @@ pub(crate) enum StsError {
     OidcProviderNotFound,
     /// The OIDC token is not the one registered.
     OidcToken,
+    /// The OIDC token is a JWT whose `exp` has passed.
+    OidcTokenExpired,
+    /// The OIDC token is a JWT whose `iss` is not the provider's registered issuer.
+    OidcIssuer,
+    /// The OIDC token is a JWT whose `aud` names none of the provider's registered audiences.
+    OidcAudience,
+    /// The caller's account is neither the role's nor one the role trusts.
+    CrossAccount,
+    /// `Timestamp` is not `YYYY-MM-DDThh:mm:ssZ`.
+    TimestampFormat,
+    /// `Timestamp` is outside the window around the emulator's clock.
+    TimestampExpired,
 }
 
 impl StsError {
-    #[cfg(test)]
-    fn code(&self) -> &'static str {
-        self.row().1
-    }
-
     /// (status, code, message).
     fn row(&self) -> (StatusCode, &'static str, String) {
         use StatusCode as S;
@@ -139,6 +148,37 @@ impl StsError {
                 "AuthenticationFail.OIDCToken.Invalid",
                 "The OIDCToken is invalid.".to_owned(),
             ),
+            StsError::OidcTokenExpired => (
+                S::UNAUTHORIZED,
+                "AuthenticationFail.OIDCToken.Expired",
+                "This JsonWebToken is expired.".to_owned(),
+            ),
+            // STS documents no code of its own for a wrong issuer.
+            StsError::OidcIssuer => (
+                S::UNAUTHORIZED,
+                "AuthenticationFail.OIDCToken.Invalid",
+                "The issuer of the OIDCToken does not match the OIDC provider.".to_owned(),
+            ),
+            StsError::OidcAudience => (
+                S::UNAUTHORIZED,
+                "AuthenticationFail.OIDCToken.AudienceNotMatch",
+                "Invalid audience.".to_owned(),
+            ),
+            StsError::CrossAccount => (
+                S::FORBIDDEN,
+                "NoPermission",
+                "You are not authorized to assume a role of another account. Maybe you should check the role's trust policy.".to_owned(),
+            ),
+            StsError::TimestampFormat => (
+                S::BAD_REQUEST,
+                "IllegalTimestamp",
+                "Specified time stamp or date value is not well formatted.".to_owned(),
+            ),
+            StsError::TimestampExpired => (
+                S::BAD_REQUEST,
+                "InvalidTimeStamp.Expired",
+                "Specified time stamp or date value is expired.".to_owned(),
+            ),
         }
     }
 
@@ -166,8 +206,12 @@ fn parse_arn<'a>(arn: &'a str, kind: &str) -> Option<(&'a str, &'a str)> {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'@' | b'_' | b'-'));
-    let valid_account = !account.is_empty() && account.bytes().all(|b| b.is_ascii_digit());
-    (valid_name && valid_account).then_some((account, name))
+    (valid_name && valid_account(account)).then_some((account, name))
+}
+
+/// Whether `account` is an account id: 1 to 32 digits.
+pub(crate) fn valid_account(account: &str) -> bool {
+    (1..=32).contains(&account.len()) && account.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The first value of parameter `name`.
@@ -185,7 +229,8 @@ fn valid_session_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'@' | b'_' | b'-'))
 }
 
-/// Answers an STS request whose parameters (query and form body) are `params`.
+/// Answers an STS request whose parameters (query and form body) are `params`: in JSON, or
+/// in XML when `Format=XML` (any case).
 pub(crate) fn handle(
     shared: &Shared,
     ctx: &Ctx,
@@ -193,36 +238,149 @@ pub(crate) fn handle(
     request: &Request<Bytes>,
     params: &[(String, String)],
 ) -> Answer {
-    if action == Action::AssumeRole {
-        if let Err(answer) = auth::authenticate(shared, ctx, request) {
-            return answer;
+    let answer = 'answer: {
+        // Whose request it is: a key's account for AssumeRole (`None`: the unnamed default
+        // account, trusted by every role); OIDC callers are the token's, checked against the
+        // role.
+        let caller = match action {
+            Action::AssumeRole => match auth::authenticate(shared, ctx, request) {
+                Ok(authenticated) => authenticated.account,
+                Err(answer) => break 'answer answer,
+            },
+            Action::AssumeRoleWithOidc => {
+                if let Err(e) = check_timestamp(shared, params) {
+                    break 'answer e.answer(ctx);
+                }
+                None
+            }
+        };
+        match assume(shared, action, params, caller.as_deref()) {
+            Ok((role, session, account, duration)) => {
+                let lifetime = Duration::from_secs(duration);
+                let issued = shared.issue(Service::Sts, lifetime, Some(account));
+                Answer::json(ctx, &success(ctx, &issued, role, session, account))
+            }
+            Err(e) => e.answer(ctx),
         }
+    };
+    if !wants_xml(params) {
+        return answer;
     }
-    match assume(shared, action, params) {
-        Ok((role, session, account, duration)) => {
-            let issued = shared.issue(Service::Sts, Duration::from_secs(duration));
-            Answer::json(ctx, &success(ctx, &issued, role, session, account))
-        }
-        Err(e) => e.answer(ctx),
+    let root = match (answer.code.is_some(), action) {
+        (true, _) => "Error",
+        (false, Action::AssumeRole) => "AssumeRoleResponse",
+        (false, Action::AssumeRoleWithOidc) => "AssumeRoleWithOIDCResponse",
+    };
+    answer.into_xml(root)
+}
+
+/// Whether the caller asked for XML (`Format=XML`, any case).
+pub(crate) fn wants_xml(params: &[(String, String)]) -> bool {
+    param(params, "Format").is_some_and(|f| f.eq_ignore_ascii_case("xml"))
+}
+
+/// `Timestamp` present, well formed and within the window: the unsigned
+/// `AssumeRoleWithOIDC` is held to the common parameters as a signed call is by
+/// authentication.
+fn check_timestamp(shared: &Shared, params: &[(String, String)]) -> Result<(), StsError> {
+    let text = param(params, "Timestamp")
+        .filter(|t| !t.is_empty())
+        .ok_or(StsError::Missing("Timestamp"))?;
+    let at = text
+        .parse::<Timestamp>()
+        .map_err(|_| StsError::TimestampFormat)?;
+    let at = SystemTime::from(at)
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if at.abs_diff(shared.now_unix()) > WINDOW_SECS {
+        return Err(StsError::TimestampExpired);
+    }
+    Ok(())
+}
+
+/// The claims of a JWT-shaped token: three non-empty `.`-separated parts whose middle one is
+/// base64url JSON object.
+fn jwt_claims(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    if header.is_empty() || signature.is_empty() {
+        return None;
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        serde_json::Value::Object(claims) => Some(claims),
+        _ => None,
     }
 }
 
+/// The checks a registered token still goes through, as STS checks a signed one: a
+/// JWT-shaped token's `exp`, and the provider's issuer and audiences when registered (which
+/// then require a JWT-shaped token).
+fn check_claims(
+    token: &str,
+    provider: Option<&OidcProviderConfig>,
+    now: u64,
+) -> Result<(), StsError> {
+    let wants_claims = provider.is_some_and(|p| p.issuer.is_some() || !p.audiences.is_empty());
+    let Some(claims) = jwt_claims(token) else {
+        return if wants_claims {
+            Err(StsError::OidcToken)
+        } else {
+            Ok(())
+        };
+    };
+    if claims
+        .get("exp")
+        .and_then(serde_json::Value::as_f64)
+        .is_some_and(|exp| exp <= now as f64)
+    {
+        return Err(StsError::OidcTokenExpired);
+    }
+    let Some(provider) = provider else {
+        return Ok(());
+    };
+    if let Some(issuer) = &provider.issuer {
+        if claims.get("iss").and_then(serde_json::Value::as_str) != Some(issuer.as_str()) {
+            return Err(StsError::OidcIssuer);
+        }
+    }
+    if !provider.audiences.is_empty() {
+        let named = |aud: &serde_json::Value| {
+            aud.as_str()
+                .is_some_and(|a| provider.audiences.iter().any(|known| known == a))
+        };
+        let matches = match claims.get("aud") {
+            Some(serde_json::Value::Array(auds)) => auds.iter().any(named),
+            Some(aud) => named(aud),
+            None => false,
+        };
+        if !matches {
+            return Err(StsError::OidcAudience);
+        }
+    }
+    Ok(())
+}
+
 /// Checks the parameters; the role name, session name, account and duration granted.
+/// `caller` is the signing key's account, if named.
 fn assume<'a>(
     shared: &Shared,
     action: Action,
     params: &'a [(String, String)],
+    caller: Option<&str>,
 ) -> Result<(&'a str, &'a str, &'a str, u64), StsError> {
     // An empty parameter counts as absent.
     let given = |name: &str| param(params, name).filter(|v| !v.is_empty());
     let arn = given("RoleArn").ok_or(StsError::Missing("RoleArn"))?;
     let (account, role_name) = parse_role_arn(arn).ok_or(StsError::RoleArn)?;
-    let session = match (given("RoleSessionName"), action) {
-        (Some(s), _) if valid_session_name(s) => s,
-        (Some(_), _) => return Err(StsError::RoleSessionName),
-        (None, Action::AssumeRole) => return Err(StsError::Missing("RoleSessionName")),
-        (None, Action::AssumeRoleWithOidc) => "oidc-session",
-    };
+    let session = given("RoleSessionName").ok_or(StsError::Missing("RoleSessionName"))?;
+    if !valid_session_name(session) {
+        return Err(StsError::RoleSessionName);
+    }
     if given("Policy").is_some_and(|p| serde_json::from_str::<serde_json::Value>(p).is_err()) {
         return Err(StsError::PolicyGrammar);
     }
@@ -243,6 +401,7 @@ fn assume<'a>(
                     .then_some(RoleConfig {
                         external_id: None,
                         max_duration_secs: DEFAULT_DURATION_SECS,
+                        trusted_accounts: Vec::new(),
                     })
             });
             let Some(role) = known_role else {
@@ -255,10 +414,18 @@ fn assume<'a>(
             if !tokens.iter().any(|t| t == token) {
                 return Err(StsError::OidcToken);
             }
+            check_claims(
+                token,
+                config.oidc_providers.get(provider),
+                shared.now_unix(),
+            )?;
             Some(role)
         }
     };
     let role = role.ok_or_else(|| StsError::RoleNotFound(arn.to_owned()))?;
+    if caller.is_some_and(|c| c != account && !role.trusted_accounts.iter().any(|t| t == c)) {
+        return Err(StsError::CrossAccount);
+    }
     let max = role.max_duration_secs;
     let duration = match given("DurationSeconds") {
         None => DEFAULT_DURATION_SECS,
@@ -379,11 +546,92 @@ mod tests {
             StsError::OidcProviderArn,
             StsError::OidcProviderNotFound,
             StsError::OidcToken,
+            StsError::OidcTokenExpired,
+            StsError::OidcIssuer,
+            StsError::OidcAudience,
+            StsError::CrossAccount,
+            StsError::TimestampFormat,
+            StsError::TimestampExpired,
         ];
-        let mut codes: Vec<&str> = errors.iter().map(StsError::code).collect();
-        codes.sort_unstable();
-        codes.dedup();
-        assert_eq!(codes.len(), errors.len());
+        let mut rows: Vec<(&str, String)> = errors
+            .iter()
+            .map(|e| {
+                let (_, code, message) = e.row();
+                (code, message)
+            })
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        assert_eq!(rows.len(), errors.len());
+    }
+
+    fn jwt(claims: &str) -> String {
+        format!(
+            "eyJhbGciOiJSUzI1NiJ9.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(claims)
+        )
+    }
+
+    #[test]
+    fn jwt_claims_are_read_from_jwt_shaped_tokens_only() {
+        assert!(jwt_claims(&jwt(r#"{"exp":5}"#)).is_some());
+        for not_jwt in [
+            "oidc-token",
+            "a.b",
+            ".e30.c2ln",
+            "eyJ.e30.",
+            "a.b.c.d",
+            "eyJ.!!!.c2ln",
+            &jwt("[1]"),
+            &jwt("not json"),
+        ] {
+            assert!(jwt_claims(not_jwt).is_none(), "{not_jwt}");
+        }
+    }
+
+    #[test]
+    fn claims_checks() {
+        let provider = OidcProviderConfig {
+            issuer: Some("https://oidc.example".into()),
+            audiences: vec!["sts.aliyuncs.com".into(), "other".into()],
+        };
+        let good = jwt(r#"{"iss":"https://oidc.example","aud":"sts.aliyuncs.com","exp":100}"#);
+        assert_eq!(check_claims(&good, Some(&provider), 99), Ok(()));
+        assert_eq!(
+            check_claims(&good, Some(&provider), 100),
+            Err(StsError::OidcTokenExpired)
+        );
+        let list = jwt(r#"{"iss":"https://oidc.example","aud":["x","other"]}"#);
+        assert_eq!(check_claims(&list, Some(&provider), 0), Ok(()));
+        let issuer = jwt(r#"{"iss":"https://evil.example","aud":"other"}"#);
+        assert_eq!(
+            check_claims(&issuer, Some(&provider), 0),
+            Err(StsError::OidcIssuer)
+        );
+        for aud in [r#""x""#, r#"["x"]"#, "1"] {
+            let token = jwt(&format!(r#"{{"iss":"https://oidc.example","aud":{aud}}}"#));
+            assert_eq!(
+                check_claims(&token, Some(&provider), 0),
+                Err(StsError::OidcAudience),
+                "{aud}"
+            );
+        }
+        let no_aud = jwt(r#"{"iss":"https://oidc.example"}"#);
+        assert_eq!(
+            check_claims(&no_aud, Some(&provider), 0),
+            Err(StsError::OidcAudience)
+        );
+        // Registered claims demand a JWT; without them, any registered token passes.
+        assert_eq!(
+            check_claims("plain", Some(&provider), 0),
+            Err(StsError::OidcToken)
+        );
+        assert_eq!(check_claims("plain", None, 0), Ok(()));
+        assert_eq!(check_claims(&jwt("{}"), None, u64::MAX), Ok(()));
+        assert_eq!(
+            check_claims(&jwt(r#"{"exp":1.5}"#), None, 2),
+            Err(StsError::OidcTokenExpired)
+        );
     }
 
     proptest::proptest! {

@@ -319,3 +319,35 @@ async fn without_a_rate_limit_nothing_is_throttled() {
         .assert_error(400, "Throttling");
     assert_eq!(emu.stats().throttled, 1);
 }
+
+#[tokio::test]
+async fn fault_counts_never_overflow_and_the_queue_is_bounded() {
+    let emu = emulator(&["m-1"]).await;
+    let huge = format!(r#"{{"kind":"truncated","times":{}}}"#, usize::MAX);
+    for _ in 0..2 {
+        let r = admin(&emu, "POST", "/__emulator/faults", &huge).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let state = admin(&emu, "GET", "/__emulator/state", "").await.json();
+    assert_eq!(state["pending_faults"], usize::MAX as u64);
+    admin(&emu, "DELETE", "/__emulator/faults", "").await;
+
+    // 10,000 faults at most: a batch past that queues nothing and says why.
+    let batch = format!("[{}]", vec![r#"{"kind":"truncated"}"#; 2_000].join(","));
+    for _ in 0..5 {
+        let r = admin(&emu, "POST", "/__emulator/faults", &batch).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let r = admin(
+        &emu,
+        "POST",
+        "/__emulator/faults",
+        r#"{"kind":"truncated"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.text().contains("fault queue is full"), "{}", r.text());
+    assert!(!emu.inject(Fault::truncated()));
+    let state = admin(&emu, "GET", "/__emulator/state", "").await.json();
+    assert_eq!(state["pending_faults"], 10_000);
+}

@@ -175,7 +175,9 @@ async fn idempotent_replay_of_an_error_answer() {
 async fn client_token_with_other_parameters_is_a_mismatch() {
     let emu = Emulator::builder()
         .access_key(AK, SECRET)
+        .access_key("same-account-ak", "same-account-secret")
         .access_key("other-ak", "other-secret")
+        .key_account("other-ak", "222")
         .image(REGION, "m-1")
         .image(REGION, "m-2")
         .start()
@@ -188,14 +190,18 @@ async fn client_token_with_other_parameters_is_a_mismatch() {
         .await
         .assert_error(400, "IdempotentParameterMismatch");
     assert!(emu.has_image(REGION, "m-2"));
-    // Tokens are scoped per AccessKey id.
-    let other = signer(
-        "other-ak",
-        "other-secret",
-        None,
-        swas_open_core::SignatureVersion::V1,
-    );
-    send_signed(&emu, &other, "m-2", Some("tok"))
+    // Tokens are scoped per account: another key of the same (default) account is the same
+    // caller, a key of another account a new one.
+    let key = |id, secret| signer(id, secret, None, swas_open_core::SignatureVersion::V1);
+    send_signed(
+        &emu,
+        &key("same-account-ak", "same-account-secret"),
+        "m-2",
+        Some("tok"),
+    )
+    .await
+    .assert_error(400, "IdempotentParameterMismatch");
+    send_signed(&emu, &key("other-ak", "other-secret"), "m-2", Some("tok"))
         .await
         .assert_ok();
     assert_eq!(emu.stats().deletes, 2);
@@ -299,4 +305,77 @@ async fn v3_hand_built_with_a_form_body_and_unusual_casing() {
     let mut bytes = raw.into_bytes();
     bytes.extend_from_slice(body);
     send(emu.addr(), &bytes).await.unwrap().assert_ok();
+}
+
+/// A file in the temporary directory, removed when dropped.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn with(contents: &str) -> TempFile {
+        let path = std::env::temp_dir().join(format!(
+            "swas-emulator-images-{}.txt",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::write(&path, contents).unwrap();
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn images_load_from_a_file() {
+    let mut text = String::from("# fixtures\n");
+    for i in 0..2_000 {
+        text.push_str(&format!("{REGION}:m-{i}\n"));
+    }
+    text.push_str("cn-beijing:m-shared:shared\n");
+    let file = TempFile::with(&text);
+    let emu = Emulator::builder()
+        .access_key(AK, SECRET)
+        .image(REGION, "m-extra")
+        .image_spec("cn-beijing:m-spec:shared")
+        .images_from(&file.0)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(emu.images(REGION).len(), 2_001);
+    send_signed(&emu, &v1(), "m-1999", None).await.assert_ok();
+    let shared = signed_at(&emu, &v1(), "cn-beijing", "m-shared", None, now(), nonce());
+    send(emu.addr(), &raw(&shared))
+        .await
+        .unwrap()
+        .assert_error(400, "CustomImageInShare");
+
+    let bad = TempFile::with(&format!("{REGION}:m-1\n\n{REGION}:m 2\n"));
+    let e = Emulator::builder()
+        .access_key(AK, SECRET)
+        .images_from(&bad.0)
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(e.to_string().contains(": line 3: "), "{e}");
+    assert_eq!(emu.images("cn-beijing"), ["m-shared", "m-spec"]);
+    let e = Emulator::builder()
+        .image_spec("cn-hangzhou:m-1:public")
+        .start()
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("image \"cn-hangzhou:m-1:public\": "),
+        "{e}"
+    );
+    let e = Emulator::builder()
+        .access_key(AK, SECRET)
+        .images_from(std::env::temp_dir())
+        .start()
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not a regular file"), "{e}");
 }

@@ -57,7 +57,8 @@ async fn oidc(emu: &Emulator, params: &[(&str, &str)]) -> Resp {
         ("Action", "AssumeRoleWithOIDC"),
         ("Version", "2015-04-01"),
         ("Format", "JSON"),
-        ("Timestamp", "2024-01-01T00:00:00Z"),
+        // `CLOCK`, the emulator's time in these tests.
+        ("Timestamp", "2023-11-14T22:13:20Z"),
     ];
     all.extend_from_slice(params);
     let body = canonical_query(all);
@@ -438,15 +439,17 @@ async fn oidc_issues_credentials_for_the_registered_token_only() {
         resp.assert_error(status, code);
         assert!(!resp.text().contains(JWT), "{}", resp.text());
     }
-    // The session name is optional for OIDC; a duration over the hour is not.
-    oidc(&emu, &with("RoleSessionName", "")).await.assert_ok();
+    // The session name is required for OIDC too; a duration over the hour is refused.
+    oidc(&emu, &with("RoleSessionName", ""))
+        .await
+        .assert_error(400, "MissingParameter");
     let mut long = base.to_vec();
     long.push(("DurationSeconds", "7200"));
     oidc(&emu, &long)
         .await
         .assert_error(400, "InvalidParameter.DurationSeconds");
     assert_eq!(emu.stats().sts_requests, 10);
-    assert_eq!(emu.stats().credentials_issued, 2);
+    assert_eq!(emu.stats().credentials_issued, 1);
 }
 
 #[tokio::test]
@@ -504,4 +507,175 @@ async fn faults_on_sts() {
 async fn send_signed_at(emu: &Emulator, image: &str, clock: &TestClock) -> Resp {
     let request = delete_at(emu, &v1(), image, clock.timestamp());
     send(emu.addr(), &request).await.unwrap()
+}
+
+/// A JWT-shaped token with these claims (the signature part is not checked).
+fn jwt(claims: &str) -> String {
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims);
+    format!("eyJhbGciOiJSUzI1NiJ9.{payload}.c2lnbmF0dXJl")
+}
+
+#[tokio::test]
+async fn oidc_tokens_are_held_to_their_claims() {
+    const ISSUER: &str = "https://oidc.example";
+    let clock = TestClock::at(CLOCK);
+    let exp = CLOCK + 60;
+    let good = jwt(&format!(
+        r#"{{"iss":"{ISSUER}","aud":["sts.aliyuncs.com"],"exp":{exp}}}"#
+    ));
+    let expired = jwt(&format!(
+        r#"{{"iss":"{ISSUER}","aud":"sts.aliyuncs.com","exp":{CLOCK}}}"#
+    ));
+    let wrong_issuer = jwt(r#"{"iss":"https://evil.example","aud":"sts.aliyuncs.com"}"#);
+    let wrong_audience = jwt(&format!(r#"{{"iss":"{ISSUER}","aud":"someone-else"}}"#));
+    let tokens = [&good, &expired, &wrong_issuer, &wrong_audience];
+    let emu = tokens
+        .iter()
+        .fold(builder(&clock), |b, token| {
+            b.oidc_token(OIDC_ROLE, PROVIDER, token)
+        })
+        .oidc_provider(PROVIDER, Some(ISSUER), &["sts.aliyuncs.com"])
+        .start()
+        .await
+        .unwrap();
+    let with_token = |token: &str| {
+        let params = [
+            ("RoleArn", OIDC_ROLE),
+            ("OIDCProviderArn", PROVIDER),
+            ("RoleSessionName", "pod"),
+        ];
+        let mut p: Vec<(String, String)> = params
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        p.push(("OIDCToken".to_owned(), token.to_owned()));
+        p
+    };
+    let call = |token: String| {
+        let emu = emu.clone();
+        async move {
+            let p = with_token(&token);
+            let borrowed: Vec<(&str, &str)> =
+                p.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            oidc(&emu, &borrowed).await
+        }
+    };
+    call(good.clone()).await.assert_ok();
+    for (token, status, code) in [
+        (&expired, 401, "AuthenticationFail.OIDCToken.Expired"),
+        (&wrong_issuer, 401, "AuthenticationFail.OIDCToken.Invalid"),
+        (
+            &wrong_audience,
+            401,
+            "AuthenticationFail.OIDCToken.AudienceNotMatch",
+        ),
+    ] {
+        let resp = call(token.clone()).await;
+        resp.assert_error(status, code);
+        assert!(!resp.text().contains(token.as_str()), "{}", resp.text());
+    }
+    // The good token expires with the clock, as a pod's projected token does.
+    clock.advance(60);
+    call(good)
+        .await
+        .assert_error(401, "AuthenticationFail.OIDCToken.Expired");
+}
+
+#[tokio::test]
+async fn oidc_requests_need_a_timestamp_in_the_window() {
+    let clock = TestClock::at(CLOCK);
+    let emu = start(&clock).await;
+    let form = |timestamp: Option<&str>| {
+        let mut p = vec![
+            ("Action", "AssumeRoleWithOIDC"),
+            ("Version", "2015-04-01"),
+            ("RoleArn", OIDC_ROLE),
+            ("OIDCProviderArn", PROVIDER),
+            ("OIDCToken", JWT),
+            ("RoleSessionName", "pod"),
+        ];
+        if let Some(t) = timestamp {
+            p.push(("Timestamp", t));
+        }
+        canonical_query(p)
+    };
+    let post = |body: String| {
+        let emu = emu.clone();
+        async move {
+            request(
+                &emu,
+                "POST",
+                "/",
+                &[("Content-Type", "application/x-www-form-urlencoded")],
+                body.as_bytes(),
+            )
+            .await
+        }
+    };
+    post(form(None)).await.assert_error(400, "MissingParameter");
+    post(form(Some("yesterday")))
+        .await
+        .assert_error(400, "IllegalTimestamp");
+    // 15 minutes either way are accepted, a second more is not.
+    post(form(Some("2023-11-14T22:28:20Z"))).await.assert_ok();
+    post(form(Some("2023-11-14T21:58:20Z"))).await.assert_ok();
+    post(form(Some("2023-11-14T22:28:21Z")))
+        .await
+        .assert_error(400, "InvalidTimeStamp.Expired");
+    post(form(Some("2023-11-14T21:58:19Z")))
+        .await
+        .assert_error(400, "InvalidTimeStamp.Expired");
+}
+
+#[tokio::test]
+async fn format_xml_is_answered_in_xml() {
+    let clock = TestClock::at(CLOCK);
+    let emu = start(&clock).await;
+    let mut params = assume_role(&clock, ROLE, &[]);
+    set(&mut params, "Format", "XML");
+    let resp = sts(&emu, "POST", &params, SECRET).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(resp.header("content-type").unwrap().starts_with("text/xml"));
+    let body = resp.text();
+    assert!(
+        body.starts_with(r#"<?xml version="1.0" encoding="UTF-8"?><AssumeRoleResponse>"#),
+        "{body}"
+    );
+    for part in [
+        "<AccessKeyId>STS.",
+        "<SecurityToken>CAIS",
+        "<Arn>acs:ram::1234567890123456:assumed-role/deployer/ci-session</Arn>",
+        "</AssumeRoleResponse>",
+    ] {
+        assert!(body.contains(part), "{part} in {body}");
+    }
+    // Errors too, authentication's included.
+    let mut bad = assume_role(&clock, "acs:ram::1234567890123456:role/none", &[]);
+    set(&mut bad, "Format", "xml");
+    let resp = sts(&emu, "POST", &bad, SECRET).await;
+    assert_eq!(resp.status, 404);
+    assert!(
+        resp.text().contains("<Error><RequestId>")
+            && resp.text().contains("<Code>EntityNotExist.Role</Code>"),
+        "{}",
+        resp.text()
+    );
+    emu.inject(Fault::throttling(250).on(Service::Sts));
+    let resp = sts(&emu, "POST", &bad, SECRET).await;
+    assert_eq!(resp.status, 400);
+    assert!(
+        resp.text().contains("<Code>Throttling</Code>"),
+        "{}",
+        resp.text()
+    );
+    let mut unsigned = assume_role(&clock, ROLE, &[]);
+    set(&mut unsigned, "Format", "XML");
+    let resp = sts(&emu, "POST", &unsigned, "wrong-secret").await;
+    assert_eq!(resp.status, 400);
+    assert!(
+        resp.text().contains("<Code>SignatureDoesNotMatch</Code>"),
+        "{}",
+        resp.text()
+    );
 }

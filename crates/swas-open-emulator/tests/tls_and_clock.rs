@@ -240,3 +240,62 @@ fn skew_applies_to_the_system_clock_too() {
         "{behind:?}"
     );
 }
+
+/// Official clients reach STS and SWAS over HTTPS but the metadata service over plain HTTP:
+/// one emulator serves both, sharing the credentials it issues.
+#[tokio::test]
+async fn a_plain_metadata_listener_beside_https() {
+    let emu = Emulator::builder()
+        .access_key(AK, SECRET)
+        .image(REGION, "m-1")
+        .instance_role("EcsRole")
+        .tls()
+        .imds_listen("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    assert!(emu.url().starts_with("https://"));
+    let imds = emu.imds_addr().expect("a metadata listener");
+    assert_ne!(imds, emu.addr());
+    assert_eq!(emu.imds_url(), Some(format!("http://{imds}")));
+
+    let plain = |raw: String| async move { send(imds, raw.as_bytes()).await.expect("an answer") };
+    let token = plain(format!(
+        "PUT /latest/api/token HTTP/1.1\r\nHost: {imds}\r\n\
+         X-aliyun-ecs-metadata-token-ttl-seconds: 60\r\nContent-Length: 0\r\n\r\n"
+    ))
+    .await;
+    assert_eq!(token.status, 200);
+    let creds = plain(format!(
+        "GET /latest/meta-data/ram/security-credentials/EcsRole HTTP/1.1\r\nHost: {imds}\r\n\
+         X-aliyun-ecs-metadata-token: {}\r\n\r\n",
+        token.text()
+    ))
+    .await;
+    assert_eq!(creds.status, 200, "{}", creds.text());
+    let creds = TempCreds::from_json(&creds.json());
+
+    // The temporary key works on the HTTPS listener.
+    let ca = emu.ca_pem().unwrap();
+    let request = signed(
+        &emu,
+        &creds.signer(swas_open_core::SignatureVersion::V3),
+        "m-1",
+        None,
+    );
+    let answer = exchange_tls(&emu, &connector(Some(ca)), "localhost", &closing(&request))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(!emu.has_image(REGION, "m-1"));
+
+    // The metadata listener serves nothing else, and speaks no TLS.
+    for path in ["/", "/__emulator/state", "/?Action=DeleteCustomImage"] {
+        let resp = plain(format!("GET {path} HTTP/1.1\r\nHost: {imds}\r\n\r\n")).await;
+        assert_eq!(resp.status, 404, "{path}: {}", resp.text());
+    }
+    assert_eq!(emu.stats().imds_requests, 2);
+    emu.shutdown();
+    emu.wait_stopped().await;
+    assert!(tokio::net::TcpStream::connect(imds).await.is_err());
+}

@@ -1,9 +1,10 @@
-//! The values of `swas emulator`'s flags that carry several fields (keys, images, roles,
-//! OIDC tokens), parsed after clap so that an error message never echoes a secret.
+//! The values of `swas emulator`'s flags that carry several fields (keys, key accounts,
+//! roles, OIDC tokens and providers), parsed after clap so that an error message never
+//! echoes a secret. Images (`--image`) are parsed by the emulator's builder.
 
 use std::time::Duration;
 
-use swas_open_core::{ImageId, RegionId, Secret};
+use swas_open_core::Secret;
 use swas_open_emulator::Role;
 
 /// Parses `ID:SECRET[:STS_TOKEN]` into the id, the secret and the optional STS token.
@@ -14,10 +15,8 @@ pub(crate) fn parse_access_key_spec(s: &str) -> Result<(String, String, Option<S
     const FORM: &str = "expected ID:SECRET or ID:SECRET:STS_TOKEN";
     let mut parts = s.splitn(3, ':');
     let id = parts.next().unwrap_or_default();
-    let secret = parts
-        .next()
-        .ok_or_else(|| format!("access key {id:?}: {FORM}"))?;
-    let token = parts.next();
+    // The id is shown only once it is known to be one: a mistyped separator (a space, `=`)
+    // would otherwise show the secret glued to it.
     if id.is_empty() {
         return Err(format!("access key: empty id ({FORM})"));
     }
@@ -26,9 +25,14 @@ pub(crate) fn parse_access_key_spec(s: &str) -> Result<(String, String, Option<S
         .all(|c| c.is_ascii_graphic() && !matches!(c, ',' | ';' | '='))
     {
         return Err(format!(
-            "access key {id:?}: the id must be printable ASCII without , ; ="
+            "access key: the id must be printable ASCII without spaces , ; = ({FORM}; the \
+             value is not shown)"
         ));
     }
+    let secret = parts
+        .next()
+        .ok_or_else(|| format!("access key {id:?}: {FORM}"))?;
+    let token = parts.next();
     Secret::access_key_secret(secret).map_err(|e| format!("access key {id:?}: {e}"))?;
     if let Some(token) = token {
         Secret::security_token(token).map_err(|e| format!("access key {id:?}: {e}"))?;
@@ -36,30 +40,12 @@ pub(crate) fn parse_access_key_spec(s: &str) -> Result<(String, String, Option<S
     Ok((id.to_owned(), secret.to_owned(), token.map(str::to_owned)))
 }
 
-/// Parses `REGION:IMAGE_ID[:shared]` into the region, the image id and whether the image is
-/// shared (a shared image cannot be deleted).
-pub(crate) fn parse_image_spec(s: &str) -> Result<(String, String, bool), String> {
-    const FORM: &str = "expected REGION:IMAGE_ID or REGION:IMAGE_ID:shared";
-    let mut parts = s.split(':');
-    let (Some(region), Some(image)) = (parts.next(), parts.next()) else {
-        return Err(format!("image {s:?}: {FORM}"));
-    };
-    let shared = match (parts.next(), parts.next()) {
-        (None, _) => false,
-        (Some("shared"), None) => true,
-        _ => return Err(format!("image {s:?}: {FORM}")),
-    };
-    RegionId::new(region).map_err(|e| format!("image {s:?}: {e}"))?;
-    ImageId::new(image).map_err(|e| format!("image {s:?}: {e}"))?;
-    Ok((region.to_owned(), image.to_owned(), shared))
-}
-
-/// Parses `ARN[,external-id=ID][,max-duration=SECS]` into a role.
+/// Parses `ARN[,external-id=ID][,max-duration=SECS][,trust-account=ACCOUNT]...` into a role.
 ///
 /// An ARN holds no `,`, so the options follow it after commas. The ARN itself is checked when
 /// the emulator starts.
 pub(crate) fn parse_role_spec(s: &str) -> Result<Role, String> {
-    const FORM: &str = "expected ARN[,external-id=ID][,max-duration=SECS]";
+    const FORM: &str = "expected ARN[,external-id=ID][,max-duration=SECS][,trust-account=ACCOUNT]";
     let mut parts = s.split(',');
     let arn = parts.next().unwrap_or_default();
     if arn.is_empty() {
@@ -75,6 +61,7 @@ pub(crate) fn parse_role_spec(s: &str) -> Result<Role, String> {
                     .map_err(|_| format!("role {arn:?}: max-duration must be whole seconds"))?;
                 role.max_session_duration(Duration::from_secs(secs))
             }
+            Some(("trust-account", account)) if !account.is_empty() => role.trust_account(account),
             // The option may hold a secret-like ExternalId: name the option, not its value.
             _ => {
                 let name = option.split_once('=').map_or(option, |(n, _)| n);
@@ -98,8 +85,48 @@ pub(crate) fn parse_oidc_spec(s: &str) -> Result<(String, String, String), Strin
             Secret::security_token(token).map_err(|e| format!("OIDC token for {role:?}: {e}"))?;
             Ok((role.to_owned(), provider.to_owned(), token.to_owned()))
         }
-        _ => Err(format!("OIDC token for {role:?}: {FORM}")),
+        // Without its three parts, the first may hold the token: show none of it.
+        _ => Err(format!("OIDC token: {FORM} (the value is not shown)")),
     }
+}
+
+/// Parses `ID=ACCOUNT`: the access key `ID` belongs to `ACCOUNT`.
+pub(crate) fn parse_key_account_spec(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((id, account)) if !id.is_empty() && !account.is_empty() => {
+            Ok((id.to_owned(), account.to_owned()))
+        }
+        _ => Err("key account: expected ID=ACCOUNT".to_owned()),
+    }
+}
+
+/// Parses `PROVIDER_ARN[,issuer=URL][,audience=ID]...` into the provider, its issuer and
+/// its audiences.
+pub(crate) fn parse_oidc_provider_spec(
+    s: &str,
+) -> Result<(String, Option<String>, Vec<String>), String> {
+    const FORM: &str = "expected PROVIDER_ARN[,issuer=URL][,audience=ID]...";
+    let mut parts = s.split(',');
+    let provider = parts.next().unwrap_or_default();
+    if provider.is_empty() {
+        return Err(format!("OIDC provider: empty ARN ({FORM})"));
+    }
+    let (mut issuer, mut audiences) = (None, Vec::new());
+    for option in parts {
+        match option.split_once('=') {
+            Some(("issuer", url)) if !url.is_empty() && issuer.is_none() => {
+                issuer = Some(url.to_owned());
+            }
+            Some(("audience", id)) if !id.is_empty() => audiences.push(id.to_owned()),
+            _ => {
+                let name = option.split_once('=').map_or(option, |(n, _)| n);
+                return Err(format!(
+                    "OIDC provider {provider:?}: unknown, empty or repeated option {name:?} ({FORM})"
+                ));
+            }
+        }
+    }
+    Ok((provider.to_owned(), issuer, audiences))
 }
 
 #[cfg(test)]
@@ -136,6 +163,43 @@ mod tests {
             "i d:s",
         ];
         refuses(parse_access_key_spec, &bad, ("id:top secret", "top"));
+        // A space (or `=`) for the colon: the whole value is refused, none of it shown.
+        for typo in ["ID S3CR3T", "ID=S3CR3T", "ID S3CR3T:TOKEN", "ID\tS3CR3T"] {
+            let e = parse_access_key_spec(typo).unwrap_err();
+            assert!(!e.contains("S3CR3T"), "{e}");
+        }
+    }
+
+    #[test]
+    fn key_account_and_oidc_provider_specs() {
+        assert_eq!(
+            parse_key_account_spec("ak=123").unwrap(),
+            ("ak".to_owned(), "123".to_owned())
+        );
+        for bad in ["", "ak", "=1", "ak="] {
+            assert!(parse_key_account_spec(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_oidc_provider_spec(
+                "acs:ram::1:oidc-provider/p,issuer=https://i.example,audience=a,audience=b"
+            )
+            .unwrap(),
+            (
+                "acs:ram::1:oidc-provider/p".to_owned(),
+                Some("https://i.example".to_owned()),
+                vec!["a".to_owned(), "b".to_owned()]
+            )
+        );
+        assert_eq!(parse_oidc_provider_spec("p").unwrap().2.len(), 0);
+        for bad in [
+            "",
+            ",issuer=x",
+            "p,issuer=",
+            "p,issuer=a,issuer=b",
+            "p,colour=x",
+        ] {
+            assert!(parse_oidc_provider_spec(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -148,12 +212,6 @@ mod tests {
             parse_access_key_spec("STS.ak:sk:tok").unwrap().2.as_deref(),
             Some("tok")
         );
-        assert_eq!(
-            parse_image_spec("cn-hangzhou:m-1").unwrap(),
-            ("cn-hangzhou".to_owned(), "m-1".to_owned(), false)
-        );
-        assert!(parse_image_spec("cn-hangzhou:m-2:shared").unwrap().2);
-        assert!(parse_image_spec("cn-hangzhou:m-3:public").is_err());
     }
 
     #[test]
@@ -174,7 +232,11 @@ mod tests {
             "acs:ram::1:role/r,external-id=",
             "acs:ram::1:role/r,max-duration=soon",
             "acs:ram::1:role/r,colour=blue",
+            "acs:ram::1:role/r,trust-account=",
         ];
+        let trusting =
+            parse_role_spec("acs:ram::1:role/r,trust-account=2,trust-account=3").unwrap();
+        assert!(format!("{trusting:?}").contains(r#"["2", "3"]"#));
         let leaky = ("acs:ram::1:role/r,typo=hidden-value", "hidden-value");
         refuses(parse_role_spec, &bad, leaky);
     }
@@ -189,20 +251,10 @@ mod tests {
         );
         let bad = ["", "r", "r,p", ",p,t", "r,,t", "r,p,"];
         refuses(parse_oidc_spec, &bad, ("r,p,bad\ttoken-hidden", "hidden"));
-    }
-
-    #[test]
-    fn image_specs() {
-        for bad in [
-            "",
-            "cn-hangzhou",
-            "cn-hangzhou:",
-            "CN:m-1",
-            "r:m 1",
-            "r:m:shared:x",
-        ] {
-            assert!(parse_image_spec(bad).is_err(), "{bad}");
-        }
+        // Spaces for commas: nothing of the value is shown.
+        let e =
+            parse_oidc_spec("acs:ram::1:role/r acs:ram::1:oidc-provider/p hidden-jwt").unwrap_err();
+        assert!(!e.contains("hidden"), "{e}");
     }
 
     proptest::proptest! {
