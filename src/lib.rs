@@ -32,9 +32,9 @@
 /// (Named so that it does not shadow the standard `::core`.)
 pub use swas_open_core as sans_io;
 pub use swas_open_core::{
-    ClientToken, Credentials, DeleteCustomImage, DeleteCustomImageOutput, EndpointKind, Error,
-    ErrorCode, ErrorKind, InputError, RetryBudget, RetryPolicy, ServiceError, SignatureVersion,
-    TimeoutKind, TransportFailure,
+    CallOptions, ClientToken, Credentials, DeleteCustomImage, DeleteCustomImageOutput,
+    EndpointKind, Error, ErrorCode, ErrorKind, InputError, RetryBudget, RetryPolicy, ServiceError,
+    SignatureVersion, TimeoutKind, TransportFailure,
 };
 
 /// The blocking client on `ureq`.

@@ -137,7 +137,7 @@ fn call(
         Err(e) => {
             // Only a generated token is news to the user: theirs is on their command line.
             let hint = match (input.client_token(), e.client_token()) {
-                (None, Some(token)) if e.is_no_answer() => Some(format!(
+                (None, Some(token)) if e.outcome_unknown() => Some(format!(
                     "to retry safely, repeat with --client-token {token}"
                 )),
                 _ => None,

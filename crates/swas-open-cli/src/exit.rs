@@ -73,7 +73,7 @@ impl From<Error> for Failure {
     /// peer certificate: UnknownIssuer`): the error's own message leaves them to its source.
     fn from(e: Error) -> Self {
         let mut message = e.to_string();
-        if e.is_no_answer() {
+        if e.outcome_unknown() {
             let mut cause = std::error::Error::source(&e);
             while let Some(c) = cause {
                 message.push_str(": ");

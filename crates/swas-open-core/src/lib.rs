@@ -73,7 +73,7 @@ mod time;
 #[cfg(feature = "verify")]
 mod verify;
 
-pub use call::Call;
+pub use call::{Call, CallOptions};
 pub use config::{ClientBuilder, Config, FromConfig};
 pub use credentials::cache::{CredentialsStep, Fetch};
 pub use credentials::chain::CredentialsError;

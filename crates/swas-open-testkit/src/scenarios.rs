@@ -331,7 +331,7 @@ pub fn commit_then_drop_without_retries_is_a_reset<D: Driver>(d: &D) {
     let result = delete(d, &client, "m-1");
     assert_transport(&result, TransportFailure::Reset);
     let e = result.unwrap_err();
-    assert!(e.is_no_answer());
+    assert!(e.outcome_unknown());
     assert!(
         e.client_token().is_some(),
         "the caller can repeat it safely"

@@ -101,7 +101,7 @@ mod transport;
 
 pub use client::{Client, ClientBuilder};
 pub use swas_open_core::{
-    ClientToken, Credentials, DeleteCustomImage, DeleteCustomImageOutput, EndpointKind, Error,
-    ErrorCode, ErrorKind, RetryBudget, RetryPolicy, ServiceError, SignatureVersion, TimeoutKind,
-    TransportFailure,
+    CallOptions, ClientToken, Credentials, DeleteCustomImage, DeleteCustomImageOutput,
+    EndpointKind, Error, ErrorCode, ErrorKind, RetryBudget, RetryPolicy, ServiceError,
+    SignatureVersion, TimeoutKind, TransportFailure,
 };
