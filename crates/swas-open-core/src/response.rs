@@ -305,15 +305,23 @@ impl ServiceError {
     }
 }
 
+/// The most characters of a service message a [`ServiceError`]'s `Display` shows.
+const MESSAGE_CHARS: usize = 1000;
+
+/// `code (HTTP status): message [RequestId: id]`, for people: a message longer than 1,000
+/// characters is cut there and its length given (the field keeps it whole).
 impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} (HTTP {}): {}",
-            self.code,
-            self.status.as_u16(),
-            self.message
-        )?;
+        write!(f, "{} (HTTP {}): ", self.code, self.status.as_u16())?;
+        match self.message.char_indices().nth(MESSAGE_CHARS) {
+            Some((cut, _)) => write!(
+                f,
+                "{}... (cut; {} characters in all)",
+                &self.message[..cut],
+                self.message.chars().count()
+            )?,
+            None => f.write_str(&self.message)?,
+        }
         if let Some(id) = &self.request_id {
             write!(f, " [RequestId: {id}]")?;
         }
@@ -1079,6 +1087,31 @@ mod tests {
             Err(ErrorKind::Parse(e)) => assert_eq!(e.kind, ParseErrorKind::EmptyBody),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn long_messages_are_cut_for_display_only() {
+        let mut e = ServiceError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidParameter,
+            "é".repeat(MESSAGE_CHARS),
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("InvalidParameter (HTTP 400): {}", e.message)
+        );
+        e.message.push_str(&"x".repeat(900_000));
+        let text = e.to_string();
+        assert!(text.len() < 2 * MESSAGE_CHARS + 100, "{}", text.len());
+        assert!(
+            text.ends_with(&format!(
+                "{}... (cut; 901000 characters in all)",
+                "é".repeat(MESSAGE_CHARS)
+            )),
+            "{}",
+            &text[text.len() - 100..]
+        );
+        assert_eq!(e.message.chars().count(), 901_000);
     }
 
     #[test]
