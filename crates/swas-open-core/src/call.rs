@@ -645,20 +645,25 @@ mod tests {
             panic!()
         };
         assert_eq!(out.deadline, Some(now + Duration::from_millis(50)));
-        // A timeout reported once the deadline has passed is the deadline's.
-        let later = now + Duration::from_millis(60);
+        let e = read_timeout_past_the_deadline(&mut call, now + Duration::from_millis(60), 50);
+        assert_eq!(e.attempts(), 1);
+    }
+
+    /// Reports a read timeout at `later`, past the call's deadline of `limit_ms`: the call
+    /// ends with the deadline's error, whichever bound the transport reported.
+    fn read_timeout_past_the_deadline(call: &mut Call<'_>, later: Instant, limit_ms: u64) -> Error {
         call.receive::<Vec<u8>>(
             later,
             Err(Error::timeout(TimeoutKind::Read, Duration::from_secs(10))),
         );
         let Action::Done(Err(e)) = call.next(later) else {
-            panic!()
+            panic!("the call must end")
         };
         assert!(
-            matches!(e.kind(), ErrorKind::Timeout { kind: TimeoutKind::Deadline, limit } if *limit == Duration::from_millis(50)),
+            matches!(e.kind(), ErrorKind::Timeout { kind: TimeoutKind::Deadline, limit } if *limit == Duration::from_millis(limit_ms)),
             "{e:?}"
         );
-        assert_eq!(e.attempts(), 1);
+        e
     }
 
     #[test]
@@ -983,18 +988,7 @@ mod tests {
             .query()
             .unwrap()
             .contains("ClientToken=order-4711"));
-        let later = now + Duration::from_millis(300);
-        call.receive::<Vec<u8>>(
-            later,
-            Err(Error::timeout(TimeoutKind::Read, Duration::from_secs(10))),
-        );
-        let Action::Done(Err(e)) = call.next(later) else {
-            panic!()
-        };
-        assert!(
-            matches!(e.kind(), ErrorKind::Timeout { kind: TimeoutKind::Deadline, limit } if *limit == Duration::from_millis(250)),
-            "{e:?}"
-        );
+        let e = read_timeout_past_the_deadline(&mut call, now + Duration::from_millis(300), 250);
         assert_eq!(e.client_token(), Some(&token));
         assert!(e.outcome_unknown() && e.is_retryable());
         // No options: the client's deadline.

@@ -179,16 +179,16 @@ fn timestamp_of(head: &str) -> String {
 /// The proxy password of [`echoed_secrets_are_absent_from_every_output`].
 const PROXY_PASSWORD: &str = "kit-proxy-pw-1618";
 
-/// Percent-encoding as the signer does (RFC 3986 unreserved kept).
+/// What the signer leaves unencoded: RFC 3986's unreserved characters.
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Percent-encoding as the signer does.
 fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(s, UNRESERVED).to_string()
 }
 
 /// A server (and proxy) echoing the STS secret and token and the proxy's credentials, raw,
