@@ -535,6 +535,7 @@ mod tests {
     use crate::config::ClientBuilder;
     use crate::credentials::Credentials;
     use crate::encode::percent_encode;
+    use crate::response::{ParseError, ParseErrorKind};
     use crate::retry::RetryPolicy;
 
     fn config(builder: ClientBuilder<()>) -> Config {
@@ -829,6 +830,43 @@ mod tests {
             let text = shown(&e);
             for form in &forms {
                 assert!(!text.contains(form.as_str()), "{form} in {text}");
+            }
+        }
+
+        // A redirect's Location, echoing the request's query, even when cut inside a secret.
+        for pad in [0, 200, 220] {
+            let mut call = begin(&config, [0; 32], now, SystemTime::now());
+            let _ = sent(&mut call, now);
+            let to = format!(
+                "https://portal.example/?{}{}&{all}",
+                "x".repeat(pad),
+                percent_encode(TOKEN)
+            );
+            let moved = http::Response::builder()
+                .status(302)
+                .header("location", to.replace(' ', "+"))
+                .body(String::new())
+                .unwrap();
+            call.receive(now, Ok(moved));
+            let Action::Done(Err(e)) = call.next(now) else {
+                panic!("expected a parse error");
+            };
+            let text = shown(&e);
+            assert!(text.contains("redirect to"), "{text}");
+            for form in &forms {
+                assert!(!text.contains(form.as_str()), "{form} in {text}");
+            }
+            let ErrorKind::Parse(ParseError {
+                kind: ParseErrorKind::Redirect(Some(to)),
+                ..
+            }) = e.kind()
+            else {
+                panic!("{e:?}")
+            };
+            let once = percent_encode(TOKEN);
+            let tail = to.trim_end_matches("***");
+            for k in 4..=once.len() {
+                assert!(!tail.ends_with(&once[..k]), "{pad}: {to}");
             }
         }
     }

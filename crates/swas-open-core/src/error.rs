@@ -1,15 +1,17 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::credentials::CredentialsError;
-use crate::endpoint::EndpointError;
-use crate::input::{ClientToken, InputError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use percent_encoding::percent_decode_str;
 
+use crate::credentials::CredentialsError;
 use crate::encode::percent_encode;
-use crate::response::{ErrorCode, ParseError, ServiceError, SNIPPET_CHARS};
+use crate::endpoint::EndpointError;
+use crate::input::{ClientToken, InputError};
+use crate::response::{
+    ErrorCode, ParseError, ParseErrorKind, ServiceError, LOCATION_CHARS, SNIPPET_CHARS,
+};
 use crate::retry::{Outcome, TransportFailure};
 
 /// A boxed transport error source.
@@ -201,6 +203,37 @@ impl Error {
         ErrorKind::Config(message.into()).into()
     }
 
+    /// Cuts every secret of `redactions` from every string the error keeps from an answer:
+    /// the service error's fields, and an unreadable answer's snippet, `Location` and encoding.
+    pub(crate) fn redact(&mut self, redactions: &Redactions) {
+        match &mut self.kind {
+            ErrorKind::Service(e) => {
+                redactions.apply(&mut e.message);
+                let optional = [&mut e.request_id, &mut e.host_id, &mut e.recommend];
+                for text in optional.into_iter().flatten() {
+                    redactions.apply(text);
+                }
+                if let Some(detail) = &mut e.access_denied_detail {
+                    redactions.apply_json(detail);
+                }
+                if let ErrorCode::Other(code) = &mut e.code {
+                    redactions.apply(code);
+                }
+            }
+            ErrorKind::Parse(e) => {
+                redactions.apply_cut(&mut e.snippet, SNIPPET_CHARS);
+                match &mut e.kind {
+                    ParseErrorKind::Redirect(Some(to)) => redactions.apply_cut(to, LOCATION_CHARS),
+                    ParseErrorKind::Compressed(encoding) => {
+                        redactions.apply_cut(encoding, SNIPPET_CHARS)
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Records what the call had done.
     pub(crate) fn with_call(
         mut self,
@@ -231,30 +264,6 @@ impl Error {
             ErrorKind::Timeout { .. } => Some(TransportFailure::Timeout),
             ErrorKind::Transport { kind, .. } => Some(*kind),
             _ => None,
-        }
-    }
-}
-
-impl Error {
-    /// Cuts every secret of `redactions` from every string the error keeps from an answer:
-    /// the service error's fields and the unreadable body's snippet.
-    pub(crate) fn redact(&mut self, redactions: &Redactions) {
-        match &mut self.kind {
-            ErrorKind::Service(e) => {
-                redactions.apply(&mut e.message);
-                let optional = [&mut e.request_id, &mut e.host_id, &mut e.recommend];
-                for text in optional.into_iter().flatten() {
-                    redactions.apply(text);
-                }
-                if let Some(detail) = &mut e.access_denied_detail {
-                    redactions.apply_json(detail);
-                }
-                if let ErrorCode::Other(code) = &mut e.code {
-                    redactions.apply(code);
-                }
-            }
-            ErrorKind::Parse(e) => redactions.apply_snippet(&mut e.snippet),
-            _ => {}
         }
     }
 }
@@ -312,10 +321,10 @@ impl Redactions {
         }
     }
 
-    /// [`apply`](Self::apply), and for a snippet cut at its full length, a secret's
-    /// beginning at its end too.
-    pub(crate) fn apply_snippet(&self, snippet: &mut String) {
-        let cut_short = snippet.chars().count() >= SNIPPET_CHARS;
+    /// [`apply`](Self::apply) to a text kept to at most `limit` characters, and when it is
+    /// that long (it may have been cut inside a secret), a secret's beginning at its end too.
+    pub(crate) fn apply_cut(&self, snippet: &mut String, limit: usize) {
+        let cut_short = snippet.chars().count() >= limit;
         self.apply(snippet);
         if !cut_short {
             return;

@@ -20,7 +20,7 @@ pub const MAX_RESPONSE_BODY: usize = 1024 * 1024;
 pub(crate) const RETRY_AFTER_HEADER: &str = "x-acs-retry-after";
 
 /// The most characters of a redirect's `Location` kept in [`ParseErrorKind::Redirect`].
-const LOCATION_CHARS: usize = 256;
+pub(crate) const LOCATION_CHARS: usize = 256;
 
 /// The most characters of a body kept in [`ParseError::snippet`].
 pub(crate) const SNIPPET_CHARS: usize = 128;
