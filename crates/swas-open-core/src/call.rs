@@ -80,7 +80,7 @@ pub struct Call<'a> {
 }
 
 /// Limits and options of one call, besides the client's: give them to
-/// [`Call::with_options`] (or a client's `delete_custom_image_with`) instead of building a
+/// [`Call::set_options`] (or a client's `delete_custom_image_with`) instead of building a
 /// second client.
 ///
 /// ```
@@ -168,15 +168,16 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// The call with `options` applied: its deadline counts from the call's start.
-    pub fn with_options(mut self, options: CallOptions) -> Self {
+    /// Applies `options` before the first attempt (its deadline counts from the call's
+    /// start). In place rather than by value: a client makes every call through here, and
+    /// moving a `Call` costs a copy of it.
+    pub fn set_options(&mut self, options: CallOptions) {
         if let Some(limit) = options.deadline {
             self.deadline = deadline_at(self.start.0, Some(limit));
         }
         if let Some(token) = options.client_token {
             self.input = self.input.clone().with_token(token);
         }
-        self
     }
 
     /// The `ClientToken` every attempt carries.
@@ -363,7 +364,7 @@ impl<'a> Call<'a> {
 
     /// Every secret this call knows, in every form a server may echo it: the signer's
     /// AccessKey secret and STS token, the proxies' passwords.
-    fn redactions(&self) -> Redactions {
+    fn redactions(&self) -> Redactions<'a> {
         let credentials = self.signer.credentials();
         let mut redactions = Redactions::default();
         redactions.secret(credentials.secret().expose());
@@ -374,7 +375,7 @@ impl<'a> Call<'a> {
         for url in [&proxies.http, &proxies.https].into_iter().flatten() {
             redactions.proxy_url(url);
         }
-        redactions
+        redactions.longest_first()
     }
 
     /// The clock offset to correct by, when the service refused the attempt's timestamp and
@@ -1015,7 +1016,8 @@ mod tests {
         let options = CallOptions::new()
             .deadline(Duration::from_millis(250))
             .client_token(token.clone());
-        let mut call = begin(&config, [1; 32], now, SystemTime::now()).with_options(options);
+        let mut call = begin(&config, [1; 32], now, SystemTime::now());
+        call.set_options(options);
         let Action::Send(out) = call.next(now) else {
             panic!()
         };
@@ -1030,8 +1032,8 @@ mod tests {
         assert_eq!(e.client_token(), Some(&token));
         assert!(e.outcome_unknown() && e.is_retryable());
         // No options: the client's deadline.
-        let mut call =
-            begin(&config, [1; 32], now, SystemTime::now()).with_options(CallOptions::new());
+        let mut call = begin(&config, [1; 32], now, SystemTime::now());
+        call.set_options(CallOptions::new());
         let Action::Send(out) = call.next(now) else {
             panic!()
         };

@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -6,7 +7,7 @@ use base64::Engine as _;
 use percent_encoding::percent_decode_str;
 
 use crate::credentials::CredentialsError;
-use crate::encode::percent_encode;
+use crate::encode::{all_unreserved, percent_encode};
 use crate::endpoint::EndpointError;
 use crate::input::{ClientToken, InputError};
 use crate::response::{
@@ -49,7 +50,8 @@ pub enum ErrorKind {
     /// largest variant by far).
     #[error(transparent)]
     Service(Box<ServiceError>),
-    /// The answer could not be understood (HTML from a proxy, truncated, too large).
+    /// The answer could not be understood (HTML from a proxy, truncated, too large, a
+    /// redirect, a compressed body): the outcome is unknown.
     #[error(transparent)]
     Parse(ParseError),
     /// A time bound was hit.
@@ -270,28 +272,31 @@ impl Error {
 
 /// Known secret values, in every form a server or proxy may echo them (raw, percent-encoded
 /// once and twice as a string to sign holds them, Base64 of proxy Basic credentials), to cut
-/// from text that came from outside. Each is replaced by `***`.
+/// from text that came from outside. Each is replaced by `***`, the longest first. Built on
+/// a call's failure path only; a value that percent-encoding leaves as it is costs no copy.
 #[derive(Debug, Default)]
-pub(crate) struct Redactions {
-    forms: Vec<String>,
+pub(crate) struct Redactions<'a> {
+    forms: Vec<Cow<'a, str>>,
 }
 
-impl Redactions {
+impl<'a> Redactions<'a> {
     /// Adds a secret value and its percent-encoded forms.
-    pub(crate) fn secret(&mut self, value: &str) {
+    pub(crate) fn secret(&mut self, value: impl Into<Cow<'a, str>>) {
+        let value = value.into();
         if value.is_empty() {
             return;
         }
-        let once = percent_encode(value);
-        let twice = percent_encode(&once);
-        self.forms.extend([value.to_owned(), once, twice]);
-        self.forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
-        self.forms.dedup();
+        if !all_unreserved(value.as_bytes()) {
+            let once = percent_encode(&value);
+            let twice = percent_encode(&once);
+            self.forms.extend([Cow::Owned(once), Cow::Owned(twice)]);
+        }
+        self.forms.push(value);
     }
 
     /// Adds the password of a proxy URL's `user:password@` part, as written and decoded,
     /// and the Base64 of the `user:password` pair sent as Basic `Proxy-Authorization`.
-    pub(crate) fn proxy_url(&mut self, url: &str) {
+    pub(crate) fn proxy_url(&mut self, url: &'a str) {
         let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
         let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
         let Some((userinfo, _)) = authority.rsplit_once('@') else {
@@ -300,23 +305,25 @@ impl Redactions {
         let Some((user, password)) = userinfo.split_once(':') else {
             return;
         };
-        let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+        let decode = |s: &'a str| percent_decode_str(s).decode_utf8_lossy();
         let decoded = decode(password);
-        for basic in [
-            STANDARD.encode(userinfo),
-            STANDARD.encode(format!("{}:{decoded}", decode(user))),
-        ] {
-            self.secret(&basic);
-        }
+        self.secret(STANDARD.encode(userinfo));
+        self.secret(STANDARD.encode(format!("{}:{decoded}", decode(user))));
         self.secret(password);
-        self.secret(&decoded);
+        self.secret(decoded);
+    }
+
+    /// Ready to apply: the longest forms first, so that none is cut inside a longer one.
+    pub(crate) fn longest_first(mut self) -> Self {
+        self.forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        self
     }
 
     /// Replaces every secret in `text`.
     pub(crate) fn apply(&self, text: &mut String) {
         for form in &self.forms {
-            if text.contains(form.as_str()) {
-                *text = text.replace(form.as_str(), "***");
+            if text.contains(&**form) {
+                *text = text.replace(&**form, "***");
             }
         }
     }

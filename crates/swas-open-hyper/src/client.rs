@@ -167,15 +167,15 @@ impl Client {
         // One bulk draw: `rand::random::<[u8; 32]>()` would draw the bytes one at a time.
         let mut seed = [0; 32];
         rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
-        let call = Call::new(
+        let mut call = Call::new(
             config,
             signer,
             input,
             seed,
             Instant::now(),
             SystemTime::now(),
-        )
-        .with_options(options);
+        );
+        call.set_options(options);
         let span = call.span();
         self.drive(call).instrument(span).await
     }
