@@ -33,9 +33,10 @@
 #[doc(inline)]
 pub use swas_open_core as sans_io;
 pub use swas_open_core::{
-    BoxError, ClientToken, Credentials, CredentialsError, CredentialsProvider, DeleteCustomImage,
-    DeleteCustomImageOutput, Endpoint, EndpointError, EndpointKind, Error, ErrorCode, ErrorKind,
-    InputError, ProvideCredentials, RetryBudget, RetryPolicy, RoleOptions, ServiceError,
+    BoxError, CallOptions, ClientToken, Credentials, CredentialsError, CredentialsProvider,
+    DeleteCustomImage, DeleteCustomImageOutput, Endpoint, EndpointError, EndpointKind, Error,
+    ErrorCode, ErrorKind, InputError, ProvideCredentials, RetryBudget, RetryPolicy, RoleOptions,
+    ServiceError,
     SignatureVersion, TimeoutKind, TransportFailure,
 };
 

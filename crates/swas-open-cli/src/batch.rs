@@ -14,7 +14,7 @@
 //! | 3 | some call got no usable answer |
 
 use std::collections::HashSet;
-use std::io::{IsTerminal as _, Read as _};
+use std::io::{BufRead, IsTerminal as _};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -114,38 +114,107 @@ pub fn run(args: &DeleteArgs) -> Result<(), Failure> {
 }
 
 /// An id as listed, with its line number when it came from a file.
+#[derive(Debug)]
 struct Listed {
     line: Option<usize>,
     id: String,
 }
 
+/// The longest line an id list may have: far more than any image id, far less than a
+/// stream with no line breaks (`/dev/zero`).
+const MAX_LINE: usize = 4096;
+/// The most image ids one run takes.
+const MAX_IDS: usize = 100_000;
+/// The most lines one list may have, blank ones included (`yes ''` never ends).
+const MAX_LINES: usize = 1_000_000;
+
 /// The ids of a file (`-`: stdin), one a line; blank lines and surrounding spaces ignored.
+/// Read as a stream, a line at a time, within [`MAX_LINE`], [`MAX_IDS`] and [`MAX_LINES`]:
+/// a regular file, a pipe, a FIFO or a terminal; a directory, a block device or a socket is
+/// refused.
 fn ids_from(path: &Path) -> Result<Vec<Listed>, Failure> {
-    let mut bytes = Vec::new();
-    let read = if path == Path::new("-") {
-        std::io::stdin().lock().read_to_end(&mut bytes)
+    let shown = path.display().to_string();
+    if path == Path::new("-") {
+        return read_ids(std::io::stdin().lock(), "stdin");
+    }
+    let file = std::fs::File::open(path)
+        .map_err(|e| Failure::Usage(format!("cannot read {shown}: {e}")))?;
+    let kind = file
+        .metadata()
+        .map_err(|e| Failure::Usage(format!("cannot read {shown}: {e}")))?
+        .file_type();
+    let refused = if kind.is_dir() {
+        Some("a directory")
     } else {
-        std::fs::File::open(path).and_then(|mut file| file.read_to_end(&mut bytes))
+        special_file(&kind)
     };
-    let shown = path.display();
-    read.map_err(|e| Failure::Usage(format!("cannot read {shown}: {e}")))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Failure::Usage(format!("{shown} is not UTF-8 text")))?;
-    Ok(parse_ids(&text))
+    if let Some(what) = refused {
+        return Err(Failure::Usage(format!(
+            "{shown} is {what}, not a list of image ids"
+        )));
+    }
+    read_ids(std::io::BufReader::new(file), &shown)
 }
 
-/// One id a line, trimmed; blank lines skipped.
-fn parse_ids(text: &str) -> Vec<Listed> {
-    text.lines()
-        .enumerate()
-        .filter_map(|(n, line)| {
-            let id = line.trim();
-            (!id.is_empty()).then(|| Listed {
-                line: Some(n + 1),
-                id: id.to_owned(),
-            })
-        })
-        .collect()
+/// What a file of this type is, when it cannot hold a list of ids.
+#[cfg(unix)]
+fn special_file(kind: &std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt as _;
+    if kind.is_block_device() {
+        Some("a block device")
+    } else if kind.is_socket() {
+        Some("a socket")
+    } else {
+        None
+    }
+}
+
+#[cfg(not(unix))]
+fn special_file(_: &std::fs::FileType) -> Option<&'static str> {
+    None
+}
+
+/// One id a line of `reader` (named `shown` in errors), trimmed; blank lines skipped.
+fn read_ids(mut reader: impl BufRead, shown: &str) -> Result<Vec<Listed>, Failure> {
+    let mut listed = Vec::new();
+    let mut line = Vec::new();
+    for n in 1..=MAX_LINES + 1 {
+        line.clear();
+        let cap = u64::try_from(MAX_LINE + 1).unwrap_or(u64::MAX);
+        let read = std::io::Read::take(&mut reader, cap)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Failure::Usage(format!("cannot read {shown}: {e}")))?;
+        if read == 0 {
+            return Ok(listed);
+        }
+        let too_long = |what: String| Failure::Usage(format!("{shown}: {what}"));
+        if line.len() > MAX_LINE && !line.ends_with(b"\n") {
+            return Err(too_long(format!(
+                "line {n} is longer than {MAX_LINE} bytes: not a list of image ids"
+            )));
+        }
+        if n > MAX_LINES {
+            return Err(too_long(format!(
+                "more than {MAX_LINES} lines: split the list"
+            )));
+        }
+        let text = std::str::from_utf8(&line)
+            .map_err(|_| too_long(format!("line {n} is not UTF-8 text")))?;
+        let id = text.trim();
+        if id.is_empty() {
+            continue;
+        }
+        if listed.len() == MAX_IDS {
+            return Err(too_long(format!(
+                "more than {MAX_IDS} image ids: split the list"
+            )));
+        }
+        listed.push(Listed {
+            line: Some(n),
+            id: id.to_owned(),
+        });
+    }
+    Ok(listed)
 }
 
 /// Every id as an input, duplicates dropped (first one kept); or, when any is invalid, each
@@ -249,8 +318,15 @@ fn delete_all(
     let tally = Mutex::new(Tally::default());
     let work = || {
         while let Some(input) = inputs.get(next.fetch_add(1, Ordering::Relaxed)) {
-            let (line, outcome) = report(input, client.delete_custom_image(input));
-            bar.suspend(|| output::stdout(&line));
+            let result = client.delete_custom_image(input);
+            let hint = result.as_ref().err().and_then(crate::delete::retry_hint);
+            let (line, outcome) = report(input, result);
+            bar.suspend(|| {
+                output::stdout(&line);
+                if let Some(hint) = hint {
+                    output::note(&format!("{}: {hint}", input.image_id()));
+                }
+            });
             bar.inc(1);
             tally
                 .lock()
@@ -385,6 +461,78 @@ mod tests {
 
     fn json(line: &str) -> serde_json::Value {
         serde_json::from_str(line).unwrap()
+    }
+
+    /// The ids listed in `text`.
+    fn parse_ids(text: &str) -> Vec<Listed> {
+        read_ids(text.as_bytes(), "the list").unwrap_or_else(|f| panic!("{f:?}"))
+    }
+
+    /// Why `bytes` is refused as a list.
+    fn refusal(reader: impl BufRead) -> String {
+        match read_ids(reader, "the list") {
+            Err(Failure::Usage(reason)) => reason,
+            Err(other) => panic!("{other:?}"),
+            Ok(listed) => panic!("{} ids accepted", listed.len()),
+        }
+    }
+
+    #[test]
+    fn a_runaway_line_is_refused_with_its_number() {
+        let longest = format!("m-1\n{}\n", "m".repeat(MAX_LINE - 1));
+        assert_eq!(parse_ids(&longest).len(), 2);
+        let long = format!("m-1\n\n{}", "m".repeat(MAX_LINE + 1));
+        assert_eq!(
+            refusal(long.as_bytes()),
+            format!("the list: line 3 is longer than {MAX_LINE} bytes: not a list of image ids")
+        );
+        // An endless stream with no line break fails at the bound (as /dev/zero does).
+        let zeros = std::io::BufReader::new(std::io::repeat(0));
+        assert!(refusal(zeros).contains("line 1 is longer than"));
+        assert_eq!(
+            refusal(&b"m-1\n\xff\xfe\n"[..]),
+            "the list: line 2 is not UTF-8 text"
+        );
+    }
+
+    #[test]
+    fn endless_lists_are_refused() {
+        // `yes m-1`: ids without end.
+        let yes = std::io::BufReader::new(RepeatLine(b"m-1\n", 0));
+        assert_eq!(
+            refusal(yes),
+            format!("the list: more than {MAX_IDS} image ids: split the list")
+        );
+        // `yes ''`: blank lines without end.
+        let blank = std::io::BufReader::new(std::io::repeat(b'\n'));
+        assert_eq!(
+            refusal(blank),
+            format!("the list: more than {MAX_LINES} lines: split the list")
+        );
+    }
+
+    /// A reader repeating one line forever.
+    struct RepeatLine(&'static [u8], usize);
+
+    impl std::io::Read for RepeatLine {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let mut n = 0;
+            while n < buf.len() {
+                buf[n] = self.0[self.1];
+                self.1 = (self.1 + 1) % self.0.len();
+                n += 1;
+            }
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_directory_is_not_a_list() {
+        let dir = std::env::temp_dir();
+        match ids_from(&dir) {
+            Err(Failure::Usage(reason)) => assert!(reason.contains("is a directory"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

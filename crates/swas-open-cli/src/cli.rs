@@ -11,12 +11,44 @@ use std::time::Duration;
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use swas_open_core::{Nonce, SignatureVersion, Timestamp};
 
-const EXIT_STATUS: &str = "\
+/// The exit statuses, for every command's help.
+macro_rules! exit_status {
+    () => {
+        "\
 Exit status:
   0  success
   1  the service answered with an error (its fields as JSON on stderr)
   2  invalid input, configuration or usage
-  3  no usable answer (connection failure, timeout, unparseable response)";
+  3  outcome unknown: no answer or an unusable one (connection failure, timeout, redirect,
+     unreadable body); the image may be deleted: repeat with the --client-token printed"
+    };
+}
+const EXIT_STATUS: &str = exit_status!();
+
+/// The default credential chain, in the order it is tried, with the variables of each
+/// source (the names the core reads).
+macro_rules! credential_chain {
+    () => {
+        "\
+Credentials (without --profile or --emulator): these sources in turn, the first that gives
+credentials is used:
+  1. environment: ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET and
+     ALIBABA_CLOUD_SECURITY_TOKEN (for a temporary key)
+  2. OIDC role (RRSA): ALIBABA_CLOUD_OIDC_TOKEN_FILE, ALIBABA_CLOUD_OIDC_PROVIDER_ARN and
+     ALIBABA_CLOUD_ROLE_ARN, all three set; ALIBABA_CLOUD_ROLE_SESSION_NAME,
+     ALIBABA_CLOUD_STS_ENDPOINT, ALIBABA_CLOUD_STS_REGION, ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED
+  3. the aliyun CLI's config file: ALIBABA_CLOUD_CONFIG_FILE (default ~/.aliyun/config.json),
+     profile --profile, ALIBABA_CLOUD_PROFILE or the file's current one;
+     ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true skips it
+  4. the credentials ini file: ALIBABA_CLOUD_CREDENTIALS_FILE (default
+     ~/.alibabacloud/credentials.ini or ~/.alibabacloud/credentials)
+  5. the ECS instance RAM role: ALIBABA_CLOUD_ECS_METADATA (the role name; else asked of the
+     metadata service), ALIBABA_CLOUD_ECS_METADATA_DISABLED=true skips it,
+     ALIBABA_CLOUD_IMDSV1_DISABLED=true requires a session token,
+     ALIBABA_CLOUD_IMDS_ENDPOINT (another metadata address)
+  6. a credentials URI: ALIBABA_CLOUD_CREDENTIALS_URI"
+    };
+}
 
 /// Alibaba Cloud Simple Application Server: delete custom images.
 #[derive(Debug, Parser)]
@@ -43,6 +75,7 @@ pub enum Command {
     /// Delete custom images (prints {"RequestId":"..."} on success)
     #[command(
         after_help = EXIT_STATUS,
+        after_long_help = concat!(credential_chain!(), "\n\n", exit_status!()),
         long_about = "Delete a custom image. On success prints the service's answer, \
                       {\"RequestId\":\"...\"}, on stdout.\n\n\
                       Several images (--image-id repeated, or --image-ids-from): every id is \
@@ -51,12 +84,12 @@ pub enum Command {
                       RequestId, or the service error's fields, or Error when no usable \
                       answer came, and Attempts. A summary follows on stderr. Exit status: \
                       0 all deleted, 3 some call got no usable answer, else 1.\n\n\
-                      Credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID, \
-                      ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN, else \
-                      from the aliyun CLI's config file (ALIBABA_CLOUD_CONFIG_FILE, else \
-                      ~/.aliyun/config.json; profile --profile, ALIBABA_CLOUD_PROFILE or the \
-                      file's current one). With --emulator, a local emulator and a throwaway \
-                      key are used instead."
+                      When a call's outcome is unknown (no answer, or one that cannot be \
+                      read), the image may be deleted: repeat the call with the ClientToken \
+                      printed, and the service answers the first result instead of deleting \
+                      twice or saying the image does not exist.\n\n\
+                      With --emulator, a local emulator and a throwaway key are used instead \
+                      of the credential chain below."
     )]
     DeleteCustomImage(DeleteArgs),
     /// Run a local emulator of the service until killed
@@ -159,6 +192,11 @@ pub struct DeleteArgs {
     /// tunnel). Default: HTTPS_PROXY / ALL_PROXY, minus NO_PROXY; "none" for no proxy
     #[arg(long, value_name = "URL|none")]
     pub proxy: Option<String>,
+
+    /// Bound on the whole call (each image's, with several), waits and retries included, in
+    /// seconds (decimals allowed) [default: none]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub deadline: Option<Duration>,
 
     /// Attempts in all, the first included; retries reuse the ClientToken [default: 3]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]

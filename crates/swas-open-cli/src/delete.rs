@@ -88,6 +88,9 @@ pub fn client_config(args: &DeleteArgs, local: Option<&Local>) -> Result<Config,
     if let Some(timeout) = args.read_timeout {
         builder = builder.read_timeout(timeout);
     }
+    if let Some(limit) = args.deadline {
+        builder = builder.deadline(limit);
+    }
     if let Some(attempts) = args.max_attempts {
         builder = builder.retry_policy(swas_open_core::RetryPolicy::new(attempts));
     }
@@ -135,25 +138,26 @@ fn call(
             Ok(())
         }
         Err(e) => {
-            // Only a generated token is news to the user: theirs is on their command line.
-            let hint = match (input.client_token(), e.client_token()) {
-                (None, Some(token)) if e.is_no_answer() => Some(format!(
-                    "to retry safely, repeat with --client-token {token}"
-                )),
-                _ => None,
-            };
+            let hint = retry_hint(&e);
             let failure = match Failure::from(e) {
-                Failure::NoAnswer(reason) => {
-                    let failure = Failure::NoAnswer(reason)
-                        .with_context(&format!("DeleteCustomImage at {endpoint}"));
-                    match hint {
-                        Some(hint) => failure.with_hint(&hint),
-                        None => failure,
-                    }
-                }
+                Failure::NoAnswer(reason) => Failure::NoAnswer(reason)
+                    .with_context(&format!("DeleteCustomImage at {endpoint}")),
                 other => other,
             };
-            Err(failure)
+            Err(match hint {
+                Some(hint) => failure.with_hint(&hint),
+                None => failure,
+            })
         }
     }
+}
+
+/// For a call whose outcome is unknown (the image may be deleted), how to learn it without
+/// deleting twice: repeat with the ClientToken every attempt carried, the user's or the
+/// one made for the call.
+pub fn retry_hint(e: &swas_open_core::Error) -> Option<String> {
+    let token = e.client_token().filter(|_| e.outcome_unknown())?;
+    Some(format!(
+        "the outcome is unknown: to retry safely, repeat with --client-token {token}"
+    ))
 }

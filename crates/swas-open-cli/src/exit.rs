@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | 1 | the service answered with an error | its fields as one line of JSON |
 //! | 2 | invalid input, configuration or usage | one line: the reason |
-//! | 3 | no usable answer, or a local failure to run | one line: the reason |
+//! | 3 | the outcome is unknown (no answer, or one that cannot be read), or a local failure to run | one line: the reason, and the `--client-token` to repeat with |
 
 use std::io::Write;
 
@@ -73,7 +73,8 @@ impl From<Error> for Failure {
     /// peer certificate: UnknownIssuer`): the error's own message leaves them to its source.
     fn from(e: Error) -> Self {
         let mut message = e.to_string();
-        if e.is_no_answer() {
+        let unknown = e.outcome_unknown();
+        if unknown {
             let mut cause = std::error::Error::source(&e);
             while let Some(c) = cause {
                 message.push_str(": ");
@@ -82,13 +83,15 @@ impl From<Error> for Failure {
             }
         }
         match e.into_kind() {
+            // However the attempt ended, the image may be deleted: exit 3.
+            _ if unknown => Failure::NoAnswer(message),
             ErrorKind::Service(e) => Failure::Service(e),
             ErrorKind::InvalidInput(_)
             | ErrorKind::Endpoint(_)
             | ErrorKind::Credentials(_)
             | ErrorKind::Config(_) => Failure::Usage(message),
-            // Parse, timeout, transport, and kinds added later: the call did not succeed
-            // and the service's answer, if any, is not known to be an error body.
+            // Kinds added later: the call did not succeed and the service's answer, if any,
+            // is not known to be an error body.
             _ => Failure::NoAnswer(message),
         }
     }

@@ -10,7 +10,8 @@
 //! - `swas bench sign`: signer throughput, V1 and V3.
 //!
 //! Exit status: 0 success; 1 the service answered with an error (its fields as JSON on
-//! stderr); 2 invalid input, configuration or usage; 3 no usable answer.
+//! stderr); 2 invalid input, configuration or usage; 3 the outcome is unknown (no answer, or
+//! one that cannot be read: repeat with the `--client-token` printed).
 #![forbid(unsafe_code)]
 // The doc comments of the argument structs are the command's --help text, written for a
 // terminal (`HOST[:PORT]`, `<REGION>`), not rustdoc markup.

@@ -1,9 +1,10 @@
 //! `--verbose`: the client's `tracing` span and events as compact lines on stderr.
 //!
-//! Each call runs in a `delete_custom_image` span (region, image, server) and ends every
-//! attempt with a `debug` event `attempt finished` (attempt number, HTTP status, RequestId,
-//! error type, retry delay, outcome). The `fmt` layer prints each event on one line with its
-//! span's fields; neither carries a secret, a token or a signature.
+//! Each call runs in a `delete_custom_image` span (region, image, server, ClientToken) and
+//! ends every attempt with a `debug` event `attempt finished` (attempt number, HTTP status,
+//! RequestId, error type, retry delay, outcome). The `fmt` layer prints each event on one
+//! line with its span's fields; neither carries a secret, an STS token or a signature, and a
+//! service message past 1,000 characters is cut there (the JSON on stderr keeps it whole).
 
 use std::io::IsTerminal as _;
 

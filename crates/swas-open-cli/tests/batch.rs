@@ -207,9 +207,18 @@ fn a_service_error_exits_1_and_no_answer_exits_3() {
     assert!(!unanswered["Error"].as_str().unwrap().is_empty());
     assert_eq!(lines[1]["Code"], "InvalidImageId.NotFound");
     assert!(lines[2]["RequestId"].is_string());
+    // The unknown outcome comes with the token to repeat it with, then the summary.
+    let token = unanswered["ClientToken"].as_str().unwrap();
+    let stderr: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(
-        out.one_stderr_line(),
-        "swas: deleted 1, failed 2 (service errors 1, no answer 1)"
+        stderr,
+        [
+            format!(
+                "swas: m-a: the outcome is unknown: to retry safely, repeat with --client-token {token}"
+            )
+            .as_str(),
+            "swas: deleted 1, failed 2 (service errors 1, no answer 1)"
+        ]
     );
     // The HTML answer came before the delete ran: the image is still there.
     assert!(emu.has_image(REGION, "m-a"));
@@ -432,4 +441,67 @@ fn verbose_shows_the_span_and_attempt_fields() {
         assert!(!line.contains('\x1b'), "no color off a terminal: {line:?}");
     }
     assert!(out.stderr.contains("ClientToken=tok-v"), "{}", out.stderr);
+}
+
+#[test]
+fn runaway_id_lists_fail_fast() {
+    let emu = emulator(&["m-1"]);
+    let url = emu.url();
+    // No line break at all: refused at the line-length bound, nothing sent.
+    let started = std::time::Instant::now();
+    let out =
+        run(swas_with_key(ID, SECRET).args(batch_args(&url, &["--image-ids-from", "/dev/zero"])))
+            .expect(2);
+    assert_eq!(
+        out.one_stderr_line(),
+        "swas: /dev/zero: line 1 is longer than 4096 bytes: not a list of image ids"
+    );
+    // Socket-free, but a process: a bound wide enough never to flake.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    // `yes m-1 | swas ...`: refused at the count bound.
+    let endless = "m-1\n".repeat(100_001);
+    let out = run_with_stdin(
+        swas_with_key(ID, SECRET).args(batch_args(&url, &["--image-ids-from", "-"])),
+        &endless,
+    )
+    .expect(2);
+    assert_eq!(
+        out.one_stderr_line(),
+        "swas: stdin: more than 100000 image ids: split the list"
+    );
+    let dir = scratch("batch-dir");
+    let out = run(swas_with_key(ID, SECRET).args(batch_args(
+        &url,
+        &["--image-ids-from", dir.to_str().unwrap()],
+    )))
+    .expect(2);
+    assert!(
+        out.one_stderr_line()
+            .ends_with("is a directory, not a list of image ids"),
+        "{out:#?}"
+    );
+    assert_eq!(emu.stats().requests, 0);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_read_as_a_stream() {
+    let emu = emulator(&["m-1", "m-2"]);
+    let url = emu.url();
+    let fifo = scratch("batch-fifo").join("ids");
+    let _ = std::fs::remove_file(&fifo);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let path = fifo.clone();
+    let writer = std::thread::spawn(move || std::fs::write(path, "m-1\nm-2\n"));
+    let out = run(swas_with_key(ID, SECRET).args(batch_args(
+        &url,
+        &["--image-ids-from", fifo.to_str().unwrap()],
+    )))
+    .expect(0);
+    writer.join().unwrap().unwrap();
+    lines_for(&out, &["m-1", "m-2"]);
 }

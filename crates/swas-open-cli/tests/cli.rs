@@ -261,8 +261,40 @@ fn usage_errors_exit_2_and_help_exits_0() {
     let help = run(swas().args(["delete-custom-image", "--help"]))
         .expect(0)
         .stdout;
-    for text in ["--RegionId", "--dry-run", "--emulator", "Exit status"] {
+    for text in [
+        "--RegionId",
+        "--dry-run",
+        "--emulator",
+        "--deadline",
+        "Exit status",
+    ] {
         assert!(help.contains(text), "{text} missing from:\n{help}");
+    }
+    // Every source of the credential chain, in the order it is tried, with its variables.
+    let mut at = 0;
+    for variable in [
+        "ALIBABA_CLOUD_ACCESS_KEY_ID",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+        "ALIBABA_CLOUD_SECURITY_TOKEN",
+        "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
+        "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
+        "ALIBABA_CLOUD_ROLE_ARN",
+        "ALIBABA_CLOUD_CONFIG_FILE",
+        "ALIBABA_CLOUD_PROFILE",
+        "ALIBABA_CLOUD_CLI_PROFILE_DISABLED",
+        "ALIBABA_CLOUD_CREDENTIALS_FILE",
+        "ALIBABA_CLOUD_ECS_METADATA",
+        "ALIBABA_CLOUD_ECS_METADATA_DISABLED",
+        "ALIBABA_CLOUD_IMDSV1_DISABLED",
+        "ALIBABA_CLOUD_IMDS_ENDPOINT",
+        "ALIBABA_CLOUD_CREDENTIALS_URI",
+    ] {
+        let found = help[at..].find(variable);
+        assert!(
+            found.is_some(),
+            "{variable} missing or out of order in:\n{help}"
+        );
+        at += found.unwrap_or_default();
     }
 }
 
@@ -282,6 +314,7 @@ fn nothing_listening_exits_3() {
     assert!(line.contains("--client-token "), "{line}");
     assert!(out.stdout.is_empty());
 
+    // A token given is the one to repeat with: the hint names it too.
     let out = run(swas_with_key(ID, SECRET).args(delete_args(
         &url,
         "m-1",
@@ -289,9 +322,223 @@ fn nothing_listening_exits_3() {
     )))
     .expect(3);
     assert!(
-        !out.one_stderr_line().contains("--client-token"),
+        out.one_stderr_line()
+            .ends_with("the outcome is unknown: to retry safely, repeat with --client-token mine"),
         "{out:#?}"
     );
+}
+
+/// A loopback server answering every request with `answer` (or, with `None`, reading the
+/// request and never answering), until the test ends; asked for a `CONNECT` tunnel, it
+/// opens one and answers inside.
+fn canned(answer: Option<String>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let answer = answer.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0; 4096];
+                // As a proxy, it opens every tunnel asked for and answers inside it.
+                loop {
+                    let mut head = Vec::new();
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    if !head.starts_with(b"CONNECT ") {
+                        break;
+                    }
+                    let _ = stream.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                }
+                match answer {
+                    Some(answer) => {
+                        let _ = stream.write_all(answer.as_bytes());
+                    }
+                    // Hold the connection open, silent, until the client leaves.
+                    None => while matches!(stream.read(&mut buf), Ok(n) if n > 0) {},
+                }
+            });
+        }
+    });
+    url
+}
+
+/// An HTTP/1.1 answer of `status` with `headers` and `body`, closing the connection.
+fn http_answer(status: &str, headers: &[&str], body: &str) -> String {
+    let mut answer = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
+    for header in headers {
+        answer.push_str(header);
+        answer.push_str("\r\n");
+    }
+    answer.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    answer
+}
+
+#[test]
+fn unreadable_answers_exit_3_with_the_token_to_repeat_with() {
+    let redirect = canned(Some(http_answer(
+        "302 Found",
+        &["Location: https://login.example/portal"],
+        "",
+    )));
+    let out = run(swas_with_key(ID, SECRET).args(delete_args(&redirect, "m-1", &[]))).expect(3);
+    let line = out.one_stderr_line();
+    assert!(
+        line.contains("HTTP 302")
+            && line.contains("a redirect to \"https://login.example/portal\""),
+        "{line}"
+    );
+    assert!(!line.contains("empty body"), "{line}");
+    assert!(
+        line.contains("to retry safely, repeat with --client-token "),
+        "{line}"
+    );
+
+    // A 200 cut short (the delete may have happened), after every attempt.
+    let truncated = canned(Some(http_answer("200 OK", &[], r#"{"RequestId":"R"#)));
+    let out = run(swas_with_key(ID, SECRET).args(delete_args(
+        &truncated,
+        "m-1",
+        &["--client-token", "t-1"],
+    )))
+    .expect(3);
+    let line = out.one_stderr_line();
+    assert!(line.contains("(after 3 attempts)"), "{line}");
+    assert!(line.ends_with("repeat with --client-token t-1"), "{line}");
+
+    let gzip = canned(Some(http_answer(
+        "200 OK",
+        &["Content-Encoding: gzip"],
+        "\u{1f}junk",
+    )));
+    let out =
+        run(swas_with_key(ID, SECRET).args(delete_args(&gzip, "m-1", &["--max-attempts", "1"])))
+            .expect(3);
+    assert!(
+        out.one_stderr_line()
+            .contains("body is compressed (\"gzip\")"),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn deadline_bounds_the_whole_call() {
+    let silent = canned(None);
+    let started = std::time::Instant::now();
+    let out = run(swas_with_key(ID, SECRET).args(delete_args(
+        &silent,
+        "m-1",
+        &["--read-timeout", "60", "--deadline", "0.5"],
+    )))
+    .expect(3);
+    // Socket-level: the bound is what a deadline ends, so wide enough never to flake.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let line = out.one_stderr_line();
+    assert!(line.contains("Deadline timeout of 500ms"), "{line}");
+    assert!(line.contains("--client-token"), "{line}");
+    for bad in ["0", "-1", "soon"] {
+        run(swas_with_key(ID, SECRET).args(delete_args(&silent, "m-1", &["--deadline", bad])))
+            .expect(2);
+    }
+}
+
+/// The proxy password of [`echoed_secrets_never_print`].
+const PROXY_PASSWORD: &str = "echo-proxy-pw-2718";
+
+#[test]
+fn echoed_secrets_never_print() {
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("alice:{PROXY_PASSWORD}"));
+    let once = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    let mut forms = Vec::new();
+    for secret in [STS_SECRET, STS_TOKEN, PROXY_PASSWORD, basic.as_str()] {
+        forms.extend([secret.to_owned(), once(secret), once(&once(secret))]);
+    }
+    let all = forms.join(" ");
+    let body = serde_json::json!({
+        "Code": "Forbidden.RAM", "Message": all, "RequestId": all, "HostId": all,
+        "Recommend": all, "AccessDeniedDetail": {"Echo": all},
+    })
+    .to_string();
+    // The server is the proxy too, and answers inside the tunnel it opens.
+    let proxy = canned(Some(http_answer(
+        "403 Forbidden",
+        &["Content-Type: application/json"],
+        &body,
+    )));
+    let proxy_url = format!(
+        "http://alice:{PROXY_PASSWORD}@{}",
+        proxy.trim_start_matches("http://")
+    );
+    let unreadable = canned(Some(http_answer(
+        "502 Bad Gateway",
+        &[],
+        &format!("<html>{all}"),
+    )));
+    let runs = [
+        delete_args("http://127.0.0.1:9", "m-1", &["--proxy", &proxy_url, "-v"]),
+        delete_args(
+            "http://127.0.0.1:9",
+            "m-1",
+            &["--proxy", &proxy_url, "--image-id", "m-2"],
+        ),
+        delete_args(&unreadable, "m-1", &["--max-attempts", "1", "-v"]),
+    ];
+    for (n, args) in runs.iter().enumerate() {
+        let out = run(swas_with_key(STS_ID, STS_SECRET)
+            .env("ALIBABA_CLOUD_SECURITY_TOKEN", STS_TOKEN)
+            .args(args));
+        let printed = format!("{}{}", out.stdout, out.stderr);
+        match n {
+            2 => assert!(out.code == 3 && printed.contains("HTTP 502"), "{out:#?}"),
+            _ => assert!(
+                out.code == 1 && printed.contains("Forbidden.RAM"),
+                "{out:#?}"
+            ),
+        }
+        assert!(printed.contains("***"), "run {n}: {printed}");
+        for form in &forms {
+            assert!(
+                !printed.contains(form.as_str()),
+                "run {n} shows {form}: {printed}"
+            );
+        }
+    }
+}
+
+#[test]
+fn long_service_messages_are_cut_for_people_and_whole_in_json() {
+    let message = "m".repeat(200_000);
+    let body = format!(r#"{{"Code":"InvalidParameter","Message":"{message}"}}"#);
+    let server = canned(Some(http_answer("400 Bad Request", &[], &body)));
+    let out = run(swas_with_key(ID, SECRET).args(delete_args(&server, "m-1", &["-v"]))).expect(1);
+    let (json, people): (Vec<&str>, Vec<&str>) =
+        out.stderr.lines().partition(|l| l.starts_with('{'));
+    let error: Value = serde_json::from_str(json[0]).unwrap();
+    assert_eq!(error["Message"].as_str().map(str::len), Some(200_000));
+    let attempt = people
+        .iter()
+        .find(|l| l.contains("attempt finished"))
+        .unwrap();
+    assert!(
+        attempt.contains("(cut; 200000 characters in all)"),
+        "{attempt}"
+    );
+    assert!(attempt.len() < 5_000, "{}", attempt.len());
 }
 
 #[test]

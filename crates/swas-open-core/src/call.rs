@@ -1,4 +1,4 @@
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use http::HeaderValue;
 
@@ -6,9 +6,8 @@ use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::config::Config;
-use crate::encode::percent_encode;
 use crate::endpoint::Endpoint;
-use crate::error::{Error, ErrorKind, TimeoutKind};
+use crate::error::{Error, ErrorKind, Redactions, Stopped, TimeoutKind};
 use crate::exchange::{Action, Exchange, Outgoing};
 use crate::input::{ClientToken, DeleteCustomImage};
 use crate::response::{parse_request_id, DeleteCustomImageOutput, ErrorCode};
@@ -16,6 +15,7 @@ use crate::retry::{is_throttling, Decision, Outcome};
 use crate::sign::{Nonce, Signer, SigningContext};
 use crate::time::Timestamp;
 use crate::{ACTION, PRODUCT};
+use tracing::field::Empty;
 
 /// One DeleteCustomImage call with retries, as an [`Exchange`]: it owns its time rules
 /// (deadline, backoff, clock-skew correction) and its randomness (nonces, jitter, the
@@ -65,13 +65,59 @@ pub struct Call<'a> {
     /// The monotonic and wall-clock readings the call started at: wall time later is
     /// derived from them, so the call reads no clock.
     start: (Instant, SystemTime),
-    deadline: Option<Instant>,
+    /// When the call must end, and the limit it was derived from (the client's deadline, or
+    /// the one of [`CallOptions`]).
+    deadline: Option<(Instant, Duration)>,
     attempts: u32,
     /// Attempts that do not count against the policy (the one re-signed after a clock-skew
     /// correction).
     free_attempts: u32,
     skew_corrected: bool,
     state: State,
+    /// The call's span, made by the first [`Call::span`]; a call dropped before its end says
+    /// so in it.
+    span: std::cell::OnceCell<tracing::Span>,
+}
+
+/// Limits and options of one call, besides the client's: give them to
+/// [`Call::set_options`] (or a client's `delete_custom_image_with`) instead of building a
+/// second client.
+///
+/// ```
+/// use std::time::Duration;
+/// use swas_open_core::{CallOptions, ClientToken};
+///
+/// let options = CallOptions::new()
+///     .deadline(Duration::from_secs(5))
+///     .client_token(ClientToken::new("order-4711-delete")?);
+/// # drop(options);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallOptions {
+    deadline: Option<Duration>,
+    client_token: Option<ClientToken>,
+}
+
+impl CallOptions {
+    /// No option: the client's settings and the input's token (or a generated one).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Ends the call after `limit`, waits and retries included, in place of the client's
+    /// deadline (longer or shorter).
+    pub fn deadline(mut self, limit: Duration) -> Self {
+        self.deadline = Some(limit);
+        self
+    }
+
+    /// Sends this `ClientToken` on every attempt, in place of the input's (for example an
+    /// application's own idempotency key, saved before the call).
+    pub fn client_token(mut self, token: ClientToken) -> Self {
+        self.client_token = Some(token);
+        self
+    }
 }
 
 #[derive(Debug)]
@@ -108,7 +154,7 @@ impl<'a> Call<'a> {
         };
         Self {
             endpoint: config.endpoints.for_input(&input),
-            deadline: config.deadline.and_then(|limit| now.checked_add(limit)),
+            deadline: deadline_at(now, config.deadline),
             config,
             signer,
             input,
@@ -118,6 +164,19 @@ impl<'a> Call<'a> {
             free_attempts: 0,
             skew_corrected: false,
             state: State::Ready,
+            span: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// Applies `options` before the first attempt (its deadline counts from the call's
+    /// start). In place rather than by value: a client makes every call through here, and
+    /// moving a `Call` costs a copy of it.
+    pub fn set_options(&mut self, options: CallOptions) {
+        if let Some(limit) = options.deadline {
+            self.deadline = deadline_at(self.start.0, Some(limit));
+        }
+        if let Some(token) = options.client_token {
+            self.input = self.input.clone().with_token(token);
         }
     }
 
@@ -130,20 +189,29 @@ impl<'a> Call<'a> {
 
     /// The `info` span to run the call in: `delete_custom_image`, with OpenTelemetry-style
     /// fields `rpc.system` (`alibaba_cloud`), `rpc.service` (`swas-open`), `rpc.method`
-    /// (`DeleteCustomImage`), `cloud.region`, `server.address`, `server.port` and
-    /// `swas.image_id`. Each attempt ends with a `debug` event `attempt finished` in it; see
-    /// the crate docs for its fields. Never a secret, a token or a signature.
+    /// (`DeleteCustomImage`), `cloud.region`, `server.address`, `server.port`,
+    /// `swas.image_id`, `swas.client_token` (the idempotency key every attempt carries: not
+    /// a secret) and `swas.outcome` (`ok`, `error`, or `cancelled` for a call dropped before
+    /// its end), recorded when the call ends. Each attempt ends with a `debug` event
+    /// `attempt finished` in it; see the crate docs for its fields. Never a secret or a
+    /// signature.
     pub fn span(&self) -> tracing::Span {
-        tracing::info_span!(
-            "delete_custom_image",
-            rpc.system = "alibaba_cloud",
-            rpc.service = PRODUCT,
-            rpc.method = ACTION,
-            cloud.region = self.input.region_id().as_str(),
-            server.address = self.endpoint.host(),
-            server.port = self.endpoint.uri_authority().port_u16(),
-            swas.image_id = self.input.image_id().as_str(),
-        )
+        self.span
+            .get_or_init(|| {
+                tracing::info_span!(
+                    "delete_custom_image",
+                    rpc.system = "alibaba_cloud",
+                    rpc.service = PRODUCT,
+                    rpc.method = ACTION,
+                    cloud.region = self.input.region_id().as_str(),
+                    server.address = self.endpoint.host(),
+                    server.port = self.endpoint.uri_authority().port_u16(),
+                    swas.image_id = self.input.image_id().as_str(),
+                    swas.client_token = self.client_token().as_str(),
+                    swas.outcome = Empty,
+                )
+            })
+            .clone()
     }
 
     /// The wall-clock time at `now`, corrected by the client's clock offset.
@@ -162,7 +230,7 @@ impl<'a> Call<'a> {
 
     /// Whether `t` is at or past the call's deadline.
     fn past_deadline(&self, t: Instant) -> bool {
-        self.deadline.is_some_and(|d| t >= d)
+        self.deadline.is_some_and(|(d, _)| t >= d)
     }
 
     fn attempt(&mut self, now: Instant) -> Action<Result<DeleteCustomImageOutput, Error>> {
@@ -199,7 +267,7 @@ impl<'a> Call<'a> {
             request,
             connect_timeout: self.config.connect_timeout,
             read_timeout: self.config.read_timeout,
-            deadline: self.deadline,
+            deadline: self.deadline.map(|(d, _)| d),
         })
     }
 
@@ -216,14 +284,15 @@ impl<'a> Call<'a> {
     /// Ends the call at `now` with `result` (returned by the next [`Exchange::next`]).
     fn conclude(&mut self, now: Instant, result: Result<DeleteCustomImageOutput, Error>) {
         crate::metrics::call(now.saturating_duration_since(self.start.0), &result);
+        if let Some(span) = self.span.get() {
+            span.record("swas.outcome", if result.is_ok() { "ok" } else { "error" });
+        }
         self.state = State::Finished(Some(result));
     }
 
     fn deadline_error(&self) -> Error {
-        Error::timeout(
-            TimeoutKind::Deadline,
-            self.config.deadline.unwrap_or_default(),
-        )
+        let limit = self.deadline.map(|(_, limit)| limit).unwrap_or_default();
+        Error::timeout(TimeoutKind::Deadline, limit)
     }
 
     /// Handles a failed attempt that was signed at `sent` (`date` is the answer's `date`
@@ -235,12 +304,8 @@ impl<'a> Call<'a> {
         date: Option<&HeaderValue>,
         mut error: Error,
     ) {
-        if let (Some(e), Some(token)) = (
-            error.service_mut(),
-            self.signer.credentials().security_token(),
-        ) {
-            scrub(&mut e.message, token.expose());
-        }
+        // Before anything prints it: a server or proxy may echo a secret in any field.
+        error.redact(&self.redactions());
         if error.code() == Some(&ErrorCode::InvalidSecurityTokenExpired) {
             // Whatever our clock says, the service no longer takes these credentials.
             self.config.credentials.forget(self.signer);
@@ -257,40 +322,68 @@ impl<'a> Call<'a> {
             // The attempt was cut short by the call's deadline, whichever bound it reported.
             error = self.deadline_error();
         }
-        let outcome = match error.kind() {
-            ErrorKind::Service(e) => Some(Outcome::Service(e)),
-            ErrorKind::Parse(_) => Some(Outcome::Parse),
-            _ => error.transport_failure().map(Outcome::Transport),
-        };
         let jitter = unit_interval(self.rng.next_u64());
         let counted = self.attempts - self.free_attempts;
-        // The call always carries a ClientToken, so every attempt is idempotent.
-        let decision = outcome.map_or(Decision::Stop, |o| {
-            self.config.retry_policy.decide(counted, &o, true, jitter)
-        });
-        let mut budget_exhausted = false;
-        if let Decision::Retry { after } = decision {
-            // A retry that cannot start before the deadline is not made.
-            if let Some(until) = now.checked_add(after).filter(|&u| !self.past_deadline(u)) {
-                let timed_out = matches!(error.kind(), ErrorKind::Timeout { .. });
-                if self.config.state.try_spend_retry(timed_out) {
-                    crate::metrics::retry();
-                    trace_attempt(self.attempts, &error, "retry", Some(after));
-                    self.state = State::Waiting(until);
-                    return;
+        let policy = &self.config.retry_policy;
+        let decision = match error.kind() {
+            // A passed deadline ends the call, whatever the policy would do.
+            ErrorKind::Timeout {
+                kind: TimeoutKind::Deadline,
+                ..
+            } => Decision::Stop,
+            _ => Outcome::of(&error).map_or(Decision::Stop, |o| policy.decide(counted, &o, jitter)),
+        };
+        let mut stopped = None;
+        match decision {
+            Decision::Retry { after } => {
+                // A retry that cannot start before the deadline is not made.
+                if let Some(until) = now.checked_add(after).filter(|&u| !self.past_deadline(u)) {
+                    let timed_out = matches!(error.kind(), ErrorKind::Timeout { .. });
+                    if self.config.state.try_spend_retry(timed_out) {
+                        crate::metrics::retry();
+                        trace_attempt(self.attempts, &error, "retry", Some(after));
+                        self.state = State::Waiting(until);
+                        return;
+                    }
+                    crate::metrics::budget_refusal();
+                    stopped = Some(Stopped::BudgetExhausted);
                 }
-                crate::metrics::budget_refusal();
-                budget_exhausted = true;
             }
+            Decision::HintTooLong { hint } => {
+                stopped = Some(Stopped::HintTooLong {
+                    hint,
+                    max: policy.max_delay,
+                });
+            }
+            Decision::Stop => {}
         }
         trace_attempt(self.attempts, &error, "fail", None);
-        let error = error.with_call(self.attempts, self.client_token(), budget_exhausted);
+        let error = error.with_call(self.attempts, self.client_token(), stopped);
         self.conclude(now, Err(error));
+    }
+
+    /// Every secret this call knows, in every form a server may echo it: the signer's
+    /// AccessKey secret and STS token, the proxies' passwords.
+    fn redactions(&self) -> Redactions<'a> {
+        let credentials = self.signer.credentials();
+        let mut redactions = Redactions::default();
+        redactions.secret(credentials.secret().expose());
+        if let Some(token) = credentials.security_token() {
+            redactions.secret(token.expose());
+        }
+        let proxies = &self.config.proxies;
+        for url in [&proxies.http, &proxies.https].into_iter().flatten() {
+            redactions.proxy_url(url);
+        }
+        redactions.longest_first()
     }
 
     /// The clock offset to correct by, when the service refused the attempt's timestamp and
     /// said what its own clock read (an HTTP `date`): `date - sent`, in whole seconds. Once
-    /// per call.
+    /// per call, and only for a plausible `date`: one the wire format can carry, at most
+    /// [`MAX_CLOCK_SKEW`] from this machine's clock. Any other is ignored (the refusal is
+    /// returned as it is and the offset kept), so no answer can leave a client signing with
+    /// an absurd time.
     fn skew_offset(
         &self,
         error: &Error,
@@ -301,9 +394,40 @@ impl<'a> Call<'a> {
             return None;
         }
         let server = httpdate::parse_http_date(date?.to_str().ok()?).ok()?;
-        let server = server.duration_since(UNIX_EPOCH).ok()?.as_secs();
-        let offset = i64::try_from(server).ok()? - i64::try_from(sent.unix()).ok()?;
-        Some(offset + self.config.state.clock_offset())
+        let server = Timestamp::try_from(server).ok()?.unix();
+        let local = i64::try_from(sent.unix()).ok()? - self.config.state.clock_offset();
+        let offset = i64::try_from(server).ok()? - local;
+        (offset.unsigned_abs() <= MAX_CLOCK_SKEW.as_secs()).then_some(offset)
+    }
+}
+
+/// The farthest this machine's clock may be from the service's for a refused timestamp to
+/// be corrected: 3 days. A `Date` farther off is taken for a wrong answer, not for the time.
+pub(crate) const MAX_CLOCK_SKEW: Duration = Duration::from_secs(3 * 24 * 3600);
+
+/// The instant `limit` after `now`, with the limit (none when it does not fit).
+fn deadline_at(now: Instant, limit: Option<Duration>) -> Option<(Instant, Duration)> {
+    limit.and_then(|limit| Some((now.checked_add(limit)?, limit)))
+}
+
+impl Drop for Call<'_> {
+    /// A call dropped before its end (its future dropped, its thread unwound) is counted
+    /// (`outcome="cancelled"`) and its span says so.
+    fn drop(&mut self) {
+        if matches!(self.state, State::Finished(_)) {
+            return;
+        }
+        crate::metrics::cancelled();
+        if let Some(span) = self.span.get() {
+            span.record("swas.outcome", "cancelled");
+            span.in_scope(|| {
+                tracing::debug!(
+                    attempts = self.attempts,
+                    outcome = "cancelled",
+                    "call cancelled"
+                );
+            });
+        }
     }
 }
 
@@ -367,17 +491,6 @@ impl Exchange for Call<'_> {
     }
 }
 
-/// Replaces an STS token in a service message with `***`: `SignatureDoesNotMatch` quotes
-/// the server's string to sign, which holds the token (percent-encoded twice in V1).
-fn scrub(message: &mut String, token: &str) {
-    let once = percent_encode(token);
-    for form in [percent_encode(&once), once, token.to_owned()] {
-        if message.contains(&form) {
-            *message = message.replace(&form, "***");
-        }
-    }
-}
-
 /// A uniform number in `[0, 1)` from 64 random bits.
 fn unit_interval(bits: u64) -> f64 {
     (bits >> 11) as f64 / (1u64 << 53) as f64
@@ -422,6 +535,8 @@ mod tests {
     use super::*;
     use crate::config::ClientBuilder;
     use crate::credentials::Credentials;
+    use crate::encode::percent_encode;
+    use crate::response::{ParseError, ParseErrorKind};
     use crate::retry::RetryPolicy;
 
     fn config(builder: ClientBuilder<()>) -> Config {
@@ -532,20 +647,25 @@ mod tests {
             panic!()
         };
         assert_eq!(out.deadline, Some(now + Duration::from_millis(50)));
-        // A timeout reported once the deadline has passed is the deadline's.
-        let later = now + Duration::from_millis(60);
+        let e = read_timeout_past_the_deadline(&mut call, now + Duration::from_millis(60), 50);
+        assert_eq!(e.attempts(), 1);
+    }
+
+    /// Reports a read timeout at `later`, past the call's deadline of `limit_ms`: the call
+    /// ends with the deadline's error, whichever bound the transport reported.
+    fn read_timeout_past_the_deadline(call: &mut Call<'_>, later: Instant, limit_ms: u64) -> Error {
         call.receive::<Vec<u8>>(
             later,
             Err(Error::timeout(TimeoutKind::Read, Duration::from_secs(10))),
         );
         let Action::Done(Err(e)) = call.next(later) else {
-            panic!()
+            panic!("the call must end")
         };
         assert!(
-            matches!(e.kind(), ErrorKind::Timeout { kind: TimeoutKind::Deadline, limit } if *limit == Duration::from_millis(50)),
+            matches!(e.kind(), ErrorKind::Timeout { kind: TimeoutKind::Deadline, limit } if *limit == Duration::from_millis(limit_ms)),
             "{e:?}"
         );
-        assert_eq!(e.attempts(), 1);
+        e
     }
 
     #[test]
@@ -631,6 +751,293 @@ mod tests {
             e.service_error().unwrap().message,
             "server string to sign is:POST&%2F&SecurityToken%3D***%26X"
         );
+    }
+
+    /// The secret, token and proxy credentials of [`echoing_config`], in every form a server
+    /// or proxy may echo them.
+    const SECRET: &str = "Echo-S3cret/Value+1";
+    const TOKEN: &str = "Echo-T0ken/Value=2";
+    const PROXY_PASSWORD: &str = "pr0xy-Pass";
+
+    fn echoing_config() -> Config {
+        let creds = Credentials::new("id", SECRET)
+            .unwrap()
+            .with_security_token(TOKEN)
+            .unwrap();
+        ClientBuilder::<()>::default()
+            .credentials(creds)
+            .proxy(&format!("http://user:{PROXY_PASSWORD}@127.0.0.1:9"))
+            .retry_policy(RetryPolicy::new(1))
+            .resolve()
+            .unwrap()
+    }
+
+    fn echoed_forms() -> Vec<String> {
+        use base64::Engine as _;
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("user:{PROXY_PASSWORD}"));
+        [SECRET, TOKEN, PROXY_PASSWORD, basic.as_str()]
+            .iter()
+            .flat_map(|v| {
+                let once = percent_encode(v);
+                [v.to_string(), percent_encode(&once), once]
+            })
+            .collect()
+    }
+
+    /// Every output of an error: `Display`, `Debug`, and the message of each source.
+    fn shown(e: &Error) -> String {
+        format!("{e} {e:?} {:?}", e.kind())
+    }
+
+    #[test]
+    fn echoed_secrets_are_cut_from_every_field() {
+        let config = echoing_config();
+        let forms = echoed_forms();
+        let all = forms.join(" ");
+        let now = Instant::now();
+        let mut call = begin(&config, [0; 32], now, SystemTime::now());
+        let _ = sent(&mut call, now);
+        let body = serde_json::json!({
+            "Code": "Forbidden.RAM", "Message": all, "RequestId": all, "HostId": all,
+            "Recommend": all, "AccessDeniedDetail": {"Echo": [all], all.clone(): 1},
+        });
+        call.receive(now, Ok(answer(403, &body.to_string())));
+        let Action::Done(Err(e)) = call.next(now) else {
+            panic!("expected a service error");
+        };
+        let text = shown(&e);
+        assert!(text.contains("***"), "{text}");
+        for form in &forms {
+            assert!(!text.contains(form.as_str()), "{form} in {text}");
+        }
+
+        // An unreadable body: the snippet, even when cut inside a secret.
+        for pad in 0..40 {
+            let mut call = begin(&config, [0; 32], now, SystemTime::now());
+            let _ = sent(&mut call, now);
+            let body = format!("<html>{}{TOKEN}{all}", "x".repeat(100 + pad));
+            call.receive(now, Ok(answer(502, &body)));
+            let Action::Done(Err(e)) = call.next(now) else {
+                panic!("expected a parse error");
+            };
+            let ErrorKind::Parse(p) = e.kind() else {
+                panic!("{e:?}")
+            };
+            let tail = p.snippet.trim_end_matches("***");
+            for k in 4..=TOKEN.len() {
+                assert!(!tail.ends_with(&TOKEN[..k]), "{pad}: {}", p.snippet);
+            }
+            let text = shown(&e);
+            for form in &forms {
+                assert!(!text.contains(form.as_str()), "{form} in {text}");
+            }
+        }
+
+        // A redirect's Location, echoing the request's query, even when cut inside a secret.
+        for pad in [0, 200, 220] {
+            let mut call = begin(&config, [0; 32], now, SystemTime::now());
+            let _ = sent(&mut call, now);
+            let to = format!(
+                "https://portal.example/?{}{}&{all}",
+                "x".repeat(pad),
+                percent_encode(TOKEN)
+            );
+            let moved = http::Response::builder()
+                .status(302)
+                .header("location", to.replace(' ', "+"))
+                .body(String::new())
+                .unwrap();
+            call.receive(now, Ok(moved));
+            let Action::Done(Err(e)) = call.next(now) else {
+                panic!("expected a parse error");
+            };
+            let text = shown(&e);
+            assert!(text.contains("redirect to"), "{text}");
+            for form in &forms {
+                assert!(!text.contains(form.as_str()), "{form} in {text}");
+            }
+            let ErrorKind::Parse(ParseError {
+                kind: ParseErrorKind::Redirect(Some(to)),
+                ..
+            }) = e.kind()
+            else {
+                panic!("{e:?}")
+            };
+            let once = percent_encode(TOKEN);
+            let tail = to.trim_end_matches("***");
+            for k in 4..=once.len() {
+                assert!(!tail.ends_with(&once[..k]), "{pad}: {to}");
+            }
+        }
+    }
+
+    /// A call whose attempts are answered `Throttling.User` with `header: value`, under a
+    /// policy of `max_delay` and a base delay of 1 ms; what it does after the first.
+    fn throttled_with(
+        header: &str,
+        value: &str,
+        max_delay: Duration,
+        now: Instant,
+    ) -> Action<Result<DeleteCustomImageOutput, Error>> {
+        let config = config(ClientBuilder::default().retry_policy(RetryPolicy {
+            base_delay: Duration::from_millis(1),
+            max_delay,
+            ..RetryPolicy::new(3)
+        }));
+        let mut call = begin(&config, [6; 32], now, SystemTime::now());
+        let _ = sent(&mut call, now);
+        let throttled = http::Response::builder()
+            .status(400)
+            .header(header, value)
+            .body(r#"{"Code":"Throttling.User","Message":"slow down"}"#)
+            .unwrap();
+        call.receive(now, Ok(throttled));
+        call.next(now)
+    }
+
+    #[test]
+    fn a_retry_hint_within_the_cap_is_waited_for_exactly() {
+        let now = Instant::now();
+        let cap = Duration::from_secs(1);
+        let wait = throttled_with("x-acs-retry-after", "800", cap, now);
+        assert!(
+            matches!(wait, Action::Wait(u) if u == now + Duration::from_millis(800)),
+            "{wait:?}"
+        );
+        let wait = throttled_with("x-acs-retry-after", "1000", cap, now);
+        assert!(
+            matches!(wait, Action::Wait(u) if u == now + cap),
+            "{wait:?}"
+        );
+        // The standard header, in seconds.
+        let wait = throttled_with("retry-after", "2", Duration::from_secs(20), now);
+        assert!(
+            matches!(wait, Action::Wait(u) if u == now + Duration::from_secs(2)),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
+    fn a_retry_hint_past_the_cap_ends_the_call_at_once() {
+        let now = Instant::now();
+        let cap = Duration::from_secs(1);
+        for (header, value) in [
+            ("x-acs-retry-after", "1001"),
+            ("x-acs-retry-after", "3600000"),
+            ("x-acs-retry-after", "18446744073709551615"),
+            ("retry-after", "3600"),
+        ] {
+            let Action::Done(Err(e)) = throttled_with(header, value, cap, now) else {
+                panic!("{header}: {value}: the call must end at once")
+            };
+            assert_eq!(e.code(), Some(&ErrorCode::ThrottlingUser));
+            assert_eq!(e.attempts(), 1);
+            let text = e.to_string();
+            assert!(
+                text.contains("no retry: the service asked to wait")
+                    && text.contains("longest delay of 1s"),
+                "{text}"
+            );
+        }
+    }
+
+    /// An `InvalidTimeStamp.Expired` answer dated `date`.
+    fn expired_at(date: &str) -> http::Response<String> {
+        http::Response::builder()
+            .status(400)
+            .header("date", date)
+            .body(r#"{"Code":"InvalidTimeStamp.Expired","Message":"expired"}"#.to_owned())
+            .unwrap()
+    }
+
+    /// The `Timestamp` a request was signed with.
+    fn timestamp_of(request: &http::Request<Vec<u8>>) -> String {
+        let query = request.uri().query().unwrap();
+        let value = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("Timestamp="))
+            .unwrap();
+        value.replace("%3A", ":")
+    }
+
+    #[test]
+    fn an_absurd_date_is_ignored_and_a_later_sane_one_corrects() {
+        let config = config(ClientBuilder::default().retry_policy(RetryPolicy::new(2)));
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let now = Instant::now();
+        let far = wall + MAX_CLOCK_SKEW + Duration::from_secs(1);
+        for date in [
+            "Fri, 31 Dec 9999 23:59:59 GMT".to_owned(),
+            "Thu, 01 Jan 1970 00:00:00 GMT".to_owned(),
+            httpdate::fmt_http_date(far),
+        ] {
+            let mut call = begin(&config, [5; 32], now, wall);
+            let _ = sent(&mut call, now);
+            call.receive(now, Ok(expired_at(&date)));
+            let Action::Done(Err(e)) = call.next(now) else {
+                panic!("{date}: the refusal is returned as it is")
+            };
+            assert_eq!(e.code(), Some(&ErrorCode::InvalidTimeStampExpired));
+            assert_eq!(e.attempts(), 1, "{date}");
+            assert_eq!(config.state.clock_offset(), 0, "{date}");
+        }
+        // The next request is still signed with this machine's time...
+        let mut call = begin(&config, [5; 32], now, wall);
+        assert_eq!(timestamp_of(&sent(&mut call, now)), "2023-11-14T22:13:20Z");
+        // ...and a refusal with a Date at the edge of the window corrects the clock.
+        let edge = wall + MAX_CLOCK_SKEW;
+        call.receive(now, Ok(expired_at(&httpdate::fmt_http_date(edge))));
+        assert_eq!(timestamp_of(&sent(&mut call, now)), "2023-11-17T22:13:20Z");
+        assert_eq!(config.state.clock_offset(), 3 * 24 * 3600);
+        // An absurd Date later on does not undo it; a sane one moves it again.
+        let mut call = begin(&config, [7; 32], now, wall);
+        let _ = sent(&mut call, now);
+        call.receive(now, Ok(expired_at("Fri, 31 Dec 9999 23:59:59 GMT")));
+        assert!(matches!(call.next(now), Action::Done(Err(_))));
+        assert_eq!(config.state.clock_offset(), 3 * 24 * 3600);
+        let mut call = begin(&config, [8; 32], now, wall);
+        let _ = sent(&mut call, now);
+        call.receive(
+            now,
+            Ok(expired_at(&httpdate::fmt_http_date(
+                wall - Duration::from_secs(60),
+            ))),
+        );
+        assert_eq!(timestamp_of(&sent(&mut call, now)), "2023-11-14T22:12:20Z");
+        assert_eq!(config.state.clock_offset(), -60);
+    }
+
+    #[test]
+    fn call_options_set_the_deadline_and_the_token() {
+        let config = config(ClientBuilder::default().deadline(Duration::from_secs(60)));
+        let now = Instant::now();
+        let token = ClientToken::new("order-4711").unwrap();
+        let options = CallOptions::new()
+            .deadline(Duration::from_millis(250))
+            .client_token(token.clone());
+        let mut call = begin(&config, [1; 32], now, SystemTime::now());
+        call.set_options(options);
+        let Action::Send(out) = call.next(now) else {
+            panic!()
+        };
+        assert_eq!(out.deadline, Some(now + Duration::from_millis(250)));
+        assert!(out
+            .request
+            .uri()
+            .query()
+            .unwrap()
+            .contains("ClientToken=order-4711"));
+        let e = read_timeout_past_the_deadline(&mut call, now + Duration::from_millis(300), 250);
+        assert_eq!(e.client_token(), Some(&token));
+        assert!(e.outcome_unknown() && e.is_retryable());
+        // No options: the client's deadline.
+        let mut call = begin(&config, [1; 32], now, SystemTime::now());
+        call.set_options(CallOptions::new());
+        let Action::Send(out) = call.next(now) else {
+            panic!()
+        };
+        assert_eq!(out.deadline, Some(now + Duration::from_secs(60)));
     }
 
     #[test]

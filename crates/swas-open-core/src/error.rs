@@ -1,11 +1,19 @@
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use percent_encoding::percent_decode_str;
+
 use crate::credentials::CredentialsError;
+use crate::encode::{all_unreserved, percent_encode};
 use crate::endpoint::EndpointError;
 use crate::input::{ClientToken, InputError};
-use crate::response::{ErrorCode, ParseError, ServiceError};
-use crate::retry::TransportFailure;
+use crate::response::{
+    ErrorCode, ParseError, ParseErrorKind, ServiceError, LOCATION_CHARS, SNIPPET_CHARS,
+};
+use crate::retry::{Outcome, TransportFailure};
 
 /// A boxed transport error source.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -42,7 +50,8 @@ pub enum ErrorKind {
     /// largest variant by far).
     #[error(transparent)]
     Service(Box<ServiceError>),
-    /// The answer could not be understood (HTML from a proxy, truncated, too large).
+    /// The answer could not be understood (HTML from a proxy, truncated, too large, a
+    /// redirect, a compressed body): the outcome is unknown.
     #[error(transparent)]
     Parse(ParseError),
     /// A time bound was hit.
@@ -81,7 +90,7 @@ pub enum ErrorKind {
 ///     ErrorKind::Service(s) if s.code == ErrorCode::CustomImageInShare => {
 ///         println!("unshare the image first: {}", s.message)
 ///     }
-///     _ if e.is_no_answer() => println!(
+///     _ if e.outcome_unknown() => println!(
 ///         "unknown outcome; repeat with ClientToken {:?} to be safe",
 ///         e.client_token().map(|t| t.as_str())
 ///     ),
@@ -98,7 +107,21 @@ pub struct Error {
 struct CallContext {
     attempts: u32,
     client_token: ClientToken,
-    budget_exhausted: bool,
+    stopped: Option<Stopped>,
+}
+
+/// Why a call that could have retried did not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stopped {
+    /// The client's retry budget could not pay for the retry.
+    BudgetExhausted,
+    /// The service asked for a wait longer than the retry policy's longest delay.
+    HintTooLong {
+        /// The wait asked for.
+        hint: Duration,
+        /// The policy's longest delay.
+        max: Duration,
+    },
 }
 
 impl Error {
@@ -126,7 +149,9 @@ impl Error {
     /// Whether a retry was due but the client's retry budget could not pay for it (the
     /// service is failing for many calls at once).
     pub fn retry_budget_exhausted(&self) -> bool {
-        self.call.as_ref().is_some_and(|c| c.budget_exhausted)
+        self.call
+            .as_ref()
+            .is_some_and(|c| c.stopped == Some(Stopped::BudgetExhausted))
     }
 
     /// The service error, if the service answered with one.
@@ -142,12 +167,24 @@ impl Error {
         self.service_error().map(|e| &e.code)
     }
 
-    /// Whether no answer came at all (transport failure or timeout): the outcome is unknown.
-    pub fn is_no_answer(&self) -> bool {
+    /// Whether the call may have deleted the image although it failed: no answer came (a
+    /// timeout, a transport failure) or the answer could not be read (a proxy's page, a body
+    /// cut short). Repeat the call with [`client_token`](Self::client_token) to learn the
+    /// outcome without deleting twice. A failure before anything was sent (a refused
+    /// connection) counts too: an earlier attempt of the same call may have been acted on.
+    pub fn outcome_unknown(&self) -> bool {
         matches!(
             self.kind,
-            ErrorKind::Timeout { .. } | ErrorKind::Transport { .. }
+            ErrorKind::Timeout { .. } | ErrorKind::Transport { .. } | ErrorKind::Parse(_)
         )
+    }
+
+    /// Whether a new attempt may succeed: a transient service error (throttling, a used
+    /// nonce, a server-side failure, any 5xx), an unreadable answer, a timeout or a
+    /// transport failure other than TLS. The rule the call's own retries follow; repeat
+    /// with the same `ClientToken` so a retry never deletes twice.
+    pub fn is_retryable(&self) -> bool {
+        Outcome::of(self).is_some_and(|o| o.is_retryable())
     }
 
     /// An attempt that got no answer.
@@ -168,10 +205,34 @@ impl Error {
         ErrorKind::Config(message.into()).into()
     }
 
-    pub(crate) fn service_mut(&mut self) -> Option<&mut ServiceError> {
+    /// Cuts every secret of `redactions` from every string the error keeps from an answer:
+    /// the service error's fields, and an unreadable answer's snippet, `Location` and encoding.
+    pub(crate) fn redact(&mut self, redactions: &Redactions) {
         match &mut self.kind {
-            ErrorKind::Service(e) => Some(e),
-            _ => None,
+            ErrorKind::Service(e) => {
+                redactions.apply(&mut e.message);
+                let optional = [&mut e.request_id, &mut e.host_id, &mut e.recommend];
+                for text in optional.into_iter().flatten() {
+                    redactions.apply(text);
+                }
+                if let Some(detail) = &mut e.access_denied_detail {
+                    redactions.apply_json(detail);
+                }
+                if let ErrorCode::Other(code) = &mut e.code {
+                    redactions.apply(code);
+                }
+            }
+            ErrorKind::Parse(e) => {
+                redactions.apply_cut(&mut e.snippet, SNIPPET_CHARS);
+                match &mut e.kind {
+                    ParseErrorKind::Redirect(Some(to)) => redactions.apply_cut(to, LOCATION_CHARS),
+                    ParseErrorKind::Compressed(encoding) => {
+                        redactions.apply_cut(encoding, SNIPPET_CHARS)
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
         }
     }
 
@@ -180,12 +241,12 @@ impl Error {
         mut self,
         attempts: u32,
         client_token: &ClientToken,
-        budget_exhausted: bool,
+        stopped: Option<Stopped>,
     ) -> Self {
         self.call = Some(Box::new(CallContext {
             attempts,
             client_token: client_token.clone(),
-            budget_exhausted,
+            stopped,
         }));
         self
     }
@@ -209,6 +270,105 @@ impl Error {
     }
 }
 
+/// Known secret values, in every form a server or proxy may echo them (raw, percent-encoded
+/// once and twice as a string to sign holds them, Base64 of proxy Basic credentials), to cut
+/// from text that came from outside. Each is replaced by `***`, the longest first. Built on
+/// a call's failure path only; a value that percent-encoding leaves as it is costs no copy.
+#[derive(Debug, Default)]
+pub(crate) struct Redactions<'a> {
+    forms: Vec<Cow<'a, str>>,
+}
+
+impl<'a> Redactions<'a> {
+    /// Adds a secret value and its percent-encoded forms.
+    pub(crate) fn secret(&mut self, value: impl Into<Cow<'a, str>>) {
+        let value = value.into();
+        if value.is_empty() {
+            return;
+        }
+        if !all_unreserved(value.as_bytes()) {
+            let once = percent_encode(&value);
+            let twice = percent_encode(&once);
+            self.forms.extend([Cow::Owned(once), Cow::Owned(twice)]);
+        }
+        self.forms.push(value);
+    }
+
+    /// Adds the password of a proxy URL's `user:password@` part, as written and decoded,
+    /// and the Base64 of the `user:password` pair sent as Basic `Proxy-Authorization`.
+    pub(crate) fn proxy_url(&mut self, url: &'a str) {
+        let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        let Some((userinfo, _)) = authority.rsplit_once('@') else {
+            return;
+        };
+        let Some((user, password)) = userinfo.split_once(':') else {
+            return;
+        };
+        let decode = |s: &'a str| percent_decode_str(s).decode_utf8_lossy();
+        let decoded = decode(password);
+        self.secret(STANDARD.encode(userinfo));
+        self.secret(STANDARD.encode(format!("{}:{decoded}", decode(user))));
+        self.secret(password);
+        self.secret(decoded);
+    }
+
+    /// Ready to apply: the longest forms first, so that none is cut inside a longer one.
+    pub(crate) fn longest_first(mut self) -> Self {
+        self.forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        self
+    }
+
+    /// Replaces every secret in `text`.
+    pub(crate) fn apply(&self, text: &mut String) {
+        for form in &self.forms {
+            if text.contains(&**form) {
+                *text = text.replace(&**form, "***");
+            }
+        }
+    }
+
+    /// [`apply`](Self::apply) to a text kept to at most `limit` characters, and when it is
+    /// that long (it may have been cut inside a secret), a secret's beginning at its end too.
+    pub(crate) fn apply_cut(&self, snippet: &mut String, limit: usize) {
+        let cut_short = snippet.chars().count() >= limit;
+        self.apply(snippet);
+        if !cut_short {
+            return;
+        }
+        let cut = self.forms.iter().find_map(|form| {
+            let longest = form.len().min(snippet.len());
+            (1..=longest).rev().find_map(|k| {
+                let start = snippet.len() - k;
+                let prefix = form.get(..k)?;
+                (snippet.get(start..)? == prefix).then_some(start)
+            })
+        });
+        if let Some(start) = cut {
+            snippet.truncate(start);
+            snippet.push_str("***");
+        }
+    }
+
+    /// [`apply`](Self::apply) to every string of a JSON value, keys included.
+    pub(crate) fn apply_json(&self, value: &mut serde_json::Value) {
+        use serde_json::Value;
+        match value {
+            Value::String(text) => self.apply(text),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.apply_json(v)),
+            Value::Object(map) => {
+                let entries = std::mem::take(map);
+                for (mut key, mut v) in entries {
+                    self.apply(&mut key);
+                    self.apply_json(&mut v);
+                    map.insert(key, v);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
@@ -216,7 +376,7 @@ impl fmt::Debug for Error {
         if let Some(call) = &self.call {
             d.field("attempts", &call.attempts)
                 .field("client_token", &call.client_token)
-                .field("retry_budget_exhausted", &call.budget_exhausted);
+                .field("stopped", &call.stopped);
         }
         d.finish()
     }
@@ -226,13 +386,22 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.kind, f)?;
         match &self.call {
-            Some(c) if c.budget_exhausted => write!(
-                f,
-                " (after {} attempt(s); no retry: the client's retry budget is exhausted)",
-                c.attempts
-            ),
-            Some(c) if c.attempts > 1 => write!(f, " (after {} attempts)", c.attempts),
-            _ => Ok(()),
+            Some(c) => match c.stopped {
+                Some(Stopped::BudgetExhausted) => write!(
+                    f,
+                    " (after {} attempt(s); no retry: the client's retry budget is exhausted)",
+                    c.attempts
+                ),
+                Some(Stopped::HintTooLong { hint, max }) => write!(
+                    f,
+                    " (after {} attempt(s); no retry: the service asked to wait {hint:?}, \
+                     longer than the retry policy's longest delay of {max:?})",
+                    c.attempts
+                ),
+                None if c.attempts > 1 => write!(f, " (after {} attempts)", c.attempts),
+                None => Ok(()),
+            },
+            None => Ok(()),
         }
     }
 }
@@ -274,19 +443,64 @@ mod tests {
         );
         assert_eq!(e.to_string(), "transport error (Reset)");
         assert_eq!(e.source().unwrap().to_string(), "peer reset");
-        assert!(e.is_no_answer());
+        assert!(e.outcome_unknown());
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn one_rule_for_unknown_outcomes_and_one_for_retries() {
+        use crate::response::{ParseErrorKind, ServiceError};
+        let service = |code: ErrorCode, status: u16| {
+            Error::from(ErrorKind::Service(Box::new(ServiceError::new(
+                http::StatusCode::from_u16(status).unwrap(),
+                code,
+                "m",
+            ))))
+        };
+        let parse = Error::from(ErrorKind::Parse(ParseError::new(
+            http::StatusCode::OK,
+            ParseErrorKind::NotJson,
+            b"{",
+        )));
+        let timeout = |kind| Error::timeout(kind, Duration::from_secs(1));
+        let transport = |kind| Error::transport(kind, std::io::Error::other("x"));
+        // (error, outcome unknown, retryable)
+        let cases = [
+            (parse, true, true),
+            (timeout(TimeoutKind::Read), true, true),
+            (timeout(TimeoutKind::Connect), true, true),
+            (timeout(TimeoutKind::Deadline), true, true),
+            (transport(TransportFailure::Reset), true, true),
+            (transport(TransportFailure::Connect), true, true),
+            (transport(TransportFailure::Tls), true, false),
+            (service(ErrorCode::ThrottlingUser, 400), false, true),
+            (service(ErrorCode::Other("Odd".into()), 502), false, true),
+            (
+                service(ErrorCode::InvalidImageIdNotFound, 404),
+                false,
+                false,
+            ),
+            (Error::config("x"), false, false),
+        ];
+        for (e, unknown, retryable) in cases {
+            assert_eq!(e.outcome_unknown(), unknown, "{e:?}");
+            assert_eq!(e.is_retryable(), retryable, "{e:?}");
+        }
     }
 
     #[test]
     fn call_context_is_reported() {
         let token = ClientToken::new("tok-1").unwrap();
         let e =
-            Error::timeout(TimeoutKind::Read, Duration::from_secs(1)).with_call(3, &token, false);
+            Error::timeout(TimeoutKind::Read, Duration::from_secs(1)).with_call(3, &token, None);
         assert_eq!(e.attempts(), 3);
         assert_eq!(e.client_token(), Some(&token));
         assert!(e.to_string().ends_with("(after 3 attempts)"), "{e}");
-        let e =
-            Error::timeout(TimeoutKind::Read, Duration::from_secs(1)).with_call(1, &token, true);
+        let e = Error::timeout(TimeoutKind::Read, Duration::from_secs(1)).with_call(
+            1,
+            &token,
+            Some(Stopped::BudgetExhausted),
+        );
         assert!(e.retry_budget_exhausted());
         assert!(e.to_string().contains("retry budget"), "{e}");
         assert_eq!(Error::config("x").attempts(), 0);

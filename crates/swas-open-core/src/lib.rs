@@ -48,7 +48,8 @@
 //! - [`Signer`] and [`SigningContext`]: RPC signature V1 (HMAC-SHA1) and ACS3-HMAC-SHA256 (V3).
 //! - [`parse_delete_custom_image`]: typed results and [`ServiceError`]s.
 //! - [`Call`]: one call with retries, an [`Exchange`] that a transport drives; its
-//!   [`RetryPolicy`] and the client's [`RetryBudget`].
+//!   [`RetryPolicy`], the client's [`RetryBudget`], and [`CallOptions`] for one call's own
+//!   deadline and `ClientToken`.
 //! - [`ClientBuilder`] and [`Config`]: the options every client shares, whatever its transport.
 //! - [`Error`]: the one error every client returns.
 //! - `verify_request` (feature `verify`): the server's half, used by the emulator.
@@ -73,7 +74,7 @@ mod time;
 #[cfg(feature = "verify")]
 mod verify;
 
-pub use call::Call;
+pub use call::{Call, CallOptions};
 pub use config::{ClientBuilder, Config, FromConfig};
 pub use credentials::cache::{CredentialsStep, Fetch};
 pub use credentials::chain::CredentialsError;

@@ -4,7 +4,7 @@
 //!
 //! | name | kind | labels | what |
 //! |---|---|---|---|
-//! | `swas_open_calls_total` | counter | `outcome` (`ok`, `error`), `error_type` | finished calls; `error_type` is the service's code or `parse`, `timeout`, `transport`, `client` |
+//! | `swas_open_calls_total` | counter | `outcome` (`ok`, `error`, `cancelled`), `error_type` | calls that ended, and calls dropped before their end (`cancelled`); `error_type` is the service's code or `parse`, `timeout`, `transport`, `client` |
 //! | `swas_open_attempts_total` | counter | | requests sent |
 //! | `swas_open_retries_total` | counter | | retries made |
 //! | `swas_open_retry_budget_refusals_total` | counter | | retries not made because the retry budget was empty |
@@ -41,6 +41,11 @@ mod on {
         metrics::histogram!("swas_open_throttle_wait_seconds").record(d.as_secs_f64());
     }
 
+    pub(crate) fn cancelled() {
+        metrics::counter!("swas_open_calls_total", "outcome" => "cancelled", "error_type" => "")
+            .increment(1);
+    }
+
     pub(crate) fn call(d: Duration, result: &Result<DeleteOutput, Error>) {
         let (outcome, error_type) = match result {
             Ok(_) => ("ok", String::new()),
@@ -62,6 +67,7 @@ mod on {
     pub(crate) fn budget_refusal() {}
     pub(crate) fn attempt_duration(_: Duration) {}
     pub(crate) fn throttle_wait(_: Duration) {}
+    pub(crate) fn cancelled() {}
     pub(crate) fn call(_: Duration, _: &Result<DeleteOutput, Error>) {}
 }
 

@@ -19,8 +19,11 @@ pub const MAX_RESPONSE_BODY: usize = 1024 * 1024;
 /// The response header carrying a rate-limit hint, in milliseconds.
 pub(crate) const RETRY_AFTER_HEADER: &str = "x-acs-retry-after";
 
+/// The most characters of a redirect's `Location` kept in [`ParseErrorKind::Redirect`].
+pub(crate) const LOCATION_CHARS: usize = 256;
+
 /// The most characters of a body kept in [`ParseError::snippet`].
-const SNIPPET_CHARS: usize = 128;
+pub(crate) const SNIPPET_CHARS: usize = 128;
 
 /// One row of the error-code table: the single source of the wire spelling, the usual
 /// HTTP status and the retryability of every known code.
@@ -227,8 +230,10 @@ pub struct ServiceError {
     pub recommend: Option<String>,
     /// Details of an access denial, as sent (an object or a string).
     pub access_denied_detail: Option<Value>,
-    /// The rate-limit hint from the `x-acs-retry-after` header (milliseconds on the wire);
-    /// `None` when the header is absent or invalid.
+    /// The rate-limit hint from the `x-acs-retry-after` header (milliseconds on the wire),
+    /// else from a standard `Retry-After` header in whole seconds (its HTTP-date form is
+    /// ignored); `None` when absent or invalid. A call never waits longer than its retry
+    /// policy's `max_delay`, whatever the hint says.
     pub retry_after: Option<Duration>,
 }
 
@@ -300,15 +305,23 @@ impl ServiceError {
     }
 }
 
+/// The most characters of a service message a [`ServiceError`]'s `Display` shows.
+const MESSAGE_CHARS: usize = 1000;
+
+/// `code (HTTP status): message [RequestId: id]`, for people: a message longer than 1,000
+/// characters is cut there and its length given (the field keeps it whole).
 impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} (HTTP {}): {}",
-            self.code,
-            self.status.as_u16(),
-            self.message
-        )?;
+        write!(f, "{} (HTTP {}): ", self.code, self.status.as_u16())?;
+        match self.message.char_indices().nth(MESSAGE_CHARS) {
+            Some((cut, _)) => write!(
+                f,
+                "{}... (cut; {} characters in all)",
+                &self.message[..cut],
+                self.message.chars().count()
+            )?,
+            None => f.write_str(&self.message)?,
+        }
         if let Some(id) = &self.request_id {
             write!(f, " [RequestId: {id}]")?;
         }
@@ -330,6 +343,14 @@ pub enum ParseErrorKind {
     MissingField(&'static str),
     /// The body was longer than [`MAX_RESPONSE_BODY`].
     TooLarge,
+    /// A redirect (HTTP 3xx), which a client never follows: the service does not redirect,
+    /// so something between (a proxy, a captive portal, a wrong endpoint) answered. Holds
+    /// the `Location` header (at most 256 characters, control characters replaced by `?`),
+    /// if any.
+    Redirect(Option<String>),
+    /// A compressed body (a `Content-Encoding` other than `identity`, or gzip's magic
+    /// bytes), which a client never asks for: holds the encoding.
+    Compressed(String),
 }
 
 impl fmt::Display for ParseErrorKind {
@@ -341,13 +362,23 @@ impl fmt::Display for ParseErrorKind {
             ParseErrorKind::TooLarge => {
                 write!(f, "body larger than {MAX_RESPONSE_BODY} bytes")
             }
+            ParseErrorKind::Redirect(Some(to)) => {
+                write!(f, "a redirect to {to:?}, which is not followed")
+            }
+            ParseErrorKind::Redirect(None) => {
+                f.write_str("a redirect without a Location, which is not followed")
+            }
+            ParseErrorKind::Compressed(encoding) => write!(
+                f,
+                "body is compressed ({encoding:?}), which this client neither asks for nor decodes"
+            ),
         }
     }
 }
 
 /// A response that could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unparseable response (HTTP {}): {kind}; body starts with {snippet:?}", .status.as_u16())]
+#[error("unusable response (HTTP {}): {kind}; body starts with {snippet:?}", .status.as_u16())]
 #[non_exhaustive]
 pub struct ParseError {
     /// The HTTP status of the answer.
@@ -439,6 +470,16 @@ pub(crate) fn parse_request_id<B: AsRef<[u8]>>(
     if body.len() > MAX_RESPONSE_BODY {
         return fail(ParseErrorKind::TooLarge);
     }
+    if status.is_redirection() {
+        return fail(ParseErrorKind::Redirect(location(response.headers())));
+    }
+    // Compressed bodies, told apart only once they fail to parse: no cost to a success.
+    let fail = |kind| match (kind, compressed(response.headers(), body)) {
+        (ParseErrorKind::EmptyBody | ParseErrorKind::NotJson, Some(encoding)) => {
+            fail(ParseErrorKind::Compressed(encoding))
+        }
+        (kind, _) => fail(kind),
+    };
     if body.iter().all(u8::is_ascii_whitespace) {
         return fail(ParseErrorKind::EmptyBody);
     }
@@ -478,14 +519,44 @@ pub(crate) fn parse_request_id<B: AsRef<[u8]>>(
     .into())
 }
 
-/// The `x-acs-retry-after` header as a duration; `None` when absent or not a number of
-/// milliseconds.
+/// The `x-acs-retry-after` header (milliseconds), else `Retry-After` (seconds), as a
+/// duration; `None` when absent or not a whole number.
 fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER_HEADER)?.to_str().ok()?.trim();
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    let number = |name| -> Option<u64> {
+        let value = headers.get(name)?.to_str().ok()?.trim();
+        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        value.parse().ok()
+    };
+    number(RETRY_AFTER_HEADER)
+        .map(Duration::from_millis)
+        .or_else(|| number(http::header::RETRY_AFTER.as_str()).map(Duration::from_secs))
+}
+
+/// A redirect's `Location`, bounded and with control characters replaced.
+fn location(headers: &http::HeaderMap) -> Option<String> {
+    let value = headers.get(http::header::LOCATION)?;
+    let text = String::from_utf8_lossy(value.as_bytes());
+    Some(
+        text.chars()
+            .take(LOCATION_CHARS)
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect(),
+    )
+}
+
+/// The encoding of a compressed body: its `Content-Encoding` (unless `identity`), else
+/// `gzip` when it starts with gzip's magic bytes.
+fn compressed(headers: &http::HeaderMap, body: &[u8]) -> Option<String> {
+    let declared = headers
+        .get(http::header::CONTENT_ENCODING)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
+        .filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("identity"));
+    match declared {
+        Some(encoding) => Some(snippet(encoding.as_bytes())),
+        None => body.starts_with(&[0x1f, 0x8b]).then(|| "gzip".to_owned()),
     }
-    value.parse::<u64>().ok().map(Duration::from_millis)
 }
 
 /// The body is not JSON.
@@ -951,6 +1022,96 @@ mod tests {
         assert_eq!(get("1.5"), None);
         assert_eq!(get(""), None);
         assert_eq!(get("99999999999999999999999"), None);
+    }
+
+    #[test]
+    fn a_redirect_says_so_and_where_to() {
+        let redirect = |status: u16, location: Option<&str>, body: &str| {
+            let mut r = http::Response::builder().status(status);
+            if let Some(to) = location {
+                r = r.header("location", to);
+            }
+            match parse_request_id(&r.body(body.to_owned()).unwrap()).map_err(Error::into_kind) {
+                Err(ErrorKind::Parse(e)) => e,
+                other => panic!("{other:?}"),
+            }
+        };
+        let e = redirect(302, Some("https://login.example/portal"), "");
+        assert_eq!(
+            e.kind,
+            ParseErrorKind::Redirect(Some("https://login.example/portal".into()))
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("HTTP 302")
+                && text.contains("redirect to \"https://login.example/portal\""),
+            "{text}"
+        );
+        assert!(!text.contains("empty body"), "{text}");
+        // Whatever the body, bounded, control characters replaced.
+        let long = format!("https://x.example/\t{}", "a".repeat(1000));
+        let e = redirect(301, Some(&long), r#"{"RequestId":"R"}"#);
+        let ParseErrorKind::Redirect(Some(to)) = &e.kind else {
+            panic!("{e:?}")
+        };
+        assert_eq!(to.chars().count(), LOCATION_CHARS);
+        assert!(!to.chars().any(char::is_control));
+        assert_eq!(redirect(307, None, "").kind, ParseErrorKind::Redirect(None));
+        assert!(redirect(307, None, "")
+            .to_string()
+            .contains("without a Location"));
+    }
+
+    #[test]
+    fn a_compressed_body_says_so() {
+        let gzip = [0x1f, 0x8b, 0x08, 0x00, 0xff, 0x00];
+        let e = parse_err(200, gzip.to_vec());
+        assert_eq!(e.kind, ParseErrorKind::Compressed("gzip".into()));
+        assert!(e.to_string().contains("compressed (\"gzip\")"), "{e}");
+        let declared = http::Response::builder()
+            .status(503)
+            .header("content-encoding", "br")
+            .body(b"\x8b\x02\x80".to_vec())
+            .unwrap();
+        match parse_delete_custom_image(&declared, &token()).map_err(Error::into_kind) {
+            Err(ErrorKind::Parse(e)) => assert_eq!(e.kind, ParseErrorKind::Compressed("br".into())),
+            other => panic!("{other:?}"),
+        }
+        // A readable body is read, whatever the header says.
+        let identity = http::Response::builder()
+            .status(200)
+            .header("content-encoding", "identity")
+            .body(b"".to_vec())
+            .unwrap();
+        match parse_delete_custom_image(&identity, &token()).map_err(Error::into_kind) {
+            Err(ErrorKind::Parse(e)) => assert_eq!(e.kind, ParseErrorKind::EmptyBody),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn long_messages_are_cut_for_display_only() {
+        let mut e = ServiceError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidParameter,
+            "é".repeat(MESSAGE_CHARS),
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("InvalidParameter (HTTP 400): {}", e.message)
+        );
+        e.message.push_str(&"x".repeat(900_000));
+        let text = e.to_string();
+        assert!(text.len() < 2 * MESSAGE_CHARS + 100, "{}", text.len());
+        assert!(
+            text.ends_with(&format!(
+                "{}... (cut; 901000 characters in all)",
+                "é".repeat(MESSAGE_CHARS)
+            )),
+            "{}",
+            &text[text.len() - 100..]
+        );
+        assert_eq!(e.message.chars().count(), 901_000);
     }
 
     #[test]

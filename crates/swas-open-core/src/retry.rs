@@ -1,6 +1,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use crate::error::{Error, ErrorKind, TimeoutKind};
 use crate::response::{ErrorCode, ServiceError};
 
 /// A pure retry policy for `DeleteCustomImage`.
@@ -9,28 +10,31 @@ use crate::response::{ErrorCode, ServiceError};
 /// It reads no clock and draws no random number: the call that applies it draws the jitter
 /// from its seed and tells its transport how long to wait.
 ///
-/// # Why a delete is retried only with a `ClientToken`
+/// # Why every retry carries the same `ClientToken`
 ///
 /// `DeleteCustomImage` changes state. When an attempt times out, or the connection is
 /// reset, or the server answers `InternalError`, the request may already have deleted the
 /// image: sending it again would then act a second time, or report an error (the image no
 /// longer exists) for a call that in fact succeeded. A `ClientToken` makes the request
 /// idempotent: the service recognises the same token and answers the first result instead
-/// of acting again. So the caller passes `idempotent = true` only when the request carries
-/// a `ClientToken`, and reuses **the same token on every attempt**.
-///
-/// Without a token, only failures that prove the server did not act are retried: DNS and
-/// connect errors (nothing was sent), throttling and `SignatureNonceUsed` (rejected by the
-/// gateway before the operation ran) and `ServiceUnavailable` with HTTP 503. A
-/// `SignatureNonceUsed` retry must be signed again with a new nonce.
+/// of acting again. So a call always carries one (the caller's, or one it makes) and sends
+/// **the same token on every attempt**; a `SignatureNonceUsed` retry is signed again with a
+/// new nonce.
 ///
 /// # Full jitter
 ///
 /// The delay before attempt `n + 1` is drawn uniformly between zero and an exponential
 /// ceiling, `min(max_delay, base_delay * 2^(n-1))`: this is "full jitter". Clients that
 /// failed together (say, all throttled in the same second) then spread their retries over
-/// the whole window instead of coming back in lockstep. When the service sends a
-/// rate-limit hint (`x-acs-retry-after`), the delay is at least that hint.
+/// the whole window instead of coming back in lockstep.
+///
+/// # Hints from the service are bounded
+///
+/// When the service sends a rate-limit hint (`x-acs-retry-after` in milliseconds, or
+/// `Retry-After` in seconds), the delay is at least that hint, but never more than
+/// [`max_delay`](Self::max_delay): a hint beyond it ends the call at once with the
+/// throttling error, whose message says the service asked for a longer wait. A server
+/// cannot put a client to sleep for longer than its own policy allows.
 ///
 /// # The retry budget
 ///
@@ -67,7 +71,7 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     /// The backoff ceiling after the first attempt; it doubles with each attempt.
     pub base_delay: Duration,
-    /// The largest backoff ceiling.
+    /// The largest backoff ceiling, and the longest wait a service's hint may ask for.
     pub max_delay: Duration,
     /// The retry budget shared by all calls of a client; `None` for no budget.
     pub budget: Option<RetryBudget>,
@@ -194,14 +198,6 @@ pub enum TransportFailure {
 }
 
 impl TransportFailure {
-    /// Whether the request certainly never reached the server.
-    pub(crate) fn nothing_sent(self) -> bool {
-        matches!(
-            self,
-            TransportFailure::Dns | TransportFailure::Connect | TransportFailure::Tls
-        )
-    }
-
     /// The class of an I/O failure, for transports: refused or unreachable is `Connect`
     /// (nothing was sent); reset, aborted, broken or closed is `Reset`; a failed name
     /// lookup (which the standard library reports with a message, not a kind) is `Dns`;
@@ -230,6 +226,12 @@ pub(crate) enum Decision {
     },
     /// Give up and report the outcome.
     Stop,
+    /// Give up: the service asked for a wait (`hint`) longer than the policy's
+    /// [`max_delay`](RetryPolicy::max_delay).
+    HintTooLong {
+        /// The wait the service asked for.
+        hint: Duration,
+    },
 }
 
 impl RetryPolicy {
@@ -243,28 +245,28 @@ impl RetryPolicy {
 
     /// Decides what follows attempt number `attempt` (1-based) that ended with `outcome`.
     ///
-    /// `idempotent` says whether the request carries a `ClientToken` (the same on every
-    /// attempt); `jitter` is a random number in `[0, 1]` (out-of-range values are clamped,
-    /// NaN counts as 1). Stops once `attempt >= max_attempts`.
-    pub(crate) fn decide(
-        &self,
-        attempt: u32,
-        outcome: &Outcome<'_>,
-        idempotent: bool,
-        jitter: f64,
-    ) -> Decision {
-        if attempt >= self.max_attempts.max(1) || !retryable(outcome, idempotent) {
+    /// Every attempt carries the call's `ClientToken`, so every outcome that may be
+    /// transient is retried (see [`Error::is_retryable`](crate::Error::is_retryable)).
+    /// `jitter` is a random number in `[0, 1]` (out-of-range values are clamped, NaN counts
+    /// as 1). Stops once `attempt >= max_attempts`.
+    pub(crate) fn decide(&self, attempt: u32, outcome: &Outcome<'_>, jitter: f64) -> Decision {
+        if attempt >= self.max_attempts.max(1) || !outcome.is_retryable() {
             return Decision::Stop;
         }
         let backoff = self.backoff(attempt, jitter);
-        let after = match outcome {
+        match outcome {
             Outcome::Service(ServiceError {
                 retry_after: Some(hint),
                 ..
-            }) => backoff.max(*hint),
-            _ => backoff,
-        };
-        Decision::Retry { after }
+            }) if *hint > self.max_delay => Decision::HintTooLong { hint: *hint },
+            Outcome::Service(ServiceError {
+                retry_after: Some(hint),
+                ..
+            }) => Decision::Retry {
+                after: backoff.max(*hint),
+            },
+            _ => Decision::Retry { after: backoff },
+        }
     }
 
     /// The full-jitter delay after attempt `attempt` (1-based):
@@ -280,22 +282,31 @@ impl RetryPolicy {
     }
 }
 
-/// Whether `outcome` may be retried, given whether the request is idempotent.
-fn retryable(outcome: &Outcome<'_>, idempotent: bool) -> bool {
-    match outcome {
-        Outcome::Service(e) if idempotent => e.is_retryable(),
-        // Without a ClientToken, only rejections that prove the operation did not run.
-        Outcome::Service(e) => match e.code {
-            ref code if is_throttling(code) => true,
-            ErrorCode::SignatureNonceUsed => true,
-            ErrorCode::ServiceUnavailable => e.status == http::StatusCode::SERVICE_UNAVAILABLE,
-            _ => false,
-        },
-        // An answer that cannot be read (a proxy's page, a body cut short): the outcome is
-        // unknown, and only a ClientToken makes asking again safe.
-        Outcome::Parse => idempotent,
-        Outcome::Transport(TransportFailure::Tls) => false,
-        Outcome::Transport(failure) => failure.nothing_sent() || idempotent,
+impl<'a> Outcome<'a> {
+    /// How the attempt that failed with `error` ended; `None` for failures that are not an
+    /// attempt's (input, configuration, credentials). A passed deadline is a timeout.
+    pub(crate) fn of(error: &'a Error) -> Option<Self> {
+        match error.kind() {
+            ErrorKind::Service(e) => Some(Outcome::Service(e)),
+            ErrorKind::Parse(_) => Some(Outcome::Parse),
+            ErrorKind::Timeout {
+                kind: TimeoutKind::Deadline,
+                ..
+            } => Some(Outcome::Transport(TransportFailure::Timeout)),
+            _ => error.transport_failure().map(Outcome::Transport),
+        }
+    }
+
+    /// Whether an attempt that ended so may be retried with the same `ClientToken`: a
+    /// transient service error, an unreadable answer (a proxy's page, a body cut short,
+    /// which the token makes safe to ask again), or a transport failure other than TLS (an
+    /// untrusted certificate stays untrusted).
+    pub(crate) fn is_retryable(&self) -> bool {
+        match self {
+            Outcome::Service(e) => e.is_retryable(),
+            Outcome::Parse => true,
+            Outcome::Transport(failure) => *failure != TransportFailure::Tls,
+        }
     }
 }
 
@@ -333,9 +344,9 @@ mod tests {
         ServiceError::new(StatusCode::from_u16(status).unwrap(), code, "m")
     }
 
-    fn retries(outcome: &Outcome<'_>, idempotent: bool) -> bool {
+    fn retries(outcome: &Outcome<'_>) -> bool {
         matches!(
-            RetryPolicy::default().decide(1, outcome, idempotent, 1.0),
+            RetryPolicy::default().decide(1, outcome, 1.0),
             Decision::Retry { .. }
         )
     }
@@ -358,7 +369,7 @@ mod tests {
     }
 
     #[test]
-    fn retryable_service_errors_with_token() {
+    fn retryable_service_errors() {
         for code in [
             ErrorCode::Throttling,
             ErrorCode::ThrottlingUser,
@@ -369,73 +380,37 @@ mod tests {
             ErrorCode::ServiceUnavailable,
         ] {
             let e = err(code.status().as_u16(), code.clone());
-            assert!(retries(&Outcome::Service(&e), true), "{code}");
+            assert!(retries(&Outcome::Service(&e)), "{code}");
         }
         let odd = err(502, ErrorCode::Other("Odd".into()));
-        assert!(retries(&Outcome::Service(&odd), true), "any 5xx");
+        assert!(retries(&Outcome::Service(&odd)), "any 5xx");
     }
 
     #[test]
     fn client_errors_never_retry() {
         for code in ErrorCode::known().filter(|c| !c.is_retryable()) {
             let e = err(code.status().as_u16(), code.clone());
-            assert!(!retries(&Outcome::Service(&e), true), "{code}");
-            assert!(!retries(&Outcome::Service(&e), false), "{code}");
+            assert!(!retries(&Outcome::Service(&e)), "{code}");
         }
         let other = err(409, ErrorCode::Other("Conflict".into()));
-        assert!(!retries(&Outcome::Service(&other), true));
-    }
-
-    #[test]
-    fn without_token_only_proven_rejections_retry() {
-        for code in [
-            ErrorCode::Throttling,
-            ErrorCode::ThrottlingUser,
-            ErrorCode::ThrottlingApi,
-            ErrorCode::SignatureNonceUsed,
-        ] {
-            let e = err(400, code.clone());
-            assert!(retries(&Outcome::Service(&e), false), "{code}");
-        }
-        assert!(retries(
-            &Outcome::Service(&err(503, ErrorCode::ServiceUnavailable)),
-            false
-        ));
-        assert!(!retries(
-            &Outcome::Service(&err(500, ErrorCode::ServiceUnavailable)),
-            false
-        ));
-        for e in [
-            err(500, ErrorCode::InternalError),
-            err(500, ErrorCode::UnknownError),
-            err(502, ErrorCode::Other("BadGateway".into())),
-        ] {
-            assert!(!retries(&Outcome::Service(&e), false), "{e}");
-        }
+        assert!(!retries(&Outcome::Service(&other)));
     }
 
     #[test]
     fn parse_errors() {
-        // A garbled answer with a ClientToken is retried whatever its status: a 200 cut
-        // short may hide a delete that did happen, and the token replays its answer.
-        assert!(retries(&Outcome::Parse, true));
-        assert!(!retries(&Outcome::Parse, false));
+        // A garbled answer is retried whatever its status: a 200 cut short may hide a
+        // delete that did happen, and the call's ClientToken replays its answer.
+        assert!(retries(&Outcome::Parse));
     }
 
     #[test]
     fn transport_failures() {
         use TransportFailure::*;
-        for f in [Dns, Connect] {
-            assert!(retries(&Outcome::Transport(f), false), "{f:?}");
-            assert!(retries(&Outcome::Transport(f), true), "{f:?}");
+        for f in [Dns, Connect, Timeout, Reset, Other] {
+            assert!(retries(&Outcome::Transport(f)), "{f:?}");
         }
-        for f in [Timeout, Reset, Other] {
-            assert!(!retries(&Outcome::Transport(f), false), "{f:?}");
-            assert!(retries(&Outcome::Transport(f), true), "{f:?}");
-        } // An untrusted certificate stays untrusted: asking again cannot help.
-        assert!(Tls.nothing_sent());
-        assert!(!retries(&Outcome::Transport(Tls), false));
-        assert!(!retries(&Outcome::Transport(Tls), true));
+        // An untrusted certificate stays untrusted: asking again cannot help.
+        assert!(!retries(&Outcome::Transport(Tls)));
     }
 
     #[test]
@@ -475,25 +450,16 @@ mod tests {
     fn stops_at_max_attempts() {
         let dns = Outcome::Transport(TransportFailure::Dns);
         let p = RetryPolicy::new(3);
-        assert!(matches!(
-            p.decide(0, &dns, true, 0.5),
-            Decision::Retry { .. }
-        ));
-        assert!(matches!(
-            p.decide(2, &dns, true, 0.5),
-            Decision::Retry { .. }
-        ));
-        assert_eq!(p.decide(3, &dns, true, 0.5), Decision::Stop);
-        assert_eq!(p.decide(u32::MAX, &dns, true, 0.5), Decision::Stop);
-        assert_eq!(
-            RetryPolicy::new(1).decide(1, &dns, true, 0.5),
-            Decision::Stop
-        );
+        assert!(matches!(p.decide(0, &dns, 0.5), Decision::Retry { .. }));
+        assert!(matches!(p.decide(2, &dns, 0.5), Decision::Retry { .. }));
+        assert_eq!(p.decide(3, &dns, 0.5), Decision::Stop);
+        assert_eq!(p.decide(u32::MAX, &dns, 0.5), Decision::Stop);
+        assert_eq!(RetryPolicy::new(1).decide(1, &dns, 0.5), Decision::Stop);
         let zero = RetryPolicy {
             max_attempts: 0,
             ..RetryPolicy::default()
         };
-        assert_eq!(zero.decide(1, &dns, true, 0.5), Decision::Stop);
+        assert_eq!(zero.decide(1, &dns, 0.5), Decision::Stop);
     }
 
     #[test]
@@ -560,25 +526,39 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_is_honoured() {
+    fn retry_after_is_honoured_up_to_the_cap() {
         let p = RetryPolicy::default();
         let e = err(400, ErrorCode::Throttling).with_retry_after(MS(1500));
         assert_eq!(
-            p.decide(1, &Outcome::Service(&e), false, 1.0),
+            p.decide(1, &Outcome::Service(&e), 1.0),
             Decision::Retry { after: MS(1500) }
         );
         // A hint shorter than the backoff does not shorten it.
         let e = err(400, ErrorCode::Throttling).with_retry_after(MS(1));
         assert_eq!(
-            p.decide(2, &Outcome::Service(&e), false, 1.0),
+            p.decide(2, &Outcome::Service(&e), 1.0),
             Decision::Retry { after: MS(200) }
         );
+        // A hint of exactly the cap is waited for; one past it ends the call.
+        let e = err(400, ErrorCode::Throttling).with_retry_after(p.max_delay);
+        assert_eq!(
+            p.decide(1, &Outcome::Service(&e), 0.0),
+            Decision::Retry { after: p.max_delay }
+        );
+        for hint in [
+            p.max_delay + MS(1),
+            Duration::from_secs(3600),
+            Duration::MAX,
+        ] {
+            let e = err(400, ErrorCode::Throttling).with_retry_after(hint);
+            assert_eq!(
+                p.decide(1, &Outcome::Service(&e), 0.0),
+                Decision::HintTooLong { hint }
+            );
+        }
         // A hint does not make a non-retryable error retryable.
         let e = err(404, ErrorCode::InvalidImageIdNotFound).with_retry_after(MS(10));
-        assert_eq!(
-            p.decide(1, &Outcome::Service(&e), true, 1.0),
-            Decision::Stop
-        );
+        assert_eq!(p.decide(1, &Outcome::Service(&e), 1.0), Decision::Stop);
     }
 
     fn code() -> impl proptest::strategy::Strategy<Value = ErrorCode> {
@@ -610,7 +590,6 @@ mod tests {
         max_attempts in 0u32..10,
         extra in 0u32..1000,
         (status, code, retry_after, kind) in (400u16..=599, code(), proptest::option::of(0u64..100_000), 0u8..7),
-        idempotent in proptest::prelude::any::<bool>(),
         jitter in proptest::prelude::any::<f64>(),
     ) {
         let policy = RetryPolicy::new(max_attempts);
@@ -632,11 +611,10 @@ mod tests {
             5 => Outcome::Transport(TransportFailure::Tls),
             _ => Outcome::Transport(TransportFailure::Other),
         };
-        proptest::prop_assert_eq!(policy.decide(attempt, &outcome, idempotent, jitter), Decision::Stop);
-        // Before the last attempt, a retry's delay respects the cap or the server's hint.
-        if let Decision::Retry { after } = policy.decide(1.min(attempt), &outcome, idempotent, jitter) {
-            let hint = if kind == 0 { service.retry_after.unwrap_or_default() } else { Duration::ZERO };
-            proptest::prop_assert!(after <= policy.max_delay.max(hint));
+        proptest::prop_assert_eq!(policy.decide(attempt, &outcome, jitter), Decision::Stop);
+        // Before the last attempt, a retry's delay never passes the cap, whatever the hint.
+        if let Decision::Retry { after } = policy.decide(1.min(attempt), &outcome, jitter) {
+            proptest::prop_assert!(after <= policy.max_delay);
         }
     }
     }

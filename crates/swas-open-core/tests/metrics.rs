@@ -115,3 +115,55 @@ fn calls_attempts_retries_and_latencies_are_recorded() {
     }
     assert_eq!(value("swas_open_retry_budget_refusals_total", &[]), None);
 }
+
+#[test]
+fn a_call_dropped_before_its_end_is_counted_as_cancelled() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let config = ClientBuilder::<Config>::default()
+        .credentials(Credentials::new("id", "secret-value").unwrap())
+        .build()
+        .unwrap();
+    let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        let now = Instant::now();
+        let signer = config.signer().unwrap();
+        // Dropped with its request in flight, and dropped before it started.
+        let mut call = Call::new(&config, signer, &input, [2; 32], now, SystemTime::now());
+        assert!(matches!(call.next(now), Action::Send(_)));
+        drop(call);
+        drop(Call::new(
+            &config,
+            signer,
+            &input,
+            [3; 32],
+            now,
+            SystemTime::now(),
+        ));
+        // A finished call is not.
+        let mut done = Call::new(&config, signer, &input, [4; 32], now, SystemTime::now());
+        assert!(matches!(done.next(now), Action::Send(_)));
+        done.receive(now, Ok(answer(200, r#"{"RequestId":"R"}"#)));
+        assert!(matches!(done.next(now), Action::Done(Ok(_))));
+    });
+    let counts: Vec<(String, u64)> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, ..)| key.key().name() == "swas_open_calls_total")
+        .filter_map(|(key, _, _, value)| {
+            let outcome = key
+                .key()
+                .labels()
+                .find(|l| l.key() == "outcome")?
+                .value()
+                .to_owned();
+            match value {
+                DebugValue::Counter(n) => Some((outcome, n)),
+                _ => None,
+            }
+        })
+        .collect();
+    assert!(counts.contains(&("cancelled".to_owned(), 2)), "{counts:?}");
+    assert!(counts.contains(&("ok".to_owned(), 1)), "{counts:?}");
+}

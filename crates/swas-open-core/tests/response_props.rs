@@ -130,11 +130,23 @@ fn model(status: u16, body: &[u8]) -> Answer {
     if body.len() > MAX_RESPONSE_BODY {
         return Answer::Parse(ParseErrorKind::TooLarge);
     }
+    // A redirect is never followed, whatever its body (no `Location` here).
+    if (300..400).contains(&status) {
+        return Answer::Parse(ParseErrorKind::Redirect(None));
+    }
+    // An unreadable body that starts with gzip's magic bytes says so.
+    let unreadable = |kind| {
+        if body.starts_with(&[0x1f, 0x8b]) {
+            Answer::Parse(ParseErrorKind::Compressed("gzip".into()))
+        } else {
+            Answer::Parse(kind)
+        }
+    };
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Answer::Parse(ParseErrorKind::EmptyBody);
+        return unreadable(ParseErrorKind::EmptyBody);
     }
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
-        return Answer::Parse(ParseErrorKind::NotJson);
+        return unreadable(ParseErrorKind::NotJson);
     };
     let object = value.as_object();
     let text = |pascal: &str, camel: &str| {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use swas_open_core::{
-    Action, Call, Config, CredentialsStep, DeleteCustomImage, DeleteCustomImageOutput, Error,
-    Exchange, Fetch, FromConfig, Signer,
+    Action, Call, CallOptions, Config, CredentialsStep, DeleteCustomImage, DeleteCustomImageOutput,
+    Error, Exchange, Fetch, FromConfig, Signer,
 };
 use tokio::sync::Notify;
 use tracing::Instrument;
@@ -143,6 +143,17 @@ impl Client {
         &self,
         input: &DeleteCustomImage,
     ) -> Result<DeleteCustomImageOutput, Error> {
+        self.delete_custom_image_with(input, CallOptions::new())
+            .await
+    }
+
+    /// [`delete_custom_image`](Self::delete_custom_image) with options of this call only: a
+    /// deadline in place of the client's, a `ClientToken` in place of the input's.
+    pub async fn delete_custom_image_with(
+        &self,
+        input: &DeleteCustomImage,
+        options: CallOptions,
+    ) -> Result<DeleteCustomImageOutput, Error> {
         let config = &self.inner.config;
         // Fixed credentials need no cache: no lock, no clock reading.
         let fetched;
@@ -156,7 +167,7 @@ impl Client {
         // One bulk draw: `rand::random::<[u8; 32]>()` would draw the bytes one at a time.
         let mut seed = [0; 32];
         rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
-        let call = Call::new(
+        let mut call = Call::new(
             config,
             signer,
             input,
@@ -164,6 +175,7 @@ impl Client {
             Instant::now(),
             SystemTime::now(),
         );
+        call.set_options(options);
         let span = call.span();
         self.drive(call).instrument(span).await
     }

@@ -71,9 +71,9 @@
 //!   each closed after 10 s idle, under the idle timeouts of common load balancers, so the
 //!   client rather than the server ends an idle connection.
 //! - Error statuses come back as answers (their body holds the service error); redirects
-//!   are never followed (a 3xx is an unparseable answer); bodies longer than
-//!   [`MAX_RESPONSE_BODY`] are refused with [`ParseErrorKind::TooLarge`] after reading at
-//!   most one byte more.
+//!   are never followed (a 3xx is [`ParseErrorKind::Redirect`], with its `Location`);
+//!   bodies longer than [`MAX_RESPONSE_BODY`] are refused with [`ParseErrorKind::TooLarge`]
+//!   after reading at most one byte more.
 //! - Proxies: [`proxy`](ClientBuilder::proxy) and [`no_proxy`](ClientBuilder::no_proxy)
 //!   (`"*"` turns proxies off), else `HTTPS_PROXY`, `HTTP_PROXY`,
 //!   `ALL_PROXY` and `NO_PROXY` as curl reads them ([`swas_open_core::Proxies`]).
@@ -127,6 +127,7 @@
 //!
 //! [`MAX_RESPONSE_BODY`]: swas_open_core::MAX_RESPONSE_BODY
 //! [`ParseErrorKind::TooLarge`]: swas_open_core::ParseErrorKind::TooLarge
+//! [`ParseErrorKind::Redirect`]: swas_open_core::ParseErrorKind::Redirect
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -137,7 +138,7 @@ mod transport;
 
 pub use client::{Client, ClientBuilder};
 pub use swas_open_core::{
-    ClientToken, Credentials, DeleteCustomImage, DeleteCustomImageOutput, EndpointKind, Error,
-    ErrorCode, ErrorKind, RetryBudget, RetryPolicy, ServiceError, SignatureVersion, TimeoutKind,
-    TransportFailure,
+    CallOptions, ClientToken, Credentials, DeleteCustomImage, DeleteCustomImageOutput,
+    EndpointKind, Error, ErrorCode, ErrorKind, RetryBudget, RetryPolicy, ServiceError,
+    SignatureVersion, TimeoutKind, TransportFailure,
 };

@@ -102,3 +102,46 @@ async fn a_dropped_future_does_not_poison_the_pool() {
         assert!(!emu.has_image(REGION, id), "{id}");
     }
 }
+
+/// A call whose future is dropped before its answer says so in its span (`swas.outcome` is
+/// `cancelled`, with a `call cancelled` event); one that ends records `ok`.
+#[test]
+fn a_dropped_call_says_so_in_its_span() {
+    use swas_open_testkit::capture;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let emu = swas_open_testkit::emulator(&["m-1", "m-2"]);
+    let client = runtime.block_on(async { client(&emu) });
+    emu.inject(Fault::delay(Duration::from_secs(2)));
+    // The call runs on this thread under `block_on`, so the capture sees all of it.
+    let (cancelled, entries) = capture(|| {
+        runtime.block_on(async {
+            tokio::time::timeout(
+                Duration::from_millis(200),
+                client.delete_custom_image(&input("m-1")),
+            )
+            .await
+        })
+    });
+    assert!(cancelled.is_err(), "the call was cancelled: {cancelled:?}");
+    let outcomes: Vec<_> = entries
+        .iter()
+        .filter_map(|e| e.field("swas.outcome"))
+        .collect();
+    assert_eq!(outcomes, ["\"cancelled\""], "{entries:#?}");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.kind == "event" && e.name == "call cancelled"),
+        "{entries:#?}"
+    );
+    let (done, entries) = capture(|| runtime.block_on(client.delete_custom_image(&input("m-2"))));
+    done.expect("deleted");
+    let outcomes: Vec<_> = entries
+        .iter()
+        .filter_map(|e| e.field("swas.outcome"))
+        .collect();
+    assert_eq!(outcomes, ["\"ok\""], "{entries:#?}");
+}

@@ -26,6 +26,7 @@ use swas_open_emulator::{Emulator, EmulatorBuilder};
 
 pub mod creds;
 pub mod figures;
+pub mod hostile;
 pub mod scenarios;
 mod server;
 mod trace;
@@ -271,22 +272,30 @@ macro_rules! __suite {
         __scenario!(chain_order_pinning_and_errors);
         __scenario!(imds_v2_only_and_v1_fallback);
         __scenario!(short_credentials_are_refreshed);
+        __scenario!(a_retry_hint_past_the_cap_ends_the_call);
+        __scenario!(an_absurd_date_never_bricks_the_client);
+        __scenario!(echoed_secrets_are_absent_from_every_output);
     };
 }
 
 #[cfg(test)]
 mod tests {
-    /// Every public scenario (of `scenarios.rs`, and the credential ones of `creds.rs`) is in
+    /// Every public scenario (of `scenarios.rs`, the credential ones of `creds.rs` and the
+    /// hostile answers of `hostile.rs`) is in
     /// the list of [`suite!`], and the list names nothing else.
     #[test]
     fn the_suite_lists_every_scenario() {
-        let scenarios: Vec<&str> = [include_str!("scenarios.rs"), include_str!("creds.rs")]
-            .iter()
-            .flat_map(|file| file.lines())
-            .filter_map(|l| l.strip_prefix("pub fn "))
-            .filter(|l| l.ends_with(": &D) {"))
-            .map(|l| l.split(['<', '(']).next().unwrap_or_default())
-            .collect();
+        let scenarios: Vec<&str> = [
+            include_str!("scenarios.rs"),
+            include_str!("creds.rs"),
+            include_str!("hostile.rs"),
+        ]
+        .iter()
+        .flat_map(|file| file.lines())
+        .filter_map(|l| l.strip_prefix("pub fn "))
+        .filter(|l| l.ends_with(": &D) {"))
+        .map(|l| l.split(['<', '(']).next().unwrap_or_default())
+        .collect();
         let listed: Vec<&str> = include_str!("lib.rs")
             .lines()
             .filter_map(|l| l.trim().strip_prefix("__scenario!("))

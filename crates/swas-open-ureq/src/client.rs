@@ -6,8 +6,8 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use swas_open_core::{
-    Action, Call, Config, CredentialsStep, DeleteCustomImage, DeleteCustomImageOutput, Error,
-    Exchange, FromConfig, Signer,
+    Action, Call, CallOptions, Config, CredentialsStep, DeleteCustomImage, DeleteCustomImageOutput,
+    Error, Exchange, FromConfig, Signer,
 };
 
 use crate::transport;
@@ -116,7 +116,7 @@ impl Client {
     ///     Err(e) if e.code() == Some(&ErrorCode::CustomImageInShare) => {
     ///         eprintln!("unshare the image first: {e}")
     ///     }
-    ///     Err(e) if e.is_no_answer() => eprintln!(
+    ///     Err(e) if e.outcome_unknown() => eprintln!(
     ///         "outcome unknown after {} attempt(s): repeat with ClientToken {:?}",
     ///         e.attempts(),
     ///         e.client_token().map(|t| t.as_str()),
@@ -128,6 +128,16 @@ impl Client {
     pub fn delete_custom_image(
         &self,
         input: &DeleteCustomImage,
+    ) -> Result<DeleteCustomImageOutput, Error> {
+        self.delete_custom_image_with(input, CallOptions::new())
+    }
+
+    /// [`delete_custom_image`](Self::delete_custom_image) with options of this call only: a
+    /// deadline in place of the client's, a `ClientToken` in place of the input's.
+    pub fn delete_custom_image_with(
+        &self,
+        input: &DeleteCustomImage,
+        options: CallOptions,
     ) -> Result<DeleteCustomImageOutput, Error> {
         let config = &self.inner.config;
         // Fixed credentials need no cache: no lock, no clock reading.
@@ -142,7 +152,7 @@ impl Client {
         // One bulk draw: `rand::random::<[u8; 32]>()` would draw the bytes one at a time.
         let mut seed = [0; 32];
         rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
-        let call = Call::new(
+        let mut call = Call::new(
             config,
             signer,
             input,
@@ -150,6 +160,7 @@ impl Client {
             Instant::now(),
             SystemTime::now(),
         );
+        call.set_options(options);
         let _entered = call.span().entered();
         self.drive(call)
     }

@@ -46,9 +46,9 @@
 //!   are always verified. Plain `http` is used only when an endpoint URL given to
 //!   [`ClientBuilder::endpoint`] says `http://`.
 //! - Error statuses come back as answers (their body holds the service error); redirects
-//!   are never followed (a 3xx is an unparseable answer); bodies longer than
-//!   [`MAX_RESPONSE_BODY`] are refused with [`ParseErrorKind::TooLarge`] after reading at
-//!   most one byte more.
+//!   are never followed (a 3xx is [`ParseErrorKind::Redirect`], with its `Location`);
+//!   bodies longer than [`MAX_RESPONSE_BODY`] are refused with [`ParseErrorKind::TooLarge`]
+//!   after reading at most one byte more.
 //! - Proxies: [`proxy`](ClientBuilder::proxy) and [`no_proxy`](ClientBuilder::no_proxy)
 //!   (`"*"` turns proxies off), else `HTTPS_PROXY`, `HTTP_PROXY`,
 //!   `ALL_PROXY` and `NO_PROXY` as curl reads them ([`swas_open_core::Proxies`]), with the
@@ -91,6 +91,7 @@
 //!
 //! [`MAX_RESPONSE_BODY`]: swas_open_core::MAX_RESPONSE_BODY
 //! [`ParseErrorKind::TooLarge`]: swas_open_core::ParseErrorKind::TooLarge
+//! [`ParseErrorKind::Redirect`]: swas_open_core::ParseErrorKind::Redirect
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -101,7 +102,7 @@ mod transport;
 
 pub use client::{Client, ClientBuilder};
 pub use swas_open_core::{
-    ClientToken, Credentials, DeleteCustomImage, DeleteCustomImageOutput, EndpointKind, Error,
-    ErrorCode, ErrorKind, RetryBudget, RetryPolicy, ServiceError, SignatureVersion, TimeoutKind,
-    TransportFailure,
+    CallOptions, ClientToken, Credentials, DeleteCustomImage, DeleteCustomImageOutput,
+    EndpointKind, Error, ErrorCode, ErrorKind, RetryBudget, RetryPolicy, ServiceError,
+    SignatureVersion, TimeoutKind, TransportFailure,
 };

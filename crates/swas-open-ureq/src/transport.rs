@@ -271,6 +271,6 @@ mod tests {
         );
         let source = e.source().map(ToString::to_string);
         assert_eq!(source.as_deref(), Some("peer reset"));
-        assert!(e.is_no_answer());
+        assert!(e.outcome_unknown());
     }
 }
