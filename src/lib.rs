@@ -36,8 +36,7 @@ pub use swas_open_core::{
     BoxError, CallOptions, ClientToken, Credentials, CredentialsError, CredentialsProvider,
     DeleteCustomImage, DeleteCustomImageOutput, Endpoint, EndpointError, EndpointKind, Error,
     ErrorCode, ErrorKind, InputError, ProvideCredentials, RetryBudget, RetryPolicy, RoleOptions,
-    ServiceError,
-    SignatureVersion, TimeoutKind, TransportFailure,
+    ServiceError, SignatureVersion, TimeoutKind, TransportFailure,
 };
 
 /// The blocking client on `ureq`.
