@@ -1,7 +1,6 @@
 //! The scenarios: each a function of a [`Driver`], run against real sockets.
 //!
-//! Every public function here is one test of [`suite!`](crate::suite), and so is every
-//! credential scenario of [`creds`](crate::creds), re-exported here; helpers are private.
+//! Every scenario is a private function named in [`list`]; helpers are private too.
 
 use std::fmt;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -21,10 +20,56 @@ use crate::{
     CannedServer, Driver, ID, REGION, SECRET, SHARED_IMAGE, STS_ID, STS_SECRET, STS_TOKEN,
 };
 
-pub use crate::creds::{
-    chain_order_pinning_and_errors, every_config_file_mode_end_to_end,
-    explicit_providers_and_ini_file, imds_v2_only_and_v1_fallback, short_credentials_are_refreshed,
-};
+/// The scenarios of this module.
+pub(crate) fn list<D: Driver>() -> Vec<crate::Scenario<D>> {
+    crate::scenario_list![
+        success_with_v1_and_v3,
+        a_given_client_token_is_used,
+        outcomes_in_sequence,
+        not_found_is_a_service_error_with_every_field,
+        shared_image_is_refused,
+        wrong_secret_does_not_match,
+        sts_credentials,
+        unavailable_twice_then_success,
+        retries_stop_at_max_attempts,
+        gives_up_after_max_attempts,
+        throttling_waits_for_the_hint,
+        commit_then_drop_replays_the_first_answer,
+        commit_then_drop_without_retries_is_a_reset,
+        read_timeout_fires,
+        deadline_bounds_the_call,
+        a_retry_that_would_pass_the_deadline_is_not_made,
+        html_page_is_a_parse_error_with_its_status,
+        truncated_body_is_a_parse_error_when_no_retry_is_left,
+        truncated_body_is_retried_with_the_token,
+        one_connection_for_many_calls,
+        a_deadline_keeps_the_pool,
+        calls_from_many_threads_or_tasks,
+        faults_among_concurrent_calls_are_retried,
+        dropped_connections_under_load,
+        oversized_body_is_capped,
+        oversized_chunked_body_is_capped,
+        redirects_are_not_followed,
+        connection_refused_is_a_connect_failure,
+        unknown_host_is_a_dns_failure,
+        connect_timeout_fires,
+        https_endpoint_speaks_tls,
+        failed_tls_handshake_is_a_tls_failure,
+        builder_rejects_bad_configuration,
+        region_fixes_the_endpoint_unless_one_is_given,
+        no_secret_in_any_error_or_debug_output,
+        no_secret_with_temporary_credentials,
+        one_span_per_call_and_one_event_per_attempt,
+        garbled_answers_under_load_all_succeed,
+        clock_skew_is_corrected_once_and_remembered,
+        expired_timestamp_without_a_usable_date_is_left_alone,
+        outage_is_bounded_by_the_retry_budget,
+        outage_without_a_budget_triples_the_load,
+        adaptive_mode_calms_a_throttling_storm,
+        a_failed_refresh_keeps_usable_credentials,
+        an_expired_token_answer_drops_the_cached_credentials,
+    ]
+}
 
 type CallResult = Result<DeleteCustomImageOutput, Error>;
 
@@ -130,7 +175,7 @@ fn is_uuid_v4(s: &str) -> bool {
             .all(|c| c.is_ascii_hexdigit())
 }
 
-pub fn success_with_v1_and_v3<D: Driver>(d: &D) {
+fn success_with_v1_and_v3<D: Driver>(d: &D) {
     let emu = emulator(&["m-1", "m-2"]);
     for (version, image) in VERSIONS.into_iter().zip(["m-1", "m-2"]) {
         let client = build::<D>(builder(&emu).signature_version(version));
@@ -148,7 +193,7 @@ pub fn success_with_v1_and_v3<D: Driver>(d: &D) {
     assert_eq!(emu.stats().requests, 2);
 }
 
-pub fn a_given_client_token_is_used<D: Driver>(d: &D) {
+fn a_given_client_token_is_used<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     let client = client::<D>(&emu);
     let op = input("m-1").with_client_token("my-token-1").unwrap();
@@ -176,7 +221,7 @@ fn outcome(result: CallResult) -> Outcome {
     }
 }
 
-pub fn outcomes_in_sequence<D: Driver>(d: &D) {
+fn outcomes_in_sequence<D: Driver>(d: &D) {
     for version in VERSIONS {
         let emu = emulator(&["m-1", "m-2"]);
         let call = |secret: &str, image: &str| {
@@ -210,7 +255,7 @@ pub fn outcomes_in_sequence<D: Driver>(d: &D) {
     }
 }
 
-pub fn not_found_is_a_service_error_with_every_field<D: Driver>(d: &D) {
+fn not_found_is_a_service_error_with_every_field<D: Driver>(d: &D) {
     let emu = emulator(&[]);
     for version in VERSIONS {
         let client = build::<D>(builder(&emu).signature_version(version));
@@ -228,7 +273,7 @@ pub fn not_found_is_a_service_error_with_every_field<D: Driver>(d: &D) {
     assert_eq!(emu.stats().requests, 2);
 }
 
-pub fn shared_image_is_refused<D: Driver>(d: &D) {
+fn shared_image_is_refused<D: Driver>(d: &D) {
     let emu = emulator(&[]);
     let result = delete(d, &client::<D>(&emu), SHARED_IMAGE);
     refused_with(result, ErrorCode::CustomImageInShare, SHARED_IMAGE);
@@ -236,7 +281,7 @@ pub fn shared_image_is_refused<D: Driver>(d: &D) {
     assert_eq!(emu.stats().requests, 1);
 }
 
-pub fn wrong_secret_does_not_match<D: Driver>(d: &D) {
+fn wrong_secret_does_not_match<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     for version in VERSIONS {
         let client = build::<D>(
@@ -252,7 +297,7 @@ pub fn wrong_secret_does_not_match<D: Driver>(d: &D) {
     assert!(emu.has_image(REGION, "m-1"));
 }
 
-pub fn sts_credentials<D: Driver>(d: &D) {
+fn sts_credentials<D: Driver>(d: &D) {
     let emu = emulator(&["m-1", "m-2"]);
     for (version, image) in VERSIONS.into_iter().zip(["m-1", "m-2"]) {
         let client = build::<D>(
@@ -274,7 +319,7 @@ pub fn sts_credentials<D: Driver>(d: &D) {
     assert_eq!(emu.stats().deletes, 2);
 }
 
-pub fn unavailable_twice_then_success<D: Driver>(d: &D) {
+fn unavailable_twice_then_success<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(unavailable().times(2));
     let out = delete(d, &client::<D>(&emu), "m-1").unwrap();
@@ -283,7 +328,7 @@ pub fn unavailable_twice_then_success<D: Driver>(d: &D) {
     assert_eq!((stats.requests, stats.deletes), (3, 1));
 }
 
-pub fn retries_stop_at_max_attempts<D: Driver>(d: &D) {
+fn retries_stop_at_max_attempts<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(unavailable().times(5));
     let client = build::<D>(builder(&emu).retry_policy(RetryPolicy::new(2)));
@@ -294,7 +339,7 @@ pub fn retries_stop_at_max_attempts<D: Driver>(d: &D) {
     assert_eq!(emu.stats().requests, 2);
 }
 
-pub fn gives_up_after_max_attempts<D: Driver>(d: &D) {
+fn gives_up_after_max_attempts<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(Fault::error(500, ErrorCode::InternalError).times(5));
     let result = delete(d, &client::<D>(&emu), "m-1");
@@ -304,7 +349,7 @@ pub fn gives_up_after_max_attempts<D: Driver>(d: &D) {
     assert!(emu.has_image(REGION, "m-1"));
 }
 
-pub fn throttling_waits_for_the_hint<D: Driver>(d: &D) {
+fn throttling_waits_for_the_hint<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(Fault::throttling(300));
     let client = client::<D>(&emu);
@@ -314,7 +359,7 @@ pub fn throttling_waits_for_the_hint<D: Driver>(d: &D) {
     assert_eq!(out.attempts, 2);
 }
 
-pub fn commit_then_drop_replays_the_first_answer<D: Driver>(d: &D) {
+fn commit_then_drop_replays_the_first_answer<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(Fault::drop_after_commit());
     let out = delete(d, &client::<D>(&emu), "m-1").unwrap();
@@ -324,7 +369,7 @@ pub fn commit_then_drop_replays_the_first_answer<D: Driver>(d: &D) {
     assert!(!emu.has_image(REGION, "m-1"));
 }
 
-pub fn commit_then_drop_without_retries_is_a_reset<D: Driver>(d: &D) {
+fn commit_then_drop_without_retries_is_a_reset<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(Fault::drop_after_commit());
     let client = build::<D>(builder(&emu).retry_policy(RetryPolicy::new(1)));
@@ -338,7 +383,7 @@ pub fn commit_then_drop_without_retries_is_a_reset<D: Driver>(d: &D) {
     );
 }
 
-pub fn read_timeout_fires<D: Driver>(d: &D) {
+fn read_timeout_fires<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(Fault::delay(Duration::from_secs(2)));
     let client = build::<D>(
@@ -350,7 +395,7 @@ pub fn read_timeout_fires<D: Driver>(d: &D) {
     assert_timeout(&result, TimeoutKind::Read, Duration::from_millis(200));
 }
 
-pub fn deadline_bounds_the_call<D: Driver>(d: &D) {
+fn deadline_bounds_the_call<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(Fault::delay(Duration::from_secs(2)));
     let client = build::<D>(builder(&emu).deadline(Duration::from_millis(200)));
@@ -359,7 +404,7 @@ pub fn deadline_bounds_the_call<D: Driver>(d: &D) {
     assert_eq!(emu.stats().requests, 1);
 }
 
-pub fn a_retry_that_would_pass_the_deadline_is_not_made<D: Driver>(d: &D) {
+fn a_retry_that_would_pass_the_deadline_is_not_made<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(Fault::throttling(60_000));
     let client = build::<D>(builder(&emu).deadline(Duration::from_secs(2)));
@@ -370,7 +415,7 @@ pub fn a_retry_that_would_pass_the_deadline_is_not_made<D: Driver>(d: &D) {
     assert_eq!(emu.stats().requests, 1);
 }
 
-pub fn html_page_is_a_parse_error_with_its_status<D: Driver>(d: &D) {
+fn html_page_is_a_parse_error_with_its_status<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(Fault::html(502));
     let once = build::<D>(builder(&emu).retry_policy(RetryPolicy::new(1)));
@@ -391,7 +436,7 @@ pub fn html_page_is_a_parse_error_with_its_status<D: Driver>(d: &D) {
     assert_eq!(out.attempts, 2);
 }
 
-pub fn truncated_body_is_a_parse_error_when_no_retry_is_left<D: Driver>(d: &D) {
+fn truncated_body_is_a_parse_error_when_no_retry_is_left<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(Fault::truncated());
     let client = build::<D>(builder(&emu).retry_policy(RetryPolicy::new(1)));
@@ -411,7 +456,7 @@ pub fn truncated_body_is_a_parse_error_when_no_retry_is_left<D: Driver>(d: &D) {
     assert_eq!(emu.stats().deletes, 1);
 }
 
-pub fn truncated_body_is_retried_with_the_token<D: Driver>(d: &D) {
+fn truncated_body_is_retried_with_the_token<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(Fault::truncated());
     let out = delete(d, &client::<D>(&emu), "m-1").unwrap();
@@ -419,7 +464,7 @@ pub fn truncated_body_is_retried_with_the_token<D: Driver>(d: &D) {
     assert_eq!(emu.stats().deletes, 1);
 }
 
-pub fn one_connection_for_many_calls<D: Driver>(d: &D) {
+fn one_connection_for_many_calls<D: Driver>(d: &D) {
     let ids: Vec<String> = (0..26).map(|i| format!("m-reuse-{i}")).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let emu = emulator(&refs);
@@ -442,7 +487,7 @@ pub fn one_connection_for_many_calls<D: Driver>(d: &D) {
     assert_eq!(stats.connections, 1);
 }
 
-pub fn a_deadline_keeps_the_pool<D: Driver>(d: &D) {
+fn a_deadline_keeps_the_pool<D: Driver>(d: &D) {
     // A deadline is applied per request; the connection is still reused.
     let emu = emulator(&["m-1"]);
     let client = build::<D>(builder(&emu).deadline(Duration::from_secs(30)));
@@ -454,7 +499,7 @@ pub fn a_deadline_keeps_the_pool<D: Driver>(d: &D) {
     assert_eq!(emu.stats().connections, 1);
 }
 
-pub fn calls_from_many_threads_or_tasks<D: Driver>(d: &D) {
+fn calls_from_many_threads_or_tasks<D: Driver>(d: &D) {
     let ids = image_ids(8);
     let emu = emulator_with(8);
     let results = d.delete_all(&client::<D>(&emu), inputs(&ids), 8);
@@ -486,12 +531,12 @@ fn concurrent_calls_outlast<D: Driver>(
     );
 }
 
-pub fn faults_among_concurrent_calls_are_retried<D: Driver>(d: &D) {
+fn faults_among_concurrent_calls_are_retried<D: Driver>(d: &D) {
     // Any one call may meet every fault: with 11 attempts it still ends with a success.
     concurrent_calls_outlast(d, unavailable(), 10, 11, 100);
 }
 
-pub fn dropped_connections_under_load<D: Driver>(d: &D) {
+fn dropped_connections_under_load<D: Driver>(d: &D) {
     // Each committed-then-dropped delete is replayed by its ClientToken, never repeated.
     concurrent_calls_outlast(d, Fault::drop_after_commit(), 5, 6, 32);
 }
@@ -506,7 +551,7 @@ fn oversized_answer(len: usize) -> Vec<u8> {
     answer
 }
 
-pub fn oversized_body_is_capped<D: Driver>(d: &D) {
+fn oversized_body_is_capped<D: Driver>(d: &D) {
     let server = CannedServer::start(oversized_answer(2 * 1024 * 1024));
     let client = build::<D>(builder_for(&server.url()).retry_policy(RetryPolicy::new(1)));
     let e = parse_error(delete(d, &client, "m-1"));
@@ -516,7 +561,7 @@ pub fn oversized_body_is_capped<D: Driver>(d: &D) {
     assert!(e.to_string().contains("larger than"), "{e}");
 }
 
-pub fn oversized_chunked_body_is_capped<D: Driver>(d: &D) {
+fn oversized_chunked_body_is_capped<D: Driver>(d: &D) {
     let chunk = vec![b'y'; 64 * 1024];
     let mut answer =
         b"HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
@@ -533,7 +578,7 @@ pub fn oversized_chunked_body_is_capped<D: Driver>(d: &D) {
     assert_eq!(e.kind, ParseErrorKind::TooLarge);
 }
 
-pub fn redirects_are_not_followed<D: Driver>(d: &D) {
+fn redirects_are_not_followed<D: Driver>(d: &D) {
     let answer = "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     let server = CannedServer::start(answer);
     let once = build::<D>(builder_for(&server.url()).retry_policy(RetryPolicy::new(1)));
@@ -554,7 +599,7 @@ fn closed_port() -> SocketAddr {
     listener.local_addr().unwrap()
 }
 
-pub fn connection_refused_is_a_connect_failure<D: Driver>(d: &D) {
+fn connection_refused_is_a_connect_failure<D: Driver>(d: &D) {
     let client = build::<D>(
         builder_for(&format!("http://{}", closed_port())).retry_policy(quick_retries(2)),
     );
@@ -565,7 +610,7 @@ pub fn connection_refused_is_a_connect_failure<D: Driver>(d: &D) {
     assert!(std::error::Error::source(&e).is_some());
 }
 
-pub fn unknown_host_is_a_dns_failure<D: Driver>(d: &D) {
+fn unknown_host_is_a_dns_failure<D: Driver>(d: &D) {
     // `.invalid` never resolves (RFC 6761); a resolver that cannot answer at all runs into
     // the connect timeout instead.
     let client = build::<D>(
@@ -589,7 +634,7 @@ pub fn unknown_host_is_a_dns_failure<D: Driver>(d: &D) {
     );
 }
 
-pub fn connect_timeout_fires<D: Driver>(d: &D) {
+fn connect_timeout_fires<D: Driver>(d: &D) {
     // A listener with a full accept queue: the kernel drops further connection attempts,
     // so they hang until the client gives up.
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
@@ -616,7 +661,7 @@ pub fn connect_timeout_fires<D: Driver>(d: &D) {
     }
 }
 
-pub fn https_endpoint_speaks_tls<D: Driver>(d: &D) {
+fn https_endpoint_speaks_tls<D: Driver>(d: &D) {
     // A plain-text server behind an https URL: the TLS handshake fails (it does not panic
     // for want of a crypto provider), and nothing reaches the service.
     let emu = emulator(&["m-1"]);
@@ -634,7 +679,7 @@ pub fn https_endpoint_speaks_tls<D: Driver>(d: &D) {
     assert!(emu.has_image(REGION, "m-1"));
 }
 
-pub fn failed_tls_handshake_is_a_tls_failure<D: Driver>(d: &D) {
+fn failed_tls_handshake_is_a_tls_failure<D: Driver>(d: &D) {
     // Nothing was sent, but a handshake that failed once fails again: `Tls`, not retried.
     let emu = emulator(&["m-1"]);
     let client = build::<D>(
@@ -648,7 +693,7 @@ pub fn failed_tls_handshake_is_a_tls_failure<D: Driver>(d: &D) {
     assert_eq!(emu.stats().requests, 0);
 }
 
-pub fn builder_rejects_bad_configuration<D: Driver>(_: &D) {
+fn builder_rejects_bad_configuration<D: Driver>(_: &D) {
     let build = |b: ClientBuilder<D::Client>| {
         b.credentials(Credentials::new(ID, SECRET).unwrap())
             .build()
@@ -662,7 +707,7 @@ pub fn builder_rejects_bad_configuration<D: Driver>(_: &D) {
     assert!(matches!(err.kind(), ErrorKind::Config(_)), "{err:?}");
 }
 
-pub fn region_fixes_the_endpoint_unless_one_is_given<D: Driver>(d: &D) {
+fn region_fixes_the_endpoint_unless_one_is_given<D: Driver>(d: &D) {
     // An explicit endpoint wins over the builder's region.
     let emu = emulator(&["m-1"]);
     let client = build::<D>(builder(&emu).region("cn-beijing"));
@@ -692,7 +737,7 @@ fn printed(outputs: &mut Vec<String>, result: CallResult) {
     }
 }
 
-pub fn no_secret_in_any_error_or_debug_output<D: Driver>(d: &D) {
+fn no_secret_in_any_error_or_debug_output<D: Driver>(d: &D) {
     let emu = emulator(&[]);
     let mut outputs = Vec::new();
     for version in VERSIONS {
@@ -746,7 +791,7 @@ pub fn no_secret_in_any_error_or_debug_output<D: Driver>(d: &D) {
     }
 }
 
-pub fn no_secret_with_temporary_credentials<D: Driver>(d: &D) {
+fn no_secret_with_temporary_credentials<D: Driver>(d: &D) {
     let emu = emulator(&[]);
     let mut errors = Vec::new();
     for version in VERSIONS {
@@ -792,7 +837,7 @@ pub fn no_secret_with_temporary_credentials<D: Driver>(d: &D) {
     }
 }
 
-pub fn one_span_per_call_and_one_event_per_attempt<D: Driver>(d: &D) {
+fn one_span_per_call_and_one_event_per_attempt<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     let client = build::<D>(builder(&emu).credentials(temporary_credentials()));
     emu.inject(unavailable().times(2));
@@ -871,7 +916,7 @@ const GARBLED_CONCURRENCY: usize = 128;
 /// in the emulator's queue, so the faults are spread over the whole run).
 const FAULT_EVERY: usize = 25;
 
-pub fn garbled_answers_under_load_all_succeed<D: Driver>(d: &D) {
+fn garbled_answers_under_load_all_succeed<D: Driver>(d: &D) {
     let ids = image_ids(GARBLED_CALLS);
     let emu = emulator_with(GARBLED_CALLS);
     let kinds = [
@@ -915,7 +960,7 @@ pub fn garbled_answers_under_load_all_succeed<D: Driver>(d: &D) {
 /// The service's clock this far ahead of the client's (negative: behind): 20 minutes.
 const SKEW_SECONDS: i64 = 20 * 60;
 
-pub fn clock_skew_is_corrected_once_and_remembered<D: Driver>(d: &D) {
+fn clock_skew_is_corrected_once_and_remembered<D: Driver>(d: &D) {
     for skew in [SKEW_SECONDS, -SKEW_SECONDS] {
         for version in VERSIONS {
             let emu = emulator_builder(&["m-1", "m-2", "m-3"])
@@ -952,7 +997,7 @@ pub fn clock_skew_is_corrected_once_and_remembered<D: Driver>(d: &D) {
     }
 }
 
-pub fn expired_timestamp_without_a_usable_date_is_left_alone<D: Driver>(d: &D) {
+fn expired_timestamp_without_a_usable_date_is_left_alone<D: Driver>(d: &D) {
     let body = r#"{"RequestId":"SKEW-REQUEST-1","HostId":"swas.cn-hangzhou.aliyuncs.com","Code":"InvalidTimeStamp.Expired","Message":"Specified time stamp or date header is expired."}"#;
     for date in [None, Some("garbage"), Some("Tue, 31 Feb 2026 25:61:00 GMT")] {
         let date_line = date.map_or(String::new(), |v| format!("Date: {v}\r\n"));
@@ -1019,7 +1064,7 @@ fn outage<D: Driver>(d: &D, emu: &Emulator, client: &D::Client, what: &str) -> (
     (errors, stats.requests)
 }
 
-pub fn outage_is_bounded_by_the_retry_budget<D: Driver>(d: &D) {
+fn outage_is_bounded_by_the_retry_budget<D: Driver>(d: &D) {
     let emu = emulator_with(OUTAGE_CALLS);
     // Three quick attempts and the default budget: 500 tokens, 5 a retry, 1 back a success.
     let client = client::<D>(&emu);
@@ -1060,7 +1105,7 @@ pub fn outage_is_bounded_by_the_retry_budget<D: Driver>(d: &D) {
     assert_eq!(emu.stats().deletes, 6);
 }
 
-pub fn outage_without_a_budget_triples_the_load<D: Driver>(d: &D) {
+fn outage_without_a_budget_triples_the_load<D: Driver>(d: &D) {
     let emu = emulator_with(OUTAGE_CALLS);
     let client = build::<D>(builder(&emu).retry_policy(quick_retries_without_budget(3)));
     let (errors, requests) = outage(d, &emu, &client, "without a retry budget");
@@ -1202,7 +1247,7 @@ fn storm<D: Driver>(d: &D, adaptive: bool) -> Storm {
 /// Adaptive mode in a throttling storm: the client lowers its own send rate to about what
 /// the service accepts, every call still succeeds, and far fewer requests are throttled
 /// than by the same run without adaptive mode (both numbers are printed).
-pub fn adaptive_mode_calms_a_throttling_storm<D: Driver>(d: &D) {
+fn adaptive_mode_calms_a_throttling_storm<D: Driver>(d: &D) {
     let plain = storm(d, false);
     let adaptive = storm(d, true);
     // Far fewer throttled answers: a quarter at most (in practice a few percent).
@@ -1274,7 +1319,7 @@ fn wait_for_sts_requests(emu: &Emulator, n: u64) {
 /// A refresh that fails while the cached credentials are still usable costs no call: the
 /// call signs with the cached ones, and so do the next calls (the failed refresh is tried
 /// again only 10 s later).
-pub fn a_failed_refresh_keeps_usable_credentials<D: Driver>(d: &D) {
+fn a_failed_refresh_keeps_usable_credentials<D: Driver>(d: &D) {
     use swas_open_emulator::Service;
     // Credentials issued for 12 s are under the 3-minute floor: the first call fetches
     // twice, then (the provider only issues short ones) uses them for half their life and
@@ -1307,7 +1352,7 @@ pub fn a_failed_refresh_keeps_usable_credentials<D: Driver>(d: &D) {
 /// When the service answers `InvalidSecurityToken.Expired` to credentials the client still
 /// deems valid (its clock and the service's disagree, or they were revoked), that call
 /// fails, and the next one fetches new credentials instead of failing the same way.
-pub fn an_expired_token_answer_drops_the_cached_credentials<D: Driver>(d: &D) {
+fn an_expired_token_answer_drops_the_cached_credentials<D: Driver>(d: &D) {
     let (emu, client) = role_client::<D>(&["m-1", "m-2", "m-3"], Duration::from_secs(3600));
     delete(d, &client, "m-1").expect("first call");
     assert_eq!(emu.stats().sts_requests, 1);

@@ -1,4 +1,4 @@
-//! The scenario suite every client runs, with the blocking client.
+//! The scenario suite every client runs (each scenario a test of its own), with the blocking client.
 
 use swas_open_testkit::{on_threads, Driver};
 use swas_open_ureq::{Client, DeleteCustomImage, DeleteCustomImageOutput, Error};
@@ -33,4 +33,6 @@ impl Driver for Blocking {
     }
 }
 
-swas_open_testkit::suite!(Blocking);
+fn main() -> std::process::ExitCode {
+    swas_open_testkit::run_suite(|| Blocking, &[])
+}
