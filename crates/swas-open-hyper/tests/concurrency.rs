@@ -32,18 +32,25 @@ fn inputs(ids: &[String]) -> Vec<DeleteCustomImage> {
     ids.iter().map(|id| input(id)).collect()
 }
 
-// Compile-time: the client can be shared across tasks and its futures moved between threads.
+// Compile-time: the client can be shared across tasks and its futures moved between threads
+// (a call's future must coerce to a `Send` one, or this does not compile).
 const _: () = {
     const fn shareable<T: Clone + Send + Sync + 'static>() {}
     shareable::<Client>();
     shareable::<swas_open_hyper::ClientBuilder>();
+    let _: for<'a> fn(&'a Client, &'a DeleteCustomImage) -> SendCall<'a> =
+        |client, input| Box::pin(client.delete_custom_image(input));
 };
 
-#[allow(dead_code)]
-fn futures_are_send(client: &Client, input: &DeleteCustomImage) {
-    fn send<T: Send>(_: &T) {}
-    send(&client.delete_custom_image(input));
-}
+/// A call's future, boxed as one that may move between threads.
+type SendCall<'a> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<swas_open_hyper::DeleteCustomImageOutput, swas_open_hyper::Error>,
+            > + Send
+            + 'a,
+    >,
+>;
 
 /// At most this many calls run at once in the load test.
 const CONCURRENCY: usize = 64;
