@@ -2,13 +2,11 @@
 //! load, and cancellation by dropping a call's future. The scenarios every client shares
 //! are in `suite.rs`.
 
-mod common;
-
 use std::time::Duration;
 
-use common::delete_all;
 use swas_open_emulator::{Emulator, Fault};
 use swas_open_hyper::{Client, DeleteCustomImage};
+use swas_open_testkit::clients::delete_all;
 use swas_open_testkit::{builder, emulator_builder, image_ids, input, REGION};
 
 /// An emulator knowing the test keys and holding `ids` in [`REGION`], on the current

@@ -28,10 +28,12 @@ use swas_open_core::{
 };
 use swas_open_emulator::{Emulator, EmulatorBuilder};
 
+pub mod clients;
 pub mod creds;
 pub mod figures;
 mod scenarios;
 mod server;
+pub mod storm;
 mod trace;
 
 pub use server::{clear_faults, CannedServer, Loopback};
