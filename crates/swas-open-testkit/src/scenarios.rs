@@ -354,6 +354,8 @@ fn throttling_waits_for_the_hint<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(Fault::throttling(300));
     let client = client::<D>(&emu);
+    // Socket-level: that the transport really sleeps the hint before the retry. A lower
+    // bound, which load cannot break; the wait's rules are checked in virtual time.
     let started = Instant::now();
     let out = delete(d, &client, "m-1").unwrap();
     assert!(started.elapsed() >= Duration::from_millis(300));
@@ -409,6 +411,8 @@ fn a_retry_that_would_pass_the_deadline_is_not_made<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
     emu.inject(Fault::throttling(60_000));
     let client = build::<D>(builder(&emu).deadline(Duration::from_secs(2)));
+    // Socket-level: the call returns at once instead of sleeping until its deadline (one
+    // loopback request against a 2 s bound); the rule itself is checked in virtual time.
     let started = Instant::now();
     let result = delete(d, &client, "m-1");
     refused_with(result, ErrorCode::Throttling, "a hint past the deadline");
@@ -647,6 +651,8 @@ fn connect_timeout_fires<D: Driver>(d: &D) {
     let fillers: Vec<_> = (0..4)
         .map(|_| thread::spawn(move || TcpStream::connect_timeout(&addr, Duration::from_secs(5))))
         .collect();
+    // Socket-level: gives the fillers time to take the backlog, so the client's connect
+    // is the one the kernel leaves hanging (should one arrive late, it hangs just the same).
     thread::sleep(Duration::from_millis(100));
     let client = build::<D>(
         builder_for(&format!("http://{addr}"))
@@ -937,6 +943,7 @@ fn garbled_answers_under_load_all_succeed<D: Driver>(d: &D) {
     // Every fault costs one retry: 80 retries, 400 of the budget's 500 tokens, so the budget
     // never refuses. A call fails only if it meets a fault on each of its ten attempts.
     let client = build::<D>(builder(&emu).retry_policy(quick_retries(10)));
+    // Measured for the printout only: nothing is asserted on it.
     let started = Instant::now();
     let results = d.delete_all(&client, inputs(&ids), GARBLED_CONCURRENCY);
     let elapsed = started.elapsed();
@@ -1039,6 +1046,7 @@ const OUTAGE_CONCURRENCY: usize = 100;
 fn outage<D: Driver>(d: &D, emu: &Emulator, client: &D::Client, what: &str) -> (Vec<Error>, u64) {
     emu.inject(unavailable().times(1_000_000));
     let ids = image_ids(OUTAGE_CALLS);
+    // Measured for the printout only: nothing is asserted on it.
     let started = Instant::now();
     let results = d.delete_all(client, inputs(&ids), OUTAGE_CONCURRENCY);
     let elapsed = started.elapsed();
@@ -1162,6 +1170,8 @@ fn role_client<D: Driver>(images: &[&str], lifetime: Duration) -> (Emulator, D::
 
 /// Waits (a bounded while) until the emulator has counted `n` STS requests.
 fn wait_for_sts_requests(emu: &Emulator, n: u64) {
+    // Socket-level: the refresh runs in the background, and only the emulator's count of
+    // STS requests tells when it has been made; the bound is far past any load.
     let until = Instant::now() + Duration::from_secs(10);
     while emu.stats().sts_requests < n {
         assert!(

@@ -64,6 +64,8 @@ pub fn throttling_storm<D: Driver>(d: &D, adaptive: bool) -> Storm {
         .build()
         .expect("client builds");
     let inputs = ids.iter().map(|id| input(id)).collect();
+    // Socket-level: rates of real requests are what this measures, for the bench's printout;
+    // the scenario that runs it asserts only counts.
     let started = Instant::now();
     let done = std::sync::atomic::AtomicBool::new(false);
     let (results, mut samples) = thread::scope(|scope| {
