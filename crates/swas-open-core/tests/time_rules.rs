@@ -40,6 +40,15 @@ fn config(policy: RetryPolicy) -> Config {
         .expect("valid configuration")
 }
 
+/// `attempts` attempts, waits from `base` doubling up to `max`, every retry allowed.
+fn unbudgeted(attempts: u32, base: Duration, max: Duration) -> RetryPolicy {
+    let mut policy = RetryPolicy::new(attempts);
+    policy.base_delay = base;
+    policy.max_delay = max;
+    policy.budget = None;
+    policy
+}
+
 fn answer((status, body): (u16, &str)) -> Response<String> {
     Response::builder()
         .status(status)
@@ -88,11 +97,7 @@ fn run(
 
 #[test]
 fn backoff_waits_stay_under_their_ceiling_and_the_cap() {
-    let mut policy = RetryPolicy::new(8);
-    policy.base_delay = MS(100);
-    policy.max_delay = MS(400);
-    policy.budget = None;
-    let config = config(policy);
+    let config = config(unbudgeted(8, MS(100), MS(400)));
     let busy = [BUSY; 8];
     // The ceilings after attempts 1 to 7: 100, 200, 400 ms, then the cap.
     let ceilings = [100, 200, 400, 400, 400, 400, 400].map(MS);
@@ -116,11 +121,7 @@ fn backoff_waits_stay_under_their_ceiling_and_the_cap() {
 
 #[test]
 fn a_cap_below_the_base_delay_bounds_every_wait() {
-    let mut policy = RetryPolicy::new(4);
-    policy.base_delay = MS(1_000);
-    policy.max_delay = MS(30);
-    policy.budget = None;
-    let config = config(policy);
+    let config = config(unbudgeted(4, MS(1_000), MS(30)));
     for seed in 0..50 {
         let (_, waits, _) = run(&config, seed, epoch(), &[BUSY; 4]);
         assert_eq!(waits.len(), 3);
@@ -250,10 +251,7 @@ struct Worker<'a> {
 fn storm(adaptive: bool) -> Storm {
     // As the socket scenario: enough attempts that no call gives up, short full-jitter waits
     // (5 ms doubling up to 50 ms), no retry budget.
-    let mut policy = RetryPolicy::new(500);
-    policy.base_delay = MS(5);
-    policy.max_delay = MS(50);
-    policy.budget = None;
+    let mut policy = unbudgeted(500, MS(5), MS(50));
     policy.adaptive = adaptive;
     let config = config(policy);
     let start = epoch();
