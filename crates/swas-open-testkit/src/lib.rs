@@ -2,18 +2,32 @@
 //!
 //! Each scenario is written once, as a function generic over a [`Driver`]: the one thing
 //! that differs between the blocking and the async client is how a call is made and waited
-//! for. A client's test crate implements [`Driver`] and runs the whole suite with
+//! for. The testkit holds both clients' drivers ([`clients::Blocking`], [`clients::Async`]);
+//! each client's `tests/suite.rs` (a `harness = false` target) runs the whole suite with
 //! [`run_suite`], so every client runs every scenario with the same assertions: parity by
 //! construction. What only one transport has (a dropped future, a pool size) stays in that
 //! client's own tests.
 //!
 //! ```text
-//! struct Blocking;
-//! impl swas_open_testkit::Driver for Blocking { /* ... */ }
 //! fn main() -> std::process::ExitCode {
-//!     swas_open_testkit::run_suite(|| Blocking, &[])
+//!     swas_open_testkit::run_suite(|| swas_open_testkit::clients::Blocking, &[])
 //! }
 //! ```
+//!
+//! # Adding a scenario, or a module of them
+//!
+//! A scenario is a private `fn name<D: Driver>(d: &D)` in a scenario module, named in that
+//! module's `list`:
+//!
+//! ```text
+//! pub(crate) fn list<D: Driver>() -> Vec<crate::Scenario<D>> {
+//!     crate::scenario_list![first_scenario, second_scenario]
+//! }
+//! ```
+//!
+//! A new module is declared here (`mod seams;`) and its `list()` added to the array in
+//! `all()`. The crate denies dead code, so a scenario left out of its module's list, or a
+//! module's list left out of `all()`, does not compile.
 #![forbid(unsafe_code)]
 // A scenario missing from its module's list is dead code: see [`all`].
 #![deny(dead_code)]
