@@ -1,5 +1,6 @@
-//! What the network tests share: one way to build and call either client from the same
-//! options, and a small loopback proxy that counts what goes through it.
+//! What the network tests share: either client built from the same options (the testkit's
+//! [`Kind`], [`Opts`] and [`Client`]), and a small loopback proxy that counts what goes
+//! through it.
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
@@ -7,131 +8,11 @@ pub mod proxy;
 
 use proxy::{Policy, Proxy};
 use std::error::Error as _;
-use std::sync::Arc;
-use std::time::Duration;
 
 use swas_open::emulator::Emulator;
-use swas_open::sans_io::{ClientBuilder, ErrorKind, TransportFailure};
-use swas_open::{Credentials, DeleteCustomImage, DeleteCustomImageOutput, Error};
-
-/// Which client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Blocking,
-    Async,
-}
-
-/// Both clients: every scenario runs against each.
-pub const KINDS: [Kind; 2] = [Kind::Blocking, Kind::Async];
-
-/// The options a test sets, applied the same way to either client's builder.
-#[derive(Clone, Default)]
-pub struct Opts {
-    pub endpoint: String,
-    pub ca_pem: Option<String>,
-    pub proxy: Option<String>,
-    pub no_proxy: Option<String>,
-    pub no_proxies: bool,
-    pub read_timeout: Option<Duration>,
-    pub max_attempts: Option<u32>,
-}
-
-impl Opts {
-    /// The emulator's endpoint, trusting its CA when it serves HTTPS.
-    pub fn for_emulator(emulator: &Emulator) -> Self {
-        Opts {
-            endpoint: emulator.url(),
-            ca_pem: emulator.ca_pem().map(str::to_owned),
-            ..Opts::default()
-        }
-    }
-
-    /// These options, through the proxy at `url`.
-    pub fn via(self, url: impl Into<String>) -> Self {
-        Opts {
-            proxy: Some(url.into()),
-            ..self
-        }
-    }
-
-    /// These options, with at most `n` attempts.
-    pub fn attempts(self, n: u32) -> Self {
-        Opts {
-            max_attempts: Some(n),
-            ..self
-        }
-    }
-
-    fn apply<C>(&self, mut b: ClientBuilder<C>) -> ClientBuilder<C> {
-        b = b
-            .credentials(Credentials::new("id", "secret").unwrap())
-            .endpoint(&self.endpoint);
-        if let Some(pem) = &self.ca_pem {
-            b = b.add_root_certificate(pem);
-        }
-        if let Some(url) = &self.proxy {
-            b = b.proxy(url);
-        }
-        if let Some(list) = &self.no_proxy {
-            b = b.no_proxy(list);
-        }
-        if self.no_proxies {
-            b = b.no_proxy("*");
-        }
-        if let Some(t) = self.read_timeout {
-            b = b.read_timeout(t);
-        }
-        if let Some(n) = self.max_attempts {
-            b = b.retry_policy(swas_open::sans_io::RetryPolicy::new(n));
-        }
-        b
-    }
-}
-
-/// Either client, called the same way.
-pub enum Client {
-    Blocking(swas_open::blocking::Client),
-    Async(
-        swas_open::asynchronous::Client,
-        Arc<tokio::runtime::Runtime>,
-    ),
-}
-
-impl Client {
-    pub fn build(kind: Kind, opts: &Opts) -> Result<Client, Error> {
-        Ok(match kind {
-            Kind::Blocking => {
-                Client::Blocking(opts.apply(swas_open::blocking::Client::builder()).build()?)
-            }
-            Kind::Async => {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                let client = opts
-                    .apply(swas_open::asynchronous::Client::builder())
-                    .build()?;
-                Client::Async(client, Arc::new(runtime))
-            }
-        })
-    }
-
-    pub fn delete(&self, region: &str, image: &str) -> Result<DeleteCustomImageOutput, Error> {
-        let input = DeleteCustomImage::new(region, image).unwrap();
-        match self {
-            Client::Blocking(c) => c.delete_custom_image(&input),
-            Client::Async(c, runtime) => runtime.block_on(c.delete_custom_image(&input)),
-        }
-    }
-
-    /// The client's `Debug` form.
-    pub fn debug(&self) -> String {
-        match self {
-            Client::Blocking(c) => format!("{c:?}"),
-            Client::Async(c, _) => format!("{c:?}"),
-        }
-    }
-}
+use swas_open::sans_io::{ErrorKind, TransportFailure};
+use swas_open::Error;
+pub use swas_open_testkit::clients::{Client, Kind, Opts, KINDS};
 
 /// Builds the client of `kind` from `opts` and deletes `image` of `cn-hangzhou`, which
 /// must fail; returns the error and [`shown`] of it.

@@ -72,7 +72,10 @@ impl RateLimiter {
             return Ok(());
         }
         let wait = (1.0 - self.current_capacity) / self.fill_rate;
-        Err(Duration::from_secs_f64(wait.clamp(0.0, 60.0)))
+        // Whole nanoseconds, rounded up, at least one: a wait that rounded down to nothing
+        // would have the caller ask again at the same instant, for ever in virtual time.
+        let nanos = (wait.clamp(0.0, 60.0) * 1e9).ceil().max(1.0);
+        Err(Duration::from_nanos(nanos as u64))
     }
 
     /// Records an answer at `now`, throttled or not, to a request sent at `sent`. A throttle
@@ -235,6 +238,117 @@ mod tests {
         }
         assert!(last < 10.0, "{last}");
         assert!(last >= MIN_FILL_RATE);
+    }
+
+    /// `n` answers at 64 a second from `from`, at exact binary instants (`k / 64` s).
+    fn steady(l: &mut RateLimiter, from: u32, n: u32, throttled: bool) -> u32 {
+        for k in from..from + n {
+            let t = f64::from(k) / 64.0;
+            l.update(throttled, t, t);
+        }
+        from + n
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn a_throttle_cuts_to_seventy_percent_of_the_measured_rate() {
+        let mut l = RateLimiter::default();
+        // 128 answers at 64 a second (t = 0 to 127/64 s), then a throttle at t = 2 s. The
+        // half-second buckets closing at 0.5, 1, 1.5 and 2 s counted 33, 32, 32 and 32
+        // answers: 66, then 64 a second; smoothed 52.8, 61.76, 63.552, 63.9104.
+        let k = steady(&mut l, 0, 128, false);
+        assert_eq!(l.acquire(2.0), Ok(()), "not limited before a throttle");
+        l.update(true, f64::from(k) / 64.0, 2.0);
+        assert!(close(l.fill_rate(), 63.9104 * BETA), "{}", l.fill_rate());
+    }
+
+    #[test]
+    fn a_throttle_in_the_first_bucket_uses_what_was_sent_so_far() {
+        // 20 answers in the first 0.3 s, and the throttle: 21 in an open bucket, counted over
+        // half a second, 42 a second; cut to 29.4.
+        let mut l = RateLimiter::default();
+        let k = steady(&mut l, 0, 20, false);
+        l.update(true, f64::from(k) / 64.0, f64::from(k) / 64.0);
+        assert!(close(l.fill_rate(), 42.0 * BETA), "{}", l.fill_rate());
+    }
+
+    #[test]
+    fn after_a_cut_sends_are_spaced_by_the_fill_rate() {
+        let mut l = RateLimiter::default();
+        let k = steady(&mut l, 0, 128, false);
+        let t = f64::from(k) / 64.0;
+        l.update(true, t, t);
+        let rate = l.fill_rate();
+        // Drain what the bucket holds; then the wait for the next token, and exactly half of
+        // it half-way there.
+        let mut sent = 0;
+        let wait = loop {
+            match l.acquire(t) {
+                Ok(()) => sent += 1,
+                Err(wait) => break wait.as_secs_f64(),
+            }
+            assert!(sent <= 64, "the bucket holds at most a second's tokens");
+        };
+        assert!(wait > 0.0 && wait <= 1.0 / rate + 1e-9, "{wait}");
+        let half = l
+            .acquire(t + wait / 2.0)
+            .expect_err("half-way")
+            .as_secs_f64();
+        assert!((half - wait / 2.0).abs() < 2e-9, "{half} vs {wait}");
+        // The token is there when the wait ends (or a nanosecond later, for rounding), and
+        // the next one a full 1/rate after that.
+        let at = t + wait + 1e-9;
+        assert_eq!(l.acquire(at), Ok(()));
+        let next = l.acquire(at).expect_err("spent").as_secs_f64();
+        assert!((next - 1.0 / rate).abs() < 2e-9, "{next} vs {}", 1.0 / rate);
+    }
+
+    #[test]
+    fn no_wait_is_shorter_than_a_nanosecond() {
+        let mut l = RateLimiter::default();
+        l.update(true, 0.0, 0.0);
+        // Just short of a token: the deficit is far below a nanosecond's refill.
+        l.current_capacity = 1.0 - 1e-15;
+        l.last_refill = Some(1.0);
+        assert_eq!(l.acquire(1.0), Err(Duration::from_nanos(1)));
+        assert_eq!(l.acquire(1.0 + 1e-9), Ok(()));
+    }
+
+    #[test]
+    fn success_brings_the_rate_back_to_the_old_maximum_on_a_cubic() {
+        let mut l = RateLimiter::default();
+        let mut k = steady(&mut l, 0, 128, false);
+        let cut_at = f64::from(k) / 64.0;
+        l.update(true, cut_at, cut_at);
+        let max = 63.9104;
+        // The cubic returns to the old maximum `window` seconds after the cut; successes
+        // keep coming at 64 a second, so twice the measured rate never caps it.
+        let window = (max * (1.0 - BETA) / C).cbrt();
+        let cubic = |t: f64| C * (t - cut_at - window).powi(3) + max;
+        for at in [
+            cut_at + window / 2.0,
+            cut_at + window,
+            cut_at + window + 0.5,
+        ] {
+            while f64::from(k + 1) / 64.0 < at {
+                k = steady(&mut l, k + 1, 1, false) - 1;
+            }
+            l.update(false, at, at);
+            assert!(
+                close(l.fill_rate(), cubic(at)),
+                "{} vs {}",
+                l.fill_rate(),
+                cubic(at)
+            );
+        }
+        // Half-way there the rate is below the old maximum, back on it at `window`, and past
+        // it after: the probe beyond the old maximum.
+        assert!(cubic(cut_at + window / 2.0) < max);
+        assert!(close(cubic(cut_at + window), max));
+        assert!(l.fill_rate() > max);
     }
 
     proptest! {

@@ -20,6 +20,7 @@ fn answer(status: u16, body: &str) -> swas_open_core::http::Response<String> {
 /// Runs one call whose attempts get `answers` in turn.
 fn run(config: &Config, answers: &[(u16, &str)]) {
     let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+    // The start of virtual time: later instants are this one plus made-up durations.
     let mut now = Instant::now();
     let mut call = Call::new(
         config,

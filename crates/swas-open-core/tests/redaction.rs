@@ -67,6 +67,7 @@ fn secret_never_formatted() {
         .credentials(provider)
         .resolve()
         .unwrap();
+    // The start of virtual time: nothing is measured from it, the steps below take it as is.
     let (now, wall) = (std::time::Instant::now(), std::time::SystemTime::now());
     let mut seen = None;
     let CredentialsStep::Fetch { mut fetch, .. } =

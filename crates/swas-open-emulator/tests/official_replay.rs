@@ -6,54 +6,40 @@ mod support;
 
 use std::time::{Duration, SystemTime};
 
-use serde_json::Value;
+use official_requests::{Official, OfficialRequest};
 use support::{send, Resp};
 use swas_open_core::Timestamp;
 use swas_open_emulator::{Emulator, EmulatorBuilder};
 
-fn fixture() -> Value {
-    serde_json::from_str(include_str!(
-        "../../swas-open-core/tests/fixtures/official-requests.json"
-    ))
-    .expect("fixture is JSON")
-}
+#[path = "../../swas-open-core/tests/support/official_requests.rs"]
+mod official_requests;
 
-fn s(v: &Value) -> &str {
-    v.as_str().expect("string field")
+/// The captured requests, all six of them.
+fn fixture() -> Vec<OfficialRequest> {
+    let requests = Official::load().requests;
+    assert_eq!(requests.len(), 6);
+    requests
 }
 
 /// The request as the SDK wrote it: its method, target, headers in arrival order, body.
-fn wire(c: &Value) -> Vec<u8> {
-    let mut raw = format!(
-        "{} {}?{} HTTP/1.1\r\n",
-        s(&c["method"]),
-        s(&c["path"]),
-        s(&c["raw_query"])
-    );
-    for h in c["headers"].as_array().unwrap() {
-        raw.push_str(&format!("{}: {}\r\n", s(&h[0]), s(&h[1])));
+fn wire(c: &OfficialRequest) -> Vec<u8> {
+    let mut raw = format!("{} {}?{} HTTP/1.1\r\n", c.method, c.path, c.raw_query);
+    for (name, value) in &c.headers {
+        raw.push_str(&format!("{name}: {value}\r\n"));
     }
     raw.push_str("\r\n");
-    raw.push_str(s(&c["body"]));
+    raw.push_str(&c.body);
     raw.into_bytes()
 }
 
 /// The instant every captured request was signed at.
-fn signed_at(requests: &[Value]) -> SystemTime {
+fn signed_at(requests: &[OfficialRequest]) -> SystemTime {
     let dates: Vec<&str> = requests
         .iter()
         .map(|c| {
-            let headers = c["headers"].as_array().unwrap();
-            match headers.iter().find(|h| h[0] == "x-acs-date") {
-                Some(h) => s(&h[1]),
-                None => c["query"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|p| p[0] == "Timestamp")
-                    .map(|p| s(&p[1]))
-                    .unwrap(),
-            }
+            c.header("x-acs-date")
+                .or_else(|| c.param("Timestamp"))
+                .expect("a signing time")
         })
         .collect();
     assert!(dates.windows(2).all(|w| w[0] == w[1]), "{dates:?}");
@@ -63,7 +49,7 @@ fn signed_at(requests: &[Value]) -> SystemTime {
 /// An emulator with the fixture's keys (one plain, one STS), its clock pinned to when the
 /// requests were signed, and the images `add` registers.
 async fn emulator(
-    requests: &[Value],
+    requests: &[OfficialRequest],
     add: impl Fn(EmulatorBuilder, &str, &str) -> EmulatorBuilder,
 ) -> Emulator {
     // A minute later than the signatures: well inside the 15-minute window.
@@ -71,10 +57,10 @@ async fn emulator(
     let mut builder = Emulator::builder().clock(move || now);
     let mut seen = Vec::new();
     for c in requests {
-        let (id, secret) = (s(&c["access_key_id"]), s(&c["access_key_secret"]));
+        let (id, secret) = (c.access_key_id.as_str(), c.access_key_secret.as_str());
         if !seen.contains(&id) {
             seen.push(id);
-            builder = match c["security_token"].as_str() {
+            builder = match c.security_token.as_deref() {
                 Some(token) => builder.sts_access_key(id, secret, token),
                 None => builder.access_key(id, secret),
             };
@@ -82,7 +68,7 @@ async fn emulator(
     }
     let mut images = Vec::new();
     for c in requests {
-        let image = (s(&c["region_id"]), s(&c["image_id"]));
+        let image = (c.region_id.as_str(), c.image_id.as_str());
         if !images.contains(&image) {
             images.push(image);
             builder = add(builder, image.0, image.1);
@@ -91,33 +77,28 @@ async fn emulator(
     builder.start().await.expect("emulator starts")
 }
 
-async fn replay(emu: &Emulator, c: &Value) -> Resp {
+async fn replay(emu: &Emulator, c: &OfficialRequest) -> Resp {
     send(emu.addr(), &wire(c)).await.expect("an answer")
 }
 
 #[tokio::test]
 async fn official_requests_succeed_replays_of_their_nonces_are_refused() {
-    let f = fixture();
-    let requests = f["requests"].as_array().unwrap();
-    assert_eq!(requests.len(), 6);
+    let requests = &fixture();
     let emu = emulator(requests, |b, region, image| b.image(region, image)).await;
 
     // Per ClientToken (one per image), the first request deletes and the others, from the
     // other SDKs with the same key and parameters, get the first answer again.
     let mut first_answer: Vec<(String, String)> = Vec::new();
     for c in requests {
-        let sdk = s(&c["sdk"]);
+        let sdk = &c.sdk;
         let resp = replay(&emu, c).await;
         assert_eq!(resp.status, 200, "{sdk}: {:?}", resp.json());
-        let token = s(&c["client_token"]).to_owned();
+        let token = c.client_token.clone();
         match first_answer.iter().find(|(t, _)| *t == token) {
             Some((_, id)) => assert_eq!(&resp.request_id(), id, "{sdk}: replayed answer"),
             None => first_answer.push((token, resp.request_id())),
         }
-        assert!(
-            !emu.has_image(s(&c["region_id"]), s(&c["image_id"])),
-            "{sdk}"
-        );
+        assert!(!emu.has_image(&c.region_id, &c.image_id), "{sdk}");
     }
     assert_eq!(emu.stats().deletes, 2);
 
@@ -132,8 +113,7 @@ async fn official_requests_succeed_replays_of_their_nonces_are_refused() {
 
 #[tokio::test]
 async fn official_requests_get_not_found_and_in_share() {
-    let f = fixture();
-    let requests = f["requests"].as_array().unwrap();
+    let requests = &fixture();
 
     let absent = emulator(requests, |b, _, _| b).await;
     for c in requests {
@@ -148,7 +128,7 @@ async fn official_requests_get_not_found_and_in_share() {
         replay(&shared, c)
             .await
             .assert_error(400, "CustomImageInShare");
-        assert!(shared.has_image(s(&c["region_id"]), s(&c["image_id"])));
+        assert!(shared.has_image(&c.region_id, &c.image_id));
     }
     shared.shutdown();
 }
@@ -157,8 +137,7 @@ async fn official_requests_get_not_found_and_in_share() {
 /// key registered with another token refuses them.
 #[tokio::test]
 async fn official_requests_outside_the_window_or_with_another_token_fail() {
-    let f = fixture();
-    let requests = f["requests"].as_array().unwrap();
+    let requests = &fixture();
     let late = signed_at(requests) + Duration::from_secs(16 * 60);
     let mut builder = Emulator::builder().clock(move || late);
     for (id, secret) in keys(requests) {
@@ -178,7 +157,7 @@ async fn official_requests_outside_the_window_or_with_another_token_fail() {
         builder = builder.sts_access_key(id, secret, "another-token");
     }
     let emu = builder.start().await.unwrap();
-    for c in requests.iter().filter(|c| c["security_token"].is_string()) {
+    for c in requests.iter().filter(|c| c.security_token.is_some()) {
         replay(&emu, c)
             .await
             .assert_error(400, "InvalidSecurityToken.MismatchWithAccessKey");
@@ -187,10 +166,10 @@ async fn official_requests_outside_the_window_or_with_another_token_fail() {
 }
 
 /// Each AccessKey of the fixture once.
-fn keys(requests: &[Value]) -> Vec<(&str, &str)> {
+fn keys(requests: &[OfficialRequest]) -> Vec<(&str, &str)> {
     let mut keys: Vec<(&str, &str)> = requests
         .iter()
-        .map(|c| (s(&c["access_key_id"]), s(&c["access_key_secret"])))
+        .map(|c| (c.access_key_id.as_str(), c.access_key_secret.as_str()))
         .collect();
     keys.sort_unstable();
     keys.dedup();

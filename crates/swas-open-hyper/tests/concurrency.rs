@@ -2,13 +2,11 @@
 //! load, and cancellation by dropping a call's future. The scenarios every client shares
 //! are in `suite.rs`.
 
-mod common;
-
 use std::time::Duration;
 
-use common::delete_all;
 use swas_open_emulator::{Emulator, Fault};
 use swas_open_hyper::{Client, DeleteCustomImage};
+use swas_open_testkit::clients::delete_all;
 use swas_open_testkit::{builder, emulator_builder, image_ids, input, REGION};
 
 /// An emulator knowing the test keys and holding `ids` in [`REGION`], on the current
@@ -32,18 +30,25 @@ fn inputs(ids: &[String]) -> Vec<DeleteCustomImage> {
     ids.iter().map(|id| input(id)).collect()
 }
 
-// Compile-time: the client can be shared across tasks and its futures moved between threads.
+// Compile-time: the client can be shared across tasks and its futures moved between threads
+// (a call's future must coerce to a `Send` one, or this does not compile).
 const _: () = {
     const fn shareable<T: Clone + Send + Sync + 'static>() {}
     shareable::<Client>();
     shareable::<swas_open_hyper::ClientBuilder>();
+    let _: for<'a> fn(&'a Client, &'a DeleteCustomImage) -> SendCall<'a> =
+        |client, input| Box::pin(client.delete_custom_image(input));
 };
 
-#[allow(dead_code)]
-fn futures_are_send(client: &Client, input: &DeleteCustomImage) {
-    fn send<T: Send>(_: &T) {}
-    send(&client.delete_custom_image(input));
-}
+/// A call's future, boxed as one that may move between threads.
+type SendCall<'a> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<swas_open_hyper::DeleteCustomImageOutput, swas_open_hyper::Error>,
+            > + Send
+            + 'a,
+    >,
+>;
 
 /// At most this many calls run at once in the load test.
 const CONCURRENCY: usize = 64;
@@ -88,6 +93,8 @@ async fn a_dropped_future_does_not_poison_the_pool() {
     let op = input(&ids[2]);
     tokio::select! {
         r = client.delete_custom_image(&op) => panic!("finished first: {r:?}"),
+        // Socket-level: the call is dropped while its request is held by the delay fault;
+        // it cannot finish first, the server holds it a full second.
         _ = tokio::time::sleep(Duration::from_millis(100)) => {}
     }
 

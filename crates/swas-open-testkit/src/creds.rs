@@ -1,8 +1,9 @@
 //! What the credential tests of both clients share: the emulator's roles and keys, a
 //! temporary HOME, a default chain over a scrubbed environment that refuses to leave the
-//! metadata service at its real address, and the credential scenarios of [`suite!`](crate::suite)
-//! (crate::suite): every provider kind and config-file mode end to end, over real sockets,
-//! with the emulator playing STS, the metadata service, the credentials URI and SWAS.
+//! metadata service at its real address, and the credential scenarios of
+//! [`run_suite`](crate::run_suite): every provider kind and config-file mode end to end, over
+//! real sockets, with the emulator playing STS, the metadata service, the credentials URI and
+//! SWAS.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,17 @@ pub const GUARDED_ROLE: &str = "acs:ram::123456789012:role/guarded";
 pub const OIDC_PROVIDER: &str = "acs:ram::123456789012:oidc-provider/ack";
 pub const OIDC_TOKEN: &str = "oidc-jwt-secret-0707";
 pub const AK: (&str, &str) = ("LTAI-long-term", "long-term-secret-0808");
+
+/// The credential scenarios.
+pub(crate) fn list<D: Driver>() -> Vec<crate::Scenario<D>> {
+    crate::scenario_list![
+        every_config_file_mode_end_to_end,
+        explicit_providers_and_ini_file,
+        chain_order_pinning_and_errors,
+        imds_v2_only_and_v1_fallback,
+        short_credentials_are_refreshed,
+    ]
+}
 
 /// An emulator playing SWAS, STS (two roles, one demanding an `ExternalId`), OIDC, the
 /// metadata service (`web-role`) and a credentials URI (`/creds`).
@@ -177,7 +189,7 @@ fn imds_at(emu: &Emulator) -> (&'static str, String) {
 }
 
 /// Every mode of the aliyun CLI's config file, and the ways a profile fails.
-pub fn every_config_file_mode_end_to_end<D: Driver>(d: &D) {
+fn every_config_file_mode_end_to_end<D: Driver>(d: &D) {
     let emu = credential_emulator(false);
     let home = Home::new();
     let url = emu.url();
@@ -244,7 +256,7 @@ pub fn every_config_file_mode_end_to_end<D: Driver>(d: &D) {
 }
 
 /// The providers built by hand, and the ini file's profiles by type.
-pub fn explicit_providers_and_ini_file<D: Driver>(d: &D) {
+fn explicit_providers_and_ini_file<D: Driver>(d: &D) {
     let emu = credential_emulator(false);
     let url = emu.url();
     let options = role_options(&emu);
@@ -277,7 +289,7 @@ pub fn explicit_providers_and_ini_file<D: Driver>(d: &D) {
 }
 
 /// The chain's order, the provider it pins, and what it says when nothing works.
-pub fn chain_order_pinning_and_errors<D: Driver>(d: &D) {
+fn chain_order_pinning_and_errors<D: Driver>(d: &D) {
     let emu = credential_emulator(false);
     let home = Home::new();
     let token = home.write("token", OIDC_TOKEN);
@@ -334,7 +346,7 @@ pub fn chain_order_pinning_and_errors<D: Driver>(d: &D) {
 }
 
 /// A metadata service that answers IMDSv2 only, and the fall back to v1 where it may.
-pub fn imds_v2_only_and_v1_fallback<D: Driver>(d: &D) {
+fn imds_v2_only_and_v1_fallback<D: Driver>(d: &D) {
     let emu = credential_emulator(true);
     let imds = imds_at(&emu);
     let home = Home::new();
@@ -360,7 +372,7 @@ pub fn imds_v2_only_and_v1_fallback<D: Driver>(d: &D) {
 }
 
 /// Credentials issued for 2 s are never used: a second fetch replaces them first.
-pub fn short_credentials_are_refreshed<D: Driver>(d: &D) {
+fn short_credentials_are_refreshed<D: Driver>(d: &D) {
     let emu = credential_emulator(false);
     emu.inject(Fault::expires_in(Duration::from_secs(2)).on(Service::Sts));
     delete_with(d, &emu, role_provider(&emu)).expect("a RAM role");

@@ -13,6 +13,15 @@ use crate::{
     builder_for, capture, input, temporary_credentials, Driver, Loopback, STS_SECRET, STS_TOKEN,
 };
 
+/// The scenarios of this module.
+pub(crate) fn list<D: Driver>() -> Vec<crate::Scenario<D>> {
+    crate::scenario_list![
+        a_retry_hint_past_the_cap_ends_the_call,
+        an_absurd_date_never_bricks_the_client,
+        echoed_secrets_are_absent_from_every_output,
+    ]
+}
+
 /// What a [`hostile`] server answers a request: given the request head (request line and
 /// headers), the full HTTP answer.
 type Answer = dyn Fn(&str) -> String + Send + Sync;
@@ -73,7 +82,7 @@ fn url_of(server: &Loopback) -> String {
 
 /// A throttling answer asking for an hour (and for `u64::MAX` ms) ends the call at once,
 /// with the throttling error saying why, instead of putting the client to sleep.
-pub fn a_retry_hint_past_the_cap_ends_the_call<D: Driver>(d: &D) {
+fn a_retry_hint_past_the_cap_ends_the_call<D: Driver>(d: &D) {
     for hint in ["3600000", "18446744073709551615"] {
         let requests = Arc::new(Mutex::new(0u32));
         let seen = requests.clone();
@@ -110,7 +119,7 @@ pub fn a_retry_hint_past_the_cap_ends_the_call<D: Driver>(d: &D) {
 /// One refusal dated `Fri, 31 Dec 9999` leaves the client signing with its own clock: no
 /// later request is signed in year 9999, and a later refusal with a sane `Date` still
 /// corrects the clock.
-pub fn an_absurd_date_never_bricks_the_client<D: Driver>(d: &D) {
+fn an_absurd_date_never_bricks_the_client<D: Driver>(d: &D) {
     let stamps = Arc::new(Mutex::new(Vec::<String>::new()));
     let seen = stamps.clone();
     // Requests 1 and 3 are refused (dated 9999, then 10 minutes ahead); the others succeed.
@@ -195,7 +204,7 @@ fn percent(s: &str) -> String {
 /// percent-encoded once and twice, and as Basic, in every field of its error (and in an
 /// unreadable body): none of them shows in the error's `Display` or `Debug`, or in the
 /// call's spans and events.
-pub fn echoed_secrets_are_absent_from_every_output<D: Driver>(d: &D) {
+fn echoed_secrets_are_absent_from_every_output<D: Driver>(d: &D) {
     use base64::Engine as _;
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("alice:{PROXY_PASSWORD}"));
     let mut forms = Vec::new();

@@ -2,17 +2,35 @@
 //!
 //! Each scenario is written once, as a function generic over a [`Driver`]: the one thing
 //! that differs between the blocking and the async client is how a call is made and waited
-//! for. A client's test crate implements [`Driver`] and instantiates the whole suite with
-//! [`suite!`], so every client runs every scenario with the same assertions: parity by
+//! for. The testkit holds both clients' drivers ([`clients::Blocking`], [`clients::Async`]);
+//! each client's `tests/suite.rs` (a `harness = false` target) runs the whole suite with
+//! [`run_suite`], so every client runs every scenario with the same assertions: parity by
 //! construction. What only one transport has (a dropped future, a pool size) stays in that
 //! client's own tests.
 //!
 //! ```text
-//! struct Blocking;
-//! impl swas_open_testkit::Driver for Blocking { /* ... */ }
-//! swas_open_testkit::suite!(Blocking);
+//! fn main() -> std::process::ExitCode {
+//!     swas_open_testkit::run_suite(|| swas_open_testkit::clients::Blocking, &[])
+//! }
 //! ```
+//!
+//! # Adding a scenario, or a module of them
+//!
+//! A scenario is a private `fn name<D: Driver>(d: &D)` in a scenario module, named in that
+//! module's `list`:
+//!
+//! ```text
+//! pub(crate) fn list<D: Driver>() -> Vec<crate::Scenario<D>> {
+//!     crate::scenario_list![first_scenario, second_scenario]
+//! }
+//! ```
+//!
+//! A new module is declared here (`mod seams;`) and its `list()` added to the array in
+//! `all()`. The crate denies dead code, so a scenario left out of its module's list, or a
+//! module's list left out of `all()`, does not compile.
 #![forbid(unsafe_code)]
+// A scenario missing from its module's list is dead code: see [`all`].
+#![deny(dead_code)]
 
 use std::fmt;
 use std::thread;
@@ -24,11 +42,13 @@ use swas_open_core::{
 };
 use swas_open_emulator::{Emulator, EmulatorBuilder};
 
+pub mod clients;
 pub mod creds;
 pub mod figures;
-pub mod hostile;
-pub mod scenarios;
+mod hostile;
+mod scenarios;
 mod server;
+pub mod storm;
 mod trace;
 
 pub use server::{clear_faults, CannedServer, Loopback};
@@ -178,137 +198,73 @@ pub fn on_threads<T: Send, R: Send>(
     results.into_iter().map(|(_, r)| r).collect()
 }
 
-/// Instantiates every scenario of [`scenarios`] as a `#[test]` for the driver `$driver`
-/// (an expression, evaluated afresh in each test).
-///
-/// A client that is known to fail a scenario names it after `ignore`, with the reason; the
-/// test is still built, and runs with `cargo test -- --ignored`:
-///
-/// ```text
-/// swas_open_testkit::suite!(Blocking; ignore {
-///     some_scenario: "what is wrong, and where the fix goes",
-/// });
-/// ```
-///
-/// The list below is the suite; a unit test of this crate checks it names every public
-/// function of [`scenarios`], so a scenario cannot be written and left out.
-#[macro_export]
-macro_rules! suite {
-    ($driver:expr $(; ignore { $($ignored:ident : $reason:literal),* $(,)? })? $(;)?) => {
-        $crate::__suite! { ($) $driver; [$($($ignored : $reason),*)?] }
-    };
+/// One scenario: a test every client runs, by name.
+pub struct Scenario<D> {
+    name: &'static str,
+    run: fn(&D),
 }
 
-/// The body of [`suite!`]: a local macro that writes one scenario's test, ignored or not,
-/// and the list of scenarios. (`$d` is a `$`, for the local macro's own variables.)
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __suite {
-    (($d:tt) $driver:expr; [$($ignored:ident : $reason:literal),*]) => {
-        macro_rules! __scenario {
-            $(
-                ($ignored) => {
-                    #[test]
-                    #[ignore = $reason]
-                    fn $ignored() {
-                        $crate::scenarios::$ignored(&$driver);
-                    }
-                };
-            )*
-            ($d name:ident) => {
-                #[test]
-                fn $d name() {
-                    $crate::scenarios::$d name(&$driver);
-                }
-            };
-        }
-        __scenario!(success_with_v1_and_v3);
-        __scenario!(a_given_client_token_is_used);
-        __scenario!(outcomes_in_sequence);
-        __scenario!(not_found_is_a_service_error_with_every_field);
-        __scenario!(shared_image_is_refused);
-        __scenario!(wrong_secret_does_not_match);
-        __scenario!(sts_credentials);
-        __scenario!(unavailable_twice_then_success);
-        __scenario!(retries_stop_at_max_attempts);
-        __scenario!(gives_up_after_max_attempts);
-        __scenario!(throttling_waits_for_the_hint);
-        __scenario!(commit_then_drop_replays_the_first_answer);
-        __scenario!(commit_then_drop_without_retries_is_a_reset);
-        __scenario!(read_timeout_fires);
-        __scenario!(deadline_bounds_the_call);
-        __scenario!(a_retry_that_would_pass_the_deadline_is_not_made);
-        __scenario!(html_page_is_a_parse_error_with_its_status);
-        __scenario!(truncated_body_is_a_parse_error_when_no_retry_is_left);
-        __scenario!(truncated_body_is_retried_with_the_token);
-        __scenario!(one_connection_for_many_calls);
-        __scenario!(a_deadline_keeps_the_pool);
-        __scenario!(calls_from_many_threads_or_tasks);
-        __scenario!(faults_among_concurrent_calls_are_retried);
-        __scenario!(dropped_connections_under_load);
-        __scenario!(oversized_body_is_capped);
-        __scenario!(oversized_chunked_body_is_capped);
-        __scenario!(redirects_are_not_followed);
-        __scenario!(connection_refused_is_a_connect_failure);
-        __scenario!(unknown_host_is_a_dns_failure);
-        __scenario!(connect_timeout_fires);
-        __scenario!(https_endpoint_speaks_tls);
-        __scenario!(failed_tls_handshake_is_a_tls_failure);
-        __scenario!(builder_rejects_bad_configuration);
-        __scenario!(region_fixes_the_endpoint_unless_one_is_given);
-        __scenario!(no_secret_in_any_error_or_debug_output);
-        __scenario!(no_secret_with_temporary_credentials);
-        __scenario!(one_span_per_call_and_one_event_per_attempt);
-        __scenario!(garbled_answers_under_load_all_succeed);
-        __scenario!(clock_skew_is_corrected_once_and_remembered);
-        __scenario!(expired_timestamp_without_a_usable_date_is_left_alone);
-        __scenario!(outage_is_bounded_by_the_retry_budget);
-        __scenario!(outage_without_a_budget_triples_the_load);
-        __scenario!(adaptive_mode_calms_a_throttling_storm);
-        __scenario!(a_failed_refresh_keeps_usable_credentials);
-        __scenario!(an_expired_token_answer_drops_the_cached_credentials);
-        __scenario!(every_config_file_mode_end_to_end);
-        __scenario!(explicit_providers_and_ini_file);
-        __scenario!(chain_order_pinning_and_errors);
-        __scenario!(imds_v2_only_and_v1_fallback);
-        __scenario!(short_credentials_are_refreshed);
-        __scenario!(a_retry_hint_past_the_cap_ends_the_call);
-        __scenario!(an_absurd_date_never_bricks_the_client);
-        __scenario!(echoed_secrets_are_absent_from_every_output);
+/// The [`Scenario`]s of the scenario functions named, in a module's `list`.
+macro_rules! scenario_list {
+    ($($name:ident),* $(,)?) => {
+        vec![$($crate::Scenario { name: stringify!($name), run: $name }),*]
     };
+}
+pub(crate) use scenario_list;
+
+/// Every scenario of the kit: each scenario module's `list`.
+///
+/// The scenario functions of a module are private and its `list` is `pub(crate)`, so a
+/// scenario left out of its module's list, or a module left out of here, is dead code, which
+/// this crate refuses (`deny(dead_code)`); a name listed but not written does not resolve.
+fn all<D: Driver>() -> Vec<Scenario<D>> {
+    [scenarios::list(), creds::list(), hostile::list()]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Runs every scenario of the kit as a test of its own, each with a driver made afresh by
+/// `driver`: the `main` of a client's `harness = false` test target. It takes the arguments
+/// `cargo test` passes (a name filter, `--ignored`, `--list`, `--test-threads`, ...).
+///
+/// A client that is known to fail a scenario names it in `ignored`, with the reason; the test
+/// is still built, and runs with `cargo test -- --ignored`. A name there that is no scenario
+/// stops the run.
+///
+/// ```text
+/// fn main() -> std::process::ExitCode {
+///     swas_open_testkit::run_suite(|| Blocking, &[
+///         ("some_scenario", "what is wrong, and where the fix goes"),
+///     ])
+/// }
+/// ```
+pub fn run_suite<D: Driver + 'static>(
+    driver: fn() -> D,
+    ignored: &[(&str, &str)],
+) -> std::process::ExitCode {
+    let scenarios = all::<D>();
+    for (name, reason) in ignored {
+        assert!(
+            scenarios.iter().any(|s| s.name == *name),
+            "{name} is ignored ({reason}) but is no scenario"
+        );
+    }
+    let trials = scenarios
+        .into_iter()
+        .map(|Scenario { name, run }| {
+            libtest_mimic::Trial::test(name, move || {
+                run(&driver());
+                Ok(())
+            })
+            .with_ignored_flag(ignored.iter().any(|(n, _)| *n == name))
+        })
+        .collect();
+    libtest_mimic::run(&libtest_mimic::Arguments::from_args(), trials).exit_code()
 }
 
 #[cfg(test)]
 mod tests {
-    /// Every public scenario (of `scenarios.rs`, the credential ones of `creds.rs` and the
-    /// hostile answers of `hostile.rs`) is in
-    /// the list of [`suite!`], and the list names nothing else.
-    #[test]
-    fn the_suite_lists_every_scenario() {
-        let scenarios: Vec<&str> = [
-            include_str!("scenarios.rs"),
-            include_str!("creds.rs"),
-            include_str!("hostile.rs"),
-        ]
-        .iter()
-        .flat_map(|file| file.lines())
-        .filter_map(|l| l.strip_prefix("pub fn "))
-        .filter(|l| l.ends_with(": &D) {"))
-        .map(|l| l.split(['<', '(']).next().unwrap_or_default())
-        .collect();
-        let listed: Vec<&str> = include_str!("lib.rs")
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("__scenario!("))
-            .filter_map(|l| l.strip_suffix(");"))
-            .collect();
-        assert!(scenarios.len() > 30, "{scenarios:?}");
-        let mut a = scenarios.clone();
-        let mut b = listed.clone();
-        a.sort_unstable();
-        b.sort_unstable();
-        assert_eq!(a, b, "scenarios.rs and the suite! list differ");
-    }
-
     #[test]
     fn on_threads_keeps_the_order_and_runs_everything() {
         let out = super::on_threads((0..100).collect(), 7, |i: u32| i * 2);
