@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::adaptive::RateLimiter;
-use crate::credentials::{CredentialsCache, CredentialsProvider, CredentialsStep};
+use crate::credentials::{CredentialsCache, CredentialsProvider, CurrentSigner};
 use crate::endpoint::{Endpoint, EndpointKind};
 use crate::error::Error;
 use crate::input::{DeleteCustomImage, RegionId};
@@ -396,24 +396,24 @@ impl Config {
         self.credentials.fixed()
     }
 
-    /// What to do to get the signer of a call at `now` (`wall`: the system clock then):
-    /// sign, run the refresh (one caller at a time gets it), wait for another caller's, or
-    /// fail with the error of the refresh waited for. `seen` is the caller's own, `None` at
-    /// first, kept across the steps of one call; `seed` (32 random bytes) is drawn only when
-    /// a refresh starts.
-    ///
-    /// A client loops: `Sign` -> start the call; `Fetch` -> drive it (or, with `meanwhile`,
-    /// sign with that and let the fetch run in the background), then step again; `Wait` ->
-    /// wait for the refresh to end (or a short while), then step again; `Failed` -> return
-    /// the error.
-    pub fn credentials_step(
+    /// The signer of the client's current credentials, as an exchange a client drives like
+    /// a call (fetching them first if need be), at `now` and `wall` (the system clock then);
+    /// `seed` (32 random bytes) seeds a fetch.
+    pub fn current_signer(
         &self,
+        seed: [u8; 32],
         now: Instant,
         wall: SystemTime,
-        seen: &mut Option<u64>,
-        seed: impl FnOnce() -> [u8; 32],
-    ) -> CredentialsStep {
-        self.credentials.step(now, wall, seen, seed)
+    ) -> CurrentSigner<'_> {
+        CurrentSigner::new(&self.credentials, seed, now, wall)
+    }
+
+    /// Has `wake` called whenever a credentials fetch of this client ends (or is dropped
+    /// before its end), on the thread that ran it: the driver then wakes the calls waiting
+    /// in [`Action::Wait`](crate::Action::Wait), which ask again. A client sets it once, when
+    /// it is built; later calls are ignored.
+    pub fn on_credentials_change(&self, wake: impl Fn() + Send + Sync + 'static) {
+        self.credentials.set_waker(Box::new(wake));
     }
 
     /// Where a call of `input` goes.

@@ -21,16 +21,7 @@ fn answer(status: u16, body: &str) -> swas_open_core::http::Response<String> {
 fn run(config: &Config, answers: &[(u16, &str)]) {
     let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
     let mut now = Instant::now();
-    let mut call = Call::new(
-        config,
-        config
-            .signer()
-            .expect("credentials given to the builder are fixed"),
-        &input,
-        [1; 32],
-        now,
-        SystemTime::now(),
-    );
+    let mut call = Call::new(config, &input, [1; 32], now, SystemTime::now());
     let mut answers = answers.iter();
     loop {
         match call.next(now) {
@@ -39,6 +30,7 @@ fn run(config: &Config, answers: &[(u16, &str)]) {
                 call.receive(now, Ok(answer(*status, body)));
             }
             Action::Wait(until) => now = until,
+            Action::Detach(_) => unreachable!("credentials given to the builder are fixed"),
             Action::Done(_) => return,
         }
     }

@@ -1,12 +1,13 @@
 //! The client, its builder and the loop that drives one call.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use swas_open_core::{
-    Action, Call, Config, CredentialsStep, DeleteCustomImage, DeleteCustomImageOutput, Error,
-    Exchange, Fetch, FromConfig, Signer,
+    Action, Call, Config, DeleteCustomImage, DeleteCustomImageOutput, Error, Exchange, Fetch,
+    FromConfig, Signer,
 };
 use tokio::sync::Notify;
 use tracing::Instrument;
@@ -60,12 +61,41 @@ pub struct Client {
 struct Inner {
     config: Config,
     transport: Transport,
-    /// Wakes the callers waiting for a credentials refresh when it ends.
-    refreshed: Notify,
+    wake: Arc<Wake>,
 }
 
-/// How long a caller waits for a refresh before looking again.
-const REFRESH_POLL: Duration = Duration::from_secs(1);
+/// The one way a waiting call wakes: its time is up, or the credentials changed (a fetch
+/// ended). `changes` counts the changes, so one that comes between a call's step and its
+/// sleep is not missed.
+#[derive(Default)]
+struct Wake {
+    changes: AtomicU64,
+    changed: Notify,
+}
+
+impl Wake {
+    fn changes(&self) -> u64 {
+        self.changes.load(Ordering::SeqCst)
+    }
+
+    fn notify(&self) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
+    /// Sleeps until `until`, or until the count of changes is no longer `seen`.
+    async fn sleep(&self, seen: u64, until: Instant) {
+        // Made before looking: it receives every `notify_waiters` from now on.
+        let changed = self.changed.notified();
+        if self.changes() != seen {
+            return;
+        }
+        tokio::select! {
+            () = changed => {}
+            () = tokio::time::sleep_until(until.into()) => {}
+        }
+    }
+}
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -81,11 +111,14 @@ impl FromConfig for Client {
     /// I/O and timers enabled.
     fn from_config(config: Config) -> Result<Self, Error> {
         let transport = Transport::new(&config)?;
+        let wake = Arc::new(Wake::default());
+        let notify = wake.clone();
+        config.on_credentials_change(move || notify.notify());
         Ok(Client {
             inner: Arc::new(Inner {
                 config,
                 transport,
-                refreshed: Notify::new(),
+                wake,
             }),
         })
     }
@@ -123,6 +156,12 @@ impl Client {
     /// [`DeleteCustomImageOutput::client_token`]. Waits between attempts sleep on tokio's timer, never
     /// blocking a runtime thread. On failure, the error is the last attempt's.
     ///
+    /// Credentials a provider fetches are cached and used while they have over 3 minutes
+    /// left; otherwise the call waits for a fetch, which runs in a task of its own, one for
+    /// all the calls that need it, so dropping a waiting call's future cancels nothing for
+    /// the others. From 15 minutes before they expire, the first call starts a refresh in
+    /// the background and goes on with the cached ones.
+    ///
     /// ```no_run
     /// use swas_open_hyper::{Client, DeleteCustomImage, Error};
     ///
@@ -143,22 +182,11 @@ impl Client {
         &self,
         input: &DeleteCustomImage,
     ) -> Result<DeleteCustomImageOutput, Error> {
-        let config = &self.inner.config;
-        // Fixed credentials need no cache: no lock, no clock reading.
-        let fetched;
-        let signer = match config.signer() {
-            Some(fixed) => fixed,
-            None => {
-                fetched = self.signer().await?;
-                &*fetched
-            }
-        };
         // One bulk draw: `rand::random::<[u8; 32]>()` would draw the bytes one at a time.
         let mut seed = [0; 32];
         rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
         let call = Call::new(
-            config,
-            signer,
+            &self.inner.config,
             input,
             seed,
             Instant::now(),
@@ -168,45 +196,12 @@ impl Client {
         self.drive(call).instrument(span).await
     }
 
-    /// The signer of the client's current credentials: cached ones while they have over 3
-    /// minutes left, else fetched now. The fetch runs in a task of its own that every
-    /// waiting caller awaits, so dropping a waiting future cancels nothing for the others.
-    /// From 15 minutes before expiry, the first caller starts that task and goes on with the
-    /// cached credentials. Every call does this first.
+    /// The signer of the client's current credentials, fetched first if need be, as a call
+    /// gets it before each attempt.
     pub async fn signer(&self) -> Result<Arc<Signer>, Error> {
         let config = &self.inner.config;
-        let mut seen = None;
-        loop {
-            // Registered before looking, so a refresh that ends in between still wakes us.
-            let notified = self.inner.refreshed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let step =
-                config.credentials_step(Instant::now(), SystemTime::now(), &mut seen, rand::random);
-            match step {
-                CredentialsStep::Sign(signer) => return Ok(signer),
-                CredentialsStep::Failed(error) => return Err(error),
-                CredentialsStep::Fetch { fetch, meanwhile } => {
-                    self.spawn_refresh(fetch);
-                    if let Some(signer) = meanwhile {
-                        return Ok(signer);
-                    }
-                    let _ = tokio::time::timeout(REFRESH_POLL, notified).await;
-                }
-                CredentialsStep::Wait => {
-                    let _ = tokio::time::timeout(REFRESH_POLL, notified).await;
-                }
-            }
-        }
-    }
-
-    /// Runs a credentials fetch in a task of its own, then wakes whoever waits for it.
-    fn spawn_refresh(&self, fetch: Fetch) {
-        let client = self.clone();
-        tokio::spawn(async move {
-            client.drive(fetch).await;
-            client.inner.refreshed.notify_waiters();
-        });
+        self.drive(config.current_signer(rand::random(), Instant::now(), SystemTime::now()))
+            .await
     }
 
     /// How far the service's clock is ahead of this machine's, in seconds (negative:
@@ -218,15 +213,23 @@ impl Client {
     /// Runs an exchange to its end: the one loop every request of this client goes through.
     async fn drive<X: Exchange>(&self, mut exchange: X) -> X::Output {
         loop {
+            let seen = self.inner.wake.changes();
             match exchange.next(Instant::now()) {
                 Action::Send(outgoing) => {
                     let outcome = self.inner.transport.send(outgoing).await;
                     exchange.receive(Instant::now(), outcome);
                 }
-                Action::Wait(until) => tokio::time::sleep_until(until.into()).await,
+                Action::Wait(until) => self.inner.wake.sleep(seen, until).await,
+                Action::Detach(fetch) => self.detach(fetch),
                 Action::Done(output) => return output,
             }
         }
+    }
+
+    /// Runs a credentials fetch in a task of its own; its end wakes the calls waiting.
+    fn detach(&self, fetch: Fetch) {
+        let client = self.clone();
+        tokio::spawn(async move { client.drive(fetch).await });
     }
 }
 

@@ -1,13 +1,14 @@
 //! [`Client`] and its builder.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use swas_open_core::{
-    Action, Call, Config, CredentialsStep, DeleteCustomImage, DeleteCustomImageOutput, Error,
-    Exchange, FromConfig, Signer,
+    Action, Call, Config, DeleteCustomImage, DeleteCustomImageOutput, Error, Exchange, Fetch,
+    FromConfig, Signer,
 };
 
 use crate::transport;
@@ -56,12 +57,45 @@ pub struct Client {
 struct Inner {
     agent: transport::Agent,
     config: Config,
-    /// Wakes the callers waiting for a credentials refresh when it ends.
-    refreshed: (Mutex<()>, Condvar),
+    wake: Arc<Wake>,
 }
 
-/// How long a caller waits for another's refresh before looking again.
-const REFRESH_POLL: Duration = Duration::from_secs(1);
+/// The one way a waiting call wakes: its time is up, or the credentials changed (a fetch
+/// ended). `changes` counts the changes, so one that comes between a call's step and its
+/// sleep is not missed.
+#[derive(Default)]
+struct Wake {
+    changes: AtomicU64,
+    lock: Mutex<()>,
+    changed: Condvar,
+}
+
+impl Wake {
+    fn changes(&self) -> u64 {
+        self.changes.load(Ordering::SeqCst)
+    }
+
+    fn notify(&self) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.changed.notify_all();
+    }
+
+    /// Sleeps until `until`, or until the count of changes is no longer `seen`.
+    fn sleep(&self, seen: u64, until: Instant) {
+        let mut guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if self.changes() != seen || left.is_zero() {
+                return;
+            }
+            guard = match self.changed.wait_timeout(guard, left) {
+                Ok((guard, _)) => guard,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
+}
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -73,11 +107,14 @@ impl fmt::Debug for Client {
 
 impl FromConfig for Client {
     fn from_config(config: Config) -> Result<Self, Error> {
+        let wake = Arc::new(Wake::default());
+        let notify = wake.clone();
+        config.on_credentials_change(move || notify.notify());
         Ok(Client {
             inner: Arc::new(Inner {
                 agent: transport::Agent::new(&config)?,
                 config,
-                refreshed: (Mutex::new(()), Condvar::new()),
+                wake,
             }),
         })
     }
@@ -107,6 +144,11 @@ impl Client {
     /// call, returned in [`DeleteCustomImageOutput::client_token`]) and is signed with a fresh
     /// timestamp and nonce. On failure, the error is the last attempt's.
     ///
+    /// Credentials a provider fetches are cached and used while they have over 3 minutes
+    /// left; otherwise the call waits for a fetch, which runs on a thread of its own, one for
+    /// all the calls that need it. From 15 minutes before they expire, the first call starts
+    /// a refresh in the background and goes on with the cached ones.
+    ///
     /// ```no_run
     /// use swas_open_ureq::{Client, DeleteCustomImage, ErrorCode};
     /// let client = Client::builder().build()?; // credentials from the environment or profile
@@ -129,22 +171,11 @@ impl Client {
         &self,
         input: &DeleteCustomImage,
     ) -> Result<DeleteCustomImageOutput, Error> {
-        let config = &self.inner.config;
-        // Fixed credentials need no cache: no lock, no clock reading.
-        let fetched;
-        let signer = match config.signer() {
-            Some(fixed) => fixed,
-            None => {
-                fetched = self.signer()?;
-                &*fetched
-            }
-        };
         // One bulk draw: `rand::random::<[u8; 32]>()` would draw the bytes one at a time.
         let mut seed = [0; 32];
         rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
         let call = Call::new(
-            config,
-            signer,
+            &self.inner.config,
             input,
             seed,
             Instant::now(),
@@ -154,47 +185,11 @@ impl Client {
         self.drive(call)
     }
 
-    /// The signer of the client's current credentials: cached ones while they have over 3
-    /// minutes left, else fetched now (one thread fetches, the others wait for it). From 15
-    /// minutes before they expire, the first caller starts a refresh on a background thread
-    /// and goes on with the cached ones. Every call does this first.
+    /// The signer of the client's current credentials, fetched first if need be, as a call
+    /// gets it before each attempt.
     pub fn signer(&self) -> Result<Arc<Signer>, Error> {
         let config = &self.inner.config;
-        let (lock, woken) = &self.inner.refreshed;
-        let mut seen = None;
-        loop {
-            let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-            let step =
-                config.credentials_step(Instant::now(), SystemTime::now(), &mut seen, rand::random);
-            match step {
-                CredentialsStep::Sign(signer) => return Ok(signer),
-                CredentialsStep::Failed(error) => return Err(error),
-                CredentialsStep::Wait => {
-                    // The fetcher notifies under this lock, after storing its result, so the
-                    // wake-up cannot fall between the step and the wait.
-                    let _ = woken.wait_timeout(guard, REFRESH_POLL);
-                }
-                CredentialsStep::Fetch { fetch, meanwhile } => {
-                    drop(guard);
-                    match meanwhile {
-                        Some(signer) => {
-                            let client = self.clone();
-                            thread::spawn(move || client.refresh(fetch));
-                            return Ok(signer);
-                        }
-                        None => self.refresh(fetch),
-                    }
-                }
-            }
-        }
-    }
-
-    /// Runs a credentials fetch, then wakes whoever waits for it.
-    fn refresh(&self, fetch: swas_open_core::Fetch) {
-        self.drive(fetch);
-        let (lock, woken) = &self.inner.refreshed;
-        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-        woken.notify_all();
+        self.drive(config.current_signer(rand::random(), Instant::now(), SystemTime::now()))
     }
 
     /// How far the service's clock is ahead of this machine's, in seconds (negative:
@@ -206,17 +201,23 @@ impl Client {
     /// Runs an exchange to its end: the one loop every request of this client goes through.
     fn drive<X: Exchange>(&self, mut exchange: X) -> X::Output {
         loop {
+            let seen = self.inner.wake.changes();
             match exchange.next(Instant::now()) {
                 Action::Send(outgoing) => {
                     let outcome = transport::send(&self.inner.agent, outgoing);
                     exchange.receive(Instant::now(), outcome);
                 }
-                Action::Wait(until) => {
-                    thread::sleep(until.saturating_duration_since(Instant::now()))
-                }
+                Action::Wait(until) => self.inner.wake.sleep(seen, until),
+                Action::Detach(fetch) => self.detach(fetch),
                 Action::Done(output) => return output,
             }
         }
+    }
+
+    /// Runs a credentials fetch on a thread of its own; its end wakes the calls waiting.
+    fn detach(&self, fetch: Fetch) {
+        let client = self.clone();
+        thread::spawn(move || client.drive(fetch));
     }
 }
 

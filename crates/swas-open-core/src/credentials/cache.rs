@@ -1,10 +1,10 @@
 //! Cached credentials and when to refresh them: pure timing rules, and the one refresh that
 //! concurrent callers share.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::chain::CredentialsError;
@@ -75,31 +75,148 @@ fn decide(
     }
 }
 
-/// What a client does next to get the signer of a call; see
-/// [`Config::credentials_step`](crate::Config::credentials_step).
-#[derive(Debug)]
-#[must_use]
-// A step lives for one turn of a client's loop and is moved once; the fetch is not boxed
+/// What the cache tells a caller who wants a signer.
+// A step lives for one call of `Access::step` and is moved once; the fetch is not boxed
 // because it is taken only when a refresh starts.
 #[allow(clippy::large_enum_variant)]
-pub enum CredentialsStep {
+enum CredentialsStep {
     /// Sign the call with this.
     Sign(Arc<Signer>),
-    /// This caller runs the refresh: drive the fetch to its end (it stores what it gets in
-    /// the client's cache), then ask again. `meanwhile` is a signer still usable for the call
-    /// in hand when the refresh starts ahead of time (the fetch may then run in the
-    /// background).
+    /// This caller starts the refresh. `meanwhile` is a signer still usable for the call in
+    /// hand when the refresh starts ahead of time.
     Fetch {
-        /// The refresh, an [`Exchange`] the client drives like a call.
         fetch: Fetch,
-        /// Credentials still usable now, if any.
         meanwhile: Option<Arc<Signer>>,
     },
-    /// Another caller is refreshing and nothing usable is cached: wait until that refresh
-    /// ends (or a short while), then ask again.
+    /// Another caller's refresh is under way and nothing usable is cached.
     Wait,
-    /// The refresh this caller waited for (or ran) failed, and nothing usable is cached.
+    /// The refresh this caller waited for (or started) failed, and nothing usable is cached.
     Failed(Error),
+}
+
+/// What a call does before it signs an attempt.
+#[derive(Debug)]
+// Moved once, straight into an `Action`; a fetch is rare beside the signs.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Gate {
+    /// Sign with [`Access::signer`].
+    Sign,
+    /// Have this fetch run apart, then ask again.
+    Detach(Fetch),
+    /// Wait for the refresh under way to end (the client is woken then), at the latest
+    /// until this instant.
+    Wait(Instant),
+}
+
+/// The longest a call waits for a refresh without being woken: a bound in case a driver
+/// loses a fetch without dropping it, not a poll (a refresh that ends wakes its waiters).
+const WAIT_BOUND: Duration = Duration::from_secs(60);
+
+/// One call's side of its client's credentials: the refresh it waited for, and the signer
+/// of its last attempt. Each attempt asks again, so a retry after the credentials were
+/// refreshed (or dropped) signs with the new ones, under the same `ClientToken`.
+#[derive(Debug, Default)]
+pub(crate) struct Access {
+    /// The cache's generation when this call started or joined a refresh.
+    seen: Option<u64>,
+    /// Credentials still usable while a refresh ahead of time runs.
+    meanwhile: Option<Arc<Signer>>,
+    signer: Option<Arc<Signer>>,
+}
+
+impl Access {
+    /// What to do before the next attempt at `now` (`wall`: the system clock then); `rng`
+    /// seeds a fetch that starts.
+    pub(crate) fn step(
+        &mut self,
+        cache: &Arc<CredentialsCache>,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Gate, Error> {
+        if let Some(fixed) = &cache.fixed {
+            if self.signer.is_none() {
+                self.signer = Some(fixed.clone());
+            }
+            return Ok(Gate::Sign);
+        }
+        if let Some(signer) = self.meanwhile.take() {
+            self.signer = Some(signer);
+            return Ok(Gate::Sign);
+        }
+        let seed = || {
+            let mut seed = [0; 32];
+            rng.fill_bytes(&mut seed);
+            seed
+        };
+        match cache.step(now, wall, &mut self.seen, seed) {
+            CredentialsStep::Sign(signer) => {
+                self.signer = Some(signer);
+                Ok(Gate::Sign)
+            }
+            CredentialsStep::Fetch { fetch, meanwhile } => {
+                self.meanwhile = meanwhile;
+                Ok(Gate::Detach(fetch))
+            }
+            CredentialsStep::Wait => Ok(Gate::Wait(now + WAIT_BOUND)),
+            CredentialsStep::Failed(error) => Err(error),
+        }
+    }
+
+    /// The signer the last [`Gate::Sign`] was for.
+    pub(crate) fn signer(&self) -> &Signer {
+        self.signer
+            .as_deref()
+            .expect("a call signs only after Gate::Sign")
+    }
+}
+
+/// The signer of a client's current credentials, as an [`Exchange`]: what a call does before
+/// each attempt, alone (for a dry run that signs without sending, or to fetch credentials
+/// ahead of the first call). Built by [`Config::current_signer`](crate::Config::current_signer).
+#[derive(Debug)]
+pub struct CurrentSigner<'a> {
+    cache: &'a Arc<CredentialsCache>,
+    access: Access,
+    rng: ChaCha8Rng,
+    start: (Instant, SystemTime),
+}
+
+impl<'a> CurrentSigner<'a> {
+    pub(crate) fn new(
+        cache: &'a Arc<CredentialsCache>,
+        seed: [u8; 32],
+        now: Instant,
+        wall: SystemTime,
+    ) -> Self {
+        Self {
+            cache,
+            access: Access::default(),
+            rng: ChaCha8Rng::from_seed(seed),
+            start: (now, wall),
+        }
+    }
+}
+
+impl Exchange for CurrentSigner<'_> {
+    type Output = Result<Arc<Signer>, Error>;
+
+    fn next(&mut self, now: Instant) -> Action<Self::Output> {
+        let wall = self.start.1 + now.saturating_duration_since(self.start.0);
+        match self.access.step(self.cache, now, wall, &mut self.rng) {
+            Ok(Gate::Sign) => Action::Done(self.access.signer.clone().ok_or_else(spent)),
+            Ok(Gate::Detach(fetch)) => Action::Detach(fetch),
+            Ok(Gate::Wait(until)) => Action::Wait(until),
+            Err(error) => Action::Done(Err(error)),
+        }
+    }
+
+    /// Never called: the exchange sends nothing itself.
+    fn receive<B: AsRef<[u8]>>(&mut self, _: Instant, _: Result<http::Response<B>, Error>) {}
+}
+
+fn spent() -> Error {
+    Error::config("the exchange is over")
 }
 
 struct Entry {
@@ -131,6 +248,8 @@ pub(crate) struct CredentialsCache {
     /// The signer of credentials that never change: no lock, no clock.
     fixed: Option<Arc<Signer>>,
     state: Mutex<State>,
+    /// Called when a fetch ends or is abandoned: the client wakes the calls waiting.
+    waker: OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl std::fmt::Debug for CredentialsCache {
@@ -156,6 +275,7 @@ impl CredentialsCache {
             suffix,
             fixed: None,
             state: Mutex::new(State::default()),
+            waker: OnceLock::new(),
         };
         match &cache.kind {
             Kind::Fixed(credentials, _) => {
@@ -185,6 +305,17 @@ impl CredentialsCache {
         self.fixed.as_deref()
     }
 
+    /// Sets what to call when a fetch ends (the first waker set stays).
+    pub(crate) fn set_waker(&self, waker: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.waker.set(waker);
+    }
+
+    fn wake(&self) {
+        if let Some(waker) = self.waker.get() {
+            waker();
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -197,16 +328,13 @@ impl CredentialsCache {
         }
     }
 
-    pub(crate) fn step(
+    fn step(
         self: &Arc<Self>,
         now: Instant,
         wall: SystemTime,
         seen: &mut Option<u64>,
         seed: impl FnOnce() -> [u8; 32],
     ) -> CredentialsStep {
-        if let Some(signer) = &self.fixed {
-            return CredentialsStep::Sign(signer.clone());
-        }
         let mut state = self.lock();
         let cached = state
             .entry
@@ -297,6 +425,8 @@ impl CredentialsCache {
                 state.failure = Some((state.generation, error));
             }
         }
+        drop(state);
+        self.wake();
     }
 
     /// Drops the cached credentials if they are `signer`'s: the service answered
@@ -317,6 +447,8 @@ impl CredentialsCache {
         let mut state = self.lock();
         state.in_flight = false;
         state.generation += 1;
+        drop(state);
+        self.wake();
     }
 }
 

@@ -13,8 +13,8 @@ pub(crate) mod cache;
 pub(crate) mod chain;
 mod fetch;
 
-pub(crate) use cache::CredentialsCache;
-pub(crate) use cache::CredentialsStep;
+pub(crate) use cache::{Access, CredentialsCache, Gate};
+pub use cache::{CurrentSigner, Fetch};
 pub(crate) use chain::CredentialsError;
 use chain::{ChainSpec, EnvFn, ReadFn};
 use fetch::{Kind, OidcSpec, RoleSpec, StsRole};
@@ -207,10 +207,10 @@ pub trait ProvideCredentials: Send + Sync {
 /// [`ClientBuilder::credentials`](crate::ClientBuilder::credentials); without one, a client
 /// uses the default chain ([`CredentialsProvider::default`]).
 ///
-/// Each fetch is a sans-IO [`Exchange`](crate::Exchange) ([`Fetch`](crate::Fetch)) that the
-/// clients drive like a call; temporary credentials are cached, never used with under 3
-/// minutes left, and refreshed from 15 minutes before they expire, one refresh for all the
-/// calls that need it.
+/// Each fetch is a sans-IO [`Exchange`](crate::Exchange) ([`Fetch`](crate::Fetch)) that a
+/// call hands its client to run ([`Action::Detach`](crate::Action::Detach)); temporary
+/// credentials are cached, never used with under 3 minutes left, and refreshed from 15
+/// minutes before they expire, one refresh for all the calls that need it.
 ///
 /// ```
 /// use std::time::Duration;
