@@ -391,7 +391,7 @@ fn scrub(message: &mut String, token: &str) {
 }
 
 /// A uniform number in `[0, 1)` from 64 random bits.
-fn unit_interval(bits: u64) -> f64 {
+pub(crate) fn unit_interval(bits: u64) -> f64 {
     (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 

@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::adaptive::RateLimiter;
+use crate::credentials::read::{read_regular, MAX_FILE};
 use crate::credentials::{CredentialsCache, CredentialsProvider, CurrentSigner};
 use crate::endpoint::{Endpoint, EndpointKind};
 use crate::error::Error;
@@ -282,7 +283,7 @@ impl<C> ClientBuilder<C> {
     /// `SSL_CERT_FILE`.
     pub fn resolve(self) -> Result<Config, Error> {
         self.resolve_in(&|name| std::env::var(name).ok(), &|path| {
-            std::fs::read(path)
+            read_regular(path, MAX_FILE)
         })
     }
 
@@ -307,17 +308,15 @@ impl<C> ClientBuilder<C> {
         };
         let provider = match (self.credentials, &self.profile) {
             (Some(provider), _) => provider,
-            (None, Some(profile)) => CredentialsProvider::from_environment(
-                Some(profile),
-                |k| std::env::var(k).ok(),
-                |p| std::fs::read_to_string(p),
-            ),
+            (None, Some(profile)) => CredentialsProvider::profile(profile),
             (None, None) => CredentialsProvider::default(),
         };
+        let state = Arc::new(SharedState::new(&self.retry_policy));
         let credentials = CredentialsCache::new(
             provider.kind,
             self.signature_version,
             self.user_agent_suffix,
+            (self.retry_policy, state.clone()),
         )?;
         Ok(Config {
             credentials: Arc::new(credentials),
@@ -326,7 +325,7 @@ impl<C> ClientBuilder<C> {
             connect_timeout: self.connect_timeout,
             read_timeout: self.read_timeout,
             deadline: self.deadline,
-            state: Arc::new(SharedState::new(&self.retry_policy)),
+            state,
             root_certificates,
             native_roots: self.native_roots,
             proxies,
@@ -439,7 +438,7 @@ pub(crate) struct SharedState {
 }
 
 impl SharedState {
-    fn new(policy: &RetryPolicy) -> Self {
+    pub(crate) fn new(policy: &RetryPolicy) -> Self {
         Self {
             clock_offset: AtomicI64::new(0),
             budget: policy.budget.map(TokenBucket::new),

@@ -75,9 +75,9 @@ mod verify;
 
 pub use call::Call;
 pub use config::{ClientBuilder, Config, FromConfig};
-pub use credentials::chain::CredentialsError;
 pub use credentials::{
-    Credentials, CredentialsProvider, CurrentSigner, Fetch, ProvideCredentials, RoleOptions, Secret,
+    Credentials, CredentialsError, CredentialsProvider, CurrentSigner, Fetch, ProvideCredentials,
+    Refusal, RoleOptions, Secret,
 };
 pub use endpoint::{Endpoint, EndpointError, EndpointKind};
 pub use error::{BoxError, Error, ErrorKind, TimeoutKind};

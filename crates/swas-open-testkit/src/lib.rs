@@ -264,7 +264,6 @@ macro_rules! __suite {
         __scenario!(outage_is_bounded_by_the_retry_budget);
         __scenario!(outage_without_a_budget_triples_the_load);
         __scenario!(adaptive_mode_calms_a_throttling_storm);
-        __scenario!(a_failed_refresh_keeps_usable_credentials);
         __scenario!(an_expired_token_answer_drops_the_cached_credentials);
         __scenario!(every_config_file_mode_end_to_end);
         __scenario!(explicit_providers_and_ini_file);

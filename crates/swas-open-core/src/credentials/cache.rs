@@ -4,21 +4,24 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use rand_chacha::rand_core::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-
-use super::chain::CredentialsError;
-use super::fetch::{Ctx, Fetched, Kind, Machine, Next};
+use super::fetch::{lifetime, Fetch};
+use super::machine::Kind;
+use super::service::Fetched;
+use super::CredentialsError;
+use crate::config::SharedState;
 use crate::error::Error;
-use crate::exchange::{Action, Exchange};
+use crate::retry::RetryPolicy;
 use crate::sign::{SignatureVersion, Signer};
 
 /// A call never signs with credentials this close to their expiration.
 const MIN_LEFT: Duration = Duration::from_secs(3 * 60);
+/// A call never signs with credentials this close to their expiration, and a fetch that
+/// gives credentials with less life left has failed.
+pub(crate) const NEVER_SIGN_WITHIN: Duration = MIN_LEFT;
 /// A refresh starts this long before expiration (or half-way through a shorter lifetime).
 const AHEAD: Duration = Duration::from_secs(15 * 60);
-/// After a failed refresh, while the cached credentials are still usable, the next try waits
-/// this long.
+/// After a failed fetch, the next one waits this long: while the cached credentials are
+/// still usable, they are used; while none are, calls get the failure.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
 
 /// Whether credentials expiring at `expires` may sign at `now`.
@@ -79,7 +82,8 @@ fn decide(
 // A step lives for one call of `Access::step` and is moved once; the fetch is not boxed
 // because it is taken only when a refresh starts.
 #[allow(clippy::large_enum_variant)]
-enum CredentialsStep {
+#[derive(Debug)]
+pub(crate) enum CredentialsStep {
     /// Sign the call with this.
     Sign(Arc<Signer>),
     /// This caller starts the refresh. `meanwhile` is a signer still usable for the call in
@@ -94,136 +98,10 @@ enum CredentialsStep {
     Failed(Error),
 }
 
-/// What a call does before it signs an attempt.
-#[derive(Debug)]
-// Moved once, straight into an `Action`; a fetch is rare beside the signs.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Gate {
-    /// Sign with [`Access::signer`].
-    Sign,
-    /// Have this fetch run apart, then ask again.
-    Detach(Fetch),
-    /// Wait for the refresh under way to end (the client is woken then), at the latest
-    /// until this instant.
-    Wait(Instant),
-}
-
-/// The longest a call waits for a refresh without being woken: a bound in case a driver
-/// loses a fetch without dropping it, not a poll (a refresh that ends wakes its waiters).
-const WAIT_BOUND: Duration = Duration::from_secs(60);
-
-/// One call's side of its client's credentials: the refresh it waited for, and the signer
-/// of its last attempt. Each attempt asks again, so a retry after the credentials were
-/// refreshed (or dropped) signs with the new ones, under the same `ClientToken`.
-#[derive(Debug, Default)]
-pub(crate) struct Access {
-    /// The cache's generation when this call started or joined a refresh.
-    seen: Option<u64>,
-    /// Credentials still usable while a refresh ahead of time runs.
-    meanwhile: Option<Arc<Signer>>,
-    signer: Option<Arc<Signer>>,
-}
-
-impl Access {
-    /// What to do before the next attempt at `now` (`wall`: the system clock then); `rng`
-    /// seeds a fetch that starts.
-    pub(crate) fn step(
-        &mut self,
-        cache: &Arc<CredentialsCache>,
-        now: Instant,
-        wall: SystemTime,
-        rng: &mut ChaCha8Rng,
-    ) -> Result<Gate, Error> {
-        if let Some(fixed) = &cache.fixed {
-            if self.signer.is_none() {
-                self.signer = Some(fixed.clone());
-            }
-            return Ok(Gate::Sign);
-        }
-        if let Some(signer) = self.meanwhile.take() {
-            self.signer = Some(signer);
-            return Ok(Gate::Sign);
-        }
-        let seed = || {
-            let mut seed = [0; 32];
-            rng.fill_bytes(&mut seed);
-            seed
-        };
-        match cache.step(now, wall, &mut self.seen, seed) {
-            CredentialsStep::Sign(signer) => {
-                self.signer = Some(signer);
-                Ok(Gate::Sign)
-            }
-            CredentialsStep::Fetch { fetch, meanwhile } => {
-                self.meanwhile = meanwhile;
-                Ok(Gate::Detach(fetch))
-            }
-            CredentialsStep::Wait => Ok(Gate::Wait(now + WAIT_BOUND)),
-            CredentialsStep::Failed(error) => Err(error),
-        }
-    }
-
-    /// The signer the last [`Gate::Sign`] was for.
-    pub(crate) fn signer(&self) -> &Signer {
-        self.signer
-            .as_deref()
-            .expect("a call signs only after Gate::Sign")
-    }
-}
-
-/// The signer of a client's current credentials, as an [`Exchange`]: what a call does before
-/// each attempt, alone (for a dry run that signs without sending, or to fetch credentials
-/// ahead of the first call). Built by [`Config::current_signer`](crate::Config::current_signer).
-#[derive(Debug)]
-pub struct CurrentSigner<'a> {
-    cache: &'a Arc<CredentialsCache>,
-    access: Access,
-    rng: ChaCha8Rng,
-    start: (Instant, SystemTime),
-}
-
-impl<'a> CurrentSigner<'a> {
-    pub(crate) fn new(
-        cache: &'a Arc<CredentialsCache>,
-        seed: [u8; 32],
-        now: Instant,
-        wall: SystemTime,
-    ) -> Self {
-        Self {
-            cache,
-            access: Access::default(),
-            rng: ChaCha8Rng::from_seed(seed),
-            start: (now, wall),
-        }
-    }
-}
-
-impl Exchange for CurrentSigner<'_> {
-    type Output = Result<Arc<Signer>, Error>;
-
-    fn next(&mut self, now: Instant) -> Action<Self::Output> {
-        let wall = self.start.1 + now.saturating_duration_since(self.start.0);
-        match self.access.step(self.cache, now, wall, &mut self.rng) {
-            Ok(Gate::Sign) => Action::Done(self.access.signer.clone().ok_or_else(spent)),
-            Ok(Gate::Detach(fetch)) => Action::Detach(fetch),
-            Ok(Gate::Wait(until)) => Action::Wait(until),
-            Err(error) => Action::Done(Err(error)),
-        }
-    }
-
-    /// Never called: the exchange sends nothing itself.
-    fn receive<B: AsRef<[u8]>>(&mut self, _: Instant, _: Result<http::Response<B>, Error>) {}
-}
-
-fn spent() -> Error {
-    Error::config("the exchange is over")
-}
-
 struct Entry {
     signer: Arc<Signer>,
     expires: Option<Instant>,
     refresh_at: Instant,
-    min_left: Duration,
     source: String,
 }
 
@@ -236,17 +114,18 @@ struct State {
     /// The last fetch's error, with the generation it ended.
     failure: Option<(u64, CredentialsError)>,
     retry_at: Option<Instant>,
-    /// Fetches in a row that gave credentials already too close to expiry.
-    short_streak: u32,
 }
 
 /// One client's credentials: its provider, the signer options, and what is cached.
 pub(crate) struct CredentialsCache {
-    kind: Kind,
+    pub(crate) kind: Kind,
+    /// The client's retry policy and budget, which a fetch's retries follow.
+    pub(crate) retry: RetryPolicy,
+    pub(crate) shared: Arc<SharedState>,
     version: SignatureVersion,
     suffix: Option<String>,
     /// The signer of credentials that never change: no lock, no clock.
-    fixed: Option<Arc<Signer>>,
+    pub(crate) fixed: Option<Arc<Signer>>,
     state: Mutex<State>,
     /// Called when a fetch ends or is abandoned: the client wakes the calls waiting.
     waker: OnceLock<Box<dyn Fn() + Send + Sync>>,
@@ -268,9 +147,12 @@ impl CredentialsCache {
         kind: Kind,
         version: SignatureVersion,
         suffix: Option<String>,
+        retry: (RetryPolicy, Arc<SharedState>),
     ) -> Result<Self, Error> {
         let mut cache = Self {
             kind,
+            retry: retry.0,
+            shared: retry.1,
             version,
             suffix,
             fixed: None,
@@ -328,7 +210,7 @@ impl CredentialsCache {
         }
     }
 
-    fn step(
+    pub(crate) fn step(
         self: &Arc<Self>,
         now: Instant,
         wall: SystemTime,
@@ -339,11 +221,20 @@ impl CredentialsCache {
         let cached = state
             .entry
             .as_ref()
-            .map(|e| (e.expires, e.refresh_at, e.min_left));
+            .map(|e| (e.expires, e.refresh_at, MIN_LEFT));
         let decision = decide(now, cached, state.in_flight, state.retry_at);
         if matches!(decision, Decision::Refresh | Decision::Wait) {
             if let (Some(waited), Some((ended, error))) = (*seen, &state.failure) {
                 if *ended > waited {
+                    return CredentialsStep::Failed(error.clone().into());
+                }
+            }
+        }
+        if decision == Decision::Refresh {
+            // Nothing usable, and the last fetch failed (after its own retries) a moment
+            // ago: its error, rather than a new fetch for every call.
+            if let (Some(at), Some((_, error))) = (state.retry_at, &state.failure) {
+                if now < at {
                     return CredentialsStep::Failed(error.clone().into());
                 }
             }
@@ -364,20 +255,19 @@ impl CredentialsCache {
                 *seen = Some(state.generation);
                 drop(state);
                 CredentialsStep::Fetch {
-                    fetch: Fetch {
-                        cache: self.clone(),
-                        machine: self.kind.machine(),
-                        rng: ChaCha8Rng::from_seed(seed()),
-                        start: (now, wall),
-                        done: false,
-                    },
+                    fetch: Fetch::new(self.clone(), seed(), now, wall),
                     meanwhile,
                 }
             }
         }
     }
 
-    fn complete(&self, now: Instant, wall: SystemTime, result: Result<Fetched, CredentialsError>) {
+    pub(crate) fn complete(
+        &self,
+        now: Instant,
+        wall: SystemTime,
+        result: Result<Fetched, CredentialsError>,
+    ) {
         let result = result.and_then(|f| {
             let signer = self
                 .signer_of(f.credentials.clone())
@@ -389,21 +279,8 @@ impl CredentialsCache {
         state.generation += 1;
         match result {
             Ok((fetched, signer)) => {
-                let expires = fetched
-                    .expiration
-                    .map(|e| now + e.duration_since(wall).unwrap_or_default());
-                let lifetime = expires.map(|e| e.saturating_duration_since(now));
-                let mut min_left = MIN_LEFT;
-                if lifetime.is_some_and(|l| l < MIN_LEFT) {
-                    state.short_streak += 1;
-                    if state.short_streak >= 2 {
-                        // The provider only ever issues short-lived credentials: use them for
-                        // half their life rather than fetch on every call.
-                        min_left = lifetime.unwrap_or_default() / 2;
-                    }
-                } else {
-                    state.short_streak = 0;
-                }
+                let lifetime = lifetime(&fetched, wall);
+                let expires = lifetime.map(|l| now + l);
                 tracing::info!(
                     provider = %fetched.source,
                     expires_in_s = lifetime.map(|l| l.as_secs()),
@@ -413,7 +290,6 @@ impl CredentialsCache {
                     signer: Arc::new(signer),
                     refresh_at: expires.map_or(now, |e| refresh_at(now, e)),
                     expires,
-                    min_left,
                     source: fetched.source,
                 });
                 state.failure = None;
@@ -443,88 +319,13 @@ impl CredentialsCache {
         }
     }
 
-    fn abandon(&self) {
+    pub(crate) fn abandon(&self) {
         let mut state = self.lock();
         state.in_flight = false;
         state.generation += 1;
         drop(state);
         self.wake();
     }
-}
-
-/// One refresh of a client's credentials, as an [`Exchange`]: the provider's requests (STS,
-/// the metadata service, a credentials URI, or none), ending with the result stored in the
-/// client's cache. Dropped before its end, it lets another caller start a new one.
-pub struct Fetch {
-    cache: Arc<CredentialsCache>,
-    machine: Machine,
-    rng: ChaCha8Rng,
-    start: (Instant, SystemTime),
-    done: bool,
-}
-
-impl std::fmt::Debug for Fetch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fetch")
-            .field("provider", &self.cache.kind)
-            .field("done", &self.done)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Exchange for Fetch {
-    type Output = ();
-
-    fn next(&mut self, now: Instant) -> Action<()> {
-        if self.done {
-            return Action::Done(());
-        }
-        let wall = self.start.1 + now.saturating_duration_since(self.start.0);
-        let mut ctx = Ctx {
-            wall,
-            rng: &mut self.rng,
-        };
-        match self.machine.next(&mut ctx) {
-            Next::Send(outgoing) => Action::Send(outgoing),
-            Next::Done(result) => {
-                self.done = true;
-                self.cache.complete(now, wall, result);
-                Action::Done(())
-            }
-        }
-    }
-
-    fn receive<B: AsRef<[u8]>>(
-        &mut self,
-        _now: Instant,
-        outcome: Result<http::Response<B>, Error>,
-    ) {
-        let reply = match outcome {
-            Ok(response) => Ok((response.status(), response.body().as_ref().to_vec())),
-            Err(e) => Err(describe(&e)),
-        };
-        self.machine.receive(reply);
-    }
-}
-
-impl Drop for Fetch {
-    fn drop(&mut self) {
-        if !self.done {
-            self.cache.abandon();
-        }
-    }
-}
-
-/// An error and its sources on one line.
-fn describe(e: &Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -605,8 +406,15 @@ mod tests {
 mod busy_client {
     use super::*;
     use crate::credentials::{Credentials, CredentialsProvider, ProvideCredentials};
+    use crate::exchange::{Action, Exchange};
     use crate::BoxError;
     use std::collections::VecDeque;
+
+    fn new_cache(kind: Kind) -> CredentialsCache {
+        let policy = RetryPolicy::default();
+        let shared = Arc::new(SharedState::new(&policy));
+        CredentialsCache::new(kind, SignatureVersion::V1, None, (policy, shared)).unwrap()
+    }
 
     const HOUR: Duration = Duration::from_secs(3600);
     /// How long a fetch (one STS or metadata round trip) takes in the simulation.
@@ -654,8 +462,7 @@ mod busy_client {
             lifetime,
             issued: issued.clone(),
         });
-        let cache =
-            Arc::new(CredentialsCache::new(provider.kind, SignatureVersion::V1, None).unwrap());
+        let cache = Arc::new(new_cache(provider.kind));
         let mut fetches = 0;
         // Fetches under way (when they end), and the calls waiting for one.
         let mut pending: VecDeque<(Instant, Fetch)> = VecDeque::new();
@@ -743,5 +550,142 @@ mod busy_client {
             assert_eq!(simulate(rate, Duration::from_secs(3600)).fetches, 2);
             assert_eq!(simulate(rate, Duration::from_secs(15 * 60)).fetches, 8);
         }
+    }
+
+    /// Credentials that arrive expired, or inside the never-sign window, are a failed fetch:
+    /// over 20 s of 1,000 calls a second, the provider sees a handful of fetches (each one
+    /// retried with backoff, then its failure served for 10 s), and no call signs.
+    #[test]
+    fn expired_on_arrival_is_a_failed_fetch_not_a_flood() {
+        for lifetime in [Duration::ZERO, Duration::from_secs(60)] {
+            let wall0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+            let base = Instant::now();
+            let wall = Arc::new(Mutex::new(wall0));
+            let issued = Arc::new(Mutex::new(Vec::new()));
+            let provider = CredentialsProvider::custom(Sts {
+                wall: wall.clone(),
+                lifetime,
+                issued: issued.clone(),
+            });
+            let cache = Arc::new(new_cache(provider.kind));
+            let mut pending: Option<(Instant, Fetch)> = None;
+            let (mut failed, mut waited) = (0u32, 0u32);
+            let mut now = base;
+            while now < base + Duration::from_secs(20) {
+                if let Some((at, mut fetch)) = pending.take() {
+                    if at <= now {
+                        *wall.lock().unwrap() = wall0 + (at - base);
+                        match fetch.next(at) {
+                            Action::Done(()) => {}
+                            Action::Wait(until) => pending = Some((until, fetch)),
+                            other => panic!("{other:?}"),
+                        }
+                    } else {
+                        pending = Some((at, fetch));
+                    }
+                }
+                let mut seen = None;
+                match cache.step(now, wall0 + (now - base), &mut seen, || [5; 32]) {
+                    CredentialsStep::Sign(_) => panic!("signed with expired credentials"),
+                    CredentialsStep::Fetch { fetch, meanwhile } => {
+                        assert!(meanwhile.is_none());
+                        pending = Some((now + LATENCY, fetch));
+                    }
+                    CredentialsStep::Wait => waited += 1,
+                    CredentialsStep::Failed(e) => {
+                        assert!(e.to_string().contains("check this machine's clock"), "{e}");
+                        failed += 1;
+                    }
+                }
+                now += Duration::from_millis(1);
+            }
+            let fetches = issued.lock().unwrap().len();
+            assert!(
+                (2..=9).contains(&fetches),
+                "{lifetime:?}: {fetches} fetches"
+            );
+            assert!(failed > 15_000 && waited > 0, "{failed} {waited}");
+        }
+    }
+
+    /// Moved here from the socket scenarios, where it relied on using short-lived credentials
+    /// for half their life (they are now a failed fetch): a refresh ahead of time that fails
+    /// while the cached credentials are usable costs no call, and is tried again only 10 s
+    /// later.
+    #[test]
+    fn a_failed_refresh_keeps_usable_credentials() {
+        struct FailsAfterFirst(Mutex<u32>);
+        impl ProvideCredentials for FailsAfterFirst {
+            fn provide(&self) -> Result<(Credentials, Option<SystemTime>), BoxError> {
+                let mut n = self.0.lock().unwrap();
+                *n += 1;
+                if *n > 1 {
+                    return Err("the service is unavailable".into());
+                }
+                let expires = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 + 1800);
+                Ok((
+                    Credentials::new("STS.a", "s")?.with_security_token("t")?,
+                    Some(expires),
+                ))
+            }
+        }
+        let provider = Arc::new(FailsAfterFirst(Mutex::new(0)));
+        struct Shared(Arc<FailsAfterFirst>);
+        impl ProvideCredentials for Shared {
+            fn provide(&self) -> Result<(Credentials, Option<SystemTime>), BoxError> {
+                self.0.provide()
+            }
+        }
+        let kind = CredentialsProvider::custom(Shared(provider.clone())).kind;
+        let calls = |p: &FailsAfterFirst| *p.0.lock().unwrap();
+        let cache = Arc::new(new_cache(kind));
+        let base = Instant::now();
+        let wall0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let at = |s: u64| {
+            (
+                base + Duration::from_secs(s),
+                wall0 + Duration::from_secs(s),
+            )
+        };
+        let run = |fetch: &mut Fetch, now: Instant| {
+            assert!(matches!(fetch.next(now), Action::Done(())));
+        };
+        let (now, wall) = at(0);
+        let CredentialsStep::Fetch {
+            mut fetch,
+            meanwhile: None,
+        } = cache.step(now, wall, &mut None, || [1; 32])
+        else {
+            panic!("the first call fetches")
+        };
+        run(&mut fetch, now);
+        // 30 minutes of life: the refresh starts at 15 minutes, in the background.
+        let (now, wall) = at(15 * 60);
+        let CredentialsStep::Fetch {
+            mut fetch,
+            meanwhile: Some(signer),
+        } = cache.step(now, wall, &mut None, || [1; 32])
+        else {
+            panic!("a refresh ahead of time, with the cached credentials meanwhile")
+        };
+        assert_eq!(signer.credentials().access_key_id(), "STS.a");
+        run(&mut fetch, now);
+        // The refresh failed: calls sign with the cached credentials, no refresh for 10 s.
+        for s in [15 * 60, 15 * 60 + 9] {
+            let (now, wall) = at(s);
+            match cache.step(now, wall, &mut None, || [1; 32]) {
+                CredentialsStep::Sign(s) => assert_eq!(s.credentials().access_key_id(), "STS.a"),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(calls(&provider), 2);
+        let (now, wall) = at(15 * 60 + 10);
+        assert!(matches!(
+            cache.step(now, wall, &mut None, || [1; 32]),
+            CredentialsStep::Fetch {
+                meanwhile: Some(_),
+                ..
+            }
+        ));
     }
 }
