@@ -213,6 +213,7 @@ impl<'a> Call<'a> {
             connect_timeout: self.config.connect_timeout,
             read_timeout: self.config.read_timeout,
             deadline: self.deadline,
+            direct: false,
         })
     }
 

@@ -40,6 +40,10 @@ pub struct Outgoing {
     /// The instant past which the attempt must be abandoned, whatever the other bounds say.
     /// Report a hit as a timeout of any kind: the exchange names it.
     pub deadline: Option<Instant>,
+    /// The request must go straight to its host, never through a proxy, whatever the
+    /// client's proxy settings: the instance metadata service (link-local by design; the
+    /// credentials it answers must not cross a proxy).
+    pub direct: bool,
 }
 
 /// The shape every sans-IO exchange in this crate has: a DeleteCustomImage call, and each

@@ -27,6 +27,7 @@ use swas_open_emulator::{Emulator, EmulatorBuilder};
 pub mod creds;
 pub mod figures;
 pub mod scenarios;
+pub mod seams;
 mod server;
 mod trace;
 
@@ -270,6 +271,10 @@ macro_rules! __suite {
         __scenario!(chain_order_pinning_and_errors);
         __scenario!(imds_v2_only_and_v1_fallback);
         __scenario!(short_credentials_are_refreshed);
+        __scenario!(expired_on_arrival_is_a_failed_fetch);
+        __scenario!(sts_outage_is_retried_and_a_refusal_is_not);
+        __scenario!(metadata_is_never_proxied_and_a_dead_proxy_is_named);
+        __scenario!(local_files_are_read_only_if_regular_and_bounded);
     };
 }
 
@@ -279,7 +284,12 @@ mod tests {
     /// the list of [`suite!`], and the list names nothing else.
     #[test]
     fn the_suite_lists_every_scenario() {
-        let scenarios: Vec<&str> = [include_str!("scenarios.rs"), include_str!("creds.rs")]
+        let files = [
+            include_str!("scenarios.rs"),
+            include_str!("creds.rs"),
+            include_str!("seams.rs"),
+        ];
+        let scenarios: Vec<&str> = files
             .iter()
             .flat_map(|file| file.lines())
             .filter_map(|l| l.strip_prefix("pub fn "))

@@ -25,6 +25,11 @@ pub use crate::creds::{
     chain_order_pinning_and_errors, every_config_file_mode_end_to_end,
     explicit_providers_and_ini_file, imds_v2_only_and_v1_fallback, short_credentials_are_refreshed,
 };
+pub use crate::seams::{
+    expired_on_arrival_is_a_failed_fetch, local_files_are_read_only_if_regular_and_bounded,
+    metadata_is_never_proxied_and_a_dead_proxy_is_named,
+    sts_outage_is_retried_and_a_refusal_is_not,
+};
 
 type CallResult = Result<DeleteCustomImageOutput, Error>;
 

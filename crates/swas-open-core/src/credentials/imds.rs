@@ -82,6 +82,8 @@ impl ImdsFetch {
         let base = base_uri(label, &self.spec.endpoint)?;
         let mut outgoing = request(method.clone(), &base, path, IMDS_TIMEOUTS)
             .map_err(|e| CredentialsError::provider(label, e))?;
+        // Never through a proxy: the credentials must not leave the instance.
+        outgoing.direct = true;
         let headers = outgoing.request.headers_mut();
         if method == Method::PUT {
             headers.insert(TOKEN_TTL, HeaderValue::from_static("21600"));
@@ -272,6 +274,7 @@ mod tests {
             sent[0].request.headers()["x-aliyun-ecs-metadata-token-ttl-seconds"],
             "21600"
         );
+        assert!(sent.iter().all(|o| o.direct));
         for o in &sent[1..] {
             assert_eq!(o.request.headers()["x-aliyun-ecs-metadata-token"], "tok-1");
             assert_eq!(o.connect_timeout, Duration::from_secs(1));

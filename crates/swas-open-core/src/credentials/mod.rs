@@ -277,6 +277,26 @@ impl CredentialsProvider {
         Self::chain_with(profile, Arc::new(env), Arc::new(read_file))
     }
 
+    /// The default chain (`profile` `None`) or one profile of the aliyun CLI config file,
+    /// reading variables with `env` instead of the process's, and the files it names (only
+    /// regular files, at most 1 MiB) from this machine.
+    ///
+    /// ```
+    /// use swas_open_core::CredentialsProvider;
+    /// let provider = CredentialsProvider::from_variables(None, |name| match name {
+    ///     "ALIBABA_CLOUD_CREDENTIALS_URI" => Some("http://127.0.0.1:8080/creds".into()),
+    ///     "ALIBABA_CLOUD_ECS_METADATA_DISABLED" => Some("true".into()),
+    ///     _ => None,
+    /// });
+    /// # drop(provider);
+    /// ```
+    pub fn from_variables(
+        profile: Option<&str>,
+        env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        Self::chain_with(profile, Arc::new(env), process_files())
+    }
+
     pub(crate) fn chain_with(profile: Option<&str>, env: EnvFn, read: ReadFn) -> Self {
         Self {
             kind: Kind::Chain(Arc::new(ChainSpec {

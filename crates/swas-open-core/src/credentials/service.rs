@@ -115,6 +115,7 @@ pub(crate) fn request(
         connect_timeout: timeouts.0,
         read_timeout: timeouts.1,
         deadline: None,
+        direct: false,
     })
 }
 
