@@ -275,6 +275,7 @@ macro_rules! __suite {
         __scenario!(sts_outage_is_retried_and_a_refusal_is_not);
         __scenario!(metadata_is_never_proxied_and_a_dead_proxy_is_named);
         __scenario!(local_files_are_read_only_if_regular_and_bounded);
+        __scenario!(expirations_are_judged_by_the_service_clock);
     };
 }
 

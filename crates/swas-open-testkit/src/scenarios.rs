@@ -26,7 +26,8 @@ pub use crate::creds::{
     explicit_providers_and_ini_file, imds_v2_only_and_v1_fallback, short_credentials_are_refreshed,
 };
 pub use crate::seams::{
-    expired_on_arrival_is_a_failed_fetch, local_files_are_read_only_if_regular_and_bounded,
+    expirations_are_judged_by_the_service_clock, expired_on_arrival_is_a_failed_fetch,
+    local_files_are_read_only_if_regular_and_bounded,
     metadata_is_never_proxied_and_a_dead_proxy_is_named,
     sts_outage_is_retried_and_a_refusal_is_not,
 };

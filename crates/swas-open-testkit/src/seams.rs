@@ -93,6 +93,36 @@ pub fn expired_on_arrival_is_a_failed_fetch<D: Driver>(d: &D) {
     }
 }
 
+/// This machine's clock 7 hours fast (the emulator's 7 hours behind): the credentials STS,
+/// a credentials URI and the metadata service issue for an hour look long expired by our
+/// clock, but their answers' `Date` says they have an hour left, and that is believed (it
+/// is within 3 days of our clock). One fetch each, and one clock correction per client.
+pub fn expirations_are_judged_by_the_service_clock<D: Driver>(d: &D) {
+    for source in ["STS", "URI", "IMDS"] {
+        let emu = credential_services()
+            .clock_skew(-7 * 3600)
+            .start_blocking()
+            .expect("emulator starts");
+        let provider = match source {
+            "STS" => role_provider(&emu),
+            "URI" => CredentialsProvider::credentials_uri(
+                &emu.credentials_uri().expect("a credentials URI"),
+            ),
+            _ => CredentialsProvider::ecs_ram_role_at(Some("web-role"), &emu.url()),
+        };
+        let client = client::<D>(&emu, provider, None);
+        let out = d
+            .delete(&client, &image(&emu, "m-1"))
+            .unwrap_or_else(|e| panic!("{source}: {e}"));
+        // STS checks the request's timestamp too: the refusal's Date corrects the client's
+        // clock (one more STS request), and the delete is then right the first time.
+        let (attempts, sts) = if source == "STS" { (1, 2) } else { (2, 0) };
+        assert_eq!(out.attempts, attempts, "{source}: one clock correction");
+        assert_eq!(emu.stats().sts_requests, sts, "{source}");
+        assert_eq!(emu.stats().credentials_issued, 1, "{source}");
+    }
+}
+
 /// One STS outage (a 503) is retried within the fetch and the call succeeds; a refusal (an
 /// unknown role) is not retried, and its error is typed, names the role and carries the
 /// RequestId.

@@ -134,6 +134,8 @@ pub struct Refusal {
     pub message: Option<String>,
     /// The service's RequestId.
     pub request_id: Option<String>,
+    /// The service's clock (the answer's `Date`), when it said.
+    pub date: Option<std::time::SystemTime>,
 }
 
 /// `HTTP 403 NoPermission: message (RequestId r)`.

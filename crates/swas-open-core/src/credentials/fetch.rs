@@ -25,13 +25,25 @@ const PLAUSIBLE_SKEW: Duration = Duration::from_secs(3 * 24 * 3600);
 /// credentials look expired, nor expired ones fresh), else by `wall`. `None`: they never
 /// expire.
 pub(crate) fn lifetime(fetched: &Fetched, wall: SystemTime) -> Option<Duration> {
-    let plausible = |date: &SystemTime| {
-        let skew = date.duration_since(wall).unwrap_or_else(|e| e.duration());
-        skew <= PLAUSIBLE_SKEW
-    };
-    let issued = fetched.date.filter(plausible).unwrap_or(wall);
+    let issued = fetched.date.filter(|d| plausible(d, wall)).unwrap_or(wall);
     let expiration = fetched.expiration?;
     Some(expiration.duration_since(issued).unwrap_or_default())
+}
+
+/// Whether a service's clock reading is close enough to `wall` to be believed.
+fn plausible(date: &SystemTime, wall: SystemTime) -> bool {
+    let skew = date.duration_since(wall).unwrap_or_else(|e| e.duration());
+    skew <= PLAUSIBLE_SKEW
+}
+
+/// `wall` shifted by the client's clock offset (seconds; negative: behind).
+fn corrected(wall: SystemTime, offset: i64) -> SystemTime {
+    let shift = Duration::from_secs(offset.unsigned_abs());
+    let shifted = match offset >= 0 {
+        true => wall.checked_add(shift),
+        false => wall.checked_sub(shift),
+    };
+    shifted.unwrap_or(wall)
 }
 
 /// One refresh of a client's credentials, as an [`Exchange`]: the provider's requests (STS,
@@ -44,6 +56,8 @@ pub struct Fetch {
     rng: ChaCha8Rng,
     start: (Instant, SystemTime),
     attempts: u32,
+    /// Whether the client's clock was corrected from a refused timestamp (once a fetch).
+    skew_corrected: bool,
     /// Backing off until then before the next attempt.
     backoff: Option<Instant>,
     done: bool,
@@ -72,9 +86,30 @@ impl Fetch {
             rng: ChaCha8Rng::from_seed(seed),
             start: (now, wall),
             attempts: 1,
+            skew_corrected: false,
             backoff: None,
             done: false,
         }
+    }
+
+    /// The client's clock offset learnt from `error`, when STS refused the request's
+    /// timestamp and its answer said (with a plausible `Date`) what its own clock read; once
+    /// a fetch, as a call does.
+    fn skew_offset(&mut self, error: &CredentialsError, wall: SystemTime) -> Option<i64> {
+        let CredentialsError::Refused { refusal, .. } = error else {
+            return None;
+        };
+        if self.skew_corrected || refusal.code.as_deref() != Some("InvalidTimeStamp.Expired") {
+            return None;
+        }
+        let date = refusal.date.filter(|d| plausible(d, wall))?;
+        let ahead = |a: SystemTime, b: SystemTime| match a.duration_since(b) {
+            Ok(d) => i64::try_from(d.as_secs()).ok(),
+            Err(e) => i64::try_from(e.duration().as_secs()).ok().map(|s| -s),
+        };
+        self.skew_corrected = true;
+        let sent = corrected(wall, self.cache.shared.clock_offset());
+        Some(self.cache.shared.clock_offset() + ahead(date, sent)?)
     }
 
     /// Whether to try again after `error`, and when.
@@ -118,7 +153,9 @@ impl Exchange for Fetch {
             self.attempts += 1;
             self.machine = self.cache.kind.machine();
         }
-        let wall = self.start.1 + now.saturating_duration_since(self.start.0);
+        let local = self.start.1 + now.saturating_duration_since(self.start.0);
+        // Requests are stamped, and expirations judged, by the client's corrected clock.
+        let wall = corrected(local, self.cache.shared.clock_offset());
         let mut ctx = Ctx {
             wall,
             rng: &mut self.rng,
@@ -128,6 +165,15 @@ impl Exchange for Fetch {
             Next::Done(result) => judged(result, wall),
         };
         if let Err(error) = &result {
+            if let Some(offset) = self.skew_offset(error, local) {
+                tracing::info!(
+                    offset_s = offset,
+                    "STS refused the timestamp: clock corrected"
+                );
+                self.cache.shared.set_clock_offset(offset);
+                self.machine = self.cache.kind.machine();
+                return self.next(now);
+            }
             if let Some(after) = self.retry_after(error) {
                 tracing::debug!(error = %error, attempt = self.attempts, "credentials fetch failed; retrying");
                 let until = now.checked_add(after).unwrap_or(now);

@@ -177,7 +177,7 @@ impl ImdsFetch {
         };
         if answer.status != StatusCode::OK {
             let what = "role discovery (is a RAM role attached to the instance?)";
-            let e = failed_status(&label, what, answer.status, None, None, None);
+            let e = failed_status(&label, what, &answer, None, None, None);
             return self.fail(e);
         }
         let Ok(list) = std::str::from_utf8(&answer.body) else {
@@ -211,7 +211,7 @@ impl ImdsFetch {
         if answer.status != StatusCode::OK {
             let what = "the metadata service";
             let why = Some(format!("no credentials for RAM role {role:?}"));
-            return Err(failed_status(label, what, answer.status, None, why, None));
+            return Err(failed_status(label, what, &answer, None, why, None));
         }
         let document: Document = json(label, answer.status, "the metadata service", &answer.body)?;
         if document.code.as_deref() != Some("Success") {

@@ -15,6 +15,8 @@ mod chain;
 mod error;
 mod fetch;
 mod files;
+#[cfg(test)]
+mod fuzz;
 mod imds;
 mod machine;
 pub(crate) mod read;

@@ -150,11 +150,12 @@ pub(crate) fn transient_status(status: StatusCode) -> bool {
 pub(crate) fn failed_status(
     provider: &str,
     what: &'static str,
-    status: StatusCode,
+    answer: &Answer,
     code: Option<String>,
     message: Option<String>,
     request_id: Option<String>,
 ) -> CredentialsError {
+    let status = answer.status;
     let throttled = code.as_deref().is_some_and(|c| c.starts_with("Throttling"));
     if transient_status(status) || throttled {
         let mut reason = format!("{what} answered HTTP {}", status.as_u16());
@@ -172,6 +173,7 @@ pub(crate) fn failed_status(
             code,
             message: message.map(|m| short(&m)),
             request_id,
+            date: answer.date,
         }),
     }
 }

@@ -302,7 +302,7 @@ fn parse(label: &str, reply: Reply) -> Result<Fetched, CredentialsError> {
         return Err(failed_status(
             label,
             "STS",
-            status,
+            &answer,
             refusal.code,
             refusal.message,
             refusal.request_id,

@@ -76,7 +76,7 @@ fn parse(reply: Reply) -> Result<Fetched, CredentialsError> {
         return Err(failed_status(
             LABEL,
             "the credentials URI",
-            answer.status,
+            &answer,
             None,
             None,
             None,
