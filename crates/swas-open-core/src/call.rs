@@ -716,6 +716,17 @@ mod tests {
         }
     }
 
+    /// A client whose provider is [`Counting`], making at most `attempts` attempts a call.
+    fn counting(attempts: u32) -> Config {
+        ClientBuilder::<()>::default()
+            .credentials(crate::credentials::CredentialsProvider::custom(Counting(
+                Default::default(),
+            )))
+            .retry_policy(RetryPolicy::new(attempts))
+            .resolve()
+            .unwrap()
+    }
+
     /// Starts a call of `config`'s client at `now` and runs it up to its first request,
     /// running in place the fetches it asks for; the call, the AccessKey id it signed with,
     /// and how many fetches ran.
@@ -751,13 +762,7 @@ mod tests {
 
     #[test]
     fn an_expired_token_answer_drops_the_cached_credentials() {
-        let config = ClientBuilder::<()>::default()
-            .credentials(crate::credentials::CredentialsProvider::custom(Counting(
-                Default::default(),
-            )))
-            .retry_policy(RetryPolicy::new(1))
-            .resolve()
-            .unwrap();
+        let config = counting(1);
         let now = Instant::now();
         let expired = r#"{"Code":"InvalidSecurityToken.Expired","Message":"The security token has expired."}"#;
         let (call, first, fetches) = first_attempt(&config, now);
@@ -783,13 +788,7 @@ mod tests {
 
     #[test]
     fn a_retry_after_a_refresh_signs_with_the_new_credentials_and_the_same_token() {
-        let config = ClientBuilder::<()>::default()
-            .credentials(crate::credentials::CredentialsProvider::custom(Counting(
-                Default::default(),
-            )))
-            .retry_policy(RetryPolicy::new(3))
-            .resolve()
-            .unwrap();
+        let config = counting(3);
         let now = Instant::now();
         let (mut call, first, _) = first_attempt(&config, now);
         assert_eq!(first, "STS.id-0");

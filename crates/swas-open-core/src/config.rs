@@ -407,6 +407,15 @@ impl Config {
         CurrentSigner::new(&self.credentials, seed, now, wall)
     }
 
+    /// How many credentials fetches of this client have ended (or been dropped before their
+    /// end). A driver reads it before asking an exchange what to do; if it changed by the
+    /// time the driver would sleep in [`Action::Wait`](crate::Action::Wait), a fetch ended
+    /// in between and the driver asks again instead. It is counted before the
+    /// [`on_credentials_change`](Self::on_credentials_change) callback is called.
+    pub fn credentials_changes(&self) -> u64 {
+        self.credentials.changes()
+    }
+
     /// Has `wake` called whenever a credentials fetch of this client ends (or is dropped
     /// before its end), on the thread that ran it: the driver then wakes the calls waiting
     /// in [`Action::Wait`](crate::Action::Wait), which ask again. A client sets it once, when

@@ -1,7 +1,6 @@
 //! The client, its builder and the loop that drives one call.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -61,40 +60,9 @@ pub struct Client {
 struct Inner {
     config: Config,
     transport: Transport,
-    wake: Arc<Wake>,
-}
-
-/// The one way a waiting call wakes: its time is up, or the credentials changed (a fetch
-/// ended). `changes` counts the changes, so one that comes between a call's step and its
-/// sleep is not missed.
-#[derive(Default)]
-struct Wake {
-    changes: AtomicU64,
-    changed: Notify,
-}
-
-impl Wake {
-    fn changes(&self) -> u64 {
-        self.changes.load(Ordering::SeqCst)
-    }
-
-    fn notify(&self) {
-        self.changes.fetch_add(1, Ordering::SeqCst);
-        self.changed.notify_waiters();
-    }
-
-    /// Sleeps until `until`, or until the count of changes is no longer `seen`.
-    async fn sleep(&self, seen: u64, until: Instant) {
-        // Made before looking: it receives every `notify_waiters` from now on.
-        let changed = self.changed.notified();
-        if self.changes() != seen {
-            return;
-        }
-        tokio::select! {
-            () = changed => {}
-            () = tokio::time::sleep_until(until.into()) => {}
-        }
-    }
+    /// The one way a waiting call wakes, beside its time being up: a credentials fetch
+    /// ended (the core counts them: [`Config::credentials_changes`]).
+    fetch_ended: Arc<Notify>,
 }
 
 impl fmt::Debug for Client {
@@ -111,14 +79,14 @@ impl FromConfig for Client {
     /// I/O and timers enabled.
     fn from_config(config: Config) -> Result<Self, Error> {
         let transport = Transport::new(&config)?;
-        let wake = Arc::new(Wake::default());
-        let notify = wake.clone();
-        config.on_credentials_change(move || notify.notify());
+        let fetch_ended = Arc::new(Notify::new());
+        let notify = fetch_ended.clone();
+        config.on_credentials_change(move || notify.notify_waiters());
         Ok(Client {
             inner: Arc::new(Inner {
                 config,
                 transport,
-                wake,
+                fetch_ended,
             }),
         })
     }
@@ -213,16 +181,29 @@ impl Client {
     /// Runs an exchange to its end: the one loop every request of this client goes through.
     async fn drive<X: Exchange>(&self, mut exchange: X) -> X::Output {
         loop {
-            let seen = self.inner.wake.changes();
+            let seen = self.inner.config.credentials_changes();
             match exchange.next(Instant::now()) {
                 Action::Send(outgoing) => {
                     let outcome = self.inner.transport.send(outgoing).await;
                     exchange.receive(Instant::now(), outcome);
                 }
-                Action::Wait(until) => self.inner.wake.sleep(seen, until).await,
+                Action::Wait(until) => self.sleep(seen, until).await,
                 Action::Detach(fetch) => self.detach(fetch),
                 Action::Done(output) => return output,
             }
+        }
+    }
+
+    /// Sleeps until `until`, or until the count of credentials changes is no longer `seen`.
+    async fn sleep(&self, seen: u64, until: Instant) {
+        // Made before looking: it receives every `notify_waiters` from now on.
+        let fetch_ended = self.inner.fetch_ended.notified();
+        if self.inner.config.credentials_changes() != seen {
+            return;
+        }
+        tokio::select! {
+            () = fetch_ended => {}
+            () = tokio::time::sleep_until(until.into()) => {}
         }
     }
 

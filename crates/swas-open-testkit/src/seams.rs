@@ -33,6 +33,18 @@ fn client<D: Driver>(
     builder.build().expect("client builds")
 }
 
+/// The provider of the credentials `emu` issues through `source`: `STS` (a RAM role), `URI`
+/// (its credentials URI) or `IMDS` (its instance role).
+fn issuer(source: &str, emu: &Emulator) -> CredentialsProvider {
+    match source {
+        "STS" => role_provider(emu),
+        "URI" => {
+            CredentialsProvider::credentials_uri(&emu.credentials_uri().expect("a credentials URI"))
+        }
+        _ => CredentialsProvider::ecs_ram_role_at(Some("web-role"), &emu.url()),
+    }
+}
+
 /// An image `emu` now holds, and its delete.
 fn image(emu: &Emulator, name: &str) -> DeleteCustomImage {
     emu.add_image(REGION, name, false);
@@ -69,14 +81,7 @@ pub fn expired_on_arrival_is_a_failed_fetch<D: Driver>(d: &D) {
             .credential_lifetime(Duration::from_secs(60))
             .start_blocking()
             .expect("emulator starts");
-        let provider = match source {
-            "STS" => role_provider(&emu),
-            "URI" => CredentialsProvider::credentials_uri(
-                &emu.credentials_uri().expect("a credentials URI"),
-            ),
-            _ => CredentialsProvider::ecs_ram_role_at(Some("web-role"), &emu.url()),
-        };
-        let client = client::<D>(&emu, provider, None);
+        let client = client::<D>(&emu, issuer(source, &emu), None);
         let input = image(&emu, "m-1");
         for call in 0..2 {
             let e = credentials_error(d.delete(&client, &input).expect_err("expired"));
@@ -103,14 +108,7 @@ pub fn expirations_are_judged_by_the_service_clock<D: Driver>(d: &D) {
             .clock_skew(-7 * 3600)
             .start_blocking()
             .expect("emulator starts");
-        let provider = match source {
-            "STS" => role_provider(&emu),
-            "URI" => CredentialsProvider::credentials_uri(
-                &emu.credentials_uri().expect("a credentials URI"),
-            ),
-            _ => CredentialsProvider::ecs_ram_role_at(Some("web-role"), &emu.url()),
-        };
-        let client = client::<D>(&emu, provider, None);
+        let client = client::<D>(&emu, issuer(source, &emu), None);
         let out = d
             .delete(&client, &image(&emu, "m-1"))
             .unwrap_or_else(|e| panic!("{source}: {e}"));

@@ -1,7 +1,6 @@
 //! [`Client`] and its builder.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Instant, SystemTime};
@@ -60,33 +59,27 @@ struct Inner {
     wake: Arc<Wake>,
 }
 
-/// The one way a waiting call wakes: its time is up, or the credentials changed (a fetch
-/// ended). `changes` counts the changes, so one that comes between a call's step and its
-/// sleep is not missed.
+/// The one way a waiting call wakes: its time is up, or a credentials fetch ended (the
+/// core counts them: [`Config::credentials_changes`]).
 #[derive(Default)]
 struct Wake {
-    changes: AtomicU64,
     lock: Mutex<()>,
     changed: Condvar,
 }
 
 impl Wake {
-    fn changes(&self) -> u64 {
-        self.changes.load(Ordering::SeqCst)
-    }
-
     fn notify(&self) {
-        self.changes.fetch_add(1, Ordering::SeqCst);
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         self.changed.notify_all();
     }
 
-    /// Sleeps until `until`, or until the count of changes is no longer `seen`.
-    fn sleep(&self, seen: u64, until: Instant) {
+    /// Sleeps until `until`, or until `config`'s count of credentials changes is no longer
+    /// `seen`. The count is read under the lock the notifier takes, so no change is missed.
+    fn sleep(&self, config: &Config, seen: u64, until: Instant) {
         let mut guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             let left = until.saturating_duration_since(Instant::now());
-            if self.changes() != seen || left.is_zero() {
+            if config.credentials_changes() != seen || left.is_zero() {
                 return;
             }
             guard = match self.changed.wait_timeout(guard, left) {
@@ -201,13 +194,13 @@ impl Client {
     /// Runs an exchange to its end: the one loop every request of this client goes through.
     fn drive<X: Exchange>(&self, mut exchange: X) -> X::Output {
         loop {
-            let seen = self.inner.wake.changes();
+            let seen = self.inner.config.credentials_changes();
             match exchange.next(Instant::now()) {
                 Action::Send(outgoing) => {
                     let outcome = transport::send(&self.inner.agent, outgoing);
                     exchange.receive(Instant::now(), outcome);
                 }
-                Action::Wait(until) => self.inner.wake.sleep(seen, until),
+                Action::Wait(until) => self.inner.wake.sleep(&self.inner.config, seen, until),
                 Action::Detach(fetch) => self.detach(fetch),
                 Action::Done(output) => return output,
             }

@@ -1,6 +1,7 @@
 //! Cached credentials and when to refresh them: pure timing rules, and the one refresh that
 //! concurrent callers share.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -129,6 +130,8 @@ pub(crate) struct CredentialsCache {
     state: Mutex<State>,
     /// Called when a fetch ends or is abandoned: the client wakes the calls waiting.
     waker: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// How many fetches have ended or been abandoned, counted before the waker is called.
+    changes: AtomicU64,
 }
 
 impl std::fmt::Debug for CredentialsCache {
@@ -158,6 +161,7 @@ impl CredentialsCache {
             fixed: None,
             state: Mutex::new(State::default()),
             waker: OnceLock::new(),
+            changes: AtomicU64::new(0),
         };
         match &cache.kind {
             Kind::Fixed(credentials, _) => {
@@ -192,7 +196,13 @@ impl CredentialsCache {
         let _ = self.waker.set(waker);
     }
 
+    /// See [`Config::credentials_changes`](crate::Config::credentials_changes).
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes.load(Ordering::SeqCst)
+    }
+
     fn wake(&self) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
         if let Some(waker) = self.waker.get() {
             waker();
         }
@@ -439,6 +449,28 @@ mod busy_client {
         }
     }
 
+    /// A cache over an [`Sts`] issuing credentials living `lifetime`, its simulated wall
+    /// clock (at its start), and the expirations it issued.
+    #[allow(clippy::type_complexity)]
+    fn sts_cache(
+        lifetime: Duration,
+    ) -> (
+        Arc<CredentialsCache>,
+        Arc<Mutex<SystemTime>>,
+        Arc<Mutex<Vec<SystemTime>>>,
+    ) {
+        let wall = Arc::new(Mutex::new(
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600),
+        ));
+        let issued = Arc::new(Mutex::new(Vec::new()));
+        let provider = CredentialsProvider::custom(Sts {
+            wall: wall.clone(),
+            lifetime,
+            issued: issued.clone(),
+        });
+        (Arc::new(new_cache(provider.kind)), wall, issued)
+    }
+
     #[derive(Debug, PartialEq, Eq)]
     struct Tally {
         /// Fetches (round trips to the provider) started in the hour.
@@ -453,16 +485,8 @@ mod busy_client {
     /// waiting for it step again then. Each signature is checked to have used credentials with
     /// at least `MIN_LEFT` to go.
     fn simulate(rate: u64, lifetime: Duration) -> Tally {
-        let wall0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
-        let base = Instant::now();
-        let wall = Arc::new(Mutex::new(wall0));
-        let issued = Arc::new(Mutex::new(Vec::new()));
-        let provider = CredentialsProvider::custom(Sts {
-            wall: wall.clone(),
-            lifetime,
-            issued: issued.clone(),
-        });
-        let cache = Arc::new(new_cache(provider.kind));
+        let (cache, wall, issued) = sts_cache(lifetime);
+        let (wall0, base) = (*wall.lock().unwrap(), Instant::now());
         let mut fetches = 0;
         // Fetches under way (when they end), and the calls waiting for one.
         let mut pending: VecDeque<(Instant, Fetch)> = VecDeque::new();
@@ -558,16 +582,8 @@ mod busy_client {
     #[test]
     fn expired_on_arrival_is_a_failed_fetch_not_a_flood() {
         for lifetime in [Duration::ZERO, Duration::from_secs(60)] {
-            let wall0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
-            let base = Instant::now();
-            let wall = Arc::new(Mutex::new(wall0));
-            let issued = Arc::new(Mutex::new(Vec::new()));
-            let provider = CredentialsProvider::custom(Sts {
-                wall: wall.clone(),
-                lifetime,
-                issued: issued.clone(),
-            });
-            let cache = Arc::new(new_cache(provider.kind));
+            let (cache, wall, issued) = sts_cache(lifetime);
+            let (wall0, base) = (*wall.lock().unwrap(), Instant::now());
             let mut pending: Option<(Instant, Fetch)> = None;
             let (mut failed, mut waited) = (0u32, 0u32);
             let mut now = base;
