@@ -36,7 +36,7 @@ pub(crate) const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// finished one back to the pool on its connection task, which may not have run yet.
 pub(crate) const POOL_MAX_IDLE_PER_HOST: usize = 128;
 
-/// The pooled HTTP(S) client, with its connect bound and its proxies.
+/// The pooled HTTP(S) client, with its connect bound and its proxies (and a direct pool).
 #[derive(Clone)]
 pub(crate) struct Transport {
     client: PooledClient<TimedConnector, Full<Bytes>>,
@@ -60,8 +60,9 @@ impl std::fmt::Debug for Transport {
 impl Transport {
     /// A pooled client: HTTP/1.1 with keep-alive, rustls with the ring provider (chosen
     /// here, never the process-wide default) and the roots of `config` ([`tls`]), the
-    /// proxies of `config` ([`proxy`]); redirects are never followed (hyper-util's client
-    /// has no redirect logic).
+    /// proxies of `config` ([`proxy`]), with a second, unproxied pool for the requests that
+    /// must go direct (the metadata service) when there are proxies; redirects are never
+    /// followed (hyper-util's client has no redirect logic).
     pub(crate) fn new(config: &Config) -> Result<Self, Error> {
         let proxies = proxy::matcher(&config.proxies);
         let direct = match proxies {
