@@ -174,7 +174,8 @@ impl<'a> Call<'a> {
             let error = self.deadline_error();
             return self.finish(now, Err(error));
         }
-        let local = self.start.1 + now.saturating_duration_since(self.start.0);
+        let start = self.start;
+        let local = || start.1 + now.saturating_duration_since(start.0);
         match (self.credentials).step(&self.config.credentials, now, local, &mut self.rng) {
             Ok(Gate::Sign) => {}
             Ok(Gate::Detach(fetch)) => return Action::Detach(fetch),

@@ -45,13 +45,14 @@ pub(crate) struct Access {
 }
 
 impl Access {
-    /// What to do before the next attempt at `now` (`wall`: the system clock then); `rng`
+    /// What to do before the next attempt at `now` (`wall`: the system clock then, read only
+    /// when the credentials are not fixed); `rng`
     /// seeds a fetch that starts.
     pub(crate) fn step(
         &mut self,
         cache: &Arc<CredentialsCache>,
         now: Instant,
-        wall: SystemTime,
+        wall: impl FnOnce() -> SystemTime,
         rng: &mut ChaCha8Rng,
     ) -> Result<Gate, Error> {
         if let Some(fixed) = &cache.fixed {
@@ -69,7 +70,7 @@ impl Access {
             rng.fill_bytes(&mut seed);
             seed
         };
-        match cache.step(now, wall, &mut self.seen, seed) {
+        match cache.step(now, wall(), &mut self.seen, seed) {
             CredentialsStep::Sign(signer) => {
                 self.signer = Some(signer);
                 Ok(Gate::Sign)
@@ -122,7 +123,7 @@ impl Exchange for CurrentSigner<'_> {
     type Output = Result<Arc<Signer>, Error>;
 
     fn next(&mut self, now: Instant) -> Action<Self::Output> {
-        let wall = self.start.1 + now.saturating_duration_since(self.start.0);
+        let wall = || self.start.1 + now.saturating_duration_since(self.start.0);
         match self.access.step(self.cache, now, wall, &mut self.rng) {
             Ok(Gate::Sign) => Action::Done(self.access.signer.clone().ok_or_else(spent)),
             Ok(Gate::Detach(fetch)) => Action::Detach(fetch),
