@@ -22,7 +22,8 @@ pub enum Action<T> {
     /// waits), then ask the exchange again at once. A call asks for one when it needs new
     /// credentials, and then waits for them, or when its credentials are due for a refresh
     /// ahead of time, and then goes on with them.
-    Detach(Fetch),
+    /// (Boxed: a fetch is rare, and an action is moved at every step.)
+    Detach(Box<Fetch>),
     /// The exchange is over.
     Done(T),
 }
@@ -72,7 +73,7 @@ pub struct Outgoing {
 ///             }
 ///             Action::Wait(until) => std::thread::sleep(until - Instant::now()),
 ///             // A blocking driver with nothing else to run may run a fetch in place.
-///             Action::Detach(fetch) => drive(fetch, &send),
+///             Action::Detach(fetch) => drive(*fetch, &send),
 ///             Action::Done(output) => return output,
 ///         }
 ///     }

@@ -188,7 +188,7 @@ impl Client {
                     exchange.receive(Instant::now(), outcome);
                 }
                 Action::Wait(until) => self.sleep(seen, until).await,
-                Action::Detach(fetch) => self.detach(fetch),
+                Action::Detach(fetch) => self.detach(*fetch),
                 Action::Done(output) => return output,
             }
         }

@@ -201,7 +201,7 @@ impl Client {
                     exchange.receive(Instant::now(), outcome);
                 }
                 Action::Wait(until) => self.inner.wake.sleep(&self.inner.config, seen, until),
-                Action::Detach(fetch) => self.detach(fetch),
+                Action::Detach(fetch) => self.detach(*fetch),
                 Action::Done(output) => return output,
             }
         }

@@ -16,13 +16,11 @@ use crate::sign::Signer;
 
 /// What a call does before it signs an attempt.
 #[derive(Debug)]
-// Moved once, straight into an `Action`; a fetch is rare beside the signs.
-#[allow(clippy::large_enum_variant)]
 pub(crate) enum Gate {
     /// Sign with [`Access::signer`].
     Sign,
     /// Have this fetch run apart, then ask again.
-    Detach(Fetch),
+    Detach(Box<Fetch>),
     /// Wait for the refresh under way to end (the client is woken then), at the latest
     /// until this instant.
     Wait(Instant),
@@ -77,7 +75,7 @@ impl Access {
             }
             CredentialsStep::Fetch { fetch, meanwhile } => {
                 self.meanwhile = meanwhile;
-                Ok(Gate::Detach(fetch))
+                Ok(Gate::Detach(Box::new(fetch)))
             }
             CredentialsStep::Wait => Ok(Gate::Wait(now + WAIT_BOUND)),
             CredentialsStep::Failed(error) => Err(error),
