@@ -12,8 +12,9 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use super::files::{cli_profile, ini_profile};
+use super::files::cli_profile;
 use super::imds::EcsSpec;
+use super::ini::ini_profile;
 use super::machine::{Ctx, Kind, Machine, Next};
 use super::read::ReadFn;
 use super::service::Reply;

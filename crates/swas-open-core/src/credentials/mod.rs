@@ -18,6 +18,7 @@ mod files;
 #[cfg(test)]
 mod fuzz;
 mod imds;
+mod ini;
 mod machine;
 pub(crate) mod read;
 mod service;
