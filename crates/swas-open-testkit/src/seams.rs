@@ -121,9 +121,9 @@ pub fn expirations_are_judged_by_the_service_clock<D: Driver>(d: &D) {
     }
 }
 
-/// One STS outage (a 503) is retried within the fetch and the call succeeds; a refusal (an
-/// unknown role) is not retried, and its error is typed, names the role and carries the
-/// RequestId.
+/// One STS outage (a 503) is retried within the fetch and the call succeeds, and calls that
+/// wait for that fetch share its retry; a refusal (an unknown role) is not retried, and its
+/// error is typed, names the role and carries the RequestId.
 pub fn sts_outage_is_retried_and_a_refusal_is_not<D: Driver>(d: &D) {
     let emu = credential_services()
         .start_blocking()
@@ -133,6 +133,21 @@ pub fn sts_outage_is_retried_and_a_refusal_is_not<D: Driver>(d: &D) {
     d.delete(&c, &image(&emu, "m-1"))
         .expect("the second STS request succeeds");
     assert_eq!(emu.stats().sts_requests, 2);
+
+    // Twenty calls at once through a fresh client: they share one fetch, whose first STS
+    // request meets the outage and whose second succeeds.
+    emu.inject(Fault::error(503, "ServiceUnavailable").on(Service::Sts));
+    let before = emu.stats().sts_requests;
+    let c = client::<D>(&emu, role_provider(&emu), None);
+    let inputs = (0..20).map(|i| image(&emu, &format!("w-{i}"))).collect();
+    for result in d.delete_all(&c, inputs, 20) {
+        result.expect("every waiting call signs with the retried fetch's credentials");
+    }
+    assert_eq!(
+        emu.stats().sts_requests - before,
+        2,
+        "one shared fetch, retried once"
+    );
 
     let mut options = RoleOptions::default();
     options.sts_endpoint = Some(emu.url());
@@ -147,7 +162,7 @@ pub fn sts_outage_is_retried_and_a_refusal_is_not<D: Driver>(d: &D) {
     assert_eq!(refusal.status / 100, 4, "{e}");
     assert!(refusal.request_id.is_some(), "{e}");
     assert!(e.to_string().contains(unknown), "{e}");
-    assert_eq!(emu.stats().sts_requests, 3, "a refusal is asked once");
+    assert_eq!(emu.stats().sts_requests, 5, "a refusal is asked once");
 }
 
 /// The metadata service is never reached through a proxy: with a proxy where nothing
