@@ -91,6 +91,14 @@ pub trait Exchange {
     /// returns an error output rather than panicking.
     fn next(&mut self, now: Instant) -> Action<Self::Output>;
 
+    /// Whether the coming [`next`](Self::next) may block its thread a while: it reads a local
+    /// file (a config file, an OIDC token) or calls a provider of your own. An async driver
+    /// runs such a step where it holds up no other task (tokio's `block_in_place`). A call
+    /// never blocks; a credentials fetch may, at its start.
+    fn next_may_block(&self) -> bool {
+        false
+    }
+
     /// The outcome of the last [`Action::Send`], at `now`: the answer (any status), or the
     /// failure to get one ([`Error::transport`] or [`Error::timeout`]).
     fn receive<B: AsRef<[u8]>>(&mut self, now: Instant, outcome: Result<http::Response<B>, Error>);

@@ -182,7 +182,12 @@ impl Client {
     async fn drive<X: Exchange>(&self, mut exchange: X) -> X::Output {
         loop {
             let seen = self.inner.config.credentials_changes();
-            match exchange.next(Instant::now()) {
+            let action = if exchange.next_may_block() {
+                off_the_runtime(|| exchange.next(Instant::now()))
+            } else {
+                exchange.next(Instant::now())
+            };
+            match action {
                 Action::Send(outgoing) => {
                     let outcome = self.inner.transport.send(outgoing).await;
                     exchange.receive(Instant::now(), outcome);
@@ -211,6 +216,16 @@ impl Client {
     fn detach(&self, fetch: Fetch) {
         let client = self.clone();
         tokio::spawn(async move { client.drive(fetch).await });
+    }
+}
+
+/// Runs `step`, which may block its thread (a fetch reading a local file), without holding up
+/// the runtime's other tasks: tokio's `block_in_place` on a multi-thread runtime; in place on
+/// a current-thread one, whose only thread is the caller's anyway.
+fn off_the_runtime<T>(step: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(step),
+        _ => step(),
     }
 }
 

@@ -288,6 +288,15 @@ impl ChainFetch {
         }
     }
 
+    /// Whether the coming step may block: the next link reads its files, or the current
+    /// provider's step may block.
+    pub(crate) fn may_block(&self) -> bool {
+        match &self.current {
+            Some((_, _, machine)) => machine.may_block(),
+            None => true,
+        }
+    }
+
     pub(crate) fn receive(&mut self, reply: Reply) {
         if let Some((_, _, machine)) = &mut self.current {
             machine.receive(reply);

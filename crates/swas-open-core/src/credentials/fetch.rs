@@ -186,6 +186,10 @@ impl Exchange for Fetch {
         Action::Done(())
     }
 
+    fn next_may_block(&self) -> bool {
+        !self.done && self.backoff.is_none() && self.machine.may_block()
+    }
+
     fn receive<B: AsRef<[u8]>>(
         &mut self,
         _now: Instant,

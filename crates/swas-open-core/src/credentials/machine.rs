@@ -123,6 +123,16 @@ impl Machine {
         }
     }
 
+    /// Whether the coming step may block: it reads a file or calls a user's provider.
+    pub(crate) fn may_block(&self) -> bool {
+        match self {
+            Machine::Custom(p) => p.is_some(),
+            Machine::Sts(m) => m.may_block(),
+            Machine::Chain(m) => m.may_block(),
+            Machine::Ready(_) | Machine::Imds(_) | Machine::Uri(_) => false,
+        }
+    }
+
     pub(crate) fn receive(&mut self, reply: Reply) {
         match self {
             Machine::Ready(_) | Machine::Custom(_) => {}

@@ -141,6 +141,15 @@ impl StsFetch {
         }
     }
 
+    /// Whether the coming step reads the OIDC token file, or runs a source that may block.
+    pub(crate) fn may_block(&self) -> bool {
+        match (&self.stage, &self.action) {
+            (Stage::Prepare(None), Action::Oidc(_)) => true,
+            (Stage::Prepare(Some(source)), _) => source.may_block(),
+            _ => false,
+        }
+    }
+
     pub(crate) fn receive(&mut self, reply: Reply) {
         match &mut self.stage {
             Stage::Prepare(Some(source)) => source.receive(reply),
