@@ -634,6 +634,18 @@ mod tests {
     }
 
     #[test]
+    fn a_certificate_file_that_is_not_a_regular_file_fails_at_once() {
+        // The reader `resolve` uses: only a regular file, up to 1 MiB.
+        let read = |p: &std::path::Path| read_regular(p, MAX_FILE);
+        let env = |name: &str| (name == "SSL_CERT_FILE").then(|| "/dev/zero".to_owned());
+        let e = builder().resolve_in(&env, &read).unwrap_err().to_string();
+        assert!(
+            e.contains("/dev/zero") && e.contains("not a regular file"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn network_settings_reach_the_config() {
         let env = |name: &str| match name {
             "HTTPS_PROXY" => Some("http://env-proxy:3128".to_owned()),
