@@ -74,6 +74,7 @@ pub struct ClientBuilder<C> {
     retry_policy: RetryPolicy,
     user_agent_suffix: Option<String>,
     root_certificates: Vec<Vec<u8>>,
+    root_certificate_files: Vec<std::path::PathBuf>,
     native_roots: bool,
     proxy: ProxyChoice,
     no_proxy: Option<String>,
@@ -95,6 +96,7 @@ impl<C> Clone for ClientBuilder<C> {
             retry_policy: self.retry_policy,
             user_agent_suffix: self.user_agent_suffix.clone(),
             root_certificates: self.root_certificates.clone(),
+            root_certificate_files: self.root_certificate_files.clone(),
             native_roots: self.native_roots,
             proxy: self.proxy.clone(),
             no_proxy: self.no_proxy.clone(),
@@ -118,6 +120,7 @@ impl<C> std::fmt::Debug for ClientBuilder<C> {
             .field("retry_policy", &self.retry_policy)
             .field("user_agent_suffix", &self.user_agent_suffix)
             .field("root_certificates", &self.root_certificates.len())
+            .field("root_certificate_files", &self.root_certificate_files)
             .field("native_roots", &self.native_roots)
             .field("proxy", &self.proxy)
             .field("no_proxy", &self.no_proxy)
@@ -141,6 +144,7 @@ impl<C> Default for ClientBuilder<C> {
             retry_policy: RetryPolicy::default(),
             user_agent_suffix: None,
             root_certificates: Vec::new(),
+            root_certificate_files: Vec::new(),
             native_roots: false,
             proxy: ProxyChoice::Environment,
             no_proxy: None,
@@ -244,6 +248,16 @@ impl<C> ClientBuilder<C> {
         self
     }
 
+    /// Also trusts the certificates of the PEM file at `path`, read when the client is built:
+    /// only a regular file (a FIFO or a device is refused before it is opened), at most
+    /// 1 MiB; otherwise [`build`](Self::build) fails with
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) naming the file. May be called more
+    /// than once.
+    pub fn add_root_certificate_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.root_certificate_files.push(path.into());
+        self
+    }
+
     /// Also trusts the operating system's certificate store (default: off, only the
     /// built-in webpki roots and those added). The store is read when the client is built;
     /// certificates it cannot parse are skipped, and a store that cannot be read at all
@@ -295,7 +309,12 @@ impl<C> ClientBuilder<C> {
         read: &dyn Fn(&std::path::Path) -> std::io::Result<Vec<u8>>,
     ) -> Result<Config, Error> {
         let proxies = Proxies::resolve(&self.proxy, self.no_proxy.as_deref(), env)?;
-        let root_certificates = network::root_certificates(&self.root_certificates, env, read)?;
+        let root_certificates = network::root_certificates(
+            &self.root_certificates,
+            &self.root_certificate_files,
+            env,
+            read,
+        )?;
         let region = self.region.as_deref().map(RegionId::new).transpose()?;
         let endpoints = match (&self.endpoint, region) {
             (Some(url), _) => EndpointChoice::Explicit(url.parse::<Endpoint>()?),
@@ -639,6 +658,13 @@ mod tests {
         let read = |p: &std::path::Path| read_regular(p, MAX_FILE);
         let env = |name: &str| (name == "SSL_CERT_FILE").then(|| "/dev/zero".to_owned());
         let e = builder().resolve_in(&env, &read).unwrap_err().to_string();
+        assert!(
+            e.contains("/dev/zero") && e.contains("not a regular file"),
+            "{e}"
+        );
+        let none = |_: &str| None;
+        let b = builder().add_root_certificate_file("/dev/zero");
+        let e = b.resolve_in(&none, &read).unwrap_err().to_string();
         assert!(
             e.contains("/dev/zero") && e.contains("not a regular file"),
             "{e}"
