@@ -1,10 +1,10 @@
 //! What a call pays for its credentials when they are cached, beside a static key.
 //!
-//! - `core/static`, `core/cached`: `Config::credentials_step` at the current time (both clocks
-//!   read, as a client does each call) for a client built with a fixed key, and for one whose
-//!   provider issued credentials expiring in an hour, fetched once before timing.
-//! - `blocking/static`, `blocking/cached`: the blocking client's `signer()`, the first thing
-//!   each call does (the step under the client's refresh lock).
+//! - `core/static`, `core/cached`: `Config::current_signer` at the current time (both clocks
+//!   read, as a call does), stepped once, for a client built with a fixed key, and for one
+//!   whose provider issued credentials expiring in an hour, fetched once before timing.
+//! - `blocking/static`, `blocking/cached`: the blocking client's `signer()`, what each
+//!   attempt of a call does first (the same step, driven by the client's loop).
 //! - `async/static`, `async/cached` (feature `async`): the async client's `signer()`, polled
 //!   once by hand (it completes at once when the credentials are cached).
 //!
@@ -18,8 +18,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use swas_open::sans_io::{
-    Action, BoxError, ClientBuilder, Config, Credentials, CredentialsProvider, CredentialsStep,
-    Exchange, FromConfig, ProvideCredentials,
+    Action, BoxError, ClientBuilder, Config, Credentials, CredentialsProvider, Exchange,
+    FromConfig, ProvideCredentials, Signer,
 };
 
 /// A provider whose credentials expire an hour after each fetch.
@@ -50,22 +50,24 @@ fn static_and_provided<C: FromConfig>() -> (C, C) {
 
 /// The configuration's provider fetches once: its credentials are then cached.
 fn prime(config: &Config) {
-    let mut seen = None;
-    match config.credentials_step(Instant::now(), SystemTime::now(), &mut seen, || [0; 32]) {
-        CredentialsStep::Fetch {
-            mut fetch,
-            meanwhile: None,
-        } => assert!(matches!(fetch.next(Instant::now()), Action::Done(()))),
+    let now = Instant::now();
+    let mut signer = config.current_signer([0; 32], now, SystemTime::now());
+    match signer.next(now) {
+        Action::Detach(mut fetch) => assert!(matches!(fetch.next(now), Action::Done(()))),
         other => panic!("expected the first fetch, got {other:?}"),
     }
-    assert!(matches!(step(config), CredentialsStep::Sign(_)));
+    step(config);
 }
 
-fn step(config: &Config) -> CredentialsStep {
-    let mut seen = None;
-    config.credentials_step(Instant::now(), SystemTime::now(), &mut seen, || {
-        unreachable!("no refresh while cached")
-    })
+fn step(config: &Config) -> std::sync::Arc<Signer> {
+    let now = Instant::now();
+    match config
+        .current_signer([0; 32], now, SystemTime::now())
+        .next(now)
+    {
+        Action::Done(signer) => signer.unwrap(),
+        other => panic!("no refresh while cached, got {other:?}"),
+    }
 }
 
 fn core(c: &mut Criterion) {

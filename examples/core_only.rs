@@ -29,16 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The call draws nonces, jitter and the ClientToken from this seed.
     let seed: [u8; 32] = rand::random();
-    let mut call = Call::new(
-        &config,
-        config
-            .signer()
-            .expect("credentials given to the builder are fixed"),
-        &input,
-        seed,
-        Instant::now(),
-        SystemTime::now(),
-    );
+    let mut call = Call::new(&config, &input, seed, Instant::now(), SystemTime::now());
     let output = loop {
         match call.next(Instant::now()) {
             Action::Send(outgoing) => {
@@ -48,6 +39,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Action::Wait(until) => {
                 std::thread::sleep(until.saturating_duration_since(Instant::now()))
             }
+            // Fixed credentials need no fetch; a provider's would be driven like the call.
+            Action::Detach(_) => unreachable!("credentials given to the builder are fixed"),
             Action::Done(result) => break result?,
         }
     };

@@ -6,13 +6,14 @@ use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::config::Config;
+use crate::credentials::{Access, Gate};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind, Redactions, Stopped, TimeoutKind};
 use crate::exchange::{Action, Exchange, Outgoing};
 use crate::input::{ClientToken, DeleteCustomImage};
 use crate::response::{parse_request_id, DeleteCustomImageOutput, ErrorCode};
 use crate::retry::{is_throttling, Decision, Outcome};
-use crate::sign::{Nonce, Signer, SigningContext};
+use crate::sign::{Nonce, SigningContext};
 use crate::time::Timestamp;
 use crate::{ACTION, PRODUCT};
 use tracing::field::Empty;
@@ -35,7 +36,7 @@ use tracing::field::Empty;
 ///     .resolve()?;
 /// let input = DeleteCustomImage::new("cn-hangzhou", "m-1")?;
 /// let start = Instant::now();
-/// let mut call = Call::new(&config, config.signer().unwrap(), &input, [7; 32], start, SystemTime::now());
+/// let mut call = Call::new(&config, &input, [7; 32], start, SystemTime::now());
 ///
 /// let Action::Send(attempt) = call.next(start) else { unreachable!() };
 /// assert!(attempt.request.uri().query().unwrap().contains("ClientToken="));
@@ -54,11 +55,15 @@ use tracing::field::Empty;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
+/// A call whose client fetches its credentials first asks its driver to run the fetch
+/// ([`Action::Detach`]) and waits for it, or waits for another call's fetch; each attempt
+/// asks the client's credentials again, so a retry after a refresh signs with the new ones.
+///
 /// One call in progress.
 #[derive(Debug)]
 pub struct Call<'a> {
     config: &'a Config,
-    signer: &'a Signer,
+    credentials: Access,
     input: DeleteCustomImage,
     endpoint: Endpoint,
     rng: ChaCha8Rng,
@@ -130,12 +135,11 @@ enum State {
 }
 
 impl<'a> Call<'a> {
-    /// Starts a call of `config`'s client, signed by `signer`, at `now` (monotonic) and `wall`
-    /// (the system clock at the same moment). `seed` (32 random bytes) is the source of the
-    /// nonces, the retry jitter and the `ClientToken` when `input` has none.
+    /// Starts a call of `config`'s client at `now` (monotonic) and `wall` (the system clock
+    /// at the same moment). `seed` (32 random bytes) is the source of the nonces, the retry
+    /// jitter, the `ClientToken` when `input` has none, and a credentials fetch's own seed.
     pub fn new(
         config: &'a Config,
-        signer: &'a Signer,
         input: &DeleteCustomImage,
         seed: [u8; 32],
         now: Instant,
@@ -156,7 +160,7 @@ impl<'a> Call<'a> {
             endpoint: config.endpoints.for_input(&input),
             deadline: deadline_at(now, config.deadline),
             config,
-            signer,
+            credentials: Access::default(),
             input,
             rng,
             start: (now, wall),
@@ -238,6 +242,16 @@ impl<'a> Call<'a> {
             let error = self.deadline_error();
             return self.finish(now, Err(error));
         }
+        let start = self.start;
+        let local = || start.1 + now.saturating_duration_since(start.0);
+        match (self.credentials).step(&self.config.credentials, now, local, &mut self.rng) {
+            Ok(Gate::Sign) => {}
+            Ok(Gate::Detach(fetch)) => return Action::Detach(fetch),
+            Ok(Gate::Wait(until)) => {
+                return Action::Wait(self.deadline.map_or(until, |(d, _)| d.min(until)))
+            }
+            Err(error) => return self.finish(now, Err(error)),
+        }
         if let Err(wait) = self.config.state.acquire_send(now) {
             // Adaptive mode: the client is sending faster than the service accepts.
             crate::metrics::throttle_wait(wait);
@@ -259,7 +273,7 @@ impl<'a> Call<'a> {
         let mut bytes = [0; 16];
         self.rng.fill_bytes(&mut bytes);
         let ctx = SigningContext::new(timestamp, Nonce::from_random_bytes(bytes));
-        let request = self.signer.sign(&self.input, &self.endpoint, &ctx);
+        let request = (self.credentials.signer()).sign(&self.input, &self.endpoint, &ctx);
         self.attempts += 1;
         crate::metrics::attempt();
         self.state = State::Sent(timestamp, now);
@@ -268,6 +282,7 @@ impl<'a> Call<'a> {
             connect_timeout: self.config.connect_timeout,
             read_timeout: self.config.read_timeout,
             deadline: self.deadline.map(|(d, _)| d),
+            direct: false,
         })
     }
 
@@ -308,7 +323,7 @@ impl<'a> Call<'a> {
         error.redact(&self.redactions());
         if error.code() == Some(&ErrorCode::InvalidSecurityTokenExpired) {
             // Whatever our clock says, the service no longer takes these credentials.
-            self.config.credentials.forget(self.signer);
+            self.config.credentials.forget(self.credentials.signer());
         }
         if let Some(offset) = self.skew_offset(&error, sent, date) {
             self.config.state.set_clock_offset(offset);
@@ -364,8 +379,8 @@ impl<'a> Call<'a> {
 
     /// Every secret this call knows, in every form a server may echo it: the signer's
     /// AccessKey secret and STS token, the proxies' passwords.
-    fn redactions(&self) -> Redactions<'a> {
-        let credentials = self.signer.credentials();
+    fn redactions(&self) -> Redactions<'_> {
+        let credentials = self.credentials.signer().credentials();
         let mut redactions = Redactions::default();
         redactions.secret(credentials.secret().expose());
         if let Some(token) = credentials.security_token() {
@@ -492,7 +507,7 @@ impl Exchange for Call<'_> {
 }
 
 /// A uniform number in `[0, 1)` from 64 random bits.
-fn unit_interval(bits: u64) -> f64 {
+pub(crate) fn unit_interval(bits: u64) -> f64 {
     (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
@@ -549,7 +564,7 @@ mod tests {
     /// A call of `m-1` in `cn-hangzhou` by `config`'s client, started at `now` and `wall`.
     fn begin(config: &Config, seed: [u8; 32], now: Instant, wall: SystemTime) -> Call<'_> {
         let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
-        Call::new(config, config.signer().unwrap(), &input, seed, now, wall)
+        Call::new(config, &input, seed, now, wall)
     }
 
     fn answer(status: u16, body: &str) -> http::Response<String> {
@@ -1088,7 +1103,7 @@ mod tests {
                     waited = Some(until - now);
                     break;
                 }
-                Action::Done(r) => panic!("{r:?}"),
+                other => panic!("{other:?}"),
             }
         }
         let waited = waited.expect("throttling lowers the send rate until calls wait");
@@ -1110,16 +1125,36 @@ mod tests {
         }
     }
 
-    /// Steps `config`'s credentials until they give a signer, running the fetches asked
-    /// for; returns the signer and how many fetches ran.
-    fn signer_of(config: &Config, now: Instant) -> (std::sync::Arc<Signer>, u32) {
-        use crate::credentials::CredentialsStep;
-        let mut seen = None;
+    /// A client whose provider is [`Counting`], making at most `attempts` attempts a call.
+    fn counting(attempts: u32) -> Config {
+        ClientBuilder::<()>::default()
+            .credentials(crate::credentials::CredentialsProvider::custom(Counting(
+                Default::default(),
+            )))
+            .retry_policy(RetryPolicy::new(attempts))
+            .resolve()
+            .unwrap()
+    }
+
+    /// Starts a call of `config`'s client at `now` and runs it up to its first request,
+    /// running in place the fetches it asks for; the call, the AccessKey id it signed with,
+    /// and how many fetches ran.
+    fn first_attempt(config: &Config, now: Instant) -> (Call<'_>, String, u32) {
+        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+        let mut call = Call::new(config, &input, [4; 32], now, SystemTime::now());
         let mut fetches = 0;
         loop {
-            match config.credentials_step(now, SystemTime::now(), &mut seen, || [9; 32]) {
-                CredentialsStep::Sign(signer) => return (signer, fetches),
-                CredentialsStep::Fetch { mut fetch, .. } => {
+            match call.next(now) {
+                Action::Send(out) => {
+                    let query = out.request.uri().query().unwrap().to_owned();
+                    let id = query
+                        .split('&')
+                        .find_map(|kv| kv.strip_prefix("AccessKeyId="))
+                        .unwrap()
+                        .to_owned();
+                    return (call, id, fetches);
+                }
+                Action::Detach(mut fetch) => {
                     fetches += 1;
                     assert!(matches!(fetch.next(now), Action::Done(())));
                 }
@@ -1128,48 +1163,71 @@ mod tests {
         }
     }
 
-    /// Makes one call signed by `signer`, answered `status` with `body`.
-    fn call_answered(config: &Config, signer: &Signer, now: Instant, status: u16, body: &str) {
-        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
-        let mut call = Call::new(config, signer, &input, [4; 32], now, SystemTime::now());
-        let _ = sent(&mut call, now);
+    /// Answers `call`'s attempt in flight with `status` and `body`, and ends it.
+    fn answered(mut call: Call<'_>, now: Instant, status: u16, body: &str) {
         call.receive(now, Ok(answer(status, body)));
         assert!(matches!(call.next(now), Action::Done(_)));
     }
 
     #[test]
     fn an_expired_token_answer_drops_the_cached_credentials() {
-        let config = ClientBuilder::<()>::default()
-            .credentials(crate::credentials::CredentialsProvider::custom(Counting(
-                Default::default(),
-            )))
-            .retry_policy(RetryPolicy::new(1))
-            .resolve()
-            .unwrap();
+        let config = counting(1);
         let now = Instant::now();
         let expired = r#"{"Code":"InvalidSecurityToken.Expired","Message":"The security token has expired."}"#;
-        let (first, fetches) = signer_of(&config, now);
-        assert_eq!(fetches, 1);
+        let (call, first, fetches) = first_attempt(&config, now);
+        assert_eq!((first.as_str(), fetches), ("STS.id-0", 1));
         // Other errors keep the cache.
-        call_answered(
-            &config,
-            &first,
-            now,
-            404,
-            r#"{"Code":"InvalidImageId.NotFound"}"#,
-        );
-        call_answered(&config, &first, now, 503, BUSY);
-        let (same, fetches) = signer_of(&config, now);
-        assert_eq!((same.credentials(), fetches), (first.credentials(), 0));
-        // The service says the token expired: the next call fetches anew.
-        call_answered(&config, &first, now, 400, expired);
-        let (second, fetches) = signer_of(&config, now);
-        assert_eq!(fetches, 1);
-        assert_eq!(second.credentials().access_key_id(), "STS.id-1");
+        answered(call, now, 404, r#"{"Code":"InvalidImageId.NotFound"}"#);
+        let (call, same, fetches) = first_attempt(&config, now);
+        assert_eq!((same.as_str(), fetches), ("STS.id-0", 0));
+        answered(call, now, 503, BUSY);
+        // A call signed with them is still out when another learns that the token expired.
+        let (late, _, _) = first_attempt(&config, now);
+        let (call, _, _) = first_attempt(&config, now);
+        answered(call, now, 400, expired);
+        // The next call fetches anew.
+        let (call, second, fetches) = first_attempt(&config, now);
+        assert_eq!((second.as_str(), fetches), ("STS.id-1", 1));
+        answered(call, now, 200, r#"{"RequestId":"R"}"#);
         // A late answer to a call signed with the old credentials keeps the new ones.
-        call_answered(&config, &first, now, 400, expired);
-        let (kept, fetches) = signer_of(&config, now);
-        assert_eq!((kept.credentials(), fetches), (second.credentials(), 0));
+        answered(late, now, 400, expired);
+        let (_, kept, fetches) = first_attempt(&config, now);
+        assert_eq!((kept.as_str(), fetches), ("STS.id-1", 0));
+    }
+
+    #[test]
+    fn a_retry_after_a_refresh_signs_with_the_new_credentials_and_the_same_token() {
+        let config = counting(3);
+        let now = Instant::now();
+        let (mut call, first, _) = first_attempt(&config, now);
+        assert_eq!(first, "STS.id-0");
+        // Another call learns that these credentials expired: the cache drops them.
+        let (other, _, _) = first_attempt(&config, now);
+        let expired = r#"{"Code":"InvalidSecurityToken.Expired","Message":"expired"}"#;
+        answered(other, now, 400, expired);
+        // The first call's answer is lost; its retry fetches new credentials.
+        call.receive::<String>(
+            now,
+            Err(Error::transport(crate::TransportFailure::Reset, "reset")),
+        );
+        let token = call.client_token().clone();
+        let mut at = now;
+        let request = loop {
+            match call.next(at) {
+                Action::Wait(until) => at = until,
+                Action::Detach(mut fetch) => {
+                    assert!(matches!(fetch.next(at), Action::Done(())))
+                }
+                Action::Send(out) => break out.request,
+                Action::Done(r) => panic!("{r:?}"),
+            }
+        };
+        let query = request.uri().query().unwrap();
+        assert!(query.contains("AccessKeyId=STS.id-1"), "{query}");
+        assert!(
+            query.contains(&format!("ClientToken={}", token.as_str())),
+            "{query}"
+        );
     }
 
     #[test]

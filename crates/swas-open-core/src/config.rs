@@ -4,7 +4,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::adaptive::RateLimiter;
-use crate::credentials::{CredentialsCache, CredentialsProvider, CredentialsStep};
+use crate::credentials::read::{read_regular, MAX_FILE};
+use crate::credentials::{CredentialsCache, CredentialsProvider, CurrentSigner};
 use crate::endpoint::{Endpoint, EndpointKind};
 use crate::error::Error;
 use crate::input::{DeleteCustomImage, RegionId};
@@ -73,6 +74,7 @@ pub struct ClientBuilder<C> {
     retry_policy: RetryPolicy,
     user_agent_suffix: Option<String>,
     root_certificates: Vec<Vec<u8>>,
+    root_certificate_files: Vec<std::path::PathBuf>,
     native_roots: bool,
     proxy: ProxyChoice,
     no_proxy: Option<String>,
@@ -94,6 +96,7 @@ impl<C> Clone for ClientBuilder<C> {
             retry_policy: self.retry_policy,
             user_agent_suffix: self.user_agent_suffix.clone(),
             root_certificates: self.root_certificates.clone(),
+            root_certificate_files: self.root_certificate_files.clone(),
             native_roots: self.native_roots,
             proxy: self.proxy.clone(),
             no_proxy: self.no_proxy.clone(),
@@ -117,6 +120,7 @@ impl<C> std::fmt::Debug for ClientBuilder<C> {
             .field("retry_policy", &self.retry_policy)
             .field("user_agent_suffix", &self.user_agent_suffix)
             .field("root_certificates", &self.root_certificates.len())
+            .field("root_certificate_files", &self.root_certificate_files)
             .field("native_roots", &self.native_roots)
             .field("proxy", &self.proxy)
             .field("no_proxy", &self.no_proxy)
@@ -140,6 +144,7 @@ impl<C> Default for ClientBuilder<C> {
             retry_policy: RetryPolicy::default(),
             user_agent_suffix: None,
             root_certificates: Vec::new(),
+            root_certificate_files: Vec::new(),
             native_roots: false,
             proxy: ProxyChoice::Environment,
             no_proxy: None,
@@ -243,6 +248,16 @@ impl<C> ClientBuilder<C> {
         self
     }
 
+    /// Also trusts the certificates of the PEM file at `path`, read when the client is built:
+    /// only a regular file (a FIFO or a device is refused before it is opened), at most
+    /// 1 MiB; otherwise [`build`](Self::build) fails with
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) naming the file. May be called more
+    /// than once.
+    pub fn add_root_certificate_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.root_certificate_files.push(path.into());
+        self
+    }
+
     /// Also trusts the operating system's certificate store (default: off, only the
     /// built-in webpki roots and those added). The store is read when the client is built;
     /// certificates it cannot parse are skipped, and a store that cannot be read at all
@@ -282,7 +297,7 @@ impl<C> ClientBuilder<C> {
     /// `SSL_CERT_FILE`.
     pub fn resolve(self) -> Result<Config, Error> {
         self.resolve_in(&|name| std::env::var(name).ok(), &|path| {
-            std::fs::read(path)
+            read_regular(path, MAX_FILE)
         })
     }
 
@@ -294,7 +309,12 @@ impl<C> ClientBuilder<C> {
         read: &dyn Fn(&std::path::Path) -> std::io::Result<Vec<u8>>,
     ) -> Result<Config, Error> {
         let proxies = Proxies::resolve(&self.proxy, self.no_proxy.as_deref(), env)?;
-        let root_certificates = network::root_certificates(&self.root_certificates, env, read)?;
+        let root_certificates = network::root_certificates(
+            &self.root_certificates,
+            &self.root_certificate_files,
+            env,
+            read,
+        )?;
         let region = self.region.as_deref().map(RegionId::new).transpose()?;
         let endpoints = match (&self.endpoint, region) {
             (Some(url), _) => EndpointChoice::Explicit(url.parse::<Endpoint>()?),
@@ -307,17 +327,15 @@ impl<C> ClientBuilder<C> {
         };
         let provider = match (self.credentials, &self.profile) {
             (Some(provider), _) => provider,
-            (None, Some(profile)) => CredentialsProvider::from_environment(
-                Some(profile),
-                |k| std::env::var(k).ok(),
-                |p| std::fs::read_to_string(p),
-            ),
+            (None, Some(profile)) => CredentialsProvider::profile(profile),
             (None, None) => CredentialsProvider::default(),
         };
+        let state = Arc::new(SharedState::new(&self.retry_policy));
         let credentials = CredentialsCache::new(
             provider.kind,
             self.signature_version,
             self.user_agent_suffix,
+            (self.retry_policy, state.clone()),
         )?;
         Ok(Config {
             credentials: Arc::new(credentials),
@@ -326,7 +344,7 @@ impl<C> ClientBuilder<C> {
             connect_timeout: self.connect_timeout,
             read_timeout: self.read_timeout,
             deadline: self.deadline,
-            state: Arc::new(SharedState::new(&self.retry_policy)),
+            state,
             root_certificates,
             native_roots: self.native_roots,
             proxies,
@@ -396,24 +414,33 @@ impl Config {
         self.credentials.fixed()
     }
 
-    /// What to do to get the signer of a call at `now` (`wall`: the system clock then):
-    /// sign, run the refresh (one caller at a time gets it), wait for another caller's, or
-    /// fail with the error of the refresh waited for. `seen` is the caller's own, `None` at
-    /// first, kept across the steps of one call; `seed` (32 random bytes) is drawn only when
-    /// a refresh starts.
-    ///
-    /// A client loops: `Sign` -> start the call; `Fetch` -> drive it (or, with `meanwhile`,
-    /// sign with that and let the fetch run in the background), then step again; `Wait` ->
-    /// wait for the refresh to end (or a short while), then step again; `Failed` -> return
-    /// the error.
-    pub fn credentials_step(
+    /// The signer of the client's current credentials, as an exchange a client drives like
+    /// a call (fetching them first if need be), at `now` and `wall` (the system clock then);
+    /// `seed` (32 random bytes) seeds a fetch.
+    pub fn current_signer(
         &self,
+        seed: [u8; 32],
         now: Instant,
         wall: SystemTime,
-        seen: &mut Option<u64>,
-        seed: impl FnOnce() -> [u8; 32],
-    ) -> CredentialsStep {
-        self.credentials.step(now, wall, seen, seed)
+    ) -> CurrentSigner<'_> {
+        CurrentSigner::new(&self.credentials, seed, now, wall)
+    }
+
+    /// How many credentials fetches of this client have ended (or been dropped before their
+    /// end). A driver reads it before asking an exchange what to do; if it changed by the
+    /// time the driver would sleep in [`Action::Wait`](crate::Action::Wait), a fetch ended
+    /// in between and the driver asks again instead. It is counted before the
+    /// [`on_credentials_change`](Self::on_credentials_change) callback is called.
+    pub fn credentials_changes(&self) -> u64 {
+        self.credentials.changes()
+    }
+
+    /// Has `wake` called whenever a credentials fetch of this client ends (or is dropped
+    /// before its end), on the thread that ran it: the driver then wakes the calls waiting
+    /// in [`Action::Wait`](crate::Action::Wait), which ask again. A client sets it once, when
+    /// it is built; later calls are ignored.
+    pub fn on_credentials_change(&self, wake: impl Fn() + Send + Sync + 'static) {
+        self.credentials.set_waker(Box::new(wake));
     }
 
     /// Where a call of `input` goes.
@@ -439,7 +466,7 @@ pub(crate) struct SharedState {
 }
 
 impl SharedState {
-    fn new(policy: &RetryPolicy) -> Self {
+    pub(crate) fn new(policy: &RetryPolicy) -> Self {
         Self {
             clock_offset: AtomicI64::new(0),
             budget: policy.budget.map(TokenBucket::new),
@@ -623,6 +650,25 @@ mod tests {
             kind(builder().user_agent_suffix("a\nb")),
             Some(ErrorKind::Config(_))
         ));
+    }
+
+    #[test]
+    fn a_certificate_file_that_is_not_a_regular_file_fails_at_once() {
+        // The reader `resolve` uses: only a regular file, up to 1 MiB.
+        let read = |p: &std::path::Path| read_regular(p, MAX_FILE);
+        let env = |name: &str| (name == "SSL_CERT_FILE").then(|| "/dev/zero".to_owned());
+        let e = builder().resolve_in(&env, &read).unwrap_err().to_string();
+        assert!(
+            e.contains("/dev/zero") && e.contains("not a regular file"),
+            "{e}"
+        );
+        let none = |_: &str| None;
+        let b = builder().add_root_certificate_file("/dev/zero");
+        let e = b.resolve_in(&none, &read).unwrap_err().to_string();
+        assert!(
+            e.contains("/dev/zero") && e.contains("not a regular file"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 use std::time::{Duration, Instant};
 
+use crate::credentials::Fetch;
 use crate::error::Error;
 
 /// What an exchange asks its driver to do next.
@@ -11,8 +12,18 @@ use crate::error::Error;
 pub enum Action<T> {
     /// Send this request, then hand the outcome to [`Exchange::receive`].
     Send(Outgoing),
-    /// Nothing to do before this instant: sleep until then and ask again.
+    /// Nothing to do before this instant: sleep until then and ask again. A driver may ask
+    /// again earlier: when the client's credentials change (see
+    /// [`Config::on_credentials_change`](crate::Config::on_credentials_change)), a call
+    /// waiting for them is woken that way.
     Wait(Instant),
+    /// Run this credentials fetch to its end, apart from the exchange that asked for it (on
+    /// a thread or a task of its own: the fetch outlives a call that is dropped while it
+    /// waits), then ask the exchange again at once. A call asks for one when it needs new
+    /// credentials, and then waits for them, or when its credentials are due for a refresh
+    /// ahead of time, and then goes on with them.
+    /// (Boxed: a fetch is rare, and an action is moved at every step.)
+    Detach(Box<Fetch>),
     /// The exchange is over.
     Done(T),
 }
@@ -30,6 +41,10 @@ pub struct Outgoing {
     /// The instant past which the attempt must be abandoned, whatever the other bounds say.
     /// Report a hit as a timeout of any kind: the exchange names it.
     pub deadline: Option<Instant>,
+    /// The request must go straight to its host, never through a proxy, whatever the
+    /// client's proxy settings: the instance metadata service (link-local by design; the
+    /// credentials it answers must not cross a proxy).
+    pub direct: bool,
 }
 
 /// The shape every sans-IO exchange in this crate has: a DeleteCustomImage call, and each
@@ -48,7 +63,7 @@ pub struct Outgoing {
 ///
 /// fn drive<X: Exchange>(
 ///     mut exchange: X,
-///     send: impl Fn(Outgoing) -> Result<http::Response<Vec<u8>>, Error>,
+///     send: &impl Fn(Outgoing) -> Result<http::Response<Vec<u8>>, Error>,
 /// ) -> X::Output {
 ///     loop {
 ///         match exchange.next(Instant::now()) {
@@ -57,6 +72,8 @@ pub struct Outgoing {
 ///                 exchange.receive(Instant::now(), answer);
 ///             }
 ///             Action::Wait(until) => std::thread::sleep(until - Instant::now()),
+///             // A blocking driver with nothing else to run may run a fetch in place.
+///             Action::Detach(fetch) => drive(*fetch, &send),
 ///             Action::Done(output) => return output,
 ///         }
 ///     }
@@ -64,7 +81,8 @@ pub struct Outgoing {
 /// ```
 /// (A real driver sleeps with `until.saturating_duration_since(now)`.)
 ///
-/// A sans-IO exchange of requests and answers.
+/// A sans-IO exchange of requests and answers: a [`Call`](crate::Call), and each credentials
+/// [`Fetch`].
 pub trait Exchange {
     /// What the exchange ends with.
     type Output;
@@ -72,6 +90,14 @@ pub trait Exchange {
     /// What to do at `now`. After [`Action::Done`] the exchange is spent: asking again
     /// returns an error output rather than panicking.
     fn next(&mut self, now: Instant) -> Action<Self::Output>;
+
+    /// Whether the coming [`next`](Self::next) may block its thread a while: it reads a local
+    /// file (a config file, an OIDC token) or calls a provider of your own. An async driver
+    /// runs such a step where it holds up no other task (tokio's `block_in_place`). A call
+    /// never blocks; a credentials fetch may, at its start.
+    fn next_may_block(&self) -> bool {
+        false
+    }
 
     /// The outcome of the last [`Action::Send`], at `now`: the answer (any status), or the
     /// failure to get one ([`Error::transport`] or [`Error::timeout`]).

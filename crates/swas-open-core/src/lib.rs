@@ -76,9 +76,10 @@ mod verify;
 
 pub use call::{Call, CallOptions};
 pub use config::{ClientBuilder, Config, FromConfig};
-pub use credentials::cache::{CredentialsStep, Fetch};
-pub use credentials::chain::CredentialsError;
-pub use credentials::{Credentials, CredentialsProvider, ProvideCredentials, RoleOptions, Secret};
+pub use credentials::{
+    Credentials, CredentialsError, CredentialsProvider, CurrentSigner, Fetch, ProvideCredentials,
+    Refusal, RoleOptions, Secret,
+};
 pub use endpoint::{Endpoint, EndpointError, EndpointKind};
 pub use error::{BoxError, Error, ErrorKind, TimeoutKind};
 pub use exchange::{Action, Exchange, Outgoing};

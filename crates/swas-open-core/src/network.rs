@@ -246,15 +246,25 @@ pub(crate) fn redact(url: &str) -> String {
     }
 }
 
-/// The PEM bundles to trust besides the built-in roots: `added`, then the file named by
-/// `SSL_CERT_FILE` in `env`, read by `read`. An unreadable file is a configuration error,
-/// as in curl and OpenSSL.
+/// The PEM bundles to trust besides the built-in roots: `added`, the `files`, then the file
+/// named by `SSL_CERT_FILE` in `env`, the files read by `read`. An unreadable file is a
+/// configuration error, as in curl and OpenSSL.
 pub(crate) fn root_certificates(
     added: &[Vec<u8>],
+    files: &[std::path::PathBuf],
     env: &dyn Fn(&str) -> Option<String>,
     read: &dyn Fn(&Path) -> std::io::Result<Vec<u8>>,
 ) -> Result<Vec<Vec<u8>>, Error> {
     let mut roots = added.to_vec();
+    for path in files {
+        let pem = read(path).map_err(|e| {
+            Error::config(format!(
+                "certificate file {} cannot be read: {e}",
+                path.display()
+            ))
+        })?;
+        roots.push(pem);
+    }
     if let Some(path) = env(ENV_SSL_CERT_FILE).filter(|p| !p.is_empty()) {
         let pem = read(Path::new(&path)).map_err(|e| {
             Error::config(format!("{ENV_SSL_CERT_FILE} {path:?} cannot be read: {e}"))
@@ -362,13 +372,13 @@ mod tests {
     #[test]
     fn ssl_cert_file_is_added_and_must_be_readable() {
         let read_ok = |_: &Path| Ok(b"PEM".to_vec());
-        let roots = root_certificates(&[b"A".to_vec()], &env_of(&[]), &read_ok).unwrap();
+        let roots = root_certificates(&[b"A".to_vec()], &[], &env_of(&[]), &read_ok).unwrap();
         assert_eq!(roots, vec![b"A".to_vec()]);
         let env = env_of(&[("SSL_CERT_FILE", "/ca.pem")]);
-        let roots = root_certificates(&[], &env, &read_ok).unwrap();
+        let roots = root_certificates(&[], &[], &env, &read_ok).unwrap();
         assert_eq!(roots, vec![b"PEM".to_vec()]);
         let missing = |_: &Path| Err(std::io::Error::from(std::io::ErrorKind::NotFound));
-        let m = root_certificates(&[], &env, &missing)
+        let m = root_certificates(&[], &[], &env, &missing)
             .unwrap_err()
             .to_string();
         assert!(m.contains("SSL_CERT_FILE") && m.contains("/ca.pem"), "{m}");

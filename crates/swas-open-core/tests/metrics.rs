@@ -22,16 +22,7 @@ fn run(config: &Config, answers: &[(u16, &str)]) {
     let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
     // The start of virtual time: later instants are this one plus made-up durations.
     let mut now = Instant::now();
-    let mut call = Call::new(
-        config,
-        config
-            .signer()
-            .expect("credentials given to the builder are fixed"),
-        &input,
-        [1; 32],
-        now,
-        SystemTime::now(),
-    );
+    let mut call = Call::new(config, &input, [1; 32], now, SystemTime::now());
     let mut answers = answers.iter();
     loop {
         match call.next(now) {
@@ -40,6 +31,7 @@ fn run(config: &Config, answers: &[(u16, &str)]) {
                 call.receive(now, Ok(answer(*status, body)));
             }
             Action::Wait(until) => now = until,
+            Action::Detach(_) => unreachable!("credentials given to the builder are fixed"),
             Action::Done(_) => return,
         }
     }
@@ -128,21 +120,13 @@ fn a_call_dropped_before_its_end_is_counted_as_cancelled() {
     let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
     metrics::with_local_recorder(&recorder, || {
         let now = Instant::now();
-        let signer = config.signer().unwrap();
         // Dropped with its request in flight, and dropped before it started.
-        let mut call = Call::new(&config, signer, &input, [2; 32], now, SystemTime::now());
+        let mut call = Call::new(&config, &input, [2; 32], now, SystemTime::now());
         assert!(matches!(call.next(now), Action::Send(_)));
         drop(call);
-        drop(Call::new(
-            &config,
-            signer,
-            &input,
-            [3; 32],
-            now,
-            SystemTime::now(),
-        ));
+        drop(Call::new(&config, &input, [3; 32], now, SystemTime::now()));
         // A finished call is not.
-        let mut done = Call::new(&config, signer, &input, [4; 32], now, SystemTime::now());
+        let mut done = Call::new(&config, &input, [4; 32], now, SystemTime::now());
         assert!(matches!(done.next(now), Action::Send(_)));
         done.receive(now, Ok(answer(200, r#"{"RequestId":"R"}"#)));
         assert!(matches!(done.next(now), Action::Done(Ok(_))));

@@ -2,8 +2,8 @@
 //! requests (V1 and V3), validation errors, verification errors, chain errors.
 
 use swas_open_core::{
-    Action, ClientBuilder, Credentials, CredentialsProvider, CredentialsStep, DeleteCustomImage,
-    Endpoint, EndpointKind, Exchange, Nonce, SignatureVersion, Signer, SigningContext, Timestamp,
+    Action, ClientBuilder, Credentials, CredentialsProvider, DeleteCustomImage, Endpoint,
+    EndpointKind, Exchange, Nonce, SignatureVersion, Signer, SigningContext, Timestamp,
 };
 
 const SECRET: &str = "Sup3rS3cretValue";
@@ -69,15 +69,12 @@ fn secret_never_formatted() {
         .unwrap();
     // The start of virtual time: nothing is measured from it, the steps below take it as is.
     let (now, wall) = (std::time::Instant::now(), std::time::SystemTime::now());
-    let mut seen = None;
-    let CredentialsStep::Fetch { mut fetch, .. } =
-        config.credentials_step(now, wall, &mut seen, || [0; 32])
-    else {
+    let mut signer = config.current_signer([0; 32], now, wall);
+    let Action::Detach(mut fetch) = signer.next(now) else {
         panic!("expected a fetch")
     };
     assert!(matches!(fetch.next(now), Action::Done(())));
-    let CredentialsStep::Failed(chain) = config.credentials_step(now, wall, &mut seen, || [0; 32])
-    else {
+    let Action::Done(Err(chain)) = signer.next(now) else {
         panic!("expected the chain's error")
     };
     outputs.push(formatted(&chain));

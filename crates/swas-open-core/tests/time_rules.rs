@@ -60,8 +60,7 @@ fn call<'a>(config: &'a Config, seed: u32, now: Instant) -> Call<'a> {
     let input = DeleteCustomImage::new("cn-hangzhou", format!("m-{seed}")).expect("valid input");
     let mut bytes = [0; 32];
     bytes[..4].copy_from_slice(&seed.to_le_bytes());
-    let signer = config.signer().expect("fixed credentials sign at once");
-    Call::new(config, signer, &input, bytes, now, wall())
+    Call::new(config, &input, bytes, now, wall())
 }
 
 /// Runs one call to its end at virtual time from `now`, answering its attempts in turn from
@@ -91,6 +90,7 @@ fn run(
                 now = until;
             }
             Action::Done(result) => return (result, waits, now),
+            Action::Detach(_) => panic!("fixed credentials are never fetched"),
         }
     }
 }
@@ -294,6 +294,7 @@ fn storm(adaptive: bool) -> Storm {
                 );
                 worker.at = until;
             }
+            Action::Detach(_) => panic!("fixed credentials are never fetched"),
             Action::Done(result) => {
                 let out = result.unwrap_or_else(|e| panic!("adaptive {adaptive}: {e}"));
                 storm.most_attempts = storm.most_attempts.max(out.attempts);

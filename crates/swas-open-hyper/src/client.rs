@@ -2,11 +2,11 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use swas_open_core::{
-    Action, Call, CallOptions, Config, CredentialsStep, DeleteCustomImage, DeleteCustomImageOutput,
-    Error, Exchange, Fetch, FromConfig, Signer,
+    Action, Call, CallOptions, Config, DeleteCustomImage, DeleteCustomImageOutput, Error, Exchange,
+    Fetch, FromConfig, Signer,
 };
 use tokio::sync::Notify;
 use tracing::Instrument;
@@ -60,12 +60,10 @@ pub struct Client {
 struct Inner {
     config: Config,
     transport: Transport,
-    /// Wakes the callers waiting for a credentials refresh when it ends.
-    refreshed: Notify,
+    /// The one way a waiting call wakes, beside its time being up: a credentials fetch
+    /// ended (the core counts them: [`Config::credentials_changes`]).
+    fetch_ended: Arc<Notify>,
 }
-
-/// How long a caller waits for a refresh before looking again.
-const REFRESH_POLL: Duration = Duration::from_secs(1);
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -81,11 +79,14 @@ impl FromConfig for Client {
     /// I/O and timers enabled.
     fn from_config(config: Config) -> Result<Self, Error> {
         let transport = Transport::new(&config)?;
+        let fetch_ended = Arc::new(Notify::new());
+        let notify = fetch_ended.clone();
+        config.on_credentials_change(move || notify.notify_waiters());
         Ok(Client {
             inner: Arc::new(Inner {
                 config,
                 transport,
-                refreshed: Notify::new(),
+                fetch_ended,
             }),
         })
     }
@@ -123,6 +124,12 @@ impl Client {
     /// [`DeleteCustomImageOutput::client_token`]. Waits between attempts sleep on tokio's timer, never
     /// blocking a runtime thread. On failure, the error is the last attempt's.
     ///
+    /// Credentials a provider fetches are cached and used while they have over 3 minutes
+    /// left; otherwise the call waits for a fetch, which runs in a task of its own, one for
+    /// all the calls that need it, so dropping a waiting call's future cancels nothing for
+    /// the others. From 15 minutes before they expire, the first call starts a refresh in
+    /// the background and goes on with the cached ones.
+    ///
     /// ```no_run
     /// use swas_open_hyper::{Client, DeleteCustomImage, Error};
     ///
@@ -154,22 +161,11 @@ impl Client {
         input: &DeleteCustomImage,
         options: CallOptions,
     ) -> Result<DeleteCustomImageOutput, Error> {
-        let config = &self.inner.config;
-        // Fixed credentials need no cache: no lock, no clock reading.
-        let fetched;
-        let signer = match config.signer() {
-            Some(fixed) => fixed,
-            None => {
-                fetched = self.signer().await?;
-                &*fetched
-            }
-        };
         // One bulk draw: `rand::random::<[u8; 32]>()` would draw the bytes one at a time.
         let mut seed = [0; 32];
         rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
         let mut call = Call::new(
-            config,
-            signer,
+            &self.inner.config,
             input,
             seed,
             Instant::now(),
@@ -180,45 +176,12 @@ impl Client {
         self.drive(call).instrument(span).await
     }
 
-    /// The signer of the client's current credentials: cached ones while they have over 3
-    /// minutes left, else fetched now. The fetch runs in a task of its own that every
-    /// waiting caller awaits, so dropping a waiting future cancels nothing for the others.
-    /// From 15 minutes before expiry, the first caller starts that task and goes on with the
-    /// cached credentials. Every call does this first.
+    /// The signer of the client's current credentials, fetched first if need be, as a call
+    /// gets it before each attempt.
     pub async fn signer(&self) -> Result<Arc<Signer>, Error> {
         let config = &self.inner.config;
-        let mut seen = None;
-        loop {
-            // Registered before looking, so a refresh that ends in between still wakes us.
-            let notified = self.inner.refreshed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let step =
-                config.credentials_step(Instant::now(), SystemTime::now(), &mut seen, rand::random);
-            match step {
-                CredentialsStep::Sign(signer) => return Ok(signer),
-                CredentialsStep::Failed(error) => return Err(error),
-                CredentialsStep::Fetch { fetch, meanwhile } => {
-                    self.spawn_refresh(fetch);
-                    if let Some(signer) = meanwhile {
-                        return Ok(signer);
-                    }
-                    let _ = tokio::time::timeout(REFRESH_POLL, notified).await;
-                }
-                CredentialsStep::Wait => {
-                    let _ = tokio::time::timeout(REFRESH_POLL, notified).await;
-                }
-            }
-        }
-    }
-
-    /// Runs a credentials fetch in a task of its own, then wakes whoever waits for it.
-    fn spawn_refresh(&self, fetch: Fetch) {
-        let client = self.clone();
-        tokio::spawn(async move {
-            client.drive(fetch).await;
-            client.inner.refreshed.notify_waiters();
-        });
+        self.drive(config.current_signer(rand::random(), Instant::now(), SystemTime::now()))
+            .await
     }
 
     /// How far the service's clock is ahead of this machine's, in seconds (negative:
@@ -230,15 +193,51 @@ impl Client {
     /// Runs an exchange to its end: the one loop every request of this client goes through.
     async fn drive<X: Exchange>(&self, mut exchange: X) -> X::Output {
         loop {
-            match exchange.next(Instant::now()) {
+            let seen = self.inner.config.credentials_changes();
+            let action = if exchange.next_may_block() {
+                off_the_runtime(|| exchange.next(Instant::now()))
+            } else {
+                exchange.next(Instant::now())
+            };
+            match action {
                 Action::Send(outgoing) => {
                     let outcome = self.inner.transport.send(outgoing).await;
                     exchange.receive(Instant::now(), outcome);
                 }
-                Action::Wait(until) => tokio::time::sleep_until(until.into()).await,
+                Action::Wait(until) => self.sleep(seen, until).await,
+                Action::Detach(fetch) => self.detach(*fetch),
                 Action::Done(output) => return output,
             }
         }
+    }
+
+    /// Sleeps until `until`, or until the count of credentials changes is no longer `seen`.
+    async fn sleep(&self, seen: u64, until: Instant) {
+        // Made before looking: it receives every `notify_waiters` from now on.
+        let fetch_ended = self.inner.fetch_ended.notified();
+        if self.inner.config.credentials_changes() != seen {
+            return;
+        }
+        tokio::select! {
+            () = fetch_ended => {}
+            () = tokio::time::sleep_until(until.into()) => {}
+        }
+    }
+
+    /// Runs a credentials fetch in a task of its own; its end wakes the calls waiting.
+    fn detach(&self, fetch: Fetch) {
+        let client = self.clone();
+        tokio::spawn(async move { client.drive(fetch).await });
+    }
+}
+
+/// Runs `step`, which may block its thread (a fetch reading a local file), without holding up
+/// the runtime's other tasks: tokio's `block_in_place` on a multi-thread runtime; in place on
+/// a current-thread one, whose only thread is the caller's anyway.
+fn off_the_runtime<T>(step: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(step),
+        _ => step(),
     }
 }
 

@@ -36,10 +36,12 @@ pub(crate) const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// finished one back to the pool on its connection task, which may not have run yet.
 pub(crate) const POOL_MAX_IDLE_PER_HOST: usize = 128;
 
-/// The pooled HTTP(S) client, with its connect bound and its proxies.
+/// The pooled HTTP(S) client, with its connect bound and its proxies (and a direct pool).
 #[derive(Clone)]
 pub(crate) struct Transport {
     client: PooledClient<TimedConnector, Full<Bytes>>,
+    /// For the requests that must never go through a proxy, when the client has proxies.
+    direct: Option<PooledClient<TimedConnector, Full<Bytes>>>,
     /// The client's connect bound: a request with another one is bounded here as a whole.
     connect_timeout: Duration,
     /// Which requests go through a proxy, when any can.
@@ -58,39 +60,19 @@ impl std::fmt::Debug for Transport {
 impl Transport {
     /// A pooled client: HTTP/1.1 with keep-alive, rustls with the ring provider (chosen
     /// here, never the process-wide default) and the roots of `config` ([`tls`]), the
-    /// proxies of `config` ([`proxy`]); redirects are never followed (hyper-util's client
-    /// has no redirect logic).
+    /// proxies of `config` ([`proxy`]), with a second, unproxied pool for the requests that
+    /// must go direct (the metadata service) when there are proxies; redirects are never
+    /// followed (hyper-util's client has no redirect logic).
     pub(crate) fn new(config: &Config) -> Result<Self, Error> {
-        let connect_timeout = config.connect_timeout;
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        // hyper-util spreads this over the resolved addresses, so an unreachable first
-        // address leaves time for the next; the wrapper below bounds the whole set-up.
-        http.set_connect_timeout(Some(connect_timeout));
-        http.set_keepalive(Some(Duration::from_secs(30)));
         let proxies = proxy::matcher(&config.proxies);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls::client_config(config)?)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(ProxyConnector {
-                http,
-                matcher: proxies.clone(),
-            });
-        let connector = TimedConnector {
-            inner: https,
-            limit: connect_timeout,
+        let direct = match proxies {
+            Some(_) => Some(pooled(config, None)?),
+            None => None,
         };
-        let client = PooledClient::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
         Ok(Self {
-            client,
-            connect_timeout,
+            client: pooled(config, proxies.clone())?,
+            direct,
+            connect_timeout: config.connect_timeout,
             proxies,
         })
     }
@@ -108,10 +90,11 @@ impl Transport {
             let (mut parts, body) = outgoing.request.into_parts();
             // One look at the proxy list: for a plain-HTTP request sent to a proxy, its
             // name (for a refusal) and its credentials.
-            let proxied = self
-                .proxies
-                .as_deref()
-                .and_then(|m| proxy::absolute_form(m, &parts.uri));
+            let (client, proxies) = match &self.direct {
+                Some(direct) if outgoing.direct => (direct, None),
+                _ => (&self.client, self.proxies.as_deref()),
+            };
+            let proxied = proxies.and_then(|m| proxy::absolute_form(m, &parts.uri));
             let via_proxy = proxied.map(|(proxy, auth)| {
                 if let Some(auth) = auth {
                     parts
@@ -121,7 +104,7 @@ impl Transport {
                 proxy
             });
             let request = Request::from_parts(parts, Full::new(Bytes::from(body)));
-            let response = bounded(read, deadline, self.client.request(request))
+            let response = bounded(read, deadline, client.request(request))
                 .await?
                 .map_err(|e| map_client_error(e, self.connect_timeout))?;
             if let Some(proxy) = via_proxy {
@@ -146,6 +129,36 @@ impl Transport {
                 .map_err(|_| Error::timeout(TimeoutKind::Connect, outgoing.connect_timeout))?
         }
     }
+}
+
+/// A pooled client for `config`, through the proxies of `matcher` (none: direct).
+fn pooled(
+    config: &Config,
+    matcher: Option<Arc<Matcher>>,
+) -> Result<PooledClient<TimedConnector, Full<Bytes>>, Error> {
+    let connect_timeout = config.connect_timeout;
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    // hyper-util spreads this over the resolved addresses, so an unreachable first address
+    // leaves time for the next; the wrapper below bounds the whole set-up.
+    http.set_connect_timeout(Some(connect_timeout));
+    http.set_keepalive(Some(Duration::from_secs(30)));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls::client_config(config)?)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(ProxyConnector { http, matcher });
+    let connector = TimedConnector {
+        inner: https,
+        limit: connect_timeout,
+    };
+    Ok(PooledClient::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .build(connector))
 }
 
 /// Runs `fut` for at most `read`, and not past `deadline`. A hit is a read timeout (the

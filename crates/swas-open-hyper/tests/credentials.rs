@@ -1,5 +1,6 @@
 //! What only the async client's credentials have: one refresh shared by a hundred
-//! concurrent tasks, of which dropped waiters cancel nothing. Every provider kind and
+//! concurrent tasks, of which dropped waiters cancel nothing; a file read off the runtime's
+//! workers. Every provider kind and
 //! config-file mode runs end to end in the scenario suite (`suite.rs`).
 
 use std::time::Duration;
@@ -31,4 +32,31 @@ async fn one_refresh_for_a_hundred_calls_even_when_waiters_are_dropped() {
     }
     // The first caller's task may be among the dropped ones: the refresh went on anyway.
     assert_eq!(emu.stats().sts_requests, 1);
+}
+
+/// On a multi-thread runtime, a fetch that reads a local file (here the aliyun CLI config
+/// file) runs that step through `block_in_place` (which panics where it may not be used),
+/// and the call succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_reading_a_file_runs_off_the_runtime_workers() {
+    use swas_open_core::{ClientBuilder, CredentialsProvider, DeleteCustomImage};
+    use swas_open_testkit::creds::{Home, AK, REGION};
+    let emu = credential_services().start().await.unwrap();
+    emu.add_image(REGION, "m-file", false);
+    let home = Home::new();
+    let config = home.write(
+        "config.json",
+        &format!(
+            r#"{{"profiles":[{{"name":"p","mode":"AK","access_key_id":"{}","access_key_secret":"{}"}}]}}"#,
+            AK.0, AK.1
+        ),
+    );
+    let client: Client = ClientBuilder::default()
+        .credentials(CredentialsProvider::cli_profile(&config, "p"))
+        .endpoint(&emu.url())
+        .build()
+        .unwrap();
+    let input = DeleteCustomImage::new(REGION, "m-file").unwrap();
+    client.delete_custom_image(&input).await.unwrap();
+    assert!(!emu.has_image(REGION, "m-file"));
 }

@@ -6,7 +6,7 @@
 //! SWAS.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -100,11 +100,7 @@ pub fn chain(home: &Home, profile: Option<&str>, vars: &[(&str, String)]) -> Cre
                 == Some("true"),
         "this chain would reach the real metadata service"
     );
-    CredentialsProvider::from_environment(
-        profile,
-        move |k| map.get(k).cloned(),
-        |p: &Path| std::fs::read_to_string(p),
-    )
+    CredentialsProvider::from_variables(profile, move |k| map.get(k).cloned())
 }
 
 /// [`credential_services`], started on a thread of its own, its metadata service answering

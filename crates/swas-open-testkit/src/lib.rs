@@ -47,6 +47,7 @@ pub mod creds;
 pub mod figures;
 mod hostile;
 mod scenarios;
+mod seams;
 mod server;
 pub mod storm;
 mod trace;
@@ -218,10 +219,15 @@ pub(crate) use scenario_list;
 /// scenario left out of its module's list, or a module left out of here, is dead code, which
 /// this crate refuses (`deny(dead_code)`); a name listed but not written does not resolve.
 fn all<D: Driver>() -> Vec<Scenario<D>> {
-    [scenarios::list(), creds::list(), hostile::list()]
-        .into_iter()
-        .flatten()
-        .collect()
+    [
+        scenarios::list(),
+        creds::list(),
+        hostile::list(),
+        seams::list(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Runs every scenario of the kit as a test of its own, each with a driver made afresh by

@@ -67,7 +67,6 @@ pub(crate) fn list<D: Driver>() -> Vec<crate::Scenario<D>> {
         outage_is_bounded_by_the_retry_budget,
         outage_without_a_budget_triples_the_load,
         adaptive_mode_rides_out_a_throttling_storm,
-        a_failed_refresh_keeps_usable_credentials,
         an_expired_token_answer_drops_the_cached_credentials,
     ]
 }
@@ -1176,54 +1175,6 @@ fn role_client<D: Driver>(images: &[&str], lifetime: Duration) -> (Emulator, D::
             .retry_policy(quick_retries(1)),
     );
     (emu, client)
-}
-
-/// Waits (a bounded while) until the emulator has counted `n` STS requests.
-fn wait_for_sts_requests(emu: &Emulator, n: u64) {
-    // Socket-level: the refresh runs in the background, and only the emulator's count of
-    // STS requests tells when it has been made; the bound is far past any load.
-    let until = Instant::now() + Duration::from_secs(10);
-    while emu.stats().sts_requests < n {
-        assert!(
-            Instant::now() < until,
-            "{} STS requests, expected {n}",
-            emu.stats().sts_requests
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// A refresh that fails while the cached credentials are still usable costs no call: the
-/// call signs with the cached ones, and so do the next calls (the failed refresh is tried
-/// again only 10 s later).
-fn a_failed_refresh_keeps_usable_credentials<D: Driver>(d: &D) {
-    use swas_open_emulator::Service;
-    // Credentials issued for 12 s are under the 3-minute floor: the first call fetches
-    // twice, then (the provider only issues short ones) uses them for half their life and
-    // starts a refresh ahead of time, in the background, on the same step. That third STS
-    // request meets an outage; the first two pass (a zero delay is no fault).
-    let (emu, client) = role_client::<D>(&["m-1", "m-2", "m-3"], Duration::from_secs(12));
-    emu.inject(Fault::delay(Duration::ZERO).on(Service::Sts).times(2));
-    emu.inject(Fault::error(503, "ServiceUnavailable").on(Service::Sts));
-    let out = delete(d, &client, "m-1").expect("signed with the credentials of the 2nd fetch");
-    assert_eq!(out.attempts, 1);
-    wait_for_sts_requests(&emu, 3);
-    assert_eq!(
-        clear_faults(&emu),
-        0,
-        "the refresh took the outage's answer"
-    );
-    for image in ["m-2", "m-3"] {
-        let out = delete(d, &client, image).expect("still signed with the cached credentials");
-        assert_eq!(out.attempts, 1);
-    }
-    let stats = emu.stats();
-    assert_eq!(
-        stats.sts_requests, 3,
-        "no second refresh right after a failure"
-    );
-    assert_eq!(stats.credentials_issued, 2);
-    assert_eq!(stats.deletes, 3);
 }
 
 /// When the service answers `InvalidSecurityToken.Expired` to credentials the client still

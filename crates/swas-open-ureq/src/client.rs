@@ -3,11 +3,11 @@
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use swas_open_core::{
-    Action, Call, CallOptions, Config, CredentialsStep, DeleteCustomImage, DeleteCustomImageOutput,
-    Error, Exchange, FromConfig, Signer,
+    Action, Call, CallOptions, Config, DeleteCustomImage, DeleteCustomImageOutput, Error, Exchange,
+    Fetch, FromConfig, Signer,
 };
 
 use crate::transport;
@@ -56,12 +56,39 @@ pub struct Client {
 struct Inner {
     agent: transport::Agent,
     config: Config,
-    /// Wakes the callers waiting for a credentials refresh when it ends.
-    refreshed: (Mutex<()>, Condvar),
+    wake: Arc<Wake>,
 }
 
-/// How long a caller waits for another's refresh before looking again.
-const REFRESH_POLL: Duration = Duration::from_secs(1);
+/// The one way a waiting call wakes: its time is up, or a credentials fetch ended (the
+/// core counts them: [`Config::credentials_changes`]).
+#[derive(Default)]
+struct Wake {
+    lock: Mutex<()>,
+    changed: Condvar,
+}
+
+impl Wake {
+    fn notify(&self) {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.changed.notify_all();
+    }
+
+    /// Sleeps until `until`, or until `config`'s count of credentials changes is no longer
+    /// `seen`. The count is read under the lock the notifier takes, so no change is missed.
+    fn sleep(&self, config: &Config, seen: u64, until: Instant) {
+        let mut guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if config.credentials_changes() != seen || left.is_zero() {
+                return;
+            }
+            guard = match self.changed.wait_timeout(guard, left) {
+                Ok((guard, _)) => guard,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
+}
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -73,11 +100,14 @@ impl fmt::Debug for Client {
 
 impl FromConfig for Client {
     fn from_config(config: Config) -> Result<Self, Error> {
+        let wake = Arc::new(Wake::default());
+        let notify = wake.clone();
+        config.on_credentials_change(move || notify.notify());
         Ok(Client {
             inner: Arc::new(Inner {
                 agent: transport::Agent::new(&config)?,
                 config,
-                refreshed: (Mutex::new(()), Condvar::new()),
+                wake,
             }),
         })
     }
@@ -106,6 +136,11 @@ impl Client {
     /// Every attempt carries the same `ClientToken` (the input's, or a UUID v4 made for this
     /// call, returned in [`DeleteCustomImageOutput::client_token`]) and is signed with a fresh
     /// timestamp and nonce. On failure, the error is the last attempt's.
+    ///
+    /// Credentials a provider fetches are cached and used while they have over 3 minutes
+    /// left; otherwise the call waits for a fetch, which runs on a thread of its own, one for
+    /// all the calls that need it. From 15 minutes before they expire, the first call starts
+    /// a refresh in the background and goes on with the cached ones.
     ///
     /// ```no_run
     /// use swas_open_ureq::{Client, DeleteCustomImage, ErrorCode};
@@ -139,22 +174,11 @@ impl Client {
         input: &DeleteCustomImage,
         options: CallOptions,
     ) -> Result<DeleteCustomImageOutput, Error> {
-        let config = &self.inner.config;
-        // Fixed credentials need no cache: no lock, no clock reading.
-        let fetched;
-        let signer = match config.signer() {
-            Some(fixed) => fixed,
-            None => {
-                fetched = self.signer()?;
-                &*fetched
-            }
-        };
         // One bulk draw: `rand::random::<[u8; 32]>()` would draw the bytes one at a time.
         let mut seed = [0; 32];
         rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
         let mut call = Call::new(
-            config,
-            signer,
+            &self.inner.config,
             input,
             seed,
             Instant::now(),
@@ -165,47 +189,11 @@ impl Client {
         self.drive(call)
     }
 
-    /// The signer of the client's current credentials: cached ones while they have over 3
-    /// minutes left, else fetched now (one thread fetches, the others wait for it). From 15
-    /// minutes before they expire, the first caller starts a refresh on a background thread
-    /// and goes on with the cached ones. Every call does this first.
+    /// The signer of the client's current credentials, fetched first if need be, as a call
+    /// gets it before each attempt.
     pub fn signer(&self) -> Result<Arc<Signer>, Error> {
         let config = &self.inner.config;
-        let (lock, woken) = &self.inner.refreshed;
-        let mut seen = None;
-        loop {
-            let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-            let step =
-                config.credentials_step(Instant::now(), SystemTime::now(), &mut seen, rand::random);
-            match step {
-                CredentialsStep::Sign(signer) => return Ok(signer),
-                CredentialsStep::Failed(error) => return Err(error),
-                CredentialsStep::Wait => {
-                    // The fetcher notifies under this lock, after storing its result, so the
-                    // wake-up cannot fall between the step and the wait.
-                    let _ = woken.wait_timeout(guard, REFRESH_POLL);
-                }
-                CredentialsStep::Fetch { fetch, meanwhile } => {
-                    drop(guard);
-                    match meanwhile {
-                        Some(signer) => {
-                            let client = self.clone();
-                            thread::spawn(move || client.refresh(fetch));
-                            return Ok(signer);
-                        }
-                        None => self.refresh(fetch),
-                    }
-                }
-            }
-        }
-    }
-
-    /// Runs a credentials fetch, then wakes whoever waits for it.
-    fn refresh(&self, fetch: swas_open_core::Fetch) {
-        self.drive(fetch);
-        let (lock, woken) = &self.inner.refreshed;
-        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-        woken.notify_all();
+        self.drive(config.current_signer(rand::random(), Instant::now(), SystemTime::now()))
     }
 
     /// How far the service's clock is ahead of this machine's, in seconds (negative:
@@ -217,17 +205,23 @@ impl Client {
     /// Runs an exchange to its end: the one loop every request of this client goes through.
     fn drive<X: Exchange>(&self, mut exchange: X) -> X::Output {
         loop {
+            let seen = self.inner.config.credentials_changes();
             match exchange.next(Instant::now()) {
                 Action::Send(outgoing) => {
                     let outcome = transport::send(&self.inner.agent, outgoing);
                     exchange.receive(Instant::now(), outcome);
                 }
-                Action::Wait(until) => {
-                    thread::sleep(until.saturating_duration_since(Instant::now()))
-                }
+                Action::Wait(until) => self.inner.wake.sleep(&self.inner.config, seen, until),
+                Action::Detach(fetch) => self.detach(*fetch),
                 Action::Done(output) => return output,
             }
         }
+    }
+
+    /// Runs a credentials fetch on a thread of its own; its end wakes the calls waiting.
+    fn detach(&self, fetch: Fetch) {
+        let client = self.clone();
+        thread::spawn(move || client.drive(fetch));
     }
 }
 

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use swas_open_core::MAX_RESPONSE_BODY;
-use swas_open_core::{Config, Error, Outgoing, TimeoutKind, TransportFailure};
+use swas_open_core::{Config, Error, ErrorKind, Outgoing, TimeoutKind, TransportFailure};
 use ureq::tls::{TlsConfig, TlsProvider};
 use ureq::Timeout;
 
@@ -87,10 +87,10 @@ pub(crate) fn send(agent: &Agent, outgoing: Outgoing) -> Result<http::Response<V
     let left = outgoing
         .deadline
         .map(|d| d.saturating_duration_since(Instant::now()));
-    let proxy = agent
-        .proxies
-        .as_ref()
+    let proxy = (agent.proxies.as_ref())
+        .filter(|_| !outgoing.direct)
         .and_then(|p| p.for_uri(outgoing.request.uri()));
+    let via = proxy.map(|p| (p.host().to_owned(), p.port()));
     let request = if limits != agent.defaults || left.is_some() || proxy.is_some() {
         agent
             .agent
@@ -105,7 +105,13 @@ pub(crate) fn send(agent: &Agent, outgoing: Outgoing) -> Result<http::Response<V
     } else {
         outgoing.request
     };
-    let response = agent.agent.run(request).map_err(|e| map_error(e, limits))?;
+    let response = agent.agent.run(request).map_err(|e| {
+        let error = map_error(e, limits);
+        match via {
+            Some(proxy) => named_proxy(error, proxy),
+            None => error,
+        }
+    })?;
     let (parts, body) = response.into_parts();
     let capacity = body
         .content_length()
@@ -150,6 +156,43 @@ fn map_error(error: ureq::Error, limits: Limits) -> Error {
         other => Box::new(other),
     };
     Error::transport(kind, source)
+}
+
+/// A failure to reach the proxy `via` (host, port), named after it: the error's source says
+/// `the proxy host:port: ...`. Other failures are the service's, and left alone.
+fn named_proxy(error: Error, via: (String, u16)) -> Error {
+    match error.into_kind() {
+        ErrorKind::Transport {
+            kind: kind @ (TransportFailure::Connect | TransportFailure::Dns),
+            source,
+        } => Error::transport(
+            kind,
+            ProxyFailed {
+                proxy: format!("{}:{}", via.0, via.1),
+                source,
+            },
+        ),
+        other => other.into(),
+    }
+}
+
+/// The proxy named, and why it could not be used (it never holds the proxy's password).
+#[derive(Debug)]
+struct ProxyFailed {
+    proxy: String,
+    source: swas_open_core::BoxError,
+}
+
+impl std::fmt::Display for ProxyFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the proxy {}: {}", self.proxy, self.source)
+    }
+}
+
+impl std::error::Error for ProxyFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
 }
 
 /// Whether an I/O error carries a TLS failure: rustls reports a refused certificate inside

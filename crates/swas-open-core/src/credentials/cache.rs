@@ -1,24 +1,28 @@
 //! Cached credentials and when to refresh them: pure timing rules, and the one refresh that
 //! concurrent callers share.
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use rand_chacha::rand_core::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-
-use super::chain::CredentialsError;
-use super::fetch::{Ctx, Fetched, Kind, Machine, Next};
+use super::fetch::{lifetime, Fetch};
+use super::machine::Kind;
+use super::service::Fetched;
+use super::CredentialsError;
+use crate::config::SharedState;
 use crate::error::Error;
-use crate::exchange::{Action, Exchange};
+use crate::retry::RetryPolicy;
 use crate::sign::{SignatureVersion, Signer};
 
 /// A call never signs with credentials this close to their expiration.
 const MIN_LEFT: Duration = Duration::from_secs(3 * 60);
+/// A call never signs with credentials this close to their expiration, and a fetch that
+/// gives credentials with less life left has failed.
+pub(crate) const NEVER_SIGN_WITHIN: Duration = MIN_LEFT;
 /// A refresh starts this long before expiration (or half-way through a shorter lifetime).
 const AHEAD: Duration = Duration::from_secs(15 * 60);
-/// After a failed refresh, while the cached credentials are still usable, the next try waits
-/// this long.
+/// After a failed fetch, the next one waits this long: while the cached credentials are
+/// still usable, they are used; while none are, calls get the failure.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
 
 /// Whether credentials expiring at `expires` may sign at `now`.
@@ -75,30 +79,23 @@ fn decide(
     }
 }
 
-/// What a client does next to get the signer of a call; see
-/// [`Config::credentials_step`](crate::Config::credentials_step).
-#[derive(Debug)]
-#[must_use]
-// A step lives for one turn of a client's loop and is moved once; the fetch is not boxed
+/// What the cache tells a caller who wants a signer.
+// A step lives for one call of `Access::step` and is moved once; the fetch is not boxed
 // because it is taken only when a refresh starts.
 #[allow(clippy::large_enum_variant)]
-pub enum CredentialsStep {
+#[derive(Debug)]
+pub(crate) enum CredentialsStep {
     /// Sign the call with this.
     Sign(Arc<Signer>),
-    /// This caller runs the refresh: drive the fetch to its end (it stores what it gets in
-    /// the client's cache), then ask again. `meanwhile` is a signer still usable for the call
-    /// in hand when the refresh starts ahead of time (the fetch may then run in the
-    /// background).
+    /// This caller starts the refresh. `meanwhile` is a signer still usable for the call in
+    /// hand when the refresh starts ahead of time.
     Fetch {
-        /// The refresh, an [`Exchange`] the client drives like a call.
         fetch: Fetch,
-        /// Credentials still usable now, if any.
         meanwhile: Option<Arc<Signer>>,
     },
-    /// Another caller is refreshing and nothing usable is cached: wait until that refresh
-    /// ends (or a short while), then ask again.
+    /// Another caller's refresh is under way and nothing usable is cached.
     Wait,
-    /// The refresh this caller waited for (or ran) failed, and nothing usable is cached.
+    /// The refresh this caller waited for (or started) failed, and nothing usable is cached.
     Failed(Error),
 }
 
@@ -106,7 +103,6 @@ struct Entry {
     signer: Arc<Signer>,
     expires: Option<Instant>,
     refresh_at: Instant,
-    min_left: Duration,
     source: String,
 }
 
@@ -119,18 +115,23 @@ struct State {
     /// The last fetch's error, with the generation it ended.
     failure: Option<(u64, CredentialsError)>,
     retry_at: Option<Instant>,
-    /// Fetches in a row that gave credentials already too close to expiry.
-    short_streak: u32,
 }
 
 /// One client's credentials: its provider, the signer options, and what is cached.
 pub(crate) struct CredentialsCache {
-    kind: Kind,
+    pub(crate) kind: Kind,
+    /// The client's retry policy and budget, which a fetch's retries follow.
+    pub(crate) retry: RetryPolicy,
+    pub(crate) shared: Arc<SharedState>,
     version: SignatureVersion,
     suffix: Option<String>,
     /// The signer of credentials that never change: no lock, no clock.
-    fixed: Option<Arc<Signer>>,
+    pub(crate) fixed: Option<Arc<Signer>>,
     state: Mutex<State>,
+    /// Called when a fetch ends or is abandoned: the client wakes the calls waiting.
+    waker: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// How many fetches have ended or been abandoned, counted before the waker is called.
+    changes: AtomicU64,
 }
 
 impl std::fmt::Debug for CredentialsCache {
@@ -149,13 +150,18 @@ impl CredentialsCache {
         kind: Kind,
         version: SignatureVersion,
         suffix: Option<String>,
+        retry: (RetryPolicy, Arc<SharedState>),
     ) -> Result<Self, Error> {
         let mut cache = Self {
             kind,
+            retry: retry.0,
+            shared: retry.1,
             version,
             suffix,
             fixed: None,
             state: Mutex::new(State::default()),
+            waker: OnceLock::new(),
+            changes: AtomicU64::new(0),
         };
         match &cache.kind {
             Kind::Fixed(credentials, _) => {
@@ -185,6 +191,23 @@ impl CredentialsCache {
         self.fixed.as_deref()
     }
 
+    /// Sets what to call when a fetch ends (the first waker set stays).
+    pub(crate) fn set_waker(&self, waker: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.waker.set(waker);
+    }
+
+    /// See [`Config::credentials_changes`](crate::Config::credentials_changes).
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes.load(Ordering::SeqCst)
+    }
+
+    fn wake(&self) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
+        if let Some(waker) = self.waker.get() {
+            waker();
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -204,18 +227,24 @@ impl CredentialsCache {
         seen: &mut Option<u64>,
         seed: impl FnOnce() -> [u8; 32],
     ) -> CredentialsStep {
-        if let Some(signer) = &self.fixed {
-            return CredentialsStep::Sign(signer.clone());
-        }
         let mut state = self.lock();
         let cached = state
             .entry
             .as_ref()
-            .map(|e| (e.expires, e.refresh_at, e.min_left));
+            .map(|e| (e.expires, e.refresh_at, MIN_LEFT));
         let decision = decide(now, cached, state.in_flight, state.retry_at);
         if matches!(decision, Decision::Refresh | Decision::Wait) {
             if let (Some(waited), Some((ended, error))) = (*seen, &state.failure) {
                 if *ended > waited {
+                    return CredentialsStep::Failed(error.clone().into());
+                }
+            }
+        }
+        if decision == Decision::Refresh {
+            // Nothing usable, and the last fetch failed (after its own retries) a moment
+            // ago: its error, rather than a new fetch for every call.
+            if let (Some(at), Some((_, error))) = (state.retry_at, &state.failure) {
+                if now < at {
                     return CredentialsStep::Failed(error.clone().into());
                 }
             }
@@ -236,20 +265,19 @@ impl CredentialsCache {
                 *seen = Some(state.generation);
                 drop(state);
                 CredentialsStep::Fetch {
-                    fetch: Fetch {
-                        cache: self.clone(),
-                        machine: self.kind.machine(),
-                        rng: ChaCha8Rng::from_seed(seed()),
-                        start: (now, wall),
-                        done: false,
-                    },
+                    fetch: Fetch::new(self.clone(), seed(), now, wall),
                     meanwhile,
                 }
             }
         }
     }
 
-    fn complete(&self, now: Instant, wall: SystemTime, result: Result<Fetched, CredentialsError>) {
+    pub(crate) fn complete(
+        &self,
+        now: Instant,
+        wall: SystemTime,
+        result: Result<Fetched, CredentialsError>,
+    ) {
         let result = result.and_then(|f| {
             let signer = self
                 .signer_of(f.credentials.clone())
@@ -261,21 +289,8 @@ impl CredentialsCache {
         state.generation += 1;
         match result {
             Ok((fetched, signer)) => {
-                let expires = fetched
-                    .expiration
-                    .map(|e| now + e.duration_since(wall).unwrap_or_default());
-                let lifetime = expires.map(|e| e.saturating_duration_since(now));
-                let mut min_left = MIN_LEFT;
-                if lifetime.is_some_and(|l| l < MIN_LEFT) {
-                    state.short_streak += 1;
-                    if state.short_streak >= 2 {
-                        // The provider only ever issues short-lived credentials: use them for
-                        // half their life rather than fetch on every call.
-                        min_left = lifetime.unwrap_or_default() / 2;
-                    }
-                } else {
-                    state.short_streak = 0;
-                }
+                let lifetime = lifetime(&fetched, wall);
+                let expires = lifetime.map(|l| now + l);
                 tracing::info!(
                     provider = %fetched.source,
                     expires_in_s = lifetime.map(|l| l.as_secs()),
@@ -285,7 +300,6 @@ impl CredentialsCache {
                     signer: Arc::new(signer),
                     refresh_at: expires.map_or(now, |e| refresh_at(now, e)),
                     expires,
-                    min_left,
                     source: fetched.source,
                 });
                 state.failure = None;
@@ -297,6 +311,8 @@ impl CredentialsCache {
                 state.failure = Some((state.generation, error));
             }
         }
+        drop(state);
+        self.wake();
     }
 
     /// Drops the cached credentials if they are `signer`'s: the service answered
@@ -313,86 +329,13 @@ impl CredentialsCache {
         }
     }
 
-    fn abandon(&self) {
+    pub(crate) fn abandon(&self) {
         let mut state = self.lock();
         state.in_flight = false;
         state.generation += 1;
+        drop(state);
+        self.wake();
     }
-}
-
-/// One refresh of a client's credentials, as an [`Exchange`]: the provider's requests (STS,
-/// the metadata service, a credentials URI, or none), ending with the result stored in the
-/// client's cache. Dropped before its end, it lets another caller start a new one.
-pub struct Fetch {
-    cache: Arc<CredentialsCache>,
-    machine: Machine,
-    rng: ChaCha8Rng,
-    start: (Instant, SystemTime),
-    done: bool,
-}
-
-impl std::fmt::Debug for Fetch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fetch")
-            .field("provider", &self.cache.kind)
-            .field("done", &self.done)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Exchange for Fetch {
-    type Output = ();
-
-    fn next(&mut self, now: Instant) -> Action<()> {
-        if self.done {
-            return Action::Done(());
-        }
-        let wall = self.start.1 + now.saturating_duration_since(self.start.0);
-        let mut ctx = Ctx {
-            wall,
-            rng: &mut self.rng,
-        };
-        match self.machine.next(&mut ctx) {
-            Next::Send(outgoing) => Action::Send(outgoing),
-            Next::Done(result) => {
-                self.done = true;
-                self.cache.complete(now, wall, result);
-                Action::Done(())
-            }
-        }
-    }
-
-    fn receive<B: AsRef<[u8]>>(
-        &mut self,
-        _now: Instant,
-        outcome: Result<http::Response<B>, Error>,
-    ) {
-        let reply = match outcome {
-            Ok(response) => Ok((response.status(), response.body().as_ref().to_vec())),
-            Err(e) => Err(describe(&e)),
-        };
-        self.machine.receive(reply);
-    }
-}
-
-impl Drop for Fetch {
-    fn drop(&mut self) {
-        if !self.done {
-            self.cache.abandon();
-        }
-    }
-}
-
-/// An error and its sources on one line.
-fn describe(e: &Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -473,8 +416,15 @@ mod tests {
 mod busy_client {
     use super::*;
     use crate::credentials::{Credentials, CredentialsProvider, ProvideCredentials};
+    use crate::exchange::{Action, Exchange};
     use crate::BoxError;
     use std::collections::VecDeque;
+
+    fn new_cache(kind: Kind) -> CredentialsCache {
+        let policy = RetryPolicy::default();
+        let shared = Arc::new(SharedState::new(&policy));
+        CredentialsCache::new(kind, SignatureVersion::V1, None, (policy, shared)).unwrap()
+    }
 
     const HOUR: Duration = Duration::from_secs(3600);
     /// How long a fetch (one STS or metadata round trip) takes in the simulation.
@@ -499,6 +449,28 @@ mod busy_client {
         }
     }
 
+    /// A cache over an [`Sts`] issuing credentials living `lifetime`, its simulated wall
+    /// clock (at its start), and the expirations it issued.
+    #[allow(clippy::type_complexity)]
+    fn sts_cache(
+        lifetime: Duration,
+    ) -> (
+        Arc<CredentialsCache>,
+        Arc<Mutex<SystemTime>>,
+        Arc<Mutex<Vec<SystemTime>>>,
+    ) {
+        let wall = Arc::new(Mutex::new(
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600),
+        ));
+        let issued = Arc::new(Mutex::new(Vec::new()));
+        let provider = CredentialsProvider::custom(Sts {
+            wall: wall.clone(),
+            lifetime,
+            issued: issued.clone(),
+        });
+        (Arc::new(new_cache(provider.kind)), wall, issued)
+    }
+
     #[derive(Debug, PartialEq, Eq)]
     struct Tally {
         /// Fetches (round trips to the provider) started in the hour.
@@ -513,17 +485,8 @@ mod busy_client {
     /// waiting for it step again then. Each signature is checked to have used credentials with
     /// at least `MIN_LEFT` to go.
     fn simulate(rate: u64, lifetime: Duration) -> Tally {
-        let wall0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
-        let base = Instant::now();
-        let wall = Arc::new(Mutex::new(wall0));
-        let issued = Arc::new(Mutex::new(Vec::new()));
-        let provider = CredentialsProvider::custom(Sts {
-            wall: wall.clone(),
-            lifetime,
-            issued: issued.clone(),
-        });
-        let cache =
-            Arc::new(CredentialsCache::new(provider.kind, SignatureVersion::V1, None).unwrap());
+        let (cache, wall, issued) = sts_cache(lifetime);
+        let (wall0, base) = (*wall.lock().unwrap(), Instant::now());
         let mut fetches = 0;
         // Fetches under way (when they end), and the calls waiting for one.
         let mut pending: VecDeque<(Instant, Fetch)> = VecDeque::new();
@@ -611,5 +574,134 @@ mod busy_client {
             assert_eq!(simulate(rate, Duration::from_secs(3600)).fetches, 2);
             assert_eq!(simulate(rate, Duration::from_secs(15 * 60)).fetches, 8);
         }
+    }
+
+    /// Credentials that arrive expired, or inside the never-sign window, are a failed fetch:
+    /// over 20 s of 1,000 calls a second, the provider sees a handful of fetches (each one
+    /// retried with backoff, then its failure served for 10 s), and no call signs.
+    #[test]
+    fn expired_on_arrival_is_a_failed_fetch_not_a_flood() {
+        for lifetime in [Duration::ZERO, Duration::from_secs(60)] {
+            let (cache, wall, issued) = sts_cache(lifetime);
+            let (wall0, base) = (*wall.lock().unwrap(), Instant::now());
+            let mut pending: Option<(Instant, Fetch)> = None;
+            let (mut failed, mut waited) = (0u32, 0u32);
+            let mut now = base;
+            while now < base + Duration::from_secs(20) {
+                if let Some((at, mut fetch)) = pending.take() {
+                    if at <= now {
+                        *wall.lock().unwrap() = wall0 + (at - base);
+                        match fetch.next(at) {
+                            Action::Done(()) => {}
+                            Action::Wait(until) => pending = Some((until, fetch)),
+                            other => panic!("{other:?}"),
+                        }
+                    } else {
+                        pending = Some((at, fetch));
+                    }
+                }
+                let mut seen = None;
+                match cache.step(now, wall0 + (now - base), &mut seen, || [5; 32]) {
+                    CredentialsStep::Sign(_) => panic!("signed with expired credentials"),
+                    CredentialsStep::Fetch { fetch, meanwhile } => {
+                        assert!(meanwhile.is_none());
+                        pending = Some((now + LATENCY, fetch));
+                    }
+                    CredentialsStep::Wait => waited += 1,
+                    CredentialsStep::Failed(e) => {
+                        assert!(e.to_string().contains("check this machine's clock"), "{e}");
+                        failed += 1;
+                    }
+                }
+                now += Duration::from_millis(1);
+            }
+            let fetches = issued.lock().unwrap().len();
+            assert!(
+                (2..=9).contains(&fetches),
+                "{lifetime:?}: {fetches} fetches"
+            );
+            assert!(failed > 15_000 && waited > 0, "{failed} {waited}");
+        }
+    }
+
+    /// Moved here from the socket scenarios, where it relied on using short-lived credentials
+    /// for half their life (they are now a failed fetch): a refresh ahead of time that fails
+    /// while the cached credentials are usable costs no call, and is tried again only 10 s
+    /// later.
+    #[test]
+    fn a_failed_refresh_keeps_usable_credentials() {
+        struct FailsAfterFirst(Mutex<u32>);
+        impl ProvideCredentials for FailsAfterFirst {
+            fn provide(&self) -> Result<(Credentials, Option<SystemTime>), BoxError> {
+                let mut n = self.0.lock().unwrap();
+                *n += 1;
+                if *n > 1 {
+                    return Err("the service is unavailable".into());
+                }
+                let expires = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 + 1800);
+                Ok((
+                    Credentials::new("STS.a", "s")?.with_security_token("t")?,
+                    Some(expires),
+                ))
+            }
+        }
+        let provider = Arc::new(FailsAfterFirst(Mutex::new(0)));
+        struct Shared(Arc<FailsAfterFirst>);
+        impl ProvideCredentials for Shared {
+            fn provide(&self) -> Result<(Credentials, Option<SystemTime>), BoxError> {
+                self.0.provide()
+            }
+        }
+        let kind = CredentialsProvider::custom(Shared(provider.clone())).kind;
+        let calls = |p: &FailsAfterFirst| *p.0.lock().unwrap();
+        let cache = Arc::new(new_cache(kind));
+        let base = Instant::now();
+        let wall0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let at = |s: u64| {
+            (
+                base + Duration::from_secs(s),
+                wall0 + Duration::from_secs(s),
+            )
+        };
+        let run = |fetch: &mut Fetch, now: Instant| {
+            assert!(matches!(fetch.next(now), Action::Done(())));
+        };
+        let (now, wall) = at(0);
+        let CredentialsStep::Fetch {
+            mut fetch,
+            meanwhile: None,
+        } = cache.step(now, wall, &mut None, || [1; 32])
+        else {
+            panic!("the first call fetches")
+        };
+        run(&mut fetch, now);
+        // 30 minutes of life: the refresh starts at 15 minutes, in the background.
+        let (now, wall) = at(15 * 60);
+        let CredentialsStep::Fetch {
+            mut fetch,
+            meanwhile: Some(signer),
+        } = cache.step(now, wall, &mut None, || [1; 32])
+        else {
+            panic!("a refresh ahead of time, with the cached credentials meanwhile")
+        };
+        assert_eq!(signer.credentials().access_key_id(), "STS.a");
+        run(&mut fetch, now);
+        // The refresh failed: calls sign with the cached credentials, no refresh for 10 s.
+        for s in [15 * 60, 15 * 60 + 9] {
+            let (now, wall) = at(s);
+            match cache.step(now, wall, &mut None, || [1; 32]) {
+                CredentialsStep::Sign(s) => assert_eq!(s.credentials().access_key_id(), "STS.a"),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(calls(&provider), 2);
+        let (now, wall) = at(15 * 60 + 10);
+        assert!(matches!(
+            cache.step(now, wall, &mut None, || [1; 32]),
+            CredentialsStep::Fetch {
+                meanwhile: Some(_),
+                ..
+            }
+        ));
     }
 }

@@ -9,15 +9,31 @@ use std::time::{Duration, SystemTime};
 use crate::error::BoxError;
 use crate::input::{validated_string, Field, InputError, Rule, Violation};
 
-pub(crate) mod cache;
-pub(crate) mod chain;
+mod access;
+mod cache;
+mod chain;
+mod error;
 mod fetch;
+mod files;
+#[cfg(test)]
+mod fuzz;
+mod imds;
+mod ini;
+mod machine;
+pub(crate) mod read;
+mod service;
+mod sts;
+mod uri;
 
+pub use access::CurrentSigner;
+pub(crate) use access::{Access, Gate};
 pub(crate) use cache::CredentialsCache;
-pub(crate) use cache::CredentialsStep;
-pub(crate) use chain::CredentialsError;
-use chain::{ChainSpec, EnvFn, ReadFn};
-use fetch::{Kind, OidcSpec, RoleSpec, StsRole};
+use chain::{ChainSpec, EnvFn};
+pub use error::{CredentialsError, Refusal};
+pub use fetch::Fetch;
+use machine::Kind;
+use read::{process_files, ReadFn};
+use sts::{OidcSpec, RoleSpec, StsRole};
 
 validated_string!(
     /// An AccessKey id: 1 to 128 printable ASCII characters other than `,` `;` `=` and space
@@ -207,10 +223,10 @@ pub trait ProvideCredentials: Send + Sync {
 /// [`ClientBuilder::credentials`](crate::ClientBuilder::credentials); without one, a client
 /// uses the default chain ([`CredentialsProvider::default`]).
 ///
-/// Each fetch is a sans-IO [`Exchange`](crate::Exchange) ([`Fetch`](crate::Fetch)) that the
-/// clients drive like a call; temporary credentials are cached, never used with under 3
-/// minutes left, and refreshed from 15 minutes before they expire, one refresh for all the
-/// calls that need it.
+/// Each fetch is a sans-IO [`Exchange`](crate::Exchange) ([`Fetch`](crate::Fetch)) that a
+/// call hands its client to run ([`Action::Detach`](crate::Action::Detach)); temporary
+/// credentials are cached, never used with under 3 minutes left, and refreshed from 15
+/// minutes before they expire, one refresh for all the calls that need it.
 ///
 /// ```
 /// use std::time::Duration;
@@ -245,10 +261,6 @@ fn process_env() -> EnvFn {
     Arc::new(|k: &str| std::env::var(k).ok())
 }
 
-fn process_files() -> ReadFn {
-    Arc::new(|p: &Path| std::fs::read_to_string(p))
-}
-
 impl CredentialsProvider {
     /// These credentials, always.
     pub(crate) fn fixed(credentials: Credentials) -> Self {
@@ -268,6 +280,26 @@ impl CredentialsProvider {
         Self::chain_with(profile, Arc::new(env), Arc::new(read_file))
     }
 
+    /// The default chain (`profile` `None`) or one profile of the aliyun CLI config file,
+    /// reading variables with `env` instead of the process's, and the files it names (only
+    /// regular files, at most 1 MiB) from this machine.
+    ///
+    /// ```
+    /// use swas_open_core::CredentialsProvider;
+    /// let provider = CredentialsProvider::from_variables(None, |name| match name {
+    ///     "ALIBABA_CLOUD_CREDENTIALS_URI" => Some("http://127.0.0.1:8080/creds".into()),
+    ///     "ALIBABA_CLOUD_ECS_METADATA_DISABLED" => Some("true".into()),
+    ///     _ => None,
+    /// });
+    /// # drop(provider);
+    /// ```
+    pub fn from_variables(
+        profile: Option<&str>,
+        env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        Self::chain_with(profile, Arc::new(env), process_files())
+    }
+
     pub(crate) fn chain_with(profile: Option<&str>, env: EnvFn, read: ReadFn) -> Self {
         Self {
             kind: Kind::Chain(Arc::new(ChainSpec {
@@ -277,6 +309,28 @@ impl CredentialsProvider {
                 pinned: Mutex::new(None),
             })),
         }
+    }
+
+    /// One profile of the process's aliyun CLI config file (`ALIBABA_CLOUD_CONFIG_FILE`, else
+    /// `~/.aliyun/config.json`), the rest of the chain skipped.
+    pub(crate) fn profile(name: &str) -> Self {
+        Self::chain_with(Some(name), process_env(), process_files())
+    }
+
+    /// Profile `profile` of the aliyun CLI config file `file`, without reading the process's
+    /// environment: the profile says everything (an STS or metadata endpoint it does not
+    /// name takes its default). The file is read at the first fetch, only if it is a regular
+    /// file of at most 1 MiB.
+    ///
+    /// ```
+    /// use swas_open_core::CredentialsProvider;
+    /// let provider = CredentialsProvider::cli_profile("/etc/my-app/aliyun.json", "deployer");
+    /// assert!(format!("{provider:?}").contains("deployer"));
+    /// ```
+    pub fn cli_profile(file: impl Into<PathBuf>, profile: &str) -> Self {
+        let file = file.into().to_string_lossy().into_owned();
+        let env = move |name: &str| (name == chain::ENV_CONFIG_FILE).then(|| file.clone());
+        Self::chain_with(Some(profile), Arc::new(env), process_files())
     }
 
     /// `AssumeRole` of `role_arn`, signed with `source` (a long-term key, or STS credentials
@@ -310,12 +364,33 @@ impl CredentialsProvider {
 
     /// The RAM role of this ECS or Simple Application Server instance, from the metadata
     /// service (`role` `None`: the one attached, discovered). The service is
-    /// `ALIBABA_CLOUD_IMDS_ENDPOINT` if set, else `http://100.100.100.200`; IMDSv2 first, v1
-    /// unless `ALIBABA_CLOUD_IMDSV1_DISABLED=true`.
+    /// `ALIBABA_CLOUD_IMDS_ENDPOINT` if set when this is called, else the instance's own
+    /// `http://100.100.100.200`; IMDSv2 first, v1 unless `ALIBABA_CLOUD_IMDSV1_DISABLED=true`.
+    /// To name the service in code, see [`ecs_ram_role_at`](Self::ecs_ram_role_at).
     pub fn ecs_ram_role(role: Option<&str>) -> Self {
         let env = process_env();
         Self {
             kind: Kind::Ecs(Arc::new(chain::ecs_spec(role.map(str::to_owned), &*env))),
+        }
+    }
+
+    /// The RAM role of this instance from the metadata service at `endpoint` (a URL, or a
+    /// bare `host[:port]` for `http://`), whatever the environment says; IMDSv2 first, then
+    /// v1. The service is always reached directly, never through a proxy.
+    ///
+    /// ```
+    /// use swas_open_core::CredentialsProvider;
+    /// let provider = CredentialsProvider::ecs_ram_role_at(Some("web-role"), "http://127.0.0.1:8080");
+    /// # drop(provider);
+    /// ```
+    pub fn ecs_ram_role_at(role: Option<&str>, endpoint: &str) -> Self {
+        Self {
+            kind: Kind::Ecs(Arc::new(imds::EcsSpec {
+                role: role.map(str::to_owned),
+                endpoint: chain::base_url(endpoint, "http"),
+                v1_disabled: false,
+                label: "ECS RAM role (IMDS)".into(),
+            })),
         }
     }
 
