@@ -226,7 +226,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_credentials_outage_exits_3_and_a_refusal_or_bad_configuration_2() {
+    fn a_credentials_outage_exits_3_and_bad_configuration_2() {
         let outage = || CredentialsError::Unavailable {
             provider: "RAM role r (AssumeRole)".into(),
             status: Some(503),
