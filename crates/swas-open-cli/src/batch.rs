@@ -30,7 +30,7 @@ use swas_open_ureq::Client;
 use crate::cli::DeleteArgs;
 use crate::delete::{client_config, warn_if_unlisted};
 use crate::emulator::Local;
-use crate::exit::{one_line, ErrorReport, Failure};
+use crate::exit::{exit_code, one_line, ErrorReport, Failure};
 use crate::{output, verbose};
 
 /// The one image of a single call: exactly one `--image-id` and no `--image-ids-from`. Its
@@ -263,7 +263,11 @@ fn progress_bar(len: usize, verbose: bool) -> ProgressBar {
 enum Outcome {
     Deleted,
     ServiceError,
+    /// The outcome is unknown, or a credentials service gave no usable answer.
     NoAnswer,
+    /// Not sent for what the user must fix first: credentials refused by their service,
+    /// or configuration.
+    NotSent,
 }
 
 /// The calls' outcomes, counted.
@@ -272,6 +276,7 @@ struct Tally {
     deleted: usize,
     service_errors: usize,
     no_answer: usize,
+    not_sent: usize,
 }
 
 impl Tally {
@@ -280,24 +285,33 @@ impl Tally {
             Outcome::Deleted => self.deleted += 1,
             Outcome::ServiceError => self.service_errors += 1,
             Outcome::NoAnswer => self.no_answer += 1,
+            Outcome::NotSent => self.not_sent += 1,
         }
     }
 
-    /// `deleted N, failed M (service errors X, no answer Y)`.
+    /// `deleted N, failed M (service errors X, no answer Y)`, and `, not sent Z` when some
+    /// were not.
     fn summary(&self) -> String {
+        let not_sent = match self.not_sent {
+            0 => String::new(),
+            n => format!(", not sent {n}"),
+        };
         format!(
-            "deleted {}, failed {} (service errors {}, no answer {})",
+            "deleted {}, failed {} (service errors {}, no answer {}{not_sent})",
             self.deleted,
-            self.service_errors + self.no_answer,
+            self.service_errors + self.no_answer + self.not_sent,
             self.service_errors,
             self.no_answer
         )
     }
 
-    /// 0 when every call succeeded, else the worst of 1 (a service error) and 3 (no answer).
+    /// 0 when every call succeeded, else the worst of 1 (a service error), 2 (not sent:
+    /// something to fix) and 3 (no answer), as a single call would exit.
     fn exit_code(&self) -> u8 {
         if self.no_answer > 0 {
             3
+        } else if self.not_sent > 0 {
+            2
         } else if self.service_errors > 0 {
             1
         } else {
@@ -419,6 +433,7 @@ fn success_line(image_id: &str, client_token: &str, request_id: &str, attempts: 
 fn error_line(image_id: &str, e: &Error) -> (String, Outcome) {
     let (service, error, outcome) = match e.kind() {
         ErrorKind::Service(s) => (Some(ErrorReport(s)), None, Outcome::ServiceError),
+        _ if exit_code(e) == 2 => (None, Some(error_chain(e)), Outcome::NotSent),
         _ => (None, Some(error_chain(e)), Outcome::NoAnswer),
     };
     let line = Line {
@@ -599,6 +614,24 @@ mod tests {
     }
 
     #[test]
+    fn a_credentials_outage_is_no_answer_and_a_configuration_error_not_sent() {
+        let outage = swas_open_core::CredentialsError::ExpiredOnArrival {
+            provider: "credentials URI".into(),
+            left: std::time::Duration::ZERO,
+        };
+        let (line, outcome) = error_line("m-5", &Error::from(outage));
+        assert_eq!(outcome, Outcome::NoAnswer);
+        assert!(json(&line)["Error"].as_str().unwrap().contains("clock"));
+        let unset = swas_open_core::CredentialsError::IncompleteEnvironment {
+            set: "ALIBABA_CLOUD_ACCESS_KEY_ID",
+            missing: "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+        };
+        let (line, outcome) = error_line("m-6", &Error::from(unset));
+        assert_eq!(outcome, Outcome::NotSent);
+        assert!(json(&line)["Error"].as_str().unwrap().contains("is not"));
+    }
+
+    #[test]
     fn summary_and_exit_codes() {
         let mut tally = Tally::default();
         assert_eq!(tally.exit_code(), 0);
@@ -607,11 +640,13 @@ mod tests {
         assert_eq!(tally.exit_code(), 0);
         tally.add(Outcome::ServiceError);
         assert_eq!(tally.exit_code(), 1);
+        tally.add(Outcome::NotSent);
+        assert_eq!(tally.exit_code(), 2);
         tally.add(Outcome::NoAnswer);
         assert_eq!(tally.exit_code(), 3);
         assert_eq!(
             tally.summary(),
-            "deleted 2, failed 2 (service errors 1, no answer 1)"
+            "deleted 2, failed 3 (service errors 1, no answer 1, not sent 1)"
         );
     }
 
@@ -632,12 +667,20 @@ mod tests {
 
         /// The worst outcome decides the exit status.
         #[test]
-        fn exit_status_is_the_worst(outcomes in proptest::collection::vec(0u8..3, 0..50)) {
+        fn exit_status_is_the_worst(outcomes in proptest::collection::vec(0u8..4, 0..50)) {
             let mut tally = Tally::default();
             for o in &outcomes {
-                tally.add([Outcome::Deleted, Outcome::ServiceError, Outcome::NoAnswer][usize::from(*o)]);
+                tally.add([Outcome::Deleted, Outcome::ServiceError, Outcome::NoAnswer, Outcome::NotSent][usize::from(*o)]);
             }
-            let expected = if outcomes.contains(&2) { 3 } else if outcomes.contains(&1) { 1 } else { 0 };
+            let expected = if outcomes.contains(&2) {
+                3
+            } else if outcomes.contains(&3) {
+                2
+            } else if outcomes.contains(&1) {
+                1
+            } else {
+                0
+            };
             prop_assert_eq!(tally.exit_code(), expected);
         }
     }

@@ -18,9 +18,13 @@ macro_rules! exit_status {
 Exit status:
   0  success
   1  the service answered with an error (its fields as JSON on stderr)
-  2  invalid input, configuration or usage
+  2  invalid input, configuration or usage, or credentials refused by their service (a
+     wrong key, an unknown role, a bad token): fix them; nothing was deleted
   3  outcome unknown: no answer or an unusable one (connection failure, timeout, redirect,
-     unreadable body); the image may be deleted: repeat with the --client-token printed"
+     unreadable body); the image may be deleted: repeat with the --client-token printed.
+     Also when a credentials service (STS, the metadata service, a credentials URI) gave
+     no usable answer (unreachable, 5xx, throttling, credentials arriving expired: check
+     the clock); nothing was deleted: try again later"
     };
 }
 const EXIT_STATUS: &str = exit_status!();
@@ -83,7 +87,9 @@ pub enum Command {
                       Each image gets one JSON line on stdout: ImageId, ClientToken, then \
                       RequestId, or the service error's fields, or Error when no usable \
                       answer came, and Attempts. A summary follows on stderr. Exit status: \
-                      0 all deleted, 3 some call got no usable answer, else 1.\n\n\
+                      0 all deleted, 3 some call got no usable answer (from the service or \
+                      a credentials service), else 2 some call was not sent for something \
+                      to fix (credentials refused, configuration), else 1.\n\n\
                       When a call's outcome is unknown (no answer, or one that cannot be \
                       read), the image may be deleted: repeat the call with the ClientToken \
                       printed, and the service answers the first result instead of deleting \

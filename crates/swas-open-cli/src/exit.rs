@@ -3,8 +3,8 @@
 //! | status | meaning | stderr |
 //! |---|---|---|
 //! | 1 | the service answered with an error | its fields as one line of JSON |
-//! | 2 | invalid input, configuration or usage | one line: the reason |
-//! | 3 | the outcome is unknown (no answer, or one that cannot be read), or a local failure to run | one line: the reason, and the `--client-token` to repeat with |
+//! | 2 | invalid input, configuration or usage, or credentials refused by their service | one line: the reason |
+//! | 3 | the outcome is unknown (no answer, or one that cannot be read), a credentials service gave no usable answer, or a local failure to run | one line: the reason, and the `--client-token` to repeat with when the image may be deleted |
 
 use std::io::Write;
 
@@ -16,9 +16,11 @@ use swas_open_core::{CredentialsError, EndpointError, Error, ErrorKind, InputErr
 pub enum Failure {
     /// The service answered with an error (exit 1).
     Service(Box<ServiceError>),
-    /// The input, configuration or command line is wrong (exit 2).
+    /// The input, configuration or command line is wrong, or a credentials service refused
+    /// (exit 2): trying again changes nothing until the user fixes something.
     Usage(String),
-    /// No usable answer came, or something local failed (exit 3).
+    /// No usable answer came (from the service, or from a credentials service), or something
+    /// local failed (exit 3): trying again may well succeed.
     NoAnswer(String),
     /// What went wrong is on stdout and stderr already; exit with this status.
     Reported(u8),
@@ -68,13 +70,36 @@ impl Failure {
     }
 }
 
+/// The exit status of a call that failed with `e` (see the table above): 1 when the service
+/// answered with an error; 3 when the outcome is unknown or a credentials service gave no
+/// usable answer (unreachable, a 5xx, throttling, credentials arriving expired: nothing
+/// was sent, trying again later may work); 2 for what the user must fix first (input,
+/// configuration, credentials refused by their service).
+pub fn exit_code(e: &Error) -> u8 {
+    if e.outcome_unknown() {
+        // However the attempt ended, the image may be deleted.
+        return 3;
+    }
+    match e.kind() {
+        ErrorKind::Service(_) => 1,
+        ErrorKind::Credentials(c) if c.is_transient() => 3,
+        ErrorKind::InvalidInput(_)
+        | ErrorKind::Endpoint(_)
+        | ErrorKind::Credentials(_)
+        | ErrorKind::Config(_) => 2,
+        // Kinds added later: the call did not succeed and the service's answer, if any, is
+        // not known to be an error body.
+        _ => 3,
+    }
+}
+
 impl From<Error> for Failure {
     /// A failure with no answer names its causes too (`transport error (Tls): ...: invalid
     /// peer certificate: UnknownIssuer`): the error's own message leaves them to its source.
     fn from(e: Error) -> Self {
+        let code = exit_code(&e);
         let mut message = e.to_string();
-        let unknown = e.outcome_unknown();
-        if unknown {
+        if code == 3 {
             let mut cause = std::error::Error::source(&e);
             while let Some(c) = cause {
                 message.push_str(": ");
@@ -83,15 +108,8 @@ impl From<Error> for Failure {
             }
         }
         match e.into_kind() {
-            // However the attempt ended, the image may be deleted: exit 3.
-            _ if unknown => Failure::NoAnswer(message),
-            ErrorKind::Service(e) => Failure::Service(e),
-            ErrorKind::InvalidInput(_)
-            | ErrorKind::Endpoint(_)
-            | ErrorKind::Credentials(_)
-            | ErrorKind::Config(_) => Failure::Usage(message),
-            // Kinds added later: the call did not succeed and the service's answer, if any,
-            // is not known to be an error body.
+            ErrorKind::Service(e) if code == 1 => Failure::Service(e),
+            _ if code == 2 => Failure::Usage(message),
             _ => Failure::NoAnswer(message),
         }
     }
@@ -111,7 +129,7 @@ impl From<EndpointError> for Failure {
 
 impl From<CredentialsError> for Failure {
     fn from(e: CredentialsError) -> Self {
-        Failure::Usage(e.to_string())
+        Failure::from(Error::from(e))
     }
 }
 
@@ -205,6 +223,28 @@ pub(crate) mod tests {
             Failure::from(Error::from(ErrorKind::Service(Box::new(service)))).exit_code(),
             1
         );
+    }
+
+    #[test]
+    fn a_credentials_outage_exits_3_and_bad_configuration_2() {
+        let outage = || CredentialsError::Unavailable {
+            provider: "RAM role r (AssumeRole)".into(),
+            status: Some(503),
+            reason: "HTTP 503 ServiceUnavailable".into(),
+            source: None,
+        };
+        let expired = CredentialsError::ExpiredOnArrival {
+            provider: "credentials URI".into(),
+            left: std::time::Duration::ZERO,
+        };
+        let unset = CredentialsError::IncompleteEnvironment {
+            set: "ALIBABA_CLOUD_ACCESS_KEY_ID",
+            missing: "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+        };
+        assert_eq!(Failure::from(Error::from(outage())).exit_code(), 3);
+        assert_eq!(Failure::from(outage()).exit_code(), 3);
+        assert_eq!(Failure::from(Error::from(expired)).exit_code(), 3);
+        assert_eq!(Failure::from(Error::from(unset)).exit_code(), 2);
     }
 
     #[test]

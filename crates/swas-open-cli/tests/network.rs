@@ -52,7 +52,11 @@ fn ca_file_makes_the_emulator_trusted() {
         &["--ca-file", missing.to_str().unwrap()],
     )))
     .expect(2);
-    assert!(out.one_stderr_line().contains("--ca-file"), "{out:#?}");
+    let line = out.one_stderr_line();
+    assert!(
+        line.contains(missing.to_str().unwrap()) && line.contains("cannot be read"),
+        "{out:#?}"
+    );
     let out = run(swas_with_key(ID, SECRET).args(delete(
         &emulator.url,
         "m-1",

@@ -40,7 +40,11 @@ pub enum ErrorKind {
     /// The endpoint URL is unusable: fix the configuration.
     #[error(transparent)]
     Endpoint(#[from] EndpointError),
-    /// No usable credentials: configure them.
+    /// No usable credentials, so nothing was sent. Either configuration to fix (nothing
+    /// configured, a bad file or value) or a refusal by a credentials service (a wrong key,
+    /// an unknown role, a bad token), or a credentials service that gave no usable answer
+    /// (unreachable, a 5xx, throttling, credentials arriving expired), worth trying again
+    /// later: [`CredentialsError::is_transient`] tells them apart.
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
     /// Client configuration that cannot work (e.g. a user agent that is not a header value).

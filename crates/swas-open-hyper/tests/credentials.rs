@@ -22,7 +22,14 @@ async fn one_refresh_for_a_hundred_calls_even_when_waiters_are_dropped() {
             tokio::spawn(async move { client.delete_custom_image(&input).await })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Drop the waiters only once the shared fetch is under way: STS has its request (it
+    // counts it before the delay). This waits on real time because the emulator answers
+    // over a real socket, which tokio's paused clock cannot hold back; the 300 ms STS delay
+    // only keeps the fetch in flight while the waiters are dropped, and no assertion
+    // depends on how long anything took.
+    while emu.stats().sts_requests == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     let mut tasks = tasks.into_iter();
     for task in tasks.by_ref().take(50) {
         task.abort();

@@ -17,6 +17,11 @@ use crate::creds::{
 };
 use crate::{quick_retries, Driver, REGION};
 
+/// A RAM role client of `emu`: a new STS session at its first call.
+fn role_client<D: Driver>(emu: &Emulator) -> D::Client {
+    client::<D>(emu, role_provider(emu), None)
+}
+
 /// The scenarios of this module.
 pub(crate) fn list<D: Driver>() -> Vec<crate::Scenario<D>> {
     crate::scenario_list![
@@ -25,6 +30,8 @@ pub(crate) fn list<D: Driver>() -> Vec<crate::Scenario<D>> {
         sts_outage_is_retried_and_a_refusal_is_not,
         metadata_is_never_proxied_and_a_dead_proxy_is_named,
         local_files_are_read_only_if_regular_and_bounded,
+        a_retry_under_refreshed_credentials_gets_the_first_answer,
+        a_second_sts_session_with_a_saved_token_gets_the_first_answer,
     ]
 }
 
@@ -275,4 +282,81 @@ fn local_files_are_read_only_if_regular_and_bounded<D: Driver>(d: &D) {
     assert!(text.contains("deeper than 32"), "{text}");
     assert!(text.len() < 300, "{} characters", text.len());
     assert_eq!(emu.stats().sts_requests, 0);
+}
+
+/// Credentials refreshed between a lost answer and the retry, within one call: the first
+/// STS session's credentials can sign for about 3 s (a call needs 180 s of their 184), the
+/// first attempt deletes the image and its answer is lost, the second is throttled with a
+/// 5 s hint, so the third signs with a new STS session's credentials, and the same
+/// ClientToken. The service remembers the token per account, not per AccessKey id: the
+/// third attempt gets the first answer, and the image is deleted once.
+fn a_retry_under_refreshed_credentials_gets_the_first_answer<D: Driver>(d: &D) {
+    let emu = credential_services()
+        .start_blocking()
+        .expect("emulator starts");
+    emu.inject(Fault::expires_in(Duration::from_secs(184)));
+    emu.inject(Fault::drop_after_commit());
+    emu.inject(Fault::throttling(5_000));
+    let mut policy = quick_retries(3);
+    policy.max_delay = Duration::from_secs(10);
+    let c = ClientBuilder::<D::Client>::default()
+        .credentials(role_provider(&emu))
+        .endpoint(&emu.url())
+        .retry_policy(policy)
+        .build()
+        .expect("client builds");
+    let out = d
+        .delete(&c, &image(&emu, "m-1"))
+        .expect("the retry gets the first answer, not InvalidImageId.NotFound");
+    assert_eq!(out.attempts, 3);
+    assert!(!emu.has_image(REGION, "m-1"));
+    let stats = emu.stats();
+    assert_eq!(
+        (stats.requests, stats.deletes, stats.throttled),
+        (3, 1, 1),
+        "one delete: {stats:?}"
+    );
+    assert_eq!(
+        (stats.sts_requests, stats.credentials_issued),
+        (2, 2),
+        "a new STS session before the third attempt: {stats:?}"
+    );
+}
+
+/// Two clients of the same role, each with its own STS session (another AccessKey id), send
+/// the same saved ClientToken: the second gets the first answer, same RequestId, and the
+/// image is deleted once. A key of another account sending it is a new request, which finds
+/// the image gone.
+fn a_second_sts_session_with_a_saved_token_gets_the_first_answer<D: Driver>(d: &D) {
+    let emu = credential_services()
+        .start_blocking()
+        .expect("emulator starts");
+    let input = image(&emu, "m-1")
+        .with_client_token("saved-token-0001")
+        .expect("valid token");
+    let first = d
+        .delete(&role_client::<D>(&emu), &input)
+        .expect("first session deletes");
+    let second = d
+        .delete(&role_client::<D>(&emu), &input)
+        .expect("second session gets the first answer");
+    assert_eq!(second.request_id, first.request_id);
+    assert_eq!(second.client_token, first.client_token);
+    let stats = emu.stats();
+    assert_eq!(
+        (stats.deletes, stats.credentials_issued),
+        (1, 2),
+        "{stats:?}"
+    );
+
+    // The long-term key is of the default account, not the role's.
+    let source = Credentials::new(AK.0, AK.1).expect("valid credentials");
+    let other = client::<D>(&emu, CredentialsProvider::from(source), None);
+    let e = d.delete(&other, &input).expect_err("a new request");
+    assert_eq!(
+        e.code(),
+        Some(&swas_open_core::ErrorCode::InvalidImageIdNotFound),
+        "{e}"
+    );
+    assert_eq!(emu.stats().deletes, 1);
 }
