@@ -141,9 +141,8 @@ fn a_batch_job_rerun_from_its_records_under_a_new_sts_session_deletes_each_image
 /// A credentials service that gives no usable answer (STS answering 503 to every request
 /// of the fetch and its retries) exits 3: nothing was deleted, and trying again later may
 /// work. A refusal (an unknown role, a wrong secret) exits 2, as configuration to fix. The
-/// message names what failed; neither sends a delete. (With `--profile`: the default chain
-/// reports its providers' failures as text, without their kinds, so an outage met through
-/// the chain still exits 2.)
+/// message names what failed; neither sends a delete. The same outage met through the default
+/// chain (the profile is the config file's `current`) exits 3 too.
 #[test]
 fn a_credentials_outage_exits_3_and_a_refusal_exits_2() {
     let emu = emulator(&["m-1"]);
@@ -163,6 +162,10 @@ fn a_credentials_outage_exits_3_and_a_refusal_exits_2() {
     );
     let sts = emu.stats().sts_requests;
     assert!(sts >= 2, "the fetch was retried: {sts}");
+    let out = run(swas_at(&home).args(delete_args(&url, "m-1", &[]))).expect(3);
+    let line = out.one_stderr_line();
+    assert!(line.contains("503") && line.contains(ROLE), "{line}");
+    assert!(emu.stats().sts_requests > sts, "the chain asked STS");
     assert_eq!(emu.stats().requests, 0, "no delete was sent");
 
     // Refusals, from an emulator without the outage.

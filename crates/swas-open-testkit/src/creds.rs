@@ -326,7 +326,7 @@ fn chain_order_pinning_and_errors<D: Driver>(d: &D) {
         ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", String::new()),
     ];
     let e = refused(d, &emu, chain(&home, None, &vars));
-    let CredentialsError::Chain { tried } = &e else {
+    let CredentialsError::Chain { tried, .. } = &e else {
         panic!("{e}")
     };
     assert_eq!(tried.len(), 2, "{e}");

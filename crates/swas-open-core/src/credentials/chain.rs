@@ -272,6 +272,8 @@ pub(crate) struct ChainFetch {
     links: VecDeque<Link>,
     current: Option<(Link, Kind, Box<Machine>)>,
     tried: Vec<String>,
+    /// Whether a provider tried failed for want of an answer rather than for its settings.
+    transient: bool,
 }
 
 impl ChainFetch {
@@ -285,6 +287,7 @@ impl ChainFetch {
                 .collect(),
             current: None,
             tried: Vec::new(),
+            transient: false,
         }
     }
 
@@ -317,6 +320,7 @@ impl ChainFetch {
                         if self.spec.profile.is_some() {
                             return Next::Done(Err(e));
                         }
+                        self.transient |= e.is_transient();
                         self.tried.push(match e.provider_name() {
                             // Already named after its provider.
                             Some(_) => e.to_string(),
@@ -336,6 +340,7 @@ impl ChainFetch {
                 } else {
                     CredentialsError::Chain {
                         tried: std::mem::take(&mut self.tried),
+                        transient: self.transient,
                     }
                 }));
             };
@@ -412,12 +417,33 @@ pub(crate) mod tests {
         ]);
         let (r, _) = run_with(&kind, wall(), |_| Err(NoAnswer::text("connection refused")));
         let e = r.unwrap_err();
-        let CredentialsError::Chain { tried } = &e else {
+        let CredentialsError::Chain { tried, transient } = &e else {
             panic!("{e}")
         };
         assert_eq!(tried.len(), 2, "{e}");
         assert!(tried[0].starts_with("environment: ALIBABA_CLOUD_ACCESS_KEY_ID is set"));
         assert!(tried[1].starts_with("ECS RAM role (IMDS): "), "{e}");
+        // The metadata service gave no answer: trying later may succeed.
+        assert!(*transient && e.is_transient(), "{e}");
+        let (r, _) = run_with(
+            &chain(&[
+                (ENV_ACCESS_KEY_ID, "half"),
+                (ENV_ECS_METADATA_DISABLED, "true"),
+            ]),
+            wall(),
+            |_| unreachable!(),
+        );
+        let e = r.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CredentialsError::Chain {
+                    transient: false,
+                    ..
+                }
+            ) && !e.is_transient(),
+            "only settings failed: {e}"
+        );
         let (r, sent) = run_with(
             &chain(&[(ENV_ECS_METADATA_DISABLED, "true")]),
             wall(),

@@ -118,6 +118,9 @@ pub enum CredentialsError {
     Chain {
         /// `provider: reason`, in the order tried.
         tried: Vec<String>,
+        /// Whether one of them failed for want of an answer (an outage of its service, or
+        /// credentials that arrived expired), so that trying again later may succeed.
+        transient: bool,
     },
 }
 
@@ -181,7 +184,12 @@ impl CredentialsError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            CredentialsError::Unavailable { .. } | CredentialsError::ExpiredOnArrival { .. }
+            CredentialsError::Unavailable { .. }
+                | CredentialsError::ExpiredOnArrival { .. }
+                | CredentialsError::Chain {
+                    transient: true,
+                    ..
+                }
         )
     }
 
