@@ -9,7 +9,8 @@
 //! errors, retries and credentials are the same, so switching is a one-line change.
 //!
 //! ```no_run
-//! use swas_open_hyper::{Client, Credentials, DeleteCustomImage};
+//! use swas_open::asynchronous::Client;
+//! use swas_open::{Credentials, DeleteCustomImage};
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {

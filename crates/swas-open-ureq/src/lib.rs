@@ -6,7 +6,8 @@
 //! answer (at most one byte past [`MAX_RESPONSE_BODY`]) and hands it back to the core's call driver.
 //!
 //! ```no_run
-//! use swas_open_ureq::{Client, Credentials, DeleteCustomImage};
+//! use swas_open::blocking::Client;
+//! use swas_open::{Credentials, DeleteCustomImage};
 //!
 //! // Build once and share: a `Client` is cheap to clone and keeps its connections alive.
 //! let client = Client::builder()
