@@ -14,7 +14,7 @@ use tracing::Instrument;
 use crate::transport::Transport;
 
 /// Options of a [`Client`]: the builder every client of this SDK shares, with its defaults
-/// (see [`swas_open_core::ClientBuilder`]).
+/// (see [`ClientBuilder`](swas_open_core::ClientBuilder)).
 ///
 /// ```
 /// use swas_open::asynchronous::Client;

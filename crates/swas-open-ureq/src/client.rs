@@ -13,7 +13,7 @@ use swas_open_core::{
 use crate::transport;
 
 /// Options of a [`Client`]: the builder every client of this SDK shares, with its defaults
-/// (see [`swas_open_core::ClientBuilder`]).
+/// (see [`ClientBuilder`](swas_open_core::ClientBuilder)).
 ///
 /// ```
 /// use std::time::Duration;
