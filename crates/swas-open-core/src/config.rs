@@ -451,7 +451,10 @@ impl Config {
         self.credentials.set_waker(Box::new(wake));
     }
 
-    /// Where a call of `input` goes.
+    /// Where a call of `input` goes. (Feature `workspace-internals`: for the CLI, not covered
+    /// by semver.)
+    #[cfg(feature = "workspace-internals")]
+    #[doc(hidden)]
     pub fn endpoint_for(&self, input: &DeleteCustomImage) -> Endpoint {
         self.endpoints.for_input(input)
     }

@@ -53,6 +53,9 @@
 //! - [`ClientBuilder`] and [`Config`]: the options every client shares, whatever its transport.
 //! - [`Error`]: the one error every client returns.
 //! - `verify_request` (feature `verify`): the server's half, used by the emulator.
+//!
+//! Feature `workspace-internals` is no part of the API: it serves this workspace's
+//! emulator, CLI and test kit, is not covered by semver, and its items are hidden.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
