@@ -64,7 +64,7 @@ pub fn warn_if_unlisted(
 /// the profile given or the default credential chain. Fails when a `--ca-file` cannot be
 /// read (or is not a regular file, or is too large) or an option is invalid.
 pub fn client_config(args: &DeleteArgs, local: Option<&Local>) -> Result<Config, Failure> {
-    let mut builder = Client::builder()
+    let mut builder = swas_open_core::ClientBuilder::<Config>::default()
         .signature_version(args.signature_version)
         .user_agent_suffix(USER_AGENT_SUFFIX);
     match local {
@@ -104,7 +104,7 @@ pub fn client_config(args: &DeleteArgs, local: Option<&Local>) -> Result<Config,
         Some(url) => builder = builder.proxy(url),
         None => {}
     }
-    Ok(builder.resolve()?)
+    Ok(builder.build()?)
 }
 
 fn call(

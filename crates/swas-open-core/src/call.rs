@@ -29,11 +29,12 @@ use tracing::field::Empty;
 ///
 /// ```
 /// use std::time::{Duration, Instant, SystemTime};
-/// use swas_open_core::{Action, Call, ClientBuilder, Credentials, DeleteCustomImage, Exchange};
+/// use swas_open::sans_io::{http, Action, Call, ClientBuilder, Config, Exchange};
+/// use swas_open::{Credentials, DeleteCustomImage};
 ///
-/// let config = ClientBuilder::<()>::default()
+/// let config = ClientBuilder::<Config>::default()
 ///     .credentials(Credentials::new("id", "secret")?)
-///     .resolve()?;
+///     .build()?;
 /// let input = DeleteCustomImage::new("cn-hangzhou", "m-1")?;
 /// let start = Instant::now();
 /// let mut call = Call::new(&config, &input, [7; 32], start, SystemTime::now());
@@ -90,7 +91,7 @@ pub struct Call<'a> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use swas_open_core::{CallOptions, ClientToken};
+/// use swas_open::{CallOptions, ClientToken};
 ///
 /// let options = CallOptions::new()
 ///     .deadline(Duration::from_secs(5))

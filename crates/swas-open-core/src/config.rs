@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::input::{DeleteCustomImage, RegionId};
 use crate::network::{self, Proxies, ProxyChoice};
 use crate::retry::{RetryPolicy, TokenBucket};
-use crate::sign::{SignatureVersion, Signer};
+use crate::sign::SignatureVersion;
 
 /// The default bound on setting up a connection.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,7 +34,9 @@ pub trait FromConfig: Sized {
 /// the retry budget.
 ///
 /// ```
-/// use swas_open_core::{ClientBuilder, Config, Credentials, Error, FromConfig, SignatureVersion};
+/// use std::time::Duration;
+/// use swas_open::sans_io::{ClientBuilder, Config, FromConfig};
+/// use swas_open::{Credentials, Error, SignatureVersion};
 ///
 /// /// A client that keeps its configuration and sends nothing.
 /// struct Probe(Config);
@@ -47,8 +49,9 @@ pub trait FromConfig: Sized {
 /// let probe = ClientBuilder::<Probe>::default()
 ///     .credentials(Credentials::new("id", "secret")?)
 ///     .signature_version(SignatureVersion::V3)
+///     .read_timeout(Duration::from_secs(3))
 ///     .build()?;
-/// assert_eq!(probe.0.signer().unwrap().signature_version(), SignatureVersion::V3);
+/// assert_eq!(probe.0.read_timeout, Duration::from_secs(3));
 /// assert_eq!(probe.0.clock_offset(), 0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -288,14 +291,9 @@ impl<C> ClientBuilder<C> {
         self
     }
 
-    /// Validates the options and sets up the credentials (fetched at the first call, unless
-    /// they are fixed).
-    ///
-    /// Fails with [`ErrorKind::Endpoint`](crate::ErrorKind::Endpoint) for an unusable endpoint URL, [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for an
-    /// invalid region, and [`ErrorKind::Config`](crate::ErrorKind::Config) for a user-agent suffix that is not a valid
-    /// header value, an unusable proxy URL (given or from the environment) or an unreadable
-    /// `SSL_CERT_FILE`.
-    pub fn resolve(self) -> Result<Config, Error> {
+    /// Validates the options and sets up the credentials: what [`build`](Self::build) does
+    /// before handing the result to the transport.
+    pub(crate) fn resolve(self) -> Result<Config, Error> {
         self.resolve_in(&|name| std::env::var(name).ok(), &|path| {
             read_regular(path, MAX_FILE)
         })
@@ -353,8 +351,15 @@ impl<C> ClientBuilder<C> {
 }
 
 impl<C: FromConfig> ClientBuilder<C> {
-    /// Builds the client: [`resolve`](Self::resolve), then the transport's
-    /// [`FromConfig::from_config`].
+    /// Builds the client: validates the options, sets up the credentials (fetched at the first
+    /// call, unless they are fixed), then calls the transport's [`FromConfig::from_config`].
+    /// `ClientBuilder::<Config>::default()...build()` gives the resolved [`Config`] itself,
+    /// for a transport of your own.
+    ///
+    /// Fails with [`ErrorKind::Endpoint`](crate::ErrorKind::Endpoint) for an unusable endpoint URL, [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for an
+    /// invalid region, and [`ErrorKind::Config`](crate::ErrorKind::Config) for a user-agent suffix that is not a valid
+    /// header value, an unusable proxy URL (given or from the environment) or an unreadable
+    /// `SSL_CERT_FILE`.
     pub fn build(self) -> Result<C, Error> {
         C::from_config(self.resolve()?)
     }
@@ -409,8 +414,11 @@ impl FromConfig for Config {
 
 impl Config {
     /// The signer of the client's credentials when they are fixed (given to the builder with
-    /// [`ClientBuilder::credentials`]); `None` when a provider fetches them.
-    pub fn signer(&self) -> Option<&Signer> {
+    /// [`ClientBuilder::credentials`]); `None` when a provider fetches them. (Feature
+    /// `workspace-internals`: for the CLI's dry run, not covered by semver.)
+    #[cfg(any(test, feature = "workspace-internals"))]
+    #[doc(hidden)]
+    pub fn signer(&self) -> Option<&crate::Signer> {
         self.credentials.fixed()
     }
 
@@ -443,7 +451,10 @@ impl Config {
         self.credentials.set_waker(Box::new(wake));
     }
 
-    /// Where a call of `input` goes.
+    /// Where a call of `input` goes. (Feature `workspace-internals`: for the CLI, not covered
+    /// by semver.)
+    #[cfg(feature = "workspace-internals")]
+    #[doc(hidden)]
     pub fn endpoint_for(&self, input: &DeleteCustomImage) -> Endpoint {
         self.endpoints.for_input(input)
     }
@@ -568,7 +579,7 @@ impl EndpointChoice {
 }
 
 fn warn_if_unlisted(region: &RegionId, kind: EndpointKind) {
-    if !kind.is_listed(region) {
+    if !kind.lists(region) {
         tracing::warn!(
             region = region.as_str(),
             ?kind,

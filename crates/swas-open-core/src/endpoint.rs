@@ -72,8 +72,16 @@ pub enum EndpointKind {
 
 impl EndpointKind {
     /// Whether the published table lists `region` for this kind. Regions appear over time, so
-    /// an unlisted region still resolves by the pattern; callers may warn.
+    /// an unlisted region still resolves by the pattern; callers may warn. (Feature
+    /// `workspace-internals`: for the CLI, not covered by semver.)
+    #[cfg(feature = "workspace-internals")]
+    #[doc(hidden)]
     pub fn is_listed(self, region: &RegionId) -> bool {
+        self.lists(region)
+    }
+
+    /// Whether the published table lists `region` for this kind.
+    pub(crate) fn lists(self, region: &RegionId) -> bool {
         let table = match self {
             EndpointKind::Public => PUBLIC_REGIONS,
             EndpointKind::Vpc => VPC_REGIONS,
@@ -119,7 +127,8 @@ pub enum EndpointError {
 /// A resolved endpoint: scheme, host and optional port. It prints as its URL.
 ///
 /// ```
-/// use swas_open_core::{Endpoint, EndpointKind, RegionId};
+/// use swas_open::sans_io::RegionId;
+/// use swas_open::{Endpoint, EndpointKind};
 /// let region = RegionId::new("cn-hangzhou")?;
 /// assert_eq!(Endpoint::for_region(&region, EndpointKind::Public).to_string(), "https://swas.cn-hangzhou.aliyuncs.com");
 /// assert_eq!(
@@ -263,8 +272,8 @@ mod tests {
     #[test]
     fn table_membership() {
         let r = RegionId::new("me-central-1").unwrap();
-        assert!(EndpointKind::Public.is_listed(&r));
-        assert!(!EndpointKind::Vpc.is_listed(&r));
+        assert!(EndpointKind::Public.lists(&r));
+        assert!(!EndpointKind::Vpc.lists(&r));
         let new = RegionId::new("xx-new-9").unwrap();
         assert_eq!(
             Endpoint::for_region(&new, EndpointKind::Public).host(),

@@ -87,7 +87,8 @@ pub enum ErrorKind {
 /// Why a DeleteCustomImage call (or building a client) failed.
 ///
 /// ```
-/// use swas_open_core::{Error, ErrorCode, ErrorKind, ServiceError};
+/// use swas_open::sans_io::http;
+/// use swas_open::{Error, ErrorCode, ErrorKind, ServiceError};
 /// # let e = Error::from(ErrorKind::Service(Box::new(ServiceError::new(
 /// #     http::StatusCode::BAD_REQUEST, ErrorCode::CustomImageInShare, "shared"))));
 /// match e.kind() {

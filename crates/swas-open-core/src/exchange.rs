@@ -59,7 +59,8 @@ pub struct Outgoing {
 ///
 /// ```
 /// use std::time::Instant;
-/// use swas_open_core::{Action, Error, Exchange, Outgoing};
+/// use swas_open::sans_io::{http, Action, Exchange, Outgoing};
+/// use swas_open::Error;
 ///
 /// fn drive<X: Exchange>(
 ///     mut exchange: X,

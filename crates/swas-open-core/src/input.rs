@@ -76,7 +76,7 @@ pub(crate) enum Violation {
 /// length or character position (never the content of a secret), and the rule.
 ///
 /// ```
-/// use swas_open_core::ClientToken;
+/// use swas_open::ClientToken;
 /// let err = ClientToken::new("tökén").unwrap_err();
 /// assert_eq!(
 ///     err.to_string(),
@@ -227,7 +227,7 @@ validated_string!(
     /// A region id such as `cn-hangzhou`: 1 to 64 characters of `[a-z0-9-]`.
     ///
     /// ```
-    /// use swas_open_core::RegionId;
+    /// use swas_open::sans_io::RegionId;
     /// assert!(RegionId::new("cn-hangzhou").is_ok());
     /// assert!(RegionId::new("CN-Hangzhou").is_err());
     /// ```
@@ -257,7 +257,7 @@ validated_string!(
     /// documented rule). The same token sent again never deletes twice.
     ///
     /// ```
-    /// use swas_open_core::ClientToken;
+    /// use swas_open::ClientToken;
     /// assert!(ClientToken::new("123e4567-e89b-12d3-a456-426655440000").is_ok());
     /// assert!(ClientToken::new("x".repeat(65)).is_err());
     /// ```
@@ -281,12 +281,12 @@ impl ClientToken {
     /// before making it (so that they can repeat the call with it).
     ///
     /// ```
-    /// use swas_open_core::{ClientToken, DeleteCustomImage};
+    /// use swas_open::{ClientToken, DeleteCustomImage};
     /// let token = ClientToken::random();
     /// let input = DeleteCustomImage::new("cn-hangzhou", "m-1")?.with_client_token(token.clone())?;
     /// assert_eq!(input.client_token(), Some(&token));
     /// assert_ne!(ClientToken::random(), token);
-    /// # Ok::<(), swas_open_core::InputError>(())
+    /// # Ok::<(), swas_open::InputError>(())
     /// ```
     pub fn random() -> Self {
         Self::of(uuid::Uuid::new_v4())
@@ -304,7 +304,7 @@ impl ClientToken {
 /// The DeleteCustomImage request: which image to delete, where, and its idempotency token.
 ///
 /// ```
-/// use swas_open_core::{ClientToken, DeleteCustomImage};
+/// use swas_open::{ClientToken, DeleteCustomImage};
 /// let op = DeleteCustomImage::new("cn-hangzhou", "m-demo")?.with_client_token("token-1")?;
 /// assert_eq!(op.region_id().as_str(), "cn-hangzhou");
 /// assert_eq!(op.client_token().map(|t| t.as_str()), Some("token-1"));
@@ -312,7 +312,7 @@ impl ClientToken {
 /// let again = op.clone().with_client_token(token)?;
 /// assert_eq!(again.client_token().map(|t| t.as_str()), Some("07070707-0707-4707-8707-070707070707"));
 /// assert!(DeleteCustomImage::new("cn-hangzhou", "m demo").is_err());
-/// # Ok::<(), swas_open_core::InputError>(())
+/// # Ok::<(), swas_open::InputError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DeleteCustomImage {

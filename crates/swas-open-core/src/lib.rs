@@ -9,10 +9,10 @@
 //!
 //! # One call, step by step
 //! ```
-//! use swas_open_core::{
-//!     parse_delete_custom_image, Credentials, DeleteCustomImage, Endpoint, EndpointKind, Nonce,
-//!     Signer, SigningContext, Timestamp,
+//! use swas_open::sans_io::{
+//!     http, parse_delete_custom_image, Nonce, Signer, SigningContext, Timestamp,
 //! };
+//! use swas_open::{Credentials, DeleteCustomImage, Endpoint, EndpointKind};
 //!
 //! // 1. Validated input: errors name the field and the rule.
 //! let input = DeleteCustomImage::new("cn-hangzhou", "m-2zehv38jjmwva1ee****")?
@@ -53,6 +53,9 @@
 //! - [`ClientBuilder`] and [`Config`]: the options every client shares, whatever its transport.
 //! - [`Error`]: the one error every client returns.
 //! - `verify_request` (feature `verify`): the server's half, used by the emulator.
+//!
+//! Feature `workspace-internals` is no part of the API: it serves this workspace's
+//! emulator, CLI and test kit, is not covered by semver, and its items are hidden.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -78,8 +81,13 @@ pub use call::{Call, CallOptions};
 pub use config::{ClientBuilder, Config, FromConfig};
 pub use credentials::{
     Credentials, CredentialsError, CredentialsProvider, CurrentSigner, Fetch, ProvideCredentials,
-    Refusal, RoleOptions, Secret,
+    Refusal, RoleOptions,
 };
+// What `verify_request`'s key lookup returns (feature `verify`); otherwise only for this
+// workspace's emulator and CLI (feature `workspace-internals`, hidden, not covered by semver).
+#[cfg(any(feature = "verify", feature = "workspace-internals"))]
+#[cfg_attr(not(feature = "verify"), doc(hidden))]
+pub use credentials::Secret;
 pub use endpoint::{Endpoint, EndpointError, EndpointKind};
 pub use error::{BoxError, Error, ErrorKind, TimeoutKind};
 pub use exchange::{Action, Exchange, Outgoing};
@@ -93,6 +101,8 @@ pub use response::{
     ServiceError, MAX_RESPONSE_BODY,
 };
 pub use retry::{RetryBudget, RetryPolicy, TransportFailure};
+/// The JSON crate of [`ServiceError::access_denied_detail`]'s value.
+pub use serde_json;
 pub use sign::{Nonce, SignatureVersion, Signer, SigningContext};
 pub use time::{Timestamp, TimestampError};
 #[cfg(feature = "verify")]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 use serde::de::IgnoredAny;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind};
@@ -30,6 +30,8 @@ pub(crate) const SNIPPET_CHARS: usize = 128;
 struct Entry {
     code: ErrorCode,
     wire: &'static str,
+    /// Read by [`ErrorCode::status`], for the emulator.
+    #[cfg_attr(not(any(test, feature = "workspace-internals")), allow(dead_code))]
     status: StatusCode,
     retryable: bool,
 }
@@ -145,6 +147,9 @@ impl ErrorCode {
     }
 
     /// The HTTP status the service usually sends with this code (`Other` gives 400).
+    /// (Feature `workspace-internals`: for the emulator, not covered by semver.)
+    #[cfg(any(test, feature = "workspace-internals"))]
+    #[doc(hidden)]
     pub fn status(&self) -> StatusCode {
         self.entry().map_or(StatusCode::BAD_REQUEST, |e| e.status)
     }
@@ -238,7 +243,8 @@ pub struct ServiceError {
 }
 
 /// The wire form of an error body, PascalCase, absent optional fields omitted.
-#[derive(Serialize)]
+#[cfg(any(test, feature = "workspace-internals"))]
+#[derive(serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct WireError<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -257,10 +263,12 @@ impl ServiceError {
     /// An error with the given status, code and message, and no optional field.
     ///
     /// ```
-    /// use swas_open_core::{ErrorCode, ServiceError};
+    /// use swas_open::sans_io::http;
+    /// use swas_open::{ErrorCode, ServiceError};
     /// let mut e = ServiceError::new(http::StatusCode::NOT_FOUND, ErrorCode::InvalidImageIdNotFound, "gone");
     /// e.request_id = Some("R1".into());
-    /// assert_eq!(e.to_json_body(), br#"{"RequestId":"R1","Code":"InvalidImageId.NotFound","Message":"gone"}"#);
+    /// assert_eq!(e.code, ErrorCode::InvalidImageIdNotFound);
+    /// assert_eq!(e.to_string(), "InvalidImageId.NotFound (HTTP 404): gone [RequestId: R1]");
     /// ```
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
@@ -285,6 +293,9 @@ impl ServiceError {
     /// The JSON body the service sends for this error: PascalCase `RequestId`, `HostId`,
     /// `Code`, `Message`, `Recommend` and `AccessDeniedDetail`, absent optional fields
     /// omitted. [`ServiceError::retry_after`] travels in a header, not in the body.
+    /// (Feature `workspace-internals`: for the emulator, not covered by semver.)
+    #[cfg(any(test, feature = "workspace-internals"))]
+    #[doc(hidden)]
     pub fn to_json_body(&self) -> Vec<u8> {
         let wire = WireError {
             request_id: self.request_id.as_deref(),
@@ -431,7 +442,8 @@ fn snippet(body: &[u8]) -> String {
 /// JSON type is treated as absent, and a key repeated within the object keeps its last value.
 ///
 /// ```
-/// use swas_open_core::{parse_delete_custom_image, ClientToken, ErrorCode, ErrorKind};
+/// use swas_open::sans_io::{http, parse_delete_custom_image};
+/// use swas_open::{ClientToken, ErrorCode, ErrorKind};
 ///
 /// let token = ClientToken::new("token-1")?;
 /// let response = http::Response::builder()

@@ -49,11 +49,13 @@ use crate::response::{ErrorCode, ServiceError};
 ///
 /// ```
 /// use std::time::Duration;
-/// use swas_open_core::{RetryBudget, RetryPolicy};
+/// use swas_open::{RetryBudget, RetryPolicy};
 ///
 /// let mut policy = RetryPolicy::new(5);
 /// policy.base_delay = Duration::from_millis(50);
-/// policy.budget = Some(RetryBudget { capacity: 100, ..RetryBudget::default() });
+/// let mut budget = RetryBudget::default();
+/// budget.capacity = 100;
+/// policy.budget = Some(budget);
 /// policy.adaptive = true;
 /// assert_eq!(policy.max_attempts, 5);
 ///
@@ -82,8 +84,10 @@ pub struct RetryPolicy {
     pub adaptive: bool,
 }
 
-/// The token bucket that bounds a client's retries (see [`RetryPolicy`]).
+/// The token bucket that bounds a client's retries (see [`RetryPolicy`]). Start from
+/// [`RetryBudget::default`] and set the fields to change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryBudget {
     /// Tokens in a full bucket, and at the start. Default 500.
     pub capacity: u32,

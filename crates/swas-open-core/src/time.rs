@@ -12,7 +12,7 @@ use ::time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 ///
 /// ```
 /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
-/// use swas_open_core::Timestamp;
+/// use swas_open::sans_io::Timestamp;
 /// let t: Timestamp = "2016-02-23T12:46:24Z".parse().unwrap();
 /// assert_eq!(t.to_string(), "2016-02-23T12:46:24Z");
 ///

@@ -11,8 +11,10 @@
 //! caller's: [`Verified`] carries the timestamp, nonce and token for it.
 //!
 //! ```
-//! use swas_open_core::{verify_request, Credentials, DeleteCustomImage, Endpoint, EndpointKind, Nonce, Secret,
-//!     Signer, SigningContext, Timestamp, VerifyError};
+//! use swas_open::sans_io::{
+//!     verify_request, Nonce, Secret, Signer, SigningContext, Timestamp, VerifyError,
+//! };
+//! use swas_open::{Credentials, DeleteCustomImage, Endpoint, EndpointKind};
 //! let signer = Signer::new(Credentials::new("testid", "testsecret")?);
 //! let op = DeleteCustomImage::new("cn-hangzhou", "m-1")?;
 //! let ctx = SigningContext::new("2023-11-14T22:13:20Z".parse::<Timestamp>()?, Nonce::new("n1")?);

@@ -2,7 +2,7 @@
 //! requests (V1 and V3), validation errors, verification errors, chain errors.
 
 use swas_open_core::{
-    Action, ClientBuilder, Credentials, CredentialsProvider, DeleteCustomImage, Endpoint,
+    Action, ClientBuilder, Config, Credentials, CredentialsProvider, DeleteCustomImage, Endpoint,
     EndpointKind, Exchange, Nonce, SignatureVersion, Signer, SigningContext, Timestamp,
 };
 
@@ -63,9 +63,9 @@ fn secret_never_formatted() {
         },
         move |_| Ok(text.clone()),
     );
-    let config = ClientBuilder::<()>::default()
+    let config = ClientBuilder::<Config>::default()
         .credentials(provider)
-        .resolve()
+        .build()
         .unwrap();
     // The start of virtual time: nothing is measured from it, the steps below take it as is.
     let (now, wall) = (std::time::Instant::now(), std::time::SystemTime::now());

@@ -7,8 +7,10 @@
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde_json::Value;
-use swas_open_core::{parse_delete_custom_image, ParseErrorKind, ServiceError, MAX_RESPONSE_BODY};
-use swas_open_core::{ClientToken, Error, ErrorCode, ErrorKind};
+use swas_open_core::{parse_delete_custom_image, ParseErrorKind, MAX_RESPONSE_BODY};
+use swas_open_core::{ClientToken, Error, ErrorKind};
+#[cfg(feature = "workspace-internals")]
+use swas_open_core::{ErrorCode, ServiceError};
 
 fn response(status: u16, body: Vec<u8>) -> http::Response<Vec<u8>> {
     http::Response::builder()
@@ -62,6 +64,8 @@ fn json_like() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
+// `ServiceError::to_json_body` is behind the feature for the emulator.
+#[cfg(feature = "workspace-internals")]
 fn code() -> impl Strategy<Value = ErrorCode> {
     // Known codes, retryable and not, at 4xx and 5xx statuses; the unit tests go through
     // the whole table.
@@ -83,10 +87,12 @@ fn code() -> impl Strategy<Value = ErrorCode> {
     ]
 }
 
+#[cfg(feature = "workspace-internals")]
 fn text() -> impl Strategy<Value = String> {
     any::<String>()
 }
 
+#[cfg(feature = "workspace-internals")]
 fn service_error() -> impl Strategy<Value = ServiceError> {
     (
         400u16..=599,
@@ -220,6 +226,7 @@ proptest! {
         prop_assert_eq!(got, model(status, &body), "{}", String::from_utf8_lossy(&body));
     }
 
+    #[cfg(feature = "workspace-internals")]
     #[test]
     fn error_body_round_trips(e in service_error()) {
         let body = e.to_json_body();

@@ -33,10 +33,10 @@ fn wall() -> SystemTime {
 }
 
 fn config(policy: RetryPolicy) -> Config {
-    ClientBuilder::<()>::default()
+    ClientBuilder::<Config>::default()
         .credentials(Credentials::new("id", "secret").expect("valid credentials"))
         .retry_policy(policy)
-        .resolve()
+        .build()
         .expect("valid configuration")
 }
 
@@ -133,12 +133,12 @@ fn a_cap_below_the_base_delay_bounds_every_wait() {
 fn the_retry_budget_is_spent_by_retries_and_refilled_by_successes() {
     let mut policy = RetryPolicy::new(5);
     policy.base_delay = MS(10);
-    policy.budget = Some(RetryBudget {
-        capacity: 10,
-        retry_cost: 5,
-        timeout_retry_cost: 10,
-        success_refund: 1,
-    });
+    let mut budget = RetryBudget::default();
+    budget.capacity = 10;
+    budget.retry_cost = 5;
+    budget.timeout_retry_cost = 10;
+    budget.success_refund = 1;
+    policy.budget = Some(budget);
     let config = config(policy);
     let mut now = epoch();
     // 10 tokens pay for two retries; the third is refused and the call ends at once.

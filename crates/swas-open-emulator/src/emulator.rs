@@ -27,7 +27,7 @@ const DEFAULT_MAX_REQUEST_BYTES: usize = 64 * 1024;
 ///
 /// ```
 /// use std::time::Duration;
-/// use swas_open_emulator::Role;
+/// use swas_open::emulator::Role;
 /// let role = Role::new("acs:ram::1234567890123456:role/deployer")
 ///     .external_id("abcd1234")
 ///     .max_session_duration(Duration::from_secs(7200));

@@ -46,8 +46,8 @@ impl Service {
 ///
 /// ```
 /// use std::time::Duration;
-/// use swas_open_core::ErrorCode;
-/// use swas_open_emulator::{Fault, FaultKind, Service};
+/// use swas_open::ErrorCode;
+/// use swas_open::emulator::{Fault, FaultKind, Service};
 /// let f = Fault::error(503, ErrorCode::ServiceUnavailable).times(2);
 /// assert_eq!(f.remaining(), 2);
 /// assert!(matches!(f.kind(), FaultKind::Error { status: 503, .. }));

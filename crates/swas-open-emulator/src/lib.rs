@@ -15,9 +15,9 @@
 //! # Start it from blocking code
 //! ```
 //! use std::io::{Read, Write};
-//! use swas_open_core::{Credentials, DeleteCustomImage, Endpoint, Nonce, Signer,
-//!     SigningContext, Timestamp};
-//! use swas_open_emulator::Emulator;
+//! use swas_open::sans_io::{Nonce, Signer, SigningContext, Timestamp};
+//! use swas_open::{Credentials, DeleteCustomImage, Endpoint};
+//! use swas_open::emulator::Emulator;
 //!
 //! let emulator = Emulator::builder()
 //!     .access_key("my-access-key-id", "my-access-key-secret")
@@ -155,7 +155,7 @@
 //! ```
 //! use std::io::{Read, Write};
 //! use std::time::Duration;
-//! use swas_open_emulator::{Emulator, Role};
+//! use swas_open::emulator::{Emulator, Role};
 //!
 //! let emulator = Emulator::builder()
 //!     .access_key("long-term-id", "long-term-secret")

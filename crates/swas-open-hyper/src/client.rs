@@ -14,10 +14,11 @@ use tracing::Instrument;
 use crate::transport::Transport;
 
 /// Options of a [`Client`]: the builder every client of this SDK shares, with its defaults
-/// (see [`swas_open_core::ClientBuilder`]).
+/// (see [`ClientBuilder`](swas_open_core::ClientBuilder)).
 ///
 /// ```
-/// use swas_open_hyper::{Client, Credentials, EndpointKind};
+/// use swas_open::asynchronous::Client;
+/// use swas_open::{Credentials, EndpointKind};
 ///
 /// // The VPC endpoint of cn-hangzhou, and an application name in the user agent.
 /// let client = Client::builder()
@@ -39,7 +40,8 @@ pub type ClientBuilder = swas_open_core::ClientBuilder<Client>;
 /// and leaves the client usable.
 ///
 /// ```no_run
-/// use swas_open_hyper::{Client, Credentials, DeleteCustomImage};
+/// use swas_open::asynchronous::Client;
+/// use swas_open::{Credentials, DeleteCustomImage};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = Client::builder()
@@ -99,7 +101,8 @@ impl Client {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use swas_open_hyper::{Client, Credentials, RetryPolicy, SignatureVersion};
+    /// use swas_open::asynchronous::Client;
+    /// use swas_open::{Credentials, RetryPolicy, SignatureVersion};
     ///
     /// let client = Client::builder()
     ///     .credentials(Credentials::new("id", "secret")?)
@@ -131,14 +134,15 @@ impl Client {
     /// the background and goes on with the cached ones.
     ///
     /// ```no_run
-    /// use swas_open_hyper::{Client, DeleteCustomImage, Error};
+    /// use swas_open::asynchronous::Client;
+    /// use swas_open::{DeleteCustomImage, Error, ErrorCode};
     ///
     /// # async fn run(client: Client) -> Result<(), Error> {
     /// let input = DeleteCustomImage::new("cn-hangzhou", "m-2zehv38jjmwva1ee****")?
     ///     .with_client_token("7f3c9a2e-delete-once")?;
     /// match client.delete_custom_image(&input).await {
     ///     Ok(out) => println!("deleted in {} attempt(s)", out.attempts),
-    ///     Err(e) if e.code().is_some_and(|c| c.as_str() == "InvalidImageId.NotFound") => {
+    ///     Err(e) if e.code() == Some(&ErrorCode::InvalidImageIdNotFound) => {
     ///         println!("already gone")
     ///     }
     ///     Err(e) => return Err(e),

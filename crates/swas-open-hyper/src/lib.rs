@@ -2,14 +2,15 @@
 //! (`swas-open`, API version `2020-06-01`), on hyper 1, hyper-util's pooled client and
 //! rustls, for tokio.
 //!
-//! All protocol work (validation, signing, parsing, the retry policy) happens in
-//! [`swas_open_core`]; this crate only moves bytes: it sends each signed request, reads the
+//! All protocol work (validation, signing, parsing, the retry policy) happens in the
+//! [sans-IO core](swas_open_core); this crate only moves bytes: it sends each signed request, reads the
 //! answer (at most one byte past [`MAX_RESPONSE_BODY`]) and hands it back to the core's call driver.
 //! Its API is the blocking client's (`swas-open-ureq`) with `.await` added: builder options,
 //! errors, retries and credentials are the same, so switching is a one-line change.
 //!
 //! ```no_run
-//! use swas_open_hyper::{Client, Credentials, DeleteCustomImage};
+//! use swas_open::asynchronous::Client;
+//! use swas_open::{Credentials, DeleteCustomImage};
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -76,7 +77,7 @@
 //!   after reading at most one byte more.
 //! - Proxies: [`proxy`](ClientBuilder::proxy) and [`no_proxy`](ClientBuilder::no_proxy)
 //!   (`"*"` turns proxies off), else `HTTPS_PROXY`, `HTTP_PROXY`,
-//!   `ALL_PROXY` and `NO_PROXY` as curl reads them ([`swas_open_core::Proxies`]).
+//!   `ALL_PROXY` and `NO_PROXY` as curl reads them ([`Proxies`](swas_open_core::Proxies)).
 //!   hyper-util's matcher decides, its tunnel connector carries HTTPS through `CONNECT`,
 //!   and plain HTTP goes to the proxy in absolute form. Basic credentials from the proxy
 //!   URL are sent as `Proxy-Authorization` and never shown. The connect timeout covers the

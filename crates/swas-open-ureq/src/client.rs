@@ -13,11 +13,12 @@ use swas_open_core::{
 use crate::transport;
 
 /// Options of a [`Client`]: the builder every client of this SDK shares, with its defaults
-/// (see [`swas_open_core::ClientBuilder`]).
+/// (see [`ClientBuilder`](swas_open_core::ClientBuilder)).
 ///
 /// ```
 /// use std::time::Duration;
-/// use swas_open_ureq::{Client, Credentials, RetryPolicy, SignatureVersion};
+/// use swas_open::blocking::Client;
+/// use swas_open::{Credentials, RetryPolicy, SignatureVersion};
 /// let client = Client::builder()
 ///     .credentials(Credentials::new("id", "secret")?)
 ///     .region("cn-hangzhou")
@@ -39,7 +40,8 @@ pub type ClientBuilder = swas_open_core::ClientBuilder<Client>;
 /// and reuse it. `Send` and `Sync`.
 ///
 /// ```
-/// use swas_open_ureq::{Client, Credentials};
+/// use swas_open::blocking::Client;
+/// use swas_open::Credentials;
 /// let client = Client::builder()
 ///     .credentials(Credentials::new("id", "secret")?)
 ///     .endpoint("http://127.0.0.1:8080")
@@ -119,7 +121,8 @@ impl Client {
     /// [`RetryPolicy::default`](swas_open_core::RetryPolicy::default) (3 attempts).
     ///
     /// ```
-    /// use swas_open_ureq::{Client, Credentials};
+    /// use swas_open::blocking::Client;
+    /// use swas_open::Credentials;
     /// let client = Client::builder()
     ///     .credentials(Credentials::new("id", "secret")?)
     ///     .build()?;
@@ -143,7 +146,8 @@ impl Client {
     /// a refresh in the background and goes on with the cached ones.
     ///
     /// ```no_run
-    /// use swas_open_ureq::{Client, DeleteCustomImage, ErrorCode};
+    /// use swas_open::blocking::Client;
+    /// use swas_open::{DeleteCustomImage, ErrorCode};
     /// let client = Client::builder().build()?; // credentials from the environment or profile
     /// let input = DeleteCustomImage::new("cn-hangzhou", "m-2zehv38jjmwva1ee****")?;
     /// match client.delete_custom_image(&input) {

@@ -1,12 +1,13 @@
 //! A blocking client for Alibaba Cloud Simple Application Server **DeleteCustomImage**
 //! (`swas-open`, API version `2020-06-01`), on [`ureq`] 3 with rustls.
 //!
-//! All protocol work (validation, signing, parsing, the retry policy) happens in
-//! [`swas_open_core`]; this crate only moves bytes: it sends each signed request, reads the
+//! All protocol work (validation, signing, parsing, the retry policy) happens in the
+//! [sans-IO core](swas_open_core); this crate only moves bytes: it sends each signed request, reads the
 //! answer (at most one byte past [`MAX_RESPONSE_BODY`]) and hands it back to the core's call driver.
 //!
 //! ```no_run
-//! use swas_open_ureq::{Client, Credentials, DeleteCustomImage};
+//! use swas_open::blocking::Client;
+//! use swas_open::{Credentials, DeleteCustomImage};
 //!
 //! // Build once and share: a `Client` is cheap to clone and keeps its connections alive.
 //! let client = Client::builder()
@@ -51,7 +52,7 @@
 //!   after reading at most one byte more.
 //! - Proxies: [`proxy`](ClientBuilder::proxy) and [`no_proxy`](ClientBuilder::no_proxy)
 //!   (`"*"` turns proxies off), else `HTTPS_PROXY`, `HTTP_PROXY`,
-//!   `ALL_PROXY` and `NO_PROXY` as curl reads them ([`swas_open_core::Proxies`]), with the
+//!   `ALL_PROXY` and `NO_PROXY` as curl reads them ([`Proxies`](swas_open_core::Proxies)), with the
 //!   same decisions as the async client (hyper-util's matcher). ureq's own reading of the
 //!   variables is off. Requests go through `CONNECT` tunnels, plain HTTP ones too (ureq
 //!   writes no absolute-form request); Basic credentials from the proxy URL are sent as

@@ -187,6 +187,7 @@ impl CredentialsCache {
         Ok(signer)
     }
 
+    #[cfg(any(test, feature = "workspace-internals"))]
     pub(crate) fn fixed(&self) -> Option<&Signer> {
         self.fixed.as_deref()
     }

@@ -1,8 +1,7 @@
 //! Credentials, and the providers that obtain them.
 
 use std::fmt;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -50,9 +49,11 @@ validated_string!(
 /// A secret string (AccessKey secret or STS token) that never prints.
 ///
 /// ```
-/// use swas_open_core::Secret;
-/// let s = Secret::access_key_secret("hunter2").unwrap();
-/// assert_eq!(format!("{s} {s:?}"), "*** ***");
+/// use swas_open::Credentials;
+/// let c = Credentials::new("id", "hunter2")?.with_security_token("St5Tok3n")?;
+/// assert!(!format!("{c:?}").contains("hunter2"));
+/// assert!(!format!("{c:?}").contains("St5Tok3n"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -126,11 +127,11 @@ impl fmt::Display for Secret {
 /// An AccessKey pair, with an STS security token when the key is temporary.
 ///
 /// ```
-/// use swas_open_core::Credentials;
+/// use swas_open::Credentials;
 /// let c = Credentials::new("LTAI-id", "s3cret")?.with_security_token("tok")?;
 /// assert_eq!(c.access_key_id(), "LTAI-id");
 /// assert!(!format!("{c:?}").contains("s3cret"));
-/// # Ok::<(), swas_open_core::InputError>(())
+/// # Ok::<(), swas_open::InputError>(())
 /// ```
 /// `Debug` shows the id; the secret and the token print as `***`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,7 +200,7 @@ pub struct RoleOptions {
 ///
 /// ```
 /// use std::time::SystemTime;
-/// use swas_open_core::{BoxError, Credentials, CredentialsProvider, ProvideCredentials};
+/// use swas_open::{BoxError, Credentials, CredentialsProvider, ProvideCredentials};
 ///
 /// struct Vault;
 /// impl ProvideCredentials for Vault {
@@ -230,7 +231,7 @@ pub trait ProvideCredentials: Send + Sync {
 ///
 /// ```
 /// use std::time::Duration;
-/// use swas_open_core::{Credentials, CredentialsProvider, RoleOptions};
+/// use swas_open::{Credentials, CredentialsProvider, RoleOptions};
 ///
 /// let mut options = RoleOptions::default();
 /// options.external_id = Some("abcd1234".into());
@@ -242,7 +243,7 @@ pub trait ProvideCredentials: Send + Sync {
 ///     options,
 /// );
 /// assert!(format!("{provider:?}").contains("role/deleter"));
-/// # Ok::<(), swas_open_core::InputError>(())
+/// # Ok::<(), swas_open::InputError>(())
 /// ```
 #[derive(Clone)]
 pub struct CredentialsProvider {
@@ -271,11 +272,15 @@ impl CredentialsProvider {
 
     /// The default chain (`profile` `None`) or one profile of the aliyun CLI config file,
     /// reading variables with `env` and files with `read_file` instead of the process's: a
-    /// chain resolved against a scrubbed environment.
+    /// chain resolved against a scrubbed environment. (Feature `workspace-internals`: for
+    /// this workspace's tests, not covered by semver; a program uses
+    /// [`from_variables`](Self::from_variables) or [`cli_profile`](Self::cli_profile).)
+    #[cfg(feature = "workspace-internals")]
+    #[doc(hidden)]
     pub fn from_environment(
         profile: Option<&str>,
         env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
-        read_file: impl Fn(&Path) -> io::Result<String> + Send + Sync + 'static,
+        read_file: impl Fn(&std::path::Path) -> std::io::Result<String> + Send + Sync + 'static,
     ) -> Self {
         Self::chain_with(profile, Arc::new(env), Arc::new(read_file))
     }
@@ -285,7 +290,7 @@ impl CredentialsProvider {
     /// regular files, at most 1 MiB) from this machine.
     ///
     /// ```
-    /// use swas_open_core::CredentialsProvider;
+    /// use swas_open::CredentialsProvider;
     /// let provider = CredentialsProvider::from_variables(None, |name| match name {
     ///     "ALIBABA_CLOUD_CREDENTIALS_URI" => Some("http://127.0.0.1:8080/creds".into()),
     ///     "ALIBABA_CLOUD_ECS_METADATA_DISABLED" => Some("true".into()),
@@ -323,7 +328,7 @@ impl CredentialsProvider {
     /// file of at most 1 MiB.
     ///
     /// ```
-    /// use swas_open_core::CredentialsProvider;
+    /// use swas_open::CredentialsProvider;
     /// let provider = CredentialsProvider::cli_profile("/etc/my-app/aliyun.json", "deployer");
     /// assert!(format!("{provider:?}").contains("deployer"));
     /// ```
@@ -379,7 +384,7 @@ impl CredentialsProvider {
     /// v1. The service is always reached directly, never through a proxy.
     ///
     /// ```
-    /// use swas_open_core::CredentialsProvider;
+    /// use swas_open::CredentialsProvider;
     /// let provider = CredentialsProvider::ecs_ram_role_at(Some("web-role"), "http://127.0.0.1:8080");
     /// # drop(provider);
     /// ```

@@ -59,7 +59,7 @@ impl Nonce {
     /// 32 lowercase hex characters from 16 random bytes the caller supplies.
     ///
     /// ```
-    /// use swas_open_core::Nonce;
+    /// use swas_open::sans_io::Nonce;
     /// let n = Nonce::from_random_bytes([0x1f; 16]);
     /// assert_eq!(n.as_str(), "1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f");
     /// let bytes = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xa, 0xb, 0xc, 0xd, 0xe, 0xff];
@@ -81,7 +81,7 @@ impl Nonce {
 ///
 /// Parses from and prints as `v1` / `v3`:
 /// ```
-/// use swas_open_core::SignatureVersion;
+/// use swas_open::SignatureVersion;
 /// assert_eq!("V3".parse::<SignatureVersion>(), Ok(SignatureVersion::V3));
 /// assert_eq!(SignatureVersion::V1.to_string(), "v1");
 /// ```
@@ -189,8 +189,8 @@ const DEFAULT_USER_AGENT: &str = {
 /// not on every request.
 ///
 /// ```
-/// use swas_open_core::{Credentials, DeleteCustomImage, Endpoint, EndpointKind, Nonce, SignatureVersion,
-///     Signer, SigningContext, Timestamp};
+/// use swas_open::sans_io::{Nonce, Signer, SigningContext, Timestamp};
+/// use swas_open::{Credentials, DeleteCustomImage, Endpoint, EndpointKind, SignatureVersion};
 /// let signer = Signer::new(Credentials::new("testid", "testsecret")?)
 ///     .with_signature_version(SignatureVersion::V3);
 /// let op = DeleteCustomImage::new("cn-hangzhou", "m-1")?;
