@@ -1,8 +1,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::error::{Error, ErrorKind, TimeoutKind};
+use crate::error::{Error, ErrorKind};
 use crate::response::{ErrorCode, ServiceError};
+use crate::transport::{TimeoutKind, TransportFailure};
 
 /// A pure retry policy for `DeleteCustomImage`.
 ///
@@ -176,46 +177,6 @@ pub(crate) enum Outcome<'a> {
     Transport(TransportFailure),
 }
 
-/// Why a request got no answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TransportFailure {
-    /// The host name did not resolve: nothing was sent, so a retry is always safe.
-    Dns,
-    /// The connection could not be established: nothing was sent, so a retry is always safe.
-    Connect,
-    /// The TLS handshake failed: the server's certificate is not trusted (unknown CA,
-    /// expired) or not valid for the host name, or the peers share no protocol. Nothing was
-    /// sent, and the call is not retried: the next handshake would fail the same way. The
-    /// [`source`](std::error::Error::source) chain names the certificate problem.
-    Tls,
-    /// The attempt timed out: the request may have reached the server.
-    Timeout,
-    /// The connection was reset: the request may have reached the server.
-    Reset,
-    /// Any other failure: the request may have reached the server.
-    Other,
-}
-
-impl TransportFailure {
-    /// The class of an I/O failure, for transports: refused or unreachable is `Connect`
-    /// (nothing was sent); reset, aborted, broken or closed is `Reset`; a failed name
-    /// lookup (which the standard library reports with a message, not a kind) is `Dns`;
-    /// anything else is `Other`.
-    pub fn of_io(e: &std::io::Error) -> Self {
-        use std::io::ErrorKind::*;
-        match e.kind() {
-            ConnectionRefused | HostUnreachable | NetworkUnreachable | NetworkDown
-            | AddrNotAvailable => TransportFailure::Connect,
-            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof | NotConnected => {
-                TransportFailure::Reset
-            }
-            _ if e.to_string().contains("failed to lookup address") => TransportFailure::Dns,
-            _ => TransportFailure::Other,
-        }
-    }
-}
-
 /// What to do after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Decision {
@@ -282,6 +243,16 @@ impl RetryPolicy {
     }
 }
 
+impl Error {
+    /// Whether a new attempt may succeed: a transient service error (throttling, a used
+    /// nonce, a server-side failure, any 5xx), an unreadable answer, a timeout or a
+    /// transport failure other than TLS. The rule the call's own retries follow; repeat
+    /// with the same `ClientToken` so a retry never deletes twice.
+    pub fn is_retryable(&self) -> bool {
+        Outcome::of(self).is_some_and(|o| o.is_retryable())
+    }
+}
+
 impl<'a> Outcome<'a> {
     /// How the attempt that failed with `error` ended; `None` for failures that are not an
     /// attempt's (input, configuration, credentials). A passed deadline is a timeout.
@@ -316,6 +287,11 @@ pub(crate) fn is_throttling(code: &ErrorCode) -> bool {
         code,
         ErrorCode::Throttling | ErrorCode::ThrottlingUser | ErrorCode::ThrottlingApi
     )
+}
+
+/// A uniform number in `[0, 1)` from 64 random bits.
+pub(crate) fn unit_interval(bits: u64) -> f64 {
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// `jitter` clamped to `[0, 1]`; NaN becomes 1 (the plain exponential delay).
@@ -422,7 +398,7 @@ mod tests {
             K::NetworkUnreachable,
         ] {
             assert_eq!(
-                TransportFailure::of_io(&Io::new(k, "x")),
+                TransportFailure::from_io(&Io::new(k, "x")),
                 TransportFailure::Connect
             );
         }
@@ -434,14 +410,14 @@ mod tests {
             K::NotConnected,
         ] {
             assert_eq!(
-                TransportFailure::of_io(&Io::new(k, "x")),
+                TransportFailure::from_io(&Io::new(k, "x")),
                 TransportFailure::Reset
             );
         }
         let dns = Io::other("failed to lookup address information: Name or service not known");
-        assert_eq!(TransportFailure::of_io(&dns), TransportFailure::Dns);
+        assert_eq!(TransportFailure::from_io(&dns), TransportFailure::Dns);
         assert_eq!(
-            TransportFailure::of_io(&Io::other("x")),
+            TransportFailure::from_io(&Io::other("x")),
             TransportFailure::Other
         );
     }

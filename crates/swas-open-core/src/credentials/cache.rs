@@ -9,9 +9,9 @@ use super::fetch::{lifetime, Fetch};
 use super::machine::Kind;
 use super::service::Fetched;
 use super::CredentialsError;
-use crate::config::SharedState;
 use crate::error::Error;
 use crate::retry::RetryPolicy;
+use crate::shared::SharedState;
 use crate::sign::{SignatureVersion, Signer};
 
 /// A call never signs with credentials this close to their expiration.
@@ -416,7 +416,7 @@ mod tests {
 mod busy_client {
     use super::*;
     use crate::credentials::{Credentials, CredentialsProvider, ProvideCredentials};
-    use crate::exchange::{Action, Exchange};
+    use crate::exchange::{Exchange, Step};
     use crate::BoxError;
     use std::collections::VecDeque;
 
@@ -531,7 +531,7 @@ mod busy_client {
                 }
                 let (at, mut fetch) = pending.pop_front().unwrap();
                 *wall.lock().unwrap() = wall0 + (at - base);
-                assert!(matches!(fetch.next(at), Action::Done(())));
+                assert!(matches!(fetch.next(at), Step::Done(())));
                 for _ in 0..std::mem::take(&mut waiting) {
                     assert!(
                         step(at, &mut pending),
@@ -592,8 +592,8 @@ mod busy_client {
                     if at <= now {
                         *wall.lock().unwrap() = wall0 + (at - base);
                         match fetch.next(at) {
-                            Action::Done(()) => {}
-                            Action::Wait(until) => pending = Some((until, fetch)),
+                            Step::Done(()) => {}
+                            Step::Wait(until) => pending = Some((until, fetch)),
                             other => panic!("{other:?}"),
                         }
                     } else {
@@ -664,7 +664,7 @@ mod busy_client {
             )
         };
         let run = |fetch: &mut Fetch, now: Instant| {
-            assert!(matches!(fetch.next(now), Action::Done(())));
+            assert!(matches!(fetch.next(now), Step::Done(())));
         };
         let (now, wall) = at(0);
         let CredentialsStep::Fetch {

@@ -21,8 +21,7 @@ use super::service::Reply;
 use super::sts::{OidcSpec, StsRole};
 use super::{Credentials, CredentialsError, RoleOptions};
 
-pub(crate) const ENV_ACCESS_KEY_ID: &str = "ALIBABA_CLOUD_ACCESS_KEY_ID";
-pub(crate) const ENV_ACCESS_KEY_SECRET: &str = "ALIBABA_CLOUD_ACCESS_KEY_SECRET";
+pub(crate) use crate::credentials_error::{ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET};
 pub(crate) const ENV_SECURITY_TOKEN: &str = "ALIBABA_CLOUD_SECURITY_TOKEN";
 pub(crate) const ENV_CONFIG_FILE: &str = "ALIBABA_CLOUD_CONFIG_FILE";
 pub(crate) const ENV_PROFILE: &str = "ALIBABA_CLOUD_PROFILE";

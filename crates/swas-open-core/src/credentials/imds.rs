@@ -13,7 +13,7 @@ use super::service::{
     Reply,
 };
 use super::CredentialsError;
-use crate::exchange::Outgoing;
+use crate::transport::Outgoing;
 
 const IMDS_TIMEOUTS: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(1));
 const TOKEN_PATH: &str = "/latest/api/token";

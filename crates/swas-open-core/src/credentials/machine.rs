@@ -15,7 +15,7 @@ use super::service::{Fetched, Reply};
 use super::sts::{OidcSpec, RoleSpec, StsFetch};
 use super::uri::UriFetch;
 use super::{Credentials, CredentialsError, ProvideCredentials};
-use crate::exchange::Outgoing;
+use crate::transport::Outgoing;
 
 /// A provider, configured.
 #[derive(Clone)]

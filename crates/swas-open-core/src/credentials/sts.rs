@@ -17,9 +17,9 @@ use super::service::{
 };
 use super::{Credentials, CredentialsError, RoleOptions};
 use crate::encode::percent_encode;
-use crate::exchange::Outgoing;
 use crate::sign::{v1, Nonce};
 use crate::time::Timestamp;
+use crate::transport::Outgoing;
 
 const STS_TIMEOUTS: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(10));
 const STS_VERSION: &str = "2015-04-01";
