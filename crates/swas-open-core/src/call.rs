@@ -12,7 +12,7 @@ use crate::error::{error_type, Error, ErrorKind, Redactions, Stopped};
 use crate::exchange::{Exchange, Step};
 use crate::input::{ClientToken, DeleteCustomImage};
 use crate::response::{parse_delete_custom_image, DeleteCustomImageOutput, ErrorCode};
-use crate::retry::{is_throttling, unit_interval, Decision, Outcome};
+use crate::retry::{is_throttling, unit_interval, Outcome, RetryDecision};
 use crate::sign::{Nonce, SigningContext};
 use crate::time::Timestamp;
 use crate::transport::{Outgoing, TimeoutKind};
@@ -82,7 +82,7 @@ pub struct Call<'a> {
     /// correction).
     free_attempts: u32,
     skew_corrected: bool,
-    state: State,
+    phase: Phase,
     /// The call's span, made by the first [`Call::span`]; a call dropped before its end says
     /// so in it.
     span: std::cell::OnceCell<tracing::Span>,
@@ -129,13 +129,17 @@ impl CallOptions {
     }
 }
 
+/// Where a call stands between two steps.
 #[derive(Debug)]
-enum State {
+enum Phase {
+    /// Ready to make an attempt.
     Ready,
     /// An attempt is out: signed with this timestamp, sent at this instant.
     Sent(Timestamp, Instant),
+    /// Waiting until this instant (a backoff, a send token, or credentials).
     Waiting(Instant),
-    Finished(Option<Result<DeleteCustomImageOutput, Error>>),
+    /// Over: the result, until it is handed out.
+    Finished(Option<CallOutput>),
 }
 
 impl<'a> Call<'a> {
@@ -171,7 +175,7 @@ impl<'a> Call<'a> {
             attempts: 0,
             free_attempts: 0,
             skew_corrected: false,
-            state: State::Ready,
+            phase: Phase::Ready,
             span: std::cell::OnceCell::new(),
         }
     }
@@ -264,7 +268,7 @@ impl<'a> Call<'a> {
                 let error = self.deadline_error();
                 return self.finish(now, Err(error));
             }
-            self.state = State::Waiting(until);
+            self.phase = Phase::Waiting(until);
             return Step::Wait(until);
         }
         let timestamp = match Timestamp::try_from(self.wall_at(now)) {
@@ -280,7 +284,7 @@ impl<'a> Call<'a> {
         let request = (self.credentials.signer()).sign(&self.input, &self.endpoint, &ctx);
         self.attempts += 1;
         crate::metrics::attempt();
-        self.state = State::Sent(timestamp, now);
+        self.phase = Phase::Sent(timestamp, now);
         Step::Send(Outgoing {
             request,
             connect_timeout: self.config.connect_timeout,
@@ -306,7 +310,7 @@ impl<'a> Call<'a> {
         if let Some(span) = self.span.get() {
             span.record("swas.outcome", if result.is_ok() { "ok" } else { "error" });
         }
-        self.state = State::Finished(Some(result));
+        self.phase = Phase::Finished(Some(result));
     }
 
     fn deadline_error(&self) -> Error {
@@ -334,7 +338,7 @@ impl<'a> Call<'a> {
             self.skew_corrected = true;
             self.free_attempts += 1;
             trace_attempt(self.attempts, &error, "correct clock", None);
-            self.state = State::Ready;
+            self.phase = Phase::Ready;
             return;
         }
         if self.past_deadline(now) && error.transport_failure().is_some() {
@@ -349,32 +353,33 @@ impl<'a> Call<'a> {
             ErrorKind::Timeout {
                 kind: TimeoutKind::Deadline,
                 ..
-            } => Decision::Stop,
-            _ => Outcome::of(&error).map_or(Decision::Stop, |o| policy.decide(counted, &o, jitter)),
+            } => RetryDecision::Stop,
+            _ => Outcome::of(&error)
+                .map_or(RetryDecision::Stop, |o| policy.decide(counted, &o, jitter)),
         };
         let mut stopped = None;
         match decision {
-            Decision::Retry { after } => {
+            RetryDecision::Retry { after } => {
                 // A retry that cannot start before the deadline is not made.
                 if let Some(until) = now.checked_add(after).filter(|&u| !self.past_deadline(u)) {
                     let timed_out = matches!(error.kind(), ErrorKind::Timeout { .. });
                     if self.config.state.try_spend_retry(timed_out) {
                         crate::metrics::retry();
                         trace_attempt(self.attempts, &error, "retry", Some(after));
-                        self.state = State::Waiting(until);
+                        self.phase = Phase::Waiting(until);
                         return;
                     }
                     crate::metrics::budget_refusal();
                     stopped = Some(Stopped::BudgetExhausted);
                 }
             }
-            Decision::HintTooLong { hint } => {
+            RetryDecision::HintTooLong { hint } => {
                 stopped = Some(Stopped::HintTooLong {
                     hint,
                     max: policy.max_delay,
                 });
             }
-            Decision::Stop => {}
+            RetryDecision::Stop => {}
         }
         trace_attempt(self.attempts, &error, "fail", None);
         let error = error.with_call(self.attempts, self.client_token(), stopped);
@@ -433,7 +438,7 @@ impl Drop for Call<'_> {
     /// A call dropped before its end (its future dropped, its thread unwound) is counted
     /// (`outcome="cancelled"`) and its span says so.
     fn drop(&mut self) {
-        if matches!(self.state, State::Finished(_)) {
+        if matches!(self.phase, Phase::Finished(_)) {
             return;
         }
         crate::metrics::cancelled();
@@ -455,14 +460,14 @@ impl Exchange for Call<'_> {
     type Detached = Fetch;
 
     fn next(&mut self, now: Instant) -> Step<Self::Output, Self::Detached> {
-        match &mut self.state {
-            State::Ready => self.attempt(now),
-            State::Waiting(until) if now < *until => Step::Wait(*until),
-            State::Waiting(_) => self.attempt(now),
-            State::Sent(..) => Step::Done(Err(Error::config(
+        match &mut self.phase {
+            Phase::Ready => self.attempt(now),
+            Phase::Waiting(until) if now < *until => Step::Wait(*until),
+            Phase::Waiting(_) => self.attempt(now),
+            Phase::Sent(..) => Step::Done(Err(Error::config(
                 "the call's request is in flight: receive its answer first",
             ))),
-            State::Finished(result) => Step::Done(
+            Phase::Finished(result) => Step::Done(
                 result
                     .take()
                     .unwrap_or_else(|| Err(Error::config("the call is over"))),
@@ -471,7 +476,7 @@ impl Exchange for Call<'_> {
     }
 
     fn receive<B: AsRef<[u8]>>(&mut self, now: Instant, outcome: Result<http::Response<B>, Error>) {
-        let State::Sent(sent, sent_at) = self.state else {
+        let Phase::Sent(sent, sent_at) = self.phase else {
             return;
         };
         crate::metrics::attempt_duration(now.saturating_duration_since(sent_at));

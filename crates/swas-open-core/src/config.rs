@@ -331,7 +331,7 @@ impl<C> ClientBuilder<C> {
         };
         let state = Arc::new(SharedState::new(&self.retry_policy));
         let credentials = CredentialsCache::new(
-            provider.kind,
+            provider.spec,
             self.signature_version,
             self.user_agent_suffix,
             (self.retry_policy, state.clone()),

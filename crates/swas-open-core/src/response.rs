@@ -26,7 +26,7 @@ pub(crate) const SNIPPET_CHARS: usize = 128;
 
 /// One row of the error-code table: the single source of the wire spelling, the usual
 /// HTTP status and the retryability of every known code.
-struct Entry {
+struct CodeRow {
     code: ErrorCode,
     wire: &'static str,
     status: StatusCode,
@@ -49,8 +49,8 @@ macro_rules! error_codes {
         }
 
         /// Every known code, its wire spelling, usual status and retryability.
-        static TABLE: &[Entry] = &[
-            $( Entry {
+        static TABLE: &[CodeRow] = &[
+            $( CodeRow {
                 code: ErrorCode::$variant,
                 wire: $wire,
                 status: StatusCode::$status,
@@ -119,7 +119,7 @@ error_codes! {
 
 impl ErrorCode {
     /// The table row of a known code; `None` for [`ErrorCode::Other`].
-    fn entry(&self) -> Option<&'static Entry> {
+    fn row(&self) -> Option<&'static CodeRow> {
         match self {
             ErrorCode::Other(_) => None,
             known => TABLE.iter().find(|e| e.code == *known),
@@ -130,7 +130,7 @@ impl ErrorCode {
     pub fn as_str(&self) -> &str {
         match self {
             ErrorCode::Other(s) => s,
-            known => known.entry().map_or("", |e| e.wire),
+            known => known.row().map_or("", |e| e.wire),
         }
     }
 
@@ -145,13 +145,13 @@ impl ErrorCode {
 
     /// The HTTP status the service usually sends with this code (`Other` gives 400).
     pub fn status(&self) -> StatusCode {
-        self.entry().map_or(StatusCode::BAD_REQUEST, |e| e.status)
+        self.row().map_or(StatusCode::BAD_REQUEST, |e| e.status)
     }
 
     /// Whether the code denotes a transient condition worth retrying (throttling, a used
     /// nonce, a server-side failure). `Other` codes are not retryable.
     pub(crate) fn is_retryable(&self) -> bool {
-        self.entry().is_some_and(|e| e.retryable)
+        self.row().is_some_and(|e| e.retryable)
     }
 
     /// Every known code (all variants but [`ErrorCode::Other`]), in table order.

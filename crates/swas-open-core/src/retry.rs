@@ -179,7 +179,7 @@ pub(crate) enum Outcome<'a> {
 
 /// What to do after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Decision {
+pub(crate) enum RetryDecision {
     /// Make another attempt after this delay.
     Retry {
         /// How long to wait first.
@@ -210,23 +210,23 @@ impl RetryPolicy {
     /// transient is retried (see [`Error::is_retryable`](crate::Error::is_retryable)).
     /// `jitter` is a random number in `[0, 1]` (out-of-range values are clamped, NaN counts
     /// as 1). Stops once `attempt >= max_attempts`.
-    pub(crate) fn decide(&self, attempt: u32, outcome: &Outcome<'_>, jitter: f64) -> Decision {
+    pub(crate) fn decide(&self, attempt: u32, outcome: &Outcome<'_>, jitter: f64) -> RetryDecision {
         if attempt >= self.max_attempts.max(1) || !outcome.is_retryable() {
-            return Decision::Stop;
+            return RetryDecision::Stop;
         }
         let backoff = self.backoff(attempt, jitter);
         match outcome {
             Outcome::Service(ServiceError {
                 retry_after: Some(hint),
                 ..
-            }) if *hint > self.max_delay => Decision::HintTooLong { hint: *hint },
+            }) if *hint > self.max_delay => RetryDecision::HintTooLong { hint: *hint },
             Outcome::Service(ServiceError {
                 retry_after: Some(hint),
                 ..
-            }) => Decision::Retry {
+            }) => RetryDecision::Retry {
                 after: backoff.max(*hint),
             },
-            _ => Decision::Retry { after: backoff },
+            _ => RetryDecision::Retry { after: backoff },
         }
     }
 
@@ -323,7 +323,7 @@ mod tests {
     fn retries(outcome: &Outcome<'_>) -> bool {
         matches!(
             RetryPolicy::default().decide(1, outcome, 1.0),
-            Decision::Retry { .. }
+            RetryDecision::Retry { .. }
         )
     }
 
@@ -426,16 +426,25 @@ mod tests {
     fn stops_at_max_attempts() {
         let dns = Outcome::Transport(TransportFailure::Dns);
         let p = RetryPolicy::new(3);
-        assert!(matches!(p.decide(0, &dns, 0.5), Decision::Retry { .. }));
-        assert!(matches!(p.decide(2, &dns, 0.5), Decision::Retry { .. }));
-        assert_eq!(p.decide(3, &dns, 0.5), Decision::Stop);
-        assert_eq!(p.decide(u32::MAX, &dns, 0.5), Decision::Stop);
-        assert_eq!(RetryPolicy::new(1).decide(1, &dns, 0.5), Decision::Stop);
+        assert!(matches!(
+            p.decide(0, &dns, 0.5),
+            RetryDecision::Retry { .. }
+        ));
+        assert!(matches!(
+            p.decide(2, &dns, 0.5),
+            RetryDecision::Retry { .. }
+        ));
+        assert_eq!(p.decide(3, &dns, 0.5), RetryDecision::Stop);
+        assert_eq!(p.decide(u32::MAX, &dns, 0.5), RetryDecision::Stop);
+        assert_eq!(
+            RetryPolicy::new(1).decide(1, &dns, 0.5),
+            RetryDecision::Stop
+        );
         let zero = RetryPolicy {
             max_attempts: 0,
             ..RetryPolicy::default()
         };
-        assert_eq!(zero.decide(1, &dns, 0.5), Decision::Stop);
+        assert_eq!(zero.decide(1, &dns, 0.5), RetryDecision::Stop);
     }
 
     #[test]
@@ -507,19 +516,19 @@ mod tests {
         let e = err(400, ErrorCode::Throttling).with_retry_after(MS(1500));
         assert_eq!(
             p.decide(1, &Outcome::Service(&e), 1.0),
-            Decision::Retry { after: MS(1500) }
+            RetryDecision::Retry { after: MS(1500) }
         );
         // A hint shorter than the backoff does not shorten it.
         let e = err(400, ErrorCode::Throttling).with_retry_after(MS(1));
         assert_eq!(
             p.decide(2, &Outcome::Service(&e), 1.0),
-            Decision::Retry { after: MS(200) }
+            RetryDecision::Retry { after: MS(200) }
         );
         // A hint of exactly the cap is waited for; one past it ends the call.
         let e = err(400, ErrorCode::Throttling).with_retry_after(p.max_delay);
         assert_eq!(
             p.decide(1, &Outcome::Service(&e), 0.0),
-            Decision::Retry { after: p.max_delay }
+            RetryDecision::Retry { after: p.max_delay }
         );
         for hint in [
             p.max_delay + MS(1),
@@ -529,12 +538,12 @@ mod tests {
             let e = err(400, ErrorCode::Throttling).with_retry_after(hint);
             assert_eq!(
                 p.decide(1, &Outcome::Service(&e), 0.0),
-                Decision::HintTooLong { hint }
+                RetryDecision::HintTooLong { hint }
             );
         }
         // A hint does not make a non-retryable error retryable.
         let e = err(404, ErrorCode::InvalidImageIdNotFound).with_retry_after(MS(10));
-        assert_eq!(p.decide(1, &Outcome::Service(&e), 1.0), Decision::Stop);
+        assert_eq!(p.decide(1, &Outcome::Service(&e), 1.0), RetryDecision::Stop);
     }
 
     fn code() -> impl proptest::strategy::Strategy<Value = ErrorCode> {
@@ -587,9 +596,9 @@ mod tests {
             5 => Outcome::Transport(TransportFailure::Tls),
             _ => Outcome::Transport(TransportFailure::Other),
         };
-        proptest::prop_assert_eq!(policy.decide(attempt, &outcome, jitter), Decision::Stop);
+        proptest::prop_assert_eq!(policy.decide(attempt, &outcome, jitter), RetryDecision::Stop);
         // Before the last attempt, a retry's delay never passes the cap, whatever the hint.
-        if let Decision::Retry { after } = policy.decide(1.min(attempt), &outcome, jitter) {
+        if let RetryDecision::Retry { after } = policy.decide(1.min(attempt), &outcome, jitter) {
             proptest::prop_assert!(after <= policy.max_delay);
         }
     }

@@ -66,7 +66,7 @@ pub struct Fetch {
 impl std::fmt::Debug for Fetch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fetch")
-            .field("provider", &self.cache.kind)
+            .field("provider", &self.cache.spec)
             .field("attempts", &self.attempts)
             .field("done", &self.done)
             .finish_non_exhaustive()
@@ -81,7 +81,7 @@ impl Fetch {
         wall: SystemTime,
     ) -> Self {
         Self {
-            machine: cache.kind.machine(),
+            machine: cache.spec.machine(),
             cache,
             rng: ChaCha8Rng::from_seed(seed),
             start: (now, wall),
@@ -153,7 +153,7 @@ impl Exchange for Fetch {
             }
             self.backoff = None;
             self.attempts += 1;
-            self.machine = self.cache.kind.machine();
+            self.machine = self.cache.spec.machine();
         }
         let local = self.start.1 + now.saturating_duration_since(self.start.0);
         // Requests are stamped, and expirations judged, by the client's corrected clock.
@@ -173,7 +173,7 @@ impl Exchange for Fetch {
                     "STS refused the timestamp: clock corrected"
                 );
                 self.cache.shared.set_clock_offset(offset);
-                self.machine = self.cache.kind.machine();
+                self.machine = self.cache.spec.machine();
                 return self.next(now);
             }
             if let Some(after) = self.retry_after(error) {

@@ -30,7 +30,7 @@ pub(crate) use access::{Access, Gate};
 pub(crate) use cache::CredentialsCache;
 use chain::{ChainSpec, EnvFn};
 pub use fetch::Fetch;
-use machine::Kind;
+use machine::ProviderSpec;
 use read::{process_files, ReadFn};
 use sts::{OidcSpec, RoleSpec, StsRole};
 
@@ -105,13 +105,13 @@ pub trait ProvideCredentials: Send + Sync {
 /// ```
 #[derive(Clone)]
 pub struct CredentialsProvider {
-    pub(crate) kind: Kind,
+    pub(crate) spec: ProviderSpec,
 }
 
 impl fmt::Debug for CredentialsProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("CredentialsProvider")
-            .field(&self.kind.label())
+            .field(&self.spec.label())
             .finish()
     }
 }
@@ -124,7 +124,7 @@ impl CredentialsProvider {
     /// These credentials, always.
     pub(crate) fn fixed(credentials: Credentials) -> Self {
         Self {
-            kind: Kind::Fixed(credentials, "credentials given to the client".into()),
+            spec: ProviderSpec::Fixed(credentials, "credentials given to the client".into()),
         }
     }
 
@@ -161,7 +161,7 @@ impl CredentialsProvider {
 
     pub(crate) fn chain_with(profile: Option<&str>, env: EnvFn, read: ReadFn) -> Self {
         Self {
-            kind: Kind::Chain(Arc::new(ChainSpec {
+            spec: ProviderSpec::Chain(Arc::new(ChainSpec {
                 profile: profile.map(str::to_owned),
                 env,
                 read,
@@ -196,8 +196,8 @@ impl CredentialsProvider {
     /// with their token).
     pub fn ram_role_arn(source: Credentials, role_arn: &str, options: RoleOptions) -> Self {
         Self {
-            kind: Kind::Role(Arc::new(RoleSpec {
-                source: Kind::Fixed(source, "source credentials".into()),
+            spec: ProviderSpec::Role(Arc::new(RoleSpec {
+                source: ProviderSpec::Fixed(source, "source credentials".into()),
                 role: StsRole::given(role_arn, options),
             })),
         }
@@ -212,7 +212,7 @@ impl CredentialsProvider {
         options: RoleOptions,
     ) -> Self {
         Self {
-            kind: Kind::Oidc(Arc::new(OidcSpec {
+            spec: ProviderSpec::Oidc(Arc::new(OidcSpec {
                 role: StsRole::given(role_arn, options),
                 provider_arn: provider_arn.to_owned(),
                 token_file: token_file.into(),
@@ -229,7 +229,7 @@ impl CredentialsProvider {
     pub fn ecs_ram_role(role: Option<&str>) -> Self {
         let env = process_env();
         Self {
-            kind: Kind::Ecs(Arc::new(chain::ecs_spec(role.map(str::to_owned), &*env))),
+            spec: ProviderSpec::Ecs(Arc::new(chain::ecs_spec(role.map(str::to_owned), &*env))),
         }
     }
 
@@ -244,7 +244,7 @@ impl CredentialsProvider {
     /// ```
     pub fn ecs_ram_role_at(role: Option<&str>, endpoint: &str) -> Self {
         Self {
-            kind: Kind::Ecs(Arc::new(imds::EcsSpec {
+            spec: ProviderSpec::Ecs(Arc::new(imds::EcsSpec {
                 role: role.map(str::to_owned),
                 endpoint: chain::base_url(endpoint, "http"),
                 v1_disabled: false,
@@ -257,14 +257,14 @@ impl CredentialsProvider {
     /// "Expiration"}`).
     pub fn credentials_uri(uri: &str) -> Self {
         Self {
-            kind: Kind::Uri(uri.into()),
+            spec: ProviderSpec::Uri(uri.into()),
         }
     }
 
     /// Your own source of credentials.
     pub fn custom(provider: impl ProvideCredentials + 'static) -> Self {
         Self {
-            kind: Kind::Custom(Arc::new(provider)),
+            spec: ProviderSpec::Custom(Arc::new(provider)),
         }
     }
 }
