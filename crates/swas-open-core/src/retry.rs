@@ -243,6 +243,7 @@ impl RetryPolicy {
     }
 }
 
+// Beside the rule it states, so that `error` stays below `retry` in the module layers.
 impl Error {
     /// Whether a new attempt may succeed: a transient service error (throttling, a used
     /// nonce, a server-side failure, any 5xx), an unreadable answer, a timeout or a
