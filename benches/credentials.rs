@@ -18,8 +18,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use swas_open::sans_io::{
-    Action, BoxError, ClientBuilder, Config, Credentials, CredentialsProvider, Exchange,
-    FromConfig, ProvideCredentials, Signer,
+    BoxError, ClientBuilder, Config, Credentials, CredentialsProvider, Exchange, FromConfig,
+    ProvideCredentials, Signer, Step,
 };
 
 /// A provider whose credentials expire an hour after each fetch.
@@ -53,7 +53,7 @@ fn prime(config: &Config) {
     let now = Instant::now();
     let mut signer = config.current_signer([0; 32], now, SystemTime::now());
     match signer.next(now) {
-        Action::Detach(mut fetch) => assert!(matches!(fetch.next(now), Action::Done(()))),
+        Step::Detach(mut fetch) => assert!(matches!(fetch.next(now), Step::Done(()))),
         other => panic!("expected the first fetch, got {other:?}"),
     }
     step(config);
@@ -65,7 +65,7 @@ fn step(config: &Config) -> std::sync::Arc<Signer> {
         .current_signer([0; 32], now, SystemTime::now())
         .next(now)
     {
-        Action::Done(signer) => signer.unwrap(),
+        Step::Done(signer) => signer.unwrap(),
         other => panic!("no refresh while cached, got {other:?}"),
     }
 }

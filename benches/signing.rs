@@ -397,13 +397,12 @@ fn parsing(c: &mut Criterion) {
         .status(404)
         .body(br#"{"RequestId":"30637AD6-D977-4833-A54C-CC89483E****","HostId":"swas.cn-hangzhou.aliyuncs.com","Code":"InvalidImageId.NotFound","Message":"The specified ImageId does not exist.","Recommend":"https://api.alibabacloud.com/troubleshoot?q=InvalidImageId.NotFound&product=swas-open"}"#.to_vec())
         .unwrap();
-    let token = swas_open::ClientToken::new("123e4567-e89b-12d3-a456-426655440000").unwrap();
     let mut g = c.benchmark_group("parsing");
     g.bench_function("parse_ok", |b| {
-        b.iter(|| parse_delete_custom_image(black_box(&ok), black_box(&token)))
+        b.iter(|| parse_delete_custom_image(black_box(&ok)))
     });
     g.bench_function("parse_error", |b| {
-        b.iter(|| parse_delete_custom_image(black_box(&err), black_box(&token)))
+        b.iter(|| parse_delete_custom_image(black_box(&err)))
     });
     g.finish();
 }

@@ -11,7 +11,7 @@ use std::net::TcpStream;
 use std::time::{Instant, SystemTime};
 
 use swas_open::emulator::{Emulator, Fault};
-use swas_open::sans_io::{http, Action, Call, ClientBuilder, Config, Exchange, Outgoing};
+use swas_open::sans_io::{http, Call, ClientBuilder, Config, Exchange, Outgoing, Step};
 use swas_open::{Credentials, DeleteCustomImage, Error, ErrorCode, TransportFailure};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,16 +32,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut call = Call::new(&config, &input, seed, Instant::now(), SystemTime::now());
     let output = loop {
         match call.next(Instant::now()) {
-            Action::Send(outgoing) => {
+            Step::Send(outgoing) => {
                 let answer = send(outgoing);
                 call.receive(Instant::now(), answer);
             }
-            Action::Wait(until) => {
+            Step::Wait(until) => {
                 std::thread::sleep(until.saturating_duration_since(Instant::now()))
             }
             // Fixed credentials need no fetch; a provider's would be driven like the call.
-            Action::Detach(_) => unreachable!("credentials given to the builder are fixed"),
-            Action::Done(result) => break result?,
+            Step::Detach(_) => unreachable!("credentials given to the builder are fixed"),
+            Step::Done(result) => break result?,
         }
     };
     println!(
@@ -82,7 +82,7 @@ fn send(outgoing: Outgoing) -> Result<http::Response<Vec<u8>>, Error> {
     let mut raw = Vec::new();
     stream
         .read_to_end(&mut raw)
-        .map_err(|e| failed(TransportFailure::of_io(&e), e))?;
+        .map_err(|e| failed(TransportFailure::from_io(&e), e))?;
     parse(&raw).ok_or_else(|| {
         let e = std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP/1.1 answer");
         failed(TransportFailure::Other, e)

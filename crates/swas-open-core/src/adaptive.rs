@@ -10,7 +10,7 @@
 //! before the first measurement uses what was sent so far rather than zero.
 //!
 //! Everything here is a pure function of the times passed in (seconds on the caller's
-//! monotonic clock); the call turns a wait into [`Action::Wait`](crate::Action::Wait).
+//! monotonic clock); the call turns a wait into [`Step::Wait`](crate::Step::Wait).
 
 use std::time::Duration;
 

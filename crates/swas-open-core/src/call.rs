@@ -6,17 +6,21 @@ use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::config::Config;
-use crate::credentials::{Access, Gate};
+use crate::credentials::{Access, Fetch, Gate};
 use crate::endpoint::Endpoint;
-use crate::error::{Error, ErrorKind, Redactions, Stopped, TimeoutKind};
-use crate::exchange::{Action, Exchange, Outgoing};
+use crate::error::{error_type, Error, ErrorKind, Redactions, Stopped};
+use crate::exchange::{Exchange, Step};
 use crate::input::{ClientToken, DeleteCustomImage};
-use crate::response::{parse_request_id, DeleteCustomImageOutput, ErrorCode};
-use crate::retry::{is_throttling, Decision, Outcome};
+use crate::response::{parse_delete_custom_image, DeleteCustomImageOutput, ErrorCode};
+use crate::retry::{is_throttling, unit_interval, Outcome, RetryDecision};
 use crate::sign::{Nonce, SigningContext};
 use crate::time::Timestamp;
+use crate::transport::{Outgoing, TimeoutKind};
 use crate::{ACTION, PRODUCT};
 use tracing::field::Empty;
+
+/// What a call ends with.
+type CallOutput = Result<DeleteCustomImageOutput, Error>;
 
 /// One DeleteCustomImage call with retries, as an [`Exchange`]: it owns its time rules
 /// (deadline, backoff, clock-skew correction) and its randomness (nonces, jitter, the
@@ -29,7 +33,7 @@ use tracing::field::Empty;
 ///
 /// ```
 /// use std::time::{Duration, Instant, SystemTime};
-/// use swas_open::sans_io::{http, Action, Call, ClientBuilder, Config, Exchange};
+/// use swas_open::sans_io::{http, Call, ClientBuilder, Config, Exchange, Step};
 /// use swas_open::{Credentials, DeleteCustomImage};
 ///
 /// let config = ClientBuilder::<Config>::default()
@@ -39,25 +43,25 @@ use tracing::field::Empty;
 /// let start = Instant::now();
 /// let mut call = Call::new(&config, &input, [7; 32], start, SystemTime::now());
 ///
-/// let Action::Send(attempt) = call.next(start) else { unreachable!() };
+/// let Step::Send(attempt) = call.next(start) else { unreachable!() };
 /// assert!(attempt.request.uri().query().unwrap().contains("ClientToken="));
 /// let busy = http::Response::builder().status(503)
 ///     .body(r#"{"Code":"ServiceUnavailable","Message":"busy"}"#)?;
 /// call.receive(start, Ok(busy));
 ///
 /// // A jittered wait (at most 100 ms), then the second attempt.
-/// let Action::Wait(until) = call.next(start) else { unreachable!() };
+/// let Step::Wait(until) = call.next(start) else { unreachable!() };
 /// assert!(until <= start + Duration::from_millis(100));
-/// let Action::Send(_) = call.next(until) else { unreachable!() };
+/// let Step::Send(_) = call.next(until) else { unreachable!() };
 /// let ok = http::Response::builder().status(200).body(r#"{"RequestId":"R1"}"#)?;
 /// call.receive(until, Ok(ok));
-/// let Action::Done(Ok(out)) = call.next(until) else { unreachable!() };
+/// let Step::Done(Ok(out)) = call.next(until) else { unreachable!() };
 /// assert_eq!((out.request_id.as_str(), out.attempts), ("R1", 2));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// A call whose client fetches its credentials first asks its driver to run the fetch
-/// ([`Action::Detach`]) and waits for it, or waits for another call's fetch; each attempt
+/// ([`Step::Detach`]) and waits for it, or waits for another call's fetch; each attempt
 /// asks the client's credentials again, so a retry after a refresh signs with the new ones.
 ///
 /// One call in progress.
@@ -79,7 +83,7 @@ pub struct Call<'a> {
     /// correction).
     free_attempts: u32,
     skew_corrected: bool,
-    state: State,
+    phase: Phase,
     /// The call's span, made by the first [`Call::span`]; a call dropped before its end says
     /// so in it.
     span: std::cell::OnceCell<tracing::Span>,
@@ -126,13 +130,17 @@ impl CallOptions {
     }
 }
 
+/// Where a call stands between two steps.
 #[derive(Debug)]
-enum State {
+enum Phase {
+    /// Ready to make an attempt.
     Ready,
     /// An attempt is out: signed with this timestamp, sent at this instant.
     Sent(Timestamp, Instant),
+    /// Waiting until this instant (a backoff, a send token, or credentials).
     Waiting(Instant),
-    Finished(Option<Result<DeleteCustomImageOutput, Error>>),
+    /// Over: the result, until it is handed out.
+    Finished(Option<CallOutput>),
 }
 
 impl<'a> Call<'a> {
@@ -168,7 +176,7 @@ impl<'a> Call<'a> {
             attempts: 0,
             free_attempts: 0,
             skew_corrected: false,
-            state: State::Ready,
+            phase: Phase::Ready,
             span: std::cell::OnceCell::new(),
         }
     }
@@ -238,7 +246,7 @@ impl<'a> Call<'a> {
         self.deadline.is_some_and(|(d, _)| t >= d)
     }
 
-    fn attempt(&mut self, now: Instant) -> Action<Result<DeleteCustomImageOutput, Error>> {
+    fn attempt(&mut self, now: Instant) -> Step<CallOutput, Fetch> {
         if self.past_deadline(now) {
             let error = self.deadline_error();
             return self.finish(now, Err(error));
@@ -247,9 +255,9 @@ impl<'a> Call<'a> {
         let local = || start.1 + now.saturating_duration_since(start.0);
         match (self.credentials).step(&self.config.credentials, now, local, &mut self.rng) {
             Ok(Gate::Sign) => {}
-            Ok(Gate::Detach(fetch)) => return Action::Detach(fetch),
+            Ok(Gate::Detach(fetch)) => return Step::Detach(fetch),
             Ok(Gate::Wait(until)) => {
-                return Action::Wait(self.deadline.map_or(until, |(d, _)| d.min(until)))
+                return Step::Wait(self.deadline.map_or(until, |(d, _)| d.min(until)))
             }
             Err(error) => return self.finish(now, Err(error)),
         }
@@ -261,8 +269,8 @@ impl<'a> Call<'a> {
                 let error = self.deadline_error();
                 return self.finish(now, Err(error));
             }
-            self.state = State::Waiting(until);
-            return Action::Wait(until);
+            self.phase = Phase::Waiting(until);
+            return Step::Wait(until);
         }
         let timestamp = match Timestamp::try_from(self.wall_at(now)) {
             Ok(t) => t,
@@ -277,8 +285,8 @@ impl<'a> Call<'a> {
         let request = (self.credentials.signer()).sign(&self.input, &self.endpoint, &ctx);
         self.attempts += 1;
         crate::metrics::attempt();
-        self.state = State::Sent(timestamp, now);
-        Action::Send(Outgoing {
+        self.phase = Phase::Sent(timestamp, now);
+        Step::Send(Outgoing {
             request,
             connect_timeout: self.config.connect_timeout,
             read_timeout: self.config.read_timeout,
@@ -292,7 +300,7 @@ impl<'a> Call<'a> {
         &mut self,
         now: Instant,
         result: Result<DeleteCustomImageOutput, Error>,
-    ) -> Action<Result<DeleteCustomImageOutput, Error>> {
+    ) -> Step<CallOutput, Fetch> {
         self.conclude(now, result);
         self.next(now)
     }
@@ -303,7 +311,7 @@ impl<'a> Call<'a> {
         if let Some(span) = self.span.get() {
             span.record("swas.outcome", if result.is_ok() { "ok" } else { "error" });
         }
-        self.state = State::Finished(Some(result));
+        self.phase = Phase::Finished(Some(result));
     }
 
     fn deadline_error(&self) -> Error {
@@ -331,7 +339,7 @@ impl<'a> Call<'a> {
             self.skew_corrected = true;
             self.free_attempts += 1;
             trace_attempt(self.attempts, &error, "correct clock", None);
-            self.state = State::Ready;
+            self.phase = Phase::Ready;
             return;
         }
         if self.past_deadline(now) && error.transport_failure().is_some() {
@@ -346,32 +354,33 @@ impl<'a> Call<'a> {
             ErrorKind::Timeout {
                 kind: TimeoutKind::Deadline,
                 ..
-            } => Decision::Stop,
-            _ => Outcome::of(&error).map_or(Decision::Stop, |o| policy.decide(counted, &o, jitter)),
+            } => RetryDecision::Stop,
+            _ => Outcome::of(&error)
+                .map_or(RetryDecision::Stop, |o| policy.decide(counted, &o, jitter)),
         };
         let mut stopped = None;
         match decision {
-            Decision::Retry { after } => {
+            RetryDecision::Retry { after } => {
                 // A retry that cannot start before the deadline is not made.
                 if let Some(until) = now.checked_add(after).filter(|&u| !self.past_deadline(u)) {
                     let timed_out = matches!(error.kind(), ErrorKind::Timeout { .. });
                     if self.config.state.try_spend_retry(timed_out) {
                         crate::metrics::retry();
                         trace_attempt(self.attempts, &error, "retry", Some(after));
-                        self.state = State::Waiting(until);
+                        self.phase = Phase::Waiting(until);
                         return;
                     }
                     crate::metrics::budget_refusal();
                     stopped = Some(Stopped::BudgetExhausted);
                 }
             }
-            Decision::HintTooLong { hint } => {
+            RetryDecision::HintTooLong { hint } => {
                 stopped = Some(Stopped::HintTooLong {
                     hint,
                     max: policy.max_delay,
                 });
             }
-            Decision::Stop => {}
+            RetryDecision::Stop => {}
         }
         trace_attempt(self.attempts, &error, "fail", None);
         let error = error.with_call(self.attempts, self.client_token(), stopped);
@@ -430,7 +439,7 @@ impl Drop for Call<'_> {
     /// A call dropped before its end (its future dropped, its thread unwound) is counted
     /// (`outcome="cancelled"`) and its span says so.
     fn drop(&mut self) {
-        if matches!(self.state, State::Finished(_)) {
+        if matches!(self.phase, Phase::Finished(_)) {
             return;
         }
         crate::metrics::cancelled();
@@ -448,17 +457,18 @@ impl Drop for Call<'_> {
 }
 
 impl Exchange for Call<'_> {
-    type Output = Result<DeleteCustomImageOutput, Error>;
+    type Output = CallOutput;
+    type Detached = Fetch;
 
-    fn next(&mut self, now: Instant) -> Action<Self::Output> {
-        match &mut self.state {
-            State::Ready => self.attempt(now),
-            State::Waiting(until) if now < *until => Action::Wait(*until),
-            State::Waiting(_) => self.attempt(now),
-            State::Sent(..) => Action::Done(Err(Error::config(
+    fn next(&mut self, now: Instant) -> Step<Self::Output, Self::Detached> {
+        match &mut self.phase {
+            Phase::Ready => self.attempt(now),
+            Phase::Waiting(until) if now < *until => Step::Wait(*until),
+            Phase::Waiting(_) => self.attempt(now),
+            Phase::Sent(..) => Step::Done(Err(Error::config(
                 "the call's request is in flight: receive its answer first",
             ))),
-            State::Finished(result) => Action::Done(
+            Phase::Finished(result) => Step::Done(
                 result
                     .take()
                     .unwrap_or_else(|| Err(Error::config("the call is over"))),
@@ -467,7 +477,7 @@ impl Exchange for Call<'_> {
     }
 
     fn receive<B: AsRef<[u8]>>(&mut self, now: Instant, outcome: Result<http::Response<B>, Error>) {
-        let State::Sent(sent, sent_at) = self.state else {
+        let Phase::Sent(sent, sent_at) = self.phase else {
             return;
         };
         crate::metrics::attempt_duration(now.saturating_duration_since(sent_at));
@@ -475,7 +485,7 @@ impl Exchange for Call<'_> {
             Ok(response) => response,
             Err(error) => return self.on_failure(now, sent, None, error),
         };
-        let parsed = parse_request_id(&response);
+        let parsed = parse_delete_custom_image(&response).map_err(Error::from);
         let throttled = parsed
             .as_ref()
             .err()
@@ -507,11 +517,6 @@ impl Exchange for Call<'_> {
     }
 }
 
-/// A uniform number in `[0, 1)` from 64 random bits.
-pub(crate) fn unit_interval(bits: u64) -> f64 {
-    (bits >> 11) as f64 / (1u64 << 53) as f64
-}
-
 /// The `debug` event `attempt finished` for a failed attempt: `attempt`,
 /// `http.response.status_code`, `alibaba_cloud.request_id`, `error.type` (the service's
 /// code, or `parse`, `timeout`, `transport`), `error` (the message), `retry.delay_ms` and
@@ -535,23 +540,12 @@ fn trace_attempt(attempt: u32, error: &Error, outcome: &'static str, delay: Opti
     );
 }
 
-/// What kind of failure `error` is, in a word: the service's code, or the failure class.
-pub(crate) fn error_type(error: &Error) -> &str {
-    match error.kind() {
-        ErrorKind::Service(e) => e.code.as_str(),
-        ErrorKind::Parse(_) => "parse",
-        ErrorKind::Timeout { .. } => "timeout",
-        ErrorKind::Transport { .. } => "transport",
-        _ => "client",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::ClientBuilder;
-    use crate::credentials::Credentials;
     use crate::encode::percent_encode;
+    use crate::keys::Credentials;
     use crate::response::{ParseError, ParseErrorKind};
     use crate::retry::RetryPolicy;
 
@@ -577,7 +571,7 @@ mod tests {
 
     fn sent(call: &mut Call<'_>, now: Instant) -> http::Request<Vec<u8>> {
         match call.next(now) {
-            Action::Send(out) => out.request,
+            Step::Send(out) => out.request,
             other => panic!("expected a request, got {other:?}"),
         }
     }
@@ -585,7 +579,7 @@ mod tests {
     const BUSY: &str = r#"{"Code":"ServiceUnavailable","Message":"busy"}"#;
 
     /// Answers the attempt in flight with a 503 at `now`; what the call does next.
-    fn busy(call: &mut Call<'_>, now: Instant) -> Action<Result<DeleteCustomImageOutput, Error>> {
+    fn busy(call: &mut Call<'_>, now: Instant) -> Step<CallOutput, Fetch> {
         call.receive(now, Ok(answer(503, BUSY)));
         call.next(now)
     }
@@ -613,10 +607,10 @@ mod tests {
         let now = Instant::now();
         let mut call = begin(&config, [3; 32], now, SystemTime::now());
         let first = sent(&mut call, now);
-        let Action::Wait(until) = busy(&mut call, now) else {
+        let Step::Wait(until) = busy(&mut call, now) else {
             panic!("expected a wait")
         };
-        assert!(matches!(call.next(now), Action::Wait(u) if u == until));
+        assert!(matches!(call.next(now), Step::Wait(u) if u == until));
         let second = sent(&mut call, until);
         let param = |r: &http::Request<Vec<u8>>, name: &str| {
             r.uri()
@@ -634,17 +628,17 @@ mod tests {
             param(&first, "SignatureNonce="),
             param(&second, "SignatureNonce=")
         );
-        let Action::Wait(until) = busy(&mut call, until) else {
+        let Step::Wait(until) = busy(&mut call, until) else {
             panic!("expected a wait")
         };
         let _ = sent(&mut call, until);
-        let Action::Done(Err(e)) = busy(&mut call, until) else {
+        let Step::Done(Err(e)) = busy(&mut call, until) else {
             panic!("expected the last error")
         };
         assert_eq!(e.attempts(), 3);
         assert_eq!(e.client_token(), Some(call.client_token()));
         assert_eq!(e.code(), Some(&ErrorCode::ServiceUnavailable));
-        assert!(matches!(call.next(until), Action::Done(Err(_))), "spent");
+        assert!(matches!(call.next(until), Step::Done(Err(_))), "spent");
     }
 
     #[test]
@@ -659,7 +653,7 @@ mod tests {
         );
         let now = Instant::now();
         let mut call = begin(&config, [0xff; 32], now, SystemTime::now());
-        let Action::Send(out) = call.next(now) else {
+        let Step::Send(out) = call.next(now) else {
             panic!()
         };
         assert_eq!(out.deadline, Some(now + Duration::from_millis(50)));
@@ -674,7 +668,7 @@ mod tests {
             later,
             Err(Error::timeout(TimeoutKind::Read, Duration::from_secs(10))),
         );
-        let Action::Done(Err(e)) = call.next(later) else {
+        let Step::Done(Err(e)) = call.next(later) else {
             panic!("the call must end")
         };
         assert!(
@@ -713,7 +707,7 @@ mod tests {
         assert_eq!(config.state.clock_offset(), 1200);
         // A second refusal in the same call is returned as it is.
         call.receive(now, Ok(expired));
-        let Action::Done(Err(e)) = call.next(now) else {
+        let Step::Done(Err(e)) = call.next(now) else {
             panic!()
         };
         assert_eq!(e.code(), Some(&ErrorCode::InvalidTimeStampExpired));
@@ -733,7 +727,7 @@ mod tests {
             }
             let body = r#"{"Code":"InvalidTimeStamp.Expired","Message":"expired"}"#;
             call.receive(now, Ok(response.body(body).unwrap()));
-            let Action::Done(Err(e)) = call.next(now) else {
+            let Step::Done(Err(e)) = call.next(now) else {
                 panic!()
             };
             assert_eq!(e.code(), Some(&ErrorCode::InvalidTimeStampExpired));
@@ -760,7 +754,7 @@ mod tests {
             r#"{{"Code":"SignatureDoesNotMatch","Message":"server string to sign is:POST&%2F&SecurityToken%3D{twice}%26X"}}"#
         );
         call.receive(now, Ok(answer(400, &body)));
-        let Action::Done(Err(e)) = call.next(now) else {
+        let Step::Done(Err(e)) = call.next(now) else {
             panic!("expected a service error");
         };
         assert_eq!(
@@ -819,7 +813,7 @@ mod tests {
             "Recommend": all, "AccessDeniedDetail": {"Echo": [all], all.clone(): 1},
         });
         call.receive(now, Ok(answer(403, &body.to_string())));
-        let Action::Done(Err(e)) = call.next(now) else {
+        let Step::Done(Err(e)) = call.next(now) else {
             panic!("expected a service error");
         };
         let text = shown(&e);
@@ -834,7 +828,7 @@ mod tests {
             let _ = sent(&mut call, now);
             let body = format!("<html>{}{TOKEN}{all}", "x".repeat(100 + pad));
             call.receive(now, Ok(answer(502, &body)));
-            let Action::Done(Err(e)) = call.next(now) else {
+            let Step::Done(Err(e)) = call.next(now) else {
                 panic!("expected a parse error");
             };
             let ErrorKind::Parse(p) = e.kind() else {
@@ -865,7 +859,7 @@ mod tests {
                 .body(String::new())
                 .unwrap();
             call.receive(now, Ok(moved));
-            let Action::Done(Err(e)) = call.next(now) else {
+            let Step::Done(Err(e)) = call.next(now) else {
                 panic!("expected a parse error");
             };
             let text = shown(&e);
@@ -895,7 +889,7 @@ mod tests {
         value: &str,
         max_delay: Duration,
         now: Instant,
-    ) -> Action<Result<DeleteCustomImageOutput, Error>> {
+    ) -> Step<CallOutput, Fetch> {
         let config = config(ClientBuilder::default().retry_policy(RetryPolicy {
             base_delay: Duration::from_millis(1),
             max_delay,
@@ -918,18 +912,15 @@ mod tests {
         let cap = Duration::from_secs(1);
         let wait = throttled_with("x-acs-retry-after", "800", cap, now);
         assert!(
-            matches!(wait, Action::Wait(u) if u == now + Duration::from_millis(800)),
+            matches!(wait, Step::Wait(u) if u == now + Duration::from_millis(800)),
             "{wait:?}"
         );
         let wait = throttled_with("x-acs-retry-after", "1000", cap, now);
-        assert!(
-            matches!(wait, Action::Wait(u) if u == now + cap),
-            "{wait:?}"
-        );
+        assert!(matches!(wait, Step::Wait(u) if u == now + cap), "{wait:?}");
         // The standard header, in seconds.
         let wait = throttled_with("retry-after", "2", Duration::from_secs(20), now);
         assert!(
-            matches!(wait, Action::Wait(u) if u == now + Duration::from_secs(2)),
+            matches!(wait, Step::Wait(u) if u == now + Duration::from_secs(2)),
             "{wait:?}"
         );
     }
@@ -944,7 +935,7 @@ mod tests {
             ("x-acs-retry-after", "18446744073709551615"),
             ("retry-after", "3600"),
         ] {
-            let Action::Done(Err(e)) = throttled_with(header, value, cap, now) else {
+            let Step::Done(Err(e)) = throttled_with(header, value, cap, now) else {
                 panic!("{header}: {value}: the call must end at once")
             };
             assert_eq!(e.code(), Some(&ErrorCode::ThrottlingUser));
@@ -991,7 +982,7 @@ mod tests {
             let mut call = begin(&config, [5; 32], now, wall);
             let _ = sent(&mut call, now);
             call.receive(now, Ok(expired_at(&date)));
-            let Action::Done(Err(e)) = call.next(now) else {
+            let Step::Done(Err(e)) = call.next(now) else {
                 panic!("{date}: the refusal is returned as it is")
             };
             assert_eq!(e.code(), Some(&ErrorCode::InvalidTimeStampExpired));
@@ -1010,7 +1001,7 @@ mod tests {
         let mut call = begin(&config, [7; 32], now, wall);
         let _ = sent(&mut call, now);
         call.receive(now, Ok(expired_at("Fri, 31 Dec 9999 23:59:59 GMT")));
-        assert!(matches!(call.next(now), Action::Done(Err(_))));
+        assert!(matches!(call.next(now), Step::Done(Err(_))));
         assert_eq!(config.state.clock_offset(), 3 * 24 * 3600);
         let mut call = begin(&config, [8; 32], now, wall);
         let _ = sent(&mut call, now);
@@ -1034,7 +1025,7 @@ mod tests {
             .client_token(token.clone());
         let mut call = begin(&config, [1; 32], now, SystemTime::now());
         call.set_options(options);
-        let Action::Send(out) = call.next(now) else {
+        let Step::Send(out) = call.next(now) else {
             panic!()
         };
         assert_eq!(out.deadline, Some(now + Duration::from_millis(250)));
@@ -1050,7 +1041,7 @@ mod tests {
         // No options: the client's deadline.
         let mut call = begin(&config, [1; 32], now, SystemTime::now());
         call.set_options(CallOptions::new());
-        let Action::Send(out) = call.next(now) else {
+        let Step::Send(out) = call.next(now) else {
             panic!()
         };
         assert_eq!(out.deadline, Some(now + Duration::from_secs(60)));
@@ -1069,11 +1060,11 @@ mod tests {
         let now = Instant::now();
         let mut call = begin(&config, [9; 32], now, SystemTime::now());
         let _ = sent(&mut call, now);
-        let Action::Wait(until) = busy(&mut call, now) else {
+        let Step::Wait(until) = busy(&mut call, now) else {
             panic!("the first retry is paid for")
         };
         let _ = sent(&mut call, until);
-        let Action::Done(Err(e)) = busy(&mut call, until) else {
+        let Step::Done(Err(e)) = busy(&mut call, until) else {
             panic!("the second is not")
         };
         assert!(e.retry_budget_exhausted());
@@ -1082,7 +1073,7 @@ mod tests {
         let mut ok = begin(&config, [8; 32], now, SystemTime::now());
         let _ = sent(&mut ok, now);
         ok.receive(now, Ok(answer(200, r#"{"RequestId":"R"}"#)));
-        assert!(matches!(ok.next(now), Action::Done(Ok(_))));
+        assert!(matches!(ok.next(now), Step::Done(Ok(_))));
         assert!(!config.state.try_spend_retry(false));
     }
 
@@ -1099,8 +1090,8 @@ mod tests {
             let now = start + Duration::from_millis(u64::from(i) * 10);
             let mut call = begin(&config, [i as u8; 32], now, SystemTime::now());
             match call.next(now) {
-                Action::Send(_) => call.receive(now, Ok(answer(400, throttled))),
-                Action::Wait(until) => {
+                Step::Send(_) => call.receive(now, Ok(answer(400, throttled))),
+                Step::Wait(until) => {
                     waited = Some(until - now);
                     break;
                 }
@@ -1115,7 +1106,7 @@ mod tests {
     struct Counting(std::sync::atomic::AtomicU32);
 
     impl crate::credentials::ProvideCredentials for Counting {
-        fn provide(&self) -> Result<(Credentials, Option<SystemTime>), crate::error::BoxError> {
+        fn provide(&self) -> Result<(Credentials, Option<SystemTime>), crate::transport::BoxError> {
             let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let credentials =
                 Credentials::new(format!("STS.id-{n}"), "secret")?.with_security_token("token")?;
@@ -1146,7 +1137,7 @@ mod tests {
         let mut fetches = 0;
         loop {
             match call.next(now) {
-                Action::Send(out) => {
+                Step::Send(out) => {
                     let query = out.request.uri().query().unwrap().to_owned();
                     let id = query
                         .split('&')
@@ -1155,9 +1146,9 @@ mod tests {
                         .to_owned();
                     return (call, id, fetches);
                 }
-                Action::Detach(mut fetch) => {
+                Step::Detach(mut fetch) => {
                     fetches += 1;
-                    assert!(matches!(fetch.next(now), Action::Done(())));
+                    assert!(matches!(fetch.next(now), Step::Done(())));
                 }
                 other => panic!("{other:?}"),
             }
@@ -1167,7 +1158,7 @@ mod tests {
     /// Answers `call`'s attempt in flight with `status` and `body`, and ends it.
     fn answered(mut call: Call<'_>, now: Instant, status: u16, body: &str) {
         call.receive(now, Ok(answer(status, body)));
-        assert!(matches!(call.next(now), Action::Done(_)));
+        assert!(matches!(call.next(now), Step::Done(_)));
     }
 
     #[test]
@@ -1215,12 +1206,12 @@ mod tests {
         let mut at = now;
         let request = loop {
             match call.next(at) {
-                Action::Wait(until) => at = until,
-                Action::Detach(mut fetch) => {
-                    assert!(matches!(fetch.next(at), Action::Done(())))
+                Step::Wait(until) => at = until,
+                Step::Detach(mut fetch) => {
+                    assert!(matches!(fetch.next(at), Step::Done(())))
                 }
-                Action::Send(out) => break out.request,
-                Action::Done(r) => panic!("{r:?}"),
+                Step::Send(out) => break out.request,
+                Step::Done(r) => panic!("{r:?}"),
             }
         };
         let query = request.uri().query().unwrap();

@@ -1,16 +1,15 @@
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::adaptive::RateLimiter;
 use crate::credentials::read::{read_regular, MAX_FILE};
 use crate::credentials::{CredentialsCache, CredentialsProvider, CurrentSigner};
 use crate::endpoint::{Endpoint, EndpointKind};
 use crate::error::Error;
 use crate::input::{DeleteCustomImage, RegionId};
 use crate::network::{self, Proxies, ProxyChoice};
-use crate::retry::{RetryPolicy, TokenBucket};
+use crate::retry::RetryPolicy;
+use crate::shared::SharedState;
 use crate::sign::SignatureVersion;
 
 /// The default bound on setting up a connection.
@@ -330,7 +329,7 @@ impl<C> ClientBuilder<C> {
         };
         let state = Arc::new(SharedState::new(&self.retry_policy));
         let credentials = CredentialsCache::new(
-            provider.kind,
+            provider.spec,
             self.signature_version,
             self.user_agent_suffix,
             (self.retry_policy, state.clone()),
@@ -436,7 +435,7 @@ impl Config {
 
     /// How many credentials fetches of this client have ended (or been dropped before their
     /// end). A driver reads it before asking an exchange what to do; if it changed by the
-    /// time the driver would sleep in [`Action::Wait`](crate::Action::Wait), a fetch ended
+    /// time the driver would sleep in [`Step::Wait`](crate::Step::Wait), a fetch ended
     /// in between and the driver asks again instead. It is counted before the
     /// [`on_credentials_change`](Self::on_credentials_change) callback is called.
     pub fn credentials_changes(&self) -> u64 {
@@ -445,7 +444,7 @@ impl Config {
 
     /// Has `wake` called whenever a credentials fetch of this client ends (or is dropped
     /// before its end), on the thread that ran it: the driver then wakes the calls waiting
-    /// in [`Action::Wait`](crate::Action::Wait), which ask again. A client sets it once, when
+    /// in [`Step::Wait`](crate::Step::Wait), which ask again. A client sets it once, when
     /// it is built; later calls are ignored.
     pub fn on_credentials_change(&self, wake: impl Fn() + Send + Sync + 'static) {
         self.credentials.set_waker(Box::new(wake));
@@ -467,75 +466,20 @@ impl Config {
     }
 }
 
-/// What the calls of one client share.
-#[derive(Debug)]
-pub(crate) struct SharedState {
-    clock_offset: AtomicI64,
-    budget: Option<TokenBucket>,
-    /// The adaptive send rate, with the instant its clock counts from.
-    limiter: Option<Mutex<(Option<Instant>, RateLimiter)>>,
-}
-
-impl SharedState {
-    pub(crate) fn new(policy: &RetryPolicy) -> Self {
-        Self {
-            clock_offset: AtomicI64::new(0),
-            budget: policy.budget.map(TokenBucket::new),
-            limiter: policy
-                .adaptive
-                .then(|| Mutex::new((None, RateLimiter::default()))),
-        }
-    }
-
-    /// Runs `f` on the adaptive limiter with a reading of its clock (seconds since its
-    /// first use).
-    fn with_limiter<T>(
-        &self,
-        now: Instant,
-        f: impl FnOnce(&mut RateLimiter, &dyn Fn(Instant) -> f64) -> T,
-    ) -> Option<T> {
-        let mut guard = self
-            .limiter
-            .as_ref()?
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let (base, limiter) = &mut *guard;
-        let base = *base.get_or_insert(now);
-        let clock = move |at: Instant| at.saturating_duration_since(base).as_secs_f64();
-        Some(f(limiter, &clock))
-    }
-
-    /// A send token at `now`, or how long to wait for one (adaptive mode only).
-    pub(crate) fn acquire_send(&self, now: Instant) -> Result<(), Duration> {
-        self.with_limiter(now, |l, clock| l.acquire(clock(now)))
-            .unwrap_or(Ok(()))
-    }
-
-    /// Tells the adaptive limiter about the answer, at `now`, to a request sent at `sent`.
-    pub(crate) fn record_answer(&self, now: Instant, sent: Instant, throttled: bool) {
-        self.with_limiter(now, |l, clock| l.update(throttled, clock(now), clock(sent)));
-    }
-
-    pub(crate) fn clock_offset(&self) -> i64 {
-        self.clock_offset.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn set_clock_offset(&self, seconds: i64) {
-        self.clock_offset.store(seconds, Ordering::Relaxed);
-    }
-
-    /// Pays for a retry from the budget; always true without one.
-    pub(crate) fn try_spend_retry(&self, after_timeout: bool) -> bool {
-        self.budget
-            .as_ref()
-            .is_none_or(|b| b.try_spend(after_timeout))
-    }
-
-    pub(crate) fn refund_success(&self) {
-        if let Some(b) = &self.budget {
-            b.refund();
-        }
-    }
+/// The certificates a client trusts besides the built-in webpki roots (feature `tls`):
+/// those of [`ClientBuilder::add_root_certificate`](crate::ClientBuilder::add_root_certificate)
+/// and `SSL_CERT_FILE`, then, with [`native_roots`](crate::ClientBuilder::native_roots), the
+/// operating system's store. Both clients build their roots from this list.
+/// A bundle with a PEM block that
+/// does not decode, or without a single certificate rustls can take as a root, is a
+/// configuration error; other certificates rustls cannot take (a system bundle may hold a
+/// few) are skipped with a warning. So is the operating system's store, which is an error
+/// only when it yields nothing but errors.
+#[cfg(feature = "tls")]
+pub fn extra_root_certificates(
+    config: &Config,
+) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, Error> {
+    network::trusted_roots(&config.root_certificates, config.native_roots)
 }
 
 /// Where a client's calls go.
@@ -591,8 +535,8 @@ fn warn_if_unlisted(region: &RegionId, kind: EndpointKind) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::Credentials;
     use crate::error::ErrorKind;
+    use crate::keys::Credentials;
 
     fn builder() -> ClientBuilder<Config> {
         ClientBuilder::default().credentials(Credentials::new("id", "secret").unwrap())

@@ -6,7 +6,7 @@
 //! The signers' hot paths use the lookup table below (measured faster than a generic encoder
 //! on these short values); everything else uses `percent-encoding` with the same set.
 
-use crate::sign::buf::Sink;
+use crate::buf::Sink;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
 /// Every byte but the unreserved ones, for `percent-encoding`.

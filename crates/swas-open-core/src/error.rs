@@ -6,29 +6,14 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use percent_encoding::percent_decode_str;
 
-use crate::credentials::CredentialsError;
+use crate::credentials_error::CredentialsError;
 use crate::encode::{all_unreserved, percent_encode};
 use crate::endpoint::EndpointError;
 use crate::input::{ClientToken, InputError};
 use crate::response::{
-    ErrorCode, ParseError, ParseErrorKind, ServiceError, LOCATION_CHARS, SNIPPET_CHARS,
+    AnswerError, ErrorCode, ParseError, ParseErrorKind, ServiceError, LOCATION_CHARS, SNIPPET_CHARS,
 };
-use crate::retry::{Outcome, TransportFailure};
-
-/// A boxed transport error source.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// Which bound a timeout hit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TimeoutKind {
-    /// Establishing the connection took too long (nothing was sent).
-    Connect,
-    /// Waiting for (or reading) the answer took too long (the request may have been acted on).
-    Read,
-    /// The overall deadline of the call ran out.
-    Deadline,
-}
+use crate::transport::{BoxError, TimeoutKind, TransportFailure};
 
 /// What went wrong. Match on it through [`Error::kind`].
 #[derive(Debug, thiserror::Error)]
@@ -184,14 +169,6 @@ impl Error {
         )
     }
 
-    /// Whether a new attempt may succeed: a transient service error (throttling, a used
-    /// nonce, a server-side failure, any 5xx), an unreadable answer, a timeout or a
-    /// transport failure other than TLS. The rule the call's own retries follow; repeat
-    /// with the same `ClientToken` so a retry never deletes twice.
-    pub fn is_retryable(&self) -> bool {
-        Outcome::of(self).is_some_and(|o| o.is_retryable())
-    }
-
     /// An attempt that got no answer.
     pub fn transport(kind: TransportFailure, source: impl Into<BoxError>) -> Self {
         ErrorKind::Transport {
@@ -272,6 +249,17 @@ impl Error {
             ErrorKind::Transport { kind, .. } => Some(*kind),
             _ => None,
         }
+    }
+}
+
+/// What kind of failure `error` is, in a word: the service's code, or the failure class.
+pub(crate) fn error_type(error: &Error) -> &str {
+    match error.kind() {
+        ErrorKind::Service(e) => e.code.as_str(),
+        ErrorKind::Parse(_) => "parse",
+        ErrorKind::Timeout { .. } => "timeout",
+        ErrorKind::Transport { .. } => "transport",
+        _ => "client",
     }
 }
 
@@ -434,6 +422,15 @@ macro_rules! from_kind {
     )*};
 }
 from_kind!(InputError, EndpointError, CredentialsError);
+
+impl From<AnswerError> for Error {
+    fn from(e: AnswerError) -> Self {
+        match e {
+            AnswerError::Service(e) => ErrorKind::Service(e).into(),
+            AnswerError::Parse(e) => ErrorKind::Parse(e).into(),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,15 +1,17 @@
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::credentials::Fetch;
 use crate::error::Error;
+use crate::transport::Outgoing;
 
-/// What an exchange asks its driver to do next.
+/// What an exchange asks its driver to do next: one step of the driver's loop. `T` is what
+/// the exchange ends with ([`Exchange::Output`]), `D` what it may hand its driver to run
+/// apart ([`Exchange::Detached`]).
 #[derive(Debug)]
 #[must_use]
-// An action lives for one step of a loop and is moved once; boxing the request would add an
+// A step lives for one turn of a loop and is moved once; boxing the request would add an
 // allocation to every attempt for no gain.
 #[allow(clippy::large_enum_variant)]
-pub enum Action<T> {
+pub enum Step<T, D> {
     /// Send this request, then hand the outcome to [`Exchange::receive`].
     Send(Outgoing),
     /// Nothing to do before this instant: sleep until then and ask again. A driver may ask
@@ -17,34 +19,15 @@ pub enum Action<T> {
     /// [`Config::on_credentials_change`](crate::Config::on_credentials_change)), a call
     /// waiting for them is woken that way.
     Wait(Instant),
-    /// Run this credentials fetch to its end, apart from the exchange that asked for it (on
-    /// a thread or a task of its own: the fetch outlives a call that is dropped while it
-    /// waits), then ask the exchange again at once. A call asks for one when it needs new
-    /// credentials, and then waits for them, or when its credentials are due for a refresh
-    /// ahead of time, and then goes on with them.
-    /// (Boxed: a fetch is rare, and an action is moved at every step.)
-    Detach(Box<Fetch>),
+    /// Run this exchange (a credentials [`Fetch`](crate::Fetch)) to its end, apart from the
+    /// exchange that asked for it (on a thread or a task of its own: the fetch outlives a call
+    /// that is dropped while it waits), then ask the exchange again at once. A call asks for
+    /// one when it needs new credentials, and then waits for them, or when its credentials
+    /// are due for a refresh ahead of time, and then goes on with them.
+    /// (Boxed: a fetch is rare, and a step is moved at every turn.)
+    Detach(Box<D>),
     /// The exchange is over.
     Done(T),
-}
-
-/// A request to send, with the time bounds of this one attempt.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Outgoing {
-    /// The request, complete: method, absolute URI, headers, body.
-    pub request: http::Request<Vec<u8>>,
-    /// The bound on setting up a connection for it.
-    pub connect_timeout: Duration,
-    /// The bound on waiting for the answer's head, and on reading its body.
-    pub read_timeout: Duration,
-    /// The instant past which the attempt must be abandoned, whatever the other bounds say.
-    /// Report a hit as a timeout of any kind: the exchange names it.
-    pub deadline: Option<Instant>,
-    /// The request must go straight to its host, never through a proxy, whatever the
-    /// client's proxy settings: the instance metadata service (link-local by design; the
-    /// credentials it answers must not cross a proxy).
-    pub direct: bool,
 }
 
 /// The shape every sans-IO exchange in this crate has: a DeleteCustomImage call, and each
@@ -59,23 +42,23 @@ pub struct Outgoing {
 ///
 /// ```
 /// use std::time::Instant;
-/// use swas_open::sans_io::{http, Action, Exchange, Outgoing};
+/// use swas_open::sans_io::{http, Exchange, Fetch, Outgoing, Step};
 /// use swas_open::Error;
 ///
-/// fn drive<X: Exchange>(
+/// fn drive<X: Exchange<Detached = Fetch>>(
 ///     mut exchange: X,
 ///     send: &impl Fn(Outgoing) -> Result<http::Response<Vec<u8>>, Error>,
 /// ) -> X::Output {
 ///     loop {
 ///         match exchange.next(Instant::now()) {
-///             Action::Send(outgoing) => {
+///             Step::Send(outgoing) => {
 ///                 let answer = send(outgoing);
 ///                 exchange.receive(Instant::now(), answer);
 ///             }
-///             Action::Wait(until) => std::thread::sleep(until - Instant::now()),
+///             Step::Wait(until) => std::thread::sleep(until - Instant::now()),
 ///             // A blocking driver with nothing else to run may run a fetch in place.
-///             Action::Detach(fetch) => drive(*fetch, &send),
-///             Action::Done(output) => return output,
+///             Step::Detach(fetch) => drive(*fetch, &send),
+///             Step::Done(output) => return output,
 ///         }
 ///     }
 /// }
@@ -83,14 +66,18 @@ pub struct Outgoing {
 /// (A real driver sleeps with `until.saturating_duration_since(now)`.)
 ///
 /// A sans-IO exchange of requests and answers: a [`Call`](crate::Call), and each credentials
-/// [`Fetch`].
+/// [`Fetch`](crate::Fetch).
 pub trait Exchange {
     /// What the exchange ends with.
     type Output;
 
-    /// What to do at `now`. After [`Action::Done`] the exchange is spent: asking again
+    /// What it may hand its driver to run apart ([`Step::Detach`]): a credentials
+    /// [`Fetch`](crate::Fetch) for every exchange of this crate (a fetch itself never asks).
+    type Detached;
+
+    /// What to do at `now`. After [`Step::Done`] the exchange is spent: asking again
     /// returns an error output rather than panicking.
-    fn next(&mut self, now: Instant) -> Action<Self::Output>;
+    fn next(&mut self, now: Instant) -> Step<Self::Output, Self::Detached>;
 
     /// Whether the coming [`next`](Self::next) may block its thread a while: it reads a local
     /// file (a config file, an OIDC token) or calls a provider of your own. An async driver
@@ -100,7 +87,7 @@ pub trait Exchange {
         false
     }
 
-    /// The outcome of the last [`Action::Send`], at `now`: the answer (any status), or the
+    /// The outcome of the last [`Step::Send`], at `now`: the answer (any status), or the
     /// failure to get one ([`Error::transport`] or [`Error::timeout`]).
     fn receive<B: AsRef<[u8]>>(&mut self, now: Instant, outcome: Result<http::Response<B>, Error>);
 }

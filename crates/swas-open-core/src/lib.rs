@@ -33,8 +33,8 @@
 //! let response = http::Response::builder()
 //!     .status(200)
 //!     .body(r#"{"RequestId":"30637AD6-D977-4833-A54C-CC89483E****"}"#)?;
-//! let output = parse_delete_custom_image(&response, input.client_token().unwrap())?;
-//! assert_eq!(output.request_id, "30637AD6-D977-4833-A54C-CC89483E****");
+//! let request_id = parse_delete_custom_image(&response)?;
+//! assert_eq!(request_id, "30637AD6-D977-4833-A54C-CC89483E****");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -46,7 +46,8 @@
 //!   cached and refreshed.
 //! - [`Endpoint`]: region to endpoint, or an explicit URL.
 //! - [`Signer`] and [`SigningContext`]: RPC signature V1 (HMAC-SHA1) and ACS3-HMAC-SHA256 (V3).
-//! - [`parse_delete_custom_image`]: typed results and [`ServiceError`]s.
+//! - [`parse_delete_custom_image`]: the answer's `RequestId`, or its [`ServiceError`] or
+//!   [`ParseError`] ([`AnswerError`]).
 //! - [`Call`]: one call with retries, an [`Exchange`] that a transport drives; its
 //!   [`RetryPolicy`], the client's [`RetryBudget`], and [`CallOptions`] for one call's own
 //!   deadline and `ClientToken`.
@@ -60,51 +61,58 @@
 #![warn(missing_docs)]
 
 mod adaptive;
+mod buf;
 mod call;
 mod config;
 mod credentials;
+mod credentials_error;
 mod encode;
 mod endpoint;
 mod error;
 mod exchange;
 mod input;
+mod keys;
 mod metrics;
 mod network;
 mod response;
 mod retry;
+mod shared;
 mod sign;
 mod time;
+mod transport;
 #[cfg(feature = "verify")]
 mod verify;
 
 pub use call::{Call, CallOptions};
+#[cfg(feature = "tls")]
+pub use config::extra_root_certificates;
 pub use config::{ClientBuilder, Config, FromConfig};
-pub use credentials::{
-    Credentials, CredentialsError, CredentialsProvider, CurrentSigner, Fetch, ProvideCredentials,
-    Refusal, RoleOptions,
-};
+pub use credentials::{CredentialsProvider, CurrentSigner, Fetch, ProvideCredentials, RoleOptions};
+pub use credentials_error::{CredentialsError, Refusal};
+pub use endpoint::{Endpoint, EndpointError, EndpointKind};
+pub use error::{Error, ErrorKind};
+pub use exchange::{Exchange, Step};
+pub use http;
+pub use input::{ClientToken, DeleteCustomImage, ImageId, InputError, RegionId};
+pub use keys::Credentials;
 // What `verify_request`'s key lookup returns (feature `verify`); otherwise only for this
 // workspace's emulator and CLI (feature `workspace-internals`, hidden, not covered by semver).
 #[cfg(any(feature = "verify", feature = "workspace-internals"))]
 #[cfg_attr(not(feature = "verify"), doc(hidden))]
-pub use credentials::Secret;
-pub use endpoint::{Endpoint, EndpointError, EndpointKind};
-pub use error::{BoxError, Error, ErrorKind, TimeoutKind};
-pub use exchange::{Action, Exchange, Outgoing};
-pub use http;
-pub use input::{ClientToken, DeleteCustomImage, ImageId, InputError, RegionId};
-pub use network::Proxies;
+pub use keys::Secret;
 #[cfg(feature = "tls")]
-pub use network::{crypto_provider, extra_root_certificates};
+pub use network::crypto_provider;
+pub use network::Proxies;
 pub use response::{
-    parse_delete_custom_image, DeleteCustomImageOutput, ErrorCode, ParseError, ParseErrorKind,
-    ServiceError, MAX_RESPONSE_BODY,
+    parse_delete_custom_image, AnswerError, DeleteCustomImageOutput, ErrorCode, ParseError,
+    ParseErrorKind, ServiceError, MAX_RESPONSE_BODY,
 };
-pub use retry::{RetryBudget, RetryPolicy, TransportFailure};
+pub use retry::{RetryBudget, RetryPolicy};
 /// The JSON crate of [`ServiceError::access_denied_detail`]'s value.
 pub use serde_json;
 pub use sign::{Nonce, SignatureVersion, Signer, SigningContext};
 pub use time::{Timestamp, TimestampError};
+pub use transport::{BoxError, Outgoing, TimeoutKind, TransportFailure};
 #[cfg(feature = "verify")]
 pub use verify::{verify_request, Verified, VerifyError};
 

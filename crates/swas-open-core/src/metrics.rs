@@ -49,7 +49,7 @@ mod on {
     pub(crate) fn call(d: Duration, result: &Result<DeleteOutput, Error>) {
         let (outcome, error_type) = match result {
             Ok(_) => ("ok", String::new()),
-            Err(e) => ("error", crate::call::error_type(e).to_owned()),
+            Err(e) => ("error", crate::error::error_type(e).to_owned()),
         };
         metrics::counter!("swas_open_calls_total", "outcome" => outcome, "error_type" => error_type)
             .increment(1);

@@ -19,18 +19,13 @@ pub fn crypto_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
     std::sync::Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// The certificates a client trusts besides the built-in webpki roots (feature `tls`):
-/// those of [`ClientBuilder::add_root_certificate`](crate::ClientBuilder::add_root_certificate)
-/// and `SSL_CERT_FILE`, then, with [`native_roots`](crate::ClientBuilder::native_roots), the
-/// operating system's store. Both clients build their roots from this list.
-/// A bundle with a PEM block that
-/// does not decode, or without a single certificate rustls can take as a root, is a
-/// configuration error; other certificates rustls cannot take (a system bundle may hold a
-/// few) are skipped with a warning. So is the operating system's store, which is an error
-/// only when it yields nothing but errors.
+/// The certificates of `root_certificates` (PEM bundles) and, with `native_roots`, the
+/// operating system's store: the body of
+/// [`extra_root_certificates`](crate::extra_root_certificates).
 #[cfg(feature = "tls")]
-pub fn extra_root_certificates(
-    config: &crate::Config,
+pub(crate) fn trusted_roots(
+    root_certificates: &[Vec<u8>],
+    native_roots: bool,
 ) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, Error> {
     use rustls::RootCertStore;
     use rustls_pki_types::pem::PemObject;
@@ -38,7 +33,7 @@ pub fn extra_root_certificates(
     let config_error = |m: String| -> Error { crate::ErrorKind::Config(m).into() };
     let mut roots = Vec::new();
     let mut check = RootCertStore::empty();
-    for (i, pem) in config.root_certificates.iter().enumerate() {
+    for (i, pem) in root_certificates.iter().enumerate() {
         let n = i + 1;
         let mut problem = None;
         let before = roots.len();
@@ -60,7 +55,7 @@ pub fn extra_root_certificates(
             }));
         }
     }
-    if config.native_roots {
+    if native_roots {
         let native = rustls_native_certs::load_native_certs();
         if native.certs.is_empty() {
             if let Some(e) = native.errors.first() {
@@ -429,7 +424,7 @@ mod tls_tests {
                 .add_root_certificate(pem)
                 .build()
                 .unwrap();
-            let e = super::extra_root_certificates(&config).unwrap_err();
+            let e = crate::extra_root_certificates(&config).unwrap_err();
             let m = e.to_string();
             assert!(matches!(e.kind(), ErrorKind::Config(_)), "{e:?}");
             assert!(m.contains("bundle 1") && m.contains(why), "{m}");

@@ -9,7 +9,6 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::{Error, ErrorKind};
 use crate::input::ClientToken;
 
 /// The largest response body, in bytes, the parser accepts; transports cap bodies at this
@@ -27,7 +26,7 @@ pub(crate) const SNIPPET_CHARS: usize = 128;
 
 /// One row of the error-code table: the single source of the wire spelling, the usual
 /// HTTP status and the retryability of every known code.
-struct Entry {
+struct CodeRow {
     code: ErrorCode,
     wire: &'static str,
     /// Read by [`ErrorCode::status`], for the emulator.
@@ -52,8 +51,8 @@ macro_rules! error_codes {
         }
 
         /// Every known code, its wire spelling, usual status and retryability.
-        static TABLE: &[Entry] = &[
-            $( Entry {
+        static TABLE: &[CodeRow] = &[
+            $( CodeRow {
                 code: ErrorCode::$variant,
                 wire: $wire,
                 status: StatusCode::$status,
@@ -122,7 +121,7 @@ error_codes! {
 
 impl ErrorCode {
     /// The table row of a known code; `None` for [`ErrorCode::Other`].
-    fn entry(&self) -> Option<&'static Entry> {
+    fn row(&self) -> Option<&'static CodeRow> {
         match self {
             ErrorCode::Other(_) => None,
             known => TABLE.iter().find(|e| e.code == *known),
@@ -133,7 +132,7 @@ impl ErrorCode {
     pub fn as_str(&self) -> &str {
         match self {
             ErrorCode::Other(s) => s,
-            known => known.entry().map_or("", |e| e.wire),
+            known => known.row().map_or("", |e| e.wire),
         }
     }
 
@@ -151,13 +150,13 @@ impl ErrorCode {
     #[cfg(any(test, feature = "workspace-internals"))]
     #[doc(hidden)]
     pub fn status(&self) -> StatusCode {
-        self.entry().map_or(StatusCode::BAD_REQUEST, |e| e.status)
+        self.row().map_or(StatusCode::BAD_REQUEST, |e| e.status)
     }
 
     /// Whether the code denotes a transient condition worth retrying (throttling, a used
     /// nonce, a server-side failure). `Other` codes are not retryable.
     pub(crate) fn is_retryable(&self) -> bool {
-        self.entry().is_some_and(|e| e.retryable)
+        self.row().is_some_and(|e| e.retryable)
     }
 
     /// Every known code (all variants but [`ErrorCode::Other`]), in table order.
@@ -424,33 +423,48 @@ fn snippet(body: &[u8]) -> String {
         .collect()
 }
 
-/// Parses the answer to one DeleteCustomImage request that carried `client_token`. Never
+/// What an answer that is not a success says: the service's error, or why the answer could
+/// not be understood. A call turns it into its [`Error`](crate::Error) (`From`), whose
+/// [`ErrorKind`](crate::ErrorKind) has the same two cases.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnswerError {
+    /// The service answered with an error; every field it sent is kept (boxed: it is by far
+    /// the larger case).
+    #[error(transparent)]
+    Service(Box<ServiceError>),
+    /// The answer could not be understood: the outcome is unknown.
+    #[error(transparent)]
+    Parse(ParseError),
+}
+
+/// Parses the answer to one DeleteCustomImage request: the `RequestId` of a success. Never
 /// panics.
 ///
-/// It turns an [`http::Response`] into either a [`DeleteCustomImageOutput`] or an [`Error`]:
+/// It turns an [`http::Response`] into either the `RequestId` the service assigned or an
+/// [`AnswerError`]:
 ///
 /// - a 2xx answer whose JSON object carries a non-empty `RequestId` is a success;
 /// - any other answer whose JSON object carries a `Code` is a [`ServiceError`]
-///   ([`ErrorKind::Service`], its `retry_after` read from the `x-acs-retry-after` header),
+///   ([`AnswerError::Service`], its `retry_after` read from the `x-acs-retry-after` header),
 ///   matched on its [`ErrorCode`] rather than on its HTTP status;
 /// - everything else (an empty body, a proxy's HTML page, truncated JSON, a body over
 ///   [`MAX_RESPONSE_BODY`], JSON without the expected field) is a [`ParseError`]
-///   ([`ErrorKind::Parse`]) that keeps the status and a short, log-safe snippet of the body.
+///   ([`AnswerError::Parse`]) that keeps the status and a short, log-safe snippet of the body.
 ///
 /// Field names are accepted in PascalCase (`RequestId`, `Code`, ...) and in lower camel case
 /// (`requestId`, `code`, ...); when both are present, PascalCase wins. A value of the wrong
 /// JSON type is treated as absent, and a key repeated within the object keeps its last value.
 ///
 /// ```
-/// use swas_open::sans_io::{http, parse_delete_custom_image};
-/// use swas_open::{ClientToken, ErrorCode, ErrorKind};
+/// use swas_open::sans_io::{http, parse_delete_custom_image, AnswerError};
+/// use swas_open::ErrorCode;
 ///
-/// let token = ClientToken::new("token-1")?;
 /// let response = http::Response::builder()
 ///     .status(404)
 ///     .body(r#"{"RequestId":"R1","Code":"InvalidImageId.NotFound","Message":"The specified ImageId does not exist."}"#)?;
-/// match parse_delete_custom_image(&response, &token).map_err(|e| e.into_kind()) {
-///     Err(ErrorKind::Service(e)) => {
+/// match parse_delete_custom_image(&response) {
+///     Err(AnswerError::Service(e)) => {
 ///         assert_eq!(e.code, ErrorCode::InvalidImageIdNotFound);
 ///         assert_eq!(e.request_id.as_deref(), Some("R1"));
 ///     }
@@ -460,24 +474,10 @@ fn snippet(body: &[u8]) -> String {
 /// ```
 pub fn parse_delete_custom_image<B: AsRef<[u8]>>(
     response: &http::Response<B>,
-    client_token: &ClientToken,
-) -> Result<DeleteCustomImageOutput, Error> {
-    let request_id = parse_request_id(response)?;
-    Ok(DeleteCustomImageOutput::new(
-        request_id,
-        client_token.clone(),
-        1,
-    ))
-}
-
-/// Parses an answer: the `RequestId` of a success, or the service's error, or why the
-/// answer could not be understood.
-pub(crate) fn parse_request_id<B: AsRef<[u8]>>(
-    response: &http::Response<B>,
-) -> Result<String, Error> {
+) -> Result<String, AnswerError> {
     let status = response.status();
     let body = response.body().as_ref();
-    let fail = |kind| Err(ErrorKind::Parse(ParseError::new(status, kind, body)).into());
+    let fail = |kind| Err(AnswerError::Parse(ParseError::new(status, kind, body)));
 
     if body.len() > MAX_RESPONSE_BODY {
         return fail(ParseErrorKind::TooLarge);
@@ -516,7 +516,7 @@ pub(crate) fn parse_request_id<B: AsRef<[u8]>>(
         _ => return fail(ParseErrorKind::MissingField("Code")),
     };
     let owned = |pascal, camel| text(pascal, camel).map(Cow::into_owned);
-    Err(ErrorKind::Service(Box::new(ServiceError {
+    Err(AnswerError::Service(Box::new(ServiceError {
         status,
         code,
         message: owned(wire.message, wire.message_camel).unwrap_or_default(),
@@ -527,8 +527,7 @@ pub(crate) fn parse_request_id<B: AsRef<[u8]>>(
             .access_denied_detail
             .or(wire.access_denied_detail_camel),
         retry_after: retry_after(response.headers()),
-    }))
-    .into())
+    })))
 }
 
 /// The `x-acs-retry-after` header (milliseconds), else `Retry-After` (seconds), as a
@@ -679,24 +678,20 @@ mod tests {
             .unwrap()
     }
 
-    fn token() -> ClientToken {
-        ClientToken::new("token-1").unwrap()
-    }
-
-    fn parse(status: u16, body: impl Into<Vec<u8>>) -> Result<DeleteCustomImageOutput, Error> {
-        parse_delete_custom_image(&response(status, body), &token())
+    fn parse(status: u16, body: impl Into<Vec<u8>>) -> Result<String, AnswerError> {
+        parse_delete_custom_image(&response(status, body))
     }
 
     fn service(status: u16, body: impl Into<Vec<u8>>) -> ServiceError {
-        match parse(status, body).map_err(Error::into_kind) {
-            Err(ErrorKind::Service(e)) => *e,
+        match parse(status, body) {
+            Err(AnswerError::Service(e)) => *e,
             other => panic!("expected a service error, got {other:?}"),
         }
     }
 
     fn parse_err(status: u16, body: impl Into<Vec<u8>>) -> ParseError {
-        match parse(status, body).map_err(Error::into_kind) {
-            Err(ErrorKind::Parse(e)) => e,
+        match parse(status, body) {
+            Err(AnswerError::Parse(e)) => e,
             other => panic!("expected a parse error, got {other:?}"),
         }
     }
@@ -780,13 +775,13 @@ mod tests {
             r#"{"RequestId":"30637AD6-D977-4833-A54C-CC89483E****"}"#,
         )
         .unwrap();
-        assert_eq!(out.request_id, "30637AD6-D977-4833-A54C-CC89483E****");
+        assert_eq!(out, "30637AD6-D977-4833-A54C-CC89483E****");
         let out = parse(200, r#" {"requestId":"abc","Other":[1,{"x":null}]} "#).unwrap();
-        assert_eq!(out.request_id, "abc");
+        assert_eq!(out, "abc");
         let out = parse(200, r#"{"RequestId":"a\"b\u0041"}"#).unwrap();
-        assert_eq!(out.request_id, "a\"bA");
+        assert_eq!(out, "a\"bA");
         let out = parse(204, r#"{"requestId":"camel","RequestId":"pascal"}"#).unwrap();
-        assert_eq!(out.request_id, "pascal");
+        assert_eq!(out, "pascal");
     }
 
     #[test]
@@ -807,13 +802,13 @@ mod tests {
         }
         // A non-string PascalCase value does not hide a valid camel one.
         let out = parse(200, r#"{"RequestId":7,"requestId":"x"}"#).unwrap();
-        assert_eq!(out.request_id, "x");
+        assert_eq!(out, "x");
     }
 
     #[test]
     fn repeated_keys_keep_the_last_value() {
         let out = parse(200, r#"{"RequestId":"first","RequestId":"last"}"#).unwrap();
-        assert_eq!(out.request_id, "last");
+        assert_eq!(out, "last");
         assert_eq!(
             parse_err(200, r#"{"RequestId":"a","RequestId":5}"#).kind,
             ParseErrorKind::MissingField("RequestId")
@@ -830,7 +825,7 @@ mod tests {
             200,
             r#"{"Other":{"k":1,"k":[2]},"RequestId":{"a":1,"a":2},"requestId":"r"}"#,
         );
-        assert_eq!(out.unwrap().request_id, "r");
+        assert_eq!(out.unwrap(), "r");
         // A repeated key does not hide a syntax error.
         for body in [
             r#"{"RequestId":"a","RequestId":"b""#,
@@ -997,7 +992,7 @@ mod tests {
         // At exactly the limit the body is parsed.
         body.truncate(MAX_RESPONSE_BODY - 2);
         body.extend_from_slice(b"\"}");
-        assert_eq!(parse(200, body).unwrap().request_id, "x");
+        assert_eq!(parse(200, body).unwrap(), "x");
     }
 
     #[test]
@@ -1020,10 +1015,8 @@ mod tests {
                 .body(r#"{"Code":"Throttling.User","Message":"slow down"}"#)
                 .unwrap()
         };
-        let get = |value: &str| match parse_delete_custom_image(&make(value), &token())
-            .map_err(Error::into_kind)
-        {
-            Err(ErrorKind::Service(e)) => e.retry_after,
+        let get = |value: &str| match parse_delete_custom_image(&make(value)) {
+            Err(AnswerError::Service(e)) => e.retry_after,
             other => panic!("{other:?}"),
         };
         assert_eq!(get("1500"), Some(Duration::from_millis(1500)));
@@ -1043,8 +1036,8 @@ mod tests {
             if let Some(to) = location {
                 r = r.header("location", to);
             }
-            match parse_request_id(&r.body(body.to_owned()).unwrap()).map_err(Error::into_kind) {
-                Err(ErrorKind::Parse(e)) => e,
+            match parse_delete_custom_image(&r.body(body.to_owned()).unwrap()) {
+                Err(AnswerError::Parse(e)) => e,
                 other => panic!("{other:?}"),
             }
         };
@@ -1085,8 +1078,10 @@ mod tests {
             .header("content-encoding", "br")
             .body(b"\x8b\x02\x80".to_vec())
             .unwrap();
-        match parse_delete_custom_image(&declared, &token()).map_err(Error::into_kind) {
-            Err(ErrorKind::Parse(e)) => assert_eq!(e.kind, ParseErrorKind::Compressed("br".into())),
+        match parse_delete_custom_image(&declared) {
+            Err(AnswerError::Parse(e)) => {
+                assert_eq!(e.kind, ParseErrorKind::Compressed("br".into()))
+            }
             other => panic!("{other:?}"),
         }
         // A readable body is read, whatever the header says.
@@ -1095,8 +1090,8 @@ mod tests {
             .header("content-encoding", "identity")
             .body(b"".to_vec())
             .unwrap();
-        match parse_delete_custom_image(&identity, &token()).map_err(Error::into_kind) {
-            Err(ErrorKind::Parse(e)) => assert_eq!(e.kind, ParseErrorKind::EmptyBody),
+        match parse_delete_custom_image(&identity) {
+            Err(AnswerError::Parse(e)) => assert_eq!(e.kind, ParseErrorKind::EmptyBody),
             other => panic!("{other:?}"),
         }
     }
@@ -1171,17 +1166,11 @@ mod tests {
             .status(200)
             .body(&br#"{"RequestId":"s"}"#[..])
             .unwrap();
-        assert_eq!(
-            parse_delete_custom_image(&r, &token()).unwrap().request_id,
-            "s"
-        );
+        assert_eq!(parse_delete_custom_image(&r).unwrap(), "s");
         let r = http::Response::builder()
             .status(200)
             .body(String::from(r#"{"RequestId":"t"}"#))
             .unwrap();
-        let out = parse_delete_custom_image(&r, &token()).unwrap();
-        assert_eq!(out.request_id, "t");
-        assert_eq!(out.client_token, token());
-        assert_eq!(out.attempts, 1);
+        assert_eq!(parse_delete_custom_image(&r).unwrap(), "t");
     }
 }

@@ -1,8 +1,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::error::{Error, ErrorKind, TimeoutKind};
+use crate::error::{Error, ErrorKind};
 use crate::response::{ErrorCode, ServiceError};
+use crate::transport::{TimeoutKind, TransportFailure};
 
 /// A pure retry policy for `DeleteCustomImage`.
 ///
@@ -180,49 +181,9 @@ pub(crate) enum Outcome<'a> {
     Transport(TransportFailure),
 }
 
-/// Why a request got no answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TransportFailure {
-    /// The host name did not resolve: nothing was sent, so a retry is always safe.
-    Dns,
-    /// The connection could not be established: nothing was sent, so a retry is always safe.
-    Connect,
-    /// The TLS handshake failed: the server's certificate is not trusted (unknown CA,
-    /// expired) or not valid for the host name, or the peers share no protocol. Nothing was
-    /// sent, and the call is not retried: the next handshake would fail the same way. The
-    /// [`source`](std::error::Error::source) chain names the certificate problem.
-    Tls,
-    /// The attempt timed out: the request may have reached the server.
-    Timeout,
-    /// The connection was reset: the request may have reached the server.
-    Reset,
-    /// Any other failure: the request may have reached the server.
-    Other,
-}
-
-impl TransportFailure {
-    /// The class of an I/O failure, for transports: refused or unreachable is `Connect`
-    /// (nothing was sent); reset, aborted, broken or closed is `Reset`; a failed name
-    /// lookup (which the standard library reports with a message, not a kind) is `Dns`;
-    /// anything else is `Other`.
-    pub fn of_io(e: &std::io::Error) -> Self {
-        use std::io::ErrorKind::*;
-        match e.kind() {
-            ConnectionRefused | HostUnreachable | NetworkUnreachable | NetworkDown
-            | AddrNotAvailable => TransportFailure::Connect,
-            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof | NotConnected => {
-                TransportFailure::Reset
-            }
-            _ if e.to_string().contains("failed to lookup address") => TransportFailure::Dns,
-            _ => TransportFailure::Other,
-        }
-    }
-}
-
 /// What to do after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Decision {
+pub(crate) enum RetryDecision {
     /// Make another attempt after this delay.
     Retry {
         /// How long to wait first.
@@ -253,23 +214,23 @@ impl RetryPolicy {
     /// transient is retried (see [`Error::is_retryable`](crate::Error::is_retryable)).
     /// `jitter` is a random number in `[0, 1]` (out-of-range values are clamped, NaN counts
     /// as 1). Stops once `attempt >= max_attempts`.
-    pub(crate) fn decide(&self, attempt: u32, outcome: &Outcome<'_>, jitter: f64) -> Decision {
+    pub(crate) fn decide(&self, attempt: u32, outcome: &Outcome<'_>, jitter: f64) -> RetryDecision {
         if attempt >= self.max_attempts.max(1) || !outcome.is_retryable() {
-            return Decision::Stop;
+            return RetryDecision::Stop;
         }
         let backoff = self.backoff(attempt, jitter);
         match outcome {
             Outcome::Service(ServiceError {
                 retry_after: Some(hint),
                 ..
-            }) if *hint > self.max_delay => Decision::HintTooLong { hint: *hint },
+            }) if *hint > self.max_delay => RetryDecision::HintTooLong { hint: *hint },
             Outcome::Service(ServiceError {
                 retry_after: Some(hint),
                 ..
-            }) => Decision::Retry {
+            }) => RetryDecision::Retry {
                 after: backoff.max(*hint),
             },
-            _ => Decision::Retry { after: backoff },
+            _ => RetryDecision::Retry { after: backoff },
         }
     }
 
@@ -283,6 +244,17 @@ impl RetryPolicy {
             .and_then(|factor| self.base_delay.checked_mul(factor))
             .map_or(self.max_delay, |d| d.min(self.max_delay));
         scale(ceiling, clamp_jitter(jitter))
+    }
+}
+
+// Beside the rule it states, so that `error` stays below `retry` in the module layers.
+impl Error {
+    /// Whether a new attempt may succeed: a transient service error (throttling, a used
+    /// nonce, a server-side failure, any 5xx), an unreadable answer, a timeout or a
+    /// transport failure other than TLS. The rule the call's own retries follow; repeat
+    /// with the same `ClientToken` so a retry never deletes twice.
+    pub fn is_retryable(&self) -> bool {
+        Outcome::of(self).is_some_and(|o| o.is_retryable())
     }
 }
 
@@ -322,6 +294,11 @@ pub(crate) fn is_throttling(code: &ErrorCode) -> bool {
     )
 }
 
+/// A uniform number in `[0, 1)` from 64 random bits.
+pub(crate) fn unit_interval(bits: u64) -> f64 {
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// `jitter` clamped to `[0, 1]`; NaN becomes 1 (the plain exponential delay).
 fn clamp_jitter(jitter: f64) -> f64 {
     if jitter.is_nan() {
@@ -351,7 +328,7 @@ mod tests {
     fn retries(outcome: &Outcome<'_>) -> bool {
         matches!(
             RetryPolicy::default().decide(1, outcome, 1.0),
-            Decision::Retry { .. }
+            RetryDecision::Retry { .. }
         )
     }
 
@@ -426,7 +403,7 @@ mod tests {
             K::NetworkUnreachable,
         ] {
             assert_eq!(
-                TransportFailure::of_io(&Io::new(k, "x")),
+                TransportFailure::from_io(&Io::new(k, "x")),
                 TransportFailure::Connect
             );
         }
@@ -438,14 +415,14 @@ mod tests {
             K::NotConnected,
         ] {
             assert_eq!(
-                TransportFailure::of_io(&Io::new(k, "x")),
+                TransportFailure::from_io(&Io::new(k, "x")),
                 TransportFailure::Reset
             );
         }
         let dns = Io::other("failed to lookup address information: Name or service not known");
-        assert_eq!(TransportFailure::of_io(&dns), TransportFailure::Dns);
+        assert_eq!(TransportFailure::from_io(&dns), TransportFailure::Dns);
         assert_eq!(
-            TransportFailure::of_io(&Io::other("x")),
+            TransportFailure::from_io(&Io::other("x")),
             TransportFailure::Other
         );
     }
@@ -454,16 +431,25 @@ mod tests {
     fn stops_at_max_attempts() {
         let dns = Outcome::Transport(TransportFailure::Dns);
         let p = RetryPolicy::new(3);
-        assert!(matches!(p.decide(0, &dns, 0.5), Decision::Retry { .. }));
-        assert!(matches!(p.decide(2, &dns, 0.5), Decision::Retry { .. }));
-        assert_eq!(p.decide(3, &dns, 0.5), Decision::Stop);
-        assert_eq!(p.decide(u32::MAX, &dns, 0.5), Decision::Stop);
-        assert_eq!(RetryPolicy::new(1).decide(1, &dns, 0.5), Decision::Stop);
+        assert!(matches!(
+            p.decide(0, &dns, 0.5),
+            RetryDecision::Retry { .. }
+        ));
+        assert!(matches!(
+            p.decide(2, &dns, 0.5),
+            RetryDecision::Retry { .. }
+        ));
+        assert_eq!(p.decide(3, &dns, 0.5), RetryDecision::Stop);
+        assert_eq!(p.decide(u32::MAX, &dns, 0.5), RetryDecision::Stop);
+        assert_eq!(
+            RetryPolicy::new(1).decide(1, &dns, 0.5),
+            RetryDecision::Stop
+        );
         let zero = RetryPolicy {
             max_attempts: 0,
             ..RetryPolicy::default()
         };
-        assert_eq!(zero.decide(1, &dns, 0.5), Decision::Stop);
+        assert_eq!(zero.decide(1, &dns, 0.5), RetryDecision::Stop);
     }
 
     #[test]
@@ -535,19 +521,19 @@ mod tests {
         let e = err(400, ErrorCode::Throttling).with_retry_after(MS(1500));
         assert_eq!(
             p.decide(1, &Outcome::Service(&e), 1.0),
-            Decision::Retry { after: MS(1500) }
+            RetryDecision::Retry { after: MS(1500) }
         );
         // A hint shorter than the backoff does not shorten it.
         let e = err(400, ErrorCode::Throttling).with_retry_after(MS(1));
         assert_eq!(
             p.decide(2, &Outcome::Service(&e), 1.0),
-            Decision::Retry { after: MS(200) }
+            RetryDecision::Retry { after: MS(200) }
         );
         // A hint of exactly the cap is waited for; one past it ends the call.
         let e = err(400, ErrorCode::Throttling).with_retry_after(p.max_delay);
         assert_eq!(
             p.decide(1, &Outcome::Service(&e), 0.0),
-            Decision::Retry { after: p.max_delay }
+            RetryDecision::Retry { after: p.max_delay }
         );
         for hint in [
             p.max_delay + MS(1),
@@ -557,12 +543,12 @@ mod tests {
             let e = err(400, ErrorCode::Throttling).with_retry_after(hint);
             assert_eq!(
                 p.decide(1, &Outcome::Service(&e), 0.0),
-                Decision::HintTooLong { hint }
+                RetryDecision::HintTooLong { hint }
             );
         }
         // A hint does not make a non-retryable error retryable.
         let e = err(404, ErrorCode::InvalidImageIdNotFound).with_retry_after(MS(10));
-        assert_eq!(p.decide(1, &Outcome::Service(&e), 1.0), Decision::Stop);
+        assert_eq!(p.decide(1, &Outcome::Service(&e), 1.0), RetryDecision::Stop);
     }
 
     fn code() -> impl proptest::strategy::Strategy<Value = ErrorCode> {
@@ -615,9 +601,9 @@ mod tests {
             5 => Outcome::Transport(TransportFailure::Tls),
             _ => Outcome::Transport(TransportFailure::Other),
         };
-        proptest::prop_assert_eq!(policy.decide(attempt, &outcome, jitter), Decision::Stop);
+        proptest::prop_assert_eq!(policy.decide(attempt, &outcome, jitter), RetryDecision::Stop);
         // Before the last attempt, a retry's delay never passes the cap, whatever the hint.
-        if let Decision::Retry { after } = policy.decide(1.min(attempt), &outcome, jitter) {
+        if let RetryDecision::Retry { after } = policy.decide(1.min(attempt), &outcome, jitter) {
             proptest::prop_assert!(after <= policy.max_delay);
         }
     }

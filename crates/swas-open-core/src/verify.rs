@@ -32,8 +32,8 @@
 use http::header::{HeaderName, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, Request};
 
-use crate::credentials::Secret;
 use crate::encode::form_decode;
+use crate::keys::Secret;
 use crate::response::ErrorCode;
 use crate::sign::v3::{
     X_ACS_CONTENT_SHA256, X_ACS_DATE, X_ACS_SECURITY_TOKEN, X_ACS_SIGNATURE_NONCE,

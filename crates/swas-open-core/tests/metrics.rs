@@ -6,9 +6,7 @@ use std::time::{Instant, SystemTime};
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use metrics_util::MetricKind;
-use swas_open_core::{
-    Action, Call, ClientBuilder, Config, Credentials, DeleteCustomImage, Exchange,
-};
+use swas_open_core::{Call, ClientBuilder, Config, Credentials, DeleteCustomImage, Exchange, Step};
 
 fn answer(status: u16, body: &str) -> swas_open_core::http::Response<String> {
     swas_open_core::http::Response::builder()
@@ -26,13 +24,13 @@ fn run(config: &Config, answers: &[(u16, &str)]) {
     let mut answers = answers.iter();
     loop {
         match call.next(now) {
-            Action::Send(_) => {
+            Step::Send(_) => {
                 let (status, body) = answers.next().expect("an answer per attempt");
                 call.receive(now, Ok(answer(*status, body)));
             }
-            Action::Wait(until) => now = until,
-            Action::Detach(_) => unreachable!("credentials given to the builder are fixed"),
-            Action::Done(_) => return,
+            Step::Wait(until) => now = until,
+            Step::Detach(_) => unreachable!("credentials given to the builder are fixed"),
+            Step::Done(_) => return,
         }
     }
 }
@@ -122,14 +120,14 @@ fn a_call_dropped_before_its_end_is_counted_as_cancelled() {
         let now = Instant::now();
         // Dropped with its request in flight, and dropped before it started.
         let mut call = Call::new(&config, &input, [2; 32], now, SystemTime::now());
-        assert!(matches!(call.next(now), Action::Send(_)));
+        assert!(matches!(call.next(now), Step::Send(_)));
         drop(call);
         drop(Call::new(&config, &input, [3; 32], now, SystemTime::now()));
         // A finished call is not.
         let mut done = Call::new(&config, &input, [4; 32], now, SystemTime::now());
-        assert!(matches!(done.next(now), Action::Send(_)));
+        assert!(matches!(done.next(now), Step::Send(_)));
         done.receive(now, Ok(answer(200, r#"{"RequestId":"R"}"#)));
-        assert!(matches!(done.next(now), Action::Done(Ok(_))));
+        assert!(matches!(done.next(now), Step::Done(Ok(_))));
     });
     let counts: Vec<(String, u64)> = snapshotter
         .snapshot()

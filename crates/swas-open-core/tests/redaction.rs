@@ -2,8 +2,8 @@
 //! requests (V1 and V3), validation errors, verification errors, chain errors.
 
 use swas_open_core::{
-    Action, ClientBuilder, Config, Credentials, CredentialsProvider, DeleteCustomImage, Endpoint,
-    EndpointKind, Exchange, Nonce, SignatureVersion, Signer, SigningContext, Timestamp,
+    ClientBuilder, Config, Credentials, CredentialsProvider, DeleteCustomImage, Endpoint,
+    EndpointKind, Exchange, Nonce, SignatureVersion, Signer, SigningContext, Step, Timestamp,
 };
 
 const SECRET: &str = "Sup3rS3cretValue";
@@ -70,11 +70,11 @@ fn secret_never_formatted() {
     // The start of virtual time: nothing is measured from it, the steps below take it as is.
     let (now, wall) = (std::time::Instant::now(), std::time::SystemTime::now());
     let mut signer = config.current_signer([0; 32], now, wall);
-    let Action::Detach(mut fetch) = signer.next(now) else {
+    let Step::Detach(mut fetch) = signer.next(now) else {
         panic!("expected a fetch")
     };
-    assert!(matches!(fetch.next(now), Action::Done(())));
-    let Action::Done(Err(chain)) = signer.next(now) else {
+    assert!(matches!(fetch.next(now), Step::Done(())));
+    let Step::Done(Err(chain)) = signer.next(now) else {
         panic!("expected the chain's error")
     };
     outputs.push(formatted(&chain));

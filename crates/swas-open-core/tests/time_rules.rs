@@ -12,8 +12,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use swas_open_core::http::Response;
 use swas_open_core::{
-    Action, Call, ClientBuilder, Config, Credentials, DeleteCustomImage, DeleteCustomImageOutput,
-    Error, Exchange, RetryBudget, RetryPolicy,
+    Call, ClientBuilder, Config, Credentials, DeleteCustomImage, DeleteCustomImageOutput, Error,
+    Exchange, RetryBudget, RetryPolicy, Step,
 };
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
@@ -81,16 +81,16 @@ fn run(
     let mut waits = Vec::new();
     loop {
         match call.next(now) {
-            Action::Send(_) => {
+            Step::Send(_) => {
                 let next = *answers.next().expect("an answer for every attempt");
                 call.receive(now, Ok(answer(next)));
             }
-            Action::Wait(until) => {
+            Step::Wait(until) => {
                 waits.push(until - now);
                 now = until;
             }
-            Action::Done(result) => return (result, waits, now),
-            Action::Detach(_) => panic!("fixed credentials are never fetched"),
+            Step::Done(result) => return (result, waits, now),
+            Step::Detach(_) => panic!("fixed credentials are never fetched"),
         }
     }
 }
@@ -280,13 +280,13 @@ fn storm(adaptive: bool) -> Storm {
             worker.call.receive(now, Ok(answer(answered)));
         }
         match worker.call.next(now) {
-            Action::Send(_) => {
+            Step::Send(_) => {
                 let taken = service.take(now);
                 storm.requests.push((now - start, !taken));
                 worker.answer = Some(if taken { OK } else { THROTTLED });
                 worker.at = now + LATENCY;
             }
-            Action::Wait(until) => {
+            Step::Wait(until) => {
                 assert!(
                     until > now,
                     "adaptive {adaptive}: a wait for nothing at {:?} ({until:?} {now:?})",
@@ -294,8 +294,8 @@ fn storm(adaptive: bool) -> Storm {
                 );
                 worker.at = until;
             }
-            Action::Detach(_) => panic!("fixed credentials are never fetched"),
-            Action::Done(result) => {
+            Step::Detach(_) => panic!("fixed credentials are never fetched"),
+            Step::Done(result) => {
                 let out = result.unwrap_or_else(|e| panic!("adaptive {adaptive}: {e}"));
                 storm.most_attempts = storm.most_attempts.max(out.attempts);
                 done += 1;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use swas_open_core::{
-    Action, Call, CallOptions, Config, DeleteCustomImage, DeleteCustomImageOutput, Error, Exchange,
-    Fetch, FromConfig, Signer,
+    Call, CallOptions, Config, DeleteCustomImage, DeleteCustomImageOutput, Error, Exchange, Fetch,
+    FromConfig, Signer, Step,
 };
 use tokio::sync::Notify;
 use tracing::Instrument;
@@ -195,7 +195,7 @@ impl Client {
     }
 
     /// Runs an exchange to its end: the one loop every request of this client goes through.
-    async fn drive<X: Exchange>(&self, mut exchange: X) -> X::Output {
+    async fn drive<X: Exchange<Detached = Fetch>>(&self, mut exchange: X) -> X::Output {
         loop {
             let seen = self.inner.config.credentials_changes();
             let action = if exchange.next_may_block() {
@@ -204,13 +204,13 @@ impl Client {
                 exchange.next(Instant::now())
             };
             match action {
-                Action::Send(outgoing) => {
+                Step::Send(outgoing) => {
                     let outcome = self.inner.transport.send(outgoing).await;
                     exchange.receive(Instant::now(), outcome);
                 }
-                Action::Wait(until) => self.sleep(seen, until).await,
-                Action::Detach(fetch) => self.detach(*fetch),
-                Action::Done(output) => return output,
+                Step::Wait(until) => self.sleep(seen, until).await,
+                Step::Detach(fetch) => self.detach(*fetch),
+                Step::Done(output) => return output,
             }
         }
     }

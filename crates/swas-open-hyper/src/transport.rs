@@ -249,7 +249,7 @@ fn map_client_error(e: hyper_util::client::legacy::Error, connect_timeout: Durat
             if let Some(h) = s.downcast_ref::<hyper::Error>() {
                 Some(classify(h))
             } else {
-                s.downcast_ref::<io::Error>().map(TransportFailure::of_io)
+                s.downcast_ref::<io::Error>().map(TransportFailure::from_io)
             }
         })
         .unwrap_or(TransportFailure::Other);
@@ -279,7 +279,7 @@ fn classify(e: &hyper::Error) -> TransportFailure {
         return TransportFailure::Reset;
     }
     chain(e)
-        .find_map(|s| s.downcast_ref::<io::Error>().map(TransportFailure::of_io))
+        .find_map(|s| s.downcast_ref::<io::Error>().map(TransportFailure::from_io))
         .unwrap_or(TransportFailure::Other)
 }
 

@@ -6,8 +6,8 @@ use std::thread;
 use std::time::{Instant, SystemTime};
 
 use swas_open_core::{
-    Action, Call, CallOptions, Config, DeleteCustomImage, DeleteCustomImageOutput, Error, Exchange,
-    Fetch, FromConfig, Signer,
+    Call, CallOptions, Config, DeleteCustomImage, DeleteCustomImageOutput, Error, Exchange, Fetch,
+    FromConfig, Signer, Step,
 };
 
 use crate::transport;
@@ -207,17 +207,17 @@ impl Client {
     }
 
     /// Runs an exchange to its end: the one loop every request of this client goes through.
-    fn drive<X: Exchange>(&self, mut exchange: X) -> X::Output {
+    fn drive<X: Exchange<Detached = Fetch>>(&self, mut exchange: X) -> X::Output {
         loop {
             let seen = self.inner.config.credentials_changes();
             match exchange.next(Instant::now()) {
-                Action::Send(outgoing) => {
+                Step::Send(outgoing) => {
                     let outcome = transport::send(&self.inner.agent, outgoing);
                     exchange.receive(Instant::now(), outcome);
                 }
-                Action::Wait(until) => self.inner.wake.sleep(&self.inner.config, seen, until),
-                Action::Detach(fetch) => self.detach(*fetch),
-                Action::Done(output) => return output,
+                Step::Wait(until) => self.inner.wake.sleep(&self.inner.config, seen, until),
+                Step::Detach(fetch) => self.detach(*fetch),
+                Step::Done(output) => return output,
             }
         }
     }

@@ -143,7 +143,7 @@ fn map_error(error: ureq::Error, limits: Limits) -> Error {
     let kind = match &error {
         ureq::Error::Timeout(t) => return timeout(*t, limits),
         ureq::Error::Io(e) if is_rustls(e) => TransportFailure::Tls,
-        ureq::Error::Io(e) => TransportFailure::of_io(e),
+        ureq::Error::Io(e) => TransportFailure::from_io(e),
         ureq::Error::HostNotFound => TransportFailure::Dns,
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) => TransportFailure::Tls,
         ureq::Error::ConnectionFailed

@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use super::cache::{CredentialsCache, CredentialsStep};
 use super::fetch::Fetch;
 use crate::error::Error;
-use crate::exchange::{Action, Exchange};
+use crate::exchange::{Exchange, Step};
 use crate::sign::Signer;
 
 /// What a call does before it signs an attempt.
@@ -119,14 +119,15 @@ impl<'a> CurrentSigner<'a> {
 
 impl Exchange for CurrentSigner<'_> {
     type Output = Result<Arc<Signer>, Error>;
+    type Detached = Fetch;
 
-    fn next(&mut self, now: Instant) -> Action<Self::Output> {
+    fn next(&mut self, now: Instant) -> Step<Self::Output, Self::Detached> {
         let wall = || self.start.1 + now.saturating_duration_since(self.start.0);
         match self.access.step(self.cache, now, wall, &mut self.rng) {
-            Ok(Gate::Sign) => Action::Done(self.access.signer.clone().ok_or_else(spent)),
-            Ok(Gate::Detach(fetch)) => Action::Detach(fetch),
-            Ok(Gate::Wait(until)) => Action::Wait(until),
-            Err(error) => Action::Done(Err(error)),
+            Ok(Gate::Sign) => Step::Done(self.access.signer.clone().ok_or_else(spent)),
+            Ok(Gate::Detach(fetch)) => Step::Detach(fetch),
+            Ok(Gate::Wait(until)) => Step::Wait(until),
+            Err(error) => Step::Done(Err(error)),
         }
     }
 

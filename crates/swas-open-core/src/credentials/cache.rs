@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::fetch::{lifetime, Fetch};
-use super::machine::Kind;
+use super::machine::ProviderSpec;
 use super::service::Fetched;
 use super::CredentialsError;
-use crate::config::SharedState;
 use crate::error::Error;
 use crate::retry::RetryPolicy;
+use crate::shared::SharedState;
 use crate::sign::{SignatureVersion, Signer};
 
 /// A call never signs with credentials this close to their expiration.
@@ -46,7 +46,7 @@ fn refresh_at(fetched: Instant, expires: Instant) -> Instant {
 
 /// What a caller does with the cache as it stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Decision {
+enum CacheDecision {
     /// Sign with the cached credentials.
     Use,
     /// Sign with them, and start the refresh ahead of time.
@@ -64,18 +64,18 @@ fn decide(
     cached: Option<(Option<Instant>, Instant, Duration)>,
     in_flight: bool,
     retry_at: Option<Instant>,
-) -> Decision {
+) -> CacheDecision {
     match cached {
-        Some((None, _, _)) => Decision::Use,
+        Some((None, _, _)) => CacheDecision::Use,
         Some((Some(expires), refresh, min_left)) if usable(now, expires, min_left) => {
             if now >= refresh && !in_flight && retry_at.is_none_or(|r| now >= r) {
-                Decision::UseAndRefresh
+                CacheDecision::UseAndRefresh
             } else {
-                Decision::Use
+                CacheDecision::Use
             }
         }
-        _ if in_flight => Decision::Wait,
-        _ => Decision::Refresh,
+        _ if in_flight => CacheDecision::Wait,
+        _ => CacheDecision::Refresh,
     }
 }
 
@@ -99,16 +99,18 @@ pub(crate) enum CredentialsStep {
     Failed(Error),
 }
 
-struct Entry {
+/// The signer of the credentials last fetched, and when they expire and are due again.
+struct CachedSigner {
     signer: Arc<Signer>,
     expires: Option<Instant>,
     refresh_at: Instant,
     source: String,
 }
 
+/// What the cache holds under its lock.
 #[derive(Default)]
-struct State {
-    entry: Option<Entry>,
+struct CacheState {
+    entry: Option<CachedSigner>,
     in_flight: bool,
     /// How many fetches have ended.
     generation: u64,
@@ -119,7 +121,7 @@ struct State {
 
 /// One client's credentials: its provider, the signer options, and what is cached.
 pub(crate) struct CredentialsCache {
-    pub(crate) kind: Kind,
+    pub(crate) spec: ProviderSpec,
     /// The client's retry policy and budget, which a fetch's retries follow.
     pub(crate) retry: RetryPolicy,
     pub(crate) shared: Arc<SharedState>,
@@ -127,7 +129,7 @@ pub(crate) struct CredentialsCache {
     suffix: Option<String>,
     /// The signer of credentials that never change: no lock, no clock.
     pub(crate) fixed: Option<Arc<Signer>>,
-    state: Mutex<State>,
+    state: Mutex<CacheState>,
     /// Called when a fetch ends or is abandoned: the client wakes the calls waiting.
     waker: OnceLock<Box<dyn Fn() + Send + Sync>>,
     /// How many fetches have ended or been abandoned, counted before the waker is called.
@@ -137,7 +139,7 @@ pub(crate) struct CredentialsCache {
 impl std::fmt::Debug for CredentialsCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CredentialsCache")
-            .field("provider", &self.kind)
+            .field("provider", &self.spec)
             .field("source", &self.source())
             .finish_non_exhaustive()
     }
@@ -147,24 +149,24 @@ impl CredentialsCache {
     /// Fails on a user-agent suffix that is not a valid header value, whatever the provider:
     /// checked on the fixed credentials, or on throwaway ones when they are fetched later.
     pub(crate) fn new(
-        kind: Kind,
+        spec: ProviderSpec,
         version: SignatureVersion,
         suffix: Option<String>,
         retry: (RetryPolicy, Arc<SharedState>),
     ) -> Result<Self, Error> {
         let mut cache = Self {
-            kind,
+            spec,
             retry: retry.0,
             shared: retry.1,
             version,
             suffix,
             fixed: None,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(CacheState::default()),
             waker: OnceLock::new(),
             changes: AtomicU64::new(0),
         };
-        match &cache.kind {
-            Kind::Fixed(credentials, _) => {
+        match &cache.spec {
+            ProviderSpec::Fixed(credentials, _) => {
                 cache.fixed = Some(Arc::new(cache.signer_of(credentials.clone())?));
             }
             _ if cache.suffix.is_some() => {
@@ -209,14 +211,14 @@ impl CredentialsCache {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Where the credentials in use came from, once obtained.
     fn source(&self) -> Option<String> {
-        match &self.kind {
-            Kind::Fixed(_, label) => Some(label.clone()),
+        match &self.spec {
+            ProviderSpec::Fixed(_, label) => Some(label.clone()),
             _ => self.lock().entry.as_ref().map(|e| e.source.clone()),
         }
     }
@@ -234,14 +236,14 @@ impl CredentialsCache {
             .as_ref()
             .map(|e| (e.expires, e.refresh_at, MIN_LEFT));
         let decision = decide(now, cached, state.in_flight, state.retry_at);
-        if matches!(decision, Decision::Refresh | Decision::Wait) {
+        if matches!(decision, CacheDecision::Refresh | CacheDecision::Wait) {
             if let (Some(waited), Some((ended, error))) = (*seen, &state.failure) {
                 if *ended > waited {
                     return CredentialsStep::Failed(error.clone().into());
                 }
             }
         }
-        if decision == Decision::Refresh {
+        if decision == CacheDecision::Refresh {
             // Nothing usable, and the last fetch failed (after its own retries) a moment
             // ago: its error, rather than a new fetch for every call.
             if let (Some(at), Some((_, error))) = (state.retry_at, &state.failure) {
@@ -252,14 +254,14 @@ impl CredentialsCache {
         }
         let signer = || state.entry.as_ref().map(|e| e.signer.clone());
         match decision {
-            Decision::Use => CredentialsStep::Sign(signer().expect("Use implies an entry")),
-            Decision::Wait => {
+            CacheDecision::Use => CredentialsStep::Sign(signer().expect("Use implies an entry")),
+            CacheDecision::Wait => {
                 *seen = Some(state.generation);
                 CredentialsStep::Wait
             }
-            Decision::Refresh | Decision::UseAndRefresh => {
+            CacheDecision::Refresh | CacheDecision::UseAndRefresh => {
                 let meanwhile = match decision {
-                    Decision::UseAndRefresh => signer(),
+                    CacheDecision::UseAndRefresh => signer(),
                     _ => None,
                 };
                 state.in_flight = true;
@@ -297,7 +299,7 @@ impl CredentialsCache {
                     expires_in_s = lifetime.map(|l| l.as_secs()),
                     "credentials obtained"
                 );
-                state.entry = Some(Entry {
+                state.entry = Some(CachedSigner {
                     signer: Arc::new(signer),
                     refresh_at: expires.map_or(now, |e| refresh_at(now, e)),
                     expires,
@@ -377,14 +379,14 @@ mod tests {
             let expires = at(now, left);
             let refresh = at(now, refresh_in);
             let d = decide(now, Some((Some(expires), refresh, MIN_LEFT)), in_flight, None);
-            let signs = matches!(d, Decision::Use | Decision::UseAndRefresh);
+            let signs = matches!(d, CacheDecision::Use | CacheDecision::UseAndRefresh);
             prop_assert_eq!(signs, left >= MIN_LEFT.as_secs());
             if !signs {
-                prop_assert_eq!(d, if in_flight { Decision::Wait } else { Decision::Refresh });
+                prop_assert_eq!(d, if in_flight { CacheDecision::Wait } else { CacheDecision::Refresh });
             }
             // Only one refresh at a time.
             if in_flight {
-                prop_assert!(d != Decision::UseAndRefresh && d != Decision::Refresh);
+                prop_assert!(d != CacheDecision::UseAndRefresh && d != CacheDecision::Refresh);
             }
         }
 
@@ -394,18 +396,18 @@ mod tests {
             let retry_at = (now + RETRY_AFTER_FAILURE).checked_sub(Duration::from_secs(since_failure));
             let d = decide(now, Some((Some(at(now, left)), now, MIN_LEFT)), false, retry_at);
             let retry_due = since_failure >= RETRY_AFTER_FAILURE.as_secs();
-            prop_assert_eq!(d, if retry_due { Decision::UseAndRefresh } else { Decision::Use });
+            prop_assert_eq!(d, if retry_due { CacheDecision::UseAndRefresh } else { CacheDecision::Use });
         }
     }
 
     #[test]
     fn no_cache_and_static_credentials() {
         let now = Instant::now();
-        assert_eq!(decide(now, None, false, None), Decision::Refresh);
-        assert_eq!(decide(now, None, true, None), Decision::Wait);
+        assert_eq!(decide(now, None, false, None), CacheDecision::Refresh);
+        assert_eq!(decide(now, None, true, None), CacheDecision::Wait);
         assert_eq!(
             decide(now, Some((None, now, MIN_LEFT)), false, None),
-            Decision::Use
+            CacheDecision::Use
         );
     }
 }
@@ -417,14 +419,14 @@ mod tests {
 mod busy_client {
     use super::*;
     use crate::credentials::{Credentials, CredentialsProvider, ProvideCredentials};
-    use crate::exchange::{Action, Exchange};
+    use crate::exchange::{Exchange, Step};
     use crate::BoxError;
     use std::collections::VecDeque;
 
-    fn new_cache(kind: Kind) -> CredentialsCache {
+    fn new_cache(spec: ProviderSpec) -> CredentialsCache {
         let policy = RetryPolicy::default();
         let shared = Arc::new(SharedState::new(&policy));
-        CredentialsCache::new(kind, SignatureVersion::V1, None, (policy, shared)).unwrap()
+        CredentialsCache::new(spec, SignatureVersion::V1, None, (policy, shared)).unwrap()
     }
 
     const HOUR: Duration = Duration::from_secs(3600);
@@ -469,7 +471,7 @@ mod busy_client {
             lifetime,
             issued: issued.clone(),
         });
-        (Arc::new(new_cache(provider.kind)), wall, issued)
+        (Arc::new(new_cache(provider.spec)), wall, issued)
     }
 
     #[derive(Debug, PartialEq, Eq)]
@@ -532,7 +534,7 @@ mod busy_client {
                 }
                 let (at, mut fetch) = pending.pop_front().unwrap();
                 *wall.lock().unwrap() = wall0 + (at - base);
-                assert!(matches!(fetch.next(at), Action::Done(())));
+                assert!(matches!(fetch.next(at), Step::Done(())));
                 for _ in 0..std::mem::take(&mut waiting) {
                     assert!(
                         step(at, &mut pending),
@@ -593,8 +595,8 @@ mod busy_client {
                     if at <= now {
                         *wall.lock().unwrap() = wall0 + (at - base);
                         match fetch.next(at) {
-                            Action::Done(()) => {}
-                            Action::Wait(until) => pending = Some((until, fetch)),
+                            Step::Done(()) => {}
+                            Step::Wait(until) => pending = Some((until, fetch)),
                             other => panic!("{other:?}"),
                         }
                     } else {
@@ -653,9 +655,9 @@ mod busy_client {
                 self.0.provide()
             }
         }
-        let kind = CredentialsProvider::custom(Shared(provider.clone())).kind;
+        let spec = CredentialsProvider::custom(Shared(provider.clone())).spec;
         let calls = |p: &FailsAfterFirst| *p.0.lock().unwrap();
-        let cache = Arc::new(new_cache(kind));
+        let cache = Arc::new(new_cache(spec));
         let base = Instant::now();
         let wall0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         let at = |s: u64| {
@@ -665,7 +667,7 @@ mod busy_client {
             )
         };
         let run = |fetch: &mut Fetch, now: Instant| {
-            assert!(matches!(fetch.next(now), Action::Done(())));
+            assert!(matches!(fetch.next(now), Step::Done(())));
         };
         let (now, wall) = at(0);
         let CredentialsStep::Fetch {

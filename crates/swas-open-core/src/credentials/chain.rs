@@ -15,14 +15,13 @@ use std::sync::{Arc, Mutex};
 use super::files::cli_profile;
 use super::imds::EcsSpec;
 use super::ini::ini_profile;
-use super::machine::{Ctx, Kind, Machine, Next};
+use super::machine::{Ctx, Machine, Next, ProviderSpec};
 use super::read::ReadFn;
 use super::service::Reply;
 use super::sts::{OidcSpec, StsRole};
 use super::{Credentials, CredentialsError, RoleOptions};
 
-pub(crate) const ENV_ACCESS_KEY_ID: &str = "ALIBABA_CLOUD_ACCESS_KEY_ID";
-pub(crate) const ENV_ACCESS_KEY_SECRET: &str = "ALIBABA_CLOUD_ACCESS_KEY_SECRET";
+pub(crate) use crate::credentials_error::{ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET};
 pub(crate) const ENV_SECURITY_TOKEN: &str = "ALIBABA_CLOUD_SECURITY_TOKEN";
 pub(crate) const ENV_CONFIG_FILE: &str = "ALIBABA_CLOUD_CONFIG_FILE";
 pub(crate) const ENV_PROFILE: &str = "ALIBABA_CLOUD_PROFILE";
@@ -53,7 +52,7 @@ pub(crate) struct ChainSpec {
     pub(crate) profile: Option<String>,
     pub(crate) env: EnvFn,
     pub(crate) read: ReadFn,
-    pub(crate) pinned: Mutex<Option<Kind>>,
+    pub(crate) pinned: Mutex<Option<ProviderSpec>>,
 }
 
 impl ChainSpec {
@@ -65,7 +64,7 @@ impl ChainSpec {
     }
 
     /// The provider pinned by an earlier success, if any.
-    pub(crate) fn pinned(&self) -> Option<Kind> {
+    pub(crate) fn pinned(&self) -> Option<ProviderSpec> {
         self.pinned
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -106,7 +105,7 @@ impl Link {
     }
 
     /// The provider this link configures: `Ok(None)` when it is not configured.
-    pub(crate) fn build(self, spec: &ChainSpec) -> Result<Option<Kind>, CredentialsError> {
+    pub(crate) fn build(self, spec: &ChainSpec) -> Result<Option<ProviderSpec>, CredentialsError> {
         let env = &*spec.env;
         match self {
             Link::Env => from_env(env),
@@ -122,12 +121,14 @@ impl Link {
                 if is_true(env(ENV_ECS_METADATA_DISABLED)) {
                     return Ok(None);
                 }
-                Ok(Some(Kind::Ecs(Arc::new(ecs_spec(
+                Ok(Some(ProviderSpec::Ecs(Arc::new(ecs_spec(
                     non_empty(env(ENV_ECS_METADATA)),
                     env,
                 )))))
             }
-            Link::Uri => Ok(non_empty(env(ENV_CREDENTIALS_URI)).map(|u| Kind::Uri(u.into()))),
+            Link::Uri => {
+                Ok(non_empty(env(ENV_CREDENTIALS_URI)).map(|u| ProviderSpec::Uri(u.into())))
+            }
         }
     }
 }
@@ -208,7 +209,7 @@ pub(crate) fn sts_endpoint(explicit: Option<&str>, env: &dyn Fn(&str) -> Option<
 /// is set.
 pub(crate) fn from_env(
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<Kind>, CredentialsError> {
+) -> Result<Option<ProviderSpec>, CredentialsError> {
     let id = non_empty(env(ENV_ACCESS_KEY_ID));
     let secret = non_empty(env(ENV_ACCESS_KEY_SECRET));
     let (id, secret) = match (id, secret) {
@@ -235,13 +236,13 @@ pub(crate) fn from_env(
     if let Some(token) = non_empty(env(ENV_SECURITY_TOKEN)) {
         credentials = credentials.with_security_token(token).map_err(invalid)?;
     }
-    Ok(Some(Kind::Fixed(credentials, "environment".into())))
+    Ok(Some(ProviderSpec::Fixed(credentials, "environment".into())))
 }
 
 fn oidc_from_env(
     env: &dyn Fn(&str) -> Option<String>,
     read: &ReadFn,
-) -> Result<Option<Kind>, CredentialsError> {
+) -> Result<Option<ProviderSpec>, CredentialsError> {
     let (Some(file), Some(provider), Some(role)) = (
         non_empty(env(ENV_OIDC_TOKEN_FILE)),
         non_empty(env(ENV_OIDC_PROVIDER_ARN)),
@@ -253,7 +254,7 @@ fn oidc_from_env(
         session_name: non_empty(env(ENV_ROLE_SESSION_NAME)),
         ..RoleOptions::default()
     };
-    Ok(Some(Kind::Oidc(Arc::new(OidcSpec {
+    Ok(Some(ProviderSpec::Oidc(Arc::new(OidcSpec {
         role: StsRole {
             role_arn: role,
             options,
@@ -270,7 +271,7 @@ fn oidc_from_env(
 pub(crate) struct ChainFetch {
     spec: Arc<ChainSpec>,
     links: VecDeque<Link>,
-    current: Option<(Link, Kind, Box<Machine>)>,
+    current: Option<(Link, ProviderSpec, Box<Machine>)>,
     tried: Vec<String>,
     /// Whether a provider tried failed for want of an answer rather than for its settings.
     transient: bool,
@@ -381,10 +382,10 @@ pub(crate) mod tests {
 
     const FLAT: &str = r#"{"Code":"Success","AccessKeyId":"STS.imds","AccessKeySecret":"imds-secret","SecurityToken":"imds-token","Expiration":"2033-05-18T03:33:20Z","LastUpdated":"2023-01-01T00:00:00Z"}"#;
 
-    fn chain(env: &[(&str, &str)]) -> Kind {
+    fn chain(env: &[(&str, &str)]) -> ProviderSpec {
         let env = env_of(env);
         let read: ReadFn = Arc::new(|_: &Path| Err(std::io::ErrorKind::NotFound.into()));
-        super::super::CredentialsProvider::chain_with(None, Arc::new(env), read).kind
+        super::super::CredentialsProvider::chain_with(None, Arc::new(env), read).spec
     }
 
     #[test]

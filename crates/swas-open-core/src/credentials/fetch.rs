@@ -14,7 +14,7 @@ use super::machine::{Ctx, Machine, Next};
 use super::service::{Answer, Fetched, NoAnswer};
 use super::CredentialsError;
 use crate::error::Error;
-use crate::exchange::{Action, Exchange};
+use crate::exchange::{Exchange, Step};
 
 /// How far the service's clock (an answer's `Date`) may be from ours and still be believed:
 /// beyond it, the expiration is judged by our clock alone.
@@ -66,7 +66,7 @@ pub struct Fetch {
 impl std::fmt::Debug for Fetch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fetch")
-            .field("provider", &self.cache.kind)
+            .field("provider", &self.cache.spec)
             .field("attempts", &self.attempts)
             .field("done", &self.done)
             .finish_non_exhaustive()
@@ -81,7 +81,7 @@ impl Fetch {
         wall: SystemTime,
     ) -> Self {
         Self {
-            machine: cache.kind.machine(),
+            machine: cache.spec.machine(),
             cache,
             rng: ChaCha8Rng::from_seed(seed),
             start: (now, wall),
@@ -117,7 +117,7 @@ impl Fetch {
         if !error.is_transient() || self.attempts >= self.cache.retry.max_attempts.max(1) {
             return None;
         }
-        let jitter = crate::call::unit_interval(self.rng.next_u64());
+        let jitter = crate::retry::unit_interval(self.rng.next_u64());
         let after = self.cache.retry.backoff(self.attempts, jitter);
         self.cache.shared.try_spend_retry(false).then_some(after)
     }
@@ -140,18 +140,20 @@ fn judged(
 
 impl Exchange for Fetch {
     type Output = ();
+    /// A fetch never asks for another: this names the one type a client's loop runs.
+    type Detached = Fetch;
 
-    fn next(&mut self, now: Instant) -> Action<()> {
+    fn next(&mut self, now: Instant) -> Step<Self::Output, Self::Detached> {
         if self.done {
-            return Action::Done(());
+            return Step::Done(());
         }
         if let Some(until) = self.backoff {
             if now < until {
-                return Action::Wait(until);
+                return Step::Wait(until);
             }
             self.backoff = None;
             self.attempts += 1;
-            self.machine = self.cache.kind.machine();
+            self.machine = self.cache.spec.machine();
         }
         let local = self.start.1 + now.saturating_duration_since(self.start.0);
         // Requests are stamped, and expirations judged, by the client's corrected clock.
@@ -161,7 +163,7 @@ impl Exchange for Fetch {
             rng: &mut self.rng,
         };
         let result = match self.machine.next(&mut ctx) {
-            Next::Send(outgoing) => return Action::Send(outgoing),
+            Next::Send(outgoing) => return Step::Send(outgoing),
             Next::Done(result) => judged(result, wall),
         };
         if let Err(error) = &result {
@@ -171,19 +173,19 @@ impl Exchange for Fetch {
                     "STS refused the timestamp: clock corrected"
                 );
                 self.cache.shared.set_clock_offset(offset);
-                self.machine = self.cache.kind.machine();
+                self.machine = self.cache.spec.machine();
                 return self.next(now);
             }
             if let Some(after) = self.retry_after(error) {
                 tracing::debug!(error = %error, attempt = self.attempts, "credentials fetch failed; retrying");
                 let until = now.checked_add(after).unwrap_or(now);
                 self.backoff = Some(until);
-                return Action::Wait(until);
+                return Step::Wait(until);
             }
         }
         self.done = true;
         self.cache.complete(now, wall, result);
-        Action::Done(())
+        Step::Done(())
     }
 
     fn next_may_block(&self) -> bool {

@@ -12,7 +12,7 @@ use super::chain::{
     base_url, config_path, ecs_spec, non_empty, sts_endpoint, ENV_CONFIG_FILE, ENV_PROFILE,
     ENV_STS_ENDPOINT, ENV_STS_REGION,
 };
-use super::machine::Kind;
+use super::machine::ProviderSpec;
 use super::read::ReadFn;
 use super::sts::{OidcSpec, RoleSpec, StsRole};
 use super::{Credentials, CredentialsError, RoleOptions};
@@ -55,7 +55,7 @@ pub(crate) fn cli_profile(
     profile: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
     read: &ReadFn,
-) -> Result<Option<Kind>, CredentialsError> {
+) -> Result<Option<ProviderSpec>, CredentialsError> {
     let explicit_file = non_empty(env(ENV_CONFIG_FILE)).is_some();
     let path = config_path(env);
     let text = match read(&path) {
@@ -81,7 +81,7 @@ pub(crate) fn from_cli_config(
     profile: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
     read: &ReadFn,
-) -> Result<Kind, CredentialsError> {
+) -> Result<ProviderSpec, CredentialsError> {
     // serde's message may quote a value, and a secret may sit in the wrong field: only
     // the place is shown.
     let file: ConfigFile =
@@ -115,7 +115,7 @@ fn profile_kind(
     name: &str,
     env: &dyn Fn(&str) -> Option<String>,
     read: &ReadFn,
-) -> Result<Kind, CredentialsError> {
+) -> Result<ProviderSpec, CredentialsError> {
     let config_error = |reason: String| CredentialsError::ConfigFile {
         path: path.to_owned(),
         reason,
@@ -208,12 +208,12 @@ fn role_of(
     path: &Path,
     p: &Profile,
     env: &dyn Fn(&str) -> Option<String>,
-    source: Kind,
-) -> Result<Kind, CredentialsError> {
+    source: ProviderSpec,
+) -> Result<ProviderSpec, CredentialsError> {
     if p.ram_role_arn.is_empty() {
         return Err(missing(path, p, "ram_role_arn"));
     }
-    Ok(Kind::Role(Arc::new(RoleSpec {
+    Ok(ProviderSpec::Role(Arc::new(RoleSpec {
         source,
         role: StsRole {
             role_arn: p.ram_role_arn.clone(),
@@ -230,7 +230,7 @@ fn single_profile(
     p: &Profile,
     env: &dyn Fn(&str) -> Option<String>,
     read: &ReadFn,
-) -> Result<Kind, CredentialsError> {
+) -> Result<ProviderSpec, CredentialsError> {
     let label = label_of(path, p);
     let invalid = |error| CredentialsError::Invalid {
         origin: format!("profile {:?}", p.name),
@@ -238,16 +238,16 @@ fn single_profile(
     };
     let ak = || Credentials::new(&*p.access_key_id, &*p.access_key_secret).map_err(invalid);
     match p.mode.as_str() {
-        "AK" | "" => Ok(Kind::Fixed(ak()?, label)),
-        "StsToken" => Ok(Kind::Fixed(
+        "AK" | "" => Ok(ProviderSpec::Fixed(ak()?, label)),
+        "StsToken" => Ok(ProviderSpec::Fixed(
             ak()?.with_security_token(&*p.sts_token).map_err(invalid)?,
             label,
         )),
-        "RamRoleArn" => role_of(path, p, env, Kind::Fixed(ak()?, label.clone())),
+        "RamRoleArn" => role_of(path, p, env, ProviderSpec::Fixed(ak()?, label.clone())),
         "EcsRamRole" => {
             let mut spec = ecs_spec(non_empty(Some(p.ram_role_name.clone())), env);
             spec.label = label;
-            Ok(Kind::Ecs(Arc::new(spec)))
+            Ok(ProviderSpec::Ecs(Arc::new(spec)))
         }
         "OIDC" => {
             for (field, value) in [
@@ -259,7 +259,7 @@ fn single_profile(
                     return Err(missing(path, p, field));
                 }
             }
-            Ok(Kind::Oidc(Arc::new(OidcSpec {
+            Ok(ProviderSpec::Oidc(Arc::new(OidcSpec {
                 role: StsRole {
                     role_arn: p.ram_role_arn.clone(),
                     options: role_options(p),
@@ -275,7 +275,7 @@ fn single_profile(
             if p.credentials_uri.is_empty() {
                 return Err(missing(path, p, "credentials_uri"));
             }
-            Ok(Kind::Uri(p.credentials_uri.as_str().into()))
+            Ok(ProviderSpec::Uri(p.credentials_uri.as_str().into()))
         }
         other => Err(CredentialsError::UnsupportedMode {
             profile: p.name.clone(),
@@ -311,7 +311,7 @@ pub(crate) mod tests {
         {"name":"oidc","mode":"OIDC","oidc_token_file":"/t","oidc_provider_arn":"acs:ram::1:oidc-provider/p","ram_role_arn":"acs:ram::1:role/o","sts_region":"cn-beijing"},
         {"name":"sso","mode":"CloudSSO"}]}"#;
 
-    fn kind_of(profile: &str) -> Result<Kind, CredentialsError> {
+    fn kind_of(profile: &str) -> Result<ProviderSpec, CredentialsError> {
         let env = env_of(&[(ENV_IMDS_ENDPOINT, "127.0.0.1:9")]);
         from_cli_config(
             Path::new("c.json"),
@@ -324,28 +324,32 @@ pub(crate) mod tests {
 
     #[test]
     fn every_profile_mode_maps_to_its_provider() {
-        assert!(matches!(kind_of("default"), Ok(Kind::Fixed(c, _)) if c.access_key_id() == "ak"));
-        assert!(matches!(kind_of("sts"), Ok(Kind::Fixed(c, _)) if c.security_token().is_some()));
-        let Ok(Kind::Role(role)) = kind_of("role") else {
+        assert!(
+            matches!(kind_of("default"), Ok(ProviderSpec::Fixed(c, _)) if c.access_key_id() == "ak")
+        );
+        assert!(
+            matches!(kind_of("sts"), Ok(ProviderSpec::Fixed(c, _)) if c.security_token().is_some())
+        );
+        let Ok(ProviderSpec::Role(role)) = kind_of("role") else {
             panic!()
         };
         assert_eq!(role.role.sts, "http://127.0.0.1:9");
         assert_eq!(role.role.options.external_id.as_deref(), Some("ext"));
-        let Ok(Kind::Role(chained)) = kind_of("chained") else {
+        let Ok(ProviderSpec::Role(chained)) = kind_of("chained") else {
             panic!()
         };
-        assert!(matches!(chained.source, Kind::Role(_)));
+        assert!(matches!(chained.source, ProviderSpec::Role(_)));
         let e = kind_of("loop1").unwrap_err();
         assert!(e.to_string().contains("loops back"), "{e}");
-        let Ok(Kind::Ecs(ecs)) = kind_of("ecs") else {
+        let Ok(ProviderSpec::Ecs(ecs)) = kind_of("ecs") else {
             panic!()
         };
         assert_eq!(
             (ecs.role.as_deref(), ecs.endpoint.as_str()),
             (Some("web"), "http://127.0.0.1:9")
         );
-        assert!(matches!(kind_of("uri"), Ok(Kind::Uri(_))));
-        let Ok(Kind::Oidc(oidc)) = kind_of("oidc") else {
+        assert!(matches!(kind_of("uri"), Ok(ProviderSpec::Uri(_))));
+        let Ok(ProviderSpec::Oidc(oidc)) = kind_of("oidc") else {
             panic!()
         };
         assert_eq!(oidc.role.sts, "https://sts.cn-beijing.aliyuncs.com");
@@ -379,7 +383,7 @@ pub(crate) mod tests {
         assert!(message.len() < 200, "{message}");
         // 32 deep is followed.
         let k = from_cli_config(Path::new("c.json"), &text, Some("p31"), &env, &files(&[]));
-        assert!(matches!(k, Ok(Kind::Role(_))), "{k:?}");
+        assert!(matches!(k, Ok(ProviderSpec::Role(_))), "{k:?}");
     }
 
     #[test]

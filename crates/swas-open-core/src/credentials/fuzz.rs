@@ -94,7 +94,7 @@ proptest! {
             ("ALIBABA_CLOUD_IMDS_ENDPOINT", "127.0.0.1:9"),
             ("ALIBABA_CLOUD_CREDENTIALS_URI", "http://127.0.0.1:9/creds"),
         ]);
-        let kind = CredentialsProvider::chain_with(profile.as_deref(), Arc::new(env), files).kind;
+        let kind = CredentialsProvider::chain_with(profile.as_deref(), Arc::new(env), files).spec;
         let mut answers = answers.into_iter();
         let (result, sent) = run_with(&kind, wall(), |_| {
             reply_of(answers.next().unwrap_or(None))
@@ -119,7 +119,7 @@ proptest! {
             _ => CredentialsProvider::credentials_uri("http://127.0.0.1:9/creds"),
         };
         let mut answers = answers.into_iter();
-        let (_, sent) = run_with(&provider.kind, wall(), |_| {
+        let (_, sent) = run_with(&provider.spec, wall(), |_| {
             reply_of(answers.next().unwrap_or(None))
         });
         prop_assert!(sent.len() <= 4, "{} requests", sent.len());

@@ -13,7 +13,7 @@ use super::service::{
     Reply,
 };
 use super::CredentialsError;
-use crate::exchange::Outgoing;
+use crate::transport::Outgoing;
 
 const IMDS_TIMEOUTS: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(1));
 const TOKEN_PATH: &str = "/latest/api/token";
@@ -232,7 +232,7 @@ impl ImdsFetch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::machine::{run_with, Kind};
+    use crate::credentials::machine::{run_with, ProviderSpec};
     use crate::credentials::service::test_replies::{ok, status};
     use std::time::{Duration, SystemTime};
 
@@ -244,8 +244,8 @@ mod tests {
 
     const FLAT: &str = r#"{"Code":"Success","AccessKeyId":"STS.imds","AccessKeySecret":"imds-secret","SecurityToken":"imds-token","Expiration":"2033-05-18T03:33:20Z","LastUpdated":"2023-01-01T00:00:00Z"}"#;
 
-    fn ecs(v1_disabled: bool, role: Option<&str>) -> Kind {
-        Kind::Ecs(Arc::new(EcsSpec {
+    fn ecs(v1_disabled: bool, role: Option<&str>) -> ProviderSpec {
+        ProviderSpec::Ecs(Arc::new(EcsSpec {
             role: role.map(str::to_owned),
             endpoint: "http://127.0.0.1:9".into(),
             v1_disabled,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::chain::{ecs_spec, home, non_empty, sts_endpoint, ENV_CREDENTIALS_FILE, ENV_PROFILE};
-use super::machine::Kind;
+use super::machine::ProviderSpec;
 use super::read::ReadFn;
 use super::sts::{OidcSpec, RoleSpec, StsRole};
 use super::{Credentials, CredentialsError, RoleOptions};
@@ -16,7 +16,7 @@ use super::{Credentials, CredentialsError, RoleOptions};
 pub(crate) fn ini_profile(
     env: &dyn Fn(&str) -> Option<String>,
     read: &ReadFn,
-) -> Result<Option<Kind>, CredentialsError> {
+) -> Result<Option<ProviderSpec>, CredentialsError> {
     let (path, text) = match non_empty(env(ENV_CREDENTIALS_FILE)) {
         Some(p) => {
             let path = PathBuf::from(p);
@@ -89,7 +89,7 @@ pub(crate) fn ini_profile(
         ..RoleOptions::default()
     };
     let kind = match get("type").as_str() {
-        "access_key" => Kind::Fixed(
+        "access_key" => ProviderSpec::Fixed(
             Credentials::new(require("access_key_id")?, require("access_key_secret")?)
                 .map_err(invalid)?,
             label,
@@ -97,13 +97,13 @@ pub(crate) fn ini_profile(
         "ecs_ram_role" => {
             let mut spec = ecs_spec(non_empty(Some(get("role_name"))), env);
             spec.label = label;
-            Kind::Ecs(Arc::new(spec))
+            ProviderSpec::Ecs(Arc::new(spec))
         }
         "ram_role_arn" => {
             let source = Credentials::new(require("access_key_id")?, require("access_key_secret")?)
                 .map_err(invalid)?;
-            Kind::Role(Arc::new(RoleSpec {
-                source: Kind::Fixed(source, label.clone()),
+            ProviderSpec::Role(Arc::new(RoleSpec {
+                source: ProviderSpec::Fixed(source, label.clone()),
                 role: StsRole {
                     role_arn: require("role_arn")?,
                     options: options(),
@@ -112,7 +112,7 @@ pub(crate) fn ini_profile(
                 },
             }))
         }
-        "oidc_role_arn" => Kind::Oidc(Arc::new(OidcSpec {
+        "oidc_role_arn" => ProviderSpec::Oidc(Arc::new(OidcSpec {
             role: StsRole {
                 role_arn: require("role_arn")?,
                 options: options(),
@@ -170,9 +170,12 @@ mod tests {
         let env = env_of(&[("HOME", "/h"), (ENV_ECS_METADATA_DISABLED, "true")]);
         let read = files(&[("/h/.alibabacloud/credentials", ini)]);
         let k = ini_profile(&env, &read).unwrap().unwrap();
-        assert!(matches!(k, Kind::Fixed(c, _) if c.access_key_id() == "id1"));
+        assert!(matches!(k, ProviderSpec::Fixed(c, _) if c.access_key_id() == "id1"));
         let env = env_of(&[("HOME", "/h"), (ENV_PROFILE, "ecs")]);
-        assert!(matches!(ini_profile(&env, &read), Ok(Some(Kind::Ecs(_)))));
+        assert!(matches!(
+            ini_profile(&env, &read),
+            Ok(Some(ProviderSpec::Ecs(_)))
+        ));
         let env = env_of(&[("HOME", "/h"), (ENV_PROFILE, "bad")]);
         let e = ini_profile(&env, &read).unwrap_err();
         assert!(e.to_string().contains("rsa_key_pair"), "{e}");

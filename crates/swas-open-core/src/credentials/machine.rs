@@ -1,4 +1,4 @@
-//! One contract for every provider's fetch: a configured provider ([`Kind`]) makes a
+//! One contract for every provider's fetch: a configured provider ([`ProviderSpec`]) makes a
 //! [`Machine`] per fetch, which asks for requests ([`Next::Send`]), takes their replies, and
 //! ends with credentials or a [`CredentialsError`]. Each provider's own stages live in its
 //! module.
@@ -15,11 +15,11 @@ use super::service::{Fetched, Reply};
 use super::sts::{OidcSpec, RoleSpec, StsFetch};
 use super::uri::UriFetch;
 use super::{Credentials, CredentialsError, ProvideCredentials};
-use crate::exchange::Outgoing;
+use crate::transport::Outgoing;
 
 /// A provider, configured.
 #[derive(Clone)]
-pub(crate) enum Kind {
+pub(crate) enum ProviderSpec {
     /// Credentials known in advance, with where they came from.
     Fixed(Credentials, String),
     Custom(Arc<dyn ProvideCredentials>),
@@ -30,41 +30,41 @@ pub(crate) enum Kind {
     Chain(Arc<ChainSpec>),
 }
 
-impl fmt::Debug for Kind {
+impl fmt::Debug for ProviderSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.label())
     }
 }
 
-impl Kind {
+impl ProviderSpec {
     /// What the provider is, for messages (never a secret).
     pub(crate) fn label(&self) -> String {
         match self {
-            Kind::Fixed(_, label) => label.clone(),
-            Kind::Custom(_) => "custom provider".into(),
-            Kind::Role(r) => r.label(),
-            Kind::Oidc(o) => o.label(),
-            Kind::Ecs(e) => e.label.clone(),
-            Kind::Uri(_) => super::uri::LABEL.into(),
-            Kind::Chain(c) => c.label(),
+            ProviderSpec::Fixed(_, label) => label.clone(),
+            ProviderSpec::Custom(_) => "custom provider".into(),
+            ProviderSpec::Role(r) => r.label(),
+            ProviderSpec::Oidc(o) => o.label(),
+            ProviderSpec::Ecs(e) => e.label.clone(),
+            ProviderSpec::Uri(_) => super::uri::LABEL.into(),
+            ProviderSpec::Chain(c) => c.label(),
         }
     }
 
     /// A fetch of this provider's credentials.
     pub(crate) fn machine(&self) -> Machine {
         match self {
-            Kind::Fixed(c, label) => Machine::Ready(Some(Ok(Fetched {
+            ProviderSpec::Fixed(c, label) => Machine::Ready(Some(Ok(Fetched {
                 credentials: c.clone(),
                 expiration: None,
                 date: None,
                 source: label.clone(),
             }))),
-            Kind::Custom(p) => Machine::Custom(Some(p.clone())),
-            Kind::Role(spec) => Machine::Sts(StsFetch::role(spec)),
-            Kind::Oidc(spec) => Machine::Sts(StsFetch::oidc(spec)),
-            Kind::Ecs(spec) => Machine::Imds(ImdsFetch::new(spec)),
-            Kind::Uri(uri) => Machine::Uri(UriFetch::new(uri)),
-            Kind::Chain(spec) => match spec.pinned() {
+            ProviderSpec::Custom(p) => Machine::Custom(Some(p.clone())),
+            ProviderSpec::Role(spec) => Machine::Sts(StsFetch::role(spec)),
+            ProviderSpec::Oidc(spec) => Machine::Sts(StsFetch::oidc(spec)),
+            ProviderSpec::Ecs(spec) => Machine::Imds(ImdsFetch::new(spec)),
+            ProviderSpec::Uri(uri) => Machine::Uri(UriFetch::new(uri)),
+            ProviderSpec::Chain(spec) => match spec.pinned() {
                 Some(kind) => kind.machine(),
                 None => Machine::Chain(Box::new(ChainFetch::new(spec))),
             },
@@ -148,7 +148,7 @@ impl Machine {
 /// requests.
 #[cfg(test)]
 pub(crate) fn run_with(
-    kind: &Kind,
+    kind: &ProviderSpec,
     wall: SystemTime,
     mut answer: impl FnMut(&Outgoing) -> Reply,
 ) -> (Result<Fetched, CredentialsError>, Vec<Outgoing>) {

@@ -5,13 +5,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use crate::error::BoxError;
-use crate::input::{validated_string, Field, InputError, Rule, Violation};
+use crate::keys::Credentials;
+use crate::transport::BoxError;
 
 mod access;
 mod cache;
 mod chain;
-mod error;
 mod fetch;
 mod files;
 #[cfg(test)]
@@ -24,157 +23,15 @@ mod service;
 mod sts;
 mod uri;
 
+use crate::credentials_error::CredentialsError;
 pub use access::CurrentSigner;
 pub(crate) use access::{Access, Gate};
 pub(crate) use cache::CredentialsCache;
 use chain::{ChainSpec, EnvFn};
-pub use error::{CredentialsError, Refusal};
 pub use fetch::Fetch;
-use machine::Kind;
+use machine::ProviderSpec;
 use read::{process_files, ReadFn};
 use sts::{OidcSpec, RoleSpec, StsRole};
-
-validated_string!(
-    /// An AccessKey id: 1 to 128 printable ASCII characters other than `,` `;` `=` and space
-    /// (they would break the V3 `Authorization` header).
-    AccessKeyId,
-    Rule {
-        field: Field::AccessKeyId,
-        text: "printable ASCII except space , ; =, 1 to 128 characters",
-        max_chars: 128,
-        allowed: |c| c.is_ascii_graphic() && !matches!(c, ',' | ';' | '='),
-    }
-);
-
-/// A secret string (AccessKey secret or STS token) that never prints.
-///
-/// ```
-/// use swas_open::Credentials;
-/// let c = Credentials::new("id", "hunter2")?.with_security_token("St5Tok3n")?;
-/// assert!(!format!("{c:?}").contains("hunter2"));
-/// assert!(!format!("{c:?}").contains("St5Tok3n"));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-const SECRET_RULE: Rule = Rule {
-    field: Field::AccessKeySecret,
-    text: "printable ASCII, 1 to 256 characters",
-    max_chars: 256,
-    allowed: |c| c.is_ascii_graphic(),
-};
-
-const TOKEN_RULE: Rule = Rule {
-    field: Field::SecurityToken,
-    text: "ASCII without control characters or surrounding spaces, 1 to 8192 characters",
-    max_chars: 8192,
-    allowed: |c| c.is_ascii() && !c.is_ascii_control(),
-};
-
-impl Secret {
-    /// Validates an AccessKey secret.
-    pub fn access_key_secret(value: impl Into<String>) -> Result<Self, InputError> {
-        let value = value.into();
-        SECRET_RULE.check(&value)?;
-        Ok(Self(value))
-    }
-
-    /// Validates an STS security token.
-    pub fn security_token(value: impl Into<String>) -> Result<Self, InputError> {
-        let value = value.into();
-        TOKEN_RULE.check(&value)?;
-        // HTTP strips a header value's surrounding spaces, so V3 would sign a different token
-        // than V1 sends: refuse them rather than let the schemes disagree.
-        let position = if value.starts_with(' ') {
-            Some(0)
-        } else if value.ends_with(' ') {
-            Some(value.len() - 1)
-        } else {
-            None
-        };
-        if let Some(position) = position {
-            return Err(InputError {
-                field: Field::SecurityToken,
-                rule: TOKEN_RULE.text,
-                violation: Violation::Char {
-                    position,
-                    found: None,
-                },
-            });
-        }
-        Ok(Self(value))
-    }
-
-    /// The secret itself. Call it only where the secret is used, never to print it.
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-/// An AccessKey pair, with an STS security token when the key is temporary.
-///
-/// ```
-/// use swas_open::Credentials;
-/// let c = Credentials::new("LTAI-id", "s3cret")?.with_security_token("tok")?;
-/// assert_eq!(c.access_key_id(), "LTAI-id");
-/// assert!(!format!("{c:?}").contains("s3cret"));
-/// # Ok::<(), swas_open::InputError>(())
-/// ```
-/// `Debug` shows the id; the secret and the token print as `***`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Credentials {
-    access_key_id: AccessKeyId,
-    secret: Secret,
-    security_token: Option<Secret>,
-}
-
-impl Credentials {
-    /// A long-term AccessKey pair.
-    pub fn new(
-        access_key_id: impl Into<String>,
-        access_key_secret: impl Into<String>,
-    ) -> Result<Self, InputError> {
-        Ok(Self {
-            access_key_id: AccessKeyId::new(access_key_id)?,
-            secret: Secret::access_key_secret(access_key_secret)?,
-            security_token: None,
-        })
-    }
-
-    /// Adds the STS security token of a temporary key.
-    pub fn with_security_token(mut self, token: impl Into<String>) -> Result<Self, InputError> {
-        self.security_token = Some(Secret::security_token(token)?);
-        Ok(self)
-    }
-
-    /// The AccessKey id (not a secret).
-    pub fn access_key_id(&self) -> &str {
-        self.access_key_id.as_str()
-    }
-
-    /// The AccessKey secret.
-    pub(crate) fn secret(&self) -> &Secret {
-        &self.secret
-    }
-
-    /// The STS security token, if any.
-    pub(crate) fn security_token(&self) -> Option<&Secret> {
-        self.security_token.as_ref()
-    }
-}
 
 /// Options of the role providers (`AssumeRole`, `AssumeRoleWithOIDC`); every one has a
 /// default.
@@ -225,7 +82,7 @@ pub trait ProvideCredentials: Send + Sync {
 /// uses the default chain ([`CredentialsProvider::default`]).
 ///
 /// Each fetch is a sans-IO [`Exchange`](crate::Exchange) ([`Fetch`](crate::Fetch)) that a
-/// call hands its client to run ([`Action::Detach`](crate::Action::Detach)); temporary
+/// call hands its client to run ([`Step::Detach`](crate::Step::Detach)); temporary
 /// credentials are cached, never used with under 3 minutes left, and refreshed from 15
 /// minutes before they expire, one refresh for all the calls that need it.
 ///
@@ -247,13 +104,13 @@ pub trait ProvideCredentials: Send + Sync {
 /// ```
 #[derive(Clone)]
 pub struct CredentialsProvider {
-    pub(crate) kind: Kind,
+    pub(crate) spec: ProviderSpec,
 }
 
 impl fmt::Debug for CredentialsProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("CredentialsProvider")
-            .field(&self.kind.label())
+            .field(&self.spec.label())
             .finish()
     }
 }
@@ -266,7 +123,7 @@ impl CredentialsProvider {
     /// These credentials, always.
     pub(crate) fn fixed(credentials: Credentials) -> Self {
         Self {
-            kind: Kind::Fixed(credentials, "credentials given to the client".into()),
+            spec: ProviderSpec::Fixed(credentials, "credentials given to the client".into()),
         }
     }
 
@@ -307,7 +164,7 @@ impl CredentialsProvider {
 
     pub(crate) fn chain_with(profile: Option<&str>, env: EnvFn, read: ReadFn) -> Self {
         Self {
-            kind: Kind::Chain(Arc::new(ChainSpec {
+            spec: ProviderSpec::Chain(Arc::new(ChainSpec {
                 profile: profile.map(str::to_owned),
                 env,
                 read,
@@ -342,8 +199,8 @@ impl CredentialsProvider {
     /// with their token).
     pub fn ram_role_arn(source: Credentials, role_arn: &str, options: RoleOptions) -> Self {
         Self {
-            kind: Kind::Role(Arc::new(RoleSpec {
-                source: Kind::Fixed(source, "source credentials".into()),
+            spec: ProviderSpec::Role(Arc::new(RoleSpec {
+                source: ProviderSpec::Fixed(source, "source credentials".into()),
                 role: StsRole::given(role_arn, options),
             })),
         }
@@ -358,7 +215,7 @@ impl CredentialsProvider {
         options: RoleOptions,
     ) -> Self {
         Self {
-            kind: Kind::Oidc(Arc::new(OidcSpec {
+            spec: ProviderSpec::Oidc(Arc::new(OidcSpec {
                 role: StsRole::given(role_arn, options),
                 provider_arn: provider_arn.to_owned(),
                 token_file: token_file.into(),
@@ -375,7 +232,7 @@ impl CredentialsProvider {
     pub fn ecs_ram_role(role: Option<&str>) -> Self {
         let env = process_env();
         Self {
-            kind: Kind::Ecs(Arc::new(chain::ecs_spec(role.map(str::to_owned), &*env))),
+            spec: ProviderSpec::Ecs(Arc::new(chain::ecs_spec(role.map(str::to_owned), &*env))),
         }
     }
 
@@ -390,7 +247,7 @@ impl CredentialsProvider {
     /// ```
     pub fn ecs_ram_role_at(role: Option<&str>, endpoint: &str) -> Self {
         Self {
-            kind: Kind::Ecs(Arc::new(imds::EcsSpec {
+            spec: ProviderSpec::Ecs(Arc::new(imds::EcsSpec {
                 role: role.map(str::to_owned),
                 endpoint: chain::base_url(endpoint, "http"),
                 v1_disabled: false,
@@ -403,14 +260,14 @@ impl CredentialsProvider {
     /// "Expiration"}`).
     pub fn credentials_uri(uri: &str) -> Self {
         Self {
-            kind: Kind::Uri(uri.into()),
+            spec: ProviderSpec::Uri(uri.into()),
         }
     }
 
     /// Your own source of credentials.
     pub fn custom(provider: impl ProvideCredentials + 'static) -> Self {
         Self {
-            kind: Kind::Custom(Arc::new(provider)),
+            spec: ProviderSpec::Custom(Arc::new(provider)),
         }
     }
 }
@@ -434,6 +291,8 @@ impl From<Credentials> for CredentialsProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::Field;
+    use crate::keys::Secret;
 
     #[test]
     fn secret_errors_do_not_show_the_secret() {

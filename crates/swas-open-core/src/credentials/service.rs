@@ -9,12 +9,13 @@ use http::header::{HOST, USER_AGENT};
 use http::{Method, Request, StatusCode, Uri};
 use serde::Deserialize;
 
-use super::error::Refusal;
 use super::{Credentials, CredentialsError};
-use crate::error::{BoxError, Error};
-use crate::exchange::Outgoing;
+use crate::credentials_error::Refusal;
+use crate::error::Error;
 use crate::sign::default_user_agent;
 use crate::time::Timestamp;
+use crate::transport::BoxError;
+use crate::transport::Outgoing;
 
 /// The largest answer a credential service may send.
 pub(crate) const MAX_BODY: usize = 64 * 1024;

@@ -10,16 +10,16 @@ use http::{HeaderValue, Method};
 use rand_chacha::rand_core::Rng;
 use serde::Deserialize;
 
-use super::machine::{spent, Ctx, Kind, Machine, Next};
+use super::machine::{spent, Ctx, Machine, Next, ProviderSpec};
 use super::read::{read_bounded, ReadFn, MAX_TOKEN_FILE};
 use super::service::{
     base_uri, credentials_of, failed_status, json, received, request, Document, Fetched, Reply,
 };
 use super::{Credentials, CredentialsError, RoleOptions};
 use crate::encode::percent_encode;
-use crate::exchange::Outgoing;
 use crate::sign::{v1, Nonce};
 use crate::time::Timestamp;
+use crate::transport::Outgoing;
 
 const STS_TIMEOUTS: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(10));
 const STS_VERSION: &str = "2015-04-01";
@@ -51,7 +51,7 @@ impl StsRole {
 
 /// `AssumeRole` with the credentials of `source`.
 pub(crate) struct RoleSpec {
-    pub(crate) source: Kind,
+    pub(crate) source: ProviderSpec,
     pub(crate) role: StsRole,
 }
 
@@ -331,7 +331,7 @@ fn parse(label: &str, reply: Reply) -> Result<Fetched, CredentialsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::machine::{run_with, Kind};
+    use crate::credentials::machine::{run_with, ProviderSpec};
     use crate::credentials::service::test_replies::{ok, status};
     use std::time::{Duration, SystemTime};
 
@@ -374,8 +374,8 @@ mod tests {
             duration: Some(Duration::from_secs(100)),
             ..RoleOptions::default()
         };
-        let kind = Kind::Role(Arc::new(RoleSpec {
-            source: Kind::Fixed(source, "s".into()),
+        let kind = ProviderSpec::Role(Arc::new(RoleSpec {
+            source: ProviderSpec::Fixed(source, "s".into()),
             role: StsRole {
                 role_arn: "acs:ram::1:role/r".into(),
                 options,
@@ -414,7 +414,7 @@ mod tests {
     fn oidc_rereads_the_token_file_and_is_unsigned() {
         let token = Arc::new(Mutex::new("jwt-1".to_owned()));
         let shared = token.clone();
-        let kind = Kind::Oidc(Arc::new(OidcSpec {
+        let kind = ProviderSpec::Oidc(Arc::new(OidcSpec {
             role: StsRole {
                 role_arn: "acs:ram::1:role/o".into(),
                 options: RoleOptions::default(),
@@ -437,10 +437,10 @@ mod tests {
         }
     }
 
-    fn role(sts: &str) -> Kind {
+    fn role(sts: &str) -> ProviderSpec {
         let source = Credentials::new("src-id", "src-secret").unwrap();
-        Kind::Role(Arc::new(RoleSpec {
-            source: Kind::Fixed(source, "s".into()),
+        ProviderSpec::Role(Arc::new(RoleSpec {
+            source: ProviderSpec::Fixed(source, "s".into()),
             role: StsRole {
                 role_arn: "acs:ram::1:role/r".into(),
                 options: RoleOptions::default(),

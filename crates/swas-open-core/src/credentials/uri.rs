@@ -55,7 +55,7 @@ impl UriFetch {
         }
     }
 
-    fn send(&self) -> Result<crate::exchange::Outgoing, CredentialsError> {
+    fn send(&self) -> Result<crate::transport::Outgoing, CredentialsError> {
         // The URI is the request's, path and query included.
         let uri = base_uri(LABEL, &self.uri)?;
         let path = uri.path_and_query().map_or("/", |p| p.as_str());

@@ -10,7 +10,6 @@
 //! vectors test them stage by stage, the verifier uses them, and property tests check that
 //! the fast DeleteCustomImage paths agree with them byte for byte.
 
-pub(crate) mod buf;
 pub(crate) mod v1;
 pub(crate) mod v3;
 
@@ -23,9 +22,9 @@ use http::header::{InvalidHeaderValue, CONTENT_LENGTH, HOST, USER_AGENT};
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 
-use crate::credentials::Credentials;
 use crate::endpoint::Endpoint;
 use crate::input::{validated_string, DeleteCustomImage, Field, InputError, Rule};
+use crate::keys::Credentials;
 
 use crate::time::Timestamp;
 use crate::{ACTION, API_VERSION};

@@ -12,12 +12,12 @@ use sha1::Sha1;
 
 use http::uri::PathAndQuery;
 
-use super::buf::{Sink, StackBuf};
 use super::{assemble, v1_headers, Signer, SigningContext};
-use crate::credentials::Credentials;
+use crate::buf::{Sink, StackBuf};
 use crate::encode::{all_unreserved, encode_into, is_unreserved, percent_encode_into_sink};
 use crate::endpoint::Endpoint;
 use crate::input::DeleteCustomImage;
+use crate::keys::Credentials;
 use crate::time::Timestamp;
 use crate::{ACTION, API_VERSION};
 

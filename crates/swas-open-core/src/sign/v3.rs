@@ -17,12 +17,12 @@ use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 
-use super::buf::{Sink, StackBuf};
 use super::{assemble, header_name, Signer, SigningContext, X_ACS_ACTION, X_ACS_VERSION};
-use crate::credentials::Credentials;
+use crate::buf::{Sink, StackBuf};
 use crate::encode::{hex_lower_into, percent_encode_into_sink};
 use crate::endpoint::Endpoint;
 use crate::input::DeleteCustomImage;
+use crate::keys::Credentials;
 use crate::{ACTION, API_VERSION};
 
 /// The algorithm name, first in `Authorization` and in the string to sign.

@@ -6,10 +6,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::BoxError;
 use crate::input::InputError;
+use crate::transport::BoxError;
 
-use super::chain::{ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET};
+/// The variable of the environment's AccessKey id, read by the default chain.
+pub(crate) const ENV_ACCESS_KEY_ID: &str = "ALIBABA_CLOUD_ACCESS_KEY_ID";
+/// The variable of the environment's AccessKey secret, read by the default chain.
+pub(crate) const ENV_ACCESS_KEY_SECRET: &str = "ALIBABA_CLOUD_ACCESS_KEY_SECRET";
 
 /// Why no usable credentials could be had. No variant ever shows a secret or a token.
 ///
