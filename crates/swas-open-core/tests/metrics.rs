@@ -117,6 +117,7 @@ fn a_call_dropped_before_its_end_is_counted_as_cancelled() {
         .unwrap();
     let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
     metrics::with_local_recorder(&recorder, || {
+        // One clock reading, the start of virtual time: nothing here waits.
         let now = Instant::now();
         // Dropped with its request in flight, and dropped before it started.
         let mut call = Call::new(&config, &input, [2; 32], now, SystemTime::now());
