@@ -469,7 +469,14 @@ mod tests {
 
     #[test]
     fn the_secret_search_finds_what_str_contains_finds() {
-        let needles = ["s3cr3t", "a", "ab", "\u{1}\u{0}", "bench-access-key-secret", "é*é"];
+        let needles = [
+            "s3cr3t",
+            "a",
+            "ab",
+            "\u{1}\u{0}",
+            "bench-access-key-secret",
+            "é*é",
+        ];
         for needle in needles {
             for len in 0..40 {
                 for at in 0..=len {
