@@ -322,7 +322,7 @@ impl<'a> Redactions<'a> {
     /// Replaces every secret in `text`.
     pub(crate) fn apply(&self, text: &mut String) {
         for form in &self.forms {
-            if contains(text.as_bytes(), form.as_bytes()) {
+            if contains(text, form) {
                 *text = text.replace(&**form, "***");
             }
         }
@@ -369,13 +369,20 @@ impl<'a> Redactions<'a> {
     }
 }
 
-/// Whether `needle` (not empty) occurs in `text`. Every failed attempt searches each of its
-/// error's texts for each secret, and the texts are short: the places where the needle's first
-/// byte occurs are found eight bytes at a time, with no searcher to set up (`str::contains`
-/// sets one up for a text under 16 bytes longer than the needle).
-fn contains(text: &[u8], needle: &[u8]) -> bool {
+/// Whether `needle` occurs in `text`. Every failed attempt searches each of its error's texts
+/// for each secret, and the texts are short: for a needle of up to 32 bytes (an AccessKey
+/// secret, a password), the places where its first byte occurs are found eight bytes at a
+/// time, the last eight overlapping the ones before, with no searcher to set up
+/// (`str::contains` sets one up for a text under 16 bytes longer than the needle, and checks
+/// its candidates with `memcmp` calls). A longer needle (an STS token) goes to
+/// `str::contains`, whose searcher bounds the work by the lengths' sum.
+fn contains(text: &str, needle: &str) -> bool {
     const ONES: u64 = u64::from_le_bytes([1; 8]);
     const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    if needle.len() > 32 {
+        return text.contains(needle);
+    }
+    let (text, needle) = (text.as_bytes(), needle.as_bytes());
     let Some(&first) = needle.first() else {
         return true;
     };
@@ -383,22 +390,41 @@ fn contains(text: &[u8], needle: &[u8]) -> bool {
         return false;
     };
     let at = |i: usize| text[i..i + needle.len()] == *needle;
-    let (words, rest) = text[..=last].as_chunks::<8>();
+    let starts = &text[..=last];
+    // A high bit for each byte of `word` that is `first` (and maybe for a byte after one):
+    // every one of them is checked in full.
     let pattern = ONES * u64::from(first);
-    for (w, word) in words.iter().enumerate() {
+    let candidates = |word: &[u8; 8]| {
         let x = u64::from_le_bytes(*word) ^ pattern;
-        // A high bit for each byte of `x` that is zero (and maybe for a byte after one):
-        // every one of them is checked in full.
-        let mut zeros = x.wrapping_sub(ONES) & !x & HIGH;
-        while zeros != 0 {
-            if at(w * 8 + zeros.trailing_zeros() as usize / 8) {
+        x.wrapping_sub(ONES) & !x & HIGH
+    };
+    let found = |base: usize, mut bits: u64| {
+        while bits != 0 {
+            if at(base + bits.trailing_zeros() as usize / 8) {
                 return true;
             }
-            zeros &= zeros - 1;
+            bits &= bits - 1;
         }
+        false
+    };
+    let (words, rest) = starts.as_chunks::<8>();
+    if (words.iter().enumerate()).any(|(w, word)| found(w * 8, candidates(word))) {
+        return true;
     }
-    let base = words.len() * 8;
-    (rest.iter().enumerate()).any(|(k, &b)| b == first && at(base + k))
+    if rest.is_empty() {
+        return false;
+    }
+    // The last eight starts, of which the first `8 - rest.len()` were checked above.
+    match starts.len().checked_sub(8) {
+        Some(tail) => {
+            let word = starts[tail..]
+                .first_chunk::<8>()
+                .copied()
+                .unwrap_or_default();
+            found(tail, candidates(&word) & (!0u64 << (8 * (8 - rest.len()))))
+        }
+        None => (rest.iter().enumerate()).any(|(i, &b)| b == first && at(i)),
+    }
 }
 
 impl fmt::Debug for Error {
@@ -469,6 +495,7 @@ mod tests {
 
     #[test]
     fn the_secret_search_finds_what_str_contains_finds() {
+        let long = "CAIS".repeat(12);
         let needles = [
             "s3cr3t",
             "a",
@@ -476,9 +503,10 @@ mod tests {
             "\u{1}\u{0}",
             "bench-access-key-secret",
             "é*é",
+            &long,
         ];
         for needle in needles {
-            for len in 0..40 {
+            for len in 0..60 {
                 for at in 0..=len {
                     // Bytes next to the needle's first that trip the eight-byte check: the
                     // byte before it, and 0x01 above a match of it.
@@ -489,15 +517,15 @@ mod tests {
                     }
                     let text = String::from_utf8_lossy(&text);
                     assert_eq!(
-                        contains(text.as_bytes(), needle.as_bytes()),
+                        contains(&text, needle),
                         text.contains(needle),
                         "{needle:?} in {text:?}"
                     );
                 }
             }
         }
-        assert!(contains(b"", b""));
-        assert!(!contains(b"abc", b"abcd"));
+        assert!(contains("", ""));
+        assert!(!contains("abc", "abcd"));
     }
 
     #[test]
