@@ -315,7 +315,7 @@ impl<'a> Redactions<'a> {
     /// Replaces every secret in `text`.
     pub(crate) fn apply(&self, text: &mut String) {
         for form in &self.forms {
-            if text.contains(&**form) {
+            if contains(text, form) {
                 *text = text.replace(&**form, "***");
             }
         }
@@ -359,6 +359,64 @@ impl<'a> Redactions<'a> {
             }
             _ => {}
         }
+    }
+}
+
+/// Whether `needle` occurs in `text`. Every failed attempt searches each of its error's texts
+/// for each secret, and the texts are short: for a needle of up to 32 bytes (an AccessKey
+/// secret, a password), the places where its first byte occurs are found eight bytes at a
+/// time, the last eight overlapping the ones before, with no searcher to set up
+/// (`str::contains` sets one up for a text under 16 bytes longer than the needle, and checks
+/// its candidates with `memcmp` calls). A longer needle (an STS token) goes to
+/// `str::contains`, whose searcher bounds the work by the lengths' sum.
+fn contains(text: &str, needle: &str) -> bool {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    if needle.len() > 32 {
+        return text.contains(needle);
+    }
+    let (text, needle) = (text.as_bytes(), needle.as_bytes());
+    let Some(&first) = needle.first() else {
+        return true;
+    };
+    let Some(last) = text.len().checked_sub(needle.len()) else {
+        return false;
+    };
+    let at = |i: usize| text[i..i + needle.len()] == *needle;
+    let starts = &text[..=last];
+    // A high bit for each byte of `word` that is `first` (and maybe for a byte after one):
+    // every one of them is checked in full.
+    let pattern = ONES * u64::from(first);
+    let candidates = |word: &[u8; 8]| {
+        let x = u64::from_le_bytes(*word) ^ pattern;
+        x.wrapping_sub(ONES) & !x & HIGH
+    };
+    let found = |base: usize, mut bits: u64| {
+        while bits != 0 {
+            if at(base + bits.trailing_zeros() as usize / 8) {
+                return true;
+            }
+            bits &= bits - 1;
+        }
+        false
+    };
+    let (words, rest) = starts.as_chunks::<8>();
+    if (words.iter().enumerate()).any(|(w, word)| found(w * 8, candidates(word))) {
+        return true;
+    }
+    if rest.is_empty() {
+        return false;
+    }
+    // The last eight starts, of which the first `8 - rest.len()` were checked above.
+    match starts.len().checked_sub(8) {
+        Some(tail) => {
+            let word = starts[tail..]
+                .first_chunk::<8>()
+                .copied()
+                .unwrap_or_default();
+            found(tail, candidates(&word) & (!0u64 << (8 * (8 - rest.len()))))
+        }
+        None => (rest.iter().enumerate()).any(|(i, &b)| b == first && at(i)),
     }
 }
 
@@ -436,6 +494,41 @@ impl From<AnswerError> for Error {
 mod tests {
     use super::*;
     use std::error::Error as _;
+
+    #[test]
+    fn the_secret_search_finds_what_str_contains_finds() {
+        let long = "CAIS".repeat(12);
+        let needles = [
+            "s3cr3t",
+            "a",
+            "ab",
+            "\u{1}\u{0}",
+            "bench-access-key-secret",
+            "é*é",
+            &long,
+        ];
+        for needle in needles {
+            for len in 0..60 {
+                for at in 0..=len {
+                    // Bytes next to the needle's first that trip the eight-byte check: the
+                    // byte before it, and 0x01 above a match of it.
+                    let filler = [needle.as_bytes()[0].wrapping_sub(1), 1, b'x'];
+                    let mut text: Vec<u8> = (0..len).map(|i| filler[i % 3]).collect();
+                    if at + needle.len() <= len {
+                        text[at..at + needle.len()].copy_from_slice(needle.as_bytes());
+                    }
+                    let text = String::from_utf8_lossy(&text);
+                    assert_eq!(
+                        contains(&text, needle),
+                        text.contains(needle),
+                        "{needle:?} in {text:?}"
+                    );
+                }
+            }
+        }
+        assert!(contains("", ""));
+        assert!(!contains("abc", "abcd"));
+    }
 
     #[test]
     fn transport_cause_is_the_source_not_the_message() {

@@ -168,6 +168,8 @@ impl Client {
         // One bulk draw: `rand::random::<[u8; 32]>()` would draw the bytes one at a time.
         let mut seed = [0; 32];
         rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
+        // The call stays where it is built, in this future's state: the loop borrows it, so
+        // the futures nested around the loop (span, timeouts) never move it.
         let mut call = Call::new(
             &self.inner.config,
             input,
@@ -177,15 +179,15 @@ impl Client {
         );
         call.set_options(options);
         let span = call.span();
-        self.drive(call).instrument(span).await
+        self.drive(&mut call).instrument(span).await
     }
 
     /// The signer of the client's current credentials, fetched first if need be, as a call
     /// gets it before each attempt.
     pub async fn signer(&self) -> Result<Arc<Signer>, Error> {
         let config = &self.inner.config;
-        self.drive(config.current_signer(rand::random(), Instant::now(), SystemTime::now()))
-            .await
+        let mut step = config.current_signer(rand::random(), Instant::now(), SystemTime::now());
+        self.drive(&mut step).await
     }
 
     /// How far the service's clock is ahead of this machine's, in seconds (negative:
@@ -195,7 +197,7 @@ impl Client {
     }
 
     /// Runs an exchange to its end: the one loop every request of this client goes through.
-    async fn drive<X: Exchange<Detached = Fetch>>(&self, mut exchange: X) -> X::Output {
+    async fn drive<X: Exchange<Detached = Fetch>>(&self, exchange: &mut X) -> X::Output {
         loop {
             let seen = self.inner.config.credentials_changes();
             let action = if exchange.next_may_block() {
@@ -231,7 +233,10 @@ impl Client {
     /// Runs a credentials fetch in a task of its own; its end wakes the calls waiting.
     fn detach(&self, fetch: Fetch) {
         let client = self.clone();
-        tokio::spawn(async move { client.drive(fetch).await });
+        tokio::spawn(async move {
+            let mut fetch = fetch;
+            client.drive(&mut fetch).await
+        });
     }
 }
 

@@ -20,6 +20,7 @@ use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use swas_open_core::MAX_RESPONSE_BODY;
 use swas_open_core::{BoxError, Config, Error, Outgoing, TimeoutKind, TransportFailure};
+use tokio::time::Timeout;
 
 use crate::proxy::{self, ProxyConnector, ProxyError, ProxyStream};
 use crate::tls;
@@ -84,50 +85,97 @@ impl Transport {
     /// bound other than the client's (a credential fetch's) bounds the whole exchange
     /// together with the read bound.
     pub(crate) async fn send(&self, outgoing: Outgoing) -> Result<Response<Bytes>, Error> {
-        let read = outgoing.read_timeout;
-        let deadline = outgoing.deadline;
-        let exchange = async {
-            let (mut parts, body) = outgoing.request.into_parts();
-            // One look at the proxy list: for a plain-HTTP request sent to a proxy, its
-            // name (for a refusal) and its credentials.
-            let (client, proxies) = match &self.direct {
-                Some(direct) if outgoing.direct => (direct, None),
-                _ => (&self.client, self.proxies.as_deref()),
-            };
-            let proxied = proxies.and_then(|m| proxy::absolute_form(m, &parts.uri));
-            let via_proxy = proxied.map(|(proxy, auth)| {
-                if let Some(auth) = auth {
-                    parts
-                        .headers
-                        .insert(http::header::PROXY_AUTHORIZATION, auth);
-                }
-                proxy
-            });
-            let request = Request::from_parts(parts, Full::new(Bytes::from(body)));
-            let response = bounded(read, deadline, client.request(request))
-                .await?
-                .map_err(|e| map_client_error(e, self.connect_timeout))?;
-            if let Some(proxy) = via_proxy {
-                // A plain-HTTP request goes to the proxy itself, which answers a refusal.
-                if response.status() == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
-                    return Err(Error::transport(
-                        TransportFailure::Connect,
-                        ProxyError::AuthRequired(proxy),
-                    ));
+        let bounds = Bounds {
+            read: outgoing.read_timeout,
+            deadline: outgoing.deadline,
+            whole: (outgoing.connect_timeout != self.connect_timeout).then(|| {
+                let limit = outgoing
+                    .connect_timeout
+                    .saturating_add(outgoing.read_timeout);
+                (Instant::now().checked_add(limit), outgoing.connect_timeout)
+            }),
+        };
+        let (mut parts, body) = outgoing.request.into_parts();
+        // One look at the proxy list: for a plain-HTTP request sent to a proxy, its name (for
+        // a refusal) and its credentials.
+        let (client, proxies) = match &self.direct {
+            Some(direct) if outgoing.direct => (direct, None),
+            _ => (&self.client, self.proxies.as_deref()),
+        };
+        let proxied = proxies.and_then(|m| proxy::absolute_form(m, &parts.uri));
+        let via_proxy = proxied.map(|(proxy, auth)| {
+            if let Some(auth) = auth {
+                parts
+                    .headers
+                    .insert(http::header::PROXY_AUTHORIZATION, auth);
+            }
+            proxy
+        });
+        let request = Request::from_parts(parts, Full::new(Bytes::from(body)));
+        let (head, hit) = bounds.apply(client.request(request));
+        let response = head
+            .await
+            .map_err(|_| hit.error())?
+            .map_err(|e| map_client_error(e, self.connect_timeout))?;
+        if let Some(proxy) = via_proxy {
+            // A plain-HTTP request goes to the proxy itself, which answers a refusal.
+            if response.status() == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+                return Err(Error::transport(
+                    TransportFailure::Connect,
+                    ProxyError::AuthRequired(proxy),
+                ));
+            }
+        }
+        let (parts, body) = response.into_parts();
+        let (body, hit) = bounds.apply(read_capped(body));
+        let body = body.await.map_err(|_| hit.error())??;
+        Ok(Response::from_parts(parts, body))
+    }
+}
+
+/// The time bounds of one attempt's two waits: for the answer's head, and for its body.
+/// (Applied to each wait rather than as a timer around both: one future less to nest.)
+#[derive(Clone, Copy)]
+struct Bounds {
+    /// The read bound of each wait.
+    read: Duration,
+    /// The attempt's deadline.
+    deadline: Option<Instant>,
+    /// A connect bound other than the client's, as the instant the whole exchange must end
+    /// by (none: too far to represent), and that bound.
+    whole: Option<(Option<Instant>, Duration)>,
+}
+
+/// What a wait that outlasted its limit reports.
+#[derive(Clone, Copy)]
+struct Hit(TimeoutKind, Duration);
+
+impl Hit {
+    fn error(self) -> Error {
+        Error::timeout(self.0, self.1)
+    }
+}
+
+impl Bounds {
+    /// `fut` under the nearest bound, and what a hit reports: a read timeout (the call turns
+    /// one past its deadline into the deadline's), or a connect timeout when the whole
+    /// exchange's bound is the nearest.
+    fn apply<F: Future>(&self, fut: F) -> (Timeout<F>, Hit) {
+        let mut limit = self.read;
+        let mut hit = Hit(TimeoutKind::Read, self.read);
+        if self.deadline.is_some() || self.whole.is_some() {
+            let now = Instant::now();
+            if let Some(deadline) = self.deadline {
+                limit = limit.min(deadline.saturating_duration_since(now));
+            }
+            if let Some((Some(end), connect)) = self.whole {
+                let left = end.saturating_duration_since(now);
+                if left < limit {
+                    (limit, hit) = (left, Hit(TimeoutKind::Connect, connect));
                 }
             }
-            let (parts, body) = response.into_parts();
-            let body = bounded(read, deadline, read_capped(body)).await??;
-            Ok(Response::from_parts(parts, body))
-        };
-        if outgoing.connect_timeout == self.connect_timeout {
-            exchange.await
-        } else {
-            let limit = outgoing.connect_timeout.saturating_add(read);
-            tokio::time::timeout(limit, exchange)
-                .await
-                .map_err(|_| Error::timeout(TimeoutKind::Connect, outgoing.connect_timeout))?
         }
+        (tokio::time::timeout(limit, fut), hit)
     }
 }
 
@@ -159,21 +207,6 @@ fn pooled(
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
         .build(connector))
-}
-
-/// Runs `fut` for at most `read`, and not past `deadline`. A hit is a read timeout (the
-/// call turns one past its deadline into the deadline's).
-async fn bounded<F: Future>(
-    read: Duration,
-    deadline: Option<Instant>,
-    fut: F,
-) -> Result<F::Output, Error> {
-    let limit = deadline.map_or(read, |d| {
-        read.min(d.saturating_duration_since(Instant::now()))
-    });
-    tokio::time::timeout(limit, fut)
-        .await
-        .map_err(|_| Error::timeout(TimeoutKind::Read, read))
 }
 
 /// Reads the body, stopping one byte past [`MAX_RESPONSE_BODY`]: that is enough for the core
