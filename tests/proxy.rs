@@ -5,23 +5,17 @@ mod support;
 
 use support::proxy::{Policy, Proxy};
 use support::{
-    assert_one_connection, failure, open_proxy, plain_emulator, shown, tls_emulator,
-    transport_kind, Client, Kind, Opts, KINDS,
+    assert_one_connection, client, failure, open_proxy, plain_emulator, shown, through_each_client,
+    tls_emulator, transport_kind, Client, Kind, Opts, KINDS,
 };
 use swas_open::emulator::Emulator;
 use swas_open::sans_io::{ErrorKind, TransportFailure};
 
 const PASSWORD: &str = "pr0xy-s3cret-pw";
 
-fn client(kind: Kind, opts: &Opts) -> Client {
-    Client::build(kind, opts).unwrap()
-}
-
 #[test]
 fn https_goes_through_a_connect_tunnel_and_reuses_it() {
-    for kind in KINDS {
-        let emulator = tls_emulator(2);
-        let (proxy, opts) = open_proxy(&emulator);
+    through_each_client(2, open_proxy, |kind, emulator, proxy, opts| {
         let c = client(kind, &opts);
         c.delete("cn-hangzhou", "m-1").unwrap();
         c.delete("cn-hangzhou", "m-2").unwrap();
@@ -31,7 +25,7 @@ fn https_goes_through_a_connect_tunnel_and_reuses_it() {
         assert_eq!(seen.connections, 1, "{kind:?}");
         assert!(seen.absolute.is_empty(), "{kind:?}");
         assert_one_connection(&emulator, 2, kind);
-    }
+    });
 }
 
 #[test]
@@ -99,9 +93,7 @@ fn alice_proxy(emulator: &Emulator) -> (Proxy, Opts) {
 
 #[test]
 fn basic_credentials_are_sent_and_never_shown() {
-    for kind in KINDS {
-        let emulator = tls_emulator(1);
-        let (proxy, opts) = alice_proxy(&emulator);
+    through_each_client(1, alice_proxy, |kind, emulator, proxy, opts| {
         let c = client(kind, &opts);
         assert!(!c.debug().contains(PASSWORD), "{kind:?}: {}", c.debug());
         c.delete("cn-hangzhou", "m-1").unwrap();
@@ -129,7 +121,7 @@ fn basic_credentials_are_sent_and_never_shown() {
             "{kind:?}: {}",
             c.debug()
         );
-    }
+    });
 }
 
 #[test]
@@ -193,9 +185,7 @@ fn an_unreachable_proxy_is_a_connect_failure() {
 
 #[test]
 fn no_proxies_and_bad_urls() {
-    for kind in KINDS {
-        let emulator = tls_emulator(1);
-        let (proxy, opts) = open_proxy(&emulator);
+    through_each_client(1, open_proxy, |kind, emulator, proxy, opts| {
         let opts = Opts {
             no_proxies: true,
             ..opts
@@ -212,5 +202,5 @@ fn no_proxies_and_bad_urls() {
             assert!(matches!(e.kind(), ErrorKind::Config(_)), "{kind:?}: {e:?}");
             assert!(!shown(&e).contains(PASSWORD), "{}", shown(&e));
         }
-    }
+    });
 }
