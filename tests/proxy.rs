@@ -5,8 +5,8 @@ mod support;
 
 use support::proxy::{Policy, Proxy};
 use support::{
-    assert_one_connection, client, failure, open_proxy, plain_emulator, shown, through_each_client,
-    tls_emulator, transport_kind, Client, Kind, Opts, KINDS,
+    assert_one_connection, client, failure, open_proxy, shown, through_each_client,
+    through_each_plain_client, tls_emulator, transport_kind, Client, Kind, Opts, KINDS,
 };
 use swas_open::emulator::Emulator;
 use swas_open::sans_io::{ErrorKind, TransportFailure};
@@ -30,9 +30,7 @@ fn https_goes_through_a_connect_tunnel_and_reuses_it() {
 
 #[test]
 fn plain_http_goes_through_the_proxy() {
-    for kind in KINDS {
-        let emulator = plain_emulator(1);
-        let (proxy, opts) = open_proxy(&emulator);
+    through_each_plain_client(open_proxy, |kind, emulator, proxy, opts| {
         client(kind, &opts).delete("cn-hangzhou", "m-1").unwrap();
         let seen = proxy.seen();
         let authority = format!("127.0.0.1:{}", emulator.addr().port());
@@ -50,7 +48,7 @@ fn plain_http_goes_through_the_proxy() {
             }
         }
         assert_eq!(emulator.stats().deletes, 1, "{kind:?}");
-    }
+    });
 }
 
 #[test]
@@ -126,9 +124,7 @@ fn basic_credentials_are_sent_and_never_shown() {
 
 #[test]
 fn plain_http_credentials_reach_the_proxy_only() {
-    for kind in KINDS {
-        let emulator = plain_emulator(1);
-        let (proxy, opts) = alice_proxy(&emulator);
+    through_each_plain_client(alice_proxy, |kind, emulator, proxy, opts| {
         client(kind, &opts).delete("cn-hangzhou", "m-1").unwrap();
         assert_eq!(proxy.seen().refused, 0, "{kind:?}");
 
@@ -138,7 +134,7 @@ fn plain_http_credentials_reach_the_proxy_only() {
             e.outcome_unknown() && text.contains("407"),
             "{kind:?}: {text}"
         );
-    }
+    });
 }
 
 #[test]

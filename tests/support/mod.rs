@@ -19,15 +19,31 @@ pub fn client(kind: Kind, opts: &Opts) -> Client {
     Client::build(kind, opts).unwrap()
 }
 
+/// Starts a proxy for an emulator: the proxy, and the options that reach the emulator through it.
+pub type MakeProxy = fn(&Emulator) -> (Proxy, Opts);
+
 /// Runs `f` against each client kind, with a fresh HTTPS emulator holding `images` images
 /// and the proxy and options that `proxy` makes for it.
 pub fn through_each_client(
     images: usize,
-    proxy: fn(&Emulator) -> (Proxy, Opts),
+    proxy: MakeProxy,
+    f: impl Fn(Kind, &Emulator, &Proxy, Opts),
+) {
+    through_each(|| tls_emulator(images), proxy, f);
+}
+
+/// [`through_each_client`] with a plain-HTTP emulator holding one image.
+pub fn through_each_plain_client(proxy: MakeProxy, f: impl Fn(Kind, &Emulator, &Proxy, Opts)) {
+    through_each(|| plain_emulator(1), proxy, f);
+}
+
+fn through_each(
+    emulator: impl Fn() -> Emulator,
+    proxy: MakeProxy,
     f: impl Fn(Kind, &Emulator, &Proxy, Opts),
 ) {
     for kind in KINDS {
-        let emulator = tls_emulator(images);
+        let emulator = emulator();
         let (proxy, opts) = proxy(&emulator);
         f(kind, &emulator, &proxy, opts);
     }
