@@ -24,7 +24,7 @@ fn https_goes_through_a_connect_tunnel_and_reuses_it() {
         assert_eq!(seen.tunnels, vec![target], "{kind:?}");
         assert_eq!(seen.connections, 1, "{kind:?}");
         assert!(seen.absolute.is_empty(), "{kind:?}");
-        assert_one_connection(&emulator, 2, kind);
+        assert_one_connection(emulator, 2, kind);
     });
 }
 
@@ -101,7 +101,7 @@ fn basic_credentials_are_sent_and_never_shown() {
         assert!(seen.authorizations[0].starts_with("Basic "), "{kind:?}");
 
         // The wrong password: a clear refusal that names neither password.
-        let opts = Opts::for_emulator(&emulator)
+        let opts = Opts::for_emulator(emulator)
             .via(proxy.url_with("alice", "wrong-pw-123"))
             .attempts(1);
         let c = client(kind, &opts);
@@ -128,7 +128,7 @@ fn plain_http_credentials_reach_the_proxy_only() {
         client(kind, &opts).delete("cn-hangzhou", "m-1").unwrap();
         assert_eq!(proxy.seen().refused, 0, "{kind:?}");
 
-        let opts = Opts::for_emulator(&emulator).via(proxy.url()).attempts(1);
+        let opts = Opts::for_emulator(emulator).via(proxy.url()).attempts(1);
         let (e, text) = failure(kind, &opts, "m-2");
         assert!(
             e.outcome_unknown() && text.contains("407"),
@@ -193,7 +193,7 @@ fn no_proxies_and_bad_urls() {
             format!("socks5://u:{PASSWORD}@127.0.0.1:1080"),
             "http://".to_owned(),
         ] {
-            let opts = Opts::for_emulator(&emulator).via(url);
+            let opts = Opts::for_emulator(emulator).via(url);
             let e = Client::build(kind, &opts).err().unwrap();
             assert!(matches!(e.kind(), ErrorKind::Config(_)), "{kind:?}: {e:?}");
             assert!(!shown(&e).contains(PASSWORD), "{}", shown(&e));
