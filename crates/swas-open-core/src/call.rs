@@ -576,8 +576,8 @@ mod tests {
         }
     }
 
-    /// A call begun as [`begin`] does whose one attempt is answered with `response`: the
-    /// error it ends in (the policy allows no retry of it).
+    /// A call begun as [`begin`] does, its first attempt answered with `response`, which
+    /// must end the call: the error it ends in.
     fn refused<B: AsRef<[u8]>>(
         config: &Config,
         now: Instant,
