@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io;
 
 use swas_open::emulator::Emulator;
-use swas_open::sans_io::CredentialsProvider;
+use swas_open::sans_io::{ClientBuilder, CredentialsProvider, FromConfig};
 use swas_open::DeleteCustomImage;
 
 /// The default chain over an environment that names only the instance role and the
@@ -20,6 +20,17 @@ fn instance_credentials(imds_url: &str) -> CredentialsProvider {
         move |name| env.get(name).cloned(),
         |_| Err(io::Error::from(io::ErrorKind::NotFound)),
     )
+}
+
+/// A client of either transport with [`instance_credentials`], calling `url` over HTTPS
+/// with `ca` trusted.
+fn client<C: FromConfig>(imds_url: &str, url: &str, ca: &str) -> C {
+    ClientBuilder::<C>::default()
+        .credentials(instance_credentials(imds_url))
+        .endpoint(url)
+        .add_root_certificate(ca)
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -39,12 +50,7 @@ fn instance_credentials_over_http_then_the_service_over_https() {
     assert_ne!(emulator.imds_addr(), Some(emulator.addr()));
     let ca = emulator.ca_pem().unwrap();
 
-    let blocking = swas_open::blocking::Client::builder()
-        .credentials(instance_credentials(&imds))
-        .endpoint(&emulator.url())
-        .add_root_certificate(ca)
-        .build()
-        .unwrap();
+    let blocking: swas_open::blocking::Client = client(&imds, &emulator.url(), ca);
     let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
     blocking.delete_custom_image(&input).unwrap();
 
@@ -52,12 +58,7 @@ fn instance_credentials_over_http_then_the_service_over_https() {
         .enable_all()
         .build()
         .unwrap();
-    let asynchronous = swas_open::asynchronous::Client::builder()
-        .credentials(instance_credentials(&imds))
-        .endpoint(&emulator.url())
-        .add_root_certificate(ca)
-        .build()
-        .unwrap();
+    let asynchronous: swas_open::asynchronous::Client = client(&imds, &emulator.url(), ca);
     let input = DeleteCustomImage::new("cn-hangzhou", "m-2").unwrap();
     runtime
         .block_on(asynchronous.delete_custom_image(&input))

@@ -5,23 +5,17 @@ mod support;
 
 use support::proxy::{Policy, Proxy};
 use support::{
-    assert_one_connection, failure, open_proxy, plain_emulator, shown, tls_emulator,
-    transport_kind, Client, Kind, Opts, KINDS,
+    assert_one_connection, client, failure, open_proxy, shown, through_each_client,
+    through_each_plain_client, tls_emulator, transport_kind, Client, Kind, Opts, KINDS,
 };
 use swas_open::emulator::Emulator;
 use swas_open::sans_io::{ErrorKind, TransportFailure};
 
 const PASSWORD: &str = "pr0xy-s3cret-pw";
 
-fn client(kind: Kind, opts: &Opts) -> Client {
-    Client::build(kind, opts).unwrap()
-}
-
 #[test]
 fn https_goes_through_a_connect_tunnel_and_reuses_it() {
-    for kind in KINDS {
-        let emulator = tls_emulator(2);
-        let (proxy, opts) = open_proxy(&emulator);
+    through_each_client(2, open_proxy, |kind, emulator, proxy, opts| {
         let c = client(kind, &opts);
         c.delete("cn-hangzhou", "m-1").unwrap();
         c.delete("cn-hangzhou", "m-2").unwrap();
@@ -30,15 +24,13 @@ fn https_goes_through_a_connect_tunnel_and_reuses_it() {
         assert_eq!(seen.tunnels, vec![target], "{kind:?}");
         assert_eq!(seen.connections, 1, "{kind:?}");
         assert!(seen.absolute.is_empty(), "{kind:?}");
-        assert_one_connection(&emulator, 2, kind);
-    }
+        assert_one_connection(emulator, 2, kind);
+    });
 }
 
 #[test]
 fn plain_http_goes_through_the_proxy() {
-    for kind in KINDS {
-        let emulator = plain_emulator(1);
-        let (proxy, opts) = open_proxy(&emulator);
+    through_each_plain_client(open_proxy, |kind, emulator, proxy, opts| {
         client(kind, &opts).delete("cn-hangzhou", "m-1").unwrap();
         let seen = proxy.seen();
         let authority = format!("127.0.0.1:{}", emulator.addr().port());
@@ -56,7 +48,7 @@ fn plain_http_goes_through_the_proxy() {
             }
         }
         assert_eq!(emulator.stats().deletes, 1, "{kind:?}");
-    }
+    });
 }
 
 #[test]
@@ -99,9 +91,7 @@ fn alice_proxy(emulator: &Emulator) -> (Proxy, Opts) {
 
 #[test]
 fn basic_credentials_are_sent_and_never_shown() {
-    for kind in KINDS {
-        let emulator = tls_emulator(1);
-        let (proxy, opts) = alice_proxy(&emulator);
+    through_each_client(1, alice_proxy, |kind, emulator, proxy, opts| {
         let c = client(kind, &opts);
         assert!(!c.debug().contains(PASSWORD), "{kind:?}: {}", c.debug());
         c.delete("cn-hangzhou", "m-1").unwrap();
@@ -111,7 +101,7 @@ fn basic_credentials_are_sent_and_never_shown() {
         assert!(seen.authorizations[0].starts_with("Basic "), "{kind:?}");
 
         // The wrong password: a clear refusal that names neither password.
-        let opts = Opts::for_emulator(&emulator)
+        let opts = Opts::for_emulator(emulator)
             .via(proxy.url_with("alice", "wrong-pw-123"))
             .attempts(1);
         let c = client(kind, &opts);
@@ -129,24 +119,22 @@ fn basic_credentials_are_sent_and_never_shown() {
             "{kind:?}: {}",
             c.debug()
         );
-    }
+    });
 }
 
 #[test]
 fn plain_http_credentials_reach_the_proxy_only() {
-    for kind in KINDS {
-        let emulator = plain_emulator(1);
-        let (proxy, opts) = alice_proxy(&emulator);
+    through_each_plain_client(alice_proxy, |kind, emulator, proxy, opts| {
         client(kind, &opts).delete("cn-hangzhou", "m-1").unwrap();
         assert_eq!(proxy.seen().refused, 0, "{kind:?}");
 
-        let opts = Opts::for_emulator(&emulator).via(proxy.url()).attempts(1);
+        let opts = Opts::for_emulator(emulator).via(proxy.url()).attempts(1);
         let (e, text) = failure(kind, &opts, "m-2");
         assert!(
             e.outcome_unknown() && text.contains("407"),
             "{kind:?}: {text}"
         );
-    }
+    });
 }
 
 #[test]
@@ -193,9 +181,7 @@ fn an_unreachable_proxy_is_a_connect_failure() {
 
 #[test]
 fn no_proxies_and_bad_urls() {
-    for kind in KINDS {
-        let emulator = tls_emulator(1);
-        let (proxy, opts) = open_proxy(&emulator);
+    through_each_client(1, open_proxy, |kind, emulator, proxy, opts| {
         let opts = Opts {
             no_proxies: true,
             ..opts
@@ -207,10 +193,10 @@ fn no_proxies_and_bad_urls() {
             format!("socks5://u:{PASSWORD}@127.0.0.1:1080"),
             "http://".to_owned(),
         ] {
-            let opts = Opts::for_emulator(&emulator).via(url);
+            let opts = Opts::for_emulator(emulator).via(url);
             let e = Client::build(kind, &opts).err().unwrap();
             assert!(matches!(e.kind(), ErrorKind::Config(_)), "{kind:?}: {e:?}");
             assert!(!shown(&e).contains(PASSWORD), "{}", shown(&e));
         }
-    }
+    });
 }

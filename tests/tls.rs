@@ -7,15 +7,11 @@ mod support;
 use std::time::Duration;
 
 use support::{
-    assert_one_connection, failure, open_proxy, tls_emulator, transport_kind, Client, Kind, Opts,
-    KINDS,
+    assert_one_connection, client, failure, open_proxy, through_each_client, tls_emulator,
+    transport_kind, Client, Kind, Opts, KINDS,
 };
 use swas_open::emulator::{Emulator, Fault};
 use swas_open::sans_io::{ErrorCode, ErrorKind, TimeoutKind, TransportFailure};
-
-fn client(kind: Kind, opts: &Opts) -> Client {
-    Client::build(kind, opts).unwrap()
-}
 
 /// Runs `f` against each client, built with the default options for a fresh HTTPS
 /// emulator holding `images` images.
@@ -124,9 +120,7 @@ fn wrong_host_name_is_a_tls_failure() {
     // The proxy connects any name to the emulator on loopback, so the client meets a
     // certificate its CA signed, for other names than the one it asked for: as behind a
     // hijacked DNS entry.
-    for kind in KINDS {
-        let emulator = tls_emulator(1);
-        let (proxy, opts) = open_proxy(&emulator);
+    through_each_client(1, open_proxy, |kind, emulator, proxy, opts| {
         let opts = Opts {
             endpoint: format!("https://swas.wrong-name.test:{}", emulator.addr().port()),
             ..opts
@@ -137,7 +131,7 @@ fn wrong_host_name_is_a_tls_failure() {
         assert!(text.contains("NotValidForName"), "{kind:?}: {text}");
         assert_eq!(proxy.seen().tunnels.len(), 1, "{kind:?}");
         assert_eq!(emulator.stats().requests, 0);
-    }
+    });
 }
 
 #[test]

@@ -14,13 +14,45 @@ use swas_open::sans_io::{ErrorKind, TransportFailure};
 use swas_open::Error;
 pub use swas_open_testkit::clients::{Client, Kind, Opts, KINDS};
 
+/// The client of `kind` built from `opts`.
+pub fn client(kind: Kind, opts: &Opts) -> Client {
+    Client::build(kind, opts).unwrap()
+}
+
+/// Starts a proxy for an emulator: the proxy, and the options that reach the emulator through it.
+pub type MakeProxy = fn(&Emulator) -> (Proxy, Opts);
+
+/// Runs `f` against each client kind, with a fresh HTTPS emulator holding `images` images
+/// and the proxy and options that `proxy` makes for it.
+pub fn through_each_client(
+    images: usize,
+    proxy: MakeProxy,
+    f: impl Fn(Kind, &Emulator, &Proxy, Opts),
+) {
+    through_each(|| tls_emulator(images), proxy, f);
+}
+
+/// [`through_each_client`] with a plain-HTTP emulator holding one image.
+pub fn through_each_plain_client(proxy: MakeProxy, f: impl Fn(Kind, &Emulator, &Proxy, Opts)) {
+    through_each(|| plain_emulator(1), proxy, f);
+}
+
+fn through_each(
+    emulator: impl Fn() -> Emulator,
+    proxy: MakeProxy,
+    f: impl Fn(Kind, &Emulator, &Proxy, Opts),
+) {
+    for kind in KINDS {
+        let emulator = emulator();
+        let (proxy, opts) = proxy(&emulator);
+        f(kind, &emulator, &proxy, opts);
+    }
+}
+
 /// Builds the client of `kind` from `opts` and deletes `image` of `cn-hangzhou`, which
 /// must fail; returns the error and [`shown`] of it.
 pub fn failure(kind: Kind, opts: &Opts, image: &str) -> (Error, String) {
-    let e = Client::build(kind, opts)
-        .unwrap()
-        .delete("cn-hangzhou", image)
-        .unwrap_err();
+    let e = client(kind, opts).delete("cn-hangzhou", image).unwrap_err();
     let text = shown(&e);
     (e, text)
 }

@@ -576,6 +576,23 @@ mod tests {
         }
     }
 
+    /// A call begun as [`begin`] does, its first attempt answered with `response`, which
+    /// must end the call: the error it ends in.
+    fn refused<B: AsRef<[u8]>>(
+        config: &Config,
+        now: Instant,
+        wall: SystemTime,
+        response: http::Response<B>,
+    ) -> Error {
+        let mut call = begin(config, [0; 32], now, wall);
+        let _ = sent(&mut call, now);
+        call.receive(now, Ok(response));
+        match call.next(now) {
+            Step::Done(Err(e)) => e,
+            other => panic!("expected the call to end in an error, got {other:?}"),
+        }
+    }
+
     const BUSY: &str = r#"{"Code":"ServiceUnavailable","Message":"busy"}"#;
 
     /// Answers the attempt in flight with a 503 at `now`; what the call does next.
@@ -719,17 +736,17 @@ mod tests {
         for date in [None, Some("garbage")] {
             let config = config(ClientBuilder::default());
             let now = Instant::now();
-            let mut call = begin(&config, [5; 32], now, SystemTime::now());
-            let _ = sent(&mut call, now);
             let mut response = http::Response::builder().status(400);
             if let Some(d) = date {
                 response = response.header("date", d);
             }
             let body = r#"{"Code":"InvalidTimeStamp.Expired","Message":"expired"}"#;
-            call.receive(now, Ok(response.body(body).unwrap()));
-            let Step::Done(Err(e)) = call.next(now) else {
-                panic!()
-            };
+            let e = refused(
+                &config,
+                now,
+                SystemTime::now(),
+                response.body(body).unwrap(),
+            );
             assert_eq!(e.code(), Some(&ErrorCode::InvalidTimeStampExpired));
             assert_eq!(config.state.clock_offset(), 0);
         }
@@ -747,16 +764,11 @@ mod tests {
             .resolve()
             .unwrap();
         let now = Instant::now();
-        let mut call = begin(&config, [0; 32], now, SystemTime::now());
-        let _ = sent(&mut call, now);
         let twice = percent_encode(&percent_encode("tok en/+="));
         let body = format!(
             r#"{{"Code":"SignatureDoesNotMatch","Message":"server string to sign is:POST&%2F&SecurityToken%3D{twice}%26X"}}"#
         );
-        call.receive(now, Ok(answer(400, &body)));
-        let Step::Done(Err(e)) = call.next(now) else {
-            panic!("expected a service error");
-        };
+        let e = refused(&config, now, SystemTime::now(), answer(400, &body));
         assert_eq!(
             e.service_error().unwrap().message,
             "server string to sign is:POST&%2F&SecurityToken%3D***%26X"
@@ -806,16 +818,16 @@ mod tests {
         let forms = echoed_forms();
         let all = forms.join(" ");
         let now = Instant::now();
-        let mut call = begin(&config, [0; 32], now, SystemTime::now());
-        let _ = sent(&mut call, now);
         let body = serde_json::json!({
             "Code": "Forbidden.RAM", "Message": all, "RequestId": all, "HostId": all,
             "Recommend": all, "AccessDeniedDetail": {"Echo": [all], all.clone(): 1},
         });
-        call.receive(now, Ok(answer(403, &body.to_string())));
-        let Step::Done(Err(e)) = call.next(now) else {
-            panic!("expected a service error");
-        };
+        let e = refused(
+            &config,
+            now,
+            SystemTime::now(),
+            answer(403, &body.to_string()),
+        );
         let text = shown(&e);
         assert!(text.contains("***"), "{text}");
         for form in &forms {
@@ -824,13 +836,8 @@ mod tests {
 
         // An unreadable body: the snippet, even when cut inside a secret.
         for pad in 0..40 {
-            let mut call = begin(&config, [0; 32], now, SystemTime::now());
-            let _ = sent(&mut call, now);
             let body = format!("<html>{}{TOKEN}{all}", "x".repeat(100 + pad));
-            call.receive(now, Ok(answer(502, &body)));
-            let Step::Done(Err(e)) = call.next(now) else {
-                panic!("expected a parse error");
-            };
+            let e = refused(&config, now, SystemTime::now(), answer(502, &body));
             let ErrorKind::Parse(p) = e.kind() else {
                 panic!("{e:?}")
             };
@@ -846,8 +853,6 @@ mod tests {
 
         // A redirect's Location, echoing the request's query, even when cut inside a secret.
         for pad in [0, 200, 220] {
-            let mut call = begin(&config, [0; 32], now, SystemTime::now());
-            let _ = sent(&mut call, now);
             let to = format!(
                 "https://portal.example/?{}{}&{all}",
                 "x".repeat(pad),
@@ -858,10 +863,7 @@ mod tests {
                 .header("location", to.replace(' ', "+"))
                 .body(String::new())
                 .unwrap();
-            call.receive(now, Ok(moved));
-            let Step::Done(Err(e)) = call.next(now) else {
-                panic!("expected a parse error");
-            };
+            let e = refused(&config, now, SystemTime::now(), moved);
             let text = shown(&e);
             assert!(text.contains("redirect to"), "{text}");
             for form in &forms {
@@ -979,12 +981,7 @@ mod tests {
             "Thu, 01 Jan 1970 00:00:00 GMT".to_owned(),
             httpdate::fmt_http_date(far),
         ] {
-            let mut call = begin(&config, [5; 32], now, wall);
-            let _ = sent(&mut call, now);
-            call.receive(now, Ok(expired_at(&date)));
-            let Step::Done(Err(e)) = call.next(now) else {
-                panic!("{date}: the refusal is returned as it is")
-            };
+            let e = refused(&config, now, wall, expired_at(&date));
             assert_eq!(e.code(), Some(&ErrorCode::InvalidTimeStampExpired));
             assert_eq!(e.attempts(), 1, "{date}");
             assert_eq!(config.state.clock_offset(), 0, "{date}");

@@ -49,29 +49,27 @@ async fn session(emu: &Emulator) -> TempCreds {
     TempCreds::from_json(&resp.json()["Credentials"])
 }
 
+/// DeleteCustomImage of `image` with the ClientToken `tok`, signed with a session's key.
+async fn send_as(
+    emu: &Emulator,
+    creds: &TempCreds,
+    version: SignatureVersion,
+    image: &str,
+) -> Resp {
+    send_signed(emu, &creds.signer(version), image, Some("tok")).await
+}
+
 #[tokio::test]
 async fn two_sts_sessions_of_one_role_share_client_tokens() {
     let emu = builder().start().await.unwrap();
     let (first, second) = (session(&emu).await, session(&emu).await);
     assert_ne!(first.id, second.id, "each session has its own AccessKey id");
 
-    let answer = send_signed(
-        &emu,
-        &first.signer(SignatureVersion::V3),
-        "m-1",
-        Some("tok"),
-    )
-    .await;
+    let answer = send_as(&emu, &first, SignatureVersion::V3, "m-1").await;
     answer.assert_ok();
     // The second session (a refreshed key, or another client with the same saved token)
     // gets the first answer, and nothing is deleted again.
-    let again = send_signed(
-        &emu,
-        &second.signer(SignatureVersion::V1),
-        "m-1",
-        Some("tok"),
-    )
-    .await;
+    let again = send_as(&emu, &second, SignatureVersion::V1, "m-1").await;
     assert_eq!(
         (again.status, again.request_id()),
         (200, answer.request_id())
@@ -96,13 +94,7 @@ async fn two_sts_sessions_of_one_role_share_client_tokens() {
 async fn the_same_token_from_another_account_is_a_new_request() {
     let emu = builder().start().await.unwrap();
     let creds = session(&emu).await;
-    let answer = send_signed(
-        &emu,
-        &creds.signer(SignatureVersion::V3),
-        "m-1",
-        Some("tok"),
-    )
-    .await;
+    let answer = send_as(&emu, &creds, SignatureVersion::V3, "m-1").await;
     answer.assert_ok();
     let other = signer(OTHER_KEY.0, OTHER_KEY.1, None, SignatureVersion::V1);
     // Same token, same parameters, another account: handled anew (the image is gone now).
@@ -112,14 +104,9 @@ async fn the_same_token_from_another_account_is_a_new_request() {
     // Each account keeps its own history of the token.
     let replay = send_signed(&emu, &other, "m-1", Some("tok")).await;
     assert_eq!(replay.request_id(), fresh.request_id());
-    send_signed(
-        &emu,
-        &creds.signer(SignatureVersion::V1),
-        "m-2",
-        Some("tok"),
-    )
-    .await
-    .assert_error(400, "IdempotentParameterMismatch");
+    send_as(&emu, &creds, SignatureVersion::V1, "m-2")
+        .await
+        .assert_error(400, "IdempotentParameterMismatch");
     assert_eq!(emu.stats().deletes, 1);
 }
 
@@ -224,13 +211,7 @@ async fn a_retry_after_a_refresh_gets_the_lost_answer() {
 
     let after = session(&emu).await;
     assert_ne!(after.id, before.id);
-    let retry = send_signed(
-        &emu,
-        &after.signer(SignatureVersion::V3),
-        "m-1",
-        Some("tok"),
-    )
-    .await;
+    let retry = send_as(&emu, &after, SignatureVersion::V3, "m-1").await;
     retry.assert_ok();
     assert_eq!(emu.stats().deletes, 1);
 }

@@ -135,7 +135,7 @@ async fn timestamps_outside_fifteen_minutes_of_the_emulator_clock() {
         .start()
         .await
         .unwrap();
-    send_signed(&emu, &v1(), "m-1", None).await.assert_ok();
+    send_v1(&emu, "m-1").await.assert_ok();
 }
 
 #[tokio::test]

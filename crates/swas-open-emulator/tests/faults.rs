@@ -37,7 +37,7 @@ async fn error_fault_for_the_next_n_requests_before_authentication() {
     send_signed(&emu, &s, "m-1", None)
         .await
         .assert_error(503, "ServiceUnavailable");
-    send_signed(&emu, &v1(), "m-1", None).await.assert_ok();
+    send_v1(&emu, "m-1").await.assert_ok();
     assert_eq!(emu.stats().requests, 3);
 }
 
@@ -81,7 +81,7 @@ async fn delay_then_normal_handling() {
     // Socket-level: the delay fault holds a real connection. A lower bound only: the
     // emulator sleeps at least this long.
     let started = Instant::now();
-    send_signed(&emu, &v1(), "m-1", None).await.assert_ok();
+    send_v1(&emu, "m-1").await.assert_ok();
     assert!(started.elapsed() >= delay);
 }
 
@@ -164,7 +164,7 @@ async fn admin_routes_inject_and_inspect() {
     assert_eq!(r.json()["queued"], 2);
     assert_eq!(r.json()["pending_faults"], 3);
 
-    send_signed(&emu, &v1(), "m-1", None)
+    send_v1(&emu, "m-1")
         .await
         .assert_error(500, "InternalError");
 
@@ -182,7 +182,7 @@ async fn admin_routes_inject_and_inspect() {
 
     let r = admin(&emu, "DELETE", "/__emulator/faults", "").await;
     assert_eq!(r.json()["cleared"], 2);
-    send_signed(&emu, &v1(), "m-1", None).await.assert_ok();
+    send_v1(&emu, "m-1").await.assert_ok();
 
     let r = admin(
         &emu,
@@ -214,12 +214,12 @@ async fn admin_fault_kinds_and_bad_bodies() {
             200
         );
     }
-    let r = send_signed(&emu, &v1(), "m-x", None).await;
+    let r = send_v1(&emu, "m-x").await;
     assert_eq!(r.status, 502);
-    send_signed(&emu, &v1(), "m-x", None)
+    send_v1(&emu, "m-x")
         .await
         .assert_error(404, "InvalidImageId.NotFound");
-    let r = send_signed(&emu, &v1(), "m-x", None).await;
+    let r = send_v1(&emu, "m-x").await;
     assert_eq!(r.status, 200);
     assert!(send(emu.addr(), &raw(&signed(&emu, &v1(), "m-1", None)))
         .await
@@ -265,10 +265,10 @@ async fn rate_limit_throttles_beyond_the_bucket_and_counts() {
         .await
         .expect("emulator starts");
     emu.inject(Fault::error(503, "ServiceUnavailable"));
-    send_signed(&emu, &v1(), "m-1", None)
+    send_v1(&emu, "m-1")
         .await
         .assert_error(503, "ServiceUnavailable");
-    let throttled = send_signed(&emu, &v1(), "m-2", None).await;
+    let throttled = send_v1(&emu, "m-2").await;
     throttled.assert_error(400, "Throttling.User");
     assert_eq!(
         throttled.json()["Message"],
@@ -291,20 +291,18 @@ async fn rate_limit_throttles_beyond_the_bucket_and_counts() {
     // cannot move (its rules are tested in virtual time beside it); waiting longer than a
     // second is a lower bound, which load cannot break.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    send_signed(&emu, &v1(), "m-2", None)
+    send_v1(&emu, "m-2")
         .await
         .assert_error(500, "InternalError");
     // Likewise: another second of the server's own refill.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    send_signed(&emu, &v1(), "m-2", None).await.assert_ok();
+    send_v1(&emu, "m-2").await.assert_ok();
     assert!(!emu.has_image(REGION, "m-2"));
     // Injected throttling counts too (here it takes the place of the limit, a second on);
     // the admin state shows the counter. Likewise a second of the server's own refill.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     emu.inject(Fault::throttling(10));
-    send_signed(&emu, &v1(), "m-1", None)
-        .await
-        .assert_error(400, "Throttling");
+    send_v1(&emu, "m-1").await.assert_error(400, "Throttling");
     assert_eq!(emu.stats().throttled, 3);
     let state = get(&emu, "/__emulator/state", &[]).await.json();
     assert_eq!(state["stats"]["throttled"], 3);
@@ -314,12 +312,12 @@ async fn rate_limit_throttles_beyond_the_bucket_and_counts() {
 async fn without_a_rate_limit_nothing_is_throttled() {
     let emu = emulator(&[]).await;
     for _ in 0..30 {
-        send_signed(&emu, &v1(), "m-none", None)
+        send_v1(&emu, "m-none")
             .await
             .assert_error(404, "InvalidImageId.NotFound");
     }
     emu.inject(Fault::throttling(10));
-    send_signed(&emu, &v1(), "m-none", None)
+    send_v1(&emu, "m-none")
         .await
         .assert_error(400, "Throttling");
     assert_eq!(emu.stats().throttled, 1);

@@ -9,7 +9,7 @@ use support::*;
 #[tokio::test]
 async fn v1_post_deletes_the_image() {
     let emu = emulator(&["m-1", "m-2"]).await;
-    let resp = send_signed(&emu, &v1(), "m-1", None).await;
+    let resp = send_v1(&emu, "m-1").await;
     resp.assert_ok();
     assert_eq!(
         resp.header("x-acs-request-id"),
@@ -344,7 +344,7 @@ async fn images_load_from_a_file() {
         .await
         .unwrap();
     assert_eq!(emu.images(REGION).len(), 2_001);
-    send_signed(&emu, &v1(), "m-1999", None).await.assert_ok();
+    send_v1(&emu, "m-1999").await.assert_ok();
     let shared = signed_at(&emu, &v1(), "cn-beijing", "m-shared", None, now(), nonce());
     send(emu.addr(), &raw(&shared))
         .await

@@ -142,7 +142,7 @@ async fn configured_request_limit() {
     let resp = post_v1(&emu, &p).await;
     resp.assert_error(413, "RequestEntityTooLarge");
     assert!(resp.json()["Message"].as_str().unwrap().contains("2048"));
-    send_signed(&emu, &v1(), "m-1", None).await.assert_ok();
+    send_v1(&emu, "m-1").await.assert_ok();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

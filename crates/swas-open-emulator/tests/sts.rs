@@ -29,8 +29,11 @@ fn builder(clock: &TestClock) -> EmulatorBuilder {
         .clock(clock.source())
 }
 
-async fn start(clock: &TestClock) -> Emulator {
-    builder(clock).start().await.expect("emulator starts")
+/// An emulator of [`builder`] on a test clock at [`CLOCK`], and that clock.
+async fn start() -> (TestClock, Emulator) {
+    let clock = TestClock::at(CLOCK);
+    let emu = builder(&clock).start().await.expect("emulator starts");
+    (clock, emu)
 }
 
 /// AssumeRole parameters for `role`, signed by the test key at the clock's time.
@@ -76,8 +79,7 @@ const CLOCK: u64 = 1_700_000_000;
 
 #[tokio::test]
 async fn assume_role_issues_credentials_that_swas_accepts() {
-    let clock = TestClock::at(CLOCK);
-    let emu = start(&clock).await;
+    let (clock, emu) = start().await;
     let resp = sts(&emu, "POST", &assume_role(&clock, ROLE, &[]), SECRET).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     let v = resp.json();
@@ -105,8 +107,7 @@ async fn assume_role_issues_credentials_that_swas_accepts() {
 
 #[tokio::test]
 async fn assume_role_by_get_and_as_a_split_form_post() {
-    let clock = TestClock::at(CLOCK);
-    let emu = start(&clock).await;
+    let (clock, emu) = start().await;
     sts(&emu, "GET", &assume_role(&clock, ROLE, &[]), SECRET)
         .await
         .assert_ok();
@@ -136,8 +137,7 @@ async fn assume_role_by_get_and_as_a_split_form_post() {
 
 #[tokio::test]
 async fn assume_role_authentication_errors() {
-    let clock = TestClock::at(CLOCK);
-    let emu = start(&clock).await;
+    let (clock, emu) = start().await;
     let params = assume_role(&clock, ROLE, &[]);
     let resp = sts(&emu, "POST", &params, "wrong-secret").await;
     resp.assert_error(400, "SignatureDoesNotMatch");
@@ -169,8 +169,7 @@ async fn assume_role_authentication_errors() {
 
 #[tokio::test]
 async fn assume_role_parameter_errors_in_order() {
-    let clock = TestClock::at(CLOCK);
-    let emu = start(&clock).await;
+    let (clock, emu) = start().await;
     let duration = |seconds| [("DurationSeconds", seconds)];
     // The role, the parameters set, the one left out, and the error expected.
     type Case<'a> = (
@@ -267,8 +266,7 @@ async fn assume_role_parameter_errors_in_order() {
 
 #[tokio::test]
 async fn issued_credentials_expire_and_keep_their_own_token() {
-    let clock = TestClock::at(CLOCK);
-    let emu = start(&clock).await;
+    let (clock, emu) = start().await;
     let resp = sts(
         &emu,
         "POST",
@@ -319,8 +317,7 @@ async fn issued_credentials_expire_and_keep_their_own_token() {
 
 #[tokio::test]
 async fn temporary_credentials_can_assume_a_role_again() {
-    let clock = TestClock::at(CLOCK);
-    let emu = start(&clock).await;
+    let (clock, emu) = start().await;
     let first = sts(&emu, "POST", &assume_role(&clock, ROLE, &[]), SECRET).await;
     let creds = TempCreds::from_json(&first.json()["Credentials"]);
     let mut params = sts_common("AssumeRole", &creds.id, &clock.timestamp());
@@ -368,8 +365,7 @@ async fn credential_lifetime_overrides_the_duration() {
 
 #[tokio::test]
 async fn oidc_issues_credentials_for_the_registered_token_only() {
-    let clock = TestClock::at(CLOCK);
-    let emu = start(&clock).await;
+    let (clock, emu) = start().await;
     let base = [
         ("RoleArn", OIDC_ROLE),
         ("OIDCProviderArn", PROVIDER),
@@ -454,8 +450,7 @@ async fn oidc_issues_credentials_for_the_registered_token_only() {
 
 #[tokio::test]
 async fn sts_routing_needs_its_version() {
-    let clock = TestClock::at(CLOCK);
-    let emu = start(&clock).await;
+    let (clock, emu) = start().await;
     let mut params = assume_role(&clock, ROLE, &[]);
     set(&mut params, "Version", "2020-06-01");
     sts(&emu, "POST", &params, SECRET)
@@ -467,8 +462,7 @@ async fn sts_routing_needs_its_version() {
 
 #[tokio::test]
 async fn faults_on_sts() {
-    let clock = TestClock::at(CLOCK);
-    let emu = start(&clock).await;
+    let (clock, emu) = start().await;
     emu.inject(Fault::error(503, ErrorCode::ServiceUnavailable).on(Service::Sts));
     emu.inject(Fault::drop_after_commit().on(Service::Sts));
     // A SWAS fault stays for SWAS.
@@ -584,8 +578,7 @@ async fn oidc_tokens_are_held_to_their_claims() {
 
 #[tokio::test]
 async fn oidc_requests_need_a_timestamp_in_the_window() {
-    let clock = TestClock::at(CLOCK);
-    let emu = start(&clock).await;
+    let (_clock, emu) = start().await;
     let form = |timestamp: Option<&str>| {
         let mut p = vec![
             ("Action", "AssumeRoleWithOIDC"),
@@ -630,8 +623,7 @@ async fn oidc_requests_need_a_timestamp_in_the_window() {
 
 #[tokio::test]
 async fn format_xml_is_answered_in_xml() {
-    let clock = TestClock::at(CLOCK);
-    let emu = start(&clock).await;
+    let (clock, emu) = start().await;
     let mut params = assume_role(&clock, ROLE, &[]);
     set(&mut params, "Format", "XML");
     let resp = sts(&emu, "POST", &params, SECRET).await;

@@ -5,15 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use swas_open_core::{
-    ClientBuilder, Credentials, DeleteCustomImage, DeleteCustomImageOutput, Error, RetryPolicy,
-};
+use swas_open_core::{ClientBuilder, Credentials, DeleteCustomImage, Error, RetryPolicy};
 use swas_open_emulator::Emulator;
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::{on_threads, Driver};
+use crate::{on_threads, CallResult, Driver};
 
 /// The blocking client: calls run on the caller's thread, concurrent calls on scoped
 /// threads.
@@ -23,11 +21,7 @@ pub struct Blocking;
 impl Driver for Blocking {
     type Client = swas_open_ureq::Client;
 
-    fn delete(
-        &self,
-        client: &Self::Client,
-        input: &DeleteCustomImage,
-    ) -> Result<DeleteCustomImageOutput, Error> {
+    fn delete(&self, client: &Self::Client, input: &DeleteCustomImage) -> CallResult {
         client.delete_custom_image(input)
     }
 
@@ -36,7 +30,7 @@ impl Driver for Blocking {
         client: &Self::Client,
         inputs: Vec<DeleteCustomImage>,
         concurrency: usize,
-    ) -> Vec<Result<DeleteCustomImageOutput, Error>> {
+    ) -> Vec<CallResult> {
         on_threads(inputs, concurrency, |input| {
             client.delete_custom_image(&input)
         })
@@ -80,11 +74,7 @@ impl Default for Async {
 impl Driver for Async {
     type Client = swas_open_hyper::Client;
 
-    fn delete(
-        &self,
-        client: &Self::Client,
-        input: &DeleteCustomImage,
-    ) -> Result<DeleteCustomImageOutput, Error> {
+    fn delete(&self, client: &Self::Client, input: &DeleteCustomImage) -> CallResult {
         self.runtime.block_on(client.delete_custom_image(input))
     }
 
@@ -93,7 +83,7 @@ impl Driver for Async {
         client: &Self::Client,
         inputs: Vec<DeleteCustomImage>,
         concurrency: usize,
-    ) -> Vec<Result<DeleteCustomImageOutput, Error>> {
+    ) -> Vec<CallResult> {
         self.runtime
             .block_on(delete_all(client, inputs, concurrency))
     }
@@ -109,7 +99,7 @@ pub async fn delete_all(
     client: &swas_open_hyper::Client,
     inputs: Vec<DeleteCustomImage>,
     limit: usize,
-) -> Vec<Result<DeleteCustomImageOutput, Error>> {
+) -> Vec<CallResult> {
     let permits = Arc::new(Semaphore::new(limit));
     let mut tasks = JoinSet::new();
     for (i, op) in inputs.into_iter().enumerate() {
@@ -222,7 +212,7 @@ impl Client {
     }
 
     /// Deletes `image` of `region` and waits for the result.
-    pub fn delete(&self, region: &str, image: &str) -> Result<DeleteCustomImageOutput, Error> {
+    pub fn delete(&self, region: &str, image: &str) -> CallResult {
         let input = DeleteCustomImage::new(region, image).expect("valid input");
         match self {
             Client::Blocking(c) => Blocking.delete(c, &input),

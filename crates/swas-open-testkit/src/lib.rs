@@ -55,6 +55,9 @@ mod trace;
 pub use server::{clear_faults, CannedServer, Loopback};
 pub use trace::{capture, Entry};
 
+/// What one delete ends in, from either client.
+pub type CallResult = Result<DeleteCustomImageOutput, Error>;
+
 /// The plain AccessKey id the emulator knows.
 pub const ID: &str = "test-access-key-id";
 /// Its secret.
@@ -79,11 +82,7 @@ pub trait Driver {
     type Client: FromConfig + Clone + fmt::Debug + Send + Sync + 'static;
 
     /// Deletes `input` with `client` and waits for the result.
-    fn delete(
-        &self,
-        client: &Self::Client,
-        input: &DeleteCustomImage,
-    ) -> Result<DeleteCustomImageOutput, Error>;
+    fn delete(&self, client: &Self::Client, input: &DeleteCustomImage) -> CallResult;
 
     /// Deletes every input with `client`, at most `concurrency` calls in flight at once, each
     /// on its own thread or task; the results come back in the order of `inputs`.
@@ -92,7 +91,7 @@ pub trait Driver {
         client: &Self::Client,
         inputs: Vec<DeleteCustomImage>,
         concurrency: usize,
-    ) -> Vec<Result<DeleteCustomImageOutput, Error>>;
+    ) -> Vec<CallResult>;
 
     /// The client's clock offset (`Client::clock_offset`).
     fn clock_offset(&self, client: &Self::Client) -> i64;

@@ -8,8 +8,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use swas_open_core::{
-    ClientBuilder, Credentials, DeleteCustomImage, DeleteCustomImageOutput, Error, ErrorCode,
-    ErrorKind, RetryPolicy, ServiceError, SignatureVersion, TimeoutKind, TransportFailure,
+    ClientBuilder, Credentials, DeleteCustomImage, Error, ErrorCode, ErrorKind, RetryPolicy,
+    ServiceError, SignatureVersion, TimeoutKind, TransportFailure,
 };
 use swas_open_core::{ParseError, ParseErrorKind};
 use swas_open_emulator::{Emulator, Fault};
@@ -18,7 +18,8 @@ use crate::storm::{throttling_storm, STORM_CALLS};
 use crate::{
     builder, builder_for, capture, clear_faults, emulator, emulator_builder, emulator_with,
     image_ids, input, quick_retries, quick_retries_without_budget, temporary_credentials,
-    CannedServer, Driver, ID, REGION, SECRET, SHARED_IMAGE, STS_ID, STS_SECRET, STS_TOKEN,
+    CallResult, CannedServer, Driver, ID, REGION, SECRET, SHARED_IMAGE, STS_ID, STS_SECRET,
+    STS_TOKEN,
 };
 
 /// The scenarios of this module.
@@ -70,8 +71,6 @@ pub(crate) fn list<D: Driver>() -> Vec<crate::Scenario<D>> {
         an_expired_token_answer_drops_the_cached_credentials,
     ]
 }
-
-type CallResult = Result<DeleteCustomImageOutput, Error>;
 
 const VERSIONS: [SignatureVersion; 2] = [SignatureVersion::V1, SignatureVersion::V3];
 

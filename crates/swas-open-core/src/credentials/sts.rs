@@ -47,6 +47,11 @@ impl StsRole {
             label: "given to the client".into(),
         }
     }
+
+    /// The label of the provider that calls `action` for this role.
+    fn label_for(&self, action: &str) -> String {
+        format!("RAM role {} ({action}, {})", self.role_arn, self.label)
+    }
 }
 
 /// `AssumeRole` with the credentials of `source`.
@@ -57,10 +62,7 @@ pub(crate) struct RoleSpec {
 
 impl RoleSpec {
     pub(crate) fn label(&self) -> String {
-        format!(
-            "RAM role {} (AssumeRole, {})",
-            self.role.role_arn, self.role.label
-        )
+        self.role.label_for("AssumeRole")
     }
 }
 
@@ -74,10 +76,7 @@ pub(crate) struct OidcSpec {
 
 impl OidcSpec {
     pub(crate) fn label(&self) -> String {
-        format!(
-            "RAM role {} (AssumeRoleWithOIDC, {})",
-            self.role.role_arn, self.role.label
-        )
+        self.role.label_for("AssumeRoleWithOIDC")
     }
 }
 

@@ -204,6 +204,11 @@ pub async fn send_signed(
     .unwrap_or_else(|e| panic!("no answer to the delete of {image}: {e}"))
 }
 
+/// [`send_signed`] of `image` by the test key ([`v1`]), without a ClientToken.
+pub async fn send_v1(emulator: &Emulator, image: &str) -> Resp {
+    send_signed(emulator, &v1(), image, None).await
+}
+
 /// Sends `params` signed as V1 with [`SECRET`], all in the query of a POST, on a new
 /// connection, and reads the answer.
 pub async fn post_v1(emulator: &Emulator, params: &[(String, String)]) -> Resp {
