@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use criterion::{criterion_group, criterion_main, Criterion};
 use swas_open::sans_io::{
     BoxError, ClientBuilder, Config, Credentials, CredentialsProvider, Exchange, FromConfig,
-    ProvideCredentials, Signer, Step,
+    ProvideCredentials, Readings, Signer, Step,
 };
 
 /// A provider whose credentials expire an hour after each fetch.
@@ -51,7 +51,7 @@ fn static_and_provided<C: FromConfig>() -> (C, C) {
 /// The configuration's provider fetches once: its credentials are then cached.
 fn prime(config: &Config) {
     let now = Instant::now();
-    let mut signer = config.current_signer([0; 32], now, SystemTime::now());
+    let mut signer = config.current_signer(Readings::new([0; 32], now, SystemTime::now()));
     match signer.next(now) {
         Step::Detach(mut fetch) => assert!(matches!(fetch.next(now), Step::Done(()))),
         other => panic!("expected the first fetch, got {other:?}"),
@@ -62,7 +62,7 @@ fn prime(config: &Config) {
 fn step(config: &Config) -> std::sync::Arc<Signer> {
     let now = Instant::now();
     match config
-        .current_signer([0; 32], now, SystemTime::now())
+        .current_signer(Readings::new([0; 32], now, SystemTime::now()))
         .next(now)
     {
         Step::Done(signer) => signer.unwrap(),

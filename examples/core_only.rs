@@ -11,8 +11,8 @@ use std::net::TcpStream;
 use std::time::{Instant, SystemTime};
 
 use swas_open::emulator::{Emulator, Fault};
-use swas_open::sans_io::{http, Call, ClientBuilder, Config, Exchange, Outgoing, Step};
-use swas_open::{Credentials, DeleteCustomImage, Error, ErrorCode, TransportFailure};
+use swas_open::sans_io::{http, Call, ClientBuilder, Config, Exchange, Outgoing, Readings, Step};
+use swas_open::{CallOptions, Credentials, DeleteCustomImage, Error, ErrorCode, TransportFailure};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let emulator = Emulator::builder()
@@ -29,7 +29,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The call draws nonces, jitter and the ClientToken from this seed.
     let seed: [u8; 32] = rand::random();
-    let mut call = Call::new(&config, &input, seed, Instant::now(), SystemTime::now());
+    let readings = Readings::new(seed, Instant::now(), SystemTime::now());
+    let mut call = Call::new(&config, &input, CallOptions::new(), readings);
     let output = loop {
         match call.next(Instant::now()) {
             Step::Send(outgoing) => {

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::credentials::{Access, Fetch, Gate};
 use crate::endpoint::Endpoint;
 use crate::error::{error_type, Error, ErrorKind, Redactions, Stopped};
-use crate::exchange::{Exchange, Step};
+use crate::exchange::{Exchange, Readings, Step};
 use crate::input::{ClientToken, DeleteCustomImage};
 use crate::response::{parse_delete_custom_image, DeleteCustomImageOutput, ErrorCode};
 use crate::retry::{is_throttling, unit_interval, Outcome, RetryDecision};
@@ -33,15 +33,16 @@ type CallOutput = Result<DeleteCustomImageOutput, Error>;
 ///
 /// ```
 /// use std::time::{Duration, Instant, SystemTime};
-/// use swas_open::sans_io::{http, Call, ClientBuilder, Config, Exchange, Step};
-/// use swas_open::{Credentials, DeleteCustomImage};
+/// use swas_open::sans_io::{http, Call, ClientBuilder, Config, Exchange, Readings, Step};
+/// use swas_open::{CallOptions, Credentials, DeleteCustomImage};
 ///
 /// let config = ClientBuilder::<Config>::default()
 ///     .credentials(Credentials::new("id", "secret")?)
 ///     .build()?;
 /// let input = DeleteCustomImage::new("cn-hangzhou", "m-1")?;
 /// let start = Instant::now();
-/// let mut call = Call::new(&config, &input, [7; 32], start, SystemTime::now());
+/// let readings = Readings::new([7; 32], start, SystemTime::now());
+/// let mut call = Call::new(&config, &input, CallOptions::new(), readings);
 ///
 /// let Step::Send(attempt) = call.next(start) else { unreachable!() };
 /// assert!(attempt.request.uri().query().unwrap().contains("ClientToken="));
@@ -90,7 +91,7 @@ pub struct Call<'a> {
 }
 
 /// Limits and options of one call, besides the client's: give them to
-/// [`Call::set_options`] (or a client's `delete_custom_image_with`) instead of building a
+/// [`Call::new`] (or a client's `delete_custom_image_with`) instead of building a
 /// second client.
 ///
 /// ```
@@ -144,20 +145,22 @@ enum Phase {
 }
 
 impl<'a> Call<'a> {
-    /// Starts a call of `config`'s client at `now` (monotonic) and `wall` (the system clock
-    /// at the same moment). `seed` (32 random bytes) is the source of the nonces, the retry
-    /// jitter, the `ClientToken` when `input` has none, and a credentials fetch's own seed.
+    /// Starts a call of `config`'s client with this call's `options`, at the moment of
+    /// `readings`: its clocks are the call's start, its seed (32 random bytes) the source of
+    /// the nonces, the retry jitter, the `ClientToken` when neither `options` nor `input` has
+    /// one, and a credentials fetch's own seed.
     pub fn new(
         config: &'a Config,
         input: &DeleteCustomImage,
-        seed: [u8; 32],
-        now: Instant,
-        wall: SystemTime,
+        options: CallOptions,
+        readings: Readings,
     ) -> Self {
+        let Readings { seed, now, wall } = readings;
         let mut rng = ChaCha8Rng::from_seed(seed);
-        let input = match input.client_token() {
-            Some(_) => input.clone(),
-            None => {
+        let input = match (options.client_token, input.client_token()) {
+            (Some(token), _) => input.clone().with_token(token),
+            (None, Some(_)) => input.clone(),
+            (None, None) => {
                 let mut bytes = [0; 16];
                 rng.fill_bytes(&mut bytes);
                 input
@@ -167,7 +170,7 @@ impl<'a> Call<'a> {
         };
         Self {
             endpoint: config.endpoints.for_input(&input),
-            deadline: deadline_at(now, config.deadline),
+            deadline: deadline_at(now, options.deadline.or(config.deadline)),
             config,
             credentials: Access::default(),
             input,
@@ -178,18 +181,6 @@ impl<'a> Call<'a> {
             skew_corrected: false,
             phase: Phase::Ready,
             span: std::cell::OnceCell::new(),
-        }
-    }
-
-    /// Applies `options` before the first attempt (its deadline counts from the call's
-    /// start). In place rather than by value: a client makes every call through here, and
-    /// moving a `Call` costs a copy of it.
-    pub fn set_options(&mut self, options: CallOptions) {
-        if let Some(limit) = options.deadline {
-            self.deadline = deadline_at(self.start.0, Some(limit));
-        }
-        if let Some(token) = options.client_token {
-            self.input = self.input.clone().with_token(token);
         }
     }
 
@@ -559,7 +550,12 @@ mod tests {
     /// A call of `m-1` in `cn-hangzhou` by `config`'s client, started at `now` and `wall`.
     fn begin(config: &Config, seed: [u8; 32], now: Instant, wall: SystemTime) -> Call<'_> {
         let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
-        Call::new(config, &input, seed, now, wall)
+        Call::new(
+            config,
+            &input,
+            CallOptions::new(),
+            Readings::new(seed, now, wall),
+        )
     }
 
     fn answer(status: u16, body: &str) -> http::Response<String> {
@@ -1020,8 +1016,9 @@ mod tests {
         let options = CallOptions::new()
             .deadline(Duration::from_millis(250))
             .client_token(token.clone());
-        let mut call = begin(&config, [1; 32], now, SystemTime::now());
-        call.set_options(options);
+        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+        let readings = Readings::new([1; 32], now, SystemTime::now());
+        let mut call = Call::new(&config, &input, options, readings);
         let Step::Send(out) = call.next(now) else {
             panic!()
         };
@@ -1037,7 +1034,6 @@ mod tests {
         assert!(e.outcome_unknown() && e.is_retryable());
         // No options: the client's deadline.
         let mut call = begin(&config, [1; 32], now, SystemTime::now());
-        call.set_options(CallOptions::new());
         let Step::Send(out) = call.next(now) else {
             panic!()
         };
@@ -1130,7 +1126,8 @@ mod tests {
     /// and how many fetches ran.
     fn first_attempt(config: &Config, now: Instant) -> (Call<'_>, String, u32) {
         let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
-        let mut call = Call::new(config, &input, [4; 32], now, SystemTime::now());
+        let readings = Readings::new([4; 32], now, SystemTime::now());
+        let mut call = Call::new(config, &input, CallOptions::new(), readings);
         let mut fetches = 0;
         loop {
             match call.next(now) {

@@ -1,11 +1,12 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use crate::credentials::read::{read_regular, MAX_FILE};
 use crate::credentials::{CredentialsCache, CredentialsProvider, CurrentSigner};
 use crate::endpoint::{Endpoint, EndpointKind};
 use crate::error::Error;
+use crate::exchange::Readings;
 use crate::input::{DeleteCustomImage, RegionId};
 use crate::network::{self, Proxies, ProxyChoice};
 use crate::retry::RetryPolicy;
@@ -422,14 +423,10 @@ impl Config {
     }
 
     /// The signer of the client's current credentials, as an exchange a client drives like
-    /// a call (fetching them first if need be), at `now` and `wall` (the system clock then);
-    /// `seed` (32 random bytes) seeds a fetch.
-    pub fn current_signer(
-        &self,
-        seed: [u8; 32],
-        now: Instant,
-        wall: SystemTime,
-    ) -> CurrentSigner<'_> {
+    /// a call (fetching them first if need be), at the moment of `readings`, whose seed
+    /// seeds a fetch.
+    pub fn current_signer(&self, readings: Readings) -> CurrentSigner<'_> {
+        let Readings { seed, now, wall } = readings;
         CurrentSigner::new(&self.credentials, seed, now, wall)
     }
 

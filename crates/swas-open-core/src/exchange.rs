@@ -1,4 +1,4 @@
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use crate::error::Error;
 use crate::transport::Outgoing;
@@ -90,4 +90,30 @@ pub trait Exchange {
     /// The outcome of the last [`Step::Send`], at `now`: the answer (any status), or the
     /// failure to get one ([`Error::transport`] or [`Error::timeout`]).
     fn receive<B: AsRef<[u8]>>(&mut self, now: Instant, outcome: Result<http::Response<B>, Error>);
+}
+
+/// What an exchange starts from that the core never reads itself: 32 random bytes (the seed
+/// of its nonces, retry jitter and generated tokens) and the monotonic and system clocks read
+/// at the same moment. A transport takes one for each call.
+///
+/// ```
+/// use std::time::{Instant, SystemTime};
+/// use swas_open::sans_io::Readings;
+///
+/// let seed = [7; 32]; // from a random source, e.g. `rand::random()`
+/// let readings = Readings::new(seed, Instant::now(), SystemTime::now());
+/// # drop(readings);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Readings {
+    pub(crate) seed: [u8; 32],
+    pub(crate) now: Instant,
+    pub(crate) wall: SystemTime,
+}
+
+impl Readings {
+    /// 32 random bytes, and the monotonic clock and the system clock at one moment.
+    pub fn new(seed: [u8; 32], now: Instant, wall: SystemTime) -> Self {
+        Self { seed, now, wall }
+    }
 }

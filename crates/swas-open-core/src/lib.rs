@@ -91,7 +91,7 @@ pub use credentials::{CredentialsProvider, CurrentSigner, Fetch, ProvideCredenti
 pub use credentials_error::{CredentialsError, Refusal};
 pub use endpoint::{Endpoint, EndpointError, EndpointKind};
 pub use error::{Error, ErrorKind};
-pub use exchange::{Exchange, Step};
+pub use exchange::{Exchange, Readings, Step};
 pub use http;
 pub use input::{ClientToken, DeleteCustomImage, ImageId, InputError, RegionId};
 pub use keys::Credentials;

@@ -6,7 +6,10 @@ use std::time::{Instant, SystemTime};
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use metrics_util::MetricKind;
-use swas_open_core::{Call, ClientBuilder, Config, Credentials, DeleteCustomImage, Exchange, Step};
+use swas_open_core::{
+    Call, CallOptions, ClientBuilder, Config, Credentials, DeleteCustomImage, Exchange, Readings,
+    Step,
+};
 
 fn answer(status: u16, body: &str) -> swas_open_core::http::Response<String> {
     swas_open_core::http::Response::builder()
@@ -20,7 +23,12 @@ fn run(config: &Config, answers: &[(u16, &str)]) {
     let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
     // The start of virtual time: later instants are this one plus made-up durations.
     let mut now = Instant::now();
-    let mut call = Call::new(config, &input, [1; 32], now, SystemTime::now());
+    let mut call = Call::new(
+        config,
+        &input,
+        CallOptions::new(),
+        Readings::new([1; 32], now, SystemTime::now()),
+    );
     let mut answers = answers.iter();
     loop {
         match call.next(now) {
@@ -120,12 +128,27 @@ fn a_call_dropped_before_its_end_is_counted_as_cancelled() {
         // One clock reading, the start of virtual time: nothing here waits.
         let now = Instant::now();
         // Dropped with its request in flight, and dropped before it started.
-        let mut call = Call::new(&config, &input, [2; 32], now, SystemTime::now());
+        let mut call = Call::new(
+            &config,
+            &input,
+            CallOptions::new(),
+            Readings::new([2; 32], now, SystemTime::now()),
+        );
         assert!(matches!(call.next(now), Step::Send(_)));
         drop(call);
-        drop(Call::new(&config, &input, [3; 32], now, SystemTime::now()));
+        drop(Call::new(
+            &config,
+            &input,
+            CallOptions::new(),
+            Readings::new([3; 32], now, SystemTime::now()),
+        ));
         // A finished call is not.
-        let mut done = Call::new(&config, &input, [4; 32], now, SystemTime::now());
+        let mut done = Call::new(
+            &config,
+            &input,
+            CallOptions::new(),
+            Readings::new([4; 32], now, SystemTime::now()),
+        );
         assert!(matches!(done.next(now), Step::Send(_)));
         done.receive(now, Ok(answer(200, r#"{"RequestId":"R"}"#)));
         assert!(matches!(done.next(now), Step::Done(Ok(_))));

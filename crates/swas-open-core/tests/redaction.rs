@@ -3,7 +3,8 @@
 
 use swas_open_core::{
     ClientBuilder, Config, Credentials, CredentialsProvider, DeleteCustomImage, Endpoint,
-    EndpointKind, Exchange, Nonce, SignatureVersion, Signer, SigningContext, Step, Timestamp,
+    EndpointKind, Exchange, Nonce, Readings, SignatureVersion, Signer, SigningContext, Step,
+    Timestamp,
 };
 
 const SECRET: &str = "Sup3rS3cretValue";
@@ -69,7 +70,7 @@ fn secret_never_formatted() {
         .unwrap();
     // The start of virtual time: nothing is measured from it, the steps below take it as is.
     let (now, wall) = (std::time::Instant::now(), std::time::SystemTime::now());
-    let mut signer = config.current_signer([0; 32], now, wall);
+    let mut signer = config.current_signer(Readings::new([0; 32], now, wall));
     let Step::Detach(mut fetch) = signer.next(now) else {
         panic!("expected a fetch")
     };

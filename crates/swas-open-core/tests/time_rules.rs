@@ -12,8 +12,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use swas_open_core::http::Response;
 use swas_open_core::{
-    Call, ClientBuilder, Config, Credentials, DeleteCustomImage, DeleteCustomImageOutput, Error,
-    Exchange, RetryBudget, RetryPolicy, Step,
+    Call, CallOptions, ClientBuilder, Config, Credentials, DeleteCustomImage,
+    DeleteCustomImageOutput, Error, Exchange, Readings, RetryBudget, RetryPolicy, Step,
 };
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
@@ -60,7 +60,12 @@ fn call<'a>(config: &'a Config, seed: u32, now: Instant) -> Call<'a> {
     let input = DeleteCustomImage::new("cn-hangzhou", format!("m-{seed}")).expect("valid input");
     let mut bytes = [0; 32];
     bytes[..4].copy_from_slice(&seed.to_le_bytes());
-    Call::new(config, &input, bytes, now, wall())
+    Call::new(
+        config,
+        &input,
+        CallOptions::new(),
+        Readings::new(bytes, now, wall()),
+    )
 }
 
 /// Runs one call to its end at virtual time from `now`, answering its attempts in turn from

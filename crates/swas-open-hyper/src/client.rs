@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime};
 
 use swas_open_core::{
     Call, CallOptions, Config, DeleteCustomImage, DeleteCustomImageOutput, Error, Exchange, Fetch,
-    FromConfig, Signer, Step,
+    FromConfig, Readings, Signer, Step,
 };
 use tokio::sync::Notify;
 use tracing::Instrument;
@@ -65,6 +65,15 @@ struct Inner {
     /// The one way a waiting call wakes, beside its time being up: a credentials fetch
     /// ended (the core counts them: [`Config::credentials_changes`]).
     fetch_ended: Arc<Notify>,
+}
+
+/// What a call or a signer step starts from, which the core never reads itself: 32 random
+/// bytes drawn at once (`rand::random::<[u8; 32]>()` would draw them one at a time) and both
+/// clocks.
+fn readings() -> Readings {
+    let mut seed = [0; 32];
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
+    Readings::new(seed, Instant::now(), SystemTime::now())
 }
 
 impl fmt::Debug for Client {
@@ -165,19 +174,9 @@ impl Client {
         input: &DeleteCustomImage,
         options: CallOptions,
     ) -> Result<DeleteCustomImageOutput, Error> {
-        // One bulk draw: `rand::random::<[u8; 32]>()` would draw the bytes one at a time.
-        let mut seed = [0; 32];
-        rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
         // The call stays where it is built, in this future's state: the loop borrows it, so
         // the futures nested around the loop (span, timeouts) never move it.
-        let mut call = Call::new(
-            &self.inner.config,
-            input,
-            seed,
-            Instant::now(),
-            SystemTime::now(),
-        );
-        call.set_options(options);
+        let mut call = Call::new(&self.inner.config, input, options, readings());
         let span = call.span();
         self.drive(&mut call).instrument(span).await
     }
@@ -185,8 +184,7 @@ impl Client {
     /// The signer of the client's current credentials, fetched first if need be, as a call
     /// gets it before each attempt.
     pub async fn signer(&self) -> Result<Arc<Signer>, Error> {
-        let config = &self.inner.config;
-        let mut step = config.current_signer(rand::random(), Instant::now(), SystemTime::now());
+        let mut step = self.inner.config.current_signer(readings());
         self.drive(&mut step).await
     }
 

@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime};
 
 use swas_open_core::{
     Call, CallOptions, Config, DeleteCustomImage, DeleteCustomImageOutput, Error, Exchange, Fetch,
-    FromConfig, Signer, Step,
+    FromConfig, Readings, Signer, Step,
 };
 
 use crate::transport;
@@ -178,17 +178,7 @@ impl Client {
         input: &DeleteCustomImage,
         options: CallOptions,
     ) -> Result<DeleteCustomImageOutput, Error> {
-        // One bulk draw: `rand::random::<[u8; 32]>()` would draw the bytes one at a time.
-        let mut seed = [0; 32];
-        rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
-        let mut call = Call::new(
-            &self.inner.config,
-            input,
-            seed,
-            Instant::now(),
-            SystemTime::now(),
-        );
-        call.set_options(options);
+        let call = Call::new(&self.inner.config, input, options, readings());
         let _entered = call.span().entered();
         self.drive(call)
     }
@@ -196,8 +186,7 @@ impl Client {
     /// The signer of the client's current credentials, fetched first if need be, as a call
     /// gets it before each attempt.
     pub fn signer(&self) -> Result<Arc<Signer>, Error> {
-        let config = &self.inner.config;
-        self.drive(config.current_signer(rand::random(), Instant::now(), SystemTime::now()))
+        self.drive(self.inner.config.current_signer(readings()))
     }
 
     /// How far the service's clock is ahead of this machine's, in seconds (negative:
@@ -227,6 +216,15 @@ impl Client {
         let client = self.clone();
         thread::spawn(move || client.drive(fetch));
     }
+}
+
+/// What a call or a signer step starts from, which the core never reads itself: 32 random
+/// bytes drawn at once (`rand::random::<[u8; 32]>()` would draw them one at a time) and both
+/// clocks.
+fn readings() -> Readings {
+    let mut seed = [0; 32];
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
+    Readings::new(seed, Instant::now(), SystemTime::now())
 }
 
 #[cfg(test)]
