@@ -18,17 +18,18 @@ fn answer(status: u16, body: &str) -> swas_open_core::http::Response<String> {
         .unwrap()
 }
 
+/// A call of `m-1` by `config`'s client, drawing from `seed`, started at `now`.
+fn start<'a>(config: &'a Config, seed: u8, now: Instant) -> Call<'a> {
+    let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+    let readings = Readings::new([seed; 32], now, SystemTime::now());
+    Call::new(config, &input, CallOptions::new(), readings)
+}
+
 /// Runs one call whose attempts get `answers` in turn.
 fn run(config: &Config, answers: &[(u16, &str)]) {
-    let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
     // The start of virtual time: later instants are this one plus made-up durations.
     let mut now = Instant::now();
-    let mut call = Call::new(
-        config,
-        &input,
-        CallOptions::new(),
-        Readings::new([1; 32], now, SystemTime::now()),
-    );
+    let mut call = start(config, 1, now);
     let mut answers = answers.iter();
     loop {
         match call.next(now) {
@@ -123,32 +124,16 @@ fn a_call_dropped_before_its_end_is_counted_as_cancelled() {
         .credentials(Credentials::new("id", "secret-value").unwrap())
         .build()
         .unwrap();
-    let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
     metrics::with_local_recorder(&recorder, || {
         // One clock reading, the start of virtual time: nothing here waits.
         let now = Instant::now();
         // Dropped with its request in flight, and dropped before it started.
-        let mut call = Call::new(
-            &config,
-            &input,
-            CallOptions::new(),
-            Readings::new([2; 32], now, SystemTime::now()),
-        );
+        let mut call = start(&config, 2, now);
         assert!(matches!(call.next(now), Step::Send(_)));
         drop(call);
-        drop(Call::new(
-            &config,
-            &input,
-            CallOptions::new(),
-            Readings::new([3; 32], now, SystemTime::now()),
-        ));
+        drop(start(&config, 3, now));
         // A finished call is not.
-        let mut done = Call::new(
-            &config,
-            &input,
-            CallOptions::new(),
-            Readings::new([4; 32], now, SystemTime::now()),
-        );
+        let mut done = start(&config, 4, now);
         assert!(matches!(done.next(now), Step::Send(_)));
         done.receive(now, Ok(answer(200, r#"{"RequestId":"R"}"#)));
         assert!(matches!(done.next(now), Step::Done(Ok(_))));
