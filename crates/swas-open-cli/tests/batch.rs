@@ -448,6 +448,7 @@ fn runaway_id_lists_fail_fast() {
     let emu = emulator(&["m-1"]);
     let url = emu.url();
     // No line break at all: refused at the line-length bound, nothing sent.
+    // socket: "fails fast" is what a process on an endless input shows; a wide upper bound.
     let started = std::time::Instant::now();
     let out =
         run(swas_with_key(ID, SECRET).args(batch_args(&url, &["--image-ids-from", "/dev/zero"])))

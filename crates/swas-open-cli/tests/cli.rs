@@ -429,6 +429,7 @@ fn unreadable_answers_exit_3_with_the_token_to_repeat_with() {
 #[test]
 fn deadline_bounds_the_whole_call() {
     let silent = canned(None);
+    // socket: a deadline is what ends a call to a server that never answers; wide bound.
     let started = std::time::Instant::now();
     let out = run(swas_with_key(ID, SECRET).args(delete_args(
         &silent,
@@ -436,7 +437,7 @@ fn deadline_bounds_the_whole_call() {
         &["--read-timeout", "60", "--deadline", "0.5"],
     )))
     .expect(3);
-    // Socket-level: the bound is what a deadline ends, so wide enough never to flake.
+    // socket: the bound is what a deadline ends, so wide enough never to flake.
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     let line = out.one_stderr_line();
     assert!(line.contains("Deadline timeout of 500ms"), "{line}");

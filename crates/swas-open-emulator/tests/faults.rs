@@ -78,7 +78,7 @@ async fn delay_then_normal_handling() {
     let emu = emulator(&["m-1"]).await;
     let delay = Duration::from_millis(300);
     emu.inject(Fault::delay(delay));
-    // Socket-level: the delay fault holds a real connection. A lower bound only: the
+    // socket: the delay fault holds a real connection. A lower bound only: the
     // emulator sleeps at least this long.
     let started = Instant::now();
     send_v1(&emu, "m-1").await.assert_ok();
@@ -287,19 +287,20 @@ async fn rate_limit_throttles_beyond_the_bucket_and_counts() {
     let stats = emu.stats();
     assert_eq!((stats.requests, stats.throttled, stats.deletes), (3, 2, 0));
     // A second later the bucket has a token again: the queued fault, then a delete.
-    // Socket-level: the server's bucket refills on its own monotonic clock, which a test
+    // socket: the server's bucket refills on its own monotonic clock, which a test
     // cannot move (its rules are tested in virtual time beside it); waiting longer than a
     // second is a lower bound, which load cannot break.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     send_v1(&emu, "m-2")
         .await
         .assert_error(500, "InternalError");
-    // Likewise: another second of the server's own refill.
+    // socket: likewise, another second of the server's own refill.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     send_v1(&emu, "m-2").await.assert_ok();
     assert!(!emu.has_image(REGION, "m-2"));
     // Injected throttling counts too (here it takes the place of the limit, a second on);
-    // the admin state shows the counter. Likewise a second of the server's own refill.
+    // the admin state shows the counter.
+    // socket: likewise, a second of the server's own refill.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     emu.inject(Fault::throttling(10));
     send_v1(&emu, "m-1").await.assert_error(400, "Throttling");

@@ -225,8 +225,8 @@ fn graceful_shutdown_lets_in_flight_requests_finish() {
         }
         String::from_utf8_lossy(&answer).into_owned()
     });
-    // Wait until the request is in flight (it sleeps in the delay fault). Socket-level: only
-    // the emulator's request count tells; polled up to 15 s, far past any load.
+    // Wait until the request is in flight (it sleeps in the delay fault).
+    // socket: only the emulator's request count tells; polled up to 15 s, far past any load.
     for _ in 0..3000 {
         if emu.stats().requests == 1 {
             break;

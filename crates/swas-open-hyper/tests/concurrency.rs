@@ -93,7 +93,7 @@ async fn a_dropped_future_does_not_poison_the_pool() {
     let op = input(&ids[2]);
     tokio::select! {
         r = client.delete_custom_image(&op) => panic!("finished first: {r:?}"),
-        // Socket-level: the call is dropped while its request is held by the delay fault;
+        // socket: the call is dropped while its request is held by the delay fault;
         // it cannot finish first, the server holds it a full second.
         _ = tokio::time::sleep(Duration::from_millis(100)) => {}
     }

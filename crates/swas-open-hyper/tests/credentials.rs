@@ -28,6 +28,7 @@ async fn one_refresh_for_a_hundred_calls_even_when_waiters_are_dropped() {
     // only keeps the fetch in flight while the waiters are dropped, and no assertion
     // depends on how long anything took.
     while emu.stats().sts_requests == 0 {
+        // socket: only the emulator's count says the fetch's request has arrived.
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let mut tasks = tasks.into_iter();

@@ -98,11 +98,13 @@ fn a_retry_hint_past_the_cap_ends_the_call<D: Driver>(d: &D) {
             .retry_policy(RetryPolicy::new(5))
             .build()
             .expect("client builds");
+        // socket: the transport must not sleep the hint; the cap itself is a virtual-time
+        // test of the call machine.
         let started = Instant::now();
         let e = d
             .delete(&client, &input("m-1"))
             .expect_err("throttled throughout");
-        // Socket-level: the default policy's cap is 20 s; the call must not wait at all,
+        // socket: the default policy's cap is 20 s; the call must not wait at all,
         // and this bound is wide enough never to flake.
         assert!(started.elapsed() < Duration::from_secs(10), "{hint}");
         assert_eq!(e.code(), Some(&ErrorCode::ThrottlingUser));

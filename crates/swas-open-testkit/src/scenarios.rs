@@ -355,7 +355,7 @@ fn throttling_waits_for_the_hint<D: Driver>(d: &D) {
     let mut policy = quick_retries(3);
     policy.max_delay = Duration::from_secs(1);
     let client = build::<D>(builder(&emu).retry_policy(policy));
-    // Socket-level: that the transport really sleeps the hint before the retry. A lower
+    // socket: that the transport really sleeps the hint before the retry. A lower
     // bound, which load cannot break; the wait's rules are checked in virtual time.
     let started = Instant::now();
     let out = delete(d, &client, "m-1").unwrap();
@@ -419,7 +419,7 @@ fn a_retry_that_would_pass_the_deadline_is_not_made<D: Driver>(d: &D) {
             .deadline(Duration::from_secs(2))
             .retry_policy(policy),
     );
-    // Socket-level: the call returns at once instead of sleeping until its deadline (one
+    // socket: the call returns at once instead of sleeping until its deadline (one
     // loopback request against a 2 s bound); the rule itself is checked in virtual time.
     let started = Instant::now();
     let result = delete(d, &client, "m-1");
@@ -662,7 +662,7 @@ fn connect_timeout_fires<D: Driver>(d: &D) {
     let fillers: Vec<_> = (0..4)
         .map(|_| thread::spawn(move || TcpStream::connect_timeout(&addr, Duration::from_secs(5))))
         .collect();
-    // Socket-level: gives the fillers time to take the backlog, so the client's connect
+    // socket: gives the fillers time to take the backlog, so the client's connect
     // is the one the kernel leaves hanging (should one arrive late, it hangs just the same).
     thread::sleep(Duration::from_millis(100));
     let client = build::<D>(
@@ -954,7 +954,7 @@ fn garbled_answers_under_load_all_succeed<D: Driver>(d: &D) {
     // Every fault costs one retry: 80 retries, 400 of the budget's 500 tokens, so the budget
     // never refuses. A call fails only if it meets a fault on each of its ten attempts.
     let client = build::<D>(builder(&emu).retry_policy(quick_retries(10)));
-    // Measured for the printout only: nothing is asserted on it.
+    // socket: measured for the printout only, nothing is asserted on it.
     let started = Instant::now();
     let results = d.delete_all(&client, inputs(&ids), GARBLED_CONCURRENCY);
     let elapsed = started.elapsed();
@@ -1057,7 +1057,7 @@ const OUTAGE_CONCURRENCY: usize = 100;
 fn outage<D: Driver>(d: &D, emu: &Emulator, client: &D::Client, what: &str) -> (Vec<Error>, u64) {
     emu.inject(unavailable().times(1_000_000));
     let ids = image_ids(OUTAGE_CALLS);
-    // Measured for the printout only: nothing is asserted on it.
+    // socket: measured for the printout only, nothing is asserted on it.
     let started = Instant::now();
     let results = d.delete_all(client, inputs(&ids), OUTAGE_CONCURRENCY);
     let elapsed = started.elapsed();

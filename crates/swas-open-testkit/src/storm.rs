@@ -64,7 +64,7 @@ pub fn throttling_storm<D: Driver>(d: &D, adaptive: bool) -> Storm {
         .build()
         .expect("client builds");
     let inputs = ids.iter().map(|id| input(id)).collect();
-    // Socket-level: rates of real requests are what this measures, for the bench's printout;
+    // socket: rates of real requests are what this measures, for the bench's printout;
     // the scenario that runs it asserts only counts.
     let started = Instant::now();
     let done = std::sync::atomic::AtomicBool::new(false);
@@ -72,6 +72,7 @@ pub fn throttling_storm<D: Driver>(d: &D, adaptive: bool) -> Storm {
         let sampler = scope.spawn(|| {
             let mut samples = vec![(Duration::ZERO, emu.stats())];
             while !done.load(std::sync::atomic::Ordering::Acquire) {
+                // socket: samples the emulator's counters of real requests, for the bench.
                 thread::sleep(STORM_SAMPLE);
                 samples.push((started.elapsed(), emu.stats()));
             }
