@@ -17,6 +17,7 @@ use super::service::{
 };
 use super::{Credentials, CredentialsError, RoleOptions};
 use crate::encode::percent_encode;
+use crate::error::Redactions;
 use crate::sign::{v1, Nonce};
 use crate::time::Timestamp;
 use crate::transport::Outgoing;
@@ -94,6 +95,9 @@ enum Stage {
 pub(crate) struct StsFetch {
     action: Action,
     stage: Stage,
+    /// What the request was signed with or carried (the source's secret and token, the OIDC
+    /// token): STS may echo any of it in an error, which must never print it.
+    secrets: Vec<String>,
 }
 
 enum Action {
@@ -106,6 +110,7 @@ impl StsFetch {
         Self {
             stage: Stage::Prepare(Some(Box::new(spec.source.machine()))),
             action: Action::Role(spec.clone()),
+            secrets: Vec::new(),
         }
     }
 
@@ -113,6 +118,7 @@ impl StsFetch {
         Self {
             stage: Stage::Prepare(None),
             action: Action::Oidc(spec.clone()),
+            secrets: Vec::new(),
         }
     }
 
@@ -135,7 +141,9 @@ impl StsFetch {
                 Next::Done(Ok(source)) => self.send(Some(&source.credentials), ctx),
             },
             Stage::Prepare(None) => self.send(None, ctx),
-            Stage::Answered(reply) => Next::Done(parse(&self.label(), reply)),
+            Stage::Answered(reply) => {
+                Next::Done(parse(&self.label(), reply).map_err(|e| self.redacted(e)))
+            }
             Stage::Sent | Stage::Over => Next::Done(Err(spent())),
         }
     }
@@ -157,10 +165,42 @@ impl StsFetch {
         }
     }
 
+    /// `error` without any of the secrets the request was made with.
+    fn redacted(&self, mut error: CredentialsError) -> CredentialsError {
+        let mut redactions = Redactions::default();
+        for secret in &self.secrets {
+            redactions.secret(secret.as_str());
+        }
+        let redactions = redactions.longest_first();
+        match &mut error {
+            CredentialsError::Refused { refusal, .. } => {
+                for text in [
+                    &mut refusal.code,
+                    &mut refusal.message,
+                    &mut refusal.request_id,
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    redactions.apply(text);
+                }
+            }
+            CredentialsError::Unavailable { reason, .. }
+            | CredentialsError::Provider { reason, .. } => redactions.apply(reason),
+            _ => {}
+        }
+        error
+    }
+
     fn send(&mut self, source: Option<&Credentials>, ctx: &mut Ctx<'_>) -> Next {
         let outgoing = match (&self.action, source) {
-            (Action::Role(spec), Some(source)) => assume_role(spec, source, ctx),
-            (Action::Oidc(spec), _) => assume_role_with_oidc(spec, ctx),
+            (Action::Role(spec), Some(source)) => {
+                self.secrets.push(source.secret().expose().to_owned());
+                self.secrets
+                    .extend(source.security_token().map(|t| t.expose().to_owned()));
+                assume_role(spec, source, ctx)
+            }
+            (Action::Oidc(spec), _) => assume_role_with_oidc(spec, ctx, &mut self.secrets),
             (Action::Role(_), None) => Err(spent()),
         };
         match outgoing {
@@ -269,7 +309,11 @@ fn assume_role(
 }
 
 /// `AssumeRoleWithOIDC`: unsigned, with the token file's content.
-fn assume_role_with_oidc(spec: &OidcSpec, ctx: &mut Ctx<'_>) -> Result<Outgoing, CredentialsError> {
+fn assume_role_with_oidc(
+    spec: &OidcSpec,
+    ctx: &mut Ctx<'_>,
+    secrets: &mut Vec<String>,
+) -> Result<Outgoing, CredentialsError> {
     let label = spec.label();
     let token = read_bounded(&spec.read, &spec.token_file, MAX_TOKEN_FILE).map_err(|e| {
         let file = spec.token_file.display();
@@ -288,6 +332,7 @@ fn assume_role_with_oidc(spec: &OidcSpec, ctx: &mut Ctx<'_>) -> Result<Outgoing,
     let mut params = common("AssumeRoleWithOIDC", role, ts.as_str(), &session, &duration);
     params.push(("OIDCProviderArn", &spec.provider_arn));
     params.push(("OIDCToken", token));
+    secrets.push(token.to_owned());
     post(&label, role, &params)
 }
 
@@ -407,6 +452,22 @@ mod tests {
         let e = r.unwrap_err().to_string();
         assert!(e.contains("403 NoPermission"), "{e}");
         assert!(!e.contains("src-secret") && !e.contains("src-token"), "{e}");
+        // Nor when STS echoes them, in any field, refused or unavailable.
+        for code in [403, 503] {
+            let (r, _) = run_with(&kind, wall(), |_| {
+                status(
+                    code,
+                    r#"{"Code":"src-token","Message":"bad src-secret or src-token","RequestId":"src-secret"}"#,
+                )
+            });
+            let e = r.unwrap_err();
+            let shown = format!("{e} {e:?}");
+            assert!(shown.contains("***"), "{shown}");
+            assert!(
+                !shown.contains("src-secret") && !shown.contains("src-token"),
+                "{shown}"
+            );
+        }
     }
 
     #[test]
@@ -434,6 +495,15 @@ mod tests {
                 .iter()
                 .any(|(k, _)| k == "Signature" || k == "AccessKeyId"));
         }
+        // STS echoing the token in a refusal: it never prints.
+        let (r, _) = run_with(&kind, wall(), |_| {
+            status(
+                400,
+                r#"{"Code":"InvalidParameter.OIDCToken","Message":"bad token jwt-2"}"#,
+            )
+        });
+        let e = r.unwrap_err();
+        assert!(!format!("{e} {e:?}").contains("jwt-2"), "{e}");
     }
 
     fn role(sts: &str) -> ProviderSpec {
