@@ -221,15 +221,7 @@ impl<'a> Call<'a> {
     /// The wall-clock time at `now`, corrected by the client's clock offset.
     fn wall_at(&self, now: Instant) -> SystemTime {
         let elapsed = now.saturating_duration_since(self.start.0);
-        let local = self.start.1 + elapsed;
-        let offset = self.config.state.clock_offset();
-        let shift = Duration::from_secs(offset.unsigned_abs());
-        let corrected = if offset >= 0 {
-            local.checked_add(shift)
-        } else {
-            local.checked_sub(shift)
-        };
-        corrected.unwrap_or(local)
+        self.config.state.corrected(self.start.1 + elapsed)
     }
 
     /// Whether `t` is at or past the call's deadline.

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::adaptive::RateLimiter;
 use crate::retry::{RetryPolicy, TokenBucket};
@@ -59,6 +59,18 @@ impl SharedState {
 
     pub(crate) fn clock_offset(&self) -> i64 {
         self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    /// `wall` (this machine's clock) shifted by the clock offset: the service's clock, as
+    /// estimated. `wall` itself when the shift does not fit.
+    pub(crate) fn corrected(&self, wall: SystemTime) -> SystemTime {
+        let offset = self.clock_offset();
+        let shift = Duration::from_secs(offset.unsigned_abs());
+        let shifted = match offset >= 0 {
+            true => wall.checked_add(shift),
+            false => wall.checked_sub(shift),
+        };
+        shifted.unwrap_or(wall)
     }
 
     pub(crate) fn set_clock_offset(&self, seconds: i64) {

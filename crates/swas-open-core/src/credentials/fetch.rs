@@ -36,16 +36,6 @@ fn plausible(date: &SystemTime, wall: SystemTime) -> bool {
     skew <= PLAUSIBLE_SKEW
 }
 
-/// `wall` shifted by the client's clock offset (seconds; negative: behind).
-fn corrected(wall: SystemTime, offset: i64) -> SystemTime {
-    let shift = Duration::from_secs(offset.unsigned_abs());
-    let shifted = match offset >= 0 {
-        true => wall.checked_add(shift),
-        false => wall.checked_sub(shift),
-    };
-    shifted.unwrap_or(wall)
-}
-
 /// One refresh of a client's credentials, as an [`Exchange`]: the provider's requests (STS,
 /// the metadata service, a credentials URI, or none), retried with backoff when the service
 /// gave no usable answer, ending with the result stored in the client's cache. Dropped
@@ -108,7 +98,7 @@ impl Fetch {
             Err(e) => i64::try_from(e.duration().as_secs()).ok().map(|s| -s),
         };
         self.skew_corrected = true;
-        let sent = corrected(wall, self.cache.shared.clock_offset());
+        let sent = self.cache.shared.corrected(wall);
         Some(self.cache.shared.clock_offset() + ahead(date, sent)?)
     }
 
@@ -157,7 +147,7 @@ impl Exchange for Fetch {
         }
         let local = self.start.1 + now.saturating_duration_since(self.start.0);
         // Requests are stamped, and expirations judged, by the client's corrected clock.
-        let wall = corrected(local, self.cache.shared.clock_offset());
+        let wall = self.cache.shared.corrected(local);
         let mut ctx = Ctx {
             wall,
             rng: &mut self.rng,
