@@ -13,6 +13,7 @@ use crate::exchange::{Exchange, Readings, Step};
 use crate::input::{ClientToken, DeleteCustomImage};
 use crate::response::{parse_delete_custom_image, DeleteCustomImageOutput, ErrorCode};
 use crate::retry::{is_throttling, unit_interval, Outcome, RetryDecision};
+use crate::shared::MAX_CLOCK_SKEW;
 use crate::sign::{Nonce, SigningContext};
 use crate::time::Timestamp;
 use crate::transport::{Outgoing, TimeoutKind};
@@ -408,10 +409,6 @@ impl<'a> Call<'a> {
         (offset.unsigned_abs() <= MAX_CLOCK_SKEW.as_secs()).then_some(offset)
     }
 }
-
-/// The farthest this machine's clock may be from the service's for a refused timestamp to
-/// be corrected: 3 days. A `Date` farther off is taken for a wrong answer, not for the time.
-pub(crate) const MAX_CLOCK_SKEW: Duration = Duration::from_secs(3 * 24 * 3600);
 
 /// The instant `limit` after `now`, with the limit (none when it does not fit).
 fn deadline_at(now: Instant, limit: Option<Duration>) -> Option<(Instant, Duration)> {

@@ -8,6 +8,12 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::adaptive::RateLimiter;
 use crate::retry::{RetryPolicy, TokenBucket};
 
+/// The farthest this machine's clock may be from a service's for the service's clock (an
+/// answer's `Date`) to be believed: 3 days. A `Date` farther off is taken for a wrong
+/// answer, not for the time: it neither corrects a refused timestamp nor judges how long
+/// credentials have left.
+pub(crate) const MAX_CLOCK_SKEW: Duration = Duration::from_secs(3 * 24 * 3600);
+
 /// What the calls of one client share.
 #[derive(Debug)]
 pub(crate) struct SharedState {

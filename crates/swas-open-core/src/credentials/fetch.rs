@@ -15,10 +15,7 @@ use super::service::{Answer, Fetched, NoAnswer};
 use super::CredentialsError;
 use crate::error::Error;
 use crate::exchange::{Exchange, Step};
-
-/// How far the service's clock (an answer's `Date`) may be from ours and still be believed:
-/// beyond it, the expiration is judged by our clock alone.
-const PLAUSIBLE_SKEW: Duration = Duration::from_secs(3 * 24 * 3600);
+use crate::shared::MAX_CLOCK_SKEW;
 
 /// How long credentials have left, judged by the clock of the service that issued them
 /// when its answer had a plausible `Date` (so a wrong local clock does not make fresh
@@ -33,7 +30,7 @@ pub(crate) fn lifetime(fetched: &Fetched, wall: SystemTime) -> Option<Duration> 
 /// Whether a service's clock reading is close enough to `wall` to be believed.
 fn plausible(date: &SystemTime, wall: SystemTime) -> bool {
     let skew = date.duration_since(wall).unwrap_or_else(|e| e.duration());
-    skew <= PLAUSIBLE_SKEW
+    skew <= MAX_CLOCK_SKEW
 }
 
 /// One refresh of a client's credentials, as an [`Exchange`]: the provider's requests (STS,
