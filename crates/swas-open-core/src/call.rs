@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::credentials::{Access, Fetch, Gate};
 use crate::endpoint::Endpoint;
 use crate::error::{error_type, Error, ErrorKind, Redactions, Stopped};
-use crate::exchange::{Exchange, Readings, Step};
+use crate::exchange::{local_wall, Exchange, Readings, Step};
 use crate::input::{ClientToken, DeleteCustomImage};
 use crate::response::{parse_delete_custom_image, DeleteCustomImageOutput, ErrorCode};
 use crate::retry::{is_throttling, unit_interval, Outcome, RetryDecision};
@@ -221,8 +221,7 @@ impl<'a> Call<'a> {
 
     /// The wall-clock time at `now`, corrected by the client's clock offset.
     fn wall_at(&self, now: Instant) -> SystemTime {
-        let elapsed = now.saturating_duration_since(self.start.0);
-        self.config.state.corrected(self.start.1 + elapsed)
+        self.config.state.corrected(local_wall(self.start, now))
     }
 
     /// Whether `t` is at or past the call's deadline.
@@ -236,7 +235,7 @@ impl<'a> Call<'a> {
             return self.finish(now, Err(error));
         }
         let start = self.start;
-        let local = || start.1 + now.saturating_duration_since(start.0);
+        let local = || local_wall(start, now);
         match (self.credentials).step(&self.config.credentials, now, local, &mut self.rng) {
             Ok(Gate::Sign) => {}
             Ok(Gate::Detach(fetch)) => return Step::Detach(fetch),

@@ -14,7 +14,7 @@ use super::machine::{Ctx, Machine, Next};
 use super::service::{Answer, Fetched, NoAnswer};
 use super::CredentialsError;
 use crate::error::Error;
-use crate::exchange::{Exchange, Step};
+use crate::exchange::{local_wall, Exchange, Step};
 use crate::shared::MAX_CLOCK_SKEW;
 
 /// How long credentials have left, judged by the clock of the service that issued them
@@ -142,7 +142,7 @@ impl Exchange for Fetch {
             self.attempts += 1;
             self.machine = self.cache.spec.machine();
         }
-        let local = self.start.1 + now.saturating_duration_since(self.start.0);
+        let local = local_wall(self.start, now);
         // Requests are stamped, and expirations judged, by the client's corrected clock.
         let wall = self.cache.shared.corrected(local);
         let mut ctx = Ctx {
