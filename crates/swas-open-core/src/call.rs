@@ -9,10 +9,11 @@ use crate::config::Config;
 use crate::credentials::{Access, Fetch, Gate};
 use crate::endpoint::Endpoint;
 use crate::error::{error_type, Error, ErrorKind, Redactions, Stopped};
-use crate::exchange::{Exchange, Readings, Step};
+use crate::exchange::{local_wall, Exchange, Readings, Step};
 use crate::input::{ClientToken, DeleteCustomImage};
 use crate::response::{parse_delete_custom_image, DeleteCustomImageOutput, ErrorCode};
 use crate::retry::{is_throttling, unit_interval, Outcome, RetryDecision};
+use crate::shared::MAX_CLOCK_SKEW;
 use crate::sign::{Nonce, SigningContext};
 use crate::time::Timestamp;
 use crate::transport::{Outgoing, TimeoutKind};
@@ -220,16 +221,7 @@ impl<'a> Call<'a> {
 
     /// The wall-clock time at `now`, corrected by the client's clock offset.
     fn wall_at(&self, now: Instant) -> SystemTime {
-        let elapsed = now.saturating_duration_since(self.start.0);
-        let local = self.start.1 + elapsed;
-        let offset = self.config.state.clock_offset();
-        let shift = Duration::from_secs(offset.unsigned_abs());
-        let corrected = if offset >= 0 {
-            local.checked_add(shift)
-        } else {
-            local.checked_sub(shift)
-        };
-        corrected.unwrap_or(local)
+        self.config.state.corrected(local_wall(self.start, now))
     }
 
     /// Whether `t` is at or past the call's deadline.
@@ -243,7 +235,7 @@ impl<'a> Call<'a> {
             return self.finish(now, Err(error));
         }
         let start = self.start;
-        let local = || start.1 + now.saturating_duration_since(start.0);
+        let local = || local_wall(start, now);
         match (self.credentials).step(&self.config.credentials, now, local, &mut self.rng) {
             Ok(Gate::Sign) => {}
             Ok(Gate::Detach(fetch)) => return Step::Detach(fetch),
@@ -416,10 +408,6 @@ impl<'a> Call<'a> {
         (offset.unsigned_abs() <= MAX_CLOCK_SKEW.as_secs()).then_some(offset)
     }
 }
-
-/// The farthest this machine's clock may be from the service's for a refused timestamp to
-/// be corrected: 3 days. A `Date` farther off is taken for a wrong answer, not for the time.
-pub(crate) const MAX_CLOCK_SKEW: Duration = Duration::from_secs(3 * 24 * 3600);
 
 /// The instant `limit` after `now`, with the limit (none when it does not fit).
 fn deadline_at(now: Instant, limit: Option<Duration>) -> Option<(Instant, Duration)> {

@@ -117,3 +117,9 @@ impl Readings {
         Self { seed, now, wall }
     }
 }
+
+/// This machine's system clock at `now`, derived from a monotonic and a system reading taken
+/// at one moment (`start`): an exchange reads no clock.
+pub(crate) fn local_wall(start: (Instant, SystemTime), now: Instant) -> SystemTime {
+    start.1 + now.saturating_duration_since(start.0)
+}

@@ -130,25 +130,29 @@ pub(crate) struct Rule {
 }
 
 impl Rule {
-    pub(crate) fn check(&self, value: &str) -> Result<(), InputError> {
-        let fail = |violation| InputError {
+    /// The error of a value that breaks this rule so.
+    pub(crate) fn error(&self, violation: Violation) -> InputError {
+        InputError {
             field: self.field,
             rule: self.text,
             violation,
-        };
+        }
+    }
+
+    pub(crate) fn check(&self, value: &str) -> Result<(), InputError> {
         if value.is_empty() {
-            return Err(fail(Violation::Empty));
+            return Err(self.error(Violation::Empty));
         }
         let mut len = 0;
         for (position, c) in value.chars().enumerate() {
             if !(self.allowed)(c) {
                 let found = (!self.field.is_secret()).then_some(c);
-                return Err(fail(Violation::Char { position, found }));
+                return Err(self.error(Violation::Char { position, found }));
             }
             len = position + 1;
         }
         if len > self.max_chars {
-            return Err(fail(Violation::TooLong {
+            return Err(self.error(Violation::TooLong {
                 len,
                 max: self.max_chars,
             }));

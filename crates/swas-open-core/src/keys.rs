@@ -65,14 +65,8 @@ impl Secret {
             None
         };
         if let Some(position) = position {
-            return Err(InputError {
-                field: Field::SecurityToken,
-                rule: TOKEN_RULE.text,
-                violation: Violation::Char {
-                    position,
-                    found: None,
-                },
-            });
+            let found = None;
+            return Err(TOKEN_RULE.error(Violation::Char { position, found }));
         }
         Ok(Self(value))
     }
@@ -144,5 +138,22 @@ impl Credentials {
     /// The STS security token, if any.
     pub(crate) fn security_token(&self) -> Option<&Secret> {
         self.security_token.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_with_surrounding_spaces_is_refused_where_the_space_is() {
+        for (token, position) in [(" tok", 0), ("tok ", 3), ("  ", 0)] {
+            let e = Secret::security_token(token).unwrap_err();
+            assert_eq!(e.field, Field::SecurityToken);
+            assert_eq!(e.rule, TOKEN_RULE.text);
+            let found = None;
+            assert_eq!(e.violation, Violation::Char { position, found });
+        }
+        assert!(Secret::security_token("t o k").is_ok());
     }
 }

@@ -413,12 +413,18 @@ impl ParseError {
 
 /// At most [`SNIPPET_CHARS`] characters of `body`, control characters replaced by `?`.
 fn snippet(body: &[u8]) -> String {
+    printable(body, SNIPPET_CHARS)
+}
+
+/// At most `max_chars` characters of `bytes` (invalid UTF-8 replaced), control characters
+/// replaced by `?`: log-safe text of untrusted bytes.
+fn printable(bytes: &[u8], max_chars: usize) -> String {
     // A char is at most 4 bytes, so this prefix holds enough characters; a character
-    // cut at its end can only fall after the first `SNIPPET_CHARS`.
-    let head = &body[..body.len().min(SNIPPET_CHARS * 4)];
+    // cut at its end can only fall after the first `max_chars`.
+    let head = &bytes[..bytes.len().min(max_chars.saturating_mul(4))];
     String::from_utf8_lossy(head)
         .chars()
-        .take(SNIPPET_CHARS)
+        .take(max_chars)
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
 }
@@ -548,13 +554,7 @@ fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
 /// A redirect's `Location`, bounded and with control characters replaced.
 fn location(headers: &http::HeaderMap) -> Option<String> {
     let value = headers.get(http::header::LOCATION)?;
-    let text = String::from_utf8_lossy(value.as_bytes());
-    Some(
-        text.chars()
-            .take(LOCATION_CHARS)
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect(),
-    )
+    Some(printable(value.as_bytes(), LOCATION_CHARS))
 }
 
 /// The encoding of a compressed body: its `Content-Encoding` (unless `identity`), else

@@ -3,10 +3,16 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::adaptive::RateLimiter;
 use crate::retry::{RetryPolicy, TokenBucket};
+
+/// The farthest this machine's clock may be from a service's for the service's clock (an
+/// answer's `Date`) to be believed: 3 days. A `Date` farther off is taken for a wrong
+/// answer, not for the time: it neither corrects a refused timestamp nor judges how long
+/// credentials have left.
+pub(crate) const MAX_CLOCK_SKEW: Duration = Duration::from_secs(3 * 24 * 3600);
 
 /// What the calls of one client share.
 #[derive(Debug)]
@@ -59,6 +65,18 @@ impl SharedState {
 
     pub(crate) fn clock_offset(&self) -> i64 {
         self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    /// `wall` (this machine's clock) shifted by the clock offset: the service's clock, as
+    /// estimated. `wall` itself when the shift does not fit.
+    pub(crate) fn corrected(&self, wall: SystemTime) -> SystemTime {
+        let offset = self.clock_offset();
+        let shift = Duration::from_secs(offset.unsigned_abs());
+        let shifted = match offset >= 0 {
+            true => wall.checked_add(shift),
+            false => wall.checked_sub(shift),
+        };
+        shifted.unwrap_or(wall)
     }
 
     pub(crate) fn set_clock_offset(&self, seconds: i64) {

@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use super::cache::{CredentialsCache, CredentialsStep};
 use super::fetch::Fetch;
 use crate::error::Error;
-use crate::exchange::{Exchange, Step};
+use crate::exchange::{local_wall, Exchange, Step};
 use crate::sign::Signer;
 
 /// What a call does before it signs an attempt.
@@ -122,7 +122,7 @@ impl Exchange for CurrentSigner<'_> {
     type Detached = Fetch;
 
     fn next(&mut self, now: Instant) -> Step<Self::Output, Self::Detached> {
-        let wall = || self.start.1 + now.saturating_duration_since(self.start.0);
+        let wall = || local_wall(self.start, now);
         match self.access.step(self.cache, now, wall, &mut self.rng) {
             Ok(Gate::Sign) => Step::Done(self.access.signer.clone().ok_or_else(spent)),
             Ok(Gate::Detach(fetch)) => Step::Detach(fetch),

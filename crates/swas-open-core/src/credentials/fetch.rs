@@ -14,11 +14,8 @@ use super::machine::{Ctx, Machine, Next};
 use super::service::{Answer, Fetched, NoAnswer};
 use super::CredentialsError;
 use crate::error::Error;
-use crate::exchange::{Exchange, Step};
-
-/// How far the service's clock (an answer's `Date`) may be from ours and still be believed:
-/// beyond it, the expiration is judged by our clock alone.
-const PLAUSIBLE_SKEW: Duration = Duration::from_secs(3 * 24 * 3600);
+use crate::exchange::{local_wall, Exchange, Step};
+use crate::shared::MAX_CLOCK_SKEW;
 
 /// How long credentials have left, judged by the clock of the service that issued them
 /// when its answer had a plausible `Date` (so a wrong local clock does not make fresh
@@ -33,17 +30,7 @@ pub(crate) fn lifetime(fetched: &Fetched, wall: SystemTime) -> Option<Duration> 
 /// Whether a service's clock reading is close enough to `wall` to be believed.
 fn plausible(date: &SystemTime, wall: SystemTime) -> bool {
     let skew = date.duration_since(wall).unwrap_or_else(|e| e.duration());
-    skew <= PLAUSIBLE_SKEW
-}
-
-/// `wall` shifted by the client's clock offset (seconds; negative: behind).
-fn corrected(wall: SystemTime, offset: i64) -> SystemTime {
-    let shift = Duration::from_secs(offset.unsigned_abs());
-    let shifted = match offset >= 0 {
-        true => wall.checked_add(shift),
-        false => wall.checked_sub(shift),
-    };
-    shifted.unwrap_or(wall)
+    skew <= MAX_CLOCK_SKEW
 }
 
 /// One refresh of a client's credentials, as an [`Exchange`]: the provider's requests (STS,
@@ -108,7 +95,7 @@ impl Fetch {
             Err(e) => i64::try_from(e.duration().as_secs()).ok().map(|s| -s),
         };
         self.skew_corrected = true;
-        let sent = corrected(wall, self.cache.shared.clock_offset());
+        let sent = self.cache.shared.corrected(wall);
         Some(self.cache.shared.clock_offset() + ahead(date, sent)?)
     }
 
@@ -155,9 +142,9 @@ impl Exchange for Fetch {
             self.attempts += 1;
             self.machine = self.cache.spec.machine();
         }
-        let local = self.start.1 + now.saturating_duration_since(self.start.0);
+        let local = local_wall(self.start, now);
         // Requests are stamped, and expirations judged, by the client's corrected clock.
-        let wall = corrected(local, self.cache.shared.clock_offset());
+        let wall = self.cache.shared.corrected(local);
         let mut ctx = Ctx {
             wall,
             rng: &mut self.rng,
