@@ -176,36 +176,36 @@ fn special_file(_: &std::fs::FileType) -> Option<&'static str> {
 
 /// One id a line of `reader` (named `shown` in errors), trimmed; blank lines skipped.
 fn read_ids(mut reader: impl BufRead, shown: &str) -> Result<Vec<Listed>, Failure> {
+    let refused = |what: String| Failure::Usage(format!("{shown}: {what}"));
     let mut listed = Vec::new();
     let mut line = Vec::new();
     for n in 1..=MAX_LINES + 1 {
         line.clear();
-        let cap = u64::try_from(MAX_LINE + 1).unwrap_or(u64::MAX);
-        let read = std::io::Read::take(&mut reader, cap)
+        // One byte past the longest line tells a runaway line from one that fits.
+        let read = std::io::Read::take(&mut reader, MAX_LINE as u64 + 1)
             .read_until(b'\n', &mut line)
             .map_err(|e| Failure::Usage(format!("cannot read {shown}: {e}")))?;
         if read == 0 {
             return Ok(listed);
         }
-        let too_long = |what: String| Failure::Usage(format!("{shown}: {what}"));
         if line.len() > MAX_LINE && !line.ends_with(b"\n") {
-            return Err(too_long(format!(
+            return Err(refused(format!(
                 "line {n} is longer than {MAX_LINE} bytes: not a list of image ids"
             )));
         }
         if n > MAX_LINES {
-            return Err(too_long(format!(
+            return Err(refused(format!(
                 "more than {MAX_LINES} lines: split the list"
             )));
         }
         let text = std::str::from_utf8(&line)
-            .map_err(|_| too_long(format!("line {n} is not UTF-8 text")))?;
+            .map_err(|_| refused(format!("line {n} is not UTF-8 text")))?;
         let id = text.trim();
         if id.is_empty() {
             continue;
         }
         if listed.len() == MAX_IDS {
-            return Err(too_long(format!(
+            return Err(refused(format!(
                 "more than {MAX_IDS} image ids: split the list"
             )));
         }

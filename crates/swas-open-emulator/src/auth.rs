@@ -2,15 +2,13 @@
 //! the core's verifier), then the timestamp window, nonce replay, STS token ownership and the
 //! expiry of temporary credentials. SWAS and STS's `AssumeRole` share it.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use swas_open_core::{verify_request, ErrorCode, Verified};
 
 use crate::nonce::Fresh;
 use crate::reply::{Answer, Ctx};
-use crate::state::{KnownKey, Shared, WINDOW_SECS};
+use crate::state::{unix_secs, KnownKey, Shared, WINDOW_SECS};
 
 /// A request whose signature, timestamp, nonce and token passed.
 pub(crate) struct Authenticated {
@@ -39,9 +37,7 @@ pub(crate) fn authenticate(
     };
 
     let now = shared.now_unix();
-    let signed_at = SystemTime::from(verified.timestamp)
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let signed_at = unix_secs(verified.timestamp);
     if signed_at.abs_diff(now) > WINDOW_SECS {
         return Err(Answer::coded(ctx, ErrorCode::InvalidTimeStampExpired));
     }

@@ -4,8 +4,6 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use sha2::{Digest, Sha256};
-
 use crate::reply::Answer;
 
 /// The parameters an answer was given for, as a digest: a token replayed with others is a
@@ -18,14 +16,10 @@ impl Fingerprint {
     pub(crate) fn of(params: &[(String, String)]) -> Self {
         let mut sorted: Vec<&(String, String)> = params.iter().collect();
         sorted.sort_unstable();
-        let mut hash = Sha256::new();
-        for (name, value) in sorted {
-            for part in [name, value] {
-                hash.update((part.len() as u64).to_be_bytes());
-                hash.update(part.as_bytes());
-            }
-        }
-        Self(hash.finalize().into())
+        let parts = sorted
+            .into_iter()
+            .flat_map(|(name, value)| [name.as_str(), value.as_str()]);
+        Self(crate::digest(parts))
     }
 }
 

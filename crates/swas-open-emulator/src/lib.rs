@@ -281,6 +281,19 @@ mod tls;
 pub use emulator::{Emulator, EmulatorBuilder, Role};
 pub use fault::{Fault, FaultKind, Service};
 
+/// The SHA-256 of `parts`, each length-prefixed so that no two lists of parts collide: what
+/// the emulator remembers of a nonce or of a request's parameters, 32 bytes whatever they
+/// held.
+pub(crate) fn digest<'a>(parts: impl IntoIterator<Item = &'a str>) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut hash = sha2::Sha256::new();
+    for part in parts {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    hash.finalize().into()
+}
+
 /// What the emulator has seen so far; see [`Emulator::stats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[non_exhaustive]

@@ -2,8 +2,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use sha2::{Digest, Sha256};
-
 /// A nonce as remembered: the SHA-256 of the AccessKey id and the nonce, 32 bytes whatever
 /// their length.
 type NonceDigest = [u8; 32];
@@ -34,15 +32,6 @@ pub(crate) struct NonceCache {
     capacity: usize,
 }
 
-fn digest(access_key_id: &str, nonce: &str) -> NonceDigest {
-    // Length-prefixed, so no id/nonce pair can collide with another.
-    let mut hash = Sha256::new();
-    hash.update((access_key_id.len() as u64).to_be_bytes());
-    hash.update(access_key_id.as_bytes());
-    hash.update(nonce.as_bytes());
-    hash.finalize().into()
-}
-
 impl NonceCache {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
@@ -61,7 +50,7 @@ impl NonceCache {
         now: u64,
     ) -> Fresh {
         self.prune(now);
-        let key = digest(access_key_id, nonce);
+        let key = crate::digest([access_key_id, nonce]);
         if self.expiry.contains_key(&key) {
             return Fresh::Replay;
         }

@@ -21,6 +21,14 @@ pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// How far a request's timestamp may be from the emulator's clock, in seconds.
 pub(crate) const WINDOW_SECS: u64 = 15 * 60;
+
+/// `at` in Unix seconds (0 before the epoch): the emulator's clock and the timestamps of
+/// requests, compared against [`WINDOW_SECS`].
+pub(crate) fn unix_secs(at: impl Into<SystemTime>) -> u64 {
+    at.into()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 /// The most nonces remembered at once (as 32-byte digests, about 150 bytes each with their
 /// indexes): past it, new signed requests are refused until older nonces leave the window.
 pub(crate) const NONCE_CAPACITY: usize = 500_000;
@@ -155,9 +163,7 @@ impl Shared {
 
     /// The emulator's clock, in Unix seconds (0 before the epoch).
     pub(crate) fn now_unix(&self) -> u64 {
-        self.now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
+        unix_secs(self.now())
     }
 
     /// The emulator's clock as an HTTP `Date` value (IMF-fixdate).

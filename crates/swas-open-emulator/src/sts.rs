@@ -1,7 +1,7 @@
 //! STS: `AssumeRole` (V1- or V3-signed by a known key) and `AssumeRoleWithOIDC` (unsigned),
 //! both issuing temporary credentials that the SWAS half then accepts.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -14,7 +14,7 @@ use crate::auth;
 use crate::fault::Service;
 use crate::issued::Issued;
 use crate::reply::{Answer, Ctx};
-use crate::state::{OidcProviderConfig, RoleConfig, Shared, WINDOW_SECS};
+use crate::state::{unix_secs, OidcProviderConfig, RoleConfig, Shared, WINDOW_SECS};
 
 /// The STS API version requests must name to be routed here.
 pub(crate) const VERSION: &str = "2015-04-01";
@@ -289,10 +289,7 @@ fn check_timestamp(shared: &Shared, params: &[(String, String)]) -> Result<(), S
     let at = text
         .parse::<Timestamp>()
         .map_err(|_| StsError::TimestampFormat)?;
-    let at = SystemTime::from(at)
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    if at.abs_diff(shared.now_unix()) > WINDOW_SECS {
+    if unix_secs(at).abs_diff(shared.now_unix()) > WINDOW_SECS {
         return Err(StsError::TimestampExpired);
     }
     Ok(())

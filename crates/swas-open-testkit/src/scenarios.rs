@@ -3,7 +3,7 @@
 //! Every scenario is a private function named in [`list`]; helpers are private too.
 
 use std::fmt;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use swas_open_core::{
 use swas_open_core::{ParseError, ParseErrorKind};
 use swas_open_emulator::{Emulator, Fault};
 
+use crate::server::closed_port;
 use crate::storm::{throttling_storm, STORM_CALLS};
 use crate::{
     builder, builder_for, capture, clear_faults, emulator, emulator_builder, emulator_with,
@@ -604,12 +605,6 @@ fn redirects_are_not_followed<D: Driver>(d: &D) {
     assert_eq!(result.as_ref().map_err(Error::attempts).unwrap_err(), 3);
     assert_eq!(parse_error(result).status, 302);
     assert_eq!(server.requests(), 4);
-}
-
-/// A loopback port nothing listens on.
-fn closed_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
 }
 
 fn connection_refused_is_a_connect_failure<D: Driver>(d: &D) {

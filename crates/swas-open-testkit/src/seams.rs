@@ -2,7 +2,6 @@
 //! services that fail or answer credentials already expired, and proxies. Each scenario
 //! runs for both clients over real sockets against the emulator.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
@@ -15,6 +14,7 @@ use swas_open_emulator::{Emulator, Fault, Service};
 use crate::creds::{
     chain, credential_services, credentials_error, role_provider, Home, AK, OIDC_PROVIDER, ROLE,
 };
+use crate::server::closed_port;
 use crate::{quick_retries, Driver, REGION};
 
 /// A RAM role client of `emu`: a new STS session at its first call.
@@ -79,14 +79,6 @@ fn shown(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
-}
-
-/// A loopback address where nothing listens.
-fn dead_address() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("address");
-    drop(listener);
-    addr.to_string()
 }
 
 /// Credentials that arrive with a minute of life (inside the 3 minutes a call needs), from
@@ -192,7 +184,7 @@ fn metadata_is_never_proxied_and_a_dead_proxy_is_named<D: Driver>(d: &D) {
     let emu = credential_services()
         .start_blocking()
         .expect("emulator starts");
-    let proxy = dead_address();
+    let proxy = closed_port().to_string();
     let url = format!("http://{proxy}");
     let imds = CredentialsProvider::ecs_ram_role_at(None, &emu.url());
     let c = client::<D>(&emu, imds, Some(&url));

@@ -101,6 +101,12 @@ fn answer_one(mut stream: TcpStream, answer: &[u8], count: &AtomicU64) -> io::Re
     stream.shutdown(std::net::Shutdown::Write)
 }
 
+/// A loopback address nothing listens on: a port bound, then let go.
+pub(crate) fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    listener.local_addr().expect("a bound port has an address")
+}
+
 /// Drops the emulator's pending faults through its admin route; returns how many there were.
 pub fn clear_faults(emu: &Emulator) -> u64 {
     let mut stream = TcpStream::connect(emu.addr()).expect("connect to the emulator");

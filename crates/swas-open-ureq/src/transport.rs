@@ -90,7 +90,6 @@ pub(crate) fn send(agent: &Agent, outgoing: Outgoing) -> Result<http::Response<V
     let proxy = (agent.proxies.as_ref())
         .filter(|_| !outgoing.direct)
         .and_then(|p| p.for_uri(outgoing.request.uri()));
-    let via = proxy.map(|p| (p.host().to_owned(), p.port()));
     let request = if limits != agent.defaults || left.is_some() || proxy.is_some() {
         agent
             .agent
@@ -107,7 +106,7 @@ pub(crate) fn send(agent: &Agent, outgoing: Outgoing) -> Result<http::Response<V
     };
     let response = agent.agent.run(request).map_err(|e| {
         let error = map_error(e, limits);
-        match via {
+        match proxy {
             Some(proxy) => named_proxy(error, proxy),
             None => error,
         }
@@ -158,9 +157,10 @@ fn map_error(error: ureq::Error, limits: Limits) -> Error {
     Error::transport(kind, source)
 }
 
-/// A failure to reach the proxy `via` (host, port), named after it: the error's source says
-/// `the proxy host:port: ...`. Other failures are the service's, and left alone.
-fn named_proxy(error: Error, via: (String, u16)) -> Error {
+/// A failure to reach `proxy`, named after it: the error's source says `the proxy
+/// host:port: ...`. Other failures are the service's, and left alone. Its name is written
+/// only then, never for an attempt that reached the proxy.
+fn named_proxy(error: Error, proxy: &ureq::Proxy) -> Error {
     match error.into_kind() {
         ErrorKind::Transport {
             kind: kind @ (TransportFailure::Connect | TransportFailure::Dns),
@@ -168,7 +168,7 @@ fn named_proxy(error: Error, via: (String, u16)) -> Error {
         } => Error::transport(
             kind,
             ProxyFailed {
-                proxy: format!("{}:{}", via.0, via.1),
+                proxy: format!("{}:{}", proxy.host(), proxy.port()),
                 source,
             },
         ),
