@@ -1,13 +1,16 @@
 //! `swas delete-custom-image`: one DeleteCustomImage call, against the service or a local
 //! emulator, or a dry run that only signs (several images: see [`batch`]).
 
-use swas_open_core::{Config, DeleteCustomImage, Endpoint, EndpointKind, FromConfig, RegionId};
+use swas_open_core::{
+    ClientBuilder, Config, DeleteCustomImage, Endpoint, EndpointKind, FromConfig, RegionId,
+    RetryPolicy,
+};
 use swas_open_ureq::Client;
 
 use crate::cli::DeleteArgs;
 use crate::emulator::Local;
 use crate::exit::Failure;
-use crate::{batch, dry_run, output, verbose};
+use crate::{batch, dry_run, output, verbose, SetSome};
 
 /// Appended to the `user-agent` of every request this tool signs, dry runs included.
 pub const USER_AGENT_SUFFIX: &str = concat!("swas-cli/", env!("CARGO_PKG_VERSION"));
@@ -64,36 +67,25 @@ pub fn warn_if_unlisted(
 /// the profile given or the default credential chain. Fails when a `--ca-file` cannot be
 /// read (or is not a regular file, or is too large) or an option is invalid.
 pub fn client_config(args: &DeleteArgs, local: Option<&Local>) -> Result<Config, Failure> {
-    let mut builder = swas_open_core::ClientBuilder::<Config>::default()
+    let mut builder = ClientBuilder::<Config>::default()
         .signature_version(args.signature_version)
         .user_agent_suffix(USER_AGENT_SUFFIX);
-    match local {
-        Some(local) => {
-            builder = builder
-                .credentials(local.credentials().clone())
-                .endpoint(&local.url());
-        }
-        None => {
-            if let Some(profile) = &args.profile {
-                builder = builder.profile(profile);
-            }
-            if let Some(url) = &args.endpoint {
-                builder = builder.endpoint(url);
-            }
-        }
-    }
-    if let Some(timeout) = args.connect_timeout {
-        builder = builder.connect_timeout(timeout);
-    }
-    if let Some(timeout) = args.read_timeout {
-        builder = builder.read_timeout(timeout);
-    }
-    if let Some(limit) = args.deadline {
-        builder = builder.deadline(limit);
-    }
-    if let Some(attempts) = args.max_attempts {
-        builder = builder.retry_policy(swas_open_core::RetryPolicy::new(attempts));
-    }
+    builder = match local {
+        Some(local) => builder
+            .credentials(local.credentials().clone())
+            .endpoint(&local.url()),
+        None => builder
+            .set_some(args.profile.as_deref(), ClientBuilder::profile)
+            .set_some(args.endpoint.as_deref(), ClientBuilder::endpoint),
+    };
+    builder = builder
+        .set_some(args.connect_timeout, ClientBuilder::connect_timeout)
+        .set_some(args.read_timeout, ClientBuilder::read_timeout)
+        .set_some(args.deadline, ClientBuilder::deadline)
+        .set_some(
+            args.max_attempts.map(RetryPolicy::new),
+            ClientBuilder::retry_policy,
+        );
     for path in &args.ca_files {
         // Read when the configuration resolves: a regular file only, bounded in size; the
         // error names the file.

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use swas_open_core::{Credentials, DeleteCustomImage, ImageId, RegionId};
-use swas_open_emulator::Emulator;
+use swas_open_emulator::{Emulator, EmulatorBuilder};
 
 use self::flags::{
     parse_access_key_spec, parse_key_account_spec, parse_oidc_provider_spec, parse_oidc_spec,
@@ -14,6 +14,7 @@ use self::flags::{
 };
 use crate::cli::EmulatorArgs;
 use crate::exit::Failure;
+use crate::SetSome;
 
 /// An emulator started for one call: holds the requested image, accepts one throwaway key.
 /// Stops when dropped.
@@ -75,9 +76,7 @@ pub fn run(args: &EmulatorArgs) -> Result<(), Failure> {
             (id, secret, Some(token)) => builder.sts_access_key(&id, &secret, &token),
         };
     }
-    if let Some(account) = &args.account {
-        builder = builder.account(account);
-    }
+    builder = builder.set_some(args.account.as_deref(), EmulatorBuilder::account);
     for spec in &args.key_accounts {
         let (id, account) = parse_key_account_spec(spec).map_err(Failure::Usage)?;
         builder = builder.key_account(&id, &account);
@@ -101,21 +100,20 @@ pub fn run(args: &EmulatorArgs) -> Result<(), Failure> {
         let audiences: Vec<&str> = audiences.iter().map(String::as_str).collect();
         builder = builder.oidc_provider(&provider, issuer.as_deref(), &audiences);
     }
-    if let Some(addr) = args.imds_listen {
-        builder = builder.imds_listen(addr);
-    }
     if let Some(name) = &args.instance_role {
         builder = builder.instance_role(name).imds_v2_only(args.imds_v2_only);
     }
-    if let Some(path) = &args.credentials_uri {
-        builder = builder.credentials_uri(path);
-    }
-    if let Some(lifetime) = args.credential_lifetime {
-        builder = builder.credential_lifetime(lifetime);
-    }
-    if let Some(per_second) = args.rate_limit {
-        builder = builder.rate_limit(per_second);
-    }
+    builder = builder
+        .set_some(args.imds_listen, EmulatorBuilder::imds_listen)
+        .set_some(
+            args.credentials_uri.as_deref(),
+            EmulatorBuilder::credentials_uri,
+        )
+        .set_some(
+            args.credential_lifetime,
+            EmulatorBuilder::credential_lifetime,
+        )
+        .set_some(args.rate_limit, EmulatorBuilder::rate_limit);
     if args.tls || args.tls_ca_out.is_some() {
         builder = builder.tls();
     }

@@ -49,3 +49,16 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// A builder's setter applied to an option's value when the option was given:
+/// `builder.set_some(args.deadline, ClientBuilder::deadline)`.
+trait SetSome: Sized {
+    fn set_some<T>(self, value: Option<T>, set: impl FnOnce(Self, T) -> Self) -> Self {
+        match value {
+            Some(value) => set(self, value),
+            None => self,
+        }
+    }
+}
+
+impl<B> SetSome for B {}
