@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A request to send, with the time bounds of this one attempt.
+// Without `transport`, the credentials fetches that build one are never run.
+#[cfg_attr(not(feature = "transport"), allow(dead_code))]
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Outgoing {
@@ -63,6 +65,8 @@ impl TransportFailure {
     /// (nothing was sent); reset, aborted, broken or closed is `Reset`; a failed name
     /// lookup (which the standard library reports with a message, not a kind) is `Dns`;
     /// anything else is `Other`.
+    #[cfg(feature = "transport")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
     pub fn from_io(e: &std::io::Error) -> Self {
         use std::io::ErrorKind::*;
         match e.kind() {
