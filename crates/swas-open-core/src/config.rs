@@ -554,8 +554,6 @@ pub fn extra_root_certificates(
 }
 
 /// Where a client's calls go.
-// Read by calls (and the CLI's `endpoint_for`): without `transport`, only resolved.
-#[cfg_attr(not(feature = "transport"), allow(dead_code))]
 #[derive(Debug, Clone)]
 pub(crate) enum EndpointChoice {
     /// The endpoint URL given.
@@ -573,7 +571,6 @@ pub(crate) enum EndpointChoice {
     PerInput(EndpointKind),
 }
 
-#[cfg_attr(not(feature = "transport"), allow(dead_code))]
 impl EndpointChoice {
     /// The endpoint of a call. A region missing from the published endpoint table still
     /// resolves by the pattern, with a `tracing` warning.
@@ -596,7 +593,6 @@ impl EndpointChoice {
     }
 }
 
-#[cfg_attr(not(feature = "transport"), allow(dead_code))]
 fn warn_if_unlisted(region: &RegionId, kind: EndpointKind) {
     if !kind.lists(region) {
         tracing::warn!(

@@ -74,48 +74,37 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// The transport kit (feature `transport`) is what runs a call. Its own modules (the call, the
+// exchange contract, the metrics of a call, the credentials' access and fetch) are compiled
+// only with it. The machinery it shares with the rest stays compiled without it but is never
+// called: the providers' fetch machines beside the configuration their constructors build,
+// the retry and clock state a resolved `Config` holds, the signing and redaction helpers of
+// its requests. Hence this allowance, as tokio makes for the building blocks of its features.
+// It hides nothing: features only add uses, so an item unused in a build with `transport`
+// (CI lints the core with the kit alone, and with every feature) is reported there.
+#![cfg_attr(not(feature = "transport"), allow(dead_code))]
 
-// The transport kit (feature `transport`) is what runs a call: the call machine, the
-// exchange contract and the credentials fetches. Its own modules are compiled only with it.
-// Without it, the machinery it shares with the rest (the providers' fetch machines beside
-// the configuration their constructors build, the retry and clock state a resolved
-// `Config` holds, the signing and redaction helpers its requests use) is compiled but never
-// called, which is what `allow(dead_code)` admits here, as tokio does for the building
-// blocks of its features. Features only add uses, so a build with `transport` (CI lints
-// one) still reports every item that is dead for good.
-#[cfg_attr(not(feature = "transport"), allow(dead_code))]
 mod adaptive;
 mod buf;
 #[cfg(feature = "transport")]
 mod call;
 mod config;
-#[cfg_attr(not(feature = "transport"), allow(dead_code))]
 mod credentials;
-#[cfg_attr(not(feature = "transport"), allow(dead_code))]
 mod credentials_error;
-#[cfg_attr(not(feature = "transport"), allow(dead_code))]
 mod encode;
-#[cfg_attr(not(feature = "transport"), allow(dead_code))]
 mod endpoint;
-#[cfg_attr(not(feature = "transport"), allow(dead_code))]
 mod error;
 #[cfg(feature = "transport")]
 mod exchange;
-#[cfg_attr(not(feature = "transport"), allow(dead_code))]
 mod input;
 mod keys;
 #[cfg(feature = "transport")]
 mod metrics;
 mod network;
-#[cfg_attr(not(feature = "transport"), allow(dead_code))]
 mod response;
-#[cfg_attr(not(feature = "transport"), allow(dead_code))]
 mod retry;
-#[cfg_attr(not(feature = "transport"), allow(dead_code))]
 mod shared;
-#[cfg_attr(not(feature = "transport"), allow(dead_code))]
 mod sign;
-#[cfg_attr(not(feature = "transport"), allow(dead_code))]
 mod time;
 mod transport;
 #[cfg(feature = "verify")]

@@ -7,8 +7,6 @@ use std::time::{Duration, Instant};
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A request to send, with the time bounds of this one attempt.
-// Without `transport`, the credentials fetches that build one are never run.
-#[cfg_attr(not(feature = "transport"), allow(dead_code))]
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Outgoing {
