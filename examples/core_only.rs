@@ -4,7 +4,7 @@
 //! Runs offline against the local emulator, which first answers `ServiceUnavailable` once,
 //! so the call shows a retry.
 //!
-//! `cargo run --example core_only --features emulator`
+//! `cargo run --example core_only --features emulator,transport`
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

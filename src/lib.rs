@@ -2,8 +2,10 @@
 //! wire, in sync and async Rust.
 //!
 //! One dependency for users; the parts live in their own crates:
-//! - [`sans_io`] (always): the signer, the parser and the call state machine; no sockets,
-//!   clock or randomness inside. Its everyday types are re-exported here.
+//! - [`sans_io`] (always): the signer, the parser and the client builder; no sockets,
+//!   clock or randomness inside. Its everyday types are re-exported here. With feature
+//!   `transport` (which both clients enable), also its transport kit: the call state
+//!   machine and what drives it, for a transport of your own.
 //! - [`blocking`] (feature `blocking`, default): a client on `ureq`.
 //! - [`asynchronous`] (feature `async`): a client on `hyper` + `tokio`.
 //! - [`emulator`] (feature `emulator`): a local service that verifies signatures, for tests.
@@ -28,7 +30,8 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-/// The sans-IO core: signing, parsing, the call state machine, the shared client builder.
+/// The sans-IO core: signing, parsing, the shared client builder, and (feature `transport`)
+/// the call state machine.
 /// (Named so that it does not shadow the standard `::core`.)
 #[doc(inline)]
 pub use swas_open_core as sans_io;

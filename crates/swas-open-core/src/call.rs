@@ -5,7 +5,7 @@ use http::HeaderValue;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::Config;
+use crate::config::{CallOptions, Config};
 use crate::credentials::{Access, Fetch, Gate};
 use crate::endpoint::Endpoint;
 use crate::error::{error_type, Error, ErrorKind, Redactions, Stopped};
@@ -89,47 +89,6 @@ pub struct Call<'a> {
     /// The call's span, made by the first [`Call::span`]; a call dropped before its end says
     /// so in it.
     span: std::cell::OnceCell<tracing::Span>,
-}
-
-/// Limits and options of one call, besides the client's: give them to
-/// [`Call::new`] (or a client's `delete_custom_image_with`) instead of building a
-/// second client.
-///
-/// ```
-/// use std::time::Duration;
-/// use swas_open::{CallOptions, ClientToken};
-///
-/// let options = CallOptions::new()
-///     .deadline(Duration::from_secs(5))
-///     .client_token(ClientToken::new("order-4711-delete")?);
-/// # drop(options);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CallOptions {
-    deadline: Option<Duration>,
-    client_token: Option<ClientToken>,
-}
-
-impl CallOptions {
-    /// No option: the client's settings and the input's token (or a generated one).
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Ends the call after `limit`, waits and retries included, in place of the client's
-    /// deadline (longer or shorter).
-    pub fn deadline(mut self, limit: Duration) -> Self {
-        self.deadline = Some(limit);
-        self
-    }
-
-    /// Sends this `ClientToken` on every attempt, in place of the input's (for example an
-    /// application's own idempotency key, saved before the call).
-    pub fn client_token(mut self, token: ClientToken) -> Self {
-        self.client_token = Some(token);
-        self
-    }
 }
 
 /// Where a call stands between two steps.

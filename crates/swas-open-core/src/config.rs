@@ -3,15 +3,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::credentials::read::{read_regular, MAX_FILE};
-use crate::credentials::{CredentialsCache, CredentialsProvider, CurrentSigner};
+use crate::credentials::{CredentialsCache, CredentialsProvider};
 use crate::endpoint::{Endpoint, EndpointKind};
 use crate::error::Error;
-use crate::exchange::Readings;
-use crate::input::{DeleteCustomImage, RegionId};
+use crate::input::{ClientToken, DeleteCustomImage, RegionId};
 use crate::network::{self, Proxies, ProxyChoice};
 use crate::retry::RetryPolicy;
 use crate::shared::SharedState;
 use crate::sign::SignatureVersion;
+#[cfg(feature = "transport")]
+use crate::{credentials::CurrentSigner, exchange::Readings};
 
 /// The default bound on setting up a connection.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -19,6 +20,10 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Builds a client `C` from what a transport needs, once the options are resolved.
+///
+/// Both clients of `swas-open` implement it (and [`Config`] itself does), so a bound
+/// `C: FromConfig` builds either with the same options. A transport of your own implements
+/// it too, with feature `transport`, which opens the resolved [`Config`] to it.
 pub trait FromConfig: Sized {
     /// Makes the client (its connection pool, TLS configuration, ...).
     fn from_config(config: Config) -> Result<Self, Error>;
@@ -36,9 +41,10 @@ pub trait FromConfig: Sized {
 /// ```
 /// use std::time::Duration;
 /// use swas_open::sans_io::{ClientBuilder, Config, FromConfig};
-/// use swas_open::{Credentials, Error, SignatureVersion};
+/// use swas_open::{Credentials, Error, ErrorKind, SignatureVersion};
 ///
 /// /// A client that keeps its configuration and sends nothing.
+/// #[derive(Debug)]
 /// struct Probe(Config);
 /// impl FromConfig for Probe {
 ///     fn from_config(config: Config) -> Result<Self, Error> {
@@ -46,13 +52,15 @@ pub trait FromConfig: Sized {
 ///     }
 /// }
 ///
-/// let probe = ClientBuilder::<Probe>::default()
+/// let builder = ClientBuilder::<Probe>::default()
 ///     .credentials(Credentials::new("id", "secret")?)
 ///     .signature_version(SignatureVersion::V3)
-///     .read_timeout(Duration::from_secs(3))
-///     .build()?;
-/// assert_eq!(probe.0.read_timeout, Duration::from_secs(3));
-/// assert_eq!(probe.0.clock_offset(), 0);
+///     .read_timeout(Duration::from_secs(3));
+/// let probe = builder.clone().build()?;
+/// assert!(format!("{:?}", probe.0).contains("read_timeout: 3s"));
+/// // The options are checked when the client is built.
+/// let bad = builder.region("Bad_Region").build().unwrap_err();
+/// assert!(matches!(bad.kind(), ErrorKind::InvalidInput(_)));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
@@ -62,7 +70,8 @@ pub trait FromConfig: Sized {
 /// Defaults: credentials from the default chain ([`CredentialsProvider::default`]), the public endpoint of
 /// each input's region, signature V1, connect timeout 5 s, read timeout 10 s, no deadline,
 /// [`RetryPolicy::default`] (3 attempts), the built-in (webpki) roots plus `SSL_CERT_FILE`,
-/// and the proxies of the environment ([`Proxies`]).
+/// and the proxies of the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
+/// `NO_PROXY`).
 #[must_use]
 pub struct ClientBuilder<C> {
     credentials: Option<CredentialsProvider>,
@@ -365,16 +374,68 @@ impl<C: FromConfig> ClientBuilder<C> {
     }
 }
 
+/// Limits and options of one call, besides the client's: give them to a client's
+/// `delete_custom_image_with` (or to `Call::new`, feature `transport`) instead of building
+/// a second client.
+///
+/// ```
+/// use std::time::Duration;
+/// use swas_open::{CallOptions, ClientToken};
+///
+/// let options = CallOptions::new()
+///     .deadline(Duration::from_secs(5))
+///     .client_token(ClientToken::new("order-4711-delete")?);
+/// # drop(options);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallOptions {
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) client_token: Option<ClientToken>,
+}
+
+impl CallOptions {
+    /// No option: the client's settings and the input's token (or a generated one).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Ends the call after `limit`, waits and retries included, in place of the client's
+    /// deadline (longer or shorter).
+    pub fn deadline(mut self, limit: Duration) -> Self {
+        self.deadline = Some(limit);
+        self
+    }
+
+    /// Sends this `ClientToken` on every attempt, in place of the input's (for example an
+    /// application's own idempotency key, saved before the call).
+    pub fn client_token(mut self, token: ClientToken) -> Self {
+        self.client_token = Some(token);
+        self
+    }
+}
+
 /// The resolved options a transport builds its client from, and the state its calls share.
+///
+/// Opaque without feature `transport`; with it, a transport reads its time bounds and
+/// proxies here and starts its calls from it.
 #[non_exhaustive]
 pub struct Config {
     pub(crate) credentials: Arc<CredentialsCache>,
     pub(crate) endpoints: EndpointChoice,
     pub(crate) retry_policy: RetryPolicy,
     /// The bound on setting up a connection.
+    #[cfg(feature = "transport")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
     pub connect_timeout: Duration,
+    #[cfg(not(feature = "transport"))]
+    pub(crate) connect_timeout: Duration,
     /// The bound on waiting for an answer, and on reading it.
+    #[cfg(feature = "transport")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
     pub read_timeout: Duration,
+    #[cfg(not(feature = "transport"))]
+    pub(crate) read_timeout: Duration,
     pub(crate) deadline: Option<Duration>,
     pub(crate) state: Arc<SharedState>,
     /// PEM bundles to trust besides the built-in roots: those of
@@ -384,7 +445,11 @@ pub struct Config {
     /// Whether to trust the operating system's store as well ([`ClientBuilder::native_roots`]).
     pub(crate) native_roots: bool,
     /// The proxies, resolved from the builder and the environment.
+    #[cfg(feature = "transport")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
     pub proxies: Proxies,
+    #[cfg(not(feature = "transport"))]
+    pub(crate) proxies: Proxies,
 }
 
 impl std::fmt::Debug for Config {
@@ -404,8 +469,8 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// A core-only user builds the configuration itself and drives [`Call`](crate::Call)s
-/// with a transport of their own: `ClientBuilder::<Config>::default()...build()`.
+/// A transport of your own (feature `transport`) builds the configuration itself and drives
+/// its `Call`s: `ClientBuilder::<Config>::default()...build()`.
 impl FromConfig for Config {
     fn from_config(config: Config) -> Result<Self, Error> {
         Ok(config)
@@ -425,6 +490,8 @@ impl Config {
     /// The signer of the client's current credentials, as an exchange a client drives like
     /// a call (fetching them first if need be), at the moment of `readings`, whose seed
     /// seeds a fetch.
+    #[cfg(feature = "transport")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
     pub fn current_signer(&self, readings: Readings) -> CurrentSigner<'_> {
         let Readings { seed, now, wall } = readings;
         CurrentSigner::new(&self.credentials, seed, now, wall)
@@ -435,6 +502,8 @@ impl Config {
     /// time the driver would sleep in [`Step::Wait`](crate::Step::Wait), a fetch ended
     /// in between and the driver asks again instead. It is counted before the
     /// [`on_credentials_change`](Self::on_credentials_change) callback is called.
+    #[cfg(feature = "transport")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
     pub fn credentials_changes(&self) -> u64 {
         self.credentials.changes()
     }
@@ -443,6 +512,8 @@ impl Config {
     /// before its end), on the thread that ran it: the driver then wakes the calls waiting
     /// in [`Step::Wait`](crate::Step::Wait), which ask again. A client sets it once, when
     /// it is built; later calls are ignored.
+    #[cfg(feature = "transport")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
     pub fn on_credentials_change(&self, wake: impl Fn() + Send + Sync + 'static) {
         self.credentials.set_waker(Box::new(wake));
     }
@@ -458,6 +529,8 @@ impl Config {
     /// How far the service's clock is ahead of this machine's (negative: behind), in
     /// seconds, as learnt from an `InvalidTimeStamp.Expired` answer; 0 until then. Every
     /// call of the client signs with the corrected time.
+    #[cfg(feature = "transport")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
     pub fn clock_offset(&self) -> i64 {
         self.state.clock_offset()
     }
@@ -473,6 +546,7 @@ impl Config {
 /// few) are skipped with a warning. So is the operating system's store, which is an error
 /// only when it yields nothing but errors.
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub fn extra_root_certificates(
     config: &Config,
 ) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, Error> {

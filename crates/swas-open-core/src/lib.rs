@@ -48,20 +48,45 @@
 //! - [`Signer`] and [`SigningContext`]: RPC signature V1 (HMAC-SHA1) and ACS3-HMAC-SHA256 (V3).
 //! - [`parse_delete_custom_image`]: the answer's `RequestId`, or its [`ServiceError`] or
 //!   [`ParseError`] ([`AnswerError`]).
-//! - [`Call`]: one call with retries, an [`Exchange`] that a transport drives; its
-//!   [`RetryPolicy`], the client's [`RetryBudget`], and [`CallOptions`] for one call's own
+//! - [`RetryPolicy`] and the client's [`RetryBudget`]; [`CallOptions`] for one call's own
 //!   deadline and `ClientToken`.
-//! - [`ClientBuilder`] and [`Config`]: the options every client shares, whatever its transport.
-//! - [`Error`]: the one error every client returns.
-//! - `verify_request` (feature `verify`): the server's half, used by the emulator.
+//! - [`ClientBuilder`]: the options every client shares, whatever its transport, resolved
+//!   into a [`Config`] for the client named by [`FromConfig`].
+//! - [`Error`]: the one error every client returns; its [`ErrorKind`] names a
+//!   [`TransportFailure`] or a [`TimeoutKind`] when no answer came.
+//!
+//! # Features
+//! - `transport`: the transport kit, what only a transport calls; both clients of
+//!   `swas-open` enable it. `Call`, one call with retries, and `Fetch`, one refresh of a
+//!   client's credentials, are `Exchange`s that a transport drives step by step (`Step`,
+//!   from `Readings` of its clocks and randomness), sending each `Outgoing` request;
+//!   `CurrentSigner` signs alone (a dry run); `Config` then opens its time bounds, its
+//!   `Proxies`, its credentials hooks and its clock offset; `TransportFailure::from_io`
+//!   classes an I/O error. A program that signs and parses, or builds a client of
+//!   `swas-open`, names none of these.
+//! - `tls`: the roots both clients trust (`extra_root_certificates`) and their rustls
+//!   crypto provider (`crypto_provider`); implies `transport`.
+//! - `verify`: `verify_request`, the server's half, used by the emulator.
+//! - `metrics`: counters and histograms through the `metrics` facade, recorded by calls.
 //!
 //! Feature `workspace-internals` is no part of the API: it serves this workspace's
 //! emulator, CLI and test kit, is not covered by semver, and its items are hidden.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// The transport kit (feature `transport`) is what runs a call. Its own modules (the call, the
+// exchange contract, the metrics of a call, the credentials' access and fetch) are compiled
+// only with it. The machinery it shares with the rest stays compiled without it but is never
+// called: the providers' fetch machines beside the configuration their constructors build,
+// the retry and clock state a resolved `Config` holds, the signing and redaction helpers of
+// its requests. Hence this allowance, as tokio makes for the building blocks of its features.
+// It hides nothing: features only add uses, so an item unused in a build with `transport`
+// (CI lints the core with the kit alone, and with every feature) is reported there.
+#![cfg_attr(not(feature = "transport"), allow(dead_code))]
 
 mod adaptive;
 mod buf;
+#[cfg(feature = "transport")]
 mod call;
 mod config;
 mod credentials;
@@ -69,9 +94,11 @@ mod credentials_error;
 mod encode;
 mod endpoint;
 mod error;
+#[cfg(feature = "transport")]
 mod exchange;
 mod input;
 mod keys;
+#[cfg(feature = "transport")]
 mod metrics;
 mod network;
 mod response;
@@ -83,14 +110,22 @@ mod transport;
 #[cfg(feature = "verify")]
 mod verify;
 
-pub use call::{Call, CallOptions};
+#[cfg(feature = "transport")]
+#[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
+pub use call::Call;
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use config::extra_root_certificates;
-pub use config::{ClientBuilder, Config, FromConfig};
-pub use credentials::{CredentialsProvider, CurrentSigner, Fetch, ProvideCredentials, RoleOptions};
+pub use config::{CallOptions, ClientBuilder, Config, FromConfig};
+pub use credentials::{CredentialsProvider, ProvideCredentials, RoleOptions};
+#[cfg(feature = "transport")]
+#[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
+pub use credentials::{CurrentSigner, Fetch};
 pub use credentials_error::{CredentialsError, Refusal};
 pub use endpoint::{Endpoint, EndpointError, EndpointKind};
 pub use error::{Error, ErrorKind};
+#[cfg(feature = "transport")]
+#[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
 pub use exchange::{Exchange, Readings, Step};
 pub use http;
 pub use input::{ClientToken, DeleteCustomImage, ImageId, InputError, RegionId};
@@ -101,7 +136,10 @@ pub use keys::Credentials;
 #[cfg_attr(not(feature = "verify"), doc(hidden))]
 pub use keys::Secret;
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use network::crypto_provider;
+#[cfg(feature = "transport")]
+#[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
 pub use network::Proxies;
 pub use response::{
     parse_delete_custom_image, AnswerError, DeleteCustomImageOutput, ErrorCode, ParseError,
@@ -112,8 +150,12 @@ pub use retry::{RetryBudget, RetryPolicy};
 pub use serde_json;
 pub use sign::{Nonce, SignatureVersion, Signer, SigningContext};
 pub use time::{Timestamp, TimestampError};
-pub use transport::{BoxError, Outgoing, TimeoutKind, TransportFailure};
+#[cfg(feature = "transport")]
+#[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
+pub use transport::Outgoing;
+pub use transport::{BoxError, TimeoutKind, TransportFailure};
 #[cfg(feature = "verify")]
+#[cfg_attr(docsrs, doc(cfg(feature = "verify")))]
 pub use verify::{verify_request, Verified, VerifyError};
 
 /// The product code of Simple Application Server.

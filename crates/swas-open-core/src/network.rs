@@ -14,6 +14,7 @@ use crate::error::Error;
 /// exchange, which is why rustls 0.23.48 deprecates its constructor. The choice lives here
 /// alone.
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub fn crypto_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
     #[allow(deprecated)]
     std::sync::Arc::new(rustls::crypto::ring::default_provider())

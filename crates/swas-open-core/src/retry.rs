@@ -394,6 +394,7 @@ mod tests {
         assert!(!retries(&Outcome::Transport(Tls)));
     }
 
+    #[cfg(feature = "transport")]
     #[test]
     fn io_failures_are_classed_by_what_was_sent() {
         use std::io::{Error as Io, ErrorKind as K};

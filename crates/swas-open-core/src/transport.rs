@@ -63,6 +63,8 @@ impl TransportFailure {
     /// (nothing was sent); reset, aborted, broken or closed is `Reset`; a failed name
     /// lookup (which the standard library reports with a message, not a kind) is `Dns`;
     /// anything else is `Other`.
+    #[cfg(feature = "transport")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
     pub fn from_io(e: &std::io::Error) -> Self {
         use std::io::ErrorKind::*;
         match e.kind() {

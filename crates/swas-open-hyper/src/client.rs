@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime};
 
 use swas_open_core::{
     Call, CallOptions, Config, DeleteCustomImage, DeleteCustomImageOutput, Error, Exchange, Fetch,
-    FromConfig, Readings, Signer, Step,
+    FromConfig, Readings, Step,
 };
 use tokio::sync::Notify;
 use tracing::Instrument;
@@ -182,8 +182,10 @@ impl Client {
     }
 
     /// The signer of the client's current credentials, fetched first if need be, as a call
-    /// gets it before each attempt.
-    pub async fn signer(&self) -> Result<Arc<Signer>, Error> {
+    /// gets it before each attempt. (Feature `workspace-internals`: not covered by semver.)
+    #[cfg(feature = "workspace-internals")]
+    #[doc(hidden)]
+    pub async fn signer(&self) -> Result<Arc<swas_open_core::Signer>, Error> {
         let mut step = self.inner.config.current_signer(readings());
         self.drive(&mut step).await
     }

@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime};
 
 use swas_open_core::{
     Call, CallOptions, Config, DeleteCustomImage, DeleteCustomImageOutput, Error, Exchange, Fetch,
-    FromConfig, Readings, Signer, Step,
+    FromConfig, Readings, Step,
 };
 
 use crate::transport;
@@ -184,8 +184,11 @@ impl Client {
     }
 
     /// The signer of the client's current credentials, fetched first if need be, as a call
-    /// gets it before each attempt.
-    pub fn signer(&self) -> Result<Arc<Signer>, Error> {
+    /// gets it before each attempt. (Feature `workspace-internals`: for the CLI's dry run,
+    /// not covered by semver.)
+    #[cfg(feature = "workspace-internals")]
+    #[doc(hidden)]
+    pub fn signer(&self) -> Result<Arc<swas_open_core::Signer>, Error> {
         self.drive(self.inner.config.current_signer(readings()))
     }
 

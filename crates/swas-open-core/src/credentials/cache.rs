@@ -3,12 +3,17 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+#[cfg(feature = "transport")]
+use std::time::SystemTime;
+use std::time::{Duration, Instant};
 
-use super::fetch::{lifetime, Fetch};
 use super::machine::ProviderSpec;
-use super::service::Fetched;
 use super::CredentialsError;
+#[cfg(feature = "transport")]
+use super::{
+    fetch::{lifetime, Fetch},
+    service::Fetched,
+};
 use crate::error::Error;
 use crate::retry::RetryPolicy;
 use crate::shared::SharedState;
@@ -82,6 +87,7 @@ fn decide(
 /// What the cache tells a caller who wants a signer.
 // A step lives for one call of `Access::step` and is moved once; the fetch is not boxed
 // because it is taken only when a refresh starts.
+#[cfg(feature = "transport")]
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum CredentialsStep {
@@ -223,6 +229,7 @@ impl CredentialsCache {
         }
     }
 
+    #[cfg(feature = "transport")]
     pub(crate) fn step(
         self: &Arc<Self>,
         now: Instant,
@@ -275,6 +282,7 @@ impl CredentialsCache {
         }
     }
 
+    #[cfg(feature = "transport")]
     pub(crate) fn complete(
         &self,
         now: Instant,
@@ -415,7 +423,7 @@ mod tests {
 /// The round trips a busy client pays for credentials, counted over a simulated hour from the
 /// cache's own rules: the clock is simulated, so the counts are exact and do not depend on
 /// the machine.
-#[cfg(test)]
+#[cfg(all(test, feature = "transport"))]
 mod busy_client {
     use super::*;
     use crate::credentials::{Credentials, CredentialsProvider, ProvideCredentials};

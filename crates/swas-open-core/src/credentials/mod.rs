@@ -8,9 +8,11 @@ use std::time::{Duration, SystemTime};
 use crate::keys::Credentials;
 use crate::transport::BoxError;
 
+#[cfg(feature = "transport")]
 mod access;
 mod cache;
 mod chain;
+#[cfg(feature = "transport")]
 mod fetch;
 mod files;
 #[cfg(test)]
@@ -24,10 +26,13 @@ mod sts;
 mod uri;
 
 use crate::credentials_error::CredentialsError;
+#[cfg(feature = "transport")]
 pub use access::CurrentSigner;
+#[cfg(feature = "transport")]
 pub(crate) use access::{Access, Gate};
 pub(crate) use cache::CredentialsCache;
 use chain::{ChainSpec, EnvFn};
+#[cfg(feature = "transport")]
 pub use fetch::Fetch;
 use machine::ProviderSpec;
 use read::{process_files, ReadFn};
@@ -81,10 +86,10 @@ pub trait ProvideCredentials: Send + Sync {
 /// [`ClientBuilder::credentials`](crate::ClientBuilder::credentials); without one, a client
 /// uses the default chain ([`CredentialsProvider::default`]).
 ///
-/// Each fetch is a sans-IO [`Exchange`](crate::Exchange) ([`Fetch`](crate::Fetch)) that a
-/// call hands its client to run ([`Step::Detach`](crate::Step::Detach)); temporary
-/// credentials are cached, never used with under 3 minutes left, and refreshed from 15
-/// minutes before they expire, one refresh for all the calls that need it.
+/// The client runs each fetch (feature `transport`: a sans-IO `Fetch` exchange that a call
+/// hands its client to run, `Step::Detach`); temporary credentials are cached, never used
+/// with under 3 minutes left, and refreshed from 15 minutes before they expire, one refresh
+/// for all the calls that need it.
 ///
 /// ```
 /// use std::time::Duration;
