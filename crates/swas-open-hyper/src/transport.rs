@@ -197,10 +197,10 @@ fn pooled(
         .https_or_http()
         .enable_http1()
         .wrap_connector(ProxyConnector { http, matcher });
-    let connector = TimedConnector {
+    let connector = TimedConnector(Arc::new(Connector {
         inner: https,
         limit: connect_timeout,
-    };
+    }));
     Ok(PooledClient::builder(TokioExecutor::new())
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
@@ -333,9 +333,13 @@ fn find<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'
 struct ConnectTimedOut(Duration);
 
 /// The HTTPS connector with one time bound over the whole connection set-up, proxy tunnel
-/// and TLS handshake included (hyper-util's own bound covers only TCP).
+/// and TLS handshake included (hyper-util's own bound covers only TCP). Shared: hyper-util
+/// clones its connector for every request, into the connect future it races against the
+/// pool's checkout, so a clone here is one reference count and that future stays small.
 #[derive(Clone)]
-struct TimedConnector {
+struct TimedConnector(Arc<Connector>);
+
+struct Connector {
     inner: HttpsConnector<ProxyConnector>,
     limit: Duration,
 }
@@ -347,13 +351,15 @@ impl tower_service::Service<Uri> for TimedConnector {
     type Error = BoxError;
     type Future = Pin<Box<dyn Future<Output = Result<Connection, BoxError>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // The TCP connector under the TLS one is always ready (see `ProxyConnector`).
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
-        let connecting = self.inner.call(dst);
-        let limit = self.limit;
+        // Only a new connection gets here: its own copy of the connector is cheap beside it.
+        let connecting = self.0.inner.clone().call(dst);
+        let limit = self.0.limit;
         Box::pin(async move {
             match tokio::time::timeout(limit, connecting).await {
                 Ok(result) => result,
