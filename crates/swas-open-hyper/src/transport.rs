@@ -2,9 +2,9 @@
 //! the mapping of hyper's failures onto [`Error`]. No protocol knowledge lives here.
 
 use std::error::Error as StdError;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::io;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use swas_open_core::MAX_RESPONSE_BODY;
 use swas_open_core::{BoxError, Config, Error, Outgoing, TimeoutKind, TransportFailure};
-use tokio::time::Timeout;
+use tokio::time::Sleep;
 
 use crate::proxy::{self, ProxyConnector, ProxyError, ProxyStream};
 use crate::tls;
@@ -112,10 +112,11 @@ impl Transport {
             proxy
         });
         let request = Request::from_parts(parts, Full::new(Bytes::from(body)));
-        let (head, hit) = bounds.apply(client.request(request));
-        let response = head
-            .await
-            .map_err(|_| hit.error())?
+        // One timer for both waits, made when a wait first finds nothing ready.
+        let mut timer = pin!(None);
+        let response = bounds
+            .wait(client.request(request), timer.as_mut())
+            .await?
             .map_err(|e| map_client_error(e, self.connect_timeout))?;
         if let Some(proxy) = via_proxy {
             // A plain-HTTP request goes to the proxy itself, which answers a refusal.
@@ -127,14 +128,12 @@ impl Transport {
             }
         }
         let (parts, body) = response.into_parts();
-        let (body, hit) = bounds.apply(read_capped(body));
-        let body = body.await.map_err(|_| hit.error())??;
+        let body = bounds.wait(read_capped(body), timer).await??;
         Ok(Response::from_parts(parts, body))
     }
 }
 
 /// The time bounds of one attempt's two waits: for the answer's head, and for its body.
-/// (Applied to each wait rather than as a timer around both: one future less to nest.)
 #[derive(Clone, Copy)]
 struct Bounds {
     /// The read bound of each wait.
@@ -146,38 +145,64 @@ struct Bounds {
     whole: Option<(Option<Instant>, Duration)>,
 }
 
-/// What a wait that outlasted its limit reports.
-#[derive(Clone, Copy)]
-struct Hit(TimeoutKind, Duration);
-
-impl Hit {
-    fn error(self) -> Error {
-        Error::timeout(self.0, self.1)
-    }
-}
-
 impl Bounds {
-    /// `fut` under the nearest bound, and what a hit reports: a read timeout (the call turns
-    /// one past its deadline into the deadline's), or a connect timeout when the whole
-    /// exchange's bound is the nearest.
-    fn apply<F: Future>(&self, fut: F) -> (Timeout<F>, Hit) {
-        let mut limit = self.read;
-        let mut hit = Hit(TimeoutKind::Read, self.read);
-        if self.deadline.is_some() || self.whole.is_some() {
-            let now = Instant::now();
-            if let Some(deadline) = self.deadline {
-                limit = limit.min(deadline.saturating_duration_since(now));
+    /// Waits for `fut` until the nearest bound, counted from the first time it is found
+    /// not ready: a read timeout (the call turns one past its deadline into the
+    /// deadline's), or a connect timeout when the whole exchange's bound is the nearest.
+    ///
+    /// `timer` is the attempt's one timer: made at the first wait that needs it, set again
+    /// by the next (a later end moves it without touching the timer wheel), never made
+    /// when every wait finds its answer ready, nor when no bound can be represented.
+    async fn wait<F: Future>(
+        &self,
+        fut: F,
+        mut timer: Pin<&mut Option<Sleep>>,
+    ) -> Result<F::Output, Error> {
+        let mut fut = pin!(fut);
+        let mut hit = None;
+        poll_fn(|cx| {
+            if let Poll::Ready(output) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Ok(output));
             }
-            if let Some((Some(end), connect)) = self.whole {
-                let left = end.saturating_duration_since(now);
-                if left < limit {
-                    (limit, hit) = (left, Hit(TimeoutKind::Connect, connect));
+            if hit.is_none() {
+                let (end, bound) = self.end(Instant::now());
+                hit = Some(bound);
+                match (end, timer.as_mut().as_pin_mut()) {
+                    (None, Some(_)) => timer.set(None),
+                    (None, None) => {}
+                    (Some(end), Some(sleep)) => sleep.reset(end.into()),
+                    (Some(end), None) => timer.set(Some(tokio::time::sleep_until(end.into()))),
                 }
             }
+            match (timer.as_mut().as_pin_mut(), hit) {
+                (Some(sleep), Some(Hit(kind, bound))) => {
+                    sleep.poll(cx).map(|()| Err(Error::timeout(kind, bound)))
+                }
+                _ => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// The end of a wait starting at `now` (none: too far to represent), and what reaching
+    /// it reports.
+    fn end(&self, now: Instant) -> (Option<Instant>, Hit) {
+        let mut end = now.checked_add(self.read);
+        if let Some(deadline) = self.deadline {
+            end = Some(end.map_or(deadline, |end| end.min(deadline)));
         }
-        (tokio::time::timeout(limit, fut), hit)
+        if let Some((Some(whole), connect)) = self.whole {
+            if end.is_none_or(|end| whole < end) {
+                return (Some(whole), Hit(TimeoutKind::Connect, connect));
+            }
+        }
+        (end, Hit(TimeoutKind::Read, self.read))
     }
 }
+
+/// What a wait that outlasted its bound reports: which bound, and how long it was.
+#[derive(Clone, Copy)]
+struct Hit(TimeoutKind, Duration);
 
 /// A pooled client for `config`, through the proxies of `matcher` (none: direct).
 fn pooled(
