@@ -6,13 +6,13 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::{Request, Response, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use http_body_util::Full;
+use hyper::body::{Body, Incoming};
 use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as PooledClient;
@@ -153,15 +153,19 @@ impl Bounds {
     /// `timer` is the attempt's one timer: made at the first wait that needs it, set again
     /// by the next (a later end moves it without touching the timer wheel), never made
     /// when every wait finds its answer ready, nor when no bound can be represented.
-    async fn wait<F: Future>(
-        &self,
-        fut: F,
-        mut timer: Pin<&mut Option<Sleep>>,
-    ) -> Result<F::Output, Error> {
-        let mut fut = pin!(fut);
+    fn wait<'a, F: Future + Unpin>(
+        &'a self,
+        mut fut: F,
+        mut timer: Pin<&'a mut Option<Sleep>>,
+    ) -> impl Future<Output = Result<F::Output, Error>> + 'a
+    where
+        F: 'a,
+    {
+        // A plain function over an `Unpin` future: an `async fn` would hold `fut` twice, and
+        // its future would be moved once more when awaited.
         let mut hit = None;
-        poll_fn(|cx| {
-            if let Poll::Ready(output) = fut.as_mut().poll(cx) {
+        poll_fn(move |cx| {
+            if let Poll::Ready(output) = Pin::new(&mut fut).poll(cx) {
                 return Poll::Ready(Ok(output));
             }
             if hit.is_none() {
@@ -181,7 +185,6 @@ impl Bounds {
                 _ => Poll::Pending,
             }
         })
-        .await
     }
 
     /// The end of a wait starting at `now` (none: too far to represent), and what reaching
@@ -236,11 +239,17 @@ fn pooled(
 
 /// Reads the body, stopping one byte past [`MAX_RESPONSE_BODY`]: that is enough for the core
 /// to refuse it as too large, and the rest is never read (the connection is dropped rather
-/// than drained).
-async fn read_capped(mut body: Incoming) -> Result<Bytes, Error> {
+/// than drained). A plain function, so that the future holds `body` once (an `async fn`
+/// holds its arguments apart from its locals) and is `Unpin`.
+fn read_capped(mut body: Incoming) -> impl Future<Output = Result<Bytes, Error>> + Unpin {
     let mut first: Option<Bytes> = None;
     let mut buf = BytesMut::new();
-    while let Some(frame) = body.frame().await {
+    poll_fn(move |cx| loop {
+        let Some(frame) = ready!(Pin::new(&mut body).poll_frame(cx)) else {
+            return Poll::Ready(Ok(first
+                .take()
+                .unwrap_or_else(|| std::mem::take(&mut buf).freeze())));
+        };
         let Ok(data) = frame.map_err(map_body_error)?.into_data() else {
             continue; // trailers carry nothing the parser reads
         };
@@ -250,7 +259,7 @@ async fn read_capped(mut body: Incoming) -> Result<Bytes, Error> {
             head.extend_from_slice(first.as_deref().unwrap_or_default());
             head.extend_from_slice(&buf);
             head.extend_from_slice(&data[..=MAX_RESPONSE_BODY - held]);
-            return Ok(head.freeze());
+            return Poll::Ready(Ok(head.freeze()));
         }
         // Most answers arrive in one frame: keep it without copying.
         match first.take() {
@@ -261,8 +270,7 @@ async fn read_capped(mut body: Incoming) -> Result<Bytes, Error> {
             }
             None => buf.extend_from_slice(&data),
         }
-    }
-    Ok(first.unwrap_or_else(|| buf.freeze()))
+    })
 }
 
 /// A failure while reading the body: the answer was cut off.
