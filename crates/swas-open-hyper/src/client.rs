@@ -198,19 +198,14 @@ impl Client {
     async fn drive<X: Exchange<Detached = Fetch>>(&self, exchange: &mut X) -> X::Output {
         loop {
             let seen = self.inner.config.credentials_changes();
-            let now = Instant::now();
-            let may_block = exchange.next_may_block();
-            let action = if may_block {
-                off_the_runtime(|| exchange.next(now))
+            let action = if exchange.next_may_block() {
+                off_the_runtime(|| exchange.next(Instant::now()))
             } else {
-                exchange.next(now)
+                exchange.next(Instant::now())
             };
             match action {
                 Step::Send(outgoing) => {
-                    // An attempt counts its first wait from the step that made it, read again
-                    // after a step that may have blocked.
-                    let made = if may_block { Instant::now() } else { now };
-                    let outcome = self.inner.transport.send(outgoing, made).await;
+                    let outcome = self.inner.transport.send(outgoing).await;
                     exchange.receive(Instant::now(), outcome);
                 }
                 Step::Wait(until) => self.sleep(seen, until).await,

@@ -78,18 +78,13 @@ impl Transport {
         })
     }
 
-    /// Sends one attempt, made at `now`, and reads its answer, at most one byte past
-    /// [`MAX_RESPONSE_BODY`].
+    /// Sends one attempt and reads its answer, at most one byte past [`MAX_RESPONSE_BODY`].
     ///
-    /// Waiting for the status and headers (a pooled or new connection included), from
-    /// `now`, and reading the body, from the head's arrival, each get the attempt's read
-    /// budget, cut short by its deadline. A connect bound other than the client's (a
-    /// credential fetch's) bounds the whole exchange together with the read bound.
-    pub(crate) async fn send(
-        &self,
-        outgoing: Outgoing,
-        now: Instant,
-    ) -> Result<Response<Bytes>, Error> {
+    /// Waiting for the status and headers (a pooled or new connection included) and reading
+    /// the body each get the attempt's read budget, cut short by its deadline. A connect
+    /// bound other than the client's (a credential fetch's) bounds the whole exchange
+    /// together with the read bound.
+    pub(crate) async fn send(&self, outgoing: Outgoing) -> Result<Response<Bytes>, Error> {
         let bounds = Bounds {
             read: outgoing.read_timeout,
             deadline: outgoing.deadline,
@@ -97,7 +92,7 @@ impl Transport {
                 let limit = outgoing
                     .connect_timeout
                     .saturating_add(outgoing.read_timeout);
-                (now.checked_add(limit), outgoing.connect_timeout)
+                (Instant::now().checked_add(limit), outgoing.connect_timeout)
             }),
         };
         let (mut parts, body) = outgoing.request.into_parts();
@@ -117,12 +112,10 @@ impl Transport {
             proxy
         });
         let request = Request::from_parts(parts, Full::new(Bytes::from(body)));
-        // One timer for both waits: set for the head's end, polled (and so registered)
-        // only if the head is not ready at once, then moved to the body's end.
-        let (end, hit) = bounds.end(now);
-        let mut timer = pin!(end.map(|end| tokio::time::sleep_until(end.into())));
+        // One timer for both waits, made when a wait first finds nothing ready.
+        let mut timer = pin!(None);
         let response = bounds
-            .wait(client.request(request), timer.as_mut(), Some(hit))
+            .wait(client.request(request), timer.as_mut())
             .await?
             .map_err(|e| map_client_error(e, self.connect_timeout))?;
         if let Some(proxy) = via_proxy {
@@ -135,7 +128,7 @@ impl Transport {
             }
         }
         let (parts, body) = response.into_parts();
-        let body = bounds.wait(read_capped(body), timer, None).await??;
+        let body = bounds.wait(read_capped(body), timer).await??;
         Ok(Response::from_parts(parts, body))
     }
 }
@@ -153,27 +146,24 @@ struct Bounds {
 }
 
 impl Bounds {
-    /// Waits for `fut` until the nearest bound: a read timeout (the call turns one past its
-    /// deadline into the deadline's), or a connect timeout when the whole exchange's bound
-    /// is the nearest.
+    /// Waits for `fut` until the nearest bound, counted from the first time it is found
+    /// not ready: a read timeout (the call turns one past its deadline into the
+    /// deadline's), or a connect timeout when the whole exchange's bound is the nearest.
     ///
-    /// `timer` is the attempt's one timer. With `set`, it is already set for this wait, and
-    /// `set` is what reaching its end reports; without, the wait counts its bound from the
-    /// first time `fut` is found not ready and sets the timer then (a later end moves it
-    /// without touching the timer wheel), so a wait whose answer is ready needs no clock
-    /// reading. No timer when no bound can be represented.
+    /// `timer` is the attempt's one timer: made at the first wait that needs it, set again
+    /// by the next (a later end moves it without touching the timer wheel), never made
+    /// when every wait finds its answer ready, nor when no bound can be represented.
     fn wait<'a, F: Future + Unpin>(
         &'a self,
         mut fut: F,
         mut timer: Pin<&'a mut Option<Sleep>>,
-        set: Option<Hit>,
     ) -> impl Future<Output = Result<F::Output, Error>> + 'a
     where
         F: 'a,
     {
         // A plain function over an `Unpin` future: an `async fn` would hold `fut` twice, and
         // its future would be moved once more when awaited.
-        let mut hit = set;
+        let mut hit = None;
         poll_fn(move |cx| {
             if let Poll::Ready(output) = Pin::new(&mut fut).poll(cx) {
                 return Poll::Ready(Ok(output));
