@@ -153,14 +153,11 @@ impl Bounds {
     /// `timer` is the attempt's one timer: made at the first wait that needs it, set again
     /// by the next (a later end moves it without touching the timer wheel), never made
     /// when every wait finds its answer ready, nor when no bound can be represented.
-    fn wait<'a, F: Future + Unpin>(
+    fn wait<'a, F: Future + Unpin + 'a>(
         &'a self,
         mut fut: F,
         mut timer: Pin<&'a mut Option<Sleep>>,
-    ) -> impl Future<Output = Result<F::Output, Error>> + 'a
-    where
-        F: 'a,
-    {
+    ) -> impl Future<Output = Result<F::Output, Error>> + 'a {
         // A plain function over an `Unpin` future: an `async fn` would hold `fut` twice, and
         // its future would be moved once more when awaited.
         let mut hit = None;
