@@ -34,8 +34,9 @@
 //! own, so that thread's CPU time is the client side's alone. Sides alternate in rounds;
 //! each round also times, on the same thread, the core's signing of the same request and
 //! parsing of the same 404 answer (`sign+parse`, the work the pre-signed bare side skips),
-//! and a third side, `bare+timeouts`: bare hyper-util with the two `tokio::time::timeout`s
-//! (answer head, body) the client puts around every request. Printed: min/median/max over
+//! and a third side, `bare+timeouts`: bare hyper-util with the two bounds the client puts
+//! around every request (answer head, body), as two `tokio::time::timeout`s (the client
+//! sets one timer for both). Printed: min/median/max over
 //! the rounds of each side's CPU µs per request, of the ratio sdk/bare, and of what the
 //! client adds beyond signing and parsing, `sdk - bare - sign+parse`.
 //!
@@ -203,8 +204,8 @@ async fn bare_round(
     .await
 }
 
-/// Bare hyper-util with the timeouts the client puts around each request: one on the
-/// answer's head, one on its body.
+/// Bare hyper-util with the bounds the client puts around each request, as a
+/// `tokio::time::timeout` on the answer's head and one on its body.
 async fn bare_timeouts_round(
     emu: &Emulator,
     client: &Bare,

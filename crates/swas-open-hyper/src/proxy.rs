@@ -101,12 +101,14 @@ pub(crate) struct ProxyStream {
 }
 
 impl Connection for ProxyStream {
+    #[inline]
     fn connected(&self) -> Connected {
         self.io.connected().proxy(self.absolute_form)
     }
 }
 
 impl Read for ProxyStream {
+    #[inline]
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -117,6 +119,7 @@ impl Read for ProxyStream {
 }
 
 impl Write for ProxyStream {
+    #[inline]
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -125,18 +128,22 @@ impl Write for ProxyStream {
         Pin::new(&mut self.io).poll_write(cx, buf)
     }
 
+    #[inline]
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_flush(cx)
     }
 
+    #[inline]
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
 
+    #[inline]
     fn is_write_vectored(&self) -> bool {
         self.io.is_write_vectored()
     }
 
+    #[inline]
     fn poll_write_vectored(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -2,17 +2,17 @@
 //! the mapping of hyper's failures onto [`Error`]. No protocol knowledge lives here.
 
 use std::error::Error as StdError;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::io;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::{Request, Response, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use http_body_util::Full;
+use hyper::body::{Body, Incoming};
 use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as PooledClient;
@@ -20,7 +20,7 @@ use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use swas_open_core::MAX_RESPONSE_BODY;
 use swas_open_core::{BoxError, Config, Error, Outgoing, TimeoutKind, TransportFailure};
-use tokio::time::Timeout;
+use tokio::time::Sleep;
 
 use crate::proxy::{self, ProxyConnector, ProxyError, ProxyStream};
 use crate::tls;
@@ -112,10 +112,11 @@ impl Transport {
             proxy
         });
         let request = Request::from_parts(parts, Full::new(Bytes::from(body)));
-        let (head, hit) = bounds.apply(client.request(request));
-        let response = head
-            .await
-            .map_err(|_| hit.error())?
+        // One timer for both waits, made when a wait first finds nothing ready.
+        let mut timer = pin!(None);
+        let response = bounds
+            .wait(client.request(request), timer.as_mut())
+            .await?
             .map_err(|e| map_client_error(e, self.connect_timeout))?;
         if let Some(proxy) = via_proxy {
             // A plain-HTTP request goes to the proxy itself, which answers a refusal.
@@ -127,14 +128,12 @@ impl Transport {
             }
         }
         let (parts, body) = response.into_parts();
-        let (body, hit) = bounds.apply(read_capped(body));
-        let body = body.await.map_err(|_| hit.error())??;
+        let body = bounds.wait(read_capped(body), timer).await??;
         Ok(Response::from_parts(parts, body))
     }
 }
 
 /// The time bounds of one attempt's two waits: for the answer's head, and for its body.
-/// (Applied to each wait rather than as a timer around both: one future less to nest.)
 #[derive(Clone, Copy)]
 struct Bounds {
     /// The read bound of each wait.
@@ -146,38 +145,64 @@ struct Bounds {
     whole: Option<(Option<Instant>, Duration)>,
 }
 
-/// What a wait that outlasted its limit reports.
-#[derive(Clone, Copy)]
-struct Hit(TimeoutKind, Duration);
-
-impl Hit {
-    fn error(self) -> Error {
-        Error::timeout(self.0, self.1)
-    }
-}
-
 impl Bounds {
-    /// `fut` under the nearest bound, and what a hit reports: a read timeout (the call turns
-    /// one past its deadline into the deadline's), or a connect timeout when the whole
-    /// exchange's bound is the nearest.
-    fn apply<F: Future>(&self, fut: F) -> (Timeout<F>, Hit) {
-        let mut limit = self.read;
-        let mut hit = Hit(TimeoutKind::Read, self.read);
-        if self.deadline.is_some() || self.whole.is_some() {
-            let now = Instant::now();
-            if let Some(deadline) = self.deadline {
-                limit = limit.min(deadline.saturating_duration_since(now));
+    /// Waits for `fut` until the nearest bound, counted from the first time it is found
+    /// not ready: a read timeout (the call turns one past its deadline into the
+    /// deadline's), or a connect timeout when the whole exchange's bound is the nearest.
+    ///
+    /// `timer` is the attempt's one timer: made at the first wait that needs it, set again
+    /// by the next (a later end moves it without touching the timer wheel), never made
+    /// when every wait finds its answer ready, nor when no bound can be represented.
+    fn wait<'a, F: Future + Unpin + 'a>(
+        &'a self,
+        mut fut: F,
+        mut timer: Pin<&'a mut Option<Sleep>>,
+    ) -> impl Future<Output = Result<F::Output, Error>> + 'a {
+        // A plain function over an `Unpin` future: an `async fn` would hold `fut` twice, and
+        // its future would be moved once more when awaited.
+        let mut hit = None;
+        poll_fn(move |cx| {
+            if let Poll::Ready(output) = Pin::new(&mut fut).poll(cx) {
+                return Poll::Ready(Ok(output));
             }
-            if let Some((Some(end), connect)) = self.whole {
-                let left = end.saturating_duration_since(now);
-                if left < limit {
-                    (limit, hit) = (left, Hit(TimeoutKind::Connect, connect));
+            if hit.is_none() {
+                let (end, bound) = self.end(Instant::now());
+                hit = Some(bound);
+                match (end, timer.as_mut().as_pin_mut()) {
+                    (None, Some(_)) => timer.set(None),
+                    (None, None) => {}
+                    (Some(end), Some(sleep)) => sleep.reset(end.into()),
+                    (Some(end), None) => timer.set(Some(tokio::time::sleep_until(end.into()))),
                 }
             }
+            match (timer.as_mut().as_pin_mut(), hit) {
+                (Some(sleep), Some(Hit(kind, bound))) => {
+                    sleep.poll(cx).map(|()| Err(Error::timeout(kind, bound)))
+                }
+                _ => Poll::Pending,
+            }
+        })
+    }
+
+    /// The end of a wait starting at `now` (none: too far to represent), and what reaching
+    /// it reports.
+    fn end(&self, now: Instant) -> (Option<Instant>, Hit) {
+        let mut end = now.checked_add(self.read);
+        if let Some(deadline) = self.deadline {
+            end = Some(end.map_or(deadline, |end| end.min(deadline)));
         }
-        (tokio::time::timeout(limit, fut), hit)
+        if let Some((Some(whole), connect)) = self.whole {
+            if end.is_none_or(|end| whole < end) {
+                return (Some(whole), Hit(TimeoutKind::Connect, connect));
+            }
+        }
+        (end, Hit(TimeoutKind::Read, self.read))
     }
 }
+
+/// What a wait that outlasted its bound reports: which bound, and how long it was.
+#[derive(Clone, Copy)]
+struct Hit(TimeoutKind, Duration);
 
 /// A pooled client for `config`, through the proxies of `matcher` (none: direct).
 fn pooled(
@@ -197,10 +222,10 @@ fn pooled(
         .https_or_http()
         .enable_http1()
         .wrap_connector(ProxyConnector { http, matcher });
-    let connector = TimedConnector {
+    let connector = TimedConnector(Arc::new(Connector {
         inner: https,
         limit: connect_timeout,
-    };
+    }));
     Ok(PooledClient::builder(TokioExecutor::new())
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
@@ -211,11 +236,17 @@ fn pooled(
 
 /// Reads the body, stopping one byte past [`MAX_RESPONSE_BODY`]: that is enough for the core
 /// to refuse it as too large, and the rest is never read (the connection is dropped rather
-/// than drained).
-async fn read_capped(mut body: Incoming) -> Result<Bytes, Error> {
+/// than drained). A plain function, so that the future holds `body` once (an `async fn`
+/// holds its arguments apart from its locals) and is `Unpin`.
+fn read_capped(mut body: Incoming) -> impl Future<Output = Result<Bytes, Error>> + Unpin {
     let mut first: Option<Bytes> = None;
     let mut buf = BytesMut::new();
-    while let Some(frame) = body.frame().await {
+    poll_fn(move |cx| loop {
+        let Some(frame) = ready!(Pin::new(&mut body).poll_frame(cx)) else {
+            return Poll::Ready(Ok(first
+                .take()
+                .unwrap_or_else(|| std::mem::take(&mut buf).freeze())));
+        };
         let Ok(data) = frame.map_err(map_body_error)?.into_data() else {
             continue; // trailers carry nothing the parser reads
         };
@@ -225,7 +256,7 @@ async fn read_capped(mut body: Incoming) -> Result<Bytes, Error> {
             head.extend_from_slice(first.as_deref().unwrap_or_default());
             head.extend_from_slice(&buf);
             head.extend_from_slice(&data[..=MAX_RESPONSE_BODY - held]);
-            return Ok(head.freeze());
+            return Poll::Ready(Ok(head.freeze()));
         }
         // Most answers arrive in one frame: keep it without copying.
         match first.take() {
@@ -236,8 +267,7 @@ async fn read_capped(mut body: Incoming) -> Result<Bytes, Error> {
             }
             None => buf.extend_from_slice(&data),
         }
-    }
-    Ok(first.unwrap_or_else(|| buf.freeze()))
+    })
 }
 
 /// A failure while reading the body: the answer was cut off.
@@ -333,9 +363,13 @@ fn find<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'
 struct ConnectTimedOut(Duration);
 
 /// The HTTPS connector with one time bound over the whole connection set-up, proxy tunnel
-/// and TLS handshake included (hyper-util's own bound covers only TCP).
+/// and TLS handshake included (hyper-util's own bound covers only TCP). Shared: hyper-util
+/// clones its connector for every request, into the connect future it races against the
+/// pool's checkout, so a clone here is one reference count and that future stays small.
 #[derive(Clone)]
-struct TimedConnector {
+struct TimedConnector(Arc<Connector>);
+
+struct Connector {
     inner: HttpsConnector<ProxyConnector>,
     limit: Duration,
 }
@@ -347,13 +381,15 @@ impl tower_service::Service<Uri> for TimedConnector {
     type Error = BoxError;
     type Future = Pin<Box<dyn Future<Output = Result<Connection, BoxError>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // The TCP connector under the TLS one is always ready (see `ProxyConnector`).
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
-        let connecting = self.inner.call(dst);
-        let limit = self.limit;
+        // Only a new connection gets here: its own copy of the connector is cheap beside it.
+        let connecting = self.0.inner.clone().call(dst);
+        let limit = self.0.limit;
         Box::pin(async move {
             match tokio::time::timeout(limit, connecting).await {
                 Ok(result) => result,
