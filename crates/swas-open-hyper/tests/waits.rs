@@ -50,6 +50,7 @@ fn client(url: &str, read: Duration) -> Client {
 
 #[tokio::test]
 async fn a_body_that_stalls_after_the_head_is_a_read_timeout() {
+    // socket: a real server's stall, a hundred times the bound.
     let read = Duration::from_millis(300);
     let url = scripted(Duration::ZERO, Duration::from_secs(30)).await;
     let result = client(&url, read).delete_custom_image(&input("m-1")).await;
@@ -64,9 +65,10 @@ async fn a_body_that_stalls_after_the_head_is_a_read_timeout() {
 
 #[tokio::test]
 async fn the_head_and_the_body_each_get_the_read_bound() {
-    // Each wait takes 60% of the bound: together they outlast it, each alone does not.
-    let read = Duration::from_secs(2);
-    let wait = Duration::from_millis(1200);
+    // socket: the waits are a real server's. Each takes two thirds of the bound: together
+    // they outlast it, each alone leaves a second to spare.
+    let read = Duration::from_secs(3);
+    let wait = Duration::from_secs(2);
     let url = scripted(wait, wait).await;
     let output = client(&url, read)
         .delete_custom_image(&input("m-1"))
