@@ -2,9 +2,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use http::HeaderValue;
 
-use rand_chacha::rand_core::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-
 use crate::config::Config;
 use crate::credentials::{Access, Fetch, Gate};
 use crate::endpoint::Endpoint;
@@ -13,6 +10,7 @@ use crate::exchange::{local_wall, Exchange, Readings, Step};
 use crate::input::{ClientToken, DeleteCustomImage};
 use crate::response::{parse_delete_custom_image, DeleteCustomImageOutput, ErrorCode};
 use crate::retry::{is_throttling, unit_interval, Outcome, RetryDecision};
+use crate::rng::Rng;
 use crate::shared::MAX_CLOCK_SKEW;
 use crate::sign::{Nonce, SigningContext};
 use crate::time::Timestamp;
@@ -73,7 +71,7 @@ pub struct Call<'a> {
     credentials: Access,
     input: DeleteCustomImage,
     endpoint: Endpoint,
-    rng: ChaCha8Rng,
+    rng: Rng,
     /// The monotonic and wall-clock readings the call started at: wall time later is
     /// derived from them, so the call reads no clock.
     start: (Instant, SystemTime),
@@ -157,16 +155,14 @@ impl<'a> Call<'a> {
         readings: Readings,
     ) -> Self {
         let Readings { seed, now, wall } = readings;
-        let mut rng = ChaCha8Rng::from_seed(seed);
+        let mut rng = Rng::from_seed(seed);
         let input = match (options.client_token, input.client_token()) {
             (Some(token), _) => input.clone().with_token(token),
             (None, Some(_)) => input.clone(),
             (None, None) => {
-                let mut bytes = [0; 16];
-                rng.fill_bytes(&mut bytes);
                 input
                     .clone()
-                    .with_token(ClientToken::from_random_bytes(bytes))
+                    .with_token(ClientToken::from_random_bytes(rng.bytes()))
             }
         };
         Self {
@@ -262,9 +258,7 @@ impl<'a> Call<'a> {
                 return self.finish(now, Err(error));
             }
         };
-        let mut bytes = [0; 16];
-        self.rng.fill_bytes(&mut bytes);
-        let ctx = SigningContext::new(timestamp, Nonce::from_random_bytes(bytes));
+        let ctx = SigningContext::new(timestamp, Nonce::from_random_bytes(self.rng.bytes()));
         let request = (self.credentials.signer()).sign(&self.input, &self.endpoint, &ctx);
         self.attempts += 1;
         crate::metrics::attempt();
