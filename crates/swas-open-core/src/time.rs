@@ -39,6 +39,18 @@ pub enum TimestampError {
 
 const MAX_UNIX: u64 = 253_402_300_799; // 9999-12-31T23:59:59Z
 
+/// `00`, `01`, ... `99`, one after the other.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0; 200];
+    let mut i = 0;
+    while i < 100 {
+        pairs[2 * i] = b'0' + (i / 10) as u8;
+        pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    pairs
+};
+
 impl Timestamp {
     /// From seconds since the Unix epoch.
     pub(crate) fn from_unix(secs: u64) -> Result<Self, TimestampError> {
@@ -48,19 +60,19 @@ impl Timestamp {
         let (year, month, day) = civil_from_days(secs / 86_400);
         let time = secs % 86_400;
         let mut text = *b"0000-00-00T00:00:00Z";
-        let mut put = |at: usize, width: usize, mut v: u64| {
-            for i in (0..width).rev() {
-                text[at + i] = b'0' + (v % 10) as u8;
-                v /= 10;
-            }
+        // Two digits at a time, each pair from a table.
+        let mut put = |at: usize, v: u64| {
+            let i = (v % 100) as usize * 2;
+            text[at..at + 2].copy_from_slice(&DIGIT_PAIRS[i..i + 2]);
         };
         // Years 1970..=9999 here, so always four digits.
-        put(0, 4, year);
-        put(5, 2, month);
-        put(8, 2, day);
-        put(11, 2, time / 3600);
-        put(14, 2, time / 60 % 60);
-        put(17, 2, time % 60);
+        put(0, year / 100);
+        put(2, year);
+        put(5, month);
+        put(8, day);
+        put(11, time / 3600);
+        put(14, time / 60 % 60);
+        put(17, time % 60);
         Ok(Self { unix: secs, text })
     }
 
