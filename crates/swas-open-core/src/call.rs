@@ -306,7 +306,10 @@ impl<'a> Call<'a> {
         mut error: Error,
     ) {
         // Before anything prints it: a server or proxy may echo a secret in any field.
-        error.redact(&self.redactions());
+        match self.proxy_redactions() {
+            Some(redactions) => error.redact(&redactions),
+            None => error.redact(self.credentials.signer().redactions()),
+        }
         if error.code() == Some(&ErrorCode::InvalidSecurityTokenExpired) {
             // Whatever our clock says, the service no longer takes these credentials.
             self.config.credentials.forget(self.credentials.signer());
@@ -364,20 +367,21 @@ impl<'a> Call<'a> {
         self.conclude(now, Err(error));
     }
 
-    /// Every secret this call knows, in every form a server may echo it: the signer's
-    /// AccessKey secret and STS token, the proxies' passwords.
-    fn redactions(&self) -> Redactions<'_> {
-        let credentials = self.credentials.signer().credentials();
+    /// Every secret this call knows, in every form a server may echo it, when a proxy URL
+    /// has a password: the proxies' passwords and the signer's forms (its AccessKey secret
+    /// and STS token). `None` otherwise: the signer's own [`Signer::redactions`], built with
+    /// it, are all there is to cut.
+    fn proxy_redactions(&self) -> Option<Redactions<'_>> {
         let mut redactions = Redactions::default();
-        redactions.secret(credentials.secret().expose());
-        if let Some(token) = credentials.security_token() {
-            redactions.secret(token.expose());
-        }
         let proxies = &self.config.proxies;
         for url in [&proxies.http, &proxies.https].into_iter().flatten() {
             redactions.proxy_url(url);
         }
-        redactions.longest_first()
+        if redactions.is_empty() {
+            return None;
+        }
+        redactions.extend(self.credentials.signer().redactions());
+        Some(redactions.longest_first())
     }
 
     /// The clock offset to correct by, when the service refused the attempt's timestamp and
@@ -759,24 +763,29 @@ mod tests {
     const TOKEN: &str = "Echo-T0ken/Value=2";
     const PROXY_PASSWORD: &str = "pr0xy-Pass";
 
-    fn echoing_config() -> Config {
+    /// A client with a secret and a token, and with a proxy whose URL has a password or
+    /// with none (then the signer's own redactions are the call's).
+    fn echoing_config(with_proxy: bool) -> Config {
         let creds = Credentials::new("id", SECRET)
             .unwrap()
             .with_security_token(TOKEN)
             .unwrap();
-        ClientBuilder::<()>::default()
+        let builder = ClientBuilder::<()>::default()
             .credentials(creds)
-            .proxy(&format!("http://user:{PROXY_PASSWORD}@127.0.0.1:9"))
-            .retry_policy(RetryPolicy::new(1))
-            .resolve()
-            .unwrap()
+            .retry_policy(RetryPolicy::new(1));
+        let builder = match with_proxy {
+            true => builder.proxy(&format!("http://user:{PROXY_PASSWORD}@127.0.0.1:9")),
+            false => builder.no_proxy("*"),
+        };
+        builder.resolve().unwrap()
     }
 
-    fn echoed_forms() -> Vec<String> {
+    fn echoed_forms(with_proxy: bool) -> Vec<String> {
         use base64::Engine as _;
         let basic =
             base64::engine::general_purpose::STANDARD.encode(format!("user:{PROXY_PASSWORD}"));
-        [SECRET, TOKEN, PROXY_PASSWORD, basic.as_str()]
+        let secrets = [SECRET, TOKEN, PROXY_PASSWORD, basic.as_str()];
+        secrets[..if with_proxy { 4 } else { 2 }]
             .iter()
             .flat_map(|v| {
                 let once = percent_encode(v);
@@ -792,8 +801,13 @@ mod tests {
 
     #[test]
     fn echoed_secrets_are_cut_from_every_field() {
-        let config = echoing_config();
-        let forms = echoed_forms();
+        echoes_are_cut(true);
+        echoes_are_cut(false);
+    }
+
+    fn echoes_are_cut(with_proxy: bool) {
+        let config = echoing_config(with_proxy);
+        let forms = echoed_forms(with_proxy);
         let all = forms.join(" ");
         let now = Instant::now();
         let body = serde_json::json!({

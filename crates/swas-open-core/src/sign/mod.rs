@@ -17,12 +17,14 @@ pub(crate) mod v3;
 mod tests;
 
 use std::fmt;
+use std::sync::Arc;
 
 use http::header::{InvalidHeaderValue, CONTENT_LENGTH, HOST, USER_AGENT};
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 
 use crate::endpoint::Endpoint;
+use crate::error::Redactions;
 use crate::input::{validated_string, DeleteCustomImage, Field, InputError, Rule};
 use crate::keys::Credentials;
 
@@ -206,6 +208,9 @@ pub struct Signer {
     user_agent: HeaderValue,
     v1: v1::Template,
     v3: v3::Template,
+    /// The secret and the token in every form a server may echo them, built once for every
+    /// failed attempt signed with these credentials.
+    redactions: Arc<Redactions<'static>>,
 }
 
 impl fmt::Debug for Signer {
@@ -221,9 +226,15 @@ impl fmt::Debug for Signer {
 impl Signer {
     /// A V1 signer with the default user agent.
     pub fn new(credentials: Credentials) -> Self {
+        let mut redactions = Redactions::default();
+        redactions.secret(credentials.secret().expose().to_owned());
+        if let Some(token) = credentials.security_token() {
+            redactions.secret(token.expose().to_owned());
+        }
         Self {
             v1: v1::Template::new(&credentials),
             v3: v3::Template::new(&credentials),
+            redactions: Arc::new(redactions.longest_first()),
             credentials,
             version: SignatureVersion::V1,
             user_agent: HeaderValue::from_static(DEFAULT_USER_AGENT),
@@ -251,6 +262,11 @@ impl Signer {
     /// The credentials this signer signs with.
     pub(crate) fn credentials(&self) -> &Credentials {
         &self.credentials
+    }
+
+    /// Its credentials' secret and token, to cut from what a server echoes.
+    pub(crate) fn redactions(&self) -> &Redactions<'static> {
+        &self.redactions
     }
 
     /// The signature scheme in use.
