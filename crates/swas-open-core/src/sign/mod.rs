@@ -25,7 +25,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 
 use crate::endpoint::Endpoint;
 use crate::error::Redactions;
-use crate::input::{validated_string, DeleteCustomImage, Field, InputError, Rule};
+use crate::input::{validated_string, DeleteCustomImage, Field, InputError, Rule, Short};
 use crate::keys::Credentials;
 
 use crate::time::Timestamp;
@@ -53,10 +53,16 @@ validated_string!(
         text: "A-Z a-z 0-9 - _ . ~, 1 to 64 characters",
         max_chars: 64,
         allowed: |c| c.is_ascii() && crate::encode::is_unreserved(c as u8),
-    }
+    },
+    Short
 );
 
 impl Nonce {
+    /// [`as_str`](Self::as_str)'s bytes, without its UTF-8 check.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
     /// 32 lowercase hex characters from 16 random bytes the caller supplies.
     ///
     /// ```
@@ -68,13 +74,7 @@ impl Nonce {
     /// ```
     pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
         // The 32 lowercase hex digits of the bytes, in order.
-        let mut text = uuid::Uuid::encode_buffer();
-        Self(
-            uuid::Uuid::from_bytes(bytes)
-                .simple()
-                .encode_lower(&mut text)
-                .to_owned(),
-        )
+        Self(Short::hex(&bytes))
     }
 }
 

@@ -313,7 +313,7 @@ pub(super) fn sign_delete_custom_image(
     };
     put_value(&t.before_host, endpoint.host_header().as_bytes());
     let date = put_value(&t.before_date, ctx.timestamp.as_str().as_bytes());
-    let nonce = put_value(&t.before_nonce, ctx.nonce.as_str().as_bytes());
+    let nonce = put_value(&t.before_nonce, ctx.nonce.as_bytes());
     buf.put(&t.tail);
 
     let mut hasher = Sha256::new();
