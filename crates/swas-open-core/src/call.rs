@@ -69,7 +69,10 @@ type CallOutput = Result<DeleteCustomImageOutput, Error>;
 pub struct Call<'a> {
     config: &'a Config,
     credentials: Access,
-    input: DeleteCustomImage,
+    input: &'a DeleteCustomImage,
+    /// The `ClientToken` of every attempt: the options', the input's, or one drawn from the
+    /// seed.
+    token: ClientToken,
     endpoint: Endpoint,
     rng: Rng,
     /// The monotonic and wall-clock readings the call started at: wall time later is
@@ -150,27 +153,24 @@ impl<'a> Call<'a> {
     /// one, and a credentials fetch's own seed.
     pub fn new(
         config: &'a Config,
-        input: &DeleteCustomImage,
+        input: &'a DeleteCustomImage,
         options: CallOptions,
         readings: Readings,
     ) -> Self {
         let Readings { seed, now, wall } = readings;
         let mut rng = Rng::from_seed(seed);
-        let input = match (options.client_token, input.client_token()) {
-            (Some(token), _) => input.clone().with_token(token),
-            (None, Some(_)) => input.clone(),
-            (None, None) => {
-                input
-                    .clone()
-                    .with_token(ClientToken::from_random_bytes(rng.bytes()))
-            }
+        let token = match (options.client_token, input.client_token()) {
+            (Some(token), _) => token,
+            (None, Some(token)) => token.clone(),
+            (None, None) => ClientToken::from_random_bytes(rng.bytes()),
         };
         Self {
-            endpoint: config.endpoints.for_input(&input),
+            endpoint: config.endpoints.for_input(input),
             deadline: deadline_at(now, options.deadline.or(config.deadline)),
             config,
             credentials: Access::default(),
             input,
+            token,
             rng,
             start: (now, wall),
             attempts: 0,
@@ -183,9 +183,7 @@ impl<'a> Call<'a> {
 
     /// The `ClientToken` every attempt carries.
     pub(crate) fn client_token(&self) -> &ClientToken {
-        self.input
-            .client_token()
-            .expect("Call::new always sets a client token")
+        &self.token
     }
 
     /// The `info` span to run the call in: `delete_custom_image`, with OpenTelemetry-style
@@ -259,7 +257,12 @@ impl<'a> Call<'a> {
             }
         };
         let ctx = SigningContext::new(timestamp, Nonce::from_random_bytes(self.rng.bytes()));
-        let request = (self.credentials.signer()).sign(&self.input, &self.endpoint, &ctx);
+        let request = (self.credentials.signer()).sign_with_token(
+            self.input,
+            Some(&self.token),
+            &self.endpoint,
+            &ctx,
+        );
         self.attempts += 1;
         crate::metrics::attempt();
         self.phase = Phase::Sent(timestamp, now);
@@ -533,12 +536,16 @@ mod tests {
             .unwrap()
     }
 
+    /// `m-1` in `cn-hangzhou`, the input of the calls these helpers start (a call borrows
+    /// its input, and outlives them).
+    static M1: std::sync::LazyLock<DeleteCustomImage> =
+        std::sync::LazyLock::new(|| DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap());
+
     /// A call of `m-1` in `cn-hangzhou` by `config`'s client, started at `now` and `wall`.
     fn begin(config: &Config, seed: [u8; 32], now: Instant, wall: SystemTime) -> Call<'_> {
-        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
         Call::new(
             config,
-            &input,
+            &M1,
             CallOptions::new(),
             Readings::new(seed, now, wall),
         )
@@ -1121,9 +1128,8 @@ mod tests {
     /// running in place the fetches it asks for; the call, the AccessKey id it signed with,
     /// and how many fetches ran.
     fn first_attempt(config: &Config, now: Instant) -> (Call<'_>, String, u32) {
-        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
         let readings = Readings::new([4; 32], now, SystemTime::now());
-        let mut call = Call::new(config, &input, CallOptions::new(), readings);
+        let mut call = Call::new(config, &M1, CallOptions::new(), readings);
         let mut fetches = 0;
         loop {
             match call.next(now) {

@@ -440,18 +440,13 @@ impl DeleteCustomImage {
     }
 
     /// Sets the `ClientToken`: a [`ClientToken`], or a string that is validated here.
-    pub fn with_client_token<T>(self, token: T) -> Result<Self, InputError>
+    pub fn with_client_token<T>(mut self, token: T) -> Result<Self, InputError>
     where
         T: TryInto<ClientToken>,
         InputError: From<T::Error>,
     {
-        Ok(self.with_token(token.try_into()?))
-    }
-
-    /// Sets a `ClientToken` that is valid already.
-    pub(crate) fn with_token(mut self, token: ClientToken) -> Self {
-        self.client_token = Some(token);
-        self
+        self.client_token = Some(token.try_into()?);
+        Ok(self)
     }
 
     /// `RegionId`.
@@ -469,12 +464,13 @@ impl DeleteCustomImage {
         self.client_token.as_ref()
     }
 
-    /// The API parameters, sorted by name, as sent on the wire (before encoding).
-    pub(crate) fn params(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        let token = self
-            .client_token
-            .as_ref()
-            .map(|t| ("ClientToken", t.as_str()));
+    /// The API parameters, sorted by name, as sent on the wire (before encoding), with
+    /// `token` as the `ClientToken` (the input's own, or a call's).
+    pub(crate) fn params<'a>(
+        &'a self,
+        token: Option<&'a ClientToken>,
+    ) -> impl Iterator<Item = (&'static str, &'a str)> {
+        let token = token.map(|t| ("ClientToken", t.as_str()));
         token.into_iter().chain([
             ("ImageId", self.image_id.as_str()),
             ("RegionId", self.region_id.as_str()),
@@ -600,7 +596,7 @@ mod tests {
             .unwrap()
             .with_client_token("t")
             .unwrap();
-        let names: Vec<_> = op.params().map(|(n, _)| n).collect();
+        let names: Vec<_> = op.params(op.client_token()).map(|(n, _)| n).collect();
         assert_eq!(names, ["ClientToken", "ImageId", "RegionId"]);
     }
 }

@@ -25,7 +25,9 @@ use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 
 use crate::endpoint::Endpoint;
 use crate::error::Redactions;
-use crate::input::{validated_string, DeleteCustomImage, Field, InputError, Rule, Short};
+use crate::input::{
+    validated_string, ClientToken, DeleteCustomImage, Field, InputError, Rule, Short,
+};
 use crate::keys::Credentials;
 
 use crate::time::Timestamp;
@@ -288,9 +290,21 @@ impl Signer {
         endpoint: &Endpoint,
         ctx: &SigningContext,
     ) -> Request<Vec<u8>> {
+        self.sign_with_token(op, op.client_token(), endpoint, ctx)
+    }
+
+    /// [`sign`](Self::sign) with `token` in place of the input's own (a call keeps its
+    /// token apart from the input it borrows).
+    pub(crate) fn sign_with_token(
+        &self,
+        op: &DeleteCustomImage,
+        token: Option<&ClientToken>,
+        endpoint: &Endpoint,
+        ctx: &SigningContext,
+    ) -> Request<Vec<u8>> {
         match self.version {
-            SignatureVersion::V1 => v1::sign_delete_custom_image(self, op, endpoint, ctx),
-            SignatureVersion::V3 => v3::sign_delete_custom_image(self, op, endpoint, ctx),
+            SignatureVersion::V1 => v1::sign_delete_custom_image(self, op, token, endpoint, ctx),
+            SignatureVersion::V3 => v3::sign_delete_custom_image(self, op, token, endpoint, ctx),
         }
     }
 }

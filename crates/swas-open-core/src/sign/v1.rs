@@ -16,7 +16,7 @@ use super::{assemble, v1_headers, Signer, SigningContext};
 use crate::buf::{Sink, StackBuf};
 use crate::encode::{all_unreserved, encode_into, is_unreserved, percent_encode_into_sink};
 use crate::endpoint::Endpoint;
-use crate::input::DeleteCustomImage;
+use crate::input::{ClientToken, DeleteCustomImage};
 use crate::keys::Credentials;
 use crate::time::Timestamp;
 use crate::{ACTION, API_VERSION};
@@ -140,6 +140,7 @@ impl Template {
 pub(super) fn sign_delete_custom_image(
     signer: &Signer,
     op: &DeleteCustomImage,
+    token: Option<&ClientToken>,
     endpoint: &Endpoint,
     ctx: &SigningContext,
 ) -> http::Request<Vec<u8>> {
@@ -149,7 +150,7 @@ pub(super) fn sign_delete_custom_image(
     let mut sts = StackBuf::<1024>::new();
     query.put(&t.head);
     let mut d = DualQuery::continuing(&mut query, &mut sts);
-    if let Some(token) = op.client_token() {
+    if let Some(token) = token {
         d.segment(&t.client_token);
         d.value(token.as_bytes());
     }

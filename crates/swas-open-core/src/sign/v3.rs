@@ -21,7 +21,7 @@ use super::{assemble, header_name, Signer, SigningContext, X_ACS_ACTION, X_ACS_V
 use crate::buf::{Sink, StackBuf};
 use crate::encode::{hex_lower_into, percent_encode_into_sink};
 use crate::endpoint::Endpoint;
-use crate::input::DeleteCustomImage;
+use crate::input::{ClientToken, DeleteCustomImage};
 use crate::keys::Credentials;
 use crate::{ACTION, API_VERSION};
 
@@ -289,13 +289,14 @@ impl Template {
 pub(super) fn sign_delete_custom_image(
     signer: &Signer,
     op: &DeleteCustomImage,
+    token: Option<&ClientToken>,
     endpoint: &Endpoint,
     ctx: &SigningContext,
 ) -> http::Request<Vec<u8>> {
     let t = &signer.v3;
     let mut buf = StackBuf::<1024>::new();
     buf.put(b"POST\n/?");
-    for (i, (name, value)) in op.params().enumerate() {
+    for (i, (name, value)) in op.params(token).enumerate() {
         // The parameter names are unreserved; only values need encoding.
         if i > 0 {
             buf.put(b"&");
