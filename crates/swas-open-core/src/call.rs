@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::time::{Duration, Instant, SystemTime};
 
 use http::HeaderValue;
@@ -73,7 +74,7 @@ pub struct Call<'a> {
     /// The `ClientToken` of every attempt: the options', the input's, or one drawn from the
     /// seed.
     token: ClientToken,
-    endpoint: Endpoint,
+    endpoint: Cow<'a, Endpoint>,
     rng: Rng,
     /// The monotonic and wall-clock readings the call started at: wall time later is
     /// derived from them, so the call reads no clock.
