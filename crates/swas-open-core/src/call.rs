@@ -288,7 +288,7 @@ impl<'a> Call<'a> {
 
     /// Ends the call at `now` with `result` (returned by the next [`Exchange::next`]).
     fn conclude(&mut self, now: Instant, result: Result<DeleteCustomImageOutput, Error>) {
-        crate::metrics::call(now.saturating_duration_since(self.start.0), &result);
+        crate::metrics::call(self.start.0, now, &result);
         if let Some(span) = self.span.get() {
             span.record("swas.outcome", if result.is_ok() { "ok" } else { "error" });
         }
@@ -461,7 +461,7 @@ impl Exchange for Call<'_> {
         let Phase::Sent(sent, sent_at) = self.phase else {
             return;
         };
-        crate::metrics::attempt_duration(now.saturating_duration_since(sent_at));
+        crate::metrics::attempt_duration(sent_at, now);
         let response = match outcome {
             Ok(response) => response,
             Err(error) => return self.on_failure(now, sent, None, error),
