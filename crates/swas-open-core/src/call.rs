@@ -1,7 +1,7 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant, SystemTime};
 
-use http::HeaderValue;
+use http::HeaderMap;
 
 use crate::config::Config;
 use crate::credentials::{Access, Fetch, Gate};
@@ -300,13 +300,13 @@ impl<'a> Call<'a> {
         Error::timeout(TimeoutKind::Deadline, limit)
     }
 
-    /// Handles a failed attempt that was signed at `sent` (`date` is the answer's `date`
-    /// header, if any): retry, correct the clock, or stop.
+    /// Handles a failed attempt that was signed at `sent` (`headers` are the answer's, if
+    /// any; only a refused timestamp looks at its `date`): retry, correct the clock, or stop.
     fn on_failure(
         &mut self,
         now: Instant,
         sent: Timestamp,
-        date: Option<&HeaderValue>,
+        headers: Option<&HeaderMap>,
         mut error: Error,
     ) {
         // Before anything prints it: a server or proxy may echo a secret in any field.
@@ -318,7 +318,7 @@ impl<'a> Call<'a> {
             // Whatever our clock says, the service no longer takes these credentials.
             self.config.credentials.forget(self.credentials.signer());
         }
-        if let Some(offset) = self.skew_offset(&error, sent, date) {
+        if let Some(offset) = self.skew_offset(&error, sent, headers) {
             self.config.state.set_clock_offset(offset);
             self.skew_corrected = true;
             self.free_attempts += 1;
@@ -398,12 +398,13 @@ impl<'a> Call<'a> {
         &self,
         error: &Error,
         sent: Timestamp,
-        date: Option<&HeaderValue>,
+        headers: Option<&HeaderMap>,
     ) -> Option<i64> {
         if self.skew_corrected || error.code() != Some(&ErrorCode::InvalidTimeStampExpired) {
             return None;
         }
-        let server = httpdate::parse_http_date(date?.to_str().ok()?).ok()?;
+        let date = headers?.get(http::header::DATE)?;
+        let server = httpdate::parse_http_date(date.to_str().ok()?).ok()?;
         let server = Timestamp::try_from(server).ok()?.unix();
         let local = i64::try_from(sent.unix()).ok()? - self.config.state.clock_offset();
         let offset = i64::try_from(server).ok()? - local;
@@ -491,8 +492,7 @@ impl Exchange for Call<'_> {
                 self.conclude(now, Ok(output));
             }
             Err(e) => {
-                let date = response.headers().get(http::header::DATE);
-                self.on_failure(now, sent, date, e);
+                self.on_failure(now, sent, Some(response.headers()), e);
             }
         }
     }
