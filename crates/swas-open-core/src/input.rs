@@ -177,7 +177,11 @@ impl Short {
     /// `text`, of at most [`Short::MAX`] bytes: a value its type's rule has admitted (at
     /// most 64 ASCII characters), or one made to fit.
     pub(crate) fn new(text: &str) -> Self {
-        debug_assert!(text.len() <= Self::MAX, "a rule admitted {} bytes", text.len());
+        debug_assert!(
+            text.len() <= Self::MAX,
+            "a rule admitted {} bytes",
+            text.len()
+        );
         let len = text.len().min(Self::MAX);
         let mut bytes = [0; Self::MAX];
         bytes[..len].copy_from_slice(&text.as_bytes()[..len]);
@@ -191,7 +195,10 @@ impl Short {
     pub(crate) fn hex(bytes: &[u8; 16]) -> Self {
         let mut out = [0; Self::MAX];
         crate::encode::hex_lower_into(bytes, &mut out[..32]);
-        Self { len: 32, bytes: out }
+        Self {
+            len: 32,
+            bytes: out,
+        }
     }
 
     /// The text of the UUID of `bytes`: lowercase hex in groups of 8, 4, 4, 4 and 12
@@ -199,10 +206,19 @@ impl Short {
     pub(crate) fn uuid(bytes: &[u8; 16]) -> Self {
         let hex = Self::hex(bytes);
         let mut out = [b'-'; Self::MAX];
-        for (from, to) in [(0..8, 0), (8..12, 9), (12..16, 14), (16..20, 19), (20..32, 24)] {
+        for (from, to) in [
+            (0..8, 0),
+            (8..12, 9),
+            (12..16, 14),
+            (16..20, 19),
+            (20..32, 24),
+        ] {
             out[to..to + from.len()].copy_from_slice(&hex.bytes[from]);
         }
-        Self { len: 36, bytes: out }
+        Self {
+            len: 36,
+            bytes: out,
+        }
     }
 
     /// The text's bytes, for what writes them on (no UTF-8 check, unlike [`Short::as_str`]).

@@ -68,7 +68,7 @@ impl Rng {
 
     /// `N` random bytes (`N` a multiple of 8: 16 for a nonce or a token, 32 for a seed).
     pub(crate) fn bytes<const N: usize>(&mut self) -> [u8; N] {
-        const { assert!(N % 8 == 0) };
+        const { assert!(N.is_multiple_of(8)) };
         let mut out = [0; N];
         for chunk in out.as_chunks_mut::<8>().0 {
             *chunk = self.next_u64().to_le_bytes();

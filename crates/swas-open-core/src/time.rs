@@ -164,10 +164,8 @@ impl FromStr for Timestamp {
             return Err(TimestampError::Format);
         }
         let days = days_from_civil(year.into(), month.into(), day.into());
-        let unix = days * 86_400
-            + u64::from(hour) * 3600
-            + u64::from(minute) * 60
-            + u64::from(second);
+        let unix =
+            days * 86_400 + u64::from(hour) * 3600 + u64::from(minute) * 60 + u64::from(second);
         // A valid text of a year from 1970 to 9999 is already the wire form.
         Ok(Self { unix, text: *b })
     }
@@ -175,8 +173,9 @@ impl FromStr for Timestamp {
 
 /// The days of `month` (1 to 12) of `year` in the proleptic Gregorian calendar.
 fn days_in_month(year: u16, month: u16) -> u16 {
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
     match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if leap => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
