@@ -151,7 +151,8 @@ impl<'a> Call<'a> {
     /// Starts a call of `config`'s client with this call's `options`, at the moment of
     /// `readings`: its clocks are the call's start, its seed (32 random bytes) the source of
     /// the nonces, the retry jitter, the `ClientToken` when neither `options` nor `input` has
-    /// one, and a credentials fetch's own seed.
+    /// one, and a credentials fetch's own seed. The call borrows `config` and `input` until
+    /// it is dropped.
     pub fn new(
         config: &'a Config,
         input: &'a DeleteCustomImage,

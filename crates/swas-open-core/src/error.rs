@@ -268,9 +268,18 @@ pub(crate) fn error_type(error: &Error) -> &str {
 /// from text that came from outside. Each is replaced by `***`, the longest first. A
 /// signer's are built with it ([`Signer::redactions`](crate::Signer)), the proxies' on a
 /// call's failure path only.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Redactions<'a> {
     forms: Vec<Cow<'a, str>>,
+}
+
+/// Never the secrets: only how many forms there are.
+impl fmt::Debug for Redactions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redactions")
+            .field("forms", &self.forms.len())
+            .finish()
+    }
 }
 
 impl<'a> Redactions<'a> {
