@@ -530,6 +530,7 @@ mod tests {
     use crate::keys::Credentials;
     use crate::response::{ParseError, ParseErrorKind};
     use crate::retry::RetryPolicy;
+    use crate::sign::SignatureVersion;
 
     fn config(builder: ClientBuilder<()>) -> Config {
         builder
@@ -1011,6 +1012,42 @@ mod tests {
         );
         assert_eq!(timestamp_of(&sent(&mut call, now)), "2023-11-14T22:12:20Z");
         assert_eq!(config.state.clock_offset(), -60);
+    }
+
+    #[test]
+    fn the_token_sent_is_the_options_then_the_inputs_then_a_drawn_one() {
+        for version in [SignatureVersion::V1, SignatureVersion::V3] {
+            tokens_sent_with(version);
+        }
+    }
+
+    fn tokens_sent_with(version: SignatureVersion) {
+        let config = config(ClientBuilder::default().signature_version(version));
+        let now = Instant::now();
+        let input = DeleteCustomImage::new("cn-hangzhou", "m-1")
+            .unwrap()
+            .with_client_token("from-input")
+            .unwrap();
+        let options = || CallOptions::new().client_token(ClientToken::new("from-options").unwrap());
+        let sent_token = |input: &DeleteCustomImage, options: CallOptions| {
+            let readings = Readings::new([5; 32], now, SystemTime::now());
+            let mut call = Call::new(&config, input, options, readings);
+            let request = sent(&mut call, now);
+            let query = request.uri().query().unwrap().to_owned();
+            let token = query
+                .split('&')
+                .find_map(|p| p.strip_prefix("ClientToken="));
+            assert_eq!(token, Some(call.client_token().as_str()));
+            call.client_token().as_str().to_owned()
+        };
+        assert_eq!(sent_token(&input, options()), "from-options");
+        assert_eq!(sent_token(&input, CallOptions::new()), "from-input");
+        let bare = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+        let drawn = sent_token(&bare, CallOptions::new());
+        assert_eq!((drawn.len(), &drawn[14..15]), (36, "4"), "{drawn}");
+        // The input is left as it was.
+        assert_eq!(input.client_token().unwrap().as_str(), "from-input");
+        assert_eq!(bare.client_token(), None);
     }
 
     #[test]
