@@ -1,9 +1,7 @@
+use std::borrow::Cow;
 use std::time::{Duration, Instant, SystemTime};
 
-use http::HeaderValue;
-
-use rand_chacha::rand_core::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use http::HeaderMap;
 
 use crate::config::{CallOptions, Config};
 use crate::credentials::{Access, Fetch, Gate};
@@ -13,6 +11,7 @@ use crate::exchange::{local_wall, Exchange, Readings, Step};
 use crate::input::{ClientToken, DeleteCustomImage};
 use crate::response::{parse_delete_custom_image, DeleteCustomImageOutput, ErrorCode};
 use crate::retry::{is_throttling, unit_interval, Outcome, RetryDecision};
+use crate::rng::Rng;
 use crate::shared::MAX_CLOCK_SKEW;
 use crate::sign::{Nonce, SigningContext};
 use crate::time::Timestamp;
@@ -71,9 +70,12 @@ type CallOutput = Result<DeleteCustomImageOutput, Error>;
 pub struct Call<'a> {
     config: &'a Config,
     credentials: Access,
-    input: DeleteCustomImage,
-    endpoint: Endpoint,
-    rng: ChaCha8Rng,
+    input: &'a DeleteCustomImage,
+    /// The `ClientToken` of every attempt: the options', the input's, or one drawn from the
+    /// seed.
+    token: ClientToken,
+    endpoint: Cow<'a, Endpoint>,
+    rng: Rng,
     /// The monotonic and wall-clock readings the call started at: wall time later is
     /// derived from them, so the call reads no clock.
     start: (Instant, SystemTime),
@@ -108,32 +110,28 @@ impl<'a> Call<'a> {
     /// Starts a call of `config`'s client with this call's `options`, at the moment of
     /// `readings`: its clocks are the call's start, its seed (32 random bytes) the source of
     /// the nonces, the retry jitter, the `ClientToken` when neither `options` nor `input` has
-    /// one, and a credentials fetch's own seed.
+    /// one, and a credentials fetch's own seed. The call borrows `config` and `input` until
+    /// it is dropped.
     pub fn new(
         config: &'a Config,
-        input: &DeleteCustomImage,
+        input: &'a DeleteCustomImage,
         options: CallOptions,
         readings: Readings,
     ) -> Self {
         let Readings { seed, now, wall } = readings;
-        let mut rng = ChaCha8Rng::from_seed(seed);
-        let input = match (options.client_token, input.client_token()) {
-            (Some(token), _) => input.clone().with_token(token),
-            (None, Some(_)) => input.clone(),
-            (None, None) => {
-                let mut bytes = [0; 16];
-                rng.fill_bytes(&mut bytes);
-                input
-                    .clone()
-                    .with_token(ClientToken::from_random_bytes(bytes))
-            }
+        let mut rng = Rng::from_seed(seed);
+        let token = match (options.client_token, input.client_token()) {
+            (Some(token), _) => token,
+            (None, Some(token)) => token.clone(),
+            (None, None) => ClientToken::from_random_bytes(rng.bytes()),
         };
         Self {
-            endpoint: config.endpoints.for_input(&input),
+            endpoint: config.endpoints.for_input(input),
             deadline: deadline_at(now, options.deadline.or(config.deadline)),
             config,
             credentials: Access::default(),
             input,
+            token,
             rng,
             start: (now, wall),
             attempts: 0,
@@ -146,9 +144,7 @@ impl<'a> Call<'a> {
 
     /// The `ClientToken` every attempt carries.
     pub(crate) fn client_token(&self) -> &ClientToken {
-        self.input
-            .client_token()
-            .expect("Call::new always sets a client token")
+        &self.token
     }
 
     /// The `info` span to run the call in: `delete_custom_image`, with OpenTelemetry-style
@@ -221,10 +217,13 @@ impl<'a> Call<'a> {
                 return self.finish(now, Err(error));
             }
         };
-        let mut bytes = [0; 16];
-        self.rng.fill_bytes(&mut bytes);
-        let ctx = SigningContext::new(timestamp, Nonce::from_random_bytes(bytes));
-        let request = (self.credentials.signer()).sign(&self.input, &self.endpoint, &ctx);
+        let ctx = SigningContext::new(timestamp, Nonce::from_random_bytes(self.rng.bytes()));
+        let request = (self.credentials.signer()).sign_with_token(
+            self.input,
+            Some(&self.token),
+            &self.endpoint,
+            &ctx,
+        );
         self.attempts += 1;
         crate::metrics::attempt();
         self.phase = Phase::Sent(timestamp, now);
@@ -249,7 +248,7 @@ impl<'a> Call<'a> {
 
     /// Ends the call at `now` with `result` (returned by the next [`Exchange::next`]).
     fn conclude(&mut self, now: Instant, result: Result<DeleteCustomImageOutput, Error>) {
-        crate::metrics::call(now.saturating_duration_since(self.start.0), &result);
+        crate::metrics::call(self.start.0, now, &result);
         if let Some(span) = self.span.get() {
             span.record("swas.outcome", if result.is_ok() { "ok" } else { "error" });
         }
@@ -261,22 +260,25 @@ impl<'a> Call<'a> {
         Error::timeout(TimeoutKind::Deadline, limit)
     }
 
-    /// Handles a failed attempt that was signed at `sent` (`date` is the answer's `date`
-    /// header, if any): retry, correct the clock, or stop.
+    /// Handles a failed attempt that was signed at `sent` (`headers` are the answer's, if
+    /// any; only a refused timestamp looks at its `date`): retry, correct the clock, or stop.
     fn on_failure(
         &mut self,
         now: Instant,
         sent: Timestamp,
-        date: Option<&HeaderValue>,
+        headers: Option<&HeaderMap>,
         mut error: Error,
     ) {
         // Before anything prints it: a server or proxy may echo a secret in any field.
-        error.redact(&self.redactions());
+        match self.proxy_redactions() {
+            Some(redactions) => error.redact(&redactions),
+            None => error.redact(self.credentials.signer().redactions()),
+        }
         if error.code() == Some(&ErrorCode::InvalidSecurityTokenExpired) {
             // Whatever our clock says, the service no longer takes these credentials.
             self.config.credentials.forget(self.credentials.signer());
         }
-        if let Some(offset) = self.skew_offset(&error, sent, date) {
+        if let Some(offset) = self.skew_offset(&error, sent, headers) {
             self.config.state.set_clock_offset(offset);
             self.skew_corrected = true;
             self.free_attempts += 1;
@@ -329,20 +331,21 @@ impl<'a> Call<'a> {
         self.conclude(now, Err(error));
     }
 
-    /// Every secret this call knows, in every form a server may echo it: the signer's
-    /// AccessKey secret and STS token, the proxies' passwords.
-    fn redactions(&self) -> Redactions<'_> {
-        let credentials = self.credentials.signer().credentials();
+    /// Every secret this call knows, in every form a server may echo it, when a proxy URL
+    /// has a password: the proxies' passwords and the signer's forms (its AccessKey secret
+    /// and STS token). `None` otherwise: the signer's own [`Signer::redactions`], built with
+    /// it, are all there is to cut.
+    fn proxy_redactions(&self) -> Option<Redactions<'_>> {
         let mut redactions = Redactions::default();
-        redactions.secret(credentials.secret().expose());
-        if let Some(token) = credentials.security_token() {
-            redactions.secret(token.expose());
-        }
         let proxies = &self.config.proxies;
         for url in [&proxies.http, &proxies.https].into_iter().flatten() {
             redactions.proxy_url(url);
         }
-        redactions.longest_first()
+        if redactions.is_empty() {
+            return None;
+        }
+        redactions.extend(self.credentials.signer().redactions());
+        Some(redactions.longest_first())
     }
 
     /// The clock offset to correct by, when the service refused the attempt's timestamp and
@@ -355,12 +358,13 @@ impl<'a> Call<'a> {
         &self,
         error: &Error,
         sent: Timestamp,
-        date: Option<&HeaderValue>,
+        headers: Option<&HeaderMap>,
     ) -> Option<i64> {
         if self.skew_corrected || error.code() != Some(&ErrorCode::InvalidTimeStampExpired) {
             return None;
         }
-        let server = httpdate::parse_http_date(date?.to_str().ok()?).ok()?;
+        let date = headers?.get(http::header::DATE)?;
+        let server = httpdate::parse_http_date(date.to_str().ok()?).ok()?;
         let server = Timestamp::try_from(server).ok()?.unix();
         let local = i64::try_from(sent.unix()).ok()? - self.config.state.clock_offset();
         let offset = i64::try_from(server).ok()? - local;
@@ -418,7 +422,7 @@ impl Exchange for Call<'_> {
         let Phase::Sent(sent, sent_at) = self.phase else {
             return;
         };
-        crate::metrics::attempt_duration(now.saturating_duration_since(sent_at));
+        crate::metrics::attempt_duration(sent_at, now);
         let response = match outcome {
             Ok(response) => response,
             Err(error) => return self.on_failure(now, sent, None, error),
@@ -448,8 +452,7 @@ impl Exchange for Call<'_> {
                 self.conclude(now, Ok(output));
             }
             Err(e) => {
-                let date = response.headers().get(http::header::DATE);
-                self.on_failure(now, sent, date, e);
+                self.on_failure(now, sent, Some(response.headers()), e);
             }
         }
     }
@@ -486,6 +489,7 @@ mod tests {
     use crate::keys::Credentials;
     use crate::response::{ParseError, ParseErrorKind};
     use crate::retry::RetryPolicy;
+    use crate::sign::SignatureVersion;
 
     fn config(builder: ClientBuilder<()>) -> Config {
         builder
@@ -494,12 +498,16 @@ mod tests {
             .unwrap()
     }
 
+    /// `m-1` in `cn-hangzhou`, the input of the calls these helpers start (a call borrows
+    /// its input, and outlives them).
+    static M1: std::sync::LazyLock<DeleteCustomImage> =
+        std::sync::LazyLock::new(|| DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap());
+
     /// A call of `m-1` in `cn-hangzhou` by `config`'s client, started at `now` and `wall`.
     fn begin(config: &Config, seed: [u8; 32], now: Instant, wall: SystemTime) -> Call<'_> {
-        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
         Call::new(
             config,
-            &input,
+            &M1,
             CallOptions::new(),
             Readings::new(seed, now, wall),
         )
@@ -724,24 +732,29 @@ mod tests {
     const TOKEN: &str = "Echo-T0ken/Value=2";
     const PROXY_PASSWORD: &str = "pr0xy-Pass";
 
-    fn echoing_config() -> Config {
+    /// A client with a secret and a token, and with a proxy whose URL has a password or
+    /// with none (then the signer's own redactions are the call's).
+    fn echoing_config(with_proxy: bool) -> Config {
         let creds = Credentials::new("id", SECRET)
             .unwrap()
             .with_security_token(TOKEN)
             .unwrap();
-        ClientBuilder::<()>::default()
+        let builder = ClientBuilder::<()>::default()
             .credentials(creds)
-            .proxy(&format!("http://user:{PROXY_PASSWORD}@127.0.0.1:9"))
-            .retry_policy(RetryPolicy::new(1))
-            .resolve()
-            .unwrap()
+            .retry_policy(RetryPolicy::new(1));
+        let builder = match with_proxy {
+            true => builder.proxy(&format!("http://user:{PROXY_PASSWORD}@127.0.0.1:9")),
+            false => builder.no_proxy("*"),
+        };
+        builder.resolve().unwrap()
     }
 
-    fn echoed_forms() -> Vec<String> {
+    fn echoed_forms(with_proxy: bool) -> Vec<String> {
         use base64::Engine as _;
         let basic =
             base64::engine::general_purpose::STANDARD.encode(format!("user:{PROXY_PASSWORD}"));
-        [SECRET, TOKEN, PROXY_PASSWORD, basic.as_str()]
+        let secrets = [SECRET, TOKEN, PROXY_PASSWORD, basic.as_str()];
+        secrets[..if with_proxy { 4 } else { 2 }]
             .iter()
             .flat_map(|v| {
                 let once = percent_encode(v);
@@ -757,8 +770,13 @@ mod tests {
 
     #[test]
     fn echoed_secrets_are_cut_from_every_field() {
-        let config = echoing_config();
-        let forms = echoed_forms();
+        echoes_are_cut(true);
+        echoes_are_cut(false);
+    }
+
+    fn echoes_are_cut(with_proxy: bool) {
+        let config = echoing_config(with_proxy);
+        let forms = echoed_forms(with_proxy);
         let all = forms.join(" ");
         let now = Instant::now();
         let body = serde_json::json!({
@@ -956,6 +974,42 @@ mod tests {
     }
 
     #[test]
+    fn the_token_sent_is_the_options_then_the_inputs_then_a_drawn_one() {
+        for version in [SignatureVersion::V1, SignatureVersion::V3] {
+            tokens_sent_with(version);
+        }
+    }
+
+    fn tokens_sent_with(version: SignatureVersion) {
+        let config = config(ClientBuilder::default().signature_version(version));
+        let now = Instant::now();
+        let input = DeleteCustomImage::new("cn-hangzhou", "m-1")
+            .unwrap()
+            .with_client_token("from-input")
+            .unwrap();
+        let options = || CallOptions::new().client_token(ClientToken::new("from-options").unwrap());
+        let sent_token = |input: &DeleteCustomImage, options: CallOptions| {
+            let readings = Readings::new([5; 32], now, SystemTime::now());
+            let mut call = Call::new(&config, input, options, readings);
+            let request = sent(&mut call, now);
+            let query = request.uri().query().unwrap().to_owned();
+            let token = query
+                .split('&')
+                .find_map(|p| p.strip_prefix("ClientToken="));
+            assert_eq!(token, Some(call.client_token().as_str()));
+            call.client_token().as_str().to_owned()
+        };
+        assert_eq!(sent_token(&input, options()), "from-options");
+        assert_eq!(sent_token(&input, CallOptions::new()), "from-input");
+        let bare = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
+        let drawn = sent_token(&bare, CallOptions::new());
+        assert_eq!((drawn.len(), &drawn[14..15]), (36, "4"), "{drawn}");
+        // The input is left as it was.
+        assert_eq!(input.client_token().unwrap().as_str(), "from-input");
+        assert_eq!(bare.client_token(), None);
+    }
+
+    #[test]
     fn call_options_set_the_deadline_and_the_token() {
         let config = config(ClientBuilder::default().deadline(Duration::from_secs(60)));
         let now = Instant::now();
@@ -1072,9 +1126,8 @@ mod tests {
     /// running in place the fetches it asks for; the call, the AccessKey id it signed with,
     /// and how many fetches ran.
     fn first_attempt(config: &Config, now: Instant) -> (Call<'_>, String, u32) {
-        let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
         let readings = Readings::new([4; 32], now, SystemTime::now());
-        let mut call = Call::new(config, &input, CallOptions::new(), readings);
+        let mut call = Call::new(config, &M1, CallOptions::new(), readings);
         let mut fetches = 0;
         loop {
             match call.next(now) {

@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
@@ -523,7 +524,7 @@ impl Config {
     #[cfg(feature = "workspace-internals")]
     #[doc(hidden)]
     pub fn endpoint_for(&self, input: &DeleteCustomImage) -> Endpoint {
-        self.endpoints.for_input(input)
+        self.endpoints.for_input(input).into_owned()
     }
 
     /// How far the service's clock is ahead of this machine's (negative: behind), in
@@ -572,22 +573,23 @@ pub(crate) enum EndpointChoice {
 }
 
 impl EndpointChoice {
-    /// The endpoint of a call. A region missing from the published endpoint table still
-    /// resolves by the pattern, with a `tracing` warning.
-    pub(crate) fn for_input(&self, input: &DeleteCustomImage) -> Endpoint {
+    /// The endpoint of a call: the client's own, or one made for the input's region. A
+    /// region missing from the published endpoint table still resolves by the pattern, with
+    /// a `tracing` warning.
+    pub(crate) fn for_input(&self, input: &DeleteCustomImage) -> Cow<'_, Endpoint> {
         match self {
-            EndpointChoice::Explicit(endpoint) => endpoint.clone(),
+            EndpointChoice::Explicit(endpoint) => Cow::Borrowed(endpoint),
             EndpointChoice::Region {
                 region,
                 endpoint,
                 kind,
             } => {
                 warn_if_unlisted(region, *kind);
-                endpoint.clone()
+                Cow::Borrowed(endpoint)
             }
             EndpointChoice::PerInput(kind) => {
                 warn_if_unlisted(input.region_id(), *kind);
-                Endpoint::for_region(input.region_id(), *kind)
+                Cow::Owned(Endpoint::for_region(input.region_id(), *kind))
             }
         }
     }

@@ -265,11 +265,21 @@ pub(crate) fn error_type(error: &Error) -> &str {
 
 /// Known secret values, in every form a server or proxy may echo them (raw, percent-encoded
 /// once and twice as a string to sign holds them, Base64 of proxy Basic credentials), to cut
-/// from text that came from outside. Each is replaced by `***`, the longest first. Built on
-/// a call's failure path only; a value that percent-encoding leaves as it is costs no copy.
-#[derive(Debug, Default)]
+/// from text that came from outside. Each is replaced by `***`, the longest first. A
+/// signer's are built with it ([`Signer::redactions`](crate::Signer)), the proxies' on a
+/// call's failure path only.
+#[derive(Default)]
 pub(crate) struct Redactions<'a> {
     forms: Vec<Cow<'a, str>>,
+}
+
+/// Never the secrets: only how many forms there are.
+impl fmt::Debug for Redactions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redactions")
+            .field("forms", &self.forms.len())
+            .finish()
+    }
 }
 
 impl<'a> Redactions<'a> {
@@ -304,6 +314,16 @@ impl<'a> Redactions<'a> {
         self.secret(STANDARD.encode(format!("{}:{decoded}", decode(user))));
         self.secret(password);
         self.secret(decoded);
+    }
+
+    /// Whether there is nothing to cut.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.forms.is_empty()
+    }
+
+    /// Adds the forms of `other` (borrowed).
+    pub(crate) fn extend(&mut self, other: &'a Redactions<'_>) {
+        (self.forms).extend(other.forms.iter().map(|form| Cow::Borrowed(&**form)));
     }
 
     /// Ready to apply: the longest forms first, so that none is cut inside a longer one.

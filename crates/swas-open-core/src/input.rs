@@ -161,12 +161,127 @@ impl Rule {
     }
 }
 
-/// Defines a validated string newtype with the usual conversions.
+/// A text of at most [`Short::MAX`] bytes kept in place: made without an allocation and
+/// cloned by a copy. The storage of the short values a call makes (its `ClientToken`, its
+/// nonces), whose rules admit ASCII only, up to 64 characters.
+#[derive(Clone)]
+pub(crate) struct Short {
+    len: u8,
+    bytes: [u8; Short::MAX],
+}
+
+impl Short {
+    /// The most bytes it holds.
+    pub(crate) const MAX: usize = 64;
+
+    /// `text`, of at most [`Short::MAX`] bytes: a value its type's rule has admitted (at
+    /// most 64 ASCII characters), or one made to fit.
+    pub(crate) fn new(text: &str) -> Self {
+        debug_assert!(
+            text.len() <= Self::MAX,
+            "a rule admitted {} bytes",
+            text.len()
+        );
+        let len = text.len().min(Self::MAX);
+        let mut bytes = [0; Self::MAX];
+        bytes[..len].copy_from_slice(&text.as_bytes()[..len]);
+        Self {
+            len: len as u8,
+            bytes,
+        }
+    }
+
+    /// The 32 lowercase hex digits of `bytes`, in order.
+    pub(crate) fn hex(bytes: &[u8; 16]) -> Self {
+        let mut out = [0; Self::MAX];
+        crate::encode::hex_lower_into(bytes, &mut out[..32]);
+        Self {
+            len: 32,
+            bytes: out,
+        }
+    }
+
+    /// The text of the UUID of `bytes`: lowercase hex in groups of 8, 4, 4, 4 and 12
+    /// digits, joined by `-`.
+    pub(crate) fn uuid(bytes: &[u8; 16]) -> Self {
+        let hex = Self::hex(bytes);
+        let mut out = [b'-'; Self::MAX];
+        for (from, to) in [
+            (0..8, 0),
+            (8..12, 9),
+            (12..16, 14),
+            (16..20, 19),
+            (20..32, 24),
+        ] {
+            out[to..to + from.len()].copy_from_slice(&hex.bytes[from]);
+        }
+        Self {
+            len: 36,
+            bytes: out,
+        }
+    }
+
+    /// The text's bytes, for what writes them on (no UTF-8 check, unlike [`Short::as_str`]).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    /// The text.
+    pub(crate) fn as_str(&self) -> &str {
+        // ASCII only, never cut (see `new`), so never the empty fallback.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl From<String> for Short {
+    fn from(text: String) -> Self {
+        Self::new(&text)
+    }
+}
+
+impl std::ops::Deref for Short {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for Short {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Short {}
+
+impl std::hash::Hash for Short {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for Short {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Short {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+/// Defines a validated string newtype with the usual conversions, its text in a `String`
+/// or, for values of at most 64 ASCII characters, a [`Short`].
 macro_rules! validated_string {
     ($(#[$meta:meta])* $name:ident, $rule:expr) => {
+        $crate::input::validated_string!($(#[$meta])* $name, $rule, String);
+    };
+    ($(#[$meta:meta])* $name:ident, $rule:expr, $storage:ty) => {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
+        pub struct $name($storage);
 
         impl $name {
             /// The rule every value of this type obeys.
@@ -176,7 +291,7 @@ macro_rules! validated_string {
             pub fn new(value: impl Into<String>) -> Result<Self, InputError> {
                 let value = value.into();
                 Self::RULE.check(&value)?;
-                Ok(Self(value))
+                Ok(Self(<$storage>::from(value)))
             }
 
             /// The value as sent on the wire (before percent-encoding).
@@ -187,19 +302,19 @@ macro_rules! validated_string {
 
         impl ::std::fmt::Debug for $name {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                ::std::fmt::Debug::fmt(&self.0, f)
+                ::std::fmt::Debug::fmt(self.as_str(), f)
             }
         }
 
         impl ::std::fmt::Display for $name {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.as_str())
             }
         }
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
-                &self.0
+                self.as_str()
             }
         }
 
@@ -271,10 +386,16 @@ validated_string!(
         text: "ASCII only, no control characters, 1 to 64 characters",
         max_chars: 64,
         allowed: |c| c.is_ascii() && !c.is_ascii_control(),
-    }
+    },
+    Short
 );
 
 impl ClientToken {
+    /// [`as_str`](Self::as_str)'s bytes, without its UTF-8 check.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
     /// A UUID version 4 token made from 16 random bytes (a call draws them from its seed).
     pub(crate) fn from_random_bytes(bytes: [u8; 16]) -> Self {
         Self::of(uuid::Builder::from_random_bytes(bytes).into_uuid())
@@ -297,11 +418,7 @@ impl ClientToken {
     }
 
     fn of(uuid: uuid::Uuid) -> Self {
-        Self(
-            uuid.hyphenated()
-                .encode_lower(&mut uuid::Uuid::encode_buffer())
-                .to_owned(),
-        )
+        Self(Short::uuid(uuid.as_bytes()))
     }
 }
 
@@ -339,18 +456,13 @@ impl DeleteCustomImage {
     }
 
     /// Sets the `ClientToken`: a [`ClientToken`], or a string that is validated here.
-    pub fn with_client_token<T>(self, token: T) -> Result<Self, InputError>
+    pub fn with_client_token<T>(mut self, token: T) -> Result<Self, InputError>
     where
         T: TryInto<ClientToken>,
         InputError: From<T::Error>,
     {
-        Ok(self.with_token(token.try_into()?))
-    }
-
-    /// Sets a `ClientToken` that is valid already.
-    pub(crate) fn with_token(mut self, token: ClientToken) -> Self {
-        self.client_token = Some(token);
-        self
+        self.client_token = Some(token.try_into()?);
+        Ok(self)
     }
 
     /// `RegionId`.
@@ -368,12 +480,13 @@ impl DeleteCustomImage {
         self.client_token.as_ref()
     }
 
-    /// The API parameters, sorted by name, as sent on the wire (before encoding).
-    pub(crate) fn params(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        let token = self
-            .client_token
-            .as_ref()
-            .map(|t| ("ClientToken", t.as_str()));
+    /// The API parameters, sorted by name, as sent on the wire (before encoding), with
+    /// `token` as the `ClientToken` (the input's own, or a call's).
+    pub(crate) fn params<'a>(
+        &'a self,
+        token: Option<&'a ClientToken>,
+    ) -> impl Iterator<Item = (&'static str, &'a str)> {
+        let token = token.map(|t| ("ClientToken", t.as_str()));
         token.into_iter().chain([
             ("ImageId", self.image_id.as_str()),
             ("RegionId", self.region_id.as_str()),
@@ -448,6 +561,30 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// A short text's hex and UUID forms are the `uuid` crate's.
+        #[test]
+        fn short_hex_and_uuid_texts(bytes in proptest::array::uniform16(0u8..)) {
+            let uuid = uuid::Uuid::from_bytes(bytes);
+            let (hex, text) = (Short::hex(&bytes), Short::uuid(&bytes));
+            proptest::prop_assert_eq!(hex.as_str(), uuid.simple().to_string());
+            proptest::prop_assert_eq!(text.as_str(), uuid.hyphenated().to_string());
+            proptest::prop_assert_eq!(text.as_bytes(), text.as_str().as_bytes());
+        }
+
+        /// Equality, order and hash are the text's.
+        #[test]
+        fn short_compares_as_its_text(a in "[ -~]{0,64}", b in "[ -~]{0,64}") {
+            use std::hash::BuildHasher;
+            let (x, y) = (Short::new(&a), Short::new(&b));
+            proptest::prop_assert_eq!(x.as_str(), a.as_str());
+            proptest::prop_assert_eq!(x == y, a == b);
+            proptest::prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+            let hasher = std::hash::RandomState::new();
+            proptest::prop_assert_eq!(hasher.hash_one(&x), hasher.hash_one(a.as_str()));
+        }
+    }
+
     #[test]
     fn one_way_to_set_the_client_token() {
         let op = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
@@ -475,7 +612,7 @@ mod tests {
             .unwrap()
             .with_client_token("t")
             .unwrap();
-        let names: Vec<_> = op.params().map(|(n, _)| n).collect();
+        let names: Vec<_> = op.params(op.client_token()).map(|(n, _)| n).collect();
         assert_eq!(names, ["ClientToken", "ImageId", "RegionId"]);
     }
 }

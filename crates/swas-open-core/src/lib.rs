@@ -103,6 +103,7 @@ mod metrics;
 mod network;
 mod response;
 mod retry;
+mod rng;
 mod shared;
 mod sign;
 mod time;

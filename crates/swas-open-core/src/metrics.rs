@@ -12,7 +12,7 @@
 //! | `swas_open_attempt_duration_seconds` | histogram | | one request to its answer or failure |
 //! | `swas_open_throttle_wait_seconds` | histogram | | waits for a send token in adaptive mode |
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::response::DeleteCustomImageOutput as DeleteOutput;
@@ -33,7 +33,8 @@ mod on {
         metrics::counter!("swas_open_retry_budget_refusals_total").increment(1);
     }
 
-    pub(crate) fn attempt_duration(d: Duration) {
+    pub(crate) fn attempt_duration(sent: Instant, now: Instant) {
+        let d = now.saturating_duration_since(sent);
         metrics::histogram!("swas_open_attempt_duration_seconds").record(d.as_secs_f64());
     }
 
@@ -46,7 +47,8 @@ mod on {
             .increment(1);
     }
 
-    pub(crate) fn call(d: Duration, result: &Result<DeleteOutput, Error>) {
+    pub(crate) fn call(start: Instant, now: Instant, result: &Result<DeleteOutput, Error>) {
+        let d = now.saturating_duration_since(start);
         let (outcome, error_type) = match result {
             Ok(_) => ("ok", String::new()),
             Err(e) => ("error", crate::error::error_type(e).to_owned()),
@@ -58,6 +60,8 @@ mod on {
     }
 }
 
+// Durations are taken from their instants here, so that without the feature no clock
+// arithmetic is left on a call's path.
 #[cfg(not(feature = "metrics"))]
 mod on {
     use super::*;
@@ -65,10 +69,10 @@ mod on {
     pub(crate) fn attempt() {}
     pub(crate) fn retry() {}
     pub(crate) fn budget_refusal() {}
-    pub(crate) fn attempt_duration(_: Duration) {}
+    pub(crate) fn attempt_duration(_: Instant, _: Instant) {}
     pub(crate) fn throttle_wait(_: Duration) {}
     pub(crate) fn cancelled() {}
-    pub(crate) fn call(_: Duration, _: &Result<DeleteOutput, Error>) {}
+    pub(crate) fn call(_: Instant, _: Instant, _: &Result<DeleteOutput, Error>) {}
 }
 
 pub(crate) use on::*;

@@ -6,8 +6,6 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ::time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
-
 /// A UTC instant with whole-second precision, between 1970-01-01 and 9999-12-31.
 ///
 /// ```
@@ -41,32 +39,40 @@ pub enum TimestampError {
 
 const MAX_UNIX: u64 = 253_402_300_799; // 9999-12-31T23:59:59Z
 
+/// `00`, `01`, ... `99`, one after the other.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0; 200];
+    let mut i = 0;
+    while i < 100 {
+        pairs[2 * i] = b'0' + (i / 10) as u8;
+        pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    pairs
+};
+
 impl Timestamp {
     /// From seconds since the Unix epoch.
     pub(crate) fn from_unix(secs: u64) -> Result<Self, TimestampError> {
         if secs > MAX_UNIX {
             return Err(TimestampError::OutOfRange);
         }
-        let at = i64::try_from(secs)
-            .ok()
-            .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
-            .ok_or(TimestampError::OutOfRange)?;
-        let (year, month, day) = at.to_calendar_date();
-        let (hour, minute, second) = at.to_hms();
+        let (year, month, day) = civil_from_days(secs / 86_400);
+        let time = secs % 86_400;
         let mut text = *b"0000-00-00T00:00:00Z";
-        let mut put = |at: usize, width: usize, mut v: u32| {
-            for i in (0..width).rev() {
-                text[at + i] = b'0' + (v % 10) as u8;
-                v /= 10;
-            }
+        // Two digits at a time, each pair from a table.
+        let mut put = |at: usize, v: u64| {
+            let i = (v % 100) as usize * 2;
+            text[at..at + 2].copy_from_slice(&DIGIT_PAIRS[i..i + 2]);
         };
         // Years 1970..=9999 here, so always four digits.
-        put(0, 4, year.unsigned_abs());
-        put(5, 2, u32::from(u8::from(month)));
-        put(8, 2, u32::from(day));
-        put(11, 2, u32::from(hour));
-        put(14, 2, u32::from(minute));
-        put(17, 2, u32::from(second));
+        put(0, year / 100);
+        put(2, year);
+        put(5, month);
+        put(8, day);
+        put(11, time / 3600);
+        put(14, time / 60 % 60);
+        put(17, time % 60);
         Ok(Self { unix: secs, text })
     }
 
@@ -146,27 +152,70 @@ impl FromStr for Timestamp {
         if year < 1970 {
             return Err(TimestampError::OutOfRange);
         }
-        // Each field is at most two digits, so the narrowing casts below are exact.
-        let day = digits(8..10)? as u8;
-        let date = Month::try_from(digits(5..7)? as u8)
-            .and_then(|m| Date::from_calendar_date(i32::from(year), m, day));
-        let time = Time::from_hms(
-            digits(11..13)? as u8,
-            digits(14..16)? as u8,
-            digits(17..19)? as u8,
-        );
-        let (Ok(date), Ok(time)) = (date, time) else {
+        let (month, day) = (digits(5..7)?, digits(8..10)?);
+        let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+        if !(1..=12).contains(&month)
+            || day == 0
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            || second > 59
+        {
             return Err(TimestampError::Format);
-        };
-        let unix = PrimitiveDateTime::new(date, time)
-            .assume_utc()
-            .unix_timestamp();
+        }
+        let days = days_from_civil(year.into(), month.into(), day.into());
+        let unix =
+            days * 86_400 + u64::from(hour) * 3600 + u64::from(minute) * 60 + u64::from(second);
         // A valid text of a year from 1970 to 9999 is already the wire form.
-        Ok(Self {
-            unix: u64::try_from(unix).map_err(|_| TimestampError::OutOfRange)?,
-            text: *b,
-        })
+        Ok(Self { unix, text: *b })
     }
+}
+
+/// The days of `month` (1 to 12) of `year` in the proleptic Gregorian calendar.
+fn days_in_month(year: u16, month: u16) -> u16 {
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+// Calendar arithmetic after Howard Hinnant's `days_from_civil` and `civil_from_days`
+// ("chrono-Compatible Low-Level Date Algorithms"), for dates from 1970 on: the year is
+// counted from March, so that the leap day is the last of its year, in eras of 400 years
+// (146,097 days) that repeat exactly.
+
+/// Days from 1970-01-01 to 1970-03-01 counted back from 0000-03-01.
+const EPOCH_SHIFT: u64 = 719_468;
+
+/// The day count since 1970-01-01 of a valid date from 1970 on.
+fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let (era, year_of_era) = (year / 400, year % 400);
+    let month_from_march = (month + 9) % 12;
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - EPOCH_SHIFT
+}
+
+/// The date (year, month 1 to 12, day 1 to 31) `days` after 1970-01-01.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let days = days + EPOCH_SHIFT;
+    let (era, day_of_era) = (days / 146_097, days % 146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = era * 400 + year_of_era + u64::from(month <= 2);
+    (year, month, day)
 }
 
 #[cfg(test)]
@@ -240,6 +289,46 @@ mod tests {
             Timestamp::try_from(UNIX_EPOCH + Duration::from_secs(MAX_UNIX + 1)),
             Err(TimestampError::OutOfRange)
         );
+    }
+
+    proptest::proptest! {
+        /// The same text and instant as the `time` crate's calendar, both ways, over the
+        /// whole range.
+        #[test]
+        fn agrees_with_the_time_crate(secs in 0..=MAX_UNIX) {
+            let at = ::time::OffsetDateTime::from_unix_timestamp(secs as i64).unwrap();
+            let text = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                at.year(),
+                u8::from(at.month()),
+                at.day(),
+                at.hour(),
+                at.minute(),
+                at.second(),
+            );
+            let t = Timestamp::from_unix(secs).unwrap();
+            proptest::prop_assert_eq!(t.as_str(), text.as_str());
+            proptest::prop_assert_eq!(Timestamp::from_str(&text).unwrap().unix(), secs);
+        }
+
+        /// Any 20 bytes of the wire shape parse exactly when the `time` crate takes them
+        /// as a date and time, to the same instant.
+        #[test]
+        fn parses_as_the_time_crate(
+            year in 1970u16..=9999, month in 0u8..=13, day in 0u8..=32,
+            hour in 0u8..=24, minute in 0u8..=60, second in 0u8..=60,
+        ) {
+            let text = format!(
+                "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z"
+            );
+            let expected = ::time::Month::try_from(month)
+                .and_then(|m| ::time::Date::from_calendar_date(year.into(), m, day))
+                .and_then(|d| d.with_hms(hour, minute, second))
+                .map(|at| at.assume_utc().unix_timestamp() as u64)
+                .ok();
+            let parsed = Timestamp::from_str(&text).ok().map(|t| t.unix());
+            proptest::prop_assert_eq!(parsed, expected);
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! nothing secret in them.
 #![cfg(feature = "metrics")]
 
+use std::sync::LazyLock;
 use std::time::{Instant, SystemTime};
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
@@ -18,11 +19,15 @@ fn answer(status: u16, body: &str) -> swas_open_core::http::Response<String> {
         .unwrap()
 }
 
+/// The input of every call here (a call borrows its input, and outlives the helper that
+/// starts it).
+static INPUT: LazyLock<DeleteCustomImage> =
+    LazyLock::new(|| DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap());
+
 /// A call of `m-1` by `config`'s client, drawing from `seed`, started at `now`.
 fn start<'a>(config: &'a Config, seed: u8, now: Instant) -> Call<'a> {
-    let input = DeleteCustomImage::new("cn-hangzhou", "m-1").unwrap();
     let readings = Readings::new([seed; 32], now, SystemTime::now());
-    Call::new(config, &input, CallOptions::new(), readings)
+    Call::new(config, &INPUT, CallOptions::new(), readings)
 }
 
 /// Runs one call whose attempts get `answers` in turn.

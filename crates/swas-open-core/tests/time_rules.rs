@@ -8,6 +8,7 @@
 //!   rate, with and without adaptive mode, compared request by request.
 
 use std::collections::VecDeque;
+use std::sync::LazyLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use swas_open_core::http::Response;
@@ -56,13 +57,17 @@ fn answer((status, body): (u16, &str)) -> Response<String> {
         .expect("a valid response")
 }
 
+/// The input of every call here (a call borrows its input, and outlives the helper that
+/// starts it).
+static INPUT: LazyLock<DeleteCustomImage> =
+    LazyLock::new(|| DeleteCustomImage::new("cn-hangzhou", "m-1").expect("valid input"));
+
 fn call<'a>(config: &'a Config, seed: u32, now: Instant) -> Call<'a> {
-    let input = DeleteCustomImage::new("cn-hangzhou", format!("m-{seed}")).expect("valid input");
     let mut bytes = [0; 32];
     bytes[..4].copy_from_slice(&seed.to_le_bytes());
     Call::new(
         config,
-        &input,
+        &INPUT,
         CallOptions::new(),
         Readings::new(bytes, now, wall()),
     )

@@ -5,13 +5,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use rand_chacha::rand_core::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-
 use super::cache::{CredentialsCache, CredentialsStep};
 use super::fetch::Fetch;
 use crate::error::Error;
 use crate::exchange::{local_wall, Exchange, Step};
+use crate::rng::Rng;
 use crate::sign::Signer;
 
 /// What a call does before it signs an attempt.
@@ -51,7 +49,7 @@ impl Access {
         cache: &Arc<CredentialsCache>,
         now: Instant,
         wall: impl FnOnce() -> SystemTime,
-        rng: &mut ChaCha8Rng,
+        rng: &mut Rng,
     ) -> Result<Gate, Error> {
         if let Some(fixed) = &cache.fixed {
             if self.signer.is_none() {
@@ -63,11 +61,7 @@ impl Access {
             self.signer = Some(signer);
             return Ok(Gate::Sign);
         }
-        let seed = || {
-            let mut seed = [0; 32];
-            rng.fill_bytes(&mut seed);
-            seed
-        };
+        let seed = || rng.bytes();
         match cache.step(now, wall(), &mut self.seen, seed) {
             CredentialsStep::Sign(signer) => {
                 self.signer = Some(signer);
@@ -97,7 +91,7 @@ impl Access {
 pub struct CurrentSigner<'a> {
     cache: &'a Arc<CredentialsCache>,
     access: Access,
-    rng: ChaCha8Rng,
+    rng: Rng,
     start: (Instant, SystemTime),
 }
 
@@ -111,7 +105,7 @@ impl<'a> CurrentSigner<'a> {
         Self {
             cache,
             access: Access::default(),
-            rng: ChaCha8Rng::from_seed(seed),
+            rng: Rng::from_seed(seed),
             start: (now, wall),
         }
     }

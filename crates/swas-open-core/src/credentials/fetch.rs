@@ -6,15 +6,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use rand_chacha::rand_core::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-
 use super::cache::{CredentialsCache, NEVER_SIGN_WITHIN};
 use super::machine::{Ctx, Machine, Next};
 use super::service::{Answer, Fetched, NoAnswer};
 use super::CredentialsError;
 use crate::error::Error;
 use crate::exchange::{local_wall, Exchange, Step};
+use crate::rng::Rng;
 use crate::shared::MAX_CLOCK_SKEW;
 
 /// How long credentials have left, judged by the clock of the service that issued them
@@ -40,7 +38,7 @@ fn plausible(date: &SystemTime, wall: SystemTime) -> bool {
 pub struct Fetch {
     cache: Arc<CredentialsCache>,
     machine: Machine,
-    rng: ChaCha8Rng,
+    rng: Rng,
     start: (Instant, SystemTime),
     attempts: u32,
     /// Whether the client's clock was corrected from a refused timestamp (once a fetch).
@@ -70,7 +68,7 @@ impl Fetch {
         Self {
             machine: cache.spec.machine(),
             cache,
-            rng: ChaCha8Rng::from_seed(seed),
+            rng: Rng::from_seed(seed),
             start: (now, wall),
             attempts: 1,
             skew_corrected: false,

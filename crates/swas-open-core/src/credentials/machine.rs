@@ -7,14 +7,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use rand_chacha::ChaCha8Rng;
-
 use super::chain::{ChainFetch, ChainSpec};
 use super::imds::{EcsSpec, ImdsFetch};
 use super::service::{Fetched, Reply};
 use super::sts::{OidcSpec, RoleSpec, StsFetch};
 use super::uri::UriFetch;
 use super::{Credentials, CredentialsError, ProvideCredentials};
+use crate::rng::Rng;
 use crate::transport::Outgoing;
 
 /// A provider, configured.
@@ -81,7 +80,7 @@ pub(crate) enum Next {
 /// What a machine needs to make a request: the time and randomness.
 pub(crate) struct Ctx<'a> {
     pub(crate) wall: SystemTime,
-    pub(crate) rng: &'a mut ChaCha8Rng,
+    pub(crate) rng: &'a mut Rng,
 }
 
 /// One fetch of a provider.
@@ -152,8 +151,7 @@ pub(crate) fn run_with(
     wall: SystemTime,
     mut answer: impl FnMut(&Outgoing) -> Reply,
 ) -> (Result<Fetched, CredentialsError>, Vec<Outgoing>) {
-    use rand_chacha::rand_core::SeedableRng;
-    let mut rng = ChaCha8Rng::from_seed([3; 32]);
+    let mut rng = Rng::from_seed([3; 32]);
     let mut machine = kind.machine();
     let mut sent = Vec::new();
     loop {

@@ -7,7 +7,6 @@ use std::time::{Duration, SystemTime};
 
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method};
-use rand_chacha::rand_core::Rng;
 use serde::Deserialize;
 
 use super::machine::{spent, Ctx, Machine, Next, ProviderSpec};
@@ -288,9 +287,7 @@ fn assume_role(
     let role = &spec.role;
     let ts = timestamp(ctx.wall);
     let (session, duration) = session(role, &ts);
-    let mut bytes = [0; 16];
-    ctx.rng.fill_bytes(&mut bytes);
-    let nonce = Nonce::from_random_bytes(bytes);
+    let nonce = Nonce::from_random_bytes(ctx.rng.bytes());
     let mut params = common("AssumeRole", role, ts.as_str(), &session, &duration);
     if let Some(external) = &role.options.external_id {
         params.push(("ExternalId", external));

@@ -17,13 +17,17 @@ pub(crate) mod v3;
 mod tests;
 
 use std::fmt;
+use std::sync::Arc;
 
 use http::header::{InvalidHeaderValue, CONTENT_LENGTH, HOST, USER_AGENT};
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 
 use crate::endpoint::Endpoint;
-use crate::input::{validated_string, DeleteCustomImage, Field, InputError, Rule};
+use crate::error::Redactions;
+use crate::input::{
+    validated_string, ClientToken, DeleteCustomImage, Field, InputError, Rule, Short,
+};
 use crate::keys::Credentials;
 
 use crate::time::Timestamp;
@@ -51,10 +55,16 @@ validated_string!(
         text: "A-Z a-z 0-9 - _ . ~, 1 to 64 characters",
         max_chars: 64,
         allowed: |c| c.is_ascii() && crate::encode::is_unreserved(c as u8),
-    }
+    },
+    Short
 );
 
 impl Nonce {
+    /// [`as_str`](Self::as_str)'s bytes, without its UTF-8 check.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
     /// 32 lowercase hex characters from 16 random bytes the caller supplies.
     ///
     /// ```
@@ -66,13 +76,7 @@ impl Nonce {
     /// ```
     pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
         // The 32 lowercase hex digits of the bytes, in order.
-        let mut text = uuid::Uuid::encode_buffer();
-        Self(
-            uuid::Uuid::from_bytes(bytes)
-                .simple()
-                .encode_lower(&mut text)
-                .to_owned(),
-        )
+        Self(Short::hex(&bytes))
     }
 }
 
@@ -206,6 +210,9 @@ pub struct Signer {
     user_agent: HeaderValue,
     v1: v1::Template,
     v3: v3::Template,
+    /// The secret and the token in every form a server may echo them, built once for every
+    /// failed attempt signed with these credentials.
+    redactions: Arc<Redactions<'static>>,
 }
 
 impl fmt::Debug for Signer {
@@ -221,9 +228,15 @@ impl fmt::Debug for Signer {
 impl Signer {
     /// A V1 signer with the default user agent.
     pub fn new(credentials: Credentials) -> Self {
+        let mut redactions = Redactions::default();
+        redactions.secret(credentials.secret().expose().to_owned());
+        if let Some(token) = credentials.security_token() {
+            redactions.secret(token.expose().to_owned());
+        }
         Self {
             v1: v1::Template::new(&credentials),
             v3: v3::Template::new(&credentials),
+            redactions: Arc::new(redactions.longest_first()),
             credentials,
             version: SignatureVersion::V1,
             user_agent: HeaderValue::from_static(DEFAULT_USER_AGENT),
@@ -253,6 +266,11 @@ impl Signer {
         &self.credentials
     }
 
+    /// Its credentials' secret and token, to cut from what a server echoes.
+    pub(crate) fn redactions(&self) -> &Redactions<'static> {
+        &self.redactions
+    }
+
     /// The signature scheme in use.
     pub fn signature_version(&self) -> SignatureVersion {
         self.version
@@ -272,9 +290,21 @@ impl Signer {
         endpoint: &Endpoint,
         ctx: &SigningContext,
     ) -> Request<Vec<u8>> {
+        self.sign_with_token(op, op.client_token(), endpoint, ctx)
+    }
+
+    /// [`sign`](Self::sign) with `token` in place of the input's own (a call keeps its
+    /// token apart from the input it borrows).
+    pub(crate) fn sign_with_token(
+        &self,
+        op: &DeleteCustomImage,
+        token: Option<&ClientToken>,
+        endpoint: &Endpoint,
+        ctx: &SigningContext,
+    ) -> Request<Vec<u8>> {
         match self.version {
-            SignatureVersion::V1 => v1::sign_delete_custom_image(self, op, endpoint, ctx),
-            SignatureVersion::V3 => v3::sign_delete_custom_image(self, op, endpoint, ctx),
+            SignatureVersion::V1 => v1::sign_delete_custom_image(self, op, token, endpoint, ctx),
+            SignatureVersion::V3 => v3::sign_delete_custom_image(self, op, token, endpoint, ctx),
         }
     }
 }

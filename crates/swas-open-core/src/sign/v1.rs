@@ -16,7 +16,7 @@ use super::{assemble, v1_headers, Signer, SigningContext};
 use crate::buf::{Sink, StackBuf};
 use crate::encode::{all_unreserved, encode_into, is_unreserved, percent_encode_into_sink};
 use crate::endpoint::Endpoint;
-use crate::input::DeleteCustomImage;
+use crate::input::{ClientToken, DeleteCustomImage};
 use crate::keys::Credentials;
 use crate::time::Timestamp;
 use crate::{ACTION, API_VERSION};
@@ -140,6 +140,7 @@ impl Template {
 pub(super) fn sign_delete_custom_image(
     signer: &Signer,
     op: &DeleteCustomImage,
+    token: Option<&ClientToken>,
     endpoint: &Endpoint,
     ctx: &SigningContext,
 ) -> http::Request<Vec<u8>> {
@@ -149,19 +150,19 @@ pub(super) fn sign_delete_custom_image(
     let mut sts = StackBuf::<1024>::new();
     query.put(&t.head);
     let mut d = DualQuery::continuing(&mut query, &mut sts);
-    if let Some(token) = op.client_token() {
+    if let Some(token) = token {
         d.segment(&t.client_token);
-        d.value(token.as_str());
+        d.value(token.as_bytes());
     }
     d.segment(&t.format_image);
-    d.value(op.image_id().as_str());
+    d.value(op.image_id().as_str().as_bytes());
     d.segment(&t.region);
-    d.value(op.region_id().as_str());
+    d.value(op.region_id().as_str().as_bytes());
     if let Some(token) = &t.security_token {
         d.segment(token);
     }
     d.segment(&t.method_nonce);
-    d.value(ctx.nonce.as_str());
+    d.value(ctx.nonce.as_bytes());
     d.segment(&t.version_timestamp);
     d.timestamp(&ctx.timestamp);
     d.segment(&t.api_version);
@@ -217,7 +218,7 @@ impl<Q: Sink, S: Sink> DualQuery<Q, S> {
     /// Appends `name=value`; `name` must be unreserved (the fixed names are).
     fn param(&mut self, name: &str, value: &str) {
         self.name(name);
-        self.value(value);
+        self.value(value.as_bytes());
     }
 
     /// Appends `name=` (after `&` unless first); `name` must be unreserved.
@@ -259,8 +260,7 @@ impl<Q: Sink, S: Sink> DualQuery<Q, S> {
     }
 
     /// Appends a value, encoded once in the query and twice in the string to sign.
-    fn value(&mut self, value: &str) {
-        let value = value.as_bytes();
+    fn value(&mut self, value: &[u8]) {
         if all_unreserved(value) {
             self.query.put(value);
             self.string_to_sign.put(value);

@@ -21,7 +21,7 @@ use super::{assemble, header_name, Signer, SigningContext, X_ACS_ACTION, X_ACS_V
 use crate::buf::{Sink, StackBuf};
 use crate::encode::{hex_lower_into, percent_encode_into_sink};
 use crate::endpoint::Endpoint;
-use crate::input::DeleteCustomImage;
+use crate::input::{ClientToken, DeleteCustomImage};
 use crate::keys::Credentials;
 use crate::{ACTION, API_VERSION};
 
@@ -289,13 +289,14 @@ impl Template {
 pub(super) fn sign_delete_custom_image(
     signer: &Signer,
     op: &DeleteCustomImage,
+    token: Option<&ClientToken>,
     endpoint: &Endpoint,
     ctx: &SigningContext,
 ) -> http::Request<Vec<u8>> {
     let t = &signer.v3;
     let mut buf = StackBuf::<1024>::new();
     buf.put(b"POST\n/?");
-    for (i, (name, value)) in op.params().enumerate() {
+    for (i, (name, value)) in op.params(token).enumerate() {
         // The parameter names are unreserved; only values need encoding.
         if i > 0 {
             buf.put(b"&");
@@ -313,7 +314,7 @@ pub(super) fn sign_delete_custom_image(
     };
     put_value(&t.before_host, endpoint.host_header().as_bytes());
     let date = put_value(&t.before_date, ctx.timestamp.as_str().as_bytes());
-    let nonce = put_value(&t.before_nonce, ctx.nonce.as_str().as_bytes());
+    let nonce = put_value(&t.before_nonce, ctx.nonce.as_bytes());
     buf.put(&t.tail);
 
     let mut hasher = Sha256::new();
