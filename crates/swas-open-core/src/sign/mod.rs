@@ -302,11 +302,27 @@ impl Signer {
         endpoint: &Endpoint,
         ctx: &SigningContext,
     ) -> Request<Vec<u8>> {
+        let what = Unsigned {
+            op,
+            token,
+            endpoint,
+            ctx,
+        };
         match self.version {
-            SignatureVersion::V1 => v1::sign_delete_custom_image(self, op, token, endpoint, ctx),
-            SignatureVersion::V3 => v3::sign_delete_custom_image(self, op, token, endpoint, ctx),
+            SignatureVersion::V1 => v1::sign(self, what),
+            SignatureVersion::V3 => v3::sign(self, what),
         }
     }
+}
+
+/// What one signature covers: the input, the `ClientToken` it carries (a call's own, kept
+/// apart from the input it borrows), where it goes and when.
+#[derive(Clone, Copy)]
+struct Unsigned<'a> {
+    op: &'a DeleteCustomImage,
+    token: Option<&'a ClientToken>,
+    endpoint: &'a Endpoint,
+    ctx: &'a SigningContext,
 }
 
 /// Assembles the request from its `/?query` and headers.

@@ -12,11 +12,9 @@ use sha1::Sha1;
 
 use http::uri::PathAndQuery;
 
-use super::{assemble, v1_headers, Signer, SigningContext};
+use super::{assemble, v1_headers, Signer, Unsigned};
 use crate::buf::{Sink, StackBuf};
 use crate::encode::{all_unreserved, encode_into, is_unreserved, percent_encode_into_sink};
-use crate::endpoint::Endpoint;
-use crate::input::{ClientToken, DeleteCustomImage};
 use crate::keys::Credentials;
 use crate::time::Timestamp;
 use crate::{ACTION, API_VERSION};
@@ -137,34 +135,28 @@ impl Template {
 
 /// The fast path: fills the signer's [`Template`] with the input, nonce and timestamp,
 /// building the query and the string to sign side by side, both on the stack.
-pub(super) fn sign_delete_custom_image(
-    signer: &Signer,
-    op: &DeleteCustomImage,
-    token: Option<&ClientToken>,
-    endpoint: &Endpoint,
-    ctx: &SigningContext,
-) -> http::Request<Vec<u8>> {
+pub(super) fn sign(signer: &Signer, what: Unsigned<'_>) -> http::Request<Vec<u8>> {
     let t = &signer.v1;
     // On the stack: an ordinary request's query and string to sign fit.
     let mut query = StackBuf::<512>::new();
     let mut sts = StackBuf::<1024>::new();
     query.put(&t.head);
     let mut d = DualQuery::continuing(&mut query, &mut sts);
-    if let Some(token) = token {
+    if let Some(token) = what.token {
         d.segment(&t.client_token);
         d.value(token.as_bytes());
     }
     d.segment(&t.format_image);
-    d.value(op.image_id().as_str().as_bytes());
+    d.value(what.op.image_id().as_str().as_bytes());
     d.segment(&t.region);
-    d.value(op.region_id().as_str().as_bytes());
+    d.value(what.op.region_id().as_str().as_bytes());
     if let Some(token) = &t.security_token {
         d.segment(token);
     }
     d.segment(&t.method_nonce);
-    d.value(ctx.nonce.as_bytes());
+    d.value(what.ctx.nonce.as_bytes());
     d.segment(&t.version_timestamp);
-    d.timestamp(&ctx.timestamp);
+    d.timestamp(&what.ctx.timestamp);
     d.segment(&t.api_version);
 
     let mut mac = t.mac.clone();
@@ -178,7 +170,7 @@ pub(super) fn sign_delete_custom_image(
     // An exact-size buffer becomes the URI's bytes without another allocation. Every byte
     // of the query is percent-encoded or unreserved, so it always parses.
     let q = PathAndQuery::try_from(query.as_slice().to_vec()).expect("encoded query is valid");
-    assemble(endpoint, q, v1_headers(signer, endpoint))
+    assemble(what.endpoint, q, v1_headers(signer, what.endpoint))
 }
 
 /// A [`DualQuery`] building the template's stretches.

@@ -17,11 +17,9 @@ use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 
-use super::{assemble, header_name, Signer, SigningContext, X_ACS_ACTION, X_ACS_VERSION};
+use super::{assemble, header_name, Signer, Unsigned, X_ACS_ACTION, X_ACS_VERSION};
 use crate::buf::{Sink, StackBuf};
 use crate::encode::{hex_lower_into, percent_encode_into_sink};
-use crate::endpoint::Endpoint;
-use crate::input::{ClientToken, DeleteCustomImage};
 use crate::keys::Credentials;
 use crate::{ACTION, API_VERSION};
 
@@ -286,17 +284,11 @@ impl Template {
 /// nonce are the header values), then `Authorization`. The canonical request is hashed in
 /// place (its `/?` read as `/\n`), and the URI and the three changing header values are
 /// slices of the one buffer.
-pub(super) fn sign_delete_custom_image(
-    signer: &Signer,
-    op: &DeleteCustomImage,
-    token: Option<&ClientToken>,
-    endpoint: &Endpoint,
-    ctx: &SigningContext,
-) -> http::Request<Vec<u8>> {
+pub(super) fn sign(signer: &Signer, what: Unsigned<'_>) -> http::Request<Vec<u8>> {
     let t = &signer.v3;
     let mut buf = StackBuf::<1024>::new();
     buf.put(b"POST\n/?");
-    for (i, (name, value)) in op.params(token).enumerate() {
+    for (i, (name, value)) in what.op.params(what.token).enumerate() {
         // The parameter names are unreserved; only values need encoding.
         if i > 0 {
             buf.put(b"&");
@@ -312,9 +304,9 @@ pub(super) fn sign_delete_custom_image(
         buf.put(value);
         start..buf.len()
     };
-    put_value(&t.before_host, endpoint.host_header().as_bytes());
-    let date = put_value(&t.before_date, ctx.timestamp.as_str().as_bytes());
-    let nonce = put_value(&t.before_nonce, ctx.nonce.as_bytes());
+    put_value(&t.before_host, what.endpoint.host_header().as_bytes());
+    let date = put_value(&t.before_date, what.ctx.timestamp.as_str().as_bytes());
+    let nonce = put_value(&t.before_nonce, what.ctx.nonce.as_bytes());
     buf.put(&t.tail);
 
     let mut hasher = Sha256::new();
@@ -339,7 +331,7 @@ pub(super) fn sign_delete_custom_image(
     let mut headers = HeaderMap::with_capacity(t.signed + 3);
     signed_headers(|name, v| {
         let value = match v {
-            Signed::Host => endpoint.host_header().clone(),
+            Signed::Host => what.endpoint.host_header().clone(),
             Signed::Fixed(value) => value,
             Signed::Date => value(date.clone()),
             Signed::Nonce => value(nonce.clone()),
@@ -361,7 +353,7 @@ pub(super) fn sign_delete_custom_image(
     headers.insert(AUTHORIZATION, auth);
     let q = PathAndQuery::from_maybe_shared(shared.slice(PATH_AT..query_end))
         .expect("encoded query is valid");
-    assemble(endpoint, q, headers)
+    assemble(what.endpoint, q, headers)
 }
 
 /// Where `/?` starts in the fast path's buffer, after `POST\n`.
