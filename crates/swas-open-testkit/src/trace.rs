@@ -25,8 +25,7 @@ impl Entry {
     pub fn field(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .find_map(|(n, v)| (n == name).then_some(v.as_str()))
     }
 }
 

@@ -47,17 +47,18 @@ pub struct OfficialRequest {
 impl OfficialRequest {
     /// The value of header `name` as sent.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        value_of(&self.headers, name)
     }
 
     /// The value of query parameter `name` as sent.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        value_of(&self.query, name)
     }
+}
+
+/// The value of the first pair named `name`.
+fn value_of<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find_map(|(n, v)| (n == name).then_some(v.as_str()))
 }
