@@ -1,5 +1,5 @@
 //! A blocking client for Alibaba Cloud Simple Application Server **DeleteCustomImage**
-//! (`swas-open`, API version `2020-06-01`), on [`ureq`] 3 with rustls.
+//! (`swas-open`, API version `2020-06-01`), on [`ureq`](https://docs.rs/ureq/3) 3 with rustls.
 //!
 //! All protocol work (validation, signing, parsing, the retry policy) happens in the
 //! [sans-IO core](swas_open_core); this crate only moves bytes: it sends each signed request, reads the
