@@ -4,7 +4,7 @@ use std::time::{Duration, Instant, SystemTime};
 use http::HeaderMap;
 
 use crate::config::{CallOptions, Config};
-use crate::credentials::{Access, Fetch, Gate};
+use crate::credentials::{fetch::Fetch, Access, Gate};
 use crate::endpoint::Endpoint;
 use crate::error::{error_type, Error, ErrorKind, Redactions, Stopped};
 use crate::exchange::{local_wall, Exchange, Readings, Step};

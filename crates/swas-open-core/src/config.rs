@@ -13,7 +13,7 @@ use crate::retry::RetryPolicy;
 use crate::shared::SharedState;
 use crate::sign::SignatureVersion;
 #[cfg(feature = "transport")]
-use crate::{credentials::CurrentSigner, exchange::Readings};
+use crate::{credentials::access::CurrentSigner, exchange::Readings};
 
 /// The default bound on setting up a connection.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -111,37 +111,33 @@ mod transport;
 #[cfg(feature = "verify")]
 mod verify;
 
-#[cfg(feature = "transport")]
-#[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
-pub use call::Call;
-#[cfg(feature = "tls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub use config::extra_root_certificates;
+// The transport kit (feature `transport`): what only a transport names.
 pub use config::{CallOptions, ClientBuilder, Config, FromConfig};
 pub use credentials::{CredentialsProvider, ProvideCredentials, RoleOptions};
-#[cfg(feature = "transport")]
-#[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
-pub use credentials::{CurrentSigner, Fetch};
 pub use credentials_error::{CredentialsError, Refusal};
 pub use endpoint::{Endpoint, EndpointError, EndpointKind};
 pub use error::{Error, ErrorKind};
-#[cfg(feature = "transport")]
-#[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
-pub use exchange::{Exchange, Readings, Step};
 pub use http;
 pub use input::{ClientToken, DeleteCustomImage, ImageId, InputError, RegionId};
 pub use keys::Credentials;
+#[cfg(feature = "transport")]
+#[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
+pub use {
+    call::Call,
+    credentials::{access::CurrentSigner, fetch::Fetch},
+    exchange::{Exchange, Readings, Step},
+    network::Proxies,
+    transport::Outgoing,
+};
+// The roots both clients trust, as rustls values (feature `tls`).
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use {config::extra_root_certificates, network::crypto_provider};
 // What `verify_request`'s key lookup returns (feature `verify`); otherwise only for this
 // workspace's emulator and CLI (feature `workspace-internals`, hidden, not covered by semver).
 #[cfg(any(feature = "verify", feature = "workspace-internals"))]
 #[cfg_attr(not(feature = "verify"), doc(hidden))]
 pub use keys::Secret;
-#[cfg(feature = "tls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub use network::crypto_provider;
-#[cfg(feature = "transport")]
-#[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
-pub use network::Proxies;
 pub use response::{
     parse_delete_custom_image, AnswerError, DeleteCustomImageOutput, ErrorCode, ParseError,
     ParseErrorKind, ServiceError, MAX_RESPONSE_BODY,
@@ -151,9 +147,6 @@ pub use retry::{RetryBudget, RetryPolicy};
 pub use serde_json;
 pub use sign::{Nonce, SignatureVersion, Signer, SigningContext};
 pub use time::{Timestamp, TimestampError};
-#[cfg(feature = "transport")]
-#[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
-pub use transport::Outgoing;
 pub use transport::{BoxError, TimeoutKind, TransportFailure};
 #[cfg(feature = "verify")]
 #[cfg_attr(docsrs, doc(cfg(feature = "verify")))]

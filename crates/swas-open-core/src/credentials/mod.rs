@@ -9,11 +9,11 @@ use crate::keys::Credentials;
 use crate::transport::BoxError;
 
 #[cfg(feature = "transport")]
-mod access;
+pub(crate) mod access;
 mod cache;
 mod chain;
 #[cfg(feature = "transport")]
-mod fetch;
+pub(crate) mod fetch;
 mod files;
 #[cfg(test)]
 mod fuzz;
@@ -27,13 +27,9 @@ mod uri;
 
 use crate::credentials_error::CredentialsError;
 #[cfg(feature = "transport")]
-pub use access::CurrentSigner;
-#[cfg(feature = "transport")]
 pub(crate) use access::{Access, Gate};
 pub(crate) use cache::CredentialsCache;
 use chain::{ChainSpec, EnvFn};
-#[cfg(feature = "transport")]
-pub use fetch::Fetch;
 use machine::ProviderSpec;
 use read::{process_files, ReadFn};
 use sts::{OidcSpec, RoleSpec, StsRole};
