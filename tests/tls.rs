@@ -58,6 +58,7 @@ fn read_timeout_over_tls() {
             ..Opts::for_emulator(&emulator).attempts(1)
         };
         let c = client(kind, &opts);
+        // socket: a server that stalls 1.5 s, over seven times the 200 ms read bound.
         emulator.inject(Fault::delay(Duration::from_millis(1500)));
         let e = c.delete("cn-hangzhou", "m-1").unwrap_err();
         assert!(

@@ -457,7 +457,7 @@ fn runaway_id_lists_fail_fast() {
         out.one_stderr_line(),
         "swas: /dev/zero: line 1 is longer than 4096 bytes: not a list of image ids"
     );
-    // Socket-free, but a process: a bound wide enough never to flake.
+    // socket: no socket, but a process: a bound wide enough never to flake.
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     // `yes m-1 | swas ...`: refused at the count bound.
     let endless = "m-1\n".repeat(100_001);

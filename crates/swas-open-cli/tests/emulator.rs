@@ -25,6 +25,7 @@ fn http(
 ) -> (u16, Vec<(String, String)>, String) {
     let addr = url.trim_start_matches("http://");
     let mut stream = TcpStream::connect(addr).expect("connect to the emulator");
+    // socket: a guard against a hang only.
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
@@ -196,8 +197,9 @@ fn clock_skew_shows_in_the_date_header() {
         .map(|(_, v)| v.as_str())
         .expect("a Date header");
     let date = httpdate::parse_http_date(date).expect("an IMF-fixdate");
+    // socket: a real server's Date against this machine's clock. Twenty minutes behind; the
+    // minute of slack only absorbs the time the exchange took.
     let behind = SystemTime::now().duration_since(date).unwrap();
-    // Twenty minutes behind; the slack only absorbs the time the exchange took.
     assert!(
         behind >= Duration::from_secs(1199) && behind <= Duration::from_secs(1200 + 60),
         "{behind:?}"

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use swas_open_core::Secret;
 use tokio::net::TcpListener;
@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use crate::fault::Fault;
 use crate::server::Scope;
-use crate::state::{Clock, Config, Key, OidcProviderConfig, RoleConfig, Shared};
+use crate::state::{Clock, Config, Key, OidcProviderConfig, RateClock, RoleConfig, Shared};
 use crate::tls::{self, Tls};
 use crate::{admin, images_file, imds, server, sts, Stats};
 
@@ -109,6 +109,7 @@ pub struct EmulatorBuilder {
     max_request_bytes: usize,
     log_requests: bool,
     rate_limit: Option<u32>,
+    rate_clock: Option<RateClock>,
     tls: bool,
     tls_names: Vec<String>,
 }
@@ -171,6 +172,7 @@ impl Default for EmulatorBuilder {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             log_requests: false,
             rate_limit: None,
+            rate_clock: None,
             tls: false,
             tls_names: Vec::new(),
         }
@@ -367,6 +369,13 @@ impl EmulatorBuilder {
     /// STS, IMDS and the credentials URI are never limited.
     pub fn rate_limit(mut self, per_second: u32) -> Self {
         self.rate_limit = Some(per_second);
+        self
+    }
+
+    /// The monotonic clock the [`EmulatorBuilder::rate_limit`] bucket refills by (default:
+    /// [`Instant::now`]), so a test can step it instead of waiting for the refill.
+    pub fn rate_clock(mut self, clock: impl Fn() -> Instant + Send + Sync + 'static) -> Self {
+        self.rate_clock = Some(Arc::new(clock));
         self
     }
 
@@ -611,6 +620,7 @@ impl EmulatorBuilder {
             max_request_bytes: self.max_request_bytes,
             log_requests: self.log_requests,
             rate_limit: self.rate_limit,
+            rate_clock: self.rate_clock.unwrap_or_else(|| Arc::new(Instant::now)),
         };
         Ok((Arc::new(Shared::new(config, images)), tls))
     }

@@ -239,7 +239,8 @@
 //! [`EmulatorBuilder::rate_limit`] makes SWAS answer like a service over its quota: beyond a
 //! token bucket of `per_second` tokens refilled at `per_second` a second, requests get 400
 //! `Throttling.User` at once, before faults and authentication, so a test can watch how a
-//! client behaves in a throttling storm.
+//! client behaves in a throttling storm. [`EmulatorBuilder::rate_clock`] steps the bucket's
+//! clock by hand.
 //!
 //! # Log
 //! With [`EmulatorBuilder::log_requests`], one line per request on stderr:

@@ -223,6 +223,7 @@ async fn answer(
     }
 
     let started = Instant::now();
+    let arrived = shared.rate_now();
     let body = request::read_body(body, keep, drain_cap).await;
     let complete = match &body {
         Ok(Body::Complete(b)) => Some(&b[..]),
@@ -231,7 +232,7 @@ async fn answer(
     let route = Route::of(shared, &parts, complete);
     let service = route.service();
     shared.count_request(service);
-    let limited = service == Service::Swas && shared.over_rate_limit(started);
+    let limited = service == Service::Swas && shared.over_rate_limit(arrived);
     let fault = if limited {
         None
     } else {

@@ -19,6 +19,9 @@ use crate::Stats;
 /// The clock requests' timestamps are checked against and `Date` headers come from.
 pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
+/// The monotonic clock the rate limit's bucket refills by.
+pub(crate) type RateClock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
 /// How far a request's timestamp may be from the emulator's clock, in seconds.
 pub(crate) const WINDOW_SECS: u64 = 15 * 60;
 
@@ -91,6 +94,7 @@ pub(crate) struct Config {
     pub(crate) log_requests: bool,
     /// SWAS requests accepted per second; `None` for no limit.
     pub(crate) rate_limit: Option<u32>,
+    pub(crate) rate_clock: RateClock,
 }
 
 /// Images (region -> image id -> shared) and the answers remembered per ClientToken: locked
@@ -297,8 +301,13 @@ impl Shared {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Whether a SWAS request arriving at `now` is over the rate limit (always `false`
-    /// without one).
+    /// The rate limit's clock: when a request arrives, by the clock the bucket refills by.
+    pub(crate) fn rate_now(&self) -> Instant {
+        (self.config.rate_clock)()
+    }
+
+    /// Whether a SWAS request arriving at `now` (by [`Shared::rate_now`]) is over the rate
+    /// limit (always `false` without one).
     pub(crate) fn over_rate_limit(&self, now: Instant) -> bool {
         self.rate_limit
             .as_ref()

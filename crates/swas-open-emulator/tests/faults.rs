@@ -2,6 +2,7 @@
 
 mod support;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::*;
@@ -254,13 +255,18 @@ async fn admin_fault_kinds_and_bad_bodies() {
 
 #[tokio::test]
 async fn rate_limit_throttles_beyond_the_bucket_and_counts() {
-    // One token a second: the first request passes, the next ones (sent well within that
-    // second) are throttled before authentication, and nothing is deleted by them.
+    // One token a second: the first request passes, the next ones (within that second) are
+    // throttled before authentication, and nothing is deleted by them. The bucket's clock is
+    // the test's: it stands still until stepped, so no refill is waited for.
+    let now = Arc::new(Mutex::new(Instant::now()));
+    let clock = Arc::clone(&now);
+    let step = |by: Duration| *now.lock().unwrap() += by;
     let emu = Emulator::builder()
         .access_key(AK, SECRET)
         .image(REGION, "m-1")
         .image(REGION, "m-2")
         .rate_limit(1)
+        .rate_clock(move || *clock.lock().unwrap())
         .start()
         .await
         .expect("emulator starts");
@@ -287,21 +293,16 @@ async fn rate_limit_throttles_beyond_the_bucket_and_counts() {
     let stats = emu.stats();
     assert_eq!((stats.requests, stats.throttled, stats.deletes), (3, 2, 0));
     // A second later the bucket has a token again: the queued fault, then a delete.
-    // socket: the server's bucket refills on its own monotonic clock, which a test
-    // cannot move (its rules are tested in virtual time beside it); waiting longer than a
-    // second is a lower bound, which load cannot break.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    step(Duration::from_secs(1));
     send_v1(&emu, "m-2")
         .await
         .assert_error(500, "InternalError");
-    // socket: likewise, another second of the server's own refill.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    step(Duration::from_secs(1));
     send_v1(&emu, "m-2").await.assert_ok();
     assert!(!emu.has_image(REGION, "m-2"));
     // Injected throttling counts too (here it takes the place of the limit, a second on);
     // the admin state shows the counter.
-    // socket: likewise, a second of the server's own refill.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    step(Duration::from_secs(1));
     emu.inject(Fault::throttling(10));
     send_v1(&emu, "m-1").await.assert_error(400, "Throttling");
     assert_eq!(emu.stats().throttled, 3);

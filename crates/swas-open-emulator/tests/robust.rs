@@ -53,7 +53,9 @@ async fn garbage_bytes_never_bring_it_down() {
         let mut conn = Conn::open(emu.addr()).await;
         // Write errors are fine: the server may close before reading everything.
         let _ = conn.write(input).await;
-        // Whatever comes back (an error status, or a close) comes back in time.
+        // Whatever comes back (an error status, or a close) is an error.
+        // socket: some inputs get no answer (a body that never comes); the wait for one is
+        // bounded, and an answer later than that only skips this check.
         if let Ok(Ok(resp)) = tokio::time::timeout(Duration::from_millis(500), conn.read()).await {
             assert!(
                 resp.status >= 400,
@@ -207,11 +209,14 @@ fn graceful_shutdown_lets_in_flight_requests_finish() {
         .image(REGION, "m-1")
         .start_blocking()
         .unwrap();
+    // socket: holds the request in flight while the shutdown starts; should load let it
+    // finish first, every assertion below still holds.
     emu.inject(Fault::delay(Duration::from_millis(400)));
     let request = raw(&signed(&emu, &v1(), "m-1", None));
     let addr = emu.addr();
     let client = std::thread::spawn(move || {
         let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        // socket: a guard against a hang only (see `GUARD`).
         stream.set_read_timeout(Some(GUARD)).unwrap();
         stream.write_all(&request).unwrap();
         let mut answer = Vec::new();
@@ -268,6 +273,7 @@ async fn async_shutdown_and_wait_stopped() {
         .unwrap()
         .assert_ok();
     emu.shutdown();
+    // socket: a guard against a hang only (see `GUARD`).
     tokio::time::timeout(GUARD, emu.wait_stopped())
         .await
         .expect("stops in time");

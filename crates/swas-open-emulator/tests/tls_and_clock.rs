@@ -44,6 +44,7 @@ async fn exchange_tls(
 ) -> std::io::Result<String> {
     let tcp = TcpStream::connect(emu.addr()).await?;
     let name = ServerName::try_from(name.to_owned()).expect("server name");
+    // socket: guards against a hang only (see `GUARD`), here and below.
     let mut tls = tokio::time::timeout(GUARD, connector.connect(name, tcp))
         .await
         .expect("handshake in time")?;
@@ -233,8 +234,9 @@ fn skew_applies_to_the_system_clock_too() {
         .unwrap();
     let resp = runtime.block_on(get(&emu, "/__emulator/state", &[]));
     let date = httpdate::parse_http_date(resp.header("date").unwrap()).unwrap();
+    // socket: a real server's Date against this machine's clock. About an hour behind; the
+    // minute of slack only absorbs the time the request took.
     let behind = SystemTime::now().duration_since(date).unwrap();
-    // About an hour behind; the slack only absorbs the time the request took.
     assert!(
         behind >= Duration::from_secs(3599) && behind <= Duration::from_secs(3600 + 60),
         "{behind:?}"

@@ -81,6 +81,7 @@ async fn a_dropped_future_does_not_poison_the_pool() {
     // Warm the pool, so the cancelled call runs on a pooled connection.
     client.delete_custom_image(&input(&ids[0])).await.unwrap();
 
+    // socket: the server holds the call a second, ten times the wait that drops it.
     emu.inject(Fault::delay(Duration::from_secs(1)));
     let cancelled = tokio::time::timeout(
         Duration::from_millis(100),
@@ -121,6 +122,7 @@ fn a_dropped_call_says_so_in_its_span() {
         .expect("a runtime");
     let emu = swas_open_testkit::emulator(&["m-1", "m-2"]);
     let client = runtime.block_on(async { client(&emu) });
+    // socket: the server holds the call 2 s, ten times the wait that drops it.
     emu.inject(Fault::delay(Duration::from_secs(2)));
     // The call runs on this thread under `block_on`, so the capture sees all of it.
     let (cancelled, entries) = capture(|| {

@@ -24,6 +24,7 @@ async fn scripted(head_after: Duration, body_after: Duration) -> String {
             assert!(n > 0, "the request ended early");
             request.extend_from_slice(&chunk[..n]);
         }
+        // socket: the stalls are the scripted server's; each test says why its bound holds.
         tokio::time::sleep(head_after).await;
         let head = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",

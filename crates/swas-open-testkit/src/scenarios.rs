@@ -390,6 +390,7 @@ fn commit_then_drop_without_retries_is_a_reset<D: Driver>(d: &D) {
 
 fn read_timeout_fires<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
+    // socket: a server that stalls; it holds the answer 2 s, ten times the read bound.
     emu.inject(Fault::delay(Duration::from_secs(2)));
     let client = build::<D>(
         builder(&emu)
@@ -402,6 +403,7 @@ fn read_timeout_fires<D: Driver>(d: &D) {
 
 fn deadline_bounds_the_call<D: Driver>(d: &D) {
     let emu = emulator(&["m-1"]);
+    // socket: a server that stalls; it holds the answer 2 s, ten times the deadline.
     emu.inject(Fault::delay(Duration::from_secs(2)));
     let client = build::<D>(builder(&emu).deadline(Duration::from_millis(200)));
     let result = delete(d, &client, "m-1");
@@ -626,6 +628,7 @@ fn unknown_host_is_a_dns_failure<D: Driver>(d: &D) {
     let host = format!("{}.invalid", "x".repeat(64));
     let client = build::<D>(
         builder_for(&format!("http://{host}:8080"))
+            // socket: bounds only a resolver that hangs; either outcome passes.
             .connect_timeout(Duration::from_secs(3))
             .retry_policy(RetryPolicy::new(1)),
     );
@@ -654,6 +657,7 @@ fn connect_timeout_fires<D: Driver>(d: &D) {
         .unwrap();
     socket.listen(1).unwrap();
     let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    // socket: the fillers' own connects hang too; their 5 s outlasts the client's 300 ms.
     let fillers: Vec<_> = (0..4)
         .map(|_| thread::spawn(move || TcpStream::connect_timeout(&addr, Duration::from_secs(5))))
         .collect();
@@ -662,6 +666,8 @@ fn connect_timeout_fires<D: Driver>(d: &D) {
     thread::sleep(Duration::from_millis(100));
     let client = build::<D>(
         builder_for(&format!("http://{addr}"))
+            // socket: a connect that hangs: nothing ever answers it, so the bound cannot be
+            // beaten, only reached late.
             .connect_timeout(Duration::from_millis(300))
             .read_timeout(Duration::from_secs(5))
             .retry_policy(RetryPolicy::new(1)),
@@ -784,6 +790,8 @@ fn no_secret_in_any_error_or_debug_output<D: Driver>(d: &D) {
     emu.inject(Fault::html(502));
     let once = build::<D>(builder(&emu).retry_policy(RetryPolicy::new(1)));
     printed(&mut outputs, delete(d, &once, "m-1"));
+    // socket: a stall of a second, ten times the read bound below; whatever the outcome,
+    // only its printout is checked.
     emu.inject(Fault::delay(Duration::from_secs(1)));
     let impatient = build::<D>(
         builder(&emu)
@@ -819,6 +827,8 @@ fn no_secret_with_temporary_credentials<D: Driver>(d: &D) {
             builder(&emu)
                 .credentials(temporary_credentials())
                 .signature_version(version)
+                // socket: ten times shorter than the stall below; every outcome here is an
+                // error, and only its printout is checked.
                 .read_timeout(Duration::from_millis(100))
                 .retry_policy(RetryPolicy::new(1)),
         );

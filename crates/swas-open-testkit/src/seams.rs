@@ -286,6 +286,10 @@ fn a_retry_under_refreshed_credentials_gets_the_first_answer<D: Driver>(d: &D) {
     let emu = credential_services()
         .start_blocking()
         .expect("emulator starts");
+    // socket: a new STS session within one call takes real time, as the clients read the
+    // real clock. The first attempt has about 3 s to sign, a loopback exchange after the
+    // fetch; the 5 s hint is a lower bound past that window, which load cannot break. When to
+    // refresh is checked in virtual time; this shows the ClientToken surviving a refresh.
     emu.inject(Fault::expires_in(Duration::from_secs(184)));
     emu.inject(Fault::drop_after_commit());
     emu.inject(Fault::throttling(5_000));

@@ -232,6 +232,7 @@ impl EmulatorChild {
     pub fn wait_for_log(&self, needle: &str) -> String {
         let lines = self.lines.as_ref().expect("stderr reader running");
         loop {
+            // socket: a guard against a hang only.
             match lines.recv_timeout(Duration::from_secs(120)) {
                 Ok(line) if line.contains(needle) => return line,
                 Ok(_) => continue,

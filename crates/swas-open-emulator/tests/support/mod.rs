@@ -93,6 +93,7 @@ pub struct Conn {
 
 impl Conn {
     pub async fn open(addr: SocketAddr) -> Conn {
+        // socket: a guard against a hang only (see `GUARD`).
         let stream = tokio::time::timeout(GUARD, TcpStream::connect(addr))
             .await
             .expect("connect in time")
@@ -114,6 +115,7 @@ impl Conn {
     }
 
     pub async fn read(&mut self) -> std::io::Result<Resp> {
+        // socket: a guard against a hang only (see `GUARD`).
         tokio::time::timeout(GUARD, self.read_inner())
             .await
             .expect("response in time")
@@ -168,6 +170,7 @@ impl Conn {
     /// Whether the server closed the connection (reads EOF or a reset).
     pub async fn is_closed(&mut self) -> bool {
         let mut b = [0u8; 1];
+        // socket: a guard against a hang only (see `GUARD`).
         matches!(
             tokio::time::timeout(GUARD, self.stream.read(&mut b)).await,
             Ok(Ok(0) | Err(_))
