@@ -168,7 +168,8 @@ pub fn role_client<C: FromConfig>(emu: &Emulator, n: usize) -> (C, Vec<DeleteCus
     (client, inputs)
 }
 
-fn role_options(emu: &Emulator) -> RoleOptions {
+/// Options that send a role's STS requests to `emu`.
+pub(crate) fn role_options(emu: &Emulator) -> RoleOptions {
     let mut options = RoleOptions::default();
     options.sts_endpoint = Some(emu.url());
     options
