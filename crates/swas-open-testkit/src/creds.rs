@@ -162,7 +162,7 @@ pub fn role_client<C: FromConfig>(emu: &Emulator, n: usize) -> (C, Vec<DeleteCus
         .map(|i| {
             let image = format!("c-{i}");
             emu.add_image(REGION, &image, false);
-            DeleteCustomImage::new(REGION, image).expect("valid input")
+            crate::input(&image)
         })
         .collect();
     (client, inputs)

@@ -66,7 +66,7 @@ fn issuer(source: &str, emu: &Emulator) -> CredentialsProvider {
 /// An image `emu` now holds, and its delete.
 fn image(emu: &Emulator, name: &str) -> DeleteCustomImage {
     emu.add_image(REGION, name, false);
-    DeleteCustomImage::new(REGION, name).expect("valid input")
+    crate::input(name)
 }
 
 /// An error and its sources, on one line.
