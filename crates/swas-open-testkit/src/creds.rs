@@ -17,8 +17,8 @@ use swas_open_core::{
 use swas_open_emulator::{Emulator, EmulatorBuilder, Fault, Role, Service};
 
 use crate::Driver;
+pub use crate::REGION;
 
-pub const REGION: &str = "cn-hangzhou";
 pub const ROLE: &str = "acs:ram::123456789012:role/deleter";
 pub const GUARDED_ROLE: &str = "acs:ram::123456789012:role/guarded";
 pub const OIDC_PROVIDER: &str = "acs:ram::123456789012:oidc-provider/ack";
