@@ -56,7 +56,7 @@ impl Proxy {
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.listener.addr())
+        self.listener.url()
     }
 
     /// `http://USER:PASSWORD@127.0.0.1:PORT`.

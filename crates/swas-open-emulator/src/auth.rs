@@ -8,7 +8,7 @@ use swas_open_core::{verify_request, ErrorCode, Verified};
 
 use crate::nonce::Fresh;
 use crate::reply::{Answer, Ctx};
-use crate::state::{unix_secs, KnownKey, Shared, WINDOW_SECS};
+use crate::state::{unix_secs, within_window, KnownKey, Shared};
 
 /// A request whose signature, timestamp, nonce and token passed.
 pub(crate) struct Authenticated {
@@ -38,7 +38,7 @@ pub(crate) fn authenticate(
 
     let now = shared.now_unix();
     let signed_at = unix_secs(verified.timestamp);
-    if signed_at.abs_diff(now) > WINDOW_SECS {
+    if !within_window(signed_at, now) {
         return Err(Answer::coded(ctx, ErrorCode::InvalidTimeStampExpired));
     }
     match shared.fresh_nonce(&verified.access_key_id, &verified.nonce, signed_at) {

@@ -496,19 +496,21 @@ impl EmulatorBuilder {
                 },
             );
         }
-        let mut images: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
-        for (region, image, shared) in self.images {
-            images.entry(region).or_default().insert(image, shared);
-        }
+        // Added one by one, then by spec, then from files: a later one decides whether an
+        // image is shared.
+        let mut listed = self.images;
         for spec in &self.image_specs {
-            let (region, image, shared) = images_file::parse_line(spec)
-                .map_err(|e| invalid(format!("image {spec:?}: {e}")))?;
-            images.entry(region).or_default().insert(image, shared);
+            listed.push(
+                images_file::parse_line(spec)
+                    .map_err(|e| invalid(format!("image {spec:?}: {e}")))?,
+            );
         }
         for path in &self.images_from {
-            for (region, image, shared) in images_file::read(path)? {
-                images.entry(region).or_default().insert(image, shared);
-            }
+            listed.extend(images_file::read(path)?);
+        }
+        let mut images: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
+        for (region, image, shared) in listed {
+            images.entry(region).or_default().insert(image, shared);
         }
         let mut roles = HashMap::new();
         for role in self.roles {

@@ -23,7 +23,7 @@ pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 pub(crate) type RateClock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
 /// How far a request's timestamp may be from the emulator's clock, in seconds.
-pub(crate) const WINDOW_SECS: u64 = 15 * 60;
+const WINDOW_SECS: u64 = 15 * 60;
 
 /// `at` in Unix seconds (0 before the epoch): the emulator's clock and the timestamps of
 /// requests, compared against [`WINDOW_SECS`].
@@ -32,6 +32,14 @@ pub(crate) fn unix_secs(at: impl Into<SystemTime>) -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+/// Whether a request signed at `signed_at` is inside the window around `now` (both Unix
+/// seconds): the one timestamp rule of signed SWAS and STS calls and of the unsigned
+/// `AssumeRoleWithOIDC`.
+pub(crate) fn within_window(signed_at: u64, now: u64) -> bool {
+    signed_at.abs_diff(now) <= WINDOW_SECS
+}
+
 /// The most nonces remembered at once (as 32-byte digests, about 150 bytes each with their
 /// indexes): past it, new signed requests are refused until older nonces leave the window.
 pub(crate) const NONCE_CAPACITY: usize = 500_000;

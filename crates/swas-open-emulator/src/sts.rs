@@ -14,7 +14,7 @@ use crate::auth;
 use crate::fault::Service;
 use crate::issued::Issued;
 use crate::reply::{Answer, Ctx};
-use crate::state::{unix_secs, OidcProviderConfig, RoleConfig, Shared, WINDOW_SECS};
+use crate::state::{unix_secs, within_window, OidcProviderConfig, RoleConfig, Shared};
 
 /// The STS API version requests must name to be routed here.
 pub(crate) const VERSION: &str = "2015-04-01";
@@ -289,7 +289,7 @@ fn check_timestamp(shared: &Shared, params: &[(String, String)]) -> Result<(), S
     let at = text
         .parse::<Timestamp>()
         .map_err(|_| StsError::TimestampFormat)?;
-    if unix_secs(at).abs_diff(shared.now_unix()) > WINDOW_SECS {
+    if !within_window(unix_secs(at), shared.now_unix()) {
         return Err(StsError::TimestampExpired);
     }
     Ok(())

@@ -231,12 +231,9 @@ impl Client {
     }
 
     /// Runs a credentials fetch in a task of its own; its end wakes the calls waiting.
-    fn detach(&self, fetch: Fetch) {
+    fn detach(&self, mut fetch: Fetch) {
         let client = self.clone();
-        tokio::spawn(async move {
-            let mut fetch = fetch;
-            client.drive(&mut fetch).await
-        });
+        tokio::spawn(async move { client.drive(&mut fetch).await });
     }
 }
 

@@ -66,12 +66,12 @@ impl Transport {
     /// followed (hyper-util's client has no redirect logic).
     pub(crate) fn new(config: &Config) -> Result<Self, Error> {
         let proxies = proxy::matcher(&config.proxies);
-        let direct = match proxies {
-            Some(_) => Some(pooled(config, None)?),
-            None => None,
-        };
+        // Built once for both pools: the roots (the system's too, when asked for) are read
+        // and parsed once.
+        let tls = tls::client_config(config)?;
+        let direct = proxies.is_some().then(|| pooled(config, tls.clone(), None));
         Ok(Self {
-            client: pooled(config, proxies.clone())?,
+            client: pooled(config, tls, proxies.clone()),
             direct,
             connect_timeout: config.connect_timeout,
             proxies,
@@ -204,11 +204,13 @@ impl Bounds {
 #[derive(Clone, Copy)]
 struct Hit(TimeoutKind, Duration);
 
-/// A pooled client for `config`, through the proxies of `matcher` (none: direct).
+/// A pooled client for `config` speaking `tls`, through the proxies of `matcher` (none:
+/// direct).
 fn pooled(
     config: &Config,
+    tls: rustls::ClientConfig,
     matcher: Option<Arc<Matcher>>,
-) -> Result<PooledClient<TimedConnector, Full<Bytes>>, Error> {
+) -> PooledClient<TimedConnector, Full<Bytes>> {
     let connect_timeout = config.connect_timeout;
     let mut http = HttpConnector::new();
     http.enforce_http(false);
@@ -218,7 +220,7 @@ fn pooled(
     http.set_connect_timeout(Some(connect_timeout));
     http.set_keepalive(Some(Duration::from_secs(30)));
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls::client_config(config)?)
+        .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
         .wrap_connector(ProxyConnector { http, matcher });
@@ -226,12 +228,12 @@ fn pooled(
         inner: https,
         limit: connect_timeout,
     }));
-    Ok(PooledClient::builder(TokioExecutor::new())
+    PooledClient::builder(TokioExecutor::new())
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
-        .build(connector))
+        .build(connector)
 }
 
 /// Reads the body, stopping one byte past [`MAX_RESPONSE_BODY`]: that is enough for the core

@@ -47,7 +47,7 @@ async fn one_refresh_for_a_hundred_calls_even_when_waiters_are_dropped() {
 /// and the call succeeds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fetch_reading_a_file_runs_off_the_runtime_workers() {
-    use swas_open_core::{ClientBuilder, CredentialsProvider, DeleteCustomImage};
+    use swas_open_core::{ClientBuilder, CredentialsProvider};
     use swas_open_testkit::creds::{Home, AK, REGION};
     let emu = credential_services().start().await.unwrap();
     emu.add_image(REGION, "m-file", false);
@@ -64,7 +64,7 @@ async fn a_fetch_reading_a_file_runs_off_the_runtime_workers() {
         .endpoint(&emu.url())
         .build()
         .unwrap();
-    let input = DeleteCustomImage::new(REGION, "m-file").unwrap();
+    let input = swas_open_testkit::input("m-file");
     client.delete_custom_image(&input).await.unwrap();
     assert!(!emu.has_image(REGION, "m-file"));
 }

@@ -17,8 +17,8 @@ use swas_open_core::{
 use swas_open_emulator::{Emulator, EmulatorBuilder, Fault, Role, Service};
 
 use crate::Driver;
+pub use crate::REGION;
 
-pub const REGION: &str = "cn-hangzhou";
 pub const ROLE: &str = "acs:ram::123456789012:role/deleter";
 pub const GUARDED_ROLE: &str = "acs:ram::123456789012:role/guarded";
 pub const OIDC_PROVIDER: &str = "acs:ram::123456789012:oidc-provider/ack";
@@ -162,13 +162,14 @@ pub fn role_client<C: FromConfig>(emu: &Emulator, n: usize) -> (C, Vec<DeleteCus
         .map(|i| {
             let image = format!("c-{i}");
             emu.add_image(REGION, &image, false);
-            DeleteCustomImage::new(REGION, image).expect("valid input")
+            crate::input(&image)
         })
         .collect();
     (client, inputs)
 }
 
-fn role_options(emu: &Emulator) -> RoleOptions {
+/// Options that send a role's STS requests to `emu`.
+pub(crate) fn role_options(emu: &Emulator) -> RoleOptions {
     let mut options = RoleOptions::default();
     options.sts_endpoint = Some(emu.url());
     options

@@ -75,11 +75,6 @@ fn answer(status: &str, headers: &[String], body: &str) -> String {
     text
 }
 
-/// `http://` and the server's address.
-fn url_of(server: &Loopback) -> String {
-    format!("http://{}", server.addr())
-}
-
 /// A throttling answer asking for an hour (and for `u64::MAX` ms) ends the call at once,
 /// with the throttling error saying why, instead of putting the client to sleep.
 fn a_retry_hint_past_the_cap_ends_the_call<D: Driver>(d: &D) {
@@ -94,7 +89,7 @@ fn a_retry_hint_past_the_cap_ends_the_call<D: Driver>(d: &D) {
                 r#"{"Code":"Throttling.User","Message":"slow down"}"#,
             )
         });
-        let client: D::Client = builder_for(&url_of(&server))
+        let client: D::Client = builder_for(&server.url())
             .retry_policy(RetryPolicy::new(5))
             .build()
             .expect("client builds");
@@ -145,7 +140,7 @@ fn an_absurd_date_never_bricks_the_client<D: Driver>(d: &D) {
     });
     let client: D::Client = ClientBuilder::default()
         .credentials(temporary_credentials())
-        .endpoint(&url_of(&server))
+        .endpoint(&server.url())
         .retry_policy(RetryPolicy::new(2))
         .build()
         .expect("client builds");
@@ -241,7 +236,7 @@ fn echoed_secrets_are_absent_from_every_output<D: Driver>(d: &D) {
             .expect("client builds"),
         ClientBuilder::default()
             .credentials(temporary_credentials())
-            .endpoint(&url_of(&unreadable))
+            .endpoint(&unreadable.url())
             .proxy(&proxy)
             .no_proxy("127.0.0.1")
             .retry_policy(RetryPolicy::new(1))

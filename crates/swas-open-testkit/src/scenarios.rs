@@ -1168,12 +1168,10 @@ fn role_client<D: Driver>(images: &[&str], lifetime: Duration) -> (Emulator, D::
         .credential_lifetime(lifetime)
         .start_blocking()
         .expect("emulator starts");
-    let mut options = swas_open_core::RoleOptions::default();
-    options.sts_endpoint = Some(emu.url());
     let provider = swas_open_core::CredentialsProvider::ram_role_arn(
         Credentials::new(ID, SECRET).expect("valid credentials"),
         REFRESH_ROLE,
-        options,
+        crate::creds::role_options(&emu),
     );
     let client = build::<D>(
         ClientBuilder::default()

@@ -6,13 +6,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use swas_open_core::{
-    ClientBuilder, Credentials, CredentialsError, CredentialsProvider, DeleteCustomImage,
-    ErrorKind, RoleOptions,
+    ClientBuilder, Credentials, CredentialsError, CredentialsProvider, DeleteCustomImage, ErrorKind,
 };
 use swas_open_emulator::{Emulator, Fault, Service};
 
 use crate::creds::{
-    chain, credential_services, credentials_error, role_provider, Home, AK, OIDC_PROVIDER, ROLE,
+    chain, credential_services, credentials_error, role_options, role_provider, Home, AK,
+    OIDC_PROVIDER, ROLE,
 };
 use crate::server::closed_port;
 use crate::{quick_retries, Driver, REGION};
@@ -66,7 +66,7 @@ fn issuer(source: &str, emu: &Emulator) -> CredentialsProvider {
 /// An image `emu` now holds, and its delete.
 fn image(emu: &Emulator, name: &str) -> DeleteCustomImage {
     emu.add_image(REGION, name, false);
-    DeleteCustomImage::new(REGION, name).expect("valid input")
+    crate::input(name)
 }
 
 /// An error and its sources, on one line.
@@ -159,11 +159,9 @@ fn sts_outage_is_retried_and_a_refusal_is_not<D: Driver>(d: &D) {
         "one shared fetch, retried once"
     );
 
-    let mut options = RoleOptions::default();
-    options.sts_endpoint = Some(emu.url());
     let source = Credentials::new(AK.0, AK.1).expect("valid credentials");
     let unknown = "acs:ram::123456789012:role/unknown";
-    let provider = CredentialsProvider::ram_role_arn(source, unknown, options);
+    let provider = CredentialsProvider::ram_role_arn(source, unknown, role_options(&emu));
     let c = client::<D>(&emu, provider, None);
     let e = credentials_error(d.delete(&c, &image(&emu, "m-2")).expect_err("refused"));
     let CredentialsError::Refused { refusal, .. } = &e else {
@@ -225,8 +223,7 @@ fn local_files_are_read_only_if_regular_and_bounded<D: Driver>(d: &D) {
         .status()
         .expect("mkfifo runs");
     assert!(made.success(), "mkfifo {}", fifo.display());
-    let mut options = RoleOptions::default();
-    options.sts_endpoint = Some(emu.url());
+    let options = role_options(&emu);
     for file in [fifo.as_path(), Path::new("/dev/zero")] {
         let shown = file.display().to_string();
         let imds_off = ("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true".to_owned());

@@ -41,6 +41,11 @@ impl Loopback {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
 }
 
 impl Drop for Loopback {
@@ -76,7 +81,7 @@ impl CannedServer {
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.listener.addr())
+        self.listener.url()
     }
 
     /// Requests whose head arrived in full.
