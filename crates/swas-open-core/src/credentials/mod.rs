@@ -30,7 +30,7 @@ use crate::credentials_error::CredentialsError;
 pub use access::CurrentSigner;
 #[cfg(feature = "transport")]
 pub(crate) use access::{Access, Gate};
-pub(crate) use cache::CredentialsCache;
+pub(crate) use cache::{CredentialsCache, NEVER_SIGN_WITHIN};
 use chain::{ChainSpec, EnvFn};
 #[cfg(feature = "transport")]
 pub use fetch::Fetch;
