@@ -83,9 +83,8 @@ pub struct Call<'a> {
     /// the one of [`CallOptions`]).
     deadline: Option<(Instant, Duration)>,
     attempts: u32,
-    /// Attempts that do not count against the policy (the one re-signed after a clock-skew
-    /// correction).
-    free_attempts: u32,
+    /// Whether the clock was corrected from a refused timestamp (once a call): the attempt
+    /// re-signed after it does not count against the policy.
     skew_corrected: bool,
     phase: Phase,
     /// The call's span, made by the first [`Call::span`]; a call dropped before its end says
@@ -135,7 +134,6 @@ impl<'a> Call<'a> {
             rng,
             start: (now, wall),
             attempts: 0,
-            free_attempts: 0,
             skew_corrected: false,
             phase: Phase::Ready,
             span: std::cell::OnceCell::new(),
@@ -281,7 +279,6 @@ impl<'a> Call<'a> {
         if let Some(offset) = self.skew_offset(&error, sent, headers) {
             self.config.state.set_clock_offset(offset);
             self.skew_corrected = true;
-            self.free_attempts += 1;
             trace_attempt(self.attempts, &error, "correct clock", None);
             self.phase = Phase::Ready;
             return;
@@ -291,7 +288,7 @@ impl<'a> Call<'a> {
             error = self.deadline_error();
         }
         let jitter = unit_interval(self.rng.next_u64());
-        let counted = self.attempts - self.free_attempts;
+        let counted = self.attempts - u32::from(self.skew_corrected);
         let policy = &self.config.retry_policy;
         let decision = match error.kind() {
             // A passed deadline ends the call, whatever the policy would do.

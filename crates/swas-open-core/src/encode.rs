@@ -114,6 +114,21 @@ pub(crate) fn percent_encode(input: &str) -> String {
     percent_encoding::utf8_percent_encode(input, ENCODE_SET).to_string()
 }
 
+/// `percentEncode(name)=percentEncode(value)` of each pair, in order, joined with `&` (an
+/// empty value stays `name=`): a form body, or, sorted, a canonical query.
+pub(crate) fn encode_pairs(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(pairs.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
+    for (name, value) in pairs {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        percent_encode_into(&mut out, name);
+        out.push('=');
+        percent_encode_into(&mut out, value);
+    }
+    out
+}
+
 /// Lowercase hex of `bytes` into `out`, which must be twice as long: one table load per
 /// byte, for V3's two digests per request (the `hex` crate's encoder, which serves
 /// everything else, took about twice the instructions here).

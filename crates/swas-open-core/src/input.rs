@@ -123,10 +123,10 @@ impl From<Infallible> for InputError {
 
 /// A validation rule: which characters are allowed and how many.
 pub(crate) struct Rule {
-    pub field: Field,
-    pub text: &'static str,
-    pub max_chars: usize,
-    pub allowed: fn(char) -> bool,
+    pub(crate) field: Field,
+    pub(crate) text: &'static str,
+    pub(crate) max_chars: usize,
+    pub(crate) allowed: fn(char) -> bool,
 }
 
 impl Rule {

@@ -1073,27 +1073,21 @@ mod tests {
         let e = parse_err(200, gzip.to_vec());
         assert_eq!(e.kind, ParseErrorKind::Compressed("gzip".into()));
         assert!(e.to_string().contains("compressed (\"gzip\")"), "{e}");
-        let declared = http::Response::builder()
-            .status(503)
-            .header("content-encoding", "br")
-            .body(b"\x8b\x02\x80".to_vec())
-            .unwrap();
-        match parse_delete_custom_image(&declared) {
-            Err(AnswerError::Parse(e)) => {
-                assert_eq!(e.kind, ParseErrorKind::Compressed("br".into()))
+        let encoded = |status: u16, encoding: &str, body: &[u8]| {
+            let answer = http::Response::builder()
+                .status(status)
+                .header("content-encoding", encoding)
+                .body(body.to_vec())
+                .unwrap();
+            match parse_delete_custom_image(&answer) {
+                Err(AnswerError::Parse(e)) => e.kind,
+                other => panic!("{other:?}"),
             }
-            other => panic!("{other:?}"),
-        }
+        };
+        let declared = encoded(503, "br", b"\x8b\x02\x80");
+        assert_eq!(declared, ParseErrorKind::Compressed("br".into()));
         // A readable body is read, whatever the header says.
-        let identity = http::Response::builder()
-            .status(200)
-            .header("content-encoding", "identity")
-            .body(b"".to_vec())
-            .unwrap();
-        match parse_delete_custom_image(&identity) {
-            Err(AnswerError::Parse(e)) => assert_eq!(e.kind, ParseErrorKind::EmptyBody),
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(encoded(200, "identity", b""), ParseErrorKind::EmptyBody);
     }
 
     #[test]

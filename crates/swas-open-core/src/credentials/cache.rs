@@ -19,20 +19,21 @@ use crate::retry::RetryPolicy;
 use crate::shared::SharedState;
 use crate::sign::{SignatureVersion, Signer};
 
-/// A call never signs with credentials this close to their expiration.
-const MIN_LEFT: Duration = Duration::from_secs(3 * 60);
 /// A call never signs with credentials this close to their expiration, and a fetch that
 /// gives credentials with less life left has failed.
-pub(crate) const NEVER_SIGN_WITHIN: Duration = MIN_LEFT;
+pub(crate) const NEVER_SIGN_WITHIN: Duration = Duration::from_secs(3 * 60);
 /// A refresh starts this long before expiration (or half-way through a shorter lifetime).
 const AHEAD: Duration = Duration::from_secs(15 * 60);
 /// After a failed fetch, the next one waits this long: while the cached credentials are
 /// still usable, they are used; while none are, calls get the failure.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
 
-/// Whether credentials expiring at `expires` may sign at `now`.
-fn usable(now: Instant, expires: Instant, min_left: Duration) -> bool {
-    expires.checked_duration_since(now).unwrap_or_default() >= min_left && expires > now
+/// Whether credentials expiring at `expires` may sign at `now`: at least
+/// [`NEVER_SIGN_WITHIN`] left.
+fn usable(now: Instant, expires: Instant) -> bool {
+    expires
+        .checked_duration_since(now)
+        .is_some_and(|left| left >= NEVER_SIGN_WITHIN)
 }
 
 /// When to start refreshing credentials fetched at `fetched` that expire at `expires`: 15
@@ -43,7 +44,7 @@ fn refresh_at(fetched: Instant, expires: Instant) -> Instant {
     let ahead = expires.checked_sub(AHEAD).unwrap_or(fetched);
     let half = fetched + lifetime / 2;
     let latest = expires
-        .checked_sub(MIN_LEFT)
+        .checked_sub(NEVER_SIGN_WITHIN)
         .unwrap_or(fetched)
         .max(fetched);
     ahead.max(half).min(latest)
@@ -63,16 +64,16 @@ enum CacheDecision {
 }
 
 /// The timing rules as one pure function. `cached`: the cached credentials' expiration
-/// (`None`: they never expire), when to refresh them, and how much life they must have left.
+/// (`None`: they never expire) and when to refresh them.
 fn decide(
     now: Instant,
-    cached: Option<(Option<Instant>, Instant, Duration)>,
+    cached: Option<(Option<Instant>, Instant)>,
     in_flight: bool,
     retry_at: Option<Instant>,
 ) -> CacheDecision {
     match cached {
-        Some((None, _, _)) => CacheDecision::Use,
-        Some((Some(expires), refresh, min_left)) if usable(now, expires, min_left) => {
+        Some((None, _)) => CacheDecision::Use,
+        Some((Some(expires), refresh)) if usable(now, expires) => {
             if now >= refresh && !in_flight && retry_at.is_none_or(|r| now >= r) {
                 CacheDecision::UseAndRefresh
             } else {
@@ -238,10 +239,7 @@ impl CredentialsCache {
         seed: impl FnOnce() -> [u8; 32],
     ) -> CredentialsStep {
         let mut state = self.lock();
-        let cached = state
-            .entry
-            .as_ref()
-            .map(|e| (e.expires, e.refresh_at, MIN_LEFT));
+        let cached = state.entry.as_ref().map(|e| (e.expires, e.refresh_at));
         let decision = decide(now, cached, state.in_flight, state.retry_at);
         if matches!(decision, CacheDecision::Refresh | CacheDecision::Wait) {
             if let (Some(waited), Some((ended, error))) = (*seen, &state.failure) {
@@ -368,8 +366,8 @@ mod tests {
             prop_assert!(r >= fetched);
             prop_assert!(r <= expires);
             // Refreshing starts no later than the moment the credentials stop being usable.
-            if lifetime >= MIN_LEFT.as_secs() {
-                prop_assert!(r + MIN_LEFT <= expires);
+            if lifetime >= NEVER_SIGN_WITHIN.as_secs() {
+                prop_assert!(r + NEVER_SIGN_WITHIN <= expires);
             }
             // Never earlier than 15 minutes before expiry, nor before half the lifetime.
             if lifetime >= 2 * AHEAD.as_secs() {
@@ -386,9 +384,9 @@ mod tests {
             let now = Instant::now();
             let expires = at(now, left);
             let refresh = at(now, refresh_in);
-            let d = decide(now, Some((Some(expires), refresh, MIN_LEFT)), in_flight, None);
+            let d = decide(now, Some((Some(expires), refresh)), in_flight, None);
             let signs = matches!(d, CacheDecision::Use | CacheDecision::UseAndRefresh);
-            prop_assert_eq!(signs, left >= MIN_LEFT.as_secs());
+            prop_assert_eq!(signs, left >= NEVER_SIGN_WITHIN.as_secs());
             if !signs {
                 prop_assert_eq!(d, if in_flight { CacheDecision::Wait } else { CacheDecision::Refresh });
             }
@@ -402,7 +400,7 @@ mod tests {
         fn a_failed_refresh_keeps_usable_credentials(left in 180u64..100_000, since_failure in 0u64..20) {
             let now = Instant::now();
             let retry_at = (now + RETRY_AFTER_FAILURE).checked_sub(Duration::from_secs(since_failure));
-            let d = decide(now, Some((Some(at(now, left)), now, MIN_LEFT)), false, retry_at);
+            let d = decide(now, Some((Some(at(now, left)), now)), false, retry_at);
             let retry_due = since_failure >= RETRY_AFTER_FAILURE.as_secs();
             prop_assert_eq!(d, if retry_due { CacheDecision::UseAndRefresh } else { CacheDecision::Use });
         }
@@ -414,7 +412,7 @@ mod tests {
         assert_eq!(decide(now, None, false, None), CacheDecision::Refresh);
         assert_eq!(decide(now, None, true, None), CacheDecision::Wait);
         assert_eq!(
-            decide(now, Some((None, now, MIN_LEFT)), false, None),
+            decide(now, Some((None, now)), false, None),
             CacheDecision::Use
         );
     }
@@ -494,7 +492,7 @@ mod busy_client {
     /// `rate` calls per second for an hour against credentials living `lifetime`. Every call
     /// steps the cache as a client does; a fetch ends `LATENCY` after it starts, and the calls
     /// waiting for it step again then. Each signature is checked to have used credentials with
-    /// at least `MIN_LEFT` to go.
+    /// at least `NEVER_SIGN_WITHIN` to go.
     fn simulate(rate: u64, lifetime: Duration) -> Tally {
         let (cache, wall, issued) = sts_cache(lifetime);
         let (wall0, base) = (*wall.lock().unwrap(), Instant::now());
@@ -514,7 +512,7 @@ mod busy_client {
             let left = expires
                 .duration_since(wall0 + (now - base))
                 .unwrap_or_default();
-            assert!(left >= MIN_LEFT, "signed with {left:?} left");
+            assert!(left >= NEVER_SIGN_WITHIN, "signed with {left:?} left");
         };
         // One caller's steps at `now`: true when it signed, false when it waits.
         let mut step = |now: Instant, pending: &mut VecDeque<(Instant, Fetch)>| -> bool {

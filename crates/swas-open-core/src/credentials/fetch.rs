@@ -12,6 +12,7 @@ use super::service::{Answer, Fetched, NoAnswer};
 use super::CredentialsError;
 use crate::error::Error;
 use crate::exchange::{local_wall, Exchange, Step};
+use crate::response::ErrorCode;
 use crate::rng::Rng;
 use crate::shared::MAX_CLOCK_SKEW;
 
@@ -84,7 +85,8 @@ impl Fetch {
         let CredentialsError::Refused { refusal, .. } = error else {
             return None;
         };
-        if self.skew_corrected || refusal.code.as_deref() != Some("InvalidTimeStamp.Expired") {
+        let expired = ErrorCode::InvalidTimeStampExpired.as_str();
+        if self.skew_corrected || refusal.code.as_deref() != Some(expired) {
             return None;
         }
         let date = refusal.date.filter(|d| plausible(d, wall))?;

@@ -215,13 +215,18 @@ fn role_of(
     }
     Ok(ProviderSpec::Role(Arc::new(RoleSpec {
         source,
-        role: StsRole {
-            role_arn: p.ram_role_arn.clone(),
-            options: role_options(p),
-            sts: sts_of(p, env),
-            label: label_of(path, p),
-        },
+        role: sts_role(path, p, env),
     })))
+}
+
+/// The role profile `p` assumes, with its options, its STS and its label.
+fn sts_role(path: &Path, p: &Profile, env: &dyn Fn(&str) -> Option<String>) -> StsRole {
+    StsRole {
+        role_arn: p.ram_role_arn.clone(),
+        options: role_options(p),
+        sts: sts_of(p, env),
+        label: label_of(path, p),
+    }
 }
 
 /// The provider of a profile that is not a `ChainableRamRoleArn`.
@@ -260,12 +265,7 @@ fn single_profile(
                 }
             }
             Ok(ProviderSpec::Oidc(Arc::new(OidcSpec {
-                role: StsRole {
-                    role_arn: p.ram_role_arn.clone(),
-                    options: role_options(p),
-                    sts: sts_of(p, env),
-                    label,
-                },
+                role: sts_role(path, p, env),
                 provider_arn: p.oidc_provider_arn.clone(),
                 token_file: PathBuf::from(&p.oidc_token_file),
                 read: read.clone(),

@@ -83,10 +83,18 @@ pub(crate) fn ini_profile(
         origin: format!("[{section}] of {}", path.display()),
         error,
     };
-    let options = || RoleOptions {
-        session_name: non_empty(Some(get("role_session_name"))),
-        policy: non_empty(Some(get("policy"))),
-        ..RoleOptions::default()
+    // The role a role type assumes, labelled `label`.
+    let role = |label| -> Result<StsRole, CredentialsError> {
+        Ok(StsRole {
+            role_arn: require("role_arn")?,
+            options: RoleOptions {
+                session_name: non_empty(Some(get("role_session_name"))),
+                policy: non_empty(Some(get("policy"))),
+                ..RoleOptions::default()
+            },
+            sts: sts_endpoint(None, env),
+            label,
+        })
     };
     let kind = match get("type").as_str() {
         "access_key" => ProviderSpec::Fixed(
@@ -104,21 +112,11 @@ pub(crate) fn ini_profile(
                 .map_err(invalid)?;
             ProviderSpec::Role(Arc::new(RoleSpec {
                 source: ProviderSpec::Fixed(source, label.clone()),
-                role: StsRole {
-                    role_arn: require("role_arn")?,
-                    options: options(),
-                    sts: sts_endpoint(None, env),
-                    label,
-                },
+                role: role(label)?,
             }))
         }
         "oidc_role_arn" => ProviderSpec::Oidc(Arc::new(OidcSpec {
-            role: StsRole {
-                role_arn: require("role_arn")?,
-                options: options(),
-                sts: sts_endpoint(None, env),
-                label,
-            },
+            role: role(label)?,
             provider_arn: require("oidc_provider_arn")?,
             token_file: PathBuf::from(require("oidc_token_file_path")?),
             read: read.clone(),

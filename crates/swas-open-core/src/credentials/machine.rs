@@ -16,6 +16,9 @@ use super::{Credentials, CredentialsError, ProvideCredentials};
 use crate::rng::Rng;
 use crate::transport::Outgoing;
 
+/// The label of a provider of your own ([`ProvideCredentials`]).
+const CUSTOM: &str = "custom provider";
+
 /// A provider, configured.
 #[derive(Clone)]
 pub(crate) enum ProviderSpec {
@@ -40,7 +43,7 @@ impl ProviderSpec {
     pub(crate) fn label(&self) -> String {
         match self {
             ProviderSpec::Fixed(_, label) => label.clone(),
-            ProviderSpec::Custom(_) => "custom provider".into(),
+            ProviderSpec::Custom(_) => CUSTOM.into(),
             ProviderSpec::Role(r) => r.label(),
             ProviderSpec::Oidc(o) => o.label(),
             ProviderSpec::Ecs(e) => e.label.clone(),
@@ -110,9 +113,9 @@ impl Machine {
                         credentials,
                         expiration,
                         date: None,
-                        source: "custom provider".into(),
+                        source: CUSTOM.into(),
                     })
-                    .map_err(|e| CredentialsError::provider("custom provider", e.to_string())),
+                    .map_err(|e| CredentialsError::provider(CUSTOM, e.to_string())),
                 None => Err(spent()),
             }),
             Machine::Sts(m) => m.next(ctx),

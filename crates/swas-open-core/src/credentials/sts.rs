@@ -15,7 +15,7 @@ use super::service::{
     base_uri, credentials_of, failed_status, json, received, request, Document, Fetched, Reply,
 };
 use super::{Credentials, CredentialsError, RoleOptions};
-use crate::encode::percent_encode;
+use crate::encode::encode_pairs;
 use crate::error::Redactions;
 use crate::sign::{v1, Nonce};
 use crate::time::Timestamp;
@@ -259,15 +259,7 @@ fn post(
     params: &[(&str, &str)],
 ) -> Result<Outgoing, CredentialsError> {
     let base = base_uri(provider, &role.sts)?;
-    let mut body = String::new();
-    for (k, v) in params {
-        if !body.is_empty() {
-            body.push('&');
-        }
-        body.push_str(&percent_encode(k));
-        body.push('=');
-        body.push_str(&percent_encode(v));
-    }
+    let body = encode_pairs(params);
     let mut outgoing = request(Method::POST, &base, "/", STS_TIMEOUTS)
         .map_err(|e| CredentialsError::provider(provider, e))?;
     outgoing.request.headers_mut().insert(

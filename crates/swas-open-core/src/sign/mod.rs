@@ -363,14 +363,5 @@ fn v1_headers(signer: &Signer, endpoint: &Endpoint) -> HeaderMap {
 pub(crate) fn canonical_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut sorted: Vec<(&str, &str)> = params.into_iter().collect();
     sorted.sort_unstable();
-    let mut out = String::with_capacity(sorted.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
-    for (name, value) in sorted {
-        if !out.is_empty() {
-            out.push('&');
-        }
-        crate::encode::percent_encode_into(&mut out, name);
-        out.push('=');
-        crate::encode::percent_encode_into(&mut out, value);
-    }
-    out
+    crate::encode::encode_pairs(&sorted)
 }
