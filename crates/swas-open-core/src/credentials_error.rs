@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::credentials::NEVER_SIGN_WITHIN;
 use crate::input::InputError;
 use crate::transport::BoxError;
 
@@ -110,7 +109,7 @@ pub enum CredentialsError {
     },
     /// The credentials arrived already expired, or with less than the 3 minutes left that a
     /// call needs: the local clock or the service's is likely wrong.
-    #[error("{provider}: the credentials arrived with {} s left (a call needs {} s): check this machine's clock", .left.as_secs(), NEVER_SIGN_WITHIN.as_secs())]
+    #[error("{provider}: the credentials arrived with {} s left (a call needs 180 s): check this machine's clock", .left.as_secs())]
     ExpiredOnArrival {
         /// The provider.
         provider: String,

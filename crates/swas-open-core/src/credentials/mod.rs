@@ -28,7 +28,7 @@ mod uri;
 use crate::credentials_error::CredentialsError;
 #[cfg(feature = "transport")]
 pub(crate) use access::{Access, Gate};
-pub(crate) use cache::{CredentialsCache, NEVER_SIGN_WITHIN};
+pub(crate) use cache::CredentialsCache;
 use chain::{ChainSpec, EnvFn};
 use machine::ProviderSpec;
 use read::{process_files, ReadFn};
